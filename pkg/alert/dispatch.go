@@ -1,0 +1,187 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Dispatcher delivers notices to every sink, spooling what it cannot deliver
+// to the outbox and flushing the outbox oldest first.
+type Dispatcher struct {
+	// ProbeName is the probe this dispatcher delivers for (its own reports,
+	// such as outbox overflow, are sent under it).
+	ProbeName string
+	Sinks     []Sink
+	Outbox    *Outbox
+	Log       *slog.Logger
+	// DryRun prints each request to DryRunOut instead of sending it.
+	DryRun    bool
+	DryRunOut io.Writer
+	// LocalNotify, when set, is called for error and critical notices that
+	// could not reach a sink (macOS: an osascript notification).
+	LocalNotify func(ctx context.Context, n Notice) error
+	Now         func() time.Time
+
+	// Sent and Spooled count this tick's outcomes (for the summary).
+	Sent, Spooled, Dropped int
+}
+
+// Flush tries to deliver the outbox, oldest first. Per sink it stops at the
+// first retryable failure so the order is kept; a permanent rejection is
+// logged and dropped. It saves the outbox after every change, so a crash
+// mid-flush neither loses nor repeats more than the one notice in flight.
+func (d *Dispatcher) Flush(ctx context.Context) error {
+	if d.Outbox == nil || d.Outbox.Len() == 0 || d.DryRun {
+		return nil
+	}
+	blocked := map[string]bool{}
+	for _, p := range append([]Pending(nil), d.Outbox.Entries...) {
+		sink := d.sink(p.Sink)
+		if sink == nil {
+			// A sink that is no longer configured (e.g. --force-flow-url
+			// emptied): keep the entry; it is reported by outbox depth.
+			continue
+		}
+		if blocked[p.Sink] {
+			continue
+		}
+		r, err := sink.Deliver(ctx, p.Notice)
+		switch {
+		case err == nil:
+			d.Outbox.remove(p.ID)
+			d.Sent++
+			d.logSent(sink, p.Notice, r, "outbox", time.Since(p.Queued))
+		case errors.Is(err, ErrRejected):
+			d.Outbox.remove(p.ID)
+			d.Dropped++
+			d.logRejected(sink, p.Notice, err)
+		default:
+			blocked[p.Sink] = true
+			for i := range d.Outbox.Entries {
+				if d.Outbox.Entries[i].ID == p.ID {
+					d.Outbox.Entries[i].Attempts++
+					d.Outbox.Entries[i].LastErr = err.Error()
+				}
+			}
+		}
+		if err := d.Outbox.Save(); err != nil {
+			return err
+		}
+	}
+	return d.reportOverflow(ctx)
+}
+
+// reportOverflow turns a non-zero overflow count into one alert once the
+// outbox has drained enough to accept it, so dropped notices are never
+// silent.
+func (d *Dispatcher) reportOverflow(ctx context.Context) error {
+	if d.Outbox.Overflowed == 0 || d.Outbox.Len() > 0 {
+		return nil
+	}
+	n := d.Outbox.Overflowed
+	d.Outbox.Overflowed = 0
+	return d.Send(ctx, Notice{
+		Probe: d.probeName(), Check: "outbox_overflow", Severity: Error,
+		Title:   fmt.Sprintf("council-%s: outbox_overflow", d.probeName()),
+		Message: fmt.Sprintf("%d alert(s) were dropped because the outbox was full while the notifier was unreachable; see the probe log for each", n),
+		At:      d.now(),
+	})
+}
+
+// probeName names the source of the overflow report.
+func (d *Dispatcher) probeName() string {
+	if d.ProbeName != "" {
+		return d.ProbeName
+	}
+	return "probe"
+}
+
+// Send delivers n to every sink, or spools it. It returns an error only when
+// the outbox itself cannot be saved (the one way a notice could be lost, so
+// the caller must surface it).
+func (d *Dispatcher) Send(ctx context.Context, n Notice) error {
+	if d.DryRun {
+		for _, s := range d.Sinks {
+			fmt.Fprintf(d.DryRunOut, "dry-run: would send alert: %s\n", s.DryRun(n))
+			d.Log.Info("alert_dry_run", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity), "title", n.Title)
+		}
+		return nil
+	}
+	failedAll := len(d.Sinks) > 0
+	for _, s := range d.Sinks {
+		if d.Outbox.HasPending(s.Name()) {
+			d.spool(s, n, "queued behind earlier undelivered alerts")
+			continue
+		}
+		r, err := s.Deliver(ctx, n)
+		switch {
+		case err == nil:
+			failedAll = false
+			d.Sent++
+			d.logSent(s, n, r, "direct", 0)
+		case errors.Is(err, ErrRejected):
+			d.Dropped++
+			d.logRejected(s, n, err)
+		default:
+			d.spool(s, n, err.Error())
+		}
+	}
+	if failedAll && d.LocalNotify != nil && n.Severity.Rank() >= Error.Rank() {
+		if err := d.LocalNotify(ctx, n); err != nil {
+			d.Log.Warn("local_notify_failed", "check", n.Check, "error", err.Error())
+		}
+	}
+	return d.Outbox.Save()
+}
+
+func (d *Dispatcher) spool(s Sink, n Notice, reason string) {
+	d.Spooled++
+	d.Log.Warn("alert_spooled", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
+		"title", n.Title, "reason", reason, "outbox_depth", d.Outbox.Len()+1)
+	if dropped := d.Outbox.Add(s.Name(), n, d.now(), reason); dropped != nil {
+		d.Log.Error("alert_dropped", "check", dropped.Notice.Check, "sink", dropped.Sink,
+			"severity", string(dropped.Notice.Severity), "title", dropped.Notice.Title,
+			"reason", "outbox full", "overflowed", d.Outbox.Overflowed)
+	}
+}
+
+func (d *Dispatcher) logSent(s Sink, n Notice, r Receipt, via string, waited time.Duration) {
+	attrs := []any{"check", n.Check, "sink", s.Name(), "severity", string(n.Severity), "title", n.Title,
+		"via", via, "http_status", r.HTTPStatus, "deduplicated", r.Deduplicated, "rate_limited", r.RateLimited,
+		"quiet_hours", r.QuietHours}
+	if r.Status != "" {
+		attrs = append(attrs, "status", r.Status)
+	}
+	if len(r.Channels) > 0 {
+		attrs = append(attrs, "channels", r.Channels)
+	}
+	if waited > 0 {
+		attrs = append(attrs, "spooled_for_ms", waited.Milliseconds())
+	}
+	d.Log.Info("alert_sent", attrs...)
+}
+
+func (d *Dispatcher) logRejected(s Sink, n Notice, err error) {
+	d.Log.Error("alert_rejected", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
+		"title", n.Title, "error", err.Error())
+}
+
+func (d *Dispatcher) sink(name string) Sink {
+	for _, s := range d.Sinks {
+		if s.Name() == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (d *Dispatcher) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
