@@ -1,0 +1,68 @@
+package metrics
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+func TestWriteParsesWithExpfmt(t *testing.T) {
+	dir := t.TempDir()
+	snaps := []Snapshot{
+		{Probe: "guardian", Success: false, Duration: 1500 * time.Millisecond,
+			Checks:  map[string]int{"unreachable": CheckFailing, "cert_expiry": CheckOK},
+			LastRun: time.Unix(1795000000, 0), OutboxDepth: 2, Restarts: 3, FallbackActive: true},
+		{Probe: "parity-smoke", Success: true, Checks: map[string]int{"parity": CheckOK}, LastRun: time.Unix(1795000000, 0), Restarts: -1},
+	}
+	helps := map[string]string{}
+	for _, s := range snaps {
+		if err := Write(dir, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"council_guardian.prom", "council_parity_smoke.prom"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := expfmt.NewTextParser(model.LegacyValidation)
+		fams, err := p.TextToMetricFamilies(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s does not parse: %v\n%s", name, err, data)
+		}
+		for fname, f := range fams {
+			if prev, ok := helps[fname]; ok && prev != f.GetHelp() {
+				t.Errorf("%s: HELP differs between files", fname)
+			}
+			helps[fname] = f.GetHelp()
+			for _, m := range f.Metric {
+				if m.TimestampMs != nil {
+					t.Errorf("%s has a sample timestamp; the textfile collector forbids them", fname)
+				}
+			}
+		}
+		if name == "council_guardian.prom" {
+			cs := fams["council_check_status"]
+			if cs == nil || len(cs.Metric) != 2 {
+				t.Fatalf("check status series wrong: %v", cs)
+			}
+			if fams["council_restarts_total"].GetType().String() != "COUNTER" {
+				t.Error("restarts must be a counter")
+			}
+			if v := fams["council_fallback_active"].Metric[0].GetGauge().GetValue(); v != 1 {
+				t.Errorf("fallback_active = %v", v)
+			}
+			if v := fams["council_probe_duration_seconds"].Metric[0].GetGauge().GetValue(); v != 1.5 {
+				t.Errorf("duration = %v", v)
+			}
+		} else if _, ok := fams["council_restarts_total"]; ok {
+			t.Error("restarts written for a probe that does not restart")
+		}
+	}
+	_ = model.LabelName("probe")
+}
