@@ -1,0 +1,243 @@
+package councilsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/testpki"
+)
+
+// DefaultClients are the probes' client names, for `council-sim pki`.
+var DefaultClients = []string{"guardian", "canary", "drift", "integrity", "parity-smoke"}
+
+// Run runs the council-sim command line (args[0] is the program name) and
+// returns the process exit code: 0 after a clean stop (ctx cancelled, e.g.
+// by SIGTERM), 1 on an error. The serve command prints one line per bound
+// URL on stdout, as KEY=value (COUNCIL_URL, COUNCIL_MTLS_URL,
+// COUNCIL_SIM_CONTROL_URL), then logs JSON lines to stderr.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := NewApp(stdout, stderr)
+	if err := app.RunContext(ctx, args); err != nil {
+		fmt.Fprintf(stderr, "council-sim: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// NewApp builds the council-sim command line.
+func NewApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "council-sim",
+		Usage: "SIMULATED OpenAI-compatible council server with fault injection, for tests and demos (NOT a real LLM server)",
+		Description: `council-sim pretends to be the council LLM server (sanctum-mlx) so the
+probes can be tested end to end. It is not an LLM: it answers from a fixed
+table ("4" to "2+2", --answer rules, a default answer) and marks every
+response with the header "x-council-simulator: true".
+
+Faults (--fault, or POST /fault on the --control listener):
+  ` + FaultNames() + `
+
+Control listener:
+  POST /fault  {"fault":"hang","slow_delay":"2s","diverge_after":3}
+  GET  /state
+
+On start it prints the bound URLs, one per line, as KEY=value:
+  COUNCIL_URL=http://127.0.0.1:1337
+  COUNCIL_MTLS_URL=https://127.0.0.1:1338     (with --mtls-listen)
+  COUNCIL_SIM_CONTROL_URL=http://127.0.0.1:N  (with --control)`,
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
+		HideVersion:               true,
+		DisableSliceFlagSeparator: true, // an --answer may contain commas
+		// Run reports errors and picks the exit code; never os.Exit here.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Flags:          serveFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("unexpected argument %q", c.Args().First())
+			}
+			return serve(c, stdout, stderr)
+		},
+		Commands: []*cli.Command{{
+			Name:  "pki",
+			Usage: "write a throwaway CA, server cert and client certs under --home/.sanctum/certs (for the demo)",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "home", Usage: "directory to lay the certs out under (required; never defaults to $HOME)", Required: true},
+				&cli.StringFlag{Name: "clients", Usage: "comma-separated client names", Value: strings.Join(DefaultClients, ",")},
+				&cli.BoolFlag{Name: "force", Usage: "overwrite an existing certs directory"},
+			},
+			Action: func(c *cli.Context) error { return writePKI(c, stdout) },
+		}},
+	}
+}
+
+func serveFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "listen", Usage: "plain HTTP listen address (empty = no plain listener)", Value: "127.0.0.1:1337"},
+		&cli.StringFlag{Name: "mtls-listen", Usage: "mTLS listen address (empty = off); needs --ca-cert, --server-cert, --server-key"},
+		&cli.StringFlag{Name: "ca-cert", Usage: "CA whose client certificates the mTLS listener accepts"},
+		&cli.StringFlag{Name: "server-cert", Usage: "mTLS server certificate (PEM)"},
+		&cli.StringFlag{Name: "server-key", Usage: "mTLS server key (PEM)"},
+		&cli.StringFlag{Name: "token-file", Usage: "file holding the bearer token the plain listener requires (unset = no bearer check)"},
+		&cli.StringFlag{Name: "control", Usage: "control listener address for POST /fault and GET /state (empty = off)"},
+		&cli.StringFlag{Name: "fault", Usage: "initial fault: " + FaultNames(), Value: string(FaultNone)},
+		&cli.DurationFlag{Name: "slow-delay", Usage: "delay before the first byte of chat under fault slow", Value: DefaultSlowDelay},
+		&cli.IntFlag{Name: "diverge-after", Usage: "tokens kept identical under fault diverge", Value: DefaultDivergeAfter},
+		&cli.StringSliceFlag{Name: "model", Usage: "model id to serve (repeatable; the first is the default)", Value: cli.NewStringSlice(DefaultModel)},
+		&cli.StringSliceFlag{Name: "answer", Usage: "`substring=answer` rule: prompts containing substring get answer (repeatable)"},
+		&cli.StringFlag{Name: "default-answer", Usage: "answer when no rule matches", Value: DefaultAnswer},
+		&cli.StringFlag{Name: "access-log", Usage: "append one line per request to this file (empty = none)"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the process id here once listening; removed on exit"},
+	}
+}
+
+func serve(c *cli.Context, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "council-sim")
+	fault, err := ParseFault(c.String("fault"))
+	if err != nil {
+		return err
+	}
+	answers, err := parseAnswers(c.StringSlice("answer"))
+	if err != nil {
+		return err
+	}
+	cfg := Config{
+		PlainAddr:     c.String("listen"),
+		DisablePlain:  c.String("listen") == "",
+		MTLSAddr:      c.String("mtls-listen"),
+		ControlAddr:   c.String("control"),
+		Models:        c.StringSlice("model"),
+		Answers:       answers,
+		DefaultAnswer: c.String("default-answer"),
+		Fault:         fault,
+		SlowDelay:     c.Duration("slow-delay"),
+		DivergeAfter:  c.Int("diverge-after"),
+		Logger:        log,
+	}
+	if f := c.String("token-file"); f != "" {
+		if cfg.Token, err = readToken(f); err != nil {
+			return err
+		}
+	}
+	if cfg.MTLSAddr != "" {
+		if cfg.ServerCert, cfg.ClientCAs, err = LoadServerTLS(c.String("ca-cert"), c.String("server-cert"), c.String("server-key")); err != nil {
+			return fmt.Errorf("mtls listener: %w", err)
+		}
+	}
+	if p := c.String("access-log"); p != "" {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("open access log: %w", err)
+		}
+		defer f.Close()
+		cfg.AccessLog = f
+	}
+
+	sim := New(cfg)
+	if err := sim.Start(c.Context); err != nil {
+		return err
+	}
+	defer sim.Close()
+	for _, kv := range [][2]string{{"COUNCIL_URL", sim.PlainURL()}, {"COUNCIL_MTLS_URL", sim.MTLSURL()}, {"COUNCIL_SIM_CONTROL_URL", sim.ControlURL()}} {
+		if kv[1] != "" {
+			fmt.Fprintf(stdout, "%s=%s\n", kv[0], kv[1])
+		}
+	}
+	if p := c.String("pid-file"); p != "" {
+		if err := writeFileAtomic(p, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return err
+		}
+		defer os.Remove(p)
+	}
+	<-c.Context.Done()
+	log.Info("council simulator stopping", "reason", context.Cause(c.Context).Error())
+	return nil
+}
+
+// readToken reads the bearer token from path. The token itself never
+// appears in an error or a log line.
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("read token file %s: file is empty", path)
+	}
+	return tok, nil
+}
+
+// parseAnswers reads repeated "substring=answer" rules. The first "=" splits,
+// so an answer may contain "=" (a substring cannot).
+func parseAnswers(rules []string) (map[string]string, error) {
+	m := make(map[string]string, len(rules))
+	for _, r := range rules {
+		sub, ans, ok := strings.Cut(r, "=")
+		if !ok || sub == "" {
+			return nil, fmt.Errorf("parse --answer %q: want substring=answer", r)
+		}
+		m[sub] = ans
+	}
+	return m, nil
+}
+
+func writePKI(c *cli.Context, stdout io.Writer) error {
+	home := c.String("home")
+	var clients []string
+	for _, name := range strings.Split(c.String("clients"), ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			clients = append(clients, name)
+		}
+	}
+	caPath := filepath.Join(testpki.CertsDir(home), "ca.crt")
+	if _, err := os.Stat(caPath); err == nil && !c.Bool("force") {
+		return fmt.Errorf("pki: %s exists; refusing to replace a CA without --force", caPath)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("pki: %w", err)
+	}
+	ca, err := testpki.NewCA("council-sim throwaway CA")
+	if err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	if err := testpki.WriteCouncilLayout(home, ca, clients...); err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote throwaway CA, server cert and %d client certs under %s\n", len(clients), testpki.CertsDir(home))
+	return nil
+}
+
+// writeFileAtomic writes data via a temp file and rename, so a reader never
+// sees half a pid file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
