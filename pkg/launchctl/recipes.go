@@ -1,0 +1,393 @@
+package launchctl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sanctum/council-probes/pkg/atomicfile"
+	"github.com/sanctum/council-probes/pkg/lock"
+)
+
+// Errors of the recipes, for errors.Is.
+var (
+	// ErrUnverified: launchctl did what it was asked but the service does
+	// not serve. Exit status of launchctl is not a heal.
+	ErrUnverified = errors.New("not serving after remediation")
+	// ErrRestartUnverified is the ErrUnverified of Restart.
+	ErrRestartUnverified = fmt.Errorf("restart unverified: %w", ErrUnverified)
+	// ErrAlreadyOnFallback: the fallback lock exists, so the fallback
+	// serves; never fall back from the fallback.
+	ErrAlreadyOnFallback = errors.New("already on fallback (fallback lock exists)")
+	// ErrServiceDisabled: bootstrap kept failing because `launchctl
+	// disable` turned the label off; only `launchctl enable` clears it.
+	ErrServiceDisabled = errors.New("service disabled in launchd (launchctl enable clears it)")
+	// ErrPrimaryCheckFailed: RestorePrimary's integrity check refused the
+	// primary binary; nothing was changed.
+	ErrPrimaryCheckFailed = errors.New("primary check failed")
+)
+
+// DefaultBootstrapRetryDelay is the pause between clearing a half-loaded
+// label with bootout and retrying bootstrap.
+const DefaultBootstrapRetryDelay = time.Second
+
+// Result lists what a recipe did, in order: each launchctl command line
+// (prefixed "dry-run: " when only printed) and the non-launchctl steps
+// (locks, verify). It is returned even with an error, up to the failure.
+type Result struct {
+	Steps          []string
+	Verified       bool
+	VerifyAttempts int
+	// Lock is the fallback lock PromoteFallback wrote (or would write).
+	Lock *FallbackLock
+}
+
+func (res *Result) note(format string, args ...any) {
+	res.Steps = append(res.Steps, fmt.Sprintf(format, args...))
+}
+
+// Restart runs `kickstart -k` on label and then calls verify until it
+// returns nil or VerifyTimeout passes. An unverified restart returns an
+// error wrapping ErrRestartUnverified and verify's last error.
+func (r *Runner) Restart(ctx context.Context, label string, verify func(context.Context) error) (*Result, error) {
+	res := &Result{}
+	if err := ValidateLabel(label); err != nil {
+		return res, fmt.Errorf("restart: %w", err)
+	}
+	if verify == nil {
+		return res, fmt.Errorf("restart %s: no verify function", label)
+	}
+	if err := r.kickstart(ctx, &res.Steps, label, true); err != nil {
+		return res, fmt.Errorf("restart %s: %w", label, err)
+	}
+	if r.DryRun {
+		res.note("dry-run: verify skipped")
+		return res, nil
+	}
+	if err := r.verify(ctx, res, verify); err != nil {
+		return res, fmt.Errorf("restart %s: %w: %w", label, ErrRestartUnverified, err)
+	}
+	return res, nil
+}
+
+// Reload re-reads label's plist into launchd: bootout (not loaded is
+// fine), bootstrap (on "5: Input/output error" bootout again and retry
+// once), then `kickstart -k`. The plist must carry label as its Label.
+func (r *Runner) Reload(ctx context.Context, label, plistPath string) (*Result, error) {
+	res := &Result{}
+	if err := ValidateLabel(label); err != nil {
+		return res, fmt.Errorf("reload: %w", err)
+	}
+	if err := checkPlist(plistPath, label); err != nil {
+		return res, fmt.Errorf("reload %s: %w", label, err)
+	}
+	if err := r.reload(ctx, res, label, plistPath); err != nil {
+		return res, fmt.Errorf("reload %s: %w", label, err)
+	}
+	return res, nil
+}
+
+func (r *Runner) reload(ctx context.Context, res *Result, label, plistPath string) error {
+	if err := r.bootoutLoaded(ctx, res, label); err != nil {
+		return err
+	}
+	if err := r.bootstrapRecovering(ctx, res, label, plistPath); err != nil {
+		return err
+	}
+	return r.kickstart(ctx, &res.Steps, label, true)
+}
+
+// bootoutLoaded boots label out, treating "not loaded" as done.
+func (r *Runner) bootoutLoaded(ctx context.Context, res *Result, label string) error {
+	err := r.bootout(ctx, &res.Steps, label)
+	if err != nil && IsNotLoaded(err) {
+		res.note("bootout %s: not loaded", label)
+		return nil
+	}
+	return err
+}
+
+// bootstrapRecovering bootstraps plistPath; launchd's "5: Input/output
+// error" usually means the label is still (half) loaded, so boot it out
+// and retry once. If it still fails and the label is disabled in launchd's
+// override database, say so: bootout cannot clear that.
+func (r *Runner) bootstrapRecovering(ctx context.Context, res *Result, label, plistPath string) error {
+	err := r.bootstrap(ctx, &res.Steps, plistPath)
+	if err == nil || !IsIOError(err) {
+		return err
+	}
+	res.note("bootstrap %s: input/output error: bootout and retry once", label)
+	if err := r.bootoutLoaded(ctx, res, label); err != nil {
+		return err
+	}
+	if err := r.sleep(ctx, r.BootstrapRetryDelay); err != nil {
+		return err
+	}
+	err = r.bootstrap(ctx, &res.Steps, plistPath)
+	if err == nil || !IsIOError(err) {
+		return err
+	}
+	if disabled, perr := r.PrintDisabled(ctx); perr == nil && disabled[label] {
+		return fmt.Errorf("%w: %w", ErrServiceDisabled, err)
+	}
+	return err
+}
+
+// PromoteOpts configures PromoteFallback.
+type PromoteOpts struct {
+	PrimaryLabel  string // booted out
+	FallbackLabel string // enabled, bootstrapped and started
+	FallbackPlist string // the fallback's plist (ships Disabled=true)
+
+	FallbackLockPath    string // its existence means "on fallback"
+	RemediationLockPath string // shared by every probe that touches launchd
+
+	Who string // the probe promoting, e.g. "council-guardian"
+	Why string // the failure that made the primary unservable
+
+	// Verify reports whether the fallback serves.
+	Verify func(context.Context) error
+}
+
+// PromoteFallback switches serving from a primary that can never serve to
+// the fallback: refuse if the fallback lock exists; take the shared
+// remediation lock and check again under it (two probes racing promote
+// once); write the fallback lock; bootout the primary; enable the fallback
+// (its plist ships Disabled=true); bootstrap it (with the EIO recovery);
+// `kickstart -k` it; verify it serves.
+//
+// The fallback lock stays even if a later step fails: the probes then
+// watch the fallback and call for a human instead of promoting again. In
+// dry-run the commands are printed, no lock is taken or written and verify
+// is skipped.
+func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, error) {
+	res := &Result{}
+	fail := func(err error) (*Result, error) {
+		return res, fmt.Errorf("promote fallback %s: %w", o.FallbackLabel, err)
+	}
+	if err := ValidateLabel(o.PrimaryLabel); err != nil {
+		return fail(err)
+	}
+	if err := ValidateLabel(o.FallbackLabel); err != nil {
+		return fail(err)
+	}
+	if o.FallbackLockPath == "" || o.RemediationLockPath == "" {
+		return fail(errors.New("fallback and remediation lock paths are required"))
+	}
+	if o.Verify == nil {
+		return fail(errors.New("no verify function"))
+	}
+	if err := checkPlist(o.FallbackPlist, o.FallbackLabel); err != nil {
+		return fail(err)
+	}
+	if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
+		return fail(err)
+	} else if onFallback {
+		return fail(ErrAlreadyOnFallback)
+	}
+
+	fl := &FallbackLock{
+		Who: o.Who, When: r.now().UTC().Truncate(time.Second), Why: o.Why, PID: os.Getpid(),
+		Primary: o.PrimaryLabel, Fallback: o.FallbackLabel,
+	}
+	res.Lock = fl
+	data, err := json.Marshal(fl)
+	if err != nil {
+		return fail(err)
+	}
+	if r.DryRun {
+		r.dryRunNote(res, "take remediation lock %s", o.RemediationLockPath)
+		r.dryRunNote(res, "write fallback lock %s %s", o.FallbackLockPath, data)
+	} else {
+		lk, err := r.acquire(ctx, o.RemediationLockPath)
+		if err != nil {
+			return fail(err)
+		}
+		defer lk.Release()
+		res.note("took remediation lock %s", o.RemediationLockPath)
+		// Another probe may have promoted while we waited for the lock.
+		if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
+			return fail(err)
+		} else if onFallback {
+			return fail(ErrAlreadyOnFallback)
+		}
+		if err := atomicfile.WriteFile(o.FallbackLockPath, append(data, '\n'), 0o600); err != nil {
+			return fail(fmt.Errorf("write fallback lock: %w", err))
+		}
+		res.note("wrote fallback lock %s", o.FallbackLockPath)
+	}
+
+	if err := r.bootoutLoaded(ctx, res, o.PrimaryLabel); err != nil {
+		return fail(err)
+	}
+	if err := r.enable(ctx, &res.Steps, o.FallbackLabel); err != nil {
+		return fail(err)
+	}
+	if err := r.bootstrapRecovering(ctx, res, o.FallbackLabel, o.FallbackPlist); err != nil {
+		return fail(err)
+	}
+	if err := r.kickstart(ctx, &res.Steps, o.FallbackLabel, true); err != nil {
+		return fail(err)
+	}
+	if r.DryRun {
+		res.note("dry-run: verify skipped")
+		return res, nil
+	}
+	if err := r.verify(ctx, res, o.Verify); err != nil {
+		return fail(fmt.Errorf("%w: %w", ErrUnverified, err))
+	}
+	return res, nil
+}
+
+// RestoreOpts configures RestorePrimary.
+type RestoreOpts struct {
+	PrimaryLabel  string
+	PrimaryPlist  string
+	FallbackLabel string
+
+	FallbackLockPath    string
+	RemediationLockPath string
+
+	// CheckPrimary must pass before anything changes: the integrity
+	// checks of the primary binary (present, signed, metallib).
+	CheckPrimary func(context.Context) error
+	// Verify reports whether the primary serves.
+	Verify func(context.Context) error
+}
+
+// RestorePrimary undoes PromoteFallback; an operator runs it by hand once
+// the primary is fixed. CheckPrimary must pass; then, under the
+// remediation lock: bootout and disable the fallback (so a reboot cannot
+// start it), Reload the primary, verify it serves, and remove the fallback
+// lock. The lock is kept if the primary does not verify.
+func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, error) {
+	res := &Result{}
+	fail := func(err error) (*Result, error) {
+		return res, fmt.Errorf("restore primary %s: %w", o.PrimaryLabel, err)
+	}
+	if err := ValidateLabel(o.PrimaryLabel); err != nil {
+		return fail(err)
+	}
+	if err := ValidateLabel(o.FallbackLabel); err != nil {
+		return fail(err)
+	}
+	if o.FallbackLockPath == "" || o.RemediationLockPath == "" {
+		return fail(errors.New("fallback and remediation lock paths are required"))
+	}
+	if o.CheckPrimary == nil || o.Verify == nil {
+		return fail(errors.New("primary check and verify functions are required"))
+	}
+	if err := checkPlist(o.PrimaryPlist, o.PrimaryLabel); err != nil {
+		return fail(err)
+	}
+	if err := o.CheckPrimary(ctx); err != nil {
+		return fail(fmt.Errorf("%w: %w", ErrPrimaryCheckFailed, err))
+	}
+	res.note("primary check passed")
+	if r.DryRun {
+		r.dryRunNote(res, "take remediation lock %s", o.RemediationLockPath)
+	} else {
+		lk, err := r.acquire(ctx, o.RemediationLockPath)
+		if err != nil {
+			return fail(err)
+		}
+		defer lk.Release()
+		res.note("took remediation lock %s", o.RemediationLockPath)
+	}
+	if err := r.bootoutLoaded(ctx, res, o.FallbackLabel); err != nil {
+		return fail(err)
+	}
+	if err := r.disable(ctx, &res.Steps, o.FallbackLabel); err != nil {
+		return fail(err)
+	}
+	if err := r.reload(ctx, res, o.PrimaryLabel, o.PrimaryPlist); err != nil {
+		return fail(err)
+	}
+	if r.DryRun {
+		res.note("dry-run: verify skipped")
+		r.dryRunNote(res, "remove fallback lock %s", o.FallbackLockPath)
+		return res, nil
+	}
+	if err := r.verify(ctx, res, o.Verify); err != nil {
+		return fail(fmt.Errorf("%w: %w (fallback lock kept)", ErrUnverified, err))
+	}
+	if err := os.Remove(o.FallbackLockPath); err != nil && !os.IsNotExist(err) {
+		return fail(fmt.Errorf("remove fallback lock: %w", err))
+	}
+	res.note("removed fallback lock %s", o.FallbackLockPath)
+	return res, nil
+}
+
+// verify calls fn until it returns nil or the VerifyTimeout budget (on the
+// Runner's clock) is spent, pausing VerifyInterval between attempts.
+func (r *Runner) verify(ctx context.Context, res *Result, fn func(context.Context) error) error {
+	timeout, interval := r.VerifyTimeout, r.VerifyInterval
+	if timeout <= 0 {
+		timeout = DefaultVerifyTimeout
+	}
+	if interval <= 0 {
+		interval = DefaultVerifyInterval
+	}
+	deadline := r.now().Add(timeout)
+	for attempt := 1; ; attempt++ {
+		remaining := deadline.Sub(r.now())
+		actx, cancel := context.WithTimeout(ctx, max(remaining, interval))
+		err := fn(actx)
+		cancel()
+		res.VerifyAttempts = attempt
+		if err == nil {
+			res.Verified = true
+			res.note("verify: ok after %d attempt(s)", attempt)
+			return nil
+		}
+		if ctx.Err() != nil {
+			res.note("verify: canceled after %d attempt(s)", attempt)
+			return fmt.Errorf("verify canceled after %d attempt(s): %w (%w)", attempt, err, ctx.Err())
+		}
+		remaining = deadline.Sub(r.now())
+		if remaining <= 0 {
+			res.note("verify: failed %d attempt(s) in %s", attempt, timeout)
+			return fmt.Errorf("%d attempt(s) in %s: %w", attempt, timeout, err)
+		}
+		if err := r.sleep(ctx, min(interval, remaining)); err != nil {
+			return fmt.Errorf("verify canceled after %d attempt(s): %w", attempt, err)
+		}
+	}
+}
+
+func (r *Runner) dryRunNote(res *Result, format string, args ...any) {
+	line := "dry-run: " + fmt.Sprintf(format, args...)
+	fmt.Fprintln(r.out(), line)
+	res.Steps = append(res.Steps, line)
+}
+
+func (r *Runner) acquire(ctx context.Context, path string) (*lock.Lock, error) {
+	timeout := r.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	acquire := r.AcquireLock
+	if acquire == nil {
+		acquire = lock.Acquire
+	}
+	return acquire(lctx, path)
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
+}
+
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
+	if r.Sleep == nil {
+		return SleepContext(ctx, d)
+	}
+	return r.Sleep(ctx, d)
+}
