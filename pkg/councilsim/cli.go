@@ -147,16 +147,17 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer sim.Close()
-	for _, kv := range [][2]string{{"COUNCIL_URL", sim.PlainURL()}, {"COUNCIL_MTLS_URL", sim.MTLSURL()}, {"COUNCIL_SIM_CONTROL_URL", sim.ControlURL()}} {
-		if kv[1] != "" {
-			fmt.Fprintf(stdout, "%s=%s\n", kv[0], kv[1])
-		}
-	}
+	// The pid file first: a script that has read the URLs can rely on it.
 	if p := c.String("pid-file"); p != "" {
 		if err := writeFileAtomic(p, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			return err
 		}
 		defer os.Remove(p)
+	}
+	for _, kv := range [][2]string{{"COUNCIL_URL", sim.PlainURL()}, {"COUNCIL_MTLS_URL", sim.MTLSURL()}, {"COUNCIL_SIM_CONTROL_URL", sim.ControlURL()}} {
+		if kv[1] != "" {
+			fmt.Fprintf(stdout, "%s=%s\n", kv[0], kv[1])
+		}
 	}
 	<-c.Context.Done()
 	log.Info("council simulator stopping", "reason", context.Cause(c.Context).Error())
