@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -325,4 +326,29 @@ func TestDryRunStillReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.wantCalls("print-disabled gui/501")
+}
+
+// Concurrent invocations of the fake serialise on its state lock: no
+// update is lost.
+func TestFakeConcurrentInvocations(t *testing.T) {
+	f := newFake(t)
+	r := f.runner()
+	ctx := context.Background()
+	const n = 16
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() { errs <- r.Disable(ctx, "com.sanctum.concurrent-"+strconv.Itoa(i)) }()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := r.PrintDisabled(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Errorf("%d of %d overrides survived: %v", len(got), n, got)
+	}
 }
