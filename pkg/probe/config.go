@@ -1,0 +1,226 @@
+package probe
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Common is the resolved value of every common flag (SPEC section 3).
+type Common struct {
+	Home string
+
+	URL, MTLSURL, Transport         string
+	CACert, ClientCert, ClientKey   string
+	TokenFile                       string
+	RequireMTLS                     bool
+	Model                           string
+	StateDir, LogFile, ForceFlowURL string
+	Launchctl                       string
+	DryRun                          bool
+	MetricsDir                      string
+	ConfigFile                      string
+	LogMaxBytes                     int64
+	AlertBudget                     time.Duration
+	OutboxMax                       int
+	CertWarn                        time.Duration
+	LabelPrefix                     string
+	PrimaryLabel, FallbackLabel     string
+	FallbackPlist, FallbackLock     string
+	RemediationLock                 string
+	PrimaryBinary, PrimaryLog       string
+	launchdFlags                    bool
+}
+
+// ClientName is the cert/key basename of a probe under
+// ~/.sanctum/certs/clients/ (guardian, canary, drift, integrity,
+// parity-smoke).
+func ClientName(probe string) string { return probe }
+
+// home is $HOME at run time, so tests can point it at a temporary directory.
+func home() string {
+	if h := os.Getenv("HOME"); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+// commonFlags are the contract's flags, with env vars and $HOME-relative
+// defaults. Names are part of the contract: do not rename.
+func commonFlags(name string, network, launchd bool) []cli.Flag {
+	h := home()
+	certs := filepath.Join(h, ".sanctum", "certs")
+	state := filepath.Join(h, ".sanctum", "state")
+	client := ClientName(name)
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "config", EnvVars: []string{"COUNCIL_CONFIG"}, Value: filepath.Join(h, ".sanctum", "council-probes.conf"),
+			Usage: "optional shared config file (`key = value` lines; [probe] sections); flags and env vars win over it"},
+		&cli.StringFlag{Name: "state-dir", EnvVars: []string{"COUNCIL_STATE_DIR"}, Value: state, Usage: "directory for state, locks and the alert outbox"},
+		&cli.StringFlag{Name: "log-file", EnvVars: []string{"COUNCIL_LOG_FILE"}, Value: filepath.Join(h, ".openclaw", "logs", "council-"+name+".log"),
+			Usage: "JSON-lines event log; `-` writes events to stdout"},
+		&cli.Int64Flag{Name: "log-max-bytes", EnvVars: []string{"COUNCIL_LOG_MAX_BYTES"}, Value: 10 << 20, Usage: "rotate the log past this size (two old files kept)"},
+		&cli.StringFlag{Name: "force-flow-url", EnvVars: []string{"FORCE_FLOW_URL"}, Value: "http://127.0.0.1:4077/notify", Usage: "Force Flow notify endpoint; empty disables delivery"},
+		&cli.DurationFlag{Name: "alert-budget", EnvVars: []string{"COUNCIL_ALERT_BUDGET"}, Value: 8 * time.Second, Usage: "total time a tick may spend delivering alerts before spooling the rest"},
+		&cli.IntFlag{Name: "outbox-max", EnvVars: []string{"COUNCIL_OUTBOX_MAX"}, Value: 500, Usage: "most undelivered alerts kept; overflow is counted and reported"},
+		&cli.StringFlag{Name: "metrics-dir", EnvVars: []string{"COUNCIL_METRICS_DIR"}, Usage: "write a node_exporter textfile-collector file here each tick (empty = off)"},
+		&cli.StringFlag{Name: "launchctl", EnvVars: []string{"COUNCIL_LAUNCHCTL"}, Value: "launchctl", Usage: "path of the launchctl binary to run"},
+		&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"COUNCIL_DRY_RUN"}, Usage: "run every check; print remediation and alert requests instead of executing them"},
+	}
+	if network {
+		flags = append(flags,
+			&cli.StringFlag{Name: "url", EnvVars: []string{"COUNCIL_URL"}, Value: "http://127.0.0.1:1337", Usage: "bearer/plain council URL"},
+			&cli.StringFlag{Name: "mtls-url", EnvVars: []string{"COUNCIL_MTLS_URL"}, Value: "https://127.0.0.1:1338", Usage: "mTLS council URL"},
+			&cli.StringFlag{Name: "transport", EnvVars: []string{"COUNCIL_TRANSPORT"}, Value: "auto", Usage: "auto|mtls|bearer: auto uses mTLS when the full cert set exists"},
+			&cli.BoolFlag{Name: "require-mtls", EnvVars: []string{"COUNCIL_REQUIRE_MTLS"}, Usage: "refuse to run without the mTLS cert set (after bearer retirement)"},
+			&cli.StringFlag{Name: "ca-cert", EnvVars: []string{"COUNCIL_CA_CERT"}, Value: filepath.Join(certs, "ca.crt"), Usage: "CA certificate of the council's mTLS listener"},
+			&cli.StringFlag{Name: "client-cert", EnvVars: []string{"COUNCIL_CLIENT_CERT"}, Value: filepath.Join(certs, "clients", client+".crt"), Usage: "this probe's client certificate"},
+			&cli.StringFlag{Name: "client-key", EnvVars: []string{"COUNCIL_CLIENT_KEY"}, Value: filepath.Join(certs, "clients", client+".key"), Usage: "this probe's client key (mode 0600)"},
+			&cli.StringFlag{Name: "token-file", EnvVars: []string{"COUNCIL_TOKEN_FILE"}, Value: filepath.Join(h, ".sanctum", "secrets", "council-mlx.token"),
+				Usage: "bearer token file (mode 0600, owned by you); missing = no Authorization header"},
+			&cli.StringFlag{Name: "model", EnvVars: []string{"COUNCIL_MODEL"}, Usage: "model id to expect/use; empty = the server's first listed model"},
+			&cli.DurationFlag{Name: "cert-warn", EnvVars: []string{"COUNCIL_CERT_WARN"}, Value: 30 * 24 * time.Hour, Usage: "warn when the client certificate expires within this long"},
+		)
+	}
+	if launchd {
+		flags = append(flags, LayoutFlags()...)
+	}
+	return flags
+}
+
+// LayoutFlags are the launchd layout settings shared by the probes that look
+// at or remediate launchd services (guardian, integrity, drift).
+func LayoutFlags() []cli.Flag {
+	h := home()
+	state := filepath.Join(h, ".sanctum", "state")
+	return []cli.Flag{
+		&cli.StringFlag{Name: "label-prefix", EnvVars: []string{"COUNCIL_LABEL_PREFIX"}, Value: "com.sanctum", Usage: "launchd label prefix of the probes (<prefix>.council-<name>)"},
+		&cli.StringFlag{Name: "primary-label", EnvVars: []string{"COUNCIL_PRIMARY_LABEL"}, Value: "com.sanctum.mlx", Usage: "launchd label of the primary server"},
+		&cli.StringFlag{Name: "primary-binary", EnvVars: []string{"COUNCIL_PRIMARY_BINARY"}, Value: filepath.Join(h, "sanctum-rs", "target", "release", "sanctum-mlx"), Usage: "path of the primary server binary"},
+		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: filepath.Join(h, ".openclaw", "logs", "sanctum-mlx.log"), Usage: "the primary server's log (busy and fatal-signature scans)"},
+		&cli.StringFlag{Name: "fallback-label", EnvVars: []string{"COUNCIL_FALLBACK_LABEL"}, Value: "com.sanctum.server-mlx", Usage: "launchd label of the fallback server"},
+		&cli.StringFlag{Name: "fallback-plist", EnvVars: []string{"COUNCIL_FALLBACK_PLIST"}, Value: filepath.Join(h, "Library", "LaunchAgents", "com.sanctum.server-mlx.plist"), Usage: "plist of the fallback server"},
+		&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: filepath.Join(state, "council-fallback.lock"), Usage: "exists while the fallback serves; never fall back from the fallback"},
+		&cli.StringFlag{Name: "remediation-lock", EnvVars: []string{"COUNCIL_REMEDIATION_LOCK"}, Value: filepath.Join(state, "council-remediation.lock"), Usage: "shared lock held while any probe changes launchd state"},
+	}
+}
+
+// commonFrom reads the common flags from a parsed context.
+func commonFrom(c *cli.Context) Common {
+	return Common{
+		Home: home(), ConfigFile: c.String("config"),
+		URL: c.String("url"), MTLSURL: c.String("mtls-url"), Transport: c.String("transport"),
+		CACert: c.String("ca-cert"), ClientCert: c.String("client-cert"), ClientKey: c.String("client-key"),
+		TokenFile: c.String("token-file"), RequireMTLS: c.Bool("require-mtls"), Model: c.String("model"),
+		StateDir: c.String("state-dir"), LogFile: c.String("log-file"), LogMaxBytes: c.Int64("log-max-bytes"),
+		ForceFlowURL: c.String("force-flow-url"), AlertBudget: c.Duration("alert-budget"), OutboxMax: c.Int("outbox-max"),
+		MetricsDir: c.String("metrics-dir"), Launchctl: c.String("launchctl"), DryRun: c.Bool("dry-run"),
+		CertWarn:    c.Duration("cert-warn"),
+		LabelPrefix: c.String("label-prefix"), PrimaryLabel: c.String("primary-label"), FallbackLabel: c.String("fallback-label"),
+		FallbackPlist: c.String("fallback-plist"), FallbackLock: c.String("fallback-lock"), RemediationLock: c.String("remediation-lock"),
+		PrimaryBinary: c.String("primary-binary"), PrimaryLog: c.String("primary-log"),
+	}
+}
+
+// ConfigFile is a parsed shared config file: section "" holds settings for
+// every probe; a [name] section overrides them for one probe.
+type ConfigFile map[string]map[string]string
+
+// ParseConfig reads the shared config format:
+//
+//	# comment
+//	force-flow-url = http://127.0.0.1:4077/notify
+//	[canary]
+//	stream = true
+//
+// Keys are flag names. Values may be quoted with double quotes.
+func ParseConfig(r io.Reader) (ConfigFile, error) {
+	cf := ConfigFile{"": {}}
+	section := ""
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 64<<10)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			if !strings.HasSuffix(line, "]") || len(line) < 3 {
+				return nil, fmt.Errorf("config line %d: bad section header %q", n, line)
+			}
+			section = strings.TrimSpace(line[1 : len(line)-1])
+			if cf[section] == nil {
+				cf[section] = map[string]string{}
+			}
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if !ok || key == "" || strings.ContainsAny(key, " \t") {
+			return nil, fmt.Errorf("config line %d: want `key = value`, got %q", n, line)
+		}
+		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+			value = value[1 : len(value)-1]
+		}
+		cf[section][key] = value
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return cf, nil
+}
+
+// applyConfig fills flags that neither the command line nor the environment
+// set from the shared config file (precedence: flag > env > file > default).
+// A missing file is fine; an unreadable or malformed one is an error. Keys
+// that name no flag of this probe are ignored, since the file is shared by
+// all probes, unless they sit in this probe's own section.
+func applyConfig(c *cli.Context, probe string) error {
+	path := c.String("config")
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	defer f.Close()
+	cf, err := ParseConfig(f)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	// fromFile remembers keys the global section set, so this probe's
+	// section may override them (IsSet is true after Set).
+	fromFile := map[string]bool{}
+	known := map[string]bool{}
+	for _, fl := range c.App.Flags {
+		for _, n := range fl.Names() {
+			known[n] = true
+		}
+	}
+	for _, section := range []string{"", probe} {
+		for k, v := range cf[section] {
+			if !known[k] {
+				if section == probe {
+					return fmt.Errorf("config %s: [%s] sets unknown setting %q", path, probe, k)
+				}
+				continue
+			}
+			if c.IsSet(k) && !fromFile[k] {
+				continue
+			}
+			if err := c.Set(k, v); err != nil {
+				return fmt.Errorf("config %s: %s: %w", path, k, err)
+			}
+			fromFile[k] = true
+		}
+	}
+	return nil
+}

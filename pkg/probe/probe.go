@@ -1,0 +1,403 @@
+// Package probe is the contract every council probe shares (SPEC section 3):
+// the common flags with env vars and $HOME-relative defaults, one run = one
+// tick under a non-blocking lock, the JSON-lines event log, per-channel
+// alerting with a durable outbox, transport autodetection for network
+// probes, state that survives between ticks, Nagios-compatible exit codes, a
+// coloured human summary on a terminal and the plugin status line, and
+// optional Prometheus textfile output.
+//
+// A probe is a Probe value whose Tick function runs its checks and reports
+// each one on its own channel through the Tick (Pass, Fail, Unknown). Main
+// does the rest:
+//
+//	func main() { os.Exit(guardian.Probe().Run(os.Args)) }
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/eventlog"
+	"github.com/sanctum/council-probes/pkg/lock"
+	"github.com/sanctum/council-probes/pkg/metrics"
+	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/transport"
+)
+
+// Exit codes, compatible with the Nagios / Monitoring Plugins convention.
+const (
+	ExitOK       = 0 // everything healthy
+	ExitWarning  = 1 // degraded; alert at warn
+	ExitCritical = 2 // failed at error/critical, or a human is needed
+	ExitUnknown  = 3 // the probe could not determine the state
+)
+
+// Version is set at build time (-ldflags -X .../probe.Version=...).
+var Version = "dev"
+
+// Probe describes one probe binary.
+type Probe struct {
+	// Name is the probe's name: guardian, canary, drift, integrity,
+	// parity-smoke. The binary is council-<Name>.
+	Name        string
+	Usage       string
+	Description string
+	// Interval is the launchd interval; a tick older than 3x is stale.
+	Interval time.Duration
+	// Network adds the transport flags and resolves a transport before Tick.
+	Network bool
+	// Layout adds the launchd layout flags (labels, binary, fallback lock).
+	Layout bool
+	// Flags are the probe's own flags; Commands its subcommands.
+	Flags    []cli.Flag
+	Commands []*cli.Command
+	// Default is the alert policy of every check; Policies overrides it.
+	Default  alert.Policy
+	Policies map[string]alert.Policy
+	// Tick runs the checks.
+	Tick func(ctx context.Context, t *Tick) error
+
+	// Stdout and Stderr default to the process's.
+	Stdout, Stderr io.Writer
+}
+
+// Binary is the probe's binary name.
+func (p *Probe) Binary() string { return "council-" + p.Name }
+
+// App builds the urfave/cli application. Defaults are computed now, from the
+// current $HOME.
+func (p *Probe) App() *cli.App {
+	stdout, stderr := p.stdio()
+	app := &cli.App{
+		Name:                 p.Binary(),
+		Usage:                p.Usage,
+		Description:          p.Description,
+		Version:              versionString(),
+		Flags:                append(commonFlags(p.Name, p.Network, p.Layout), p.Flags...),
+		Commands:             p.Commands,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		Before: func(c *cli.Context) error {
+			return applyConfig(c, p.Name)
+		},
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return fmt.Errorf("%w (run %s --help for usage)", err, p.Binary())
+		},
+		// Exit codes are ours to decide, not the library's.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	return app
+}
+
+func (p *Probe) stdio() (io.Writer, io.Writer) {
+	out, errw := p.Stdout, p.Stderr
+	if out == nil {
+		out = os.Stdout
+	}
+	if errw == nil {
+		errw = os.Stderr
+	}
+	return out, errw
+}
+
+func versionString() string {
+	v := Version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v += " (" + bi.GoVersion
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " " + s.Value[:12]
+			}
+		}
+		v += ")"
+	}
+	return v
+}
+
+// exitCode carries a code out of the cli action.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+// Run runs the probe with args (os.Args) and returns the exit code.
+func (p *Probe) Run(args []string) int {
+	_, stderr := p.stdio()
+	app := p.App()
+	app.Action = func(c *cli.Context) error {
+		if c.NArg() > 0 {
+			return fmt.Errorf("unexpected argument %q (run %s --help for usage)", c.Args().First(), p.Binary())
+		}
+		return exitCode(p.tick(c))
+	}
+	err := app.Run(args)
+	var code exitCode
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &code):
+		return int(code)
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", p.Binary(), err)
+		return ExitUnknown
+	}
+}
+
+// tick runs one tick and returns its exit code.
+func (p *Probe) tick(c *cli.Context) int {
+	stdout, stderr := p.stdio()
+	start := time.Now()
+	cfg := commonFrom(c)
+
+	logw, logFile, err := openLog(cfg, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", p.Binary(), err)
+		return ExitUnknown
+	}
+	if logFile != nil {
+		defer logFile.Close()
+	}
+	log := slog.New(eventlog.WithDuration(eventlog.NewHandler(logw), start, time.Now)).With("probe", p.Name)
+
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		log.Error("probe_error", "check", "state", "error", err.Error())
+		fmt.Fprintf(stderr, "%s: state dir: %v\n", p.Binary(), err)
+		return ExitUnknown
+	}
+	base := filepath.Join(cfg.StateDir, p.Binary())
+	tickLock, err := lock.TryLock(base + ".lock")
+	if errors.Is(err, lock.ErrHeld) {
+		log.Warn("skipped_overlap", "reason", "the previous tick is still running")
+		fmt.Fprintf(stderr, "%s: previous tick still running; skipped\n", p.Binary())
+		return ExitUnknown
+	}
+	if err != nil {
+		log.Error("probe_error", "check", "lock", "error", err.Error())
+		return ExitUnknown
+	}
+	defer tickLock.Release()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	t := &Tick{
+		Probe: p, C: c, Common: cfg, Log: log, Out: stdout, Now: time.Now, Start: start,
+		StatePath: base + ".json", restarts: -1,
+	}
+	t.State, err = state.Load(t.StatePath, p.Name)
+	if err != nil {
+		log.Warn("state_reset", "error", err.Error())
+	}
+	t.State.IntervalSeconds = int(p.Interval / time.Second)
+	t.engine = alert.NewEngine(p.Name, t.State.Channels, p.Default)
+	for k, v := range p.Policies {
+		t.engine.Policies[k] = v
+	}
+	t.engine.Now = func() time.Time { return t.Now() }
+	if err := t.setupDispatch(ctx, base); err != nil {
+		log.Error("probe_error", "check", "outbox", "error", err.Error())
+		return ExitUnknown
+	}
+
+	var tickErr error
+	if !p.Network || t.resolveTransport() {
+		tickErr = p.Tick(ctx, t)
+	}
+	cancelled := ctx.Err() != nil
+	switch {
+	case cancelled:
+		log.Warn("tick_cancelled", "reason", "signal received", "error", errString(tickErr))
+		t.SetExit(ExitUnknown, "cancelled by signal")
+	case tickErr != nil:
+		log.Error("probe_error", "error", tickErr.Error())
+		t.SetExit(ExitUnknown, tickErr.Error())
+	}
+	return t.finish(cancelled, logFile, stderr)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func openLog(cfg Common, stdout io.Writer) (io.Writer, *eventlog.File, error) {
+	if cfg.LogFile == "-" {
+		return stdout, nil, nil
+	}
+	f, err := eventlog.OpenFile(cfg.LogFile, cfg.LogMaxBytes, eventlog.DefaultKeep)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f, nil
+}
+
+// setupDispatch builds the alert sinks and the outbox, and flushes what
+// earlier ticks could not deliver.
+func (t *Tick) setupDispatch(ctx context.Context, base string) error {
+	ob, err := alert.LoadOutbox(base+".outbox.json", t.Common.OutboxMax)
+	if err != nil {
+		if !errors.Is(err, alert.ErrOutboxCorrupt) {
+			return err
+		}
+		t.Log.Error("outbox_reset", "error", err.Error())
+	}
+	var sinks []alert.Sink
+	client := alert.NewRetryClient(minDuration(3*time.Second, t.Common.AlertBudget))
+	if t.Common.ForceFlowURL != "" {
+		sinks = append(sinks, alert.NewForceFlow(t.Common.ForceFlowURL, client))
+	}
+	t.dispatch = &alert.Dispatcher{
+		ProbeName: t.Probe.Name, Sinks: sinks, Outbox: ob, Log: t.Log,
+		DryRun: t.Common.DryRun, DryRunOut: t.Out, LocalNotify: alert.NotifyLocal, Now: t.Now,
+	}
+	fctx, cancel := context.WithTimeout(ctx, t.Common.AlertBudget)
+	defer cancel()
+	return t.dispatch.Flush(fctx)
+}
+
+func minDuration(a, b time.Duration) time.Duration {
+	if b > 0 && b < a {
+		return b
+	}
+	return a
+}
+
+// resolveTransport picks the network transport; it reports a misconfiguration
+// on the transport channel and returns false when the tick cannot run.
+func (t *Tick) resolveTransport() bool {
+	cfg := t.Common
+	c, err := transport.Resolve(transport.Config{
+		Mode: transport.Mode(cfg.Transport), RequireMTLS: cfg.RequireMTLS,
+		URL: cfg.URL, MTLSURL: cfg.MTLSURL, CACert: cfg.CACert, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey,
+		TokenFile: cfg.TokenFile,
+	})
+	if err != nil {
+		t.Unknown("transport", "transport_error", err.Error())
+		return false
+	}
+	t.Client = c
+	t.Log = t.Log.With("transport", string(c.Kind))
+	t.dispatch.Log = t.Log
+	t.Clear("transport")
+	switch state, left := c.CertExpiry(t.Now(), cfg.CertWarn); state {
+	case "expired":
+		t.Fail("cert_expiry", "cert_expired", alert.Error,
+			fmt.Sprintf("client certificate %s (CN=%s) expired %s ago", cfg.ClientCert, c.CertSubject, (-left).Round(time.Minute)))
+	case "expiring":
+		t.Fail("cert_expiry", "cert_expiring", alert.Warn,
+			fmt.Sprintf("client certificate %s (CN=%s) expires in %s", cfg.ClientCert, c.CertSubject, left.Round(time.Hour)))
+	default:
+		t.Clear("cert_expiry")
+	}
+	return true
+}
+
+// finish delivers the tick's alerts, saves state, writes metrics and prints
+// the human summary and the plugin status line.
+func (t *Tick) finish(cancelled bool, logFile *eventlog.File, stderr io.Writer) int {
+	// Alerts get their own budget: a tick cancelled by SIGTERM still spools
+	// what it found, because nothing may be lost.
+	actx, cancel := context.WithTimeout(context.Background(), t.Common.AlertBudget)
+	defer cancel()
+	if cancelled {
+		// Don't wait on the network after a SIGTERM; spool directly.
+		actx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+	}
+	for _, n := range t.notices {
+		if err := t.dispatch.Send(actx, n); err != nil {
+			t.Log.Error("outbox_error", "check", n.Check, "error", err.Error())
+			fmt.Fprintf(stderr, "%s: could not save the alert outbox: %v\n", t.Probe.Binary(), err)
+			t.SetExit(ExitUnknown, "alert outbox unwritable")
+		}
+	}
+	code := t.ExitCode()
+	summary := t.summary()
+	if cancelled {
+		// An interrupted tick did not determine the state, whatever it had
+		// found so far.
+		code, summary = ExitUnknown, "tick cancelled by signal; "+summary
+	}
+	if !cancelled {
+		t.State.LastTick = t.Now()
+		t.State.LastExit = code
+		t.State.LastSummary = summary
+	}
+	if err := t.State.Save(t.StatePath); err != nil {
+		t.Log.Error("state_error", "error", err.Error())
+		fmt.Fprintf(stderr, "%s: %v\n", t.Probe.Binary(), err)
+	}
+	if t.Common.MetricsDir != "" {
+		if err := metrics.Write(t.Common.MetricsDir, t.snapshot(code)); err != nil {
+			t.Log.Error("metrics_error", "error", err.Error())
+		}
+	}
+	t.Log.Log(context.Background(), levelFor(code), "tick_done", "exit_code", code, "summary", summary,
+		"alerts_sent", t.dispatch.Sent, "alerts_spooled", t.dispatch.Spooled, "outbox_depth", t.dispatch.Outbox.Len())
+	if logFile != nil {
+		if err := logFile.Err(); err != nil {
+			// slog drops write errors; a full disk must still be visible.
+			fmt.Fprintf(stderr, "%s: event log: %v\n", t.Probe.Binary(), err)
+		}
+		t.printHuman(code, summary)
+	}
+	return code
+}
+
+func levelFor(code int) slog.Level {
+	switch code {
+	case ExitOK:
+		return slog.LevelInfo
+	case ExitWarning:
+		return slog.LevelWarn
+	}
+	return slog.LevelError
+}
+
+func (t *Tick) snapshot(code int) metrics.Snapshot {
+	checks := map[string]int{}
+	for _, r := range t.results {
+		switch r.Status {
+		case StatusOK:
+			checks[r.Check] = metrics.CheckOK
+		case StatusFail:
+			if r.Severity.Rank() >= alert.Warn.Rank() {
+				checks[r.Check] = metrics.CheckFailing
+			} else {
+				checks[r.Check] = metrics.CheckOK
+			}
+		case StatusUnknown:
+			checks[r.Check] = metrics.CheckUnknown
+		}
+	}
+	fallback := false
+	if t.Common.FallbackLock != "" {
+		_, err := os.Stat(t.Common.FallbackLock)
+		fallback = err == nil
+	}
+	return metrics.Snapshot{
+		Probe: t.Probe.Name, Success: code == ExitOK, Duration: t.Now().Sub(t.Start), Checks: checks,
+		LastRun: t.Now(), OutboxDepth: t.dispatch.Outbox.Len(), Restarts: t.restarts, FallbackActive: fallback,
+	}
+}
+
+// upper is the probe name as the status line shows it.
+func (p *Probe) upper() string {
+	return strings.ToUpper(strings.ReplaceAll(p.Name, "-", " "))
+}

@@ -1,0 +1,262 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/eventlog"
+	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/transport"
+)
+
+// Status is a check's outcome in one tick.
+type Status int
+
+// Statuses.
+const (
+	StatusOK Status = iota
+	StatusFail
+	StatusUnknown
+)
+
+// Result is one check's outcome, kept for the summary, exit code and metrics.
+type Result struct {
+	Check    string
+	Status   Status
+	Severity alert.Severity
+	Summary  string
+}
+
+// Perf is one plugin perfdata value.
+type Perf struct {
+	Label string
+	Value float64
+	Unit  string
+}
+
+// Tick is one run of a probe: its configuration, logger, state and transport,
+// and the place its checks report to.
+type Tick struct {
+	Probe  *Probe
+	C      *cli.Context
+	Common Common
+	// Log writes contract events; it already carries probe (and transport).
+	Log *slog.Logger
+	// State is the probe's persistent state; Tick saves it at the end.
+	State     *state.File
+	StatePath string
+	// Client is the resolved council transport (network probes only).
+	Client *transport.Client
+	// Out is stdout: dry-run commands and the human summary go here.
+	Out   io.Writer
+	Now   func() time.Time
+	Start time.Time
+
+	engine    *alert.Engine
+	dispatch  *alert.Dispatcher
+	results   []Result
+	notices   []alert.Notice
+	perf      []Perf
+	exit      int
+	exitWhy   string
+	okSummary string
+	restarts  int
+}
+
+// Pass reports that check passed: logs event at info and closes the channel,
+// queueing the one "recovered" alert if it had alerted.
+func (t *Tick) Pass(check, event string, attrs ...any) {
+	t.results = append(t.results, Result{Check: check, Status: StatusOK})
+	t.Log.Info(event, append([]any{"check", check}, attrs...)...)
+	t.Clear(check)
+}
+
+// Clear closes check's channel without logging a check event (for checks
+// that are implicit, such as a transport that resolved fine).
+func (t *Tick) Clear(check string) {
+	if n := t.engine.Pass(check); n != nil {
+		t.Log.Info("recovered", "check", check, "detail", n.Message)
+		t.notices = append(t.notices, *n)
+	}
+}
+
+// Fail reports that check failed at sev with a one-line human summary (which
+// becomes the alert message): logs event at sev, and queues an alert when the
+// channel's hysteresis and cooldown allow.
+func (t *Tick) Fail(check, event string, sev alert.Severity, summary string, attrs ...any) {
+	t.results = append(t.results, Result{Check: check, Status: StatusFail, Severity: sev, Summary: summary})
+	t.report(check, event, sev, summary, attrs)
+}
+
+// Unknown reports that check could not be determined (bad config, partial
+// cert set): the tick exits 3, and the channel alerts at error.
+func (t *Tick) Unknown(check, event, summary string, attrs ...any) {
+	t.results = append(t.results, Result{Check: check, Status: StatusUnknown, Severity: alert.Error, Summary: summary})
+	t.report(check, event, alert.Error, summary, attrs)
+}
+
+func (t *Tick) report(check, event string, sev alert.Severity, summary string, attrs []any) {
+	c := t.engine.Channels[check]
+	consecutive := 1
+	if c != nil {
+		consecutive = c.Consecutive + 1
+	}
+	t.Log.Log(context.Background(), eventlog.Level(string(sev)), event,
+		append([]any{"check", check, "detail", summary, "consecutive", consecutive}, attrs...)...)
+	if n := t.engine.Fail(check, sev, summary); n != nil {
+		t.notices = append(t.notices, *n)
+	}
+}
+
+// Notify queues a notice outside the hysteresis engine (for one-off events
+// such as "fallback activated", which is news, not a failing state).
+func (t *Tick) Notify(check string, sev alert.Severity, message string) {
+	t.notices = append(t.notices, alert.Notice{
+		Probe: t.Probe.Name, Check: check, Severity: sev,
+		Title: fmt.Sprintf("council-%s: %s", t.Probe.Name, check), Message: message, At: t.Now(), StartsAt: t.Now(),
+	})
+}
+
+// Channel returns check's persisted channel state (nil if never reported).
+func (t *Tick) Channel(check string) *alert.Channel { return t.engine.Channels[check] }
+
+// SetExit raises the tick's exit code to at least code (by severity order
+// OK < WARNING < UNKNOWN < CRITICAL), e.g. CRITICAL when a human is needed.
+func (t *Tick) SetExit(code int, why string) {
+	if rank(code) > rank(t.exit) {
+		t.exit, t.exitWhy = code, why
+	}
+}
+
+// OKSummary sets the status line text of a healthy tick.
+func (t *Tick) OKSummary(s string) { t.okSummary = s }
+
+// Perf adds a perfdata value to the plugin status line.
+func (t *Tick) Perf(label string, value float64, unit string) {
+	t.perf = append(t.perf, Perf{label, value, unit})
+}
+
+// SetRestarts records the probe's restart count for the metrics file.
+func (t *Tick) SetRestarts(n int) { t.restarts = n }
+
+// DryRun reports whether remediation and delivery must only be printed.
+func (t *Tick) DryRun() bool { return t.Common.DryRun }
+
+// Results returns the checks reported so far.
+func (t *Tick) Results() []Result { return append([]Result(nil), t.results...) }
+
+func rank(code int) int {
+	switch code {
+	case ExitWarning:
+		return 1
+	case ExitUnknown:
+		return 2
+	case ExitCritical:
+		return 3
+	}
+	return 0
+}
+
+// ExitCode is the worst of the checks' outcomes and any SetExit.
+func (t *Tick) ExitCode() int {
+	code := t.exit
+	for _, r := range t.results {
+		c := ExitOK
+		switch {
+		case r.Status == StatusUnknown:
+			c = ExitUnknown
+		case r.Status == StatusFail && r.Severity.Rank() >= alert.Error.Rank():
+			c = ExitCritical
+		case r.Status == StatusFail && r.Severity == alert.Warn:
+			c = ExitWarning
+		}
+		if rank(c) > rank(code) {
+			code = c
+		}
+	}
+	return code
+}
+
+var codeNames = map[int]string{ExitOK: "OK", ExitWarning: "WARNING", ExitCritical: "CRITICAL", ExitUnknown: "UNKNOWN"}
+
+// summary is the status line text: the failing checks, or the OK summary.
+func (t *Tick) summary() string {
+	var bad []string
+	for _, r := range t.results {
+		if r.Status != StatusOK && (r.Status == StatusUnknown || r.Severity.Rank() >= alert.Warn.Rank()) {
+			bad = append(bad, r.Check+": "+r.Summary)
+		}
+	}
+	if t.exitWhy != "" && len(bad) == 0 {
+		bad = append(bad, t.exitWhy)
+	}
+	if len(bad) > 0 {
+		return oneLine(strings.Join(bad, "; "))
+	}
+	if t.okSummary != "" {
+		return oneLine(t.okSummary)
+	}
+	return fmt.Sprintf("%d check(s) ok", len(t.results))
+}
+
+// oneLine keeps the status line a single line (Nagios reads the first line;
+// '|' would start perfdata).
+func oneLine(s string) string {
+	s = strings.NewReplacer("\n", " ", "\r", " ", "|", "/").Replace(s)
+	if len(s) > 400 {
+		s = s[:400] + "…"
+	}
+	return s
+}
+
+// StatusLine renders the plugin status line with perfdata, e.g.
+// "COUNCIL GUARDIAN OK - 1 model (mtls) | duration_ms=25ms;;;0".
+func (t *Tick) StatusLine(code int, summary string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "COUNCIL %s %s - %s", t.Probe.upper(), codeNames[code], summary)
+	perf := append([]Perf{{"duration_ms", float64(t.Now().Sub(t.Start).Milliseconds()), "ms"}}, t.perf...)
+	b.WriteString(" |")
+	for _, p := range perf {
+		fmt.Fprintf(&b, " %s=%g%s;;;0", p.Label, p.Value, p.Unit)
+	}
+	return b.String()
+}
+
+// printHuman writes the coloured summary (on a terminal) and, last, the
+// plugin status line.
+func (t *Tick) printHuman(code int, summary string) {
+	if f, ok := t.Out.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		sorted := append([]Result(nil), t.results...)
+		sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Status > sorted[j].Status })
+		for _, r := range sorted {
+			mark, c := "✓", color.New(color.FgGreen)
+			switch {
+			case r.Status == StatusUnknown:
+				mark, c = "?", color.New(color.FgMagenta)
+			case r.Status == StatusFail && r.Severity.Rank() >= alert.Error.Rank():
+				mark, c = "✗", color.New(color.FgRed, color.Bold)
+			case r.Status == StatusFail && r.Severity == alert.Warn:
+				mark, c = "!", color.New(color.FgYellow)
+			case r.Status == StatusFail:
+				mark, c = "·", color.New(color.FgCyan)
+			}
+			line := fmt.Sprintf("%s %-20s", mark, r.Check)
+			if r.Summary != "" {
+				line += " " + r.Summary
+			}
+			c.Fprintln(t.Out, line)
+		}
+	}
+	fmt.Fprintln(t.Out, t.StatusLine(code, summary))
+}
