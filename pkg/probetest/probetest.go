@@ -11,19 +11,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/councilsim"
+	"github.com/sanctum/council-probes/pkg/forceflowsim"
 	"github.com/sanctum/council-probes/pkg/launchctl/launchdsim"
 	"github.com/sanctum/council-probes/pkg/testpki"
 )
@@ -153,72 +150,32 @@ func (h *Home) Sim(mutate func(*councilsim.Config)) *councilsim.Sim {
 	return sim
 }
 
-// ForceFlow is a real HTTP stand-in for the notification hub.
+// ForceFlow is a real HTTP Force Flow stand-in (pkg/forceflowsim) on
+// loopback.
 type ForceFlow struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	mode string
-	got  []alert.ForceFlowPayload
-	done chan struct{}
+	*forceflowsim.Server
+	srv *httptest.Server
 }
 
 // NewForceFlow starts the stand-in. Modes: "up" (default), "500", "400",
-// "hang"; Close it (or let cleanup) to make it "down".
+// "hang"; Close it to make it "down" (connection refused).
 func NewForceFlow(t testing.TB) *ForceFlow {
-	f := &ForceFlow{mode: "up", done: make(chan struct{})}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		mode := f.mode
-		f.mu.Unlock()
-		switch mode {
-		case "500":
-			http.Error(w, `{"error":"internal"}`, 500)
-			return
-		case "400":
-			http.Error(w, `{"error":"bad request"}`, 400)
-			return
-		case "hang":
-			select {
-			case <-r.Context().Done():
-			case <-f.done:
-			}
-			return
-		}
-		var p alert.ForceFlowPayload
-		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
-			http.Error(w, "bad json", 400)
-			return
-		}
-		f.mu.Lock()
-		f.got = append(f.got, p)
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"sent","channels":["ntfy"],"deduplicated":false,"rate_limited":false,"quiet_hours":false}`)
-	}))
+	s := forceflowsim.New()
+	f := &ForceFlow{Server: s, srv: httptest.NewServer(s)}
 	t.Cleanup(f.srv.Close)
-	t.Cleanup(func() { close(f.done) })
+	t.Cleanup(s.Release) // runs first: frees hung handlers
 	return f
 }
 
 // URL is the notify endpoint.
 func (f *ForceFlow) URL() string { return f.srv.URL + "/notify" }
 
-// SetMode switches the behaviour.
-func (f *ForceFlow) SetMode(m string) { f.mu.Lock(); f.mode = m; f.mu.Unlock() }
-
 // Close takes the stand-in down (connection refused).
-func (f *ForceFlow) Close() { f.srv.Close() }
-
-// Alerts returns what was delivered so far.
-func (f *ForceFlow) Alerts() []alert.ForceFlowPayload {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]alert.ForceFlowPayload(nil), f.got...)
-}
+func (f *ForceFlow) Close() { f.Release(); f.srv.Close() }
 
 // AlertsFor returns the delivered alerts whose title names check.
-func (f *ForceFlow) AlertsFor(check string) []alert.ForceFlowPayload {
-	var out []alert.ForceFlowPayload
+func (f *ForceFlow) AlertsFor(check string) []forceflowsim.Payload {
+	var out []forceflowsim.Payload
 	for _, a := range f.Alerts() {
 		if strings.HasSuffix(a.Title, ": "+check) || strings.HasSuffix(a.Title, ": "+check+" recovered") {
 			out = append(out, a)
