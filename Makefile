@@ -1,0 +1,69 @@
+# council-probes: health probes for a local LLM inference server.
+# `make help` lists the targets. Everything here calls `go`; the only
+# script is the demo, which shows an operator the commands it runs.
+
+GO       ?= go
+BIN      ?= bin
+PREFIX   ?= $(HOME)/.local/bin
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/sanctum/council-probes/pkg/probe.Version=$(VERSION)
+# Every module of the workspace that holds Go code (a module still being
+# born, with only a go.mod, is skipped).
+MODULES  := $(sort $(foreach m,$(patsubst %/go.mod,%,$(wildcard go.mod */go.mod */*/go.mod)),$(if $(wildcard $(m)/*.go $(m)/*/*.go $(m)/*/*/*.go $(m)/*/*/*/*.go),$(m))))
+# Binaries: the probes, council-status, the plist installer and the
+# simulator used by the demo and tests.
+CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) pkg/councilsim/cmd/council-sim pkg/launchctl/launchdsim/cmd/fake-launchctl
+PROBES   := $(filter council-guardian council-canary council-drift council-integrity council-parity-smoke council-status,$(notdir $(CMDS)))
+FUZZTIME ?= 5s
+
+.PHONY: help build test vet fmt fmt-check lint cross fuzz bench demo install install-plists uninstall-plists clean
+
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build every binary into ./bin (stripped, version stamped)
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./,$(CMDS))
+
+test: vet ## go vet and go test -race over every module (the README's test command)
+	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
+
+vet: ## go vet every module
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check: ## fail if any file is not gofmt-formatted
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+lint: fmt-check vet cross ## gofmt, vet, each module on its own (GOWORK=off) and the darwin builds
+	@set -e; for m in $(MODULES); do echo "== standalone $$m"; (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...); done
+
+cross: ## cross-compile and vet every module for darwin/arm64 and darwin/amd64
+	@set -e; for arch in arm64 amd64; do for m in $(MODULES); do echo "== darwin/$$arch $$m"; \
+		(cd $$m && GOOS=darwin GOARCH=$$arch $(GO) build ./... && GOOS=darwin GOARCH=$$arch $(GO) vet ./...); done; done
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 5s)
+	@set -e; for m in $(MODULES); do (cd $$m && for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; done; done); done
+
+bench: build ## measure the probes against their shell/openssl baselines; results in bench-results/
+	$(GO) run ./pkg/benchrun -bin $(BIN) -out bench-results
+
+demo: build ## run every probe against the bundled council simulator, then inject faults
+	@bash scripts/demo.sh $(BIN)
+
+install: build ## install the binaries into PREFIX (default ~/.local/bin)
+	@mkdir -p $(PREFIX)
+	@for b in $(PROBES); do install -m 0755 $(BIN)/$$b $(PREFIX)/$$b && echo "installed $(PREFIX)/$$b"; done
+
+install-plists: build ## render, validate and load one LaunchAgent per probe (DESTDIR=..., DRY_RUN=1)
+	$(BIN)/council-plists install --bindir $(PREFIX) $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY_RUN),--dry-run)
+
+uninstall-plists: build ## boot out and remove the probes' LaunchAgents
+	$(BIN)/council-plists uninstall $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY_RUN),--dry-run)
+
+clean: ## remove build and demo output
+	rm -rf $(BIN) .demo
