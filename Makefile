@@ -50,7 +50,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 5s)
 			echo "== fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; done; done); done
 
 bench: build ## measure the probes against their shell/openssl baselines; results in bench-results/
-	$(GO) run ./pkg/benchrun -bin $(BIN) -out bench-results
+	$(GO) run ./integration/cmd/council-bench -bin $(BIN) -out bench-results
 
 demo: build ## run every probe against the bundled council simulator, then inject faults
 	@bash scripts/demo.sh $(BIN)
