@@ -204,6 +204,11 @@ func (p *Probe) tick(c *cli.Context) int {
 	}
 	t.State.IntervalSeconds = int(p.Interval / time.Second)
 	t.engine = alert.NewEngine(p.Name, t.State.Channels, p.Default)
+	// The contract's own channels alert on the first occurrence: a broken
+	// transport or an expired certificate will not fix itself by the next
+	// tick. A probe may still override them.
+	t.engine.Policies["transport"] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
+	t.engine.Policies["cert_expiry"] = alert.Policy{Threshold: 1, Cooldown: 24 * time.Hour}
 	for k, v := range p.Policies {
 		t.engine.Policies[k] = v
 	}
