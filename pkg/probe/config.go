@@ -23,6 +23,7 @@ type Common struct {
 	RequireMTLS                     bool
 	Model                           string
 	StateDir, LogFile, ForceFlowURL string
+	AlertmanagerURL, Instance       string
 	Launchctl                       string
 	DryRun                          bool
 	MetricsDir                      string
@@ -53,6 +54,12 @@ func home() string {
 	return h
 }
 
+// hostname is the default instance label.
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
 // commonFlags are the contract's flags, with env vars and $HOME-relative
 // defaults. Names are part of the contract: do not rename.
 func commonFlags(name string, network, launchd bool) []cli.Flag {
@@ -68,6 +75,8 @@ func commonFlags(name string, network, launchd bool) []cli.Flag {
 			Usage: "JSON-lines event log; `-` writes events to stdout"},
 		&cli.Int64Flag{Name: "log-max-bytes", EnvVars: []string{"COUNCIL_LOG_MAX_BYTES"}, Value: 10 << 20, Usage: "rotate the log past this size (two old files kept)"},
 		&cli.StringFlag{Name: "force-flow-url", EnvVars: []string{"FORCE_FLOW_URL"}, Value: "http://127.0.0.1:4077/notify", Usage: "Force Flow notify endpoint; empty disables delivery"},
+		&cli.StringFlag{Name: "alertmanager-url", EnvVars: []string{"COUNCIL_ALERTMANAGER_URL"}, Usage: "Alertmanager base URL (alerts go to <url>/api/v2/alerts, beside Force Flow); empty = off"},
+		&cli.StringFlag{Name: "instance", EnvVars: []string{"COUNCIL_INSTANCE"}, Value: hostname(), Usage: "the instance label of Alertmanager alerts: this council host"},
 		&cli.DurationFlag{Name: "alert-budget", EnvVars: []string{"COUNCIL_ALERT_BUDGET"}, Value: 8 * time.Second, Usage: "total time a tick may spend delivering alerts before spooling the rest"},
 		&cli.IntFlag{Name: "outbox-max", EnvVars: []string{"COUNCIL_OUTBOX_MAX"}, Value: 500, Usage: "most undelivered alerts kept; overflow is counted and reported"},
 		&cli.StringFlag{Name: "metrics-dir", EnvVars: []string{"COUNCIL_METRICS_DIR"}, Usage: "write a node_exporter textfile-collector file here each tick (empty = off)"},
@@ -120,7 +129,8 @@ func commonFrom(c *cli.Context) Common {
 		CACert: c.String("ca-cert"), ClientCert: c.String("client-cert"), ClientKey: c.String("client-key"),
 		TokenFile: c.String("token-file"), RequireMTLS: c.Bool("require-mtls"), Model: c.String("model"),
 		StateDir: c.String("state-dir"), LogFile: c.String("log-file"), LogMaxBytes: c.Int64("log-max-bytes"),
-		ForceFlowURL: c.String("force-flow-url"), AlertBudget: c.Duration("alert-budget"), OutboxMax: c.Int("outbox-max"),
+		ForceFlowURL: c.String("force-flow-url"), AlertmanagerURL: c.String("alertmanager-url"), Instance: c.String("instance"),
+		AlertBudget: c.Duration("alert-budget"), OutboxMax: c.Int("outbox-max"),
 		MetricsDir: c.String("metrics-dir"), Launchctl: c.String("launchctl"), DryRun: c.Bool("dry-run"),
 		CertWarn:    c.Duration("cert-warn"),
 		LabelPrefix: c.String("label-prefix"), PrimaryLabel: c.String("primary-label"), FallbackLabel: c.String("fallback-label"),

@@ -267,6 +267,14 @@ func (t *Tick) setupDispatch(ctx context.Context, base string) error {
 	if t.Common.ForceFlowURL != "" {
 		sinks = append(sinks, alert.NewForceFlow(t.Common.ForceFlowURL, client))
 	}
+	if t.Common.AlertmanagerURL != "" {
+		am := alert.NewAlertmanager(t.Common.AlertmanagerURL, t.Common.Instance, client)
+		// Keep a firing alert active until the engine's next re-alert (at
+		// most cooldown + one interval away), with two ticks to spare.
+		am.Hold = func(check string) time.Duration { return t.engine.PolicyFor(check).Cooldown + 3*t.Probe.Interval }
+		am.Now = t.Now
+		sinks = append(sinks, am)
+	}
 	t.dispatch = &alert.Dispatcher{
 		ProbeName: t.Probe.Name, Sinks: sinks, Outbox: ob, Log: t.Log,
 		DryRun: t.Common.DryRun, DryRunOut: t.Out, LocalNotify: alert.NotifyLocal, Now: t.Now,
