@@ -1,0 +1,304 @@
+// Package guardian is the council's liveness probe and first responder:
+// "is it up; if not, fix it" (SPEC section 5).
+//
+// Every 30 s launchd runs one tick. The tick asks the council for its model
+// list (GET /v1/models, 10 s budget) over the autodetected transport. A 200
+// with a JSON model list (with the expected model, if one is configured)
+// passes; anything else fails, including a 200 that is HTML or not JSON.
+//
+// Failures escalate, each on its own alert channel:
+//
+//   - unreachable: the probe failed (alerts after 3 in a row). A failure
+//     while the primary's log shows a request completed in the last 90 s is
+//     not counted: a busy single-stream server answers late, it is not dead
+//     (probe_skip_busy).
+//   - After 3 consecutive failures the primary is restarted (launchctl
+//     kickstart -k) and the heal is verified by probing until it answers; an
+//     unverified restart alerts on restart_unverified.
+//   - rate_limit: at most 3 restarts per 300 s; the next one is refused,
+//     critical, exit 2: restarting in a loop hides a problem a human must see.
+//   - fallback_activated: when the tail of the primary's log shows a
+//     signature of a binary that can never serve (a missing metallib, a
+//     failed manifest check, ...) or the primary binary is missing or not
+//     executable, restarting is pointless: the fallback is promoted instead
+//     (launchctl.PromoteFallback, under the shared remediation lock).
+//   - fallback_down: while the fallback lock exists the guardian watches the
+//     fallback, never promotes again, and calls for a human (critical) if
+//     the fallback is down too.
+//
+// The operator switches back with `council-guardian restore-primary`.
+package guardian
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/transport"
+)
+
+// Checks: each failure mode is its own alert channel.
+const (
+	CheckUnreachable       = "unreachable"
+	CheckRateLimit         = "rate_limit"
+	CheckFallbackActivated = "fallback_activated"
+	CheckRestartUnverified = "restart_unverified"
+	CheckFallbackDown      = "fallback_down"
+)
+
+// Defaults of the guardian's own settings (the seed's values).
+const (
+	DefaultTimeout        = 10 * time.Second
+	DefaultRestartAfter   = 3
+	DefaultMaxRestarts    = 3
+	DefaultRestartWindow  = 300 * time.Second
+	DefaultBusyWindow     = 90 * time.Second
+	DefaultVerifyTimeout  = launchctl.DefaultVerifyTimeout
+	DefaultVerifyInterval = launchctl.DefaultVerifyInterval
+)
+
+// Who is written into the fallback lock when the guardian promotes.
+const Who = "council-guardian"
+
+// New returns the guardian probe.
+func New() *probe.Probe {
+	return &probe.Probe{
+		Name:        "guardian",
+		Usage:       "is the council up; if not, fix it (restart, or promote the fallback)",
+		Description: description,
+		Interval:    30 * time.Second,
+		Network:     true,
+		Layout:      true,
+		Flags:       flags(),
+		Commands:    []*cli.Command{restoreCommand()},
+		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
+		Policies: map[string]alert.Policy{
+			CheckUnreachable: {Threshold: DefaultRestartAfter, Cooldown: 30 * time.Minute},
+		},
+		Tick: Tick,
+	}
+}
+
+const description = `One tick: GET /v1/models (--timeout). After --restart-after consecutive
+failures: kickstart -k the primary and verify the heal (--verify-timeout),
+at most --max-restarts per --restart-window (then critical, exit 2). A
+request completed within --busy-window in --primary-log defers escalation.
+A fatal signature in the tail of --primary-log, or a missing or
+non-executable --primary-binary, promotes the fallback instead. While the
+fallback lock exists the fallback (--fallback-url) is watched instead and
+nothing is promoted again; restore-primary switches back.`
+
+func flags() []cli.Flag {
+	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "timeout", EnvVars: env("TIMEOUT"), Value: DefaultTimeout, Usage: "budget of one GET /v1/models"},
+		&cli.IntFlag{Name: "restart-after", EnvVars: env("RESTART_AFTER"), Value: DefaultRestartAfter, Usage: "restart after this many consecutive failures"},
+		&cli.IntFlag{Name: "max-restarts", EnvVars: env("MAX_RESTARTS"), Value: DefaultMaxRestarts, Usage: "most restarts per --restart-window; the next is refused (rate_limit, exit 2)"},
+		&cli.DurationFlag{Name: "restart-window", EnvVars: env("RESTART_WINDOW"), Value: DefaultRestartWindow, Usage: "window of --max-restarts"},
+		&cli.DurationFlag{Name: "verify-timeout", EnvVars: env("VERIFY_TIMEOUT"), Value: DefaultVerifyTimeout, Usage: "how long a restart or promotion may take to serve again before it counts as unverified"},
+		&cli.DurationFlag{Name: "verify-interval", EnvVars: env("VERIFY_INTERVAL"), Value: DefaultVerifyInterval, Usage: "pause between verify probes"},
+		&cli.DurationFlag{Name: "busy-window", EnvVars: env("BUSY_WINDOW"), Value: DefaultBusyWindow, Usage: "a request completed this recently in --primary-log defers escalation (0 = never)"},
+		&cli.StringFlag{Name: "busy-marker", EnvVars: env("BUSY_MARKER"), Value: DefaultBusyMarker, Usage: "text of a completed-request line in --primary-log (lines start with an RFC 3339 time)"},
+		&cli.StringSliceFlag{Name: "busy-ignore", EnvVars: env("BUSY_IGNORE"), Value: cli.NewStringSlice(DefaultBusyIgnore...),
+			Usage: "completed-request lines containing this do not count as busy (repeatable; default: the probes' own liveness requests)"},
+		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: DefaultTailBytes, Usage: "how much of the end of --primary-log the busy and fatal scans read"},
+		&cli.StringSliceFlag{Name: "fatal-signature", EnvVars: env("FATAL_SIGNATURES"), Value: cli.NewStringSlice(DefaultFatalSignatures...),
+			Usage: "log text of a primary that can never serve (repeatable, case-insensitive); found in the log tail -> promote the fallback"},
+		&cli.StringFlag{Name: "fallback-url", EnvVars: env("FALLBACK_URL"), Usage: "URL probed while the fallback lock exists (bearer transport); empty = --url"},
+	}
+}
+
+// Settings are the guardian's own flags, resolved.
+type Settings struct {
+	Timeout         time.Duration
+	RestartAfter    int
+	MaxRestarts     int
+	RestartWindow   time.Duration
+	VerifyTimeout   time.Duration
+	VerifyInterval  time.Duration
+	BusyWindow      time.Duration
+	BusyMarker      string
+	BusyIgnore      []string
+	TailBytes       int64
+	FatalSignatures []string
+	FallbackURL     string
+}
+
+// SettingsFrom reads the guardian's flags (from c or, for a subcommand, its
+// parents).
+func SettingsFrom(c *cli.Context) (Settings, error) {
+	s := Settings{
+		Timeout: c.Duration("timeout"), RestartAfter: c.Int("restart-after"),
+		MaxRestarts: c.Int("max-restarts"), RestartWindow: c.Duration("restart-window"),
+		VerifyTimeout: c.Duration("verify-timeout"), VerifyInterval: c.Duration("verify-interval"),
+		BusyWindow: c.Duration("busy-window"), BusyMarker: c.String("busy-marker"), BusyIgnore: c.StringSlice("busy-ignore"),
+		TailBytes: c.Int64("log-tail-bytes"), FatalSignatures: c.StringSlice("fatal-signature"),
+		FallbackURL: c.String("fallback-url"),
+	}
+	switch {
+	case s.Timeout <= 0:
+		return s, fmt.Errorf("--timeout must be positive, got %s", s.Timeout)
+	case s.RestartAfter < 1:
+		return s, fmt.Errorf("--restart-after must be at least 1, got %d", s.RestartAfter)
+	case s.MaxRestarts < 0:
+		return s, fmt.Errorf("--max-restarts must not be negative, got %d", s.MaxRestarts)
+	case s.RestartWindow <= 0:
+		return s, fmt.Errorf("--restart-window must be positive, got %s", s.RestartWindow)
+	case s.VerifyTimeout <= 0 || s.VerifyInterval <= 0:
+		return s, fmt.Errorf("--verify-timeout and --verify-interval must be positive")
+	case s.TailBytes <= 0:
+		return s, fmt.Errorf("--log-tail-bytes must be positive, got %d", s.TailBytes)
+	}
+	return s, nil
+}
+
+// guardian is one tick's worth of context.
+type guardian struct {
+	t      *probe.Tick
+	s      Settings
+	runner *launchctl.Runner
+}
+
+// Tick runs one guardian tick.
+func Tick(ctx context.Context, t *probe.Tick) error {
+	s, err := SettingsFrom(t.C)
+	if err != nil {
+		return err
+	}
+	g := &guardian{t: t, s: s, runner: newRunner(t.Common, s, t.Out)}
+	onFallback, err := launchctl.FallbackLockExists(t.Common.FallbackLock)
+	if err != nil {
+		return err
+	}
+	if onFallback {
+		return g.watchFallback(ctx)
+	}
+	return g.watchPrimary(ctx)
+}
+
+func newRunner(cfg probe.Common, s Settings, out io.Writer) *launchctl.Runner {
+	r := launchctl.New(cfg.Launchctl)
+	r.DryRun = cfg.DryRun
+	r.Out = out
+	r.VerifyTimeout = s.VerifyTimeout
+	r.VerifyInterval = s.VerifyInterval
+	return r
+}
+
+// watchPrimary probes the primary and escalates its failures.
+func (g *guardian) watchPrimary(ctx context.Context) error {
+	t, s := g.t, g.s
+	history := g.restartHistory()
+	t.SetRestarts(len(history))
+
+	live := ProbeModels(ctx, t.Client, s.Timeout, t.Common.Model)
+	ms := live.Elapsed.Milliseconds()
+	t.Perf("probe_ms", float64(ms), "ms")
+	if live.OK() {
+		t.Pass(CheckUnreachable, "probe_ok", "probe_ms", ms, "consecutive", 0, "http_status", live.Status, "models", len(live.Models))
+		// Serving again ends every remediation episode.
+		for _, c := range []string{CheckRestartUnverified, CheckRateLimit, CheckFallbackDown} {
+			t.Clear(c)
+		}
+		t.OKSummary(fmt.Sprintf("%d model(s) in %dms over %s", len(live.Models), ms, t.Client.Kind))
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err() // a signal, not a verdict on the server
+	}
+
+	prev := 0
+	if c := t.Channel(CheckUnreachable); c != nil {
+		prev = c.Consecutive
+	}
+	tail := g.primaryLogTail()
+	if s.BusyWindow > 0 {
+		if age, busy := Busy(tail, s.BusyMarker, s.BusyIgnore, t.Now(), s.BusyWindow); busy {
+			t.Log.Info("probe_skip_busy", "check", CheckUnreachable, "age_ms", age.Milliseconds(), "probe_ms", ms,
+				"http_status", live.Status, "reason", live.Reason, "error", live.Err.Error(), "consecutive", prev)
+			t.OKSummary(fmt.Sprintf("probe failed (%s) but the primary completed a request %s ago: busy, not escalated",
+				live.Reason, age.Round(time.Second)))
+			return nil
+		}
+	}
+
+	consecutive := prev + 1
+	sev := alert.Warn
+	if consecutive >= s.RestartAfter {
+		sev = alert.Error
+	}
+	t.Fail(CheckUnreachable, "probe_fail", sev,
+		fmt.Sprintf("primary not serving (%d in a row): %v", consecutive, live.Err),
+		"probe_ms", ms, "http_status", live.Status, "reason", live.Reason, "url", t.Client.BaseURL)
+	if consecutive < s.RestartAfter {
+		return nil
+	}
+
+	// Escalate: a binary that can never serve is not restarted.
+	if why := g.neverServes(tail); why != "" {
+		return g.promote(ctx, why)
+	}
+	return g.restart(ctx, history, consecutive)
+}
+
+// primaryLogTail reads the end of the primary's log; a missing log is
+// empty, an unreadable one is logged and treated as empty.
+func (g *guardian) primaryLogTail() []byte {
+	path := g.t.Common.PrimaryLog
+	if path == "" {
+		return nil
+	}
+	tail, err := ReadTail(path, g.s.TailBytes)
+	if err != nil && !IsNotExist(err) {
+		g.t.Log.Warn("primary_log_unreadable", "path", path, "error", err.Error())
+	}
+	return tail
+}
+
+// neverServes returns why the primary can never serve, or "".
+func (g *guardian) neverServes(tail []byte) string {
+	cfg := g.t.Common
+	if err := CheckBinary(cfg.PrimaryBinary); err != nil {
+		return err.Error()
+	}
+	if f, ok := FindFatal(tail, g.s.FatalSignatures, g.s.BusyMarker); ok {
+		return fmt.Sprintf("fatal signature %q in %s: %s", f.Signature, cfg.PrimaryLog, f.Line)
+	}
+	return ""
+}
+
+// verifyPrimary is the heal check of a restart: the same probe as the tick.
+func (g *guardian) verifyPrimary(ctx context.Context) error {
+	return ProbeModels(ctx, g.t.Client, g.s.Timeout, g.t.Common.Model).Err
+}
+
+// rcOf is launchctl's exit code in err: 0 when launchctl succeeded (err
+// nil, or only the verify failed), -1 when it could not run.
+func rcOf(err error) int {
+	var ee *launchctl.ExitError
+	switch {
+	case err == nil, errors.Is(err, launchctl.ErrUnverified):
+		return 0
+	case errors.As(err, &ee):
+		return ee.Code
+	}
+	return -1
+}
+
+// fallbackClient is the transport to the fallback: bearer (or plain) to
+// --fallback-url, which defaults to the primary's bearer URL because the
+// fallback binds the same port.
+func fallbackClient(cfg probe.Common, s Settings) (*transport.Client, error) {
+	url := s.FallbackURL
+	if url == "" {
+		url = cfg.URL
+	}
+	return transport.Resolve(transport.Config{Mode: transport.Bearer, URL: url, TokenFile: cfg.TokenFile, CACert: cfg.CACert})
+}

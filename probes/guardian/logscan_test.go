@@ -1,0 +1,245 @@
+package guardian
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2026, 4, 20, 12, 0, 0, 0, time.UTC)
+
+// access renders a council-sim access-log line completed at t.
+func access(t time.Time, path string) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z") + " INFO request completed method=POST path=" + path + " status=200 duration_ms=812"
+}
+
+func lines(ls ...string) []byte { return []byte(strings.Join(ls, "\n") + "\n") }
+
+func TestBusy(t *testing.T) {
+	chat := "/v1/chat/completions"
+	tests := []struct {
+		name    string
+		log     []byte
+		ignore  []string
+		wantAge time.Duration
+		busy    bool
+	}{
+		{"empty log", nil, nil, 0, false},
+		{"recent chat completion", lines(access(now.Add(-12*time.Second), chat)), nil, 12 * time.Second, true},
+		{"exactly at the window", lines(access(now.Add(-90*time.Second), chat)), nil, 90 * time.Second, true},
+		{"older than the window", lines(access(now.Add(-91*time.Second), chat)), nil, 91 * time.Second, false},
+		{"newest line wins", lines(access(now.Add(-5*time.Minute), chat), access(now.Add(-3*time.Second), chat)), nil, 3 * time.Second, true},
+		{"newest line wins even if older ones are recent", lines(access(now.Add(-3*time.Second), chat), access(now.Add(-5*time.Minute), chat)), nil, 5 * time.Minute, false},
+		{"own liveness probes are ignored", lines(access(now.Add(-40*time.Second), chat), access(now.Add(-1*time.Second), "/v1/models")),
+			DefaultBusyIgnore, 40 * time.Second, true},
+		{"only liveness probes: not busy", lines(access(now.Add(-1*time.Second), "/v1/models")), DefaultBusyIgnore, 0, false},
+		{"canceled requests did not complete", lines(now.Add(-time.Second).Format(time.RFC3339) + " WARN request canceled method=POST path=" + chat), nil, 0, false},
+		{"marker without a leading timestamp is skipped", lines("INFO request completed somewhere", "[2026-04-20 11:59:59] request completed"), nil, 0, false},
+		{"RFC 3339 with offset and no fraction", lines("2026-04-20T13:59:30+02:00 INFO request completed method=POST"), nil, 30 * time.Second, true},
+		{"slight clock skew counts as age 0", lines(access(now.Add(2*time.Second), chat)), nil, 0, true},
+		{"far-future garbage does not make it busy forever", lines(access(now.Add(-10*time.Minute), chat), access(now.Add(3*time.Hour), chat)), nil, 10 * time.Minute, false},
+		{"CRLF line endings", []byte(access(now.Add(-7*time.Second), chat) + "\r\n"), nil, 7 * time.Second, true},
+		{"no trailing newline", []byte(access(now.Add(-7*time.Second), chat)), nil, 7 * time.Second, true},
+		{"other lines after the completion", lines(access(now.Add(-20*time.Second), chat), "2026-04-20T11:59:59Z INFO loading weights", "garbage \x00\xff"), nil, 20 * time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			age, busy := Busy(tt.log, DefaultBusyMarker, tt.ignore, now, DefaultBusyWindow)
+			if busy != tt.busy || (tt.wantAge != 0 && age != tt.wantAge) {
+				t.Errorf("Busy = (%s, %v), want (%s, %v)", age, busy, tt.wantAge, tt.busy)
+			}
+		})
+	}
+}
+
+func TestBusyMarkerIsConfigurable(t *testing.T) {
+	log := lines(now.Add(-time.Second).Format(time.RFC3339Nano) + " finished request id=7")
+	if _, busy := Busy(log, DefaultBusyMarker, nil, now, DefaultBusyWindow); busy {
+		t.Error("default marker matched a line without it")
+	}
+	if _, busy := Busy(log, "finished request", nil, now, DefaultBusyWindow); !busy {
+		t.Error("custom marker did not match")
+	}
+	if _, busy := Busy(log, "", nil, now, DefaultBusyWindow); busy {
+		t.Error("an empty marker must match nothing, not every line")
+	}
+}
+
+func TestFindFatal(t *testing.T) {
+	chat := "/v1/chat/completions"
+	tests := []struct {
+		name    string
+		log     []byte
+		sigs    []string
+		wantSig string
+	}{
+		{"clean log", lines("2026-04-20T11:00:00Z INFO loading weights", access(now, chat)), DefaultFatalSignatures, ""},
+		{"metallib", lines("2026-04-20T11:00:00Z INFO start", "MLX error: Failed to load the default metallib. library not found"), DefaultFatalSignatures, "Failed to load the default metallib"},
+		{"segfault from the wrapper", lines("/bin/sh: line 1: 4242 Segmentation fault: 11  sanctum-mlx"), DefaultFatalSignatures, "Segmentation fault"},
+		{"case-insensitive", lines("fatal: OUT OF MEMORY while mapping weights"), DefaultFatalSignatures, "Out of memory"},
+		{"port taken", lines("Error: Os { code: 48, kind: AddrInUse, message: \"Address already in use\" }"), DefaultFatalSignatures, "address already in use"},
+		{"manifest", lines("2026-04-20T11:00:00Z ERROR manifest verification failed: sha256 mismatch model-00001"), DefaultFatalSignatures, "manifest verification failed"},
+		{"served after the signature: stale", lines("Segmentation fault", access(now, chat)), DefaultFatalSignatures, ""},
+		{"signature after the last completion counts", lines(access(now, chat), "dyld: Library not loaded: libmlx.dylib", "Reason: library not found"), DefaultFatalSignatures, "library not found"},
+		{"custom signature", lines("panic: weights corrupted"), []string{"weights corrupted"}, "weights corrupted"},
+		{"blank signatures never match", lines("anything at all"), []string{"", "  "}, ""},
+		{"no signatures configured", lines("Segmentation fault"), nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, ok := FindFatal(tt.log, tt.sigs, DefaultBusyMarker)
+			if ok != (tt.wantSig != "") || f.Signature != tt.wantSig {
+				t.Fatalf("FindFatal = (%+v, %v), want signature %q", f, ok, tt.wantSig)
+			}
+			if ok && !strings.Contains(strings.ToLower(f.Line), strings.ToLower(tt.wantSig)) {
+				t.Errorf("line %q does not hold the signature", f.Line)
+			}
+		})
+	}
+}
+
+func TestFindFatalClipsLongLines(t *testing.T) {
+	long := strings.Repeat("é", 300) + " Segmentation fault"
+	f, ok := FindFatal(lines(long), DefaultFatalSignatures, DefaultBusyMarker)
+	if !ok {
+		t.Fatal("not found")
+	}
+	if len(f.Line) > 200+len("…") || !utf8Valid(f.Line) {
+		t.Errorf("line not clipped to valid UTF-8 within 200 bytes: %d bytes", len(f.Line))
+	}
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "?") == s }
+
+func TestReadTail(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		data string
+		max  int64
+		want string
+	}{
+		{"smaller than max", "a\nb\n", 100, "a\nb\n"},
+		{"cut inside a line drops the partial line", "first line\nsecond\nthird\n", 10, "third\n"},
+		{"cut exactly at a line start keeps it", "0123456789\nabcdefghi\n", 10, "abcdefghi\n"},
+		{"one line longer than max yields nothing", strings.Repeat("x", 50) + "\n", 10, ""},
+		{"empty file", "", 10, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadTail(write(strings.ReplaceAll(tt.name, " ", "_"), []byte(tt.data)), tt.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("ReadTail = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		_, err := ReadTail(filepath.Join(dir, "nope"), 10)
+		if !IsNotExist(err) {
+			t.Errorf("err = %v, want not-exist", err)
+		}
+	})
+	t.Run("directory refused", func(t *testing.T) {
+		if _, err := ReadTail(dir, 10); err == nil || IsNotExist(err) {
+			t.Errorf("err = %v, want not-a-regular-file", err)
+		}
+	})
+}
+
+// A signature near the start of a big log is outside the tail: the scan
+// reads only the end, never the whole file.
+func TestReadTailIsBounded(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "big.log")
+	var b bytes.Buffer
+	b.WriteString("Segmentation fault (an old crash)\n")
+	filler := access(now.Add(-time.Hour), "/v1/models") + "\n"
+	for b.Len() < 4<<20 {
+		b.WriteString(filler)
+	}
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tail, err := ReadTail(p, DefaultTailBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(tail)) > DefaultTailBytes {
+		t.Fatalf("read %d bytes, more than the %d-byte bound", len(tail), DefaultTailBytes)
+	}
+	if _, ok := FindFatal(tail, DefaultFatalSignatures, "no-marker-here"); ok {
+		t.Error("found a signature outside the tail")
+	}
+}
+
+func TestCheckBinary(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode)
+		return p
+	}
+	tests := []struct {
+		name    string
+		path    string
+		wantErr string
+	}{
+		{"executable", mk("ok", 0o755), ""},
+		{"owner-only execute", mk("own", 0o700), ""},
+		{"missing", filepath.Join(dir, "gone"), "is missing"},
+		{"not executable", mk("plain", 0o644), "is not executable"},
+		{"directory", dir, "not a regular file"},
+		{"unset", "", "no path configured"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckBinary(tt.path)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("CheckBinary = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestPruneHistory(t *testing.T) {
+	w := DefaultRestartWindow
+	tests := []struct {
+		name string
+		in   []time.Time
+		want int
+	}{
+		{"empty", nil, 0},
+		{"all inside", []time.Time{now.Add(-10 * time.Second), now.Add(-299 * time.Second)}, 2},
+		{"old ones dropped", []time.Time{now.Add(-301 * time.Second), now.Add(-time.Hour), now.Add(-time.Second)}, 1},
+		{"exactly one window ago is outside", []time.Time{now.Add(-w)}, 0},
+		{"future (clock stepped back) still counts", []time.Time{now.Add(time.Minute)}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := PruneHistory(tt.in, now, w)
+			if len(got) != tt.want {
+				t.Fatalf("kept %v, want %d", got, tt.want)
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i].Before(got[i-1]) {
+					t.Errorf("not oldest first: %v", got)
+				}
+			}
+		})
+	}
+}

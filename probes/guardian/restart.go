@@ -1,0 +1,94 @@
+package guardian
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/launchctl"
+)
+
+// historyKey holds the times of recent restarts in the probe's state.
+const historyKey = "restart_history"
+
+// restartHistory returns the restarts inside the rate-limit window, oldest
+// first. A corrupt entry is dropped with a warning rather than blocking
+// restarts forever.
+func (g *guardian) restartHistory() []time.Time {
+	var all []time.Time
+	if _, err := g.t.State.Get(historyKey, &all); err != nil {
+		g.t.Log.Warn("state_reset", "key", historyKey, "error", err.Error())
+		all = nil
+	}
+	return PruneHistory(all, g.t.Now(), g.s.RestartWindow)
+}
+
+// PruneHistory keeps the restarts within window before now, oldest first.
+// Restarts dated in the future (a clock stepped back) are kept: they still
+// count against the limit until the window has passed them.
+func PruneHistory(all []time.Time, now time.Time, window time.Duration) []time.Time {
+	var kept []time.Time
+	for _, ts := range all {
+		if now.Sub(ts) < window {
+			kept = append(kept, ts)
+		}
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].Before(kept[j]) })
+	return kept
+}
+
+// restart kickstarts the primary and verifies the heal, unless the rate
+// limit refuses it.
+func (g *guardian) restart(ctx context.Context, history []time.Time, consecutive int) error {
+	t, s, cfg := g.t, g.s, g.t.Common
+	if len(history) >= s.MaxRestarts {
+		next := t.Now()
+		if len(history) > 0 {
+			next = history[0].Add(s.RestartWindow)
+		}
+		t.Fail(CheckRateLimit, "rate_limit", alert.Critical,
+			fmt.Sprintf("primary %s still down after %d restart(s) in %s; restart refused until %s; a human is needed",
+				cfg.PrimaryLabel, len(history), s.RestartWindow, next.UTC().Format(time.RFC3339)),
+			"restarts", len(history), "max_restarts", s.MaxRestarts, "window_s", int(s.RestartWindow.Seconds()))
+		return nil
+	}
+	t.Clear(CheckRateLimit)
+
+	action := g.runner.CommandLine("kickstart", "-k", g.runner.Service(cfg.PrimaryLabel))
+	t.Log.Warn("restarting", "check", CheckUnreachable, "action", action, "consecutive", consecutive,
+		"restarts_in_window", len(history), "dry_run", t.DryRun())
+	start := time.Now()
+	res, err := g.runner.Restart(ctx, cfg.PrimaryLabel, g.verifyPrimary)
+	if !t.DryRun() {
+		// A restart that failed still counts: the limit is on attempts.
+		history = append(history, t.Now())
+		if perr := t.State.Put(historyKey, history); perr != nil {
+			return perr
+		}
+	}
+	t.SetRestarts(len(history))
+	rc := rcOf(err)
+	t.Log.Info("restart_requested", "check", CheckUnreachable, "action", action, "rc", rc, "dry_run", t.DryRun())
+
+	switch {
+	case err == nil && t.DryRun():
+		t.Log.Info("restart_dry_run", "check", CheckRestartUnverified, "steps", res.Steps)
+	case err == nil:
+		t.Log.Info("restart_verified", "check", CheckRestartUnverified, "action", action,
+			"verify_attempts", res.VerifyAttempts, "heal_ms", time.Since(start).Milliseconds())
+		t.Clear(CheckRestartUnverified)
+		// The heal was verified by the same probe: the episode is over.
+		t.Clear(CheckUnreachable)
+	case errors.Is(err, launchctl.ErrRestartUnverified):
+		t.Fail(CheckRestartUnverified, "restart_unverified", alert.Error,
+			fmt.Sprintf("%s ran but the primary did not serve within %s: %v", action, s.VerifyTimeout, err),
+			"action", action, "rc", rc, "verify_attempts", res.VerifyAttempts)
+	default:
+		t.Fail(CheckRestartUnverified, "restart_failed", alert.Error,
+			fmt.Sprintf("restart of %s failed: %v", cfg.PrimaryLabel, err), "action", action, "rc", rc)
+	}
+	return nil
+}
