@@ -1,0 +1,58 @@
+package canary
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultPrompt is the question the canary asks.
+const DefaultPrompt = "What is 2+2? Respond with only the number."
+
+// DefaultExpect matches the number 4 standing alone: not part of another
+// number ("14", "40", "4.5", "0.4", "4,5") nor of a word ("4th"), optionally
+// written "4.0", and followed by anything else. So "4", "4.", " 4\n",
+// "**4**", "2+2=4" and "The answer is 4." pass; "14", "40", "four" and "5"
+// do not. It is deliberately a "contains" test, as the seed's canary was: a
+// chatty but correct model is healthy; one that says "14" is not.
+const DefaultExpect = `(?:^|[^\pL\pN.,])4(?:\.0+)?(?:$|[^\pL\pN.,]|[.,](?:$|[^\pN]))`
+
+// answerLogMax bounds the answer as logged; answer_sha256 covers all of it.
+const answerLogMax = 200
+
+// maxAnswerBytes bounds the content the canary assembles and judges; with a
+// max_tokens of a few hundred a real answer is far shorter.
+const maxAnswerBytes = 64 << 10
+
+var thinkBlock = regexp.MustCompile(`(?s)<think>.*?(?:</think>|$)`)
+
+// visibleAnswer is content without the model's inline reasoning: servers that
+// do not split thinking into reasoning_content put it in <think>...</think>
+// (or an unclosed <think> when max_tokens ran out mid-thought). Reasoning is
+// not the answer: "<think>2+2 is 4</think>5" must not pass.
+func visibleAnswer(content string) string {
+	return thinkBlock.ReplaceAllString(content, "")
+}
+
+// truncate cuts s to at most n bytes on a rune boundary and marks the cut.
+func truncate(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…", true
+}
+
+// sha256Hex is the hex SHA-256 of s.
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// empty reports whether an answer has nothing in it but white space.
+func empty(s string) bool { return strings.TrimSpace(s) == "" }

@@ -1,0 +1,186 @@
+package canary
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// The canary's checks, each its own alert channel, in the order a request
+// meets them: a failure at one stage shows that the earlier stages passed.
+const (
+	// CheckUnreachable: no connection (refused, reset, TLS handshake).
+	CheckUnreachable = "unreachable"
+	// CheckHang: connected, but no response header within the
+	// time-to-first-byte limit, or the whole request over the deadline:
+	// the "port open, /v1/models fine, chat hangs" incident.
+	CheckHang = "hang"
+	// CheckHTTPError: a status other than 200.
+	CheckHTTPError = "http_error"
+	// CheckStreamStall: (--stream) a gap between chunks over the limit.
+	CheckStreamStall = "stream_stall"
+	// CheckBadResponse: 200 but not a usable completion (not JSON, HTML, no
+	// choices, empty content, a broken or unterminated stream).
+	CheckBadResponse = "bad_response"
+	// CheckWrongAnswer: a completion whose answer does not match --expect.
+	CheckWrongAnswer = "wrong_answer"
+)
+
+// stages lists the checks in request order for a mode.
+func stages(stream bool) []string {
+	if stream {
+		return []string{CheckUnreachable, CheckHang, CheckHTTPError, CheckStreamStall, CheckBadResponse, CheckWrongAnswer}
+	}
+	return []string{CheckUnreachable, CheckHang, CheckHTTPError, CheckBadResponse, CheckWrongAnswer}
+}
+
+// passedBefore returns the checks a result at check has shown to pass: the
+// earlier stages of the pipeline. Later stages were not reached and keep
+// their state.
+func passedBefore(check string, stream bool) []string {
+	st := stages(stream)
+	for i, c := range st {
+		if c == check {
+			return st[:i]
+		}
+	}
+	return nil
+}
+
+// Result is what one canary request found. Check is empty when it passed.
+type Result struct {
+	Check  string
+	Detail string
+
+	Model            string
+	HTTPStatus       int
+	Answered         bool   // a completion's content was read (it may be empty)
+	Answer           string // the judged answer: content without inline reasoning
+	ReasoningBytes   int    // reasoning_content (or <think>) the model produced
+	FinishReason     string
+	PromptTokens     int           // -1 when the server did not say
+	CompletionTokens int           // -1 when the server did not say
+	Latency          time.Duration // the whole run, model lookup included
+	TTFB             time.Duration // until the chat (or failing) response header
+	TTFT             time.Duration // (stream) from the chat request to the first non-empty content
+	Chunks           int           // (stream) data events before [DONE]
+	TokensPerSecond  float64       // (stream) completion tokens over generation time
+	Stream           bool
+
+	sent time.Time // when the last request went out
+}
+
+func newResult(stream bool) Result {
+	return Result{PromptTokens: -1, CompletionTokens: -1, Stream: stream}
+}
+
+func (r *Result) fail(check, format string, args ...any) {
+	r.Check, r.Detail = check, fmt.Sprintf(format, args...)
+}
+
+// OK reports whether the canary passed.
+func (r Result) OK() bool { return r.Check == "" }
+
+// Attrs are the event attributes of the result (transport and duration_ms
+// come from the probe's logger).
+func (r Result) Attrs() []any {
+	a := []any{"latency_ms", r.Latency.Milliseconds(), "mode", mode(r.Stream)}
+	if r.Model != "" {
+		a = append(a, "model", r.Model)
+	}
+	if r.HTTPStatus != 0 {
+		a = append(a, "http_status", r.HTTPStatus)
+	}
+	if r.TTFB > 0 {
+		a = append(a, "ttfb_ms", r.TTFB.Milliseconds())
+	}
+	if r.Stream {
+		if r.TTFT > 0 {
+			a = append(a, "ttft_ms", r.TTFT.Milliseconds())
+		}
+		a = append(a, "chunks", r.Chunks)
+		if r.TokensPerSecond > 0 {
+			a = append(a, "tokens_per_second", math.Round(r.TokensPerSecond*10)/10)
+		}
+	}
+	if r.Answered {
+		shown, cut := truncate(r.Answer, answerLogMax)
+		a = append(a, "answer", shown, "answer_sha256", sha256Hex(r.Answer), "answer_bytes", len(r.Answer))
+		if cut {
+			a = append(a, "answer_truncated", true)
+		}
+	}
+	if r.ReasoningBytes > 0 {
+		a = append(a, "reasoning_bytes", r.ReasoningBytes)
+	}
+	if r.FinishReason != "" {
+		a = append(a, "finish_reason", r.FinishReason)
+	}
+	if r.PromptTokens >= 0 {
+		a = append(a, "prompt_tokens", r.PromptTokens)
+	}
+	if r.CompletionTokens >= 0 {
+		a = append(a, "completion_tokens", r.CompletionTokens)
+	}
+	return a
+}
+
+func mode(stream bool) string {
+	if stream {
+		return "stream"
+	}
+	return "json"
+}
+
+// Limit errors, the causes the canary cancels a request with.
+var (
+	errDeadline = errors.New("deadline exceeded")
+	errTTFB     = errors.New("time-to-first-byte limit exceeded")
+	errStall    = errors.New("stream stalled")
+)
+
+// excerptMax bounds a body excerpt in an event or alert.
+const excerptMax = 160
+
+var (
+	bearerRE = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',;]+`)
+	skRE     = regexp.MustCompile(`\bsk-[A-Za-z0-9_\-]{8,}`)
+)
+
+// excerpt makes a short, single-line, secret-free excerpt of a response
+// body for an event or alert: known secrets and anything shaped like a bearer
+// token are redacted (a misbehaving server or proxy may echo the request's
+// headers), control characters dropped, white space collapsed.
+func excerpt(body []byte, secrets []string) string {
+	s := string(body)
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	s = bearerRE.ReplaceAllString(s, "${1}[redacted]")
+	s = skRE.ReplaceAllString(s, "[redacted]")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == utf8RuneError:
+			return -1
+		case unicode.IsSpace(r):
+			return ' '
+		case unicode.IsControl(r):
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "(empty body)"
+	}
+	s, _ = truncate(s, excerptMax)
+	return s
+}
+
+const utf8RuneError = '\uFFFD'
