@@ -1,0 +1,175 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+)
+
+// Command is the council-status command. Its side effects are fields with
+// real defaults so tests can drive it in-process.
+type Command struct {
+	Stdout, Stderr io.Writer
+	Now            func() time.Time
+	// IsTerminal reports whether w is a terminal (colour, screen refresh).
+	IsTerminal func(w io.Writer) bool
+}
+
+// New returns the command wired to the process's stdio and clock.
+func New() *Command {
+	return &Command{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, IsTerminal: isTerminal}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func home() string {
+	if h := os.Getenv("HOME"); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+// App builds the urfave/cli application; defaults resolve against $HOME now.
+func (c *Command) App() *cli.App {
+	h := home()
+	state := filepath.Join(h, ".sanctum", "state")
+	return &cli.App{
+		Name:  "council-status",
+		Usage: "the council probes at a glance: last result, age, open alert channels, outbox, fallback lock",
+		Description: "Reads every probe's state file, outbox and log tail and prints one table. The exit code is the worst state " +
+			"(0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), so council-status is itself a Nagios-style check. A probe that is stale " +
+			"(last tick older than 3x its interval), never ran, or whose state cannot be read counts as UNKNOWN; alerts waiting " +
+			"in a probe's outbox and an active fallback lock count as at least WARNING.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "state-dir", EnvVars: []string{"COUNCIL_STATE_DIR"}, Value: state, Usage: "the probes' state directory"},
+			&cli.StringFlag{Name: "log-dir", EnvVars: []string{"COUNCIL_LOG_DIR"}, Value: filepath.Join(h, ".openclaw", "logs"), Usage: "directory of the probes' council-<name>.log files; empty = don't read logs"},
+			&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: filepath.Join(state, "council-fallback.lock"), Usage: "the fallback lock file"},
+			&cli.StringFlag{Name: "probes", EnvVars: []string{"COUNCIL_STATUS_PROBES"}, Value: strings.Join(DefaultProbes, ","),
+				Usage: "comma-separated probes expected on this host (a missing one is UNKNOWN: never run); other probes' state files are shown too"},
+			&cli.BoolFlag{Name: "json", EnvVars: []string{"COUNCIL_STATUS_JSON"}, Usage: "print the report as JSON (one document per refresh with --watch)"},
+			&cli.DurationFlag{Name: "watch", EnvVars: []string{"COUNCIL_STATUS_WATCH"}, Usage: "refresh every `DURATION` until interrupted (0 = print once)"},
+			&cli.StringFlag{Name: "color", EnvVars: []string{"COUNCIL_STATUS_COLOR"}, Value: "auto", Usage: "auto|always|never; auto = on a terminal unless NO_COLOR is set"},
+		},
+		Writer:          c.Stdout,
+		ErrWriter:       c.Stderr,
+		HideHelpCommand: true,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%w (run council-status --help for usage)", err)
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+// Run runs council-status with args (os.Args) and returns its exit code.
+func (c *Command) Run(args []string) int {
+	app := c.App()
+	app.Action = func(ctx *cli.Context) error {
+		if ctx.NArg() > 0 {
+			return fmt.Errorf("unexpected argument %q (run council-status --help for usage)", ctx.Args().First())
+		}
+		code, err := c.run(ctx)
+		if err != nil {
+			return err
+		}
+		return exitCode(code)
+	}
+	err := app.Run(args)
+	var code exitCode
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &code):
+		return int(code)
+	default:
+		fmt.Fprintf(c.Stderr, "council-status: %v\n", err)
+		return ExitUnknown
+	}
+}
+
+func (c *Command) run(ctx *cli.Context) (int, error) {
+	colour, err := c.colour(ctx.String("color"))
+	if err != nil {
+		return ExitUnknown, err
+	}
+	watch := ctx.Duration("watch")
+	if watch < 0 {
+		return ExitUnknown, fmt.Errorf("--watch %s: want a positive duration", watch)
+	}
+	host, _ := os.Hostname()
+	cfg := Config{
+		StateDir: ctx.String("state-dir"), LogDir: ctx.String("log-dir"), FallbackLock: ctx.String("fallback-lock"),
+		Probes: splitList(ctx.String("probes")), Host: host, Now: c.Now,
+	}
+	render := func(r Report) error {
+		if ctx.Bool("json") {
+			return WriteJSON(c.Stdout, r)
+		}
+		return WriteText(c.Stdout, r, TextOptions{Color: colour})
+	}
+	if watch == 0 {
+		r := Collect(cfg)
+		return r.Exit, render(r)
+	}
+
+	sctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	clear := !ctx.Bool("json") && c.IsTerminal(c.Stdout)
+	code := ExitUnknown
+	for {
+		r := Collect(cfg)
+		code = r.Exit
+		if clear {
+			io.WriteString(c.Stdout, "\x1b[H\x1b[2J")
+		}
+		if err := render(r); err != nil {
+			return ExitUnknown, err
+		}
+		select {
+		case <-sctx.Done():
+			return code, nil
+		case <-time.After(watch):
+		}
+	}
+}
+
+// colour decides on ANSI colour: always, never, or auto (a terminal and no
+// NO_COLOR, https://no-color.org).
+func (c *Command) colour(mode string) (bool, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto", "":
+		return os.Getenv("NO_COLOR") == "" && c.IsTerminal(c.Stdout), nil
+	}
+	return false, fmt.Errorf("--color %q: want auto, always or never", mode)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
