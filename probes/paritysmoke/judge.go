@@ -1,0 +1,144 @@
+package paritysmoke
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Garbage thresholds. An answer is garbage when at least a quarter of its
+// visible characters are not printable text, or when a loop of one to four
+// tokens (at least one of them a word) repeats eight times in a row: what a
+// model emits from corrupt weights or a broken sampler.
+const (
+	garbageShare  = 0.25
+	loopRepeats   = 8
+	maxLoopPeriod = 4
+)
+
+// specialTokens are tokenizer leftovers that must never reach an answer.
+var specialTokens = regexp.MustCompile(`<unk>|<pad>|</?s>|<0x[0-9A-Fa-f]{2}>|<\|[a-z_]+\|>`)
+
+// Garbage reports why text is garbage, or "" when it is not.
+func Garbage(text string) string {
+	if reason := unprintable(text); reason != "" {
+		return reason
+	}
+	return loop(Tokenize(text).Toks)
+}
+
+func unprintable(text string) string {
+	var total, bad int
+	rest := specialTokens.ReplaceAllStringFunc(text, func(m string) string {
+		n := utf8.RuneCountInString(m)
+		total += n
+		bad += n
+		return " "
+	})
+	for _, r := range rest {
+		if r == ' ' || r == '\n' || r == '\t' || r == '\r' {
+			continue
+		}
+		total++
+		if r == utf8.RuneError || !unicode.IsGraphic(r) || unicode.In(r, unicode.Cf, unicode.Co, unicode.Cs) {
+			bad++
+		}
+	}
+	if total > 0 && float64(bad) >= garbageShare*float64(total) {
+		return fmt.Sprintf("garbage: %d of %d characters are not printable text", bad, total)
+	}
+	return ""
+}
+
+// loop finds the longest run in which a unit of 1..maxLoopPeriod tokens
+// repeats; punctuation-only units (a markdown rule "-----") don't count.
+func loop(toks []string) string {
+	bestTimes, bestUnit := 0, []string(nil)
+	for p := 1; p <= maxLoopPeriod; p++ {
+		run := 0
+		for i := p; i < len(toks); i++ {
+			if toks[i] != toks[i-p] {
+				run = 0
+				continue
+			}
+			run++
+			if times := (run + p) / p; times > bestTimes {
+				start := i - run - p + 1
+				if unit := toks[start : start+p]; hasWord(unit) {
+					bestTimes, bestUnit = times, unit
+				}
+			}
+		}
+	}
+	if bestTimes >= loopRepeats {
+		return fmt.Sprintf("garbage: \"%s\" repeated %d times", printable(strings.Join(bestUnit, " "), 30), bestTimes)
+	}
+	return ""
+}
+
+func hasWord(toks []string) bool {
+	for _, t := range toks {
+		r, _ := utf8.DecodeRuneInString(t)
+		if isWordRune(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// Expectations reports what of p's expectations text misses, or "".
+func Expectations(p Prompt, text string) string {
+	var missing []string
+	for _, s := range p.Expect {
+		if !strings.Contains(text, s) {
+			missing = append(missing, `"`+printable(s, 30)+`"`)
+		}
+	}
+	if len(missing) > 0 {
+		if len(missing) > 3 {
+			missing = append(missing[:3], fmt.Sprintf("and %d more", len(missing)-3))
+		}
+		return "missing " + strings.Join(missing, ", ")
+	}
+	if re := p.Regexp(); re != nil && !re.MatchString(text) {
+		return fmt.Sprintf("no match for /%s/", printable(p.ExpectRegex, 40))
+	}
+	return ""
+}
+
+// Problem reports why a primary answer fails on its own (without a
+// reference), or "": a request error, an empty answer, garbage, or a missing
+// expectation, checked in that order.
+func Problem(p Prompt, a Answer) string {
+	if reason := Unusable(a); reason != "" {
+		return reason
+	}
+	return Expectations(p, a.Text)
+}
+
+// Unusable reports why an answer cannot be judged or compared at all: a
+// request error, an empty answer, or garbage.
+func Unusable(a Answer) string {
+	switch {
+	case a.Err != nil:
+		return a.Err.Error()
+	case strings.TrimSpace(a.Text) == "":
+		if a.FinishReason != "" {
+			return fmt.Sprintf("empty answer (finish_reason %s)", a.FinishReason)
+		}
+		return "empty answer"
+	}
+	return Garbage(a.Text)
+}
+
+// PrefixProblem reports a comparison below the common-prefix threshold:
+// answers that are not identical must agree for at least minPrefix tokens.
+func PrefixProblem(c Comparison, minPrefix int) string {
+	if c.Exact || c.Prefix >= minPrefix {
+		return ""
+	}
+	return fmt.Sprintf("diverged from the reference at token %d (< --min-prefix %d): \"%s\" vs \"%s\"",
+		c.Divergence, minPrefix, c.PrimaryExcerpt, c.ReferenceExcerpt)
+}

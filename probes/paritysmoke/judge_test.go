@@ -1,0 +1,93 @@
+package paritysmoke
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestGarbage(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want string // substring of the reason; "" = not garbage
+	}{
+		{"plain answer", "The capital of France is Paris.", ""},
+		{"code", "def add(a, b):\n    return a + b", ""},
+		{"markdown rule and table", "| a | b |\n|---|---|\n| 1 | 2 |\n\n----------------\n", ""},
+		{"numbers list", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10", ""},
+		{"a few stray replacement characters", "This is a long enough sentence with one \ufffd in it.", ""},
+		{"simulator garbage", "\x00\ufffd\x1b[<unk>\u200b\x07ĠÃ\u0083\x7f<0x0F>\ufffd\ufffd\x02", "not printable"},
+		{"special tokens", "<unk><unk><unk> ok", "not printable"},
+		{"mostly control characters", "ok\x01\x02\x03", "3 of 5 characters"},
+		{"one token repeated", strings.Repeat("the ", 20), `"the" repeated 20 times`},
+		{"a short loop repeated", strings.Repeat("I am. ", 9), `"I am ." repeated 9 times`},
+		{"seven repeats are tolerated", strings.Repeat("yes ", 7), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Garbage(tt.text)
+			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Fatalf("Garbage(%q) = %q, want %q", tt.text, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProblem(t *testing.T) {
+	p := Prompt{ID: "p", Expect: []string{"42", "answer"}}
+	pre := Prompt{ID: "r", ExpectRegex: `(?i)\bparis\b`, re: regexp.MustCompile(`(?i)\bparis\b`)}
+	many := Prompt{ID: "m", Expect: []string{"a1", "a2", "a3", "a4", "a5"}}
+	tests := []struct {
+		name string
+		p    Prompt
+		a    Answer
+		want string // substring; "" = passes
+	}{
+		{"all expected substrings", p, Answer{Text: "the answer is 42"}, ""},
+		{"one substring missing", p, Answer{Text: "the answer is 41"}, `missing "42"`},
+		{"substrings are case-sensitive", p, Answer{Text: "ANSWER 42"}, `missing "answer"`},
+		{"many missing are summarised", many, Answer{Text: "nothing"}, "and 2 more"},
+		{"regex matches", pre, Answer{Text: "PARIS."}, ""},
+		{"regex does not match", pre, Answer{Text: "Parisian"}, "no match for"},
+		{"request error first", p, Answer{Err: errors.New("HTTP 500: boom")}, "HTTP 500: boom"},
+		{"empty answer", p, Answer{Text: "  \n", FinishReason: "stop"}, "empty answer (finish_reason stop)"},
+		{"garbage before expectations", p, Answer{Text: "42 answer " + strings.Repeat("\x00", 20)}, "garbage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Problem(tt.p, tt.a)
+			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Fatalf("Problem = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPrefixProblem(t *testing.T) {
+	tests := []struct {
+		name      string
+		c         Comparison
+		minPrefix int
+		fails     bool
+	}{
+		{"exact passes", Comparison{Exact: true, Prefix: 2, Divergence: -1}, 8, false},
+		{"late divergence passes", Comparison{Prefix: 12, Divergence: 12}, 8, false},
+		{"divergence at the threshold passes", Comparison{Prefix: 8, Divergence: 8}, 8, false},
+		{"early divergence fails", Comparison{Prefix: 3, Divergence: 3, PrimaryExcerpt: "a", ReferenceExcerpt: "b"}, 8, true},
+		{"short answers must match exactly", Comparison{Prefix: 1, Divergence: 1}, 8, true},
+		{"min-prefix 0 only reports", Comparison{Prefix: 0, Divergence: 0}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := PrefixProblem(tt.c, tt.minPrefix)
+			if (got != "") != tt.fails {
+				t.Fatalf("PrefixProblem = %q, want failure %v", got, tt.fails)
+			}
+			if tt.fails && !strings.Contains(got, "at token") {
+				t.Fatalf("reason does not name the position: %q", got)
+			}
+		})
+	}
+}

@@ -1,0 +1,416 @@
+// Package paritysmoke is the council's nightly quality probe (SPEC section
+// 5, "did quality silently regress"): it sends a set of golden prompts to the
+// council at temperature 0 with a fixed seed, one at a time, each with its
+// own deadline, checks every answer, and optionally compares each answer
+// token by token with a reference backend's (the Python server, a shadow,
+// another build).
+//
+// A prompt fails on an HTTP or timeout error, an empty answer, a garbage
+// answer (a quarter or more of its characters unprintable or tokenizer
+// leftovers such as <unk>, or a loop of one to four tokens repeated eight
+// times), a missing expected substring or regex match, or, with a reference,
+// answers that differ before --min-prefix tokens. More than --max-failures
+// failing prompts fail the set: an error alert on the "parity" channel naming
+// the failing ids, exit 2. Problems of the reference itself (down, empty,
+// garbage) are reported on the "reference" channel at warn and never count
+// against the primary.
+//
+// # Prompt file
+//
+// --prompts names a JSON file; without it the ten prompts embedded from
+// prompts/default.json are used (arithmetic, facts, short code, lists and one
+// answer of about a hundred tokens). The schema:
+//
+//	{
+//	  "version": 1,                       // required, must be 1
+//	  "note": "free text",                // optional
+//	  "prompts": [                        // 1 to 200 prompts, run in order
+//	    {
+//	      "id": "arith-add",              // unique; A-Z a-z 0-9 . _ -, at most 64
+//	      "prompt": "What is 17 + 25?",   // sent as the user message
+//	      "max_tokens": 16,               // 1 to 8192
+//	      "expect": ["42"],               // substrings the answer must all contain (case-sensitive)
+//	      "expect_regex": "\\b42\\b",     // and/or an RE2 regex it must match; (?i) for case
+//	      "observed": "42"                // optional: the answer seen by --record, for review only
+//	    }
+//	  ]
+//	}
+//
+// Each prompt needs expect or expect_regex (or both). Unknown fields are
+// errors, so a misspelt "expct" is not silently ignored. Errors name the
+// file, line, column and field, e.g.
+// "prompts.json:14:7: prompts[2] (fact-capital).max_tokens: is 0; want 1 to 8192".
+//
+// # Comparison
+//
+// With logprobs (on by default) and a server that returns
+// choices[0].logprobs.content[].token on both sides, the server tokens are
+// compared. Otherwise both answers are tokenized alike: runs of letters and
+// digits are tokens, every other visible character is a token, and
+// whitespace only separates. The report gives exact match, the common prefix
+// in tokens, and at the first divergence a short excerpt of both sides.
+//
+// # Recording
+//
+// --record FILE runs the set against the primary (point --url at a
+// known-good backend) and writes a prompt file with each answer's key
+// substrings and the observed answer, for an operator to review before
+// using it with --prompts. It refuses to overwrite a file without --force,
+// and writes nothing when any prompt fails to get a usable answer.
+//
+// # Events
+//
+// Every prompt is one "parity_prompt" event (check "parity") with id, pass,
+// reason, latency_ms, tokens, finish_reason and, with a reference,
+// ref_latency_ms, ref_tokens, basis, exact, prefix, divergence and the two
+// excerpts; info when it passed, warn when it failed. The set ends with
+// "parity_ok" or "parity_fail"; the reference with "reference_ok" or
+// "reference_degraded".
+package paritysmoke
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/transport"
+)
+
+// Name is the probe's name: binary council-parity-smoke, client cert
+// clients/parity-smoke.crt.
+const Name = "parity-smoke"
+
+// Checks (alert channels).
+const (
+	CheckParity    = "parity"    // the prompt set's verdict
+	CheckReference = "reference" // the reference backend's health
+	CheckPrompts   = "prompts"   // the prompt file could not be loaded
+	CheckConfig    = "config"    // a setting is out of range
+)
+
+// Defaults.
+const (
+	DefaultPromptTimeout = 90 * time.Second
+	DefaultSeed          = 42
+	DefaultMaxFailures   = 1
+	DefaultMinPrefix     = 8
+)
+
+// New returns the council-parity-smoke probe.
+func New() *probe.Probe {
+	return &probe.Probe{
+		Name:  Name,
+		Usage: "nightly golden prompts and reference-backend parity",
+		Description: "Sends a set of golden prompts to the council at temperature 0 with a fixed seed and checks\n" +
+			"each answer; with --reference-url, compares every answer token by token with a second backend.\n" +
+			"More than --max-failures failing prompts alert on the parity channel (exit 2).\n" +
+			"--record FILE writes a golden prompt file from a known-good backend for review.",
+		Interval: 24 * time.Hour,
+		Network:  true,
+		Flags:    Flags(),
+		Default:  alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour},
+		Tick:     Tick,
+	}
+}
+
+// Flags are the probe's own settings, each with its env var and default.
+func Flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "prompts", EnvVars: []string{"COUNCIL_PARITY_PROMPTS"}, Usage: "prompt file (JSON, see the package doc); empty = the 10 prompts built into the binary"},
+		&cli.DurationFlag{Name: "prompt-timeout", EnvVars: []string{"COUNCIL_PARITY_PROMPT_TIMEOUT"}, Value: DefaultPromptTimeout, Usage: "deadline of one prompt on one backend; a hung prompt fails alone"},
+		&cli.Int64Flag{Name: "seed", EnvVars: []string{"COUNCIL_PARITY_SEED"}, Value: DefaultSeed, Usage: "sampling seed sent with every prompt (0 = none)"},
+		&cli.BoolFlag{Name: "logprobs", EnvVars: []string{"COUNCIL_PARITY_LOGPROBS"}, Value: true, Usage: "ask for the servers' tokens and compare those when both return them"},
+		&cli.IntFlag{Name: "max-failures", EnvVars: []string{"COUNCIL_PARITY_MAX_FAILURES"}, Value: DefaultMaxFailures, Usage: "failing prompts tolerated before the set fails"},
+		&cli.IntFlag{Name: "min-prefix", EnvVars: []string{"COUNCIL_PARITY_MIN_PREFIX"}, Value: DefaultMinPrefix, Usage: "with a reference: answers that differ must agree for at least this many tokens"},
+		&cli.StringFlag{Name: "reference-url", EnvVars: []string{"COUNCIL_REFERENCE_URL"}, Usage: "second backend to compare with (empty = no comparison)"},
+		&cli.StringFlag{Name: "reference-transport", EnvVars: []string{"COUNCIL_REFERENCE_TRANSPORT"}, Value: "auto", Usage: "auto|mtls|bearer for the reference: auto uses mTLS when its full cert set is given"},
+		&cli.StringFlag{Name: "reference-token-file", EnvVars: []string{"COUNCIL_REFERENCE_TOKEN_FILE"}, Usage: "bearer token file of the reference (mode 0600; empty = no token)"},
+		&cli.StringFlag{Name: "reference-ca-cert", EnvVars: []string{"COUNCIL_REFERENCE_CA_CERT"}, Usage: "CA certificate of the reference's TLS listener"},
+		&cli.StringFlag{Name: "reference-client-cert", EnvVars: []string{"COUNCIL_REFERENCE_CLIENT_CERT"}, Usage: "client certificate for an mTLS reference"},
+		&cli.StringFlag{Name: "reference-client-key", EnvVars: []string{"COUNCIL_REFERENCE_CLIENT_KEY"}, Usage: "client key for an mTLS reference (mode 0600)"},
+		&cli.StringFlag{Name: "reference-model", EnvVars: []string{"COUNCIL_REFERENCE_MODEL"}, Usage: "model id at the reference; empty = its first listed model"},
+		&cli.StringFlag{Name: "record", EnvVars: []string{"COUNCIL_PARITY_RECORD"}, Usage: "write a golden prompt file from the primary's answers to this path, for review"},
+		&cli.BoolFlag{Name: "force", EnvVars: []string{"COUNCIL_PARITY_FORCE"}, Usage: "let --record replace an existing file"},
+		&cli.StringFlag{Name: "table", EnvVars: []string{"COUNCIL_PARITY_TABLE"}, Value: "auto", Usage: "auto|always|never: print the per-prompt table (auto = on a terminal)"},
+	}
+}
+
+// Options are the probe's resolved settings.
+type Options struct {
+	Prompts       string
+	PromptTimeout time.Duration
+	Seed          int64
+	Logprobs      bool
+	MaxFailures   int
+	MinPrefix     int
+	Reference     transport.Config
+	ReferenceURL  string
+	RefModel      string
+	Record        string
+	Force         bool
+	Table         string
+}
+
+// OptionsFrom reads and checks the probe's flags.
+func OptionsFrom(c *cli.Context) (Options, error) {
+	o := Options{
+		Prompts: c.String("prompts"), PromptTimeout: c.Duration("prompt-timeout"), Seed: c.Int64("seed"),
+		Logprobs: c.Bool("logprobs"), MaxFailures: c.Int("max-failures"), MinPrefix: c.Int("min-prefix"),
+		ReferenceURL: c.String("reference-url"), RefModel: c.String("reference-model"),
+		Record: c.String("record"), Force: c.Bool("force"), Table: c.String("table"),
+	}
+	o.Reference = transport.Config{
+		Mode: transport.Mode(c.String("reference-transport")), URL: o.ReferenceURL, MTLSURL: o.ReferenceURL,
+		CACert: c.String("reference-ca-cert"), ClientCert: c.String("reference-client-cert"),
+		ClientKey: c.String("reference-client-key"), TokenFile: c.String("reference-token-file"),
+	}
+	switch {
+	case o.PromptTimeout <= 0:
+		return o, fmt.Errorf("--prompt-timeout must be positive, not %s", o.PromptTimeout)
+	case o.MaxFailures < 0:
+		return o, fmt.Errorf("--max-failures must be 0 or more, not %d", o.MaxFailures)
+	case o.MinPrefix < 0:
+		return o, fmt.Errorf("--min-prefix must be 0 or more, not %d", o.MinPrefix)
+	case o.Table != "auto" && o.Table != "always" && o.Table != "never":
+		return o, fmt.Errorf("--table must be auto, always or never, not %q", o.Table)
+	case o.Record != "" && o.ReferenceURL != "":
+		return o, fmt.Errorf("--record records the primary (--url); drop --reference-url")
+	}
+	return o, nil
+}
+
+// Tick runs the prompt set once.
+func Tick(ctx context.Context, t *probe.Tick) error {
+	o, err := OptionsFrom(t.C)
+	if err != nil {
+		t.Unknown(CheckConfig, "config_error", err.Error())
+		return nil
+	}
+	t.Clear(CheckConfig)
+	set, err := LoadPrompts(o.Prompts)
+	if err != nil {
+		t.Unknown(CheckPrompts, "prompts_invalid", oneLine(err.Error()))
+		return nil
+	}
+	t.Clear(CheckPrompts)
+	if o.Record != "" {
+		return record(ctx, t, o, set)
+	}
+
+	runner := &Runner{
+		Primary:       &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: o.Logprobs, Log: t.Log},
+		PromptTimeout: o.PromptTimeout,
+		MinPrefix:     o.MinPrefix,
+	}
+	resolveModel(ctx, t, runner.Primary, o.PromptTimeout)
+	if o.ReferenceURL != "" {
+		c, err := transport.Resolve(o.Reference)
+		if err != nil {
+			// Still smoke-test the primary on its own: the nightly run is
+			// the only one.
+			t.Unknown(CheckReference, "reference_transport_error", err.Error())
+		} else {
+			runner.Reference = &Backend{Role: "reference", Client: c, Model: o.RefModel, Seed: o.Seed, Logprobs: o.Logprobs,
+				Log: t.Log.With("reference_transport", string(c.Kind))}
+			resolveModel(ctx, t, runner.Reference, o.PromptTimeout)
+		}
+	} else {
+		t.Clear(CheckReference)
+	}
+	t.Log.Info("parity_start", "prompts", len(set.Prompts), "model", runner.Primary.Model,
+		"reference", o.ReferenceURL, "seed", o.Seed, "prompt_timeout_ms", o.PromptTimeout.Milliseconds())
+
+	results, err := runner.Run(ctx, set, func(r Result) { logResult(t, r) })
+	if err != nil {
+		return err
+	}
+	if showTable(o.Table, t) {
+		WriteTable(t.Out, results, runner.Reference != nil)
+	}
+	judgeSet(t, results, o)
+	if runner.Reference != nil {
+		judgeReference(t, results)
+	}
+	return nil
+}
+
+func resolveModel(ctx context.Context, t *probe.Tick, b *Backend, timeout time.Duration) {
+	if err := b.ResolveModel(ctx, timeout); err != nil {
+		t.Log.Warn("model_unresolved", "backend", b.Role, "detail", err.Error(), "action", "letting the server choose")
+	}
+}
+
+func showTable(mode string, t *probe.Tick) bool {
+	switch mode {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	f, ok := t.Out.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// logResult writes the prompt's parity_prompt event.
+func logResult(t *probe.Tick, r Result) {
+	attrs := []any{"check", CheckParity, "id", r.Prompt.ID, "pass", r.Pass, "reason", r.Reason,
+		"latency_ms", r.Primary.Latency.Milliseconds(), "tokens", r.Primary.TokenCount(), "finish_reason", r.Primary.FinishReason}
+	if r.Reference != nil {
+		attrs = append(attrs, "ref_latency_ms", r.Reference.Latency.Milliseconds(), "ref_tokens", r.Reference.TokenCount())
+		if r.RefProblem != "" {
+			attrs = append(attrs, "reference_problem", r.RefProblem)
+		}
+	}
+	if c := r.Cmp; c != nil {
+		attrs = append(attrs, "basis", c.Basis, "exact", c.Exact, "prefix", c.Prefix, "divergence", c.Divergence,
+			"compared_tokens", c.Tokens, "ref_compared_tokens", c.RefTokens)
+		if !c.Exact {
+			attrs = append(attrs, "primary_excerpt", c.PrimaryExcerpt, "reference_excerpt", c.ReferenceExcerpt)
+		}
+	}
+	level := slog.LevelInfo
+	if !r.Pass {
+		level = slog.LevelWarn
+	}
+	t.Log.Log(context.Background(), level, "parity_prompt", attrs...)
+}
+
+// judgeSet reports the set's verdict on the parity channel.
+func judgeSet(t *probe.Tick, results []Result, o Options) {
+	failed := Failed(results)
+	exact, compared := 0, 0
+	for _, r := range results {
+		if r.Cmp != nil {
+			compared++
+			if r.Cmp.Exact {
+				exact++
+			}
+		}
+	}
+	ids := make([]string, len(failed))
+	for i, r := range failed {
+		ids[i] = r.Prompt.ID
+	}
+	passed := len(results) - len(failed)
+	t.Perf("passed", float64(passed), "")
+	t.Perf("failed", float64(len(failed)), "")
+	attrs := []any{"prompts", len(results), "passed", passed, "failed", len(failed), "failing", ids,
+		"max_failures", o.MaxFailures}
+	if compared > 0 {
+		t.Perf("exact", float64(exact), "")
+		attrs = append(attrs, "compared", compared, "exact", exact)
+	}
+	if len(failed) > o.MaxFailures {
+		var why []string
+		for _, r := range failed {
+			why = append(why, r.Prompt.ID+" ("+cut(r.Reason, 80)+")")
+		}
+		t.Fail(CheckParity, "parity_fail", alert.Error,
+			fmt.Sprintf("%d/%d prompts failed (more than %d): %s", len(failed), len(results), o.MaxFailures, strings.Join(why, "; ")),
+			attrs...)
+		return
+	}
+	summary := fmt.Sprintf("%d/%d prompts passed", passed, len(results))
+	if compared > 0 {
+		summary += fmt.Sprintf(", %d/%d identical to the reference", exact, compared)
+	}
+	if len(failed) > 0 {
+		summary += fmt.Sprintf(" (tolerated: %s)", strings.Join(ids, ", "))
+	}
+	t.Pass(CheckParity, "parity_ok", attrs...)
+	t.OKSummary(summary)
+}
+
+// judgeReference reports prompts the reference could not answer usably: the
+// comparison is missing, which is its own (warn) failure mode, not the
+// primary's.
+func judgeReference(t *probe.Tick, results []Result) {
+	var bad []string
+	for _, r := range results {
+		if r.RefProblem != "" {
+			bad = append(bad, r.Prompt.ID+" ("+cut(r.RefProblem, 60)+")")
+		}
+	}
+	if len(bad) == 0 {
+		t.Pass(CheckReference, "reference_ok", "prompts", len(results))
+		return
+	}
+	t.Fail(CheckReference, "reference_degraded", alert.Warn,
+		fmt.Sprintf("reference answered %d/%d prompts usably; not compared: %s", len(results)-len(bad), len(results), strings.Join(bad, "; ")),
+		"prompts", len(results), "unusable", len(bad))
+}
+
+// record runs the set against the primary and writes the golden file.
+func record(ctx context.Context, t *probe.Tick, o Options, set *PromptSet) error {
+	if !o.Force {
+		if _, err := os.Lstat(o.Record); err == nil {
+			t.Log.Error("record_refused", "path", o.Record, "detail", ErrRecordExists.Error())
+			t.SetExit(probe.ExitUnknown, fmt.Sprintf("--record %s: %v", o.Record, ErrRecordExists))
+			return nil
+		}
+	}
+	b := &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: false, Log: t.Log}
+	resolveModel(ctx, t, b, o.PromptTimeout)
+	runner := &Runner{Primary: b, PromptTimeout: o.PromptTimeout}
+	results, err := runner.Run(ctx, set, func(r Result) {
+		// Recording judges usability only: the new expectations come
+		// from these answers.
+		level := slog.LevelInfo
+		reason := Unusable(r.Primary)
+		if reason != "" {
+			level = slog.LevelWarn
+		}
+		t.Log.Log(context.Background(), level, "record_prompt", "id", r.Prompt.ID, "usable", reason == "", "reason", reason,
+			"latency_ms", r.Primary.Latency.Milliseconds(), "tokens", r.Primary.TokenCount())
+	})
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for i := range results {
+		r := &results[i]
+		r.Reason = Unusable(r.Primary)
+		r.Pass = r.Reason == ""
+		if !r.Pass {
+			bad = append(bad, r.Prompt.ID)
+		}
+	}
+	if showTable(o.Table, t) {
+		WriteTable(t.Out, results, false)
+	}
+	if len(bad) > 0 {
+		why := fmt.Sprintf("--record: %d/%d prompts got no usable answer (%s); nothing written", len(bad), len(results), strings.Join(bad, ", "))
+		t.Log.Error("record_refused", "path", o.Record, "detail", why, "failing", bad)
+		t.SetExit(probe.ExitCritical, why)
+		return nil
+	}
+	golden := Golden(results, RecordNote(t.Now(), t.Client.BaseURL, b.Model))
+	if t.DryRun() {
+		data, err := MarshalPrompts(golden)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(t.Out, "dry-run: would write %s (%d bytes):\n%s", o.Record, len(data), data)
+		t.OKSummary(fmt.Sprintf("dry-run: %d prompts recorded, %s not written", len(results), o.Record))
+		return nil
+	}
+	if _, err := WriteGolden(o.Record, golden, o.Force); err != nil {
+		t.Log.Error("record_refused", "path", o.Record, "detail", err.Error())
+		t.SetExit(probe.ExitUnknown, err.Error())
+		return nil
+	}
+	t.Log.Info("record_written", "path", o.Record, "prompts", len(golden.Prompts), "model", b.Model)
+	t.OKSummary(fmt.Sprintf("recorded %d prompts to %s; review it before use", len(golden.Prompts), o.Record))
+	return nil
+}
+
+// oneLine joins a multi-line error (errors.Join) for a log line or alert.
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }

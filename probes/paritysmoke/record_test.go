@@ -1,0 +1,110 @@
+package paritysmoke
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestKeySubstrings(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want []string
+	}{
+		{"a number", "42", []string{"42"}},
+		{"numbers before words, in answer order", "12 multiplied by 12 is 144.", []string{"12", "multiplied", "144"}},
+		{"capitalised words", "The capital of France is Paris.", []string{"capital", "France", "Paris"}},
+		{"identifiers", "def add(a, b):\n    return a + b", []string{"def", "add", "return"}},
+		{"only short tokens", "ok", []string{"ok"}},
+		{"punctuation only", "!!", []string{"!"}},
+		{"stop words skipped", "It is the one.", []string{"It"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := KeySubstrings(tt.text, 3)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("KeySubstrings(%q) = %q, want %q", tt.text, got, tt.want)
+			}
+			for _, k := range got {
+				if !strings.Contains(tt.text, k) {
+					t.Fatalf("key %q is not in the answer", k)
+				}
+			}
+		})
+	}
+}
+
+func TestGolden(t *testing.T) {
+	re := regexp.MustCompile(`(?i)paris`)
+	results := []Result{
+		{Prompt: Prompt{ID: "kept", Prompt: "p1", MaxTokens: 4, Expect: []string{"42", "gone"}}, Primary: Answer{Text: " 42 \n"}},
+		{Prompt: Prompt{ID: "regex", Prompt: "p2", MaxTokens: 8, ExpectRegex: re.String(), re: re}, Primary: Answer{Text: "PARIS"}},
+		{Prompt: Prompt{ID: "new", Prompt: "p3", MaxTokens: 8, Expect: []string{"Mercury"}}, Primary: Answer{Text: "Jupiter and Saturn"}},
+	}
+	set := Golden(results, "note")
+	if set.Version != 1 || set.Note != "note" || len(set.Prompts) != 3 {
+		t.Fatalf("Golden = %+v", set)
+	}
+	checks := []struct {
+		expect []string
+		regex  string
+	}{
+		{[]string{"42"}, ""},
+		{nil, re.String()},
+		{[]string{"Jupiter", "Saturn"}, ""},
+	}
+	for i, c := range checks {
+		p := set.Prompts[i]
+		if !reflect.DeepEqual(p.Expect, c.expect) || p.ExpectRegex != c.regex {
+			t.Errorf("%s: expect %q regex %q, want %q %q", p.ID, p.Expect, p.ExpectRegex, c.expect, c.regex)
+		}
+	}
+	if set.Prompts[0].Observed != "42" {
+		t.Errorf("observed = %q", set.Prompts[0].Observed)
+	}
+}
+
+func TestWriteGolden(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "golden.json")
+	set := &PromptSet{Version: 1, Note: RecordNote(time.Date(2026, 4, 20, 3, 0, 0, 0, time.UTC), "http://127.0.0.1:1337", ""),
+		Prompts: []Prompt{{ID: "a", Prompt: "q", MaxTokens: 4, Expect: []string{"x"}, Observed: "x"}}}
+	if _, err := WriteGolden(path, set, false); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadPrompts(path)
+	if err != nil {
+		t.Fatalf("written file does not load: %v", err)
+	}
+	if !strings.Contains(got.Note, "2026-04-20T03:00:00Z") || !strings.Contains(got.Note, "(server default)") {
+		t.Fatalf("note = %q", got.Note)
+	}
+	before, _ := os.ReadFile(path)
+	set.Prompts[0].Expect = []string{"y"}
+	if _, err := WriteGolden(path, set, false); !errors.Is(err, ErrRecordExists) {
+		t.Fatalf("overwrite without force: %v", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Fatal("file changed without --force")
+	}
+	if _, err := WriteGolden(path, set, true); err != nil {
+		t.Fatalf("overwrite with force: %v", err)
+	}
+	if got, _ := LoadPrompts(path); got.Prompts[0].Expect[0] != "y" {
+		t.Fatal("force did not replace the file")
+	}
+	// An invalid set is never written.
+	bad := &PromptSet{Version: 1, Prompts: []Prompt{{ID: "a", Prompt: "q", MaxTokens: 0, Expect: []string{"x"}}}}
+	if _, err := WriteGolden(filepath.Join(dir, "bad.json"), bad, false); err == nil {
+		t.Fatal("invalid set written")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("invalid set left a file")
+	}
+}
