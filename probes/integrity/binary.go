@@ -1,0 +1,122 @@
+package integrity
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// FileID identifies a file's content on disk: a rebuilt binary written to a
+// new file (as linkers and cargo do) gets a new inode even at the same path.
+type FileID struct {
+	Dev, Ino uint64
+	// DevKnown is false where only the inode is known (lsof's -Fi).
+	DevKnown bool
+}
+
+// Same reports whether a and b are the same file. The device is compared
+// only when both sides know it.
+func (a FileID) Same(b FileID) bool {
+	if a.Ino != b.Ino {
+		return false
+	}
+	return !a.DevKnown || !b.DevKnown || a.Dev == b.Dev
+}
+
+func (a FileID) String() string {
+	if a.DevKnown {
+		return fmt.Sprintf("%d (dev %d)", a.Ino, a.Dev)
+	}
+	return fmt.Sprint(a.Ino)
+}
+
+// Owner is who a file belongs to, and Identity who would exec it.
+type Owner struct{ UID, GID int }
+
+// Identity is the user launchd runs the primary as: this probe's user,
+// since both are agents in the same gui/<uid> domain.
+type Identity struct {
+	UID    int
+	Groups []int // primary and supplementary groups
+}
+
+// CurrentIdentity is the identity of this process.
+func CurrentIdentity() Identity {
+	id := Identity{UID: os.Getuid(), Groups: []int{os.Getgid()}}
+	if gs, err := os.Getgroups(); err == nil {
+		id.Groups = append(id.Groups, gs...)
+	}
+	return id
+}
+
+// CanExec reports whether id may execute a file with mode and owner, by the
+// same rules as execve(2): the owner's bits for the owner, else the group's
+// bits for a member, else the others' bits; root needs any execute bit.
+func (id Identity) CanExec(mode fs.FileMode, owner Owner) bool {
+	perm := mode.Perm()
+	if id.UID == 0 {
+		return perm&0o111 != 0
+	}
+	if id.UID == owner.UID {
+		return perm&0o100 != 0
+	}
+	for _, g := range id.Groups {
+		if g == owner.GID {
+			return perm&0o010 != 0
+		}
+	}
+	return perm&0o001 != 0
+}
+
+// BinaryInfo is what the binary check saw.
+type BinaryInfo struct {
+	Path  string
+	Mode  fs.FileMode
+	Owner Owner
+	Size  int64
+	ID    FileID
+}
+
+// Reasons the binary check fails, for errors.Is.
+var (
+	ErrBinaryMissing       = errors.New("binary missing")
+	ErrBinaryNotRegular    = errors.New("binary is not a regular file")
+	ErrBinaryNotExecutable = errors.New("binary is not executable by this user")
+	ErrBinaryEmpty         = errors.New("binary is empty")
+)
+
+// CheckBinary checks that the primary binary exists, is a regular non-empty
+// file and that id may execute it. It follows symlinks, as launchd's exec
+// does. The info is filled as far as the file could be seen.
+func CheckBinary(path string, id Identity) (BinaryInfo, error) {
+	info := BinaryInfo{Path: path}
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return info, fmt.Errorf("stat %s: %w", path, ErrBinaryMissing)
+	}
+	if err != nil {
+		return info, fmt.Errorf("stat binary: %w", err)
+	}
+	info.Mode, info.Size = fi.Mode(), fi.Size()
+	info.Owner, info.ID = ownerOf(fi), fileIDOf(fi)
+	switch {
+	case !fi.Mode().IsRegular():
+		return info, fmt.Errorf("%s (%s): %w", path, fi.Mode().Type(), ErrBinaryNotRegular)
+	case !id.CanExec(fi.Mode(), info.Owner):
+		return info, fmt.Errorf("%s mode %04o owner %d:%d, probe runs as uid %d: %w",
+			path, fi.Mode().Perm(), info.Owner.UID, info.Owner.GID, id.UID, ErrBinaryNotExecutable)
+	case fi.Size() == 0:
+		return info, fmt.Errorf("%s: %w", path, ErrBinaryEmpty)
+	}
+	return info, nil
+}
+
+// StatID returns the FileID of the file at path (following symlinks).
+func StatID(path string) (FileID, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return FileID{}, err
+	}
+	return fileIDOf(fi), nil
+}

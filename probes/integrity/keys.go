@@ -1,0 +1,113 @@
+package integrity
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/signing"
+)
+
+// Default key file names written by keygen.
+const (
+	DefaultKeyName = "council-integrity"
+	keySuffix      = ".key"
+	pubSuffix      = ".pub"
+)
+
+// commands are the operator's tools for the Ed25519 signatures the checks
+// consume, so setting up signing needs no other program.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:      "keygen",
+			Usage:     "make an ed25519 key pair: <out>/<name>.key (mode 0600) and <out>/<name>.pub; never overwrites",
+			ArgsUsage: " ",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "out", Usage: "directory for the key pair", Required: true},
+				&cli.StringFlag{Name: "name", Value: DefaultKeyName, Usage: "base name of the key files"},
+			},
+			Action: keygen,
+		},
+		{
+			Name:      "sign",
+			Usage:     "write FILE.sig (64-byte ed25519ph signature) for each FILE",
+			ArgsUsage: "FILE...",
+			Flags:     []cli.Flag{&cli.StringFlag{Name: "key", Usage: "private key file (mode 0600)", Required: true}},
+			Action:    sign,
+		},
+		{
+			Name:      "verify",
+			Usage:     "check FILE against its detached signature (FILE.sig unless --sig)",
+			ArgsUsage: "FILE",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "pubkey", Usage: "public key file", Required: true},
+				&cli.StringFlag{Name: "sig", Usage: "signature file (default FILE.sig)"},
+			},
+			Action: verify,
+		},
+	}
+}
+
+func keygen(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("keygen: unexpected argument %q", c.Args().First())
+	}
+	base := filepath.Join(c.String("out"), c.String("name"))
+	pub, err := signing.GenerateKey(base+keySuffix, base+pubSuffix)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "private key %s (keep it off the council host)\npublic key  %s\nfingerprint %s\n",
+		base+keySuffix, base+pubSuffix, signing.Fingerprint(pub))
+	return nil
+}
+
+func sign(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return errors.New("sign: no FILE given")
+	}
+	pub, err := publicOf(c.String("key"))
+	if err != nil {
+		return err
+	}
+	for _, f := range c.Args().Slice() {
+		if _, err := signing.SignFile(c.String("key"), f); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "signed %s -> %s (key %s)\n", f, signing.SigPath(f), pub)
+	}
+	return nil
+}
+
+// publicOf names the key a private key file signs with, for the operator.
+func publicOf(keyPath string) (string, error) {
+	priv, err := signing.LoadPrivateKey(keyPath)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return signing.Fingerprint(priv.Public().(ed25519.PublicKey)), nil
+}
+
+func verify(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return errors.New("verify: want exactly one FILE")
+	}
+	file := c.Args().First()
+	pub, err := signing.LoadPublicKey(c.String("pubkey"))
+	if err != nil {
+		return err
+	}
+	if err := signing.VerifyFile(pub, file, c.String("sig")); err != nil {
+		return err
+	}
+	sig := c.String("sig")
+	if sig == "" {
+		sig = signing.SigPath(file)
+	}
+	fmt.Fprintf(c.App.Writer, "%s: signature %s OK (key %s)\n", file, sig, signing.Fingerprint(pub))
+	return nil
+}

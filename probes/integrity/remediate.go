@@ -1,0 +1,141 @@
+package integrity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/eventlog"
+	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/probe"
+)
+
+// Remediation events.
+const (
+	EventPromotePending = "promote_pending"
+	EventPromoteSkipped = "promote_skipped"
+	EventPromoting      = "promoting_fallback"
+	EventPromoteDryRun  = "promote_dry_run"
+	EventPromoteFailed  = "promote_failed"
+	EventFallback       = "fallback_activated"
+)
+
+// checkFallback is the channel of the one-off promotion notices.
+const checkFallback = "fallback"
+
+// remediating are the checks whose failure means the next respawn will
+// fail: only these promote the fallback. metallib_missing, stale_process
+// and manifest_invalid are fixed by a rebuild or a restart and alert only.
+var remediating = []string{BinaryMissing, SignatureInvalid}
+
+// promoteReasons returns the summaries of the remediating checks that
+// failed this tick (at error: an unknown or skipped check is no evidence
+// against the binary) and the longest failing streak among them.
+func promoteReasons(t *probe.Tick) (reasons []string, streak int) {
+	for _, r := range t.Results() {
+		for _, c := range remediating {
+			if r.Check != c || r.Status != probe.StatusFail || r.Severity.Rank() < alert.Error.Rank() {
+				continue
+			}
+			reasons = append(reasons, r.Check+": "+r.Summary)
+			if ch := t.Channel(c); ch != nil && ch.Consecutive > streak {
+				streak = ch.Consecutive
+			}
+		}
+	}
+	return reasons, streak
+}
+
+// remediate promotes the fallback once when a remediating check failed.
+// Never from the fallback: if the fallback lock exists the fallback already
+// serves and the probe only reports.
+func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runner) {
+	reasons, streak := promoteReasons(t)
+	if len(reasons) == 0 {
+		return
+	}
+	why := strings.Join(reasons, "; ")
+	if streak < s.PromoteAfter {
+		t.Log.Warn(EventPromotePending, "reason", why, "consecutive", streak, "promote_after", s.PromoteAfter)
+		return
+	}
+	if lk, err := launchctl.ReadFallbackLock(t.Common.FallbackLock); lk != nil || (err != nil && !errors.Is(err, fs.ErrNotExist)) {
+		attrs := []any{"reason", "fallback lock exists: the fallback already serves; never fall back from the fallback", "fallback_lock", t.Common.FallbackLock}
+		if lk != nil && lk.Who != "" {
+			attrs = append(attrs, "lock_who", lk.Who, "lock_when", lk.When.Format(time.RFC3339), "lock_why", lk.Why)
+		}
+		if err != nil {
+			attrs = append(attrs, "lock_error", err.Error())
+		}
+		t.Log.Warn(EventPromoteSkipped, attrs...)
+		return
+	}
+
+	t.Log.Warn(EventPromoting, "reason", why, "primary", t.Common.PrimaryLabel, "fallback", t.Common.FallbackLabel, "dry_run", t.DryRun())
+	res, err := r.PromoteFallback(ctx, launchctl.PromoteOpts{
+		PrimaryLabel: t.Common.PrimaryLabel, FallbackLabel: t.Common.FallbackLabel, FallbackPlist: t.Common.FallbackPlist,
+		FallbackLockPath: t.Common.FallbackLock, RemediationLockPath: t.Common.RemediationLock,
+		Who: "council-integrity", Why: why,
+		Verify: fallbackServes(r, t.Common.FallbackLabel, s.FallbackURL),
+	})
+	var steps []string
+	if res != nil {
+		steps = res.Steps
+	}
+	switch {
+	case errors.Is(err, launchctl.ErrAlreadyOnFallback):
+		// Another probe promoted between our look and the lock.
+		t.Log.Warn(EventPromoteSkipped, "reason", err.Error(), "steps", steps)
+	case err != nil:
+		t.Log.Log(ctx, eventlog.LevelCritical, EventPromoteFailed, "check", checkFallback, "error", err.Error(), "steps", steps)
+		t.Notify(checkFallback, alert.Critical, fmt.Sprintf("promoting %s failed: %v (was promoting because %s)", t.Common.FallbackLabel, err, why))
+		t.SetExit(probe.ExitCritical, "fallback promotion failed")
+	case t.DryRun():
+		t.Log.Info(EventPromoteDryRun, "steps", steps)
+	default:
+		msg := fmt.Sprintf("fallback %s activated and serving; primary %s booted out because %s. Fix the binary, then restore the primary.",
+			t.Common.FallbackLabel, t.Common.PrimaryLabel, why)
+		t.Log.Log(ctx, eventlog.LevelCritical, EventFallback, "check", checkFallback, "detail", msg, "steps", steps, "verify_attempts", res.VerifyAttempts)
+		t.Notify(checkFallback, alert.Critical, msg)
+		t.SetExit(probe.ExitCritical, "fallback activated; a human must restore the primary")
+	}
+}
+
+// fallbackServes is PromoteFallback's verify: launchd runs the fallback
+// with a pid, and (when url is set) its /v1/models answers over HTTP. The
+// probe holds no credentials, so any answer below 500 proves the listener
+// serves; guardian checks the model list itself.
+func fallbackServes(r *launchctl.Runner, label, url string) func(context.Context) error {
+	client := &http.Client{Timeout: 10 * time.Second}
+	return func(ctx context.Context) error {
+		info, err := r.Print(ctx, label)
+		if err != nil {
+			return err
+		}
+		if !info.Running() {
+			return fmt.Errorf("%s is %q with no pid", label, info.State)
+		}
+		if url == "" {
+			return nil
+		}
+		target := strings.TrimRight(url, "/") + "/v1/models"
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("GET %s: %w", target, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			return fmt.Errorf("GET %s: %s", target, resp.Status)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,446 @@
+package integrity
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/sanctum/council-probes/pkg/launchctl"
+)
+
+// PID sources: where the stale-process check learns the primary's pid.
+const (
+	PIDFromLaunchctl = "launchctl" // `launchctl print gui/<uid>/<label>` (macOS default)
+	PIDFromFile      = "pid-file"  // --pid-file
+	PIDFromPort      = "port"      // the process listening on --primary-port, via /proc/net/tcp (Linux)
+	PIDAuto          = "auto"      // launchctl on macOS; elsewhere pid-file if set, else port
+)
+
+// Outcomes of the stale-process check, for errors.Is.
+var (
+	// ErrNotRunning: no primary process to compare. Its own state (warn),
+	// neither a pass nor a stale process.
+	ErrNotRunning = errors.New("primary not running")
+	// ErrStale: the running process executes a file other than the
+	// binary on disk (rebuilt but not restarted); the next respawn
+	// changes behaviour.
+	ErrStale = errors.New("running primary is stale")
+)
+
+// RunningExe is what the platform knows about a process's executable.
+type RunningExe struct {
+	// IDs are the candidate file identities: on Linux the one of
+	// /proc/<pid>/exe; on macOS every text vnode lsof lists (the
+	// executable, dyld, libraries), since lsof's order is not a contract.
+	IDs []FileID
+	// Primary is the ID to report as "the running inode".
+	Primary FileID
+	// Path is the executable's path when known ("" otherwise), without
+	// Linux's " (deleted)" suffix.
+	Path string
+}
+
+// ProcessReport is what the stale-process check saw.
+type ProcessReport struct {
+	PID     int
+	Source  string
+	Exe     string
+	Running FileID
+	Disk    FileID
+	// DiskErr is set when the binary on disk could not be stat'ed.
+	DiskErr error
+}
+
+// StaleCheck compares the running primary's executable with the binary on
+// disk. Its side effects are fields so tests point them at fixtures.
+type StaleCheck struct {
+	Source  string // a PIDFrom* constant, resolved (not auto)
+	PIDFile string
+	Port    int
+	Label   string
+	// Launchctl prints the primary's label (PIDFromLaunchctl).
+	Launchctl *launchctl.Runner
+	// ProcRoot is /proc (PIDFromPort, and the Linux exe lookup).
+	ProcRoot string
+	// Lsof is the lsof runner (macOS exe lookup).
+	Lsof *Lsof
+	// Exe looks up a process's executable; default the platform's.
+	Exe func(ctx context.Context, c *StaleCheck, pid int, binary string) (RunningExe, error)
+}
+
+// ResolvePIDSource turns "auto" into the source for goos.
+func ResolvePIDSource(source, goos, pidFile string) string {
+	if source != PIDAuto && source != "" {
+		return source
+	}
+	switch {
+	case goos == "darwin":
+		return PIDFromLaunchctl
+	case pidFile != "":
+		return PIDFromFile
+	}
+	return PIDFromPort
+}
+
+// Check finds the primary's pid, looks up its executable and compares it
+// with binary. It returns ErrNotRunning (wrapped) when there is no primary
+// process, ErrStale when the inodes differ, another error when the check
+// could not be made.
+func (c *StaleCheck) Check(ctx context.Context, binary string) (ProcessReport, error) {
+	rep := ProcessReport{Source: c.Source}
+	pid, err := c.FindPID(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.PID = pid
+	exe, err := c.exe(ctx, pid, binary)
+	if err != nil {
+		return rep, err
+	}
+	rep.Exe, rep.Running = exe.Path, exe.Primary
+	if c.Source != PIDFromLaunchctl && exe.Path != "" && !samePath(exe.Path, binary) {
+		// A pid file left behind, or the port held by the fallback: that
+		// process is not the primary, and comparing inodes would cry stale.
+		return rep, fmt.Errorf("%w: pid %d (from %s) runs %s, not %s", ErrNotRunning, pid, c.Source, exe.Path, binary)
+	}
+	rep.Disk, rep.DiskErr = StatID(binary)
+	if rep.DiskErr != nil {
+		return rep, fmt.Errorf("%w: pid %d runs inode %s; the binary on disk is gone (%v)", ErrStale, pid, rep.Running, rep.DiskErr)
+	}
+	for _, id := range exe.IDs {
+		if id.Same(rep.Disk) {
+			rep.Running = id
+			return rep, nil
+		}
+	}
+	return rep, fmt.Errorf("%w: pid %d runs inode %s, the binary on disk is inode %s (rebuilt, not restarted)",
+		ErrStale, pid, rep.Running, rep.Disk)
+}
+
+func (c *StaleCheck) exe(ctx context.Context, pid int, binary string) (RunningExe, error) {
+	lookup := c.Exe
+	if lookup == nil {
+		lookup = platformExe
+	}
+	return lookup(ctx, c, pid, binary)
+}
+
+// samePath compares an executable path as the kernel reports it (symlinks
+// resolved) with the configured binary path (maybe through a symlink).
+func samePath(exe, binary string) bool {
+	if abs, err := filepath.Abs(binary); err == nil {
+		binary = abs
+	}
+	if r, err := filepath.EvalSymlinks(binary); err == nil {
+		binary = r
+	} else if r, err := filepath.EvalSymlinks(filepath.Dir(binary)); err == nil {
+		// The binary itself is gone; its directory still resolves.
+		binary = filepath.Join(r, filepath.Base(binary))
+	}
+	return filepath.Clean(exe) == filepath.Clean(binary)
+}
+
+// FindPID returns the primary's pid from the configured source.
+func (c *StaleCheck) FindPID(ctx context.Context) (int, error) {
+	switch c.Source {
+	case PIDFromLaunchctl:
+		if c.Launchctl == nil {
+			return 0, errors.New("find pid: no launchctl runner")
+		}
+		info, err := c.Launchctl.Print(ctx, c.Label)
+		if launchctl.IsNotLoaded(err) {
+			return 0, fmt.Errorf("%w: %s is not loaded in launchd", ErrNotRunning, c.Label)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("find pid: %w", err)
+		}
+		if !info.Running() {
+			return 0, fmt.Errorf("%w: launchd reports %s %q with no pid", ErrNotRunning, c.Label, info.State)
+		}
+		return info.PID, nil
+	case PIDFromFile:
+		data, err := os.ReadFile(c.PIDFile)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("%w: no pid file %s", ErrNotRunning, c.PIDFile)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("find pid: %w", err)
+		}
+		pid, err := ParsePIDFile(data)
+		if err != nil {
+			return 0, fmt.Errorf("find pid: %s: %w", c.PIDFile, err)
+		}
+		return pid, nil
+	case PIDFromPort:
+		return PIDListeningOn(c.procRoot(), c.Port)
+	}
+	return 0, fmt.Errorf("find pid: unknown pid source %q (want %s, %s, %s or %s)", c.Source, PIDAuto, PIDFromLaunchctl, PIDFromFile, PIDFromPort)
+}
+
+func (c *StaleCheck) procRoot() string {
+	if c.ProcRoot == "" {
+		return "/proc"
+	}
+	return c.ProcRoot
+}
+
+// ParsePIDFile reads a pid file: a positive decimal number on the first
+// line, surrounding space allowed.
+func ParsePIDFile(data []byte) (int, error) {
+	line, _, _ := strings.Cut(string(data), "\n")
+	line = strings.TrimSpace(line)
+	pid, err := strconv.Atoi(line)
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file holds %q, not a positive pid", truncateRunes(line, 40))
+	}
+	return pid, nil
+}
+
+func truncateRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// tcpListen is the socket state LISTEN in /proc/net/tcp{,6}.
+const tcpListen = "0A"
+
+// ListeningInodes parses /proc/net/tcp or /proc/net/tcp6 and returns the
+// socket inodes listening on port (any local address).
+func ListeningInodes(r io.Reader, port int) ([]uint64, error) {
+	var inodes []uint64
+	sc := bufio.NewScanner(r)
+	first := true
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if first {
+			first = false
+			if len(f) > 0 && f[0] == "sl" {
+				continue // header
+			}
+		}
+		if len(f) < 10 {
+			return nil, fmt.Errorf("parse /proc/net/tcp: short line %q", truncateRunes(sc.Text(), 80))
+		}
+		_, hexPort, ok := strings.Cut(f[1], ":")
+		if !ok {
+			return nil, fmt.Errorf("parse /proc/net/tcp: local address %q", f[1])
+		}
+		p, err := strconv.ParseUint(hexPort, 16, 16)
+		if err != nil {
+			return nil, fmt.Errorf("parse /proc/net/tcp: port %q: %w", hexPort, err)
+		}
+		if int(p) != port || f[3] != tcpListen {
+			continue
+		}
+		ino, err := strconv.ParseUint(f[9], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("parse /proc/net/tcp: inode %q: %w", f[9], err)
+		}
+		if ino != 0 {
+			inodes = append(inodes, ino)
+		}
+	}
+	return inodes, sc.Err()
+}
+
+// PIDListeningOn finds the process holding a listening TCP socket on port,
+// from /proc/net/tcp{,6} and the /proc/<pid>/fd links ("socket:[inode]").
+// Processes whose fds cannot be read (other users') are skipped.
+func PIDListeningOn(procRoot string, port int) (int, error) {
+	want := map[uint64]bool{}
+	found := false
+	for _, name := range []string{"tcp", "tcp6"} {
+		f, err := os.Open(filepath.Join(procRoot, "net", name))
+		if err != nil {
+			continue // no IPv6, or not Linux
+		}
+		inodes, err := ListeningInodes(f, port)
+		f.Close()
+		if err != nil {
+			return 0, fmt.Errorf("find pid on port %d: %w", port, err)
+		}
+		found = true
+		for _, i := range inodes {
+			want[i] = true
+		}
+	}
+	if !found {
+		return 0, fmt.Errorf("find pid on port %d: %s/net/tcp unreadable: the port source needs Linux's /proc (use --pid-source launchctl on macOS)", port, procRoot)
+	}
+	if len(want) == 0 {
+		return 0, fmt.Errorf("%w: nothing listens on port %d", ErrNotRunning, port)
+	}
+	procs, err := os.ReadDir(procRoot)
+	if err != nil {
+		return 0, fmt.Errorf("find pid on port %d: %w", port, err)
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid <= 0 {
+			continue
+		}
+		fdDir := filepath.Join(procRoot, p.Name(), "fd")
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			target, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
+			if err != nil {
+				continue
+			}
+			if ino, ok := socketInode(target); ok && want[ino] {
+				return pid, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%w: a socket listens on port %d but no readable process holds it (another user's?)", ErrNotRunning, port)
+}
+
+// socketInode parses an fd link target "socket:[12345]".
+func socketInode(target string) (uint64, bool) {
+	s, ok := strings.CutPrefix(target, "socket:[")
+	if !ok || !strings.HasSuffix(s, "]") {
+		return 0, false
+	}
+	ino, err := strconv.ParseUint(strings.TrimSuffix(s, "]"), 10, 64)
+	return ino, err == nil
+}
+
+// LsofFile is one file of `lsof -F` output.
+type LsofFile struct {
+	FD    string
+	Inode uint64
+	Name  string
+}
+
+// Lsof runs `lsof -Fin -a -p <pid> -d txt`: the text (executable and
+// mapped code) vnodes of one process, in lsof's field output.
+type Lsof struct {
+	Path string
+	Exec func(ctx context.Context, path string, args []string) ([]byte, int, error)
+}
+
+// Args is lsof's argv (after the program name) for pid.
+func (l *Lsof) Args(pid int) []string {
+	return []string{"-Fin", "-a", "-p", strconv.Itoa(pid), "-d", "txt"}
+}
+
+// TextFiles runs lsof and parses its answer. lsof exits 1 with no output
+// when the process is gone: that is ErrNotRunning.
+func (l *Lsof) TextFiles(ctx context.Context, pid int) ([]LsofFile, error) {
+	path := l.Path
+	if path == "" {
+		path = "lsof"
+	}
+	run := l.Exec
+	if run == nil {
+		run = launchctl.ExecCommand
+	}
+	out, code, err := run(ctx, path, l.Args(pid))
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", path, err)
+	}
+	files, perr := ParseLsof(out, pid)
+	if code != 0 {
+		if len(files) == 0 && len(bytes.TrimSpace(out)) == 0 {
+			return nil, fmt.Errorf("%w: lsof finds no process %d", ErrNotRunning, pid)
+		}
+		if perr != nil || len(files) == 0 {
+			return nil, fmt.Errorf("%s %s: exit %d: %s", path, strings.Join(l.Args(pid), " "), code, firstLines(string(out), 3))
+		}
+		// lsof exits 1 on harmless warnings while still listing files.
+	}
+	if perr != nil {
+		return nil, perr
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%w: lsof lists no text file for pid %d", ErrNotRunning, pid)
+	}
+	return files, nil
+}
+
+// ParseLsof parses lsof's field output (-F): a 'p' line starts a process,
+// an 'f' line a file, and 'i' (inode) and 'n' (name) lines describe it.
+// Only the files of pid are kept; files without an inode are skipped.
+// Lines of other fields are ignored, so -F with more fields parses too.
+func ParseLsof(out []byte, pid int) ([]LsofFile, error) {
+	var files []LsofFile
+	var cur *LsofFile
+	curPID := -1
+	flush := func() {
+		if cur != nil && curPID == pid && cur.Inode != 0 {
+			files = append(files, *cur)
+		}
+		cur = nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" {
+			continue
+		}
+		val := line[1:]
+		switch line[0] {
+		case 'p':
+			flush()
+			p, err := strconv.Atoi(val)
+			if err != nil {
+				return nil, fmt.Errorf("parse lsof line %d: pid %q", n, val)
+			}
+			curPID = p
+		case 'f':
+			flush()
+			if curPID < 0 {
+				return nil, fmt.Errorf("parse lsof line %d: file before any process", n)
+			}
+			cur = &LsofFile{FD: val}
+		case 'i':
+			if cur == nil {
+				return nil, fmt.Errorf("parse lsof line %d: inode before any file", n)
+			}
+			ino, err := strconv.ParseUint(val, 10, 64)
+			if err != nil {
+				// Some lsof builds print the inode in hex with 0x.
+				ino, err = strconv.ParseUint(strings.TrimPrefix(val, "0x"), 16, 64)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("parse lsof line %d: inode %q", n, val)
+			}
+			cur.Inode = ino
+		case 'n':
+			if cur != nil {
+				cur.Name = val
+			}
+		}
+	}
+	flush()
+	return files, sc.Err()
+}
+
+// lsofExe turns lsof's text files into the process's executable: every
+// text inode is a candidate, and the one named like binary (or else the
+// first, which lsof lists first on macOS) is reported.
+func lsofExe(files []LsofFile, binary string) RunningExe {
+	exe := RunningExe{}
+	for _, f := range files {
+		exe.IDs = append(exe.IDs, FileID{Ino: f.Inode})
+	}
+	exe.Primary = exe.IDs[0]
+	for _, f := range files {
+		if f.Name != "" && samePath(f.Name, binary) {
+			exe.Primary, exe.Path = FileID{Ino: f.Inode}, f.Name
+			break
+		}
+	}
+	return exe
+}

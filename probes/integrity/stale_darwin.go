@@ -1,0 +1,21 @@
+package integrity
+
+import (
+	"context"
+	"fmt"
+)
+
+// platformExe on macOS asks lsof for the process's text vnodes: there is no
+// /proc, and the inode of the vnode a process executes is what tells a
+// rebuilt binary from the running one.
+func platformExe(ctx context.Context, c *StaleCheck, pid int, binary string) (RunningExe, error) {
+	l := c.Lsof
+	if l == nil {
+		l = &Lsof{}
+	}
+	files, err := l.TextFiles(ctx, pid)
+	if err != nil {
+		return RunningExe{}, fmt.Errorf("text vnode of pid %d: %w", pid, err)
+	}
+	return lsofExe(files, binary), nil
+}

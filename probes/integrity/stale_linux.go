@@ -1,0 +1,31 @@
+package integrity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// platformExe on Linux stats /proc/<pid>/exe, which the kernel resolves to
+// the file the process executes, even after that file was replaced or
+// deleted; its link text is the path, with " (deleted)" once it is gone.
+func platformExe(_ context.Context, c *StaleCheck, pid int, _ string) (RunningExe, error) {
+	link := filepath.Join(c.procRoot(), strconv.Itoa(pid), "exe")
+	id, err := StatID(link)
+	if errors.Is(err, fs.ErrNotExist) {
+		return RunningExe{}, fmt.Errorf("%w: no process %d", ErrNotRunning, pid)
+	}
+	if err != nil {
+		return RunningExe{}, fmt.Errorf("stat %s: %w", link, err)
+	}
+	exe := RunningExe{IDs: []FileID{id}, Primary: id}
+	if target, err := os.Readlink(link); err == nil {
+		exe.Path = strings.TrimSuffix(target, " (deleted)")
+	}
+	return exe, nil
+}
