@@ -134,7 +134,17 @@ func (in *Installer) Render(ctx context.Context) ([]Rendered, error) {
 	return rs, in.writeAll(rs)
 }
 
+// writeAll writes every plist; a fallback plist that would be refused is
+// found before anything is written.
 func (in *Installer) writeAll(rs []Rendered) error {
+	for _, r := range rs {
+		if !r.Job.Fallback {
+			continue
+		}
+		if old, err := os.ReadFile(in.Path(r)); err == nil && !bytes.Equal(old, r.Data) {
+			return fmt.Errorf("write %s: %w; compare it with `council-plists render --with-fallback --destdir <scratch>` and remove it to take the template", in.Path(r), ErrFallbackDiffers)
+		}
+	}
 	for _, r := range rs {
 		if err := os.MkdirAll(filepath.Dir(in.Path(r)), 0o755); err != nil {
 			return fmt.Errorf("write: %w", err)

@@ -56,7 +56,9 @@ func TestValidateCatches(t *testing.T) {
 			edit: func(s string) string { return strings.Replace(s, "<integer>3</integer>", "<integer>4</integer>", 1) },
 			want: "StartCalendarInterval is {Hour:4 Minute:0}"},
 		{name: "wrong label", plist: "canary",
-			edit: func(s string) string { return strings.Replace(s, "council-canary</string>", "council-kanary</string>", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "council-canary</string>", "council-kanary</string>", 1)
+			},
 			want: "Label is"},
 		{name: "extra program flag", plist: "guardian",
 			edit: func(s string) string {
@@ -72,7 +74,9 @@ func TestValidateCatches(t *testing.T) {
 			},
 			want: "RunAtLoad is false, want true"},
 		{name: "not Background", plist: "integrity",
-			edit: func(s string) string { return strings.Replace(s, "<string>Background</string>", "<string>Interactive</string>", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "<string>Background</string>", "<string>Interactive</string>", 1)
+			},
 			want: "ProcessType is \"Interactive\""},
 		{name: "stdout is the JSON log", plist: "canary",
 			edit: func(s string) string { return strings.Replace(s, "council-canary.out", "council-canary.log", 1) },
@@ -81,10 +85,14 @@ func TestValidateCatches(t *testing.T) {
 			edit: func(s string) string { return strings.Replace(s, "council-canary.err", "council-canary.out", 1) },
 			want: "are the same file"},
 		{name: "typo key", plist: "guardian",
-			edit: func(s string) string { return strings.Replace(s, "<key>StartInterval</key>", "<key>StartIntervall</key>", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "<key>StartInterval</key>", "<key>StartIntervall</key>", 1)
+			},
 			want: `unexpected key "StartIntervall"`},
 		{name: "KeepAlive on a probe", plist: "guardian",
-			edit: func(s string) string { return strings.Replace(s, "</dict>\n</plist>", "<key>KeepAlive</key><true/></dict>\n</plist>", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "</dict>\n</plist>", "<key>KeepAlive</key><true/></dict>\n</plist>", 1)
+			},
 			want: `unexpected key "KeepAlive"`},
 		{name: "secret env var", plist: "guardian",
 			edit: func(s string) string {
