@@ -51,11 +51,19 @@ func App(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand:           true,
 		DisableSliceFlagSeparator: true,
 		ExitErrHandler:            func(*cli.Context, error) {},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError{fmt.Errorf("unknown command %q (render, install, uninstall)", c.Args().First())}
+			}
+			cli.ShowAppHelp(c)
+			return usageError{errors.New("a command is required")}
+		},
 		Commands: []*cli.Command{
 			{
-				Name:  "render",
-				Usage: "render and validate the plists and write them to --destdir; run no launchctl",
-				Flags: commonFlags(),
+				Name:         "render",
+				Usage:        "render and validate the plists and write them to --destdir; run no launchctl",
+				Flags:        commonFlags(),
+				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
 					in, err := installerFrom(c, stdout, stderr)
 					if err != nil {
@@ -66,9 +74,10 @@ func App(stdout, stderr io.Writer) *cli.App {
 				},
 			},
 			{
-				Name:  "install",
-				Usage: "render, validate, write and load every probe's plist (idempotent)",
-				Flags: commonFlags(),
+				Name:         "install",
+				Usage:        "render, validate, write and load every probe's plist (idempotent)",
+				Flags:        commonFlags(),
+				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
 					in, err := installerFrom(c, stdout, stderr)
 					if err != nil {
@@ -78,9 +87,10 @@ func App(stdout, stderr io.Writer) *cli.App {
 				},
 			},
 			{
-				Name:  "uninstall",
-				Usage: "bootout every probe's label and remove its plist (the fallback's is never touched)",
-				Flags: commonFlags(),
+				Name:         "uninstall",
+				Usage:        "bootout every probe's label and remove its plist (the fallback's is never touched)",
+				Flags:        commonFlags(),
+				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
 					in, err := installerFrom(c, stdout, stderr)
 					if err != nil {
@@ -109,6 +119,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 }
 
 type usageError struct{ error }
+
+func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 
 func installerFrom(c *cli.Context, stdout, stderr io.Writer) (*Installer, error) {
 	if c.NArg() > 0 {

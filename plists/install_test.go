@@ -582,6 +582,8 @@ func TestUsageErrors(t *testing.T) {
 		{"relative bindir", []string{"install", "--dry-run", "--bindir", "bin"}, "must be absolute"},
 		{"bad label prefix", []string{"install", "--dry-run", "--label-prefix", "-com.x"}, "--label-prefix"},
 		{"stray argument", []string{"install", "--dry-run", "guardian"}, "unexpected arguments"},
+		{"unknown flag", []string{"install", "--dry-run", "--nope"}, "flag provided but not defined"},
+		{"unknown command", []string{"reinstall"}, `unknown command "reinstall"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
