@@ -59,11 +59,14 @@ install: build ## install the binaries into PREFIX (default ~/.local/bin)
 	@mkdir -p $(PREFIX)
 	@for b in $(PROBES); do install -m 0755 $(BIN)/$$b $(PREFIX)/$$b && echo "installed $(PREFIX)/$$b"; done
 
-install-plists: build ## render, validate and load one LaunchAgent per probe (DESTDIR=..., DRY_RUN=1)
-	$(BIN)/council-plists install --bindir $(PREFIX) $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY_RUN),--dry-run)
+# DRY_RUN=1 (or true/yes) renders, validates and prints the launchctl
+# commands only; a real install needs the binaries installed first.
+DRY := $(filter 1 true yes,$(DRY_RUN))
+install-plists: $(if $(DRY),build,install) ## render, validate, write and load one LaunchAgent per probe (DESTDIR=..., DRY_RUN=1)
+	$(BIN)/council-plists install --bindir $(PREFIX) $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY),--dry-run)
 
-uninstall-plists: build ## boot out and remove the probes' LaunchAgents
-	$(BIN)/council-plists uninstall $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY_RUN),--dry-run)
+uninstall-plists: build ## boot out and remove the probes' LaunchAgents (DESTDIR=..., DRY_RUN=1)
+	$(BIN)/council-plists uninstall $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY),--dry-run)
 
 clean: ## remove build and demo output
 	rm -rf $(BIN) .demo
