@@ -28,6 +28,9 @@ type Snapshot struct {
 	// Restarts is a monotonic count (guardian); -1 omits the series.
 	Restarts       int
 	FallbackActive bool
+	// Interval is the probe's schedule; 0 omits the series. With it one
+	// generic staleness rule covers every probe.
+	Interval time.Duration
 }
 
 // Check status values for council_check_status.
@@ -48,6 +51,7 @@ var Families = []family{
 	{"council_alert_outbox_depth", "Alerts waiting in the probe's outbox for an unreachable notifier.", "gauge"},
 	{"council_restarts_total", "Restarts of the primary performed by the probe.", "counter"},
 	{"council_fallback_active", "Whether the fallback lock exists (1) or not (0).", "gauge"},
+	{"council_probe_interval_seconds", "The probe's launchd interval; a last run older than 3x this is stale.", "gauge"},
 }
 
 // Render formats s in the Prometheus text exposition format.
@@ -59,6 +63,9 @@ func Render(s Snapshot) []byte {
 	}
 	for _, f := range Families {
 		if f.name == "council_restarts_total" && s.Restarts < 0 {
+			continue
+		}
+		if f.name == "council_probe_interval_seconds" && s.Interval <= 0 {
 			continue
 		}
 		if f.name == "council_check_status" && len(s.Checks) == 0 {
@@ -87,6 +94,8 @@ func Render(s Snapshot) []byte {
 			write(f.name, probe, float64(s.Restarts))
 		case "council_fallback_active":
 			write(f.name, probe, b2f(s.FallbackActive))
+		case "council_probe_interval_seconds":
+			write(f.name, probe, s.Interval.Seconds())
 		}
 	}
 	return []byte(b.String())

@@ -16,7 +16,7 @@ func TestWriteParsesWithExpfmt(t *testing.T) {
 	snaps := []Snapshot{
 		{Probe: "guardian", Success: false, Duration: 1500 * time.Millisecond,
 			Checks:  map[string]int{"unreachable": CheckFailing, "cert_expiry": CheckOK},
-			LastRun: time.Unix(1795000000, 0), OutboxDepth: 2, Restarts: 3, FallbackActive: true},
+			LastRun: time.Unix(1795000000, 0), OutboxDepth: 2, Restarts: 3, FallbackActive: true, Interval: 30 * time.Second},
 		{Probe: "parity-smoke", Success: true, Checks: map[string]int{"parity": CheckOK}, LastRun: time.Unix(1795000000, 0), Restarts: -1},
 	}
 	helps := map[string]string{}
@@ -56,6 +56,9 @@ func TestWriteParsesWithExpfmt(t *testing.T) {
 			}
 			if v := fams["council_fallback_active"].Metric[0].GetGauge().GetValue(); v != 1 {
 				t.Errorf("fallback_active = %v", v)
+			}
+			if v := fams["council_probe_interval_seconds"].Metric[0].GetGauge().GetValue(); v != 30 {
+				t.Errorf("interval = %v", v)
 			}
 			if v := fams["council_probe_duration_seconds"].Metric[0].GetGauge().GetValue(); v != 1.5 {
 				t.Errorf("duration = %v", v)
