@@ -94,7 +94,7 @@ func fakeProc(t *testing.T, procs map[string][]string) string {
 
 func TestPIDListeningOn(t *testing.T) {
 	root := fakeProc(t, map[string][]string{
-		"100":  {"/dev/null", "socket:[51007]"},          // a client connection on 1337
+		"100":  {"/dev/null", "socket:[51007]"},             // a client connection on 1337
 		"4242": {"/dev/null", "pipe:[7]", "socket:[48211]"}, // the listener
 		"self": {"socket:[48211]"},                          // not a pid
 	})
