@@ -1,0 +1,280 @@
+// Package drift is council-drift, the hourly probe that asks "is what runs
+// what we committed, and is everything that should run loaded" (SPEC
+// section 5). It is not a network probe: it reads files, git and launchd.
+//
+// Each tick runs these checks, each subject on its own alert channel so a
+// chronic condition can never bundle, and so silence, a real one:
+//
+//   - drifted:<deployed path> (error): the SHA-256 of a deployed file differs
+//     from its canonical copy as committed at HEAD of --repo. The committed
+//     blob is read with `git cat-file --batch` and hashed here, so uncommitted
+//     edits in the working tree never read as drift. Deployed files are hashed
+//     through pkg/hashcache (cache file council-drift.hashcache.json in the
+//     state dir, full re-hash every --full-rehash).
+//   - deployed_missing:<deployed path> (error): a mapped deployed file does
+//     not exist.
+//   - canonical_missing:<canonical path> (error): a canonical path is not a
+//     file in HEAD.
+//   - repo_dirty (info, never more): `git status --porcelain` shows
+//     uncommitted changes under the canonical paths. Logged each tick; its
+//     alert policy sends at most one info notice after a day of dirt, and it
+//     never changes the exit code. This is the seed's alert-fatigue lesson:
+//     hourly repo-dirty noise on the drift channel taught operators to filter
+//     drift alerts.
+//   - agent_not_loaded:<label> (error): an --expect-agent label is not loaded
+//     in launchd (`launchctl print`). The default list is the primary and the
+//     five probes, <label-prefix>.council-{guardian,canary,drift,integrity,
+//     parity-smoke}.
+//   - fallback_race (error): the fallback plist (--fallback-plist, parsed as a
+//     plist) must say RunAtLoad=false and Disabled=true, and `launchctl
+//     print-disabled` must show --fallback-label disabled, unless the fallback
+//     lock exists (then the fallback serves on purpose and launchd's state is
+//     not checked). The message names the exact key or state, e.g.
+//     "RunAtLoad is missing (KeepAlive=true starts it at login)" or "launchd
+//     has com.sanctum.server-mlx enabled". A missing fallback plist alone is a
+//     warning.
+//   - probe_stale:<name> (error): the watched probe's last completed tick
+//     (LastTick in council-<name>.json in the state dir) is older than 3x its
+//     interval (the state file's interval_seconds, else the --watch-probe
+//     one), or it never ran. Drift does not watch itself.
+//
+// map and repo are UNKNOWN (exit 3) when the drift map or the repository
+// cannot be read; the other checks still run.
+//
+// # The drift map
+//
+// --map (default ~/.sanctum/council-drift.map) lists deployed files and
+// their canonical paths relative to --repo (default ~/sanctum-rs), one pair a
+// line, split at the first '=':
+//
+//	# deployed path = canonical path in the repo
+//	~/Library/LaunchAgents/com.sanctum.mlx.plist = deploy/launchd/com.sanctum.mlx.plist
+//	~/bin/council-guardian.sh                    = scripts/council-guardian.sh
+//	/opt/sanctum/etc/instance.yaml               = config/instance.yaml
+//
+// Blank lines and lines starting with '#' are ignored. A deployed path is
+// absolute or starts with "~/" (expanded against $HOME); a canonical path is
+// relative and stays inside the repository. A deployed path may appear only
+// once; several deployed copies may share one canonical path. testdata/
+// example.map is a complete example.
+package drift
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/hashcache"
+	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/probe"
+)
+
+// Interval is drift's launchd interval.
+const Interval = time.Hour
+
+// Default alert policies. Drift runs hourly, so one failure is enough to
+// alert; a still-open channel re-alerts every six hours. repo_dirty alerts
+// (at info) only after a day of consecutive dirty ticks, then daily.
+var (
+	DefaultPolicy   = alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour}
+	RepoDirtyPolicy = alert.Policy{Threshold: 24, Cooldown: 24 * time.Hour}
+)
+
+// New returns the council-drift probe. Flag defaults are computed from
+// $HOME now.
+func New() *probe.Probe {
+	h := homeDir()
+	return &probe.Probe{
+		Name:  "drift",
+		Usage: "check that deployed files match what is committed, expected agents are loaded, the fallback cannot race and every probe still ticks",
+		Description: "Compares each deployed file in the drift map with its canonical copy committed at HEAD of the repo\n" +
+			"(uncommitted edits are repo_dirty, at info), checks the expected launchd agents are loaded, the\n" +
+			"fallback's boot discipline and that every other probe completed a tick within 3x its interval.\n" +
+			"Map format, one pair a line: `<deployed path> = <canonical path relative to the repo>`.",
+		Interval: Interval,
+		Layout:   true,
+		Flags:    flags(h),
+		Default:  DefaultPolicy,
+		Policies: map[string]alert.Policy{CheckRepoDirty: RepoDirtyPolicy},
+		Tick:     Tick,
+	}
+}
+
+func homeDir() string {
+	if h := os.Getenv("HOME"); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+func flags(home string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "map", EnvVars: []string{"COUNCIL_DRIFT_MAP"}, Value: filepath.Join(home, ".sanctum", "council-drift.map"),
+			Usage: "drift map `FILE`: lines of <deployed path> = <canonical path relative to --repo>"},
+		&cli.StringFlag{Name: "repo", EnvVars: []string{"COUNCIL_DRIFT_REPO"}, Value: filepath.Join(home, "sanctum-rs"),
+			Usage: "git repository holding the canonical copies (compared at HEAD)"},
+		&cli.StringFlag{Name: "git", EnvVars: []string{"COUNCIL_GIT"}, Value: "git", Usage: "path of the git binary"},
+		&cli.StringSliceFlag{Name: "expect-agent", EnvVars: []string{"COUNCIL_EXPECT_AGENTS"},
+			Usage: "launchd label that must be loaded (repeatable); default: --primary-label and <label-prefix>.council-{guardian,canary,drift,integrity,parity-smoke}"},
+		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(DefaultWatched...),
+			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable)"},
+		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"COUNCIL_DRIFT_TIMEOUT"}, Value: time.Minute,
+			Usage: "time limit of each group of checks (git and hashing, launchctl)"},
+		&cli.DurationFlag{Name: "full-rehash", EnvVars: []string{"COUNCIL_DRIFT_FULL_REHASH"}, Value: hashcache.DefaultFullEvery,
+			Usage: "re-hash every deployed file, ignoring the cache, at least this often"},
+	}
+}
+
+// Config is drift's own configuration, read from its flags.
+type Config struct {
+	MapFile      string
+	Repo         string
+	Git          string
+	ExpectAgents []string
+	Watched      []WatchedProbe
+	Timeout      time.Duration
+	FullRehash   time.Duration
+}
+
+// configFrom reads drift's flags; expected agents default from the layout.
+func configFrom(t *probe.Tick) (Config, error) {
+	c := t.C
+	cfg := Config{
+		MapFile: c.String("map"), Repo: c.String("repo"), Git: c.String("git"),
+		ExpectAgents: c.StringSlice("expect-agent"), Timeout: c.Duration("timeout"), FullRehash: c.Duration("full-rehash"),
+	}
+	if len(cfg.ExpectAgents) == 0 {
+		cfg.ExpectAgents = DefaultExpectedAgents(t.Common.PrimaryLabel, t.Common.LabelPrefix)
+	}
+	if cfg.Timeout <= 0 {
+		return cfg, fmt.Errorf("--timeout %s: must be positive", cfg.Timeout)
+	}
+	w, err := ParseWatched(c.StringSlice("watch-probe"))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Watched = w
+	return cfg, nil
+}
+
+// Tick runs one drift tick.
+func Tick(ctx context.Context, t *probe.Tick) error {
+	cfg, err := configFrom(t)
+	if err != nil {
+		t.Unknown("config", "config_error", err.Error())
+		return nil
+	}
+	r := &reporter{t: t, reported: map[string]bool{}}
+	lc := launchctl.New(t.Common.Launchctl)
+	lc.DryRun, lc.Out = t.DryRun(), t.Out
+
+	files := r.files(ctx, cfg)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	onFallback, _ := launchctl.FallbackLockExists(t.Common.FallbackLock)
+	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	agents := checkAgents(actx, lc, cfg.ExpectAgents, t.Common.PrimaryLabel, onFallback)
+	r.report(agents...)
+	r.reconcile(CheckAgentNotLoaded)
+	r.report(checkFallback(actx, lc, fallbackConfig{Label: t.Common.FallbackLabel, Plist: t.Common.FallbackPlist, Lock: t.Common.FallbackLock}))
+	cancel()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	stale := checkStale(t.Now(), t.Common.StateDir, cfg.Watched)
+	r.report(stale...)
+	r.reconcile(CheckProbeStale)
+
+	t.OKSummary(fmt.Sprintf("%s; %d agent(s) loaded; fallback disciplined; %d probe(s) ticking",
+		files, countPass(agents), countPass(stale)))
+	return nil
+}
+
+// reporter reports findings and remembers their channels for reconcile.
+type reporter struct {
+	t        *probe.Tick
+	reported map[string]bool
+}
+
+func (r *reporter) report(fs ...finding) {
+	for _, f := range fs {
+		r.reported[f.Channel] = true
+		f.report(r.t)
+	}
+}
+
+func (r *reporter) reconcile(checks ...string) { reconcile(r.t, r.reported, checks...) }
+
+func countPass(fs []finding) int {
+	n := 0
+	for _, f := range fs {
+		if f.Outcome == outcomePass {
+			n++
+		}
+	}
+	return n
+}
+
+// files runs the file checks and repo_dirty and returns the OK summary of
+// their part.
+func (r *reporter) files(ctx context.Context, cfg Config) string {
+	t := r.t
+	entries, err := ReadMap(cfg.MapFile, t.Common.Home)
+	if err != nil {
+		t.Unknown(CheckMap, "map_error", err.Error(), "map", cfg.MapFile)
+		return "drift map unreadable"
+	}
+	if len(entries) == 0 {
+		t.Fail(CheckMap, "map_empty", alert.Warn, fmt.Sprintf("drift map %s has no entries: no file is compared", cfg.MapFile), "map", cfg.MapFile)
+		r.reconcile(CheckDrifted, CheckDeployedMissing, CheckCanonicalMissing)
+		return "no files mapped"
+	}
+	t.Clear(CheckMap)
+
+	fctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	cache, warn := hashcache.Open(filepath.Join(t.Common.StateDir, t.Probe.Binary()+".hashcache.json"),
+		hashcache.Options{FullEvery: cfg.FullRehash, Now: t.Now})
+	if warn != nil {
+		t.Log.Warn("hashcache_reset", "error", warn.Error())
+	}
+	repo := &Repo{Dir: cfg.Repo, Git: cfg.Git}
+	rep, err := checkFiles(fctx, entries, repo, cache)
+	if err != nil {
+		if fctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%w (after --timeout %s)", err, cfg.Timeout)
+		}
+		t.Unknown(CheckRepo, "repo_error", fmt.Sprintf("cannot compare with %s: %v", cfg.Repo, err), "repo", cfg.Repo)
+		return "repository unreadable"
+	}
+	t.Clear(CheckRepo)
+	r.report(rep.Findings...)
+	r.reconcile(CheckDrifted, CheckDeployedMissing, CheckCanonicalMissing)
+	if err := cache.Save(); err != nil {
+		t.Log.Warn("hashcache_error", "error", err.Error())
+	}
+	t.Log.Info("hash_stats", "files", len(entries), "cache_hits", rep.Cache.Hits, "cache_misses", rep.Cache.Misses,
+		"bytes_hashed", rep.Cache.BytesHashed, "full_pass", rep.Cache.FullPass, "silent_changes", rep.Cache.SilentChanges)
+	t.Perf("files", float64(len(entries)), "")
+	t.Perf("matching", float64(rep.Matching), "")
+	t.Perf("bytes_hashed", float64(rep.Cache.BytesHashed), "B")
+
+	// repo_dirty is information: a failure to ask is logged, never an
+	// UNKNOWN that would change the exit code.
+	dirty, err := checkRepoDirty(fctx, repo, entries)
+	if err != nil {
+		t.Log.Warn("repo_status_error", "check", CheckRepoDirty, "error", err.Error())
+	} else {
+		r.report(dirty)
+	}
+	return fmt.Sprintf("%d/%d file(s) match HEAD %s", rep.Matching, len(entries), shortID(rep.Head))
+}

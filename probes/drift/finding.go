@@ -1,0 +1,102 @@
+package drift
+
+import (
+	"strings"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/probe"
+)
+
+// The checks. The per-subject ones (drifted, deployed_missing,
+// canonical_missing, agent_not_loaded, probe_stale) report on the channel
+// "<check>:<subject>", so every file, agent and probe has its own hysteresis,
+// cooldown and recovery: a chronic condition on one can never silence
+// another.
+const (
+	CheckDrifted          = "drifted"
+	CheckDeployedMissing  = "deployed_missing"
+	CheckCanonicalMissing = "canonical_missing"
+	CheckRepoDirty        = "repo_dirty"
+	CheckAgentNotLoaded   = "agent_not_loaded"
+	CheckFallbackRace     = "fallback_race"
+	CheckProbeStale       = "probe_stale"
+	// CheckMap and CheckRepo are configuration checks: an unreadable map
+	// or repository makes the file checks UNKNOWN.
+	CheckMap  = "map"
+	CheckRepo = "repo"
+)
+
+// Channel is the channel name of a per-subject check.
+func Channel(check, subject string) string { return check + ":" + subject }
+
+// outcome is what a finding reports.
+type outcome int
+
+const (
+	outcomePass outcome = iota
+	outcomeFail
+	outcomeUnknown
+)
+
+// finding is one check's result for one subject, ready to report on its
+// channel. Check functions return findings; Tick reports them. Keeping the
+// two apart lets the checks be tested without a Tick.
+type finding struct {
+	Channel  string
+	Event    string
+	Outcome  outcome
+	Severity alert.Severity // for outcomeFail
+	Summary  string
+	Attrs    []any
+}
+
+func pass(channel, event string, attrs ...any) finding {
+	return finding{Channel: channel, Event: event, Outcome: outcomePass, Attrs: attrs}
+}
+
+func fail(channel, event string, sev alert.Severity, summary string, attrs ...any) finding {
+	return finding{Channel: channel, Event: event, Outcome: outcomeFail, Severity: sev, Summary: summary, Attrs: attrs}
+}
+
+func unknown(channel, event, summary string, attrs ...any) finding {
+	return finding{Channel: channel, Event: event, Outcome: outcomeUnknown, Summary: summary, Attrs: attrs}
+}
+
+// report sends f to its channel.
+func (f finding) report(t *probe.Tick) {
+	switch f.Outcome {
+	case outcomePass:
+		t.Pass(f.Channel, f.Event, f.Attrs...)
+	case outcomeFail:
+		t.Fail(f.Channel, f.Event, f.Severity, f.Summary, f.Attrs...)
+	default:
+		t.Unknown(f.Channel, f.Event, f.Summary, f.Attrs...)
+	}
+}
+
+// reconcile closes the channels of the given per-subject checks that this
+// tick did not report: a file dropped from the map, an agent no longer
+// expected, a drifted file that is now missing instead. An open channel is
+// cleared (one "recovered" alert if it had alerted) and every unreported one
+// is forgotten, so the state file holds only the current subjects.
+func reconcile(t *probe.Tick, reported map[string]bool, checks ...string) {
+	for name := range t.State.Channels {
+		if reported[name] || !hasCheckPrefix(name, checks) {
+			continue
+		}
+		if c := t.Channel(name); c != nil && c.Open() {
+			t.Log.Info("channel_closed", "check", name, "reason", "no longer checked (configuration changed) or replaced by another check of the same subject")
+			t.Clear(name)
+		}
+		delete(t.State.Channels, name)
+	}
+}
+
+func hasCheckPrefix(channel string, checks []string) bool {
+	for _, c := range checks {
+		if strings.HasPrefix(channel, c+":") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,108 @@
+package drift
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/state"
+)
+
+// StaleFactor is how many intervals may pass without a completed tick
+// before a probe counts as silent.
+const StaleFactor = 3
+
+// WatchedProbe is a probe whose heartbeat drift checks.
+type WatchedProbe struct {
+	Name string
+	// Interval is the launchd interval to assume when the probe's state
+	// file does not record one.
+	Interval time.Duration
+}
+
+// DefaultWatched is the default --watch-probe list: every probe but drift
+// itself (a probe cannot notice its own silence), with the seed's
+// intervals.
+var DefaultWatched = []string{"guardian=30s", "canary=10m", "integrity=5m", "parity-smoke=24h"}
+
+// ParseWatched parses --watch-probe values "name=interval".
+func ParseWatched(values []string) ([]WatchedProbe, error) {
+	var out []WatchedProbe
+	seen := map[string]bool{}
+	for _, v := range values {
+		name, iv, ok := strings.Cut(strings.TrimSpace(v), "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("watch-probe %q: want name=interval, e.g. canary=10m", v)
+		}
+		if strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+			return nil, fmt.Errorf("watch-probe %q: %q is not a probe name", v, name)
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(iv))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("watch-probe %q: interval must be a positive duration like 30s or 10m", v)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("watch-probe %q: %s is listed twice", v, name)
+		}
+		seen[name] = true
+		out = append(out, WatchedProbe{Name: name, Interval: d})
+	}
+	return out, nil
+}
+
+// checkStale reads each watched probe's state file in stateDir and reports
+// on probe_stale:<name> whether its last completed tick is younger than
+// StaleFactor intervals. The state files are only read: drift never resets
+// another probe's state, even a corrupt one.
+func checkStale(now time.Time, stateDir string, watched []WatchedProbe) []finding {
+	var out []finding
+	for _, w := range watched {
+		path := filepath.Join(stateDir, "council-"+w.Name+".json")
+		data, err := os.ReadFile(path)
+		out = append(out, staleFinding(now, w, path, data, err))
+	}
+	return out
+}
+
+// staleFinding judges one probe's state file (data, or the error reading
+// it).
+func staleFinding(now time.Time, w WatchedProbe, path string, data []byte, readErr error) finding {
+	ch := Channel(CheckProbeStale, w.Name)
+	bin := "council-" + w.Name
+	attrs := []any{"watched", w.Name, "state_file", path}
+	switch {
+	case errors.Is(readErr, fs.ErrNotExist):
+		return fail(ch, CheckProbeStale, alert.Error, fmt.Sprintf("%s never ran: no state file %s", bin, path), attrs...)
+	case readErr != nil:
+		return unknown(ch, "state_read_error", fmt.Sprintf("cannot read %s's state: %v", bin, readErr), attrs...)
+	}
+	var f state.File
+	if err := json.Unmarshal(data, &f); err != nil {
+		return fail(ch, CheckProbeStale, alert.Error,
+			fmt.Sprintf("%s's state file %s is corrupt (%v): no completed tick since", bin, path, err), attrs...)
+	}
+	interval := w.Interval
+	if f.IntervalSeconds > 0 {
+		interval = time.Duration(f.IntervalSeconds) * time.Second
+	}
+	limit := StaleFactor * interval
+	attrs = append(attrs, "interval", interval.String(), "stale_after", limit.String())
+	if f.LastTick.IsZero() {
+		return fail(ch, CheckProbeStale, alert.Error, fmt.Sprintf("%s has never completed a tick (state file %s)", bin, path), attrs...)
+	}
+	age := now.Sub(f.LastTick)
+	attrs = append(attrs, "last_tick", f.LastTick.UTC().Format(time.RFC3339), "age", age.Round(time.Second).String())
+	if age > limit {
+		return fail(ch, CheckProbeStale, alert.Error,
+			fmt.Sprintf("%s last completed a tick %s ago at %s (interval %s, stale after %s)",
+				bin, age.Round(time.Second), f.LastTick.UTC().Format(time.RFC3339), interval, limit), attrs...)
+	}
+	return pass(ch, "probe_fresh", attrs...)
+}

@@ -1,0 +1,122 @@
+package drift
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/state"
+)
+
+func TestStaleFinding(t *testing.T) {
+	now := time.Date(2026, 4, 21, 3, 0, 0, 0, time.UTC)
+	canary := WatchedProbe{Name: "canary", Interval: 10 * time.Minute}
+	stateJSON := func(last time.Time, intervalSeconds int) []byte {
+		f := state.New("canary")
+		f.LastTick, f.IntervalSeconds = last, intervalSeconds
+		b, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name    string
+		data    []byte
+		err     error
+		outcome outcome
+		want    string // summary substring
+	}{
+		{"fresh", stateJSON(now.Add(-5*time.Minute), 0), nil, outcomePass, ""},
+		{"just inside 3x", stateJSON(now.Add(-30*time.Minute), 0), nil, outcomePass, ""},
+		{"stale", stateJSON(now.Add(-31*time.Minute), 0), nil, outcomeFail,
+			"council-canary last completed a tick 31m0s ago at 2026-04-21T02:29:00Z (interval 10m0s, stale after 30m0s)"},
+		{"state file interval wins", stateJSON(now.Add(-4*time.Minute), 60), nil, outcomeFail, "(interval 1m0s, stale after 3m0s)"},
+		{"state file interval wins the other way", stateJSON(now.Add(-2*time.Hour), 3600), nil, outcomePass, ""},
+		{"future tick (clock step) is not stale", stateJSON(now.Add(time.Hour), 0), nil, outcomePass, ""},
+		{"never completed a tick", stateJSON(time.Time{}, 600), nil, outcomeFail, "council-canary has never completed a tick"},
+		{"never ran", nil, &fs.PathError{Op: "open", Path: "x", Err: fs.ErrNotExist}, outcomeFail, "council-canary never ran: no state file /s/council-canary.json"},
+		{"corrupt", []byte("{trunc"), nil, outcomeFail, "council-canary's state file /s/council-canary.json is corrupt"},
+		{"unreadable", nil, &fs.PathError{Op: "open", Path: "x", Err: fs.ErrPermission}, outcomeUnknown, "cannot read council-canary's state"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := staleFinding(now, canary, "/s/council-canary.json", tt.data, tt.err)
+			if f.Channel != "probe_stale:canary" {
+				t.Errorf("channel = %q", f.Channel)
+			}
+			if f.Outcome != tt.outcome || !strings.Contains(f.Summary, tt.want) {
+				t.Errorf("outcome %v %q, want %v %q", f.Outcome, f.Summary, tt.outcome, tt.want)
+			}
+			if f.Outcome == outcomeFail && f.Severity != alert.Error {
+				t.Errorf("severity = %s, want error", f.Severity)
+			}
+		})
+	}
+}
+
+// checkStale only reads: a corrupt state file of another probe is left
+// exactly as it is (state.Load would have renamed it).
+func TestCheckStaleLeavesOtherProbesStateAlone(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "council-canary.json")
+	if err := os.WriteFile(p, []byte("{corrupt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := checkStale(time.Now(), dir, []WatchedProbe{{"canary", time.Minute}, {"guardian", time.Second}})
+	if len(fs) != 2 || fs[0].Outcome != outcomeFail || fs[1].Outcome != outcomeFail {
+		t.Fatalf("findings = %+v", fs)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "{corrupt" {
+		t.Fatalf("state file changed: %q %v", b, err)
+	}
+	if _, err := os.Stat(p + ".corrupt"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("state file was moved aside: %v", err)
+	}
+}
+
+func TestParseWatched(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      []string
+		want    []WatchedProbe
+		wantErr string
+	}{
+		{"defaults", DefaultWatched, []WatchedProbe{{"guardian", 30 * time.Second}, {"canary", 10 * time.Minute}, {"integrity", 5 * time.Minute}, {"parity-smoke", 24 * time.Hour}}, ""},
+		{"none", nil, nil, ""},
+		{"spaces", []string{" canary = 10m "}, []WatchedProbe{{"canary", 10 * time.Minute}}, ""},
+		{"no interval", []string{"canary"}, nil, "want name=interval"},
+		{"bad interval", []string{"canary=soon"}, nil, "positive duration"},
+		{"zero interval", []string{"canary=0s"}, nil, "positive duration"},
+		{"path in name", []string{"../x=1m"}, nil, "not a probe name"},
+		{"twice", []string{"canary=1m", "canary=2m"}, nil, "listed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseWatched(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("[%d] = %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
