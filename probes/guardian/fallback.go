@@ -8,15 +8,16 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/lock"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
 // promote switches serving to the fallback because the primary can never
 // serve (why). PromoteFallback refuses when the lock already exists, and
 // takes the shared remediation lock, so two probes racing promote once.
-func (g *guardian) promote(ctx context.Context, why string) error {
+func (g *guardian) promote(ctx context.Context, why, evidence string) error {
 	t, cfg := g.t, g.t.Common
-	t.Log.Warn("promoting_fallback", "check", CheckFallbackActivated, "why", why,
+	t.Log.Warn("promoting_fallback", "check", CheckFallbackActivated, "why", why, "log_line", evidence,
 		"primary", cfg.PrimaryLabel, "fallback", cfg.FallbackLabel, "dry_run", t.DryRun())
 	verify := func(ctx context.Context) error {
 		c, err := fallbackClient(cfg, g.s)
@@ -69,6 +70,12 @@ func activatedMessage(cfg probe.Common, why string, attempts int) string {
 // never promote again, call for a human if it is down too.
 func (g *guardian) watchFallback(ctx context.Context) error {
 	t, cfg := g.t, g.t.Common
+	// The lock is written before the fallback is started: if another
+	// probe is still promoting (it holds the remediation lock), wait for
+	// it rather than report a fallback that is merely not up yet.
+	if err := g.awaitRemediation(ctx); err != nil {
+		t.Log.Warn("remediation_in_progress", "lock", cfg.RemediationLock, "error", err.Error())
+	}
 	lk, lerr := launchctl.ReadFallbackLock(cfg.FallbackLock)
 	since, why := "unknown time", "unknown reason"
 	if lerr == nil && lk != nil {
@@ -100,4 +107,16 @@ func (g *guardian) watchFallback(ctx context.Context) error {
 			cfg.FallbackLabel, live.Err, since, why),
 		append(attrs, "reason", live.Reason)...)
 	return nil
+}
+
+// awaitRemediation waits (at most the verify timeout) until no probe holds
+// the shared remediation lock.
+func (g *guardian) awaitRemediation(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, g.s.VerifyTimeout)
+	defer cancel()
+	l, err := lock.Acquire(ctx, g.t.Common.RemediationLock)
+	if err != nil {
+		return err
+	}
+	return l.Release()
 }

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -242,8 +243,8 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	}
 
 	// Escalate: a binary that can never serve is not restarted.
-	if why := g.neverServes(tail); why != "" {
-		return g.promote(ctx, why)
+	if why, evidence := g.neverServes(tail); why != "" {
+		return g.promote(ctx, why, evidence)
 	}
 	return g.restart(ctx, history, consecutive)
 }
@@ -262,16 +263,18 @@ func (g *guardian) primaryLogTail() []byte {
 	return tail
 }
 
-// neverServes returns why the primary can never serve, or "".
-func (g *guardian) neverServes(tail []byte) string {
+// neverServes returns why the primary can never serve (short: it goes into
+// the fallback lock and the alert) and the evidence for the event log, or
+// "" when a restart may help.
+func (g *guardian) neverServes(tail []byte) (why, evidence string) {
 	cfg := g.t.Common
 	if err := CheckBinary(cfg.PrimaryBinary); err != nil {
-		return err.Error()
+		return err.Error(), ""
 	}
 	if f, ok := FindFatal(tail, g.s.FatalSignatures, g.s.BusyMarker); ok {
-		return fmt.Sprintf("fatal signature %q in %s: %s", f.Signature, cfg.PrimaryLog, f.Line)
+		return fmt.Sprintf("fatal signature %q in %s", f.Signature, filepath.Base(cfg.PrimaryLog)), f.Line
 	}
-	return ""
+	return "", ""
 }
 
 // verifyPrimary is the heal check of a restart: the same probe as the tick.
