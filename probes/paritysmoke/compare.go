@@ -1,6 +1,7 @@
 package paritysmoke
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -141,7 +142,7 @@ func excerpt(t Tokens, i int) string {
 	switch {
 	case i >= t.Len():
 		s += "∅"
-	case hi < t.Len():
+	case hi < t.Len() && !strings.HasSuffix(s, "…"):
 		s += "…"
 	}
 	return s

@@ -309,12 +309,10 @@ func judgeSet(t *probe.Tick, results []Result, o Options) {
 		attrs = append(attrs, "compared", compared, "exact", exact)
 	}
 	if len(failed) > o.MaxFailures {
-		var why []string
-		for _, r := range failed {
-			why = append(why, r.Prompt.ID+" ("+cut(r.Reason, 80)+")")
-		}
+		// The ids first (they fit any alert), then the first reason.
 		t.Fail(CheckParity, "parity_fail", alert.Error,
-			fmt.Sprintf("%d/%d prompts failed (more than %d): %s", len(failed), len(results), o.MaxFailures, strings.Join(why, "; ")),
+			fmt.Sprintf("%d/%d prompts failed (at most %d tolerated): %s; first: %s: %s", len(failed), len(results), o.MaxFailures,
+				strings.Join(ids, ", "), failed[0].Prompt.ID, cut(failed[0].Reason, 120)),
 			attrs...)
 		return
 	}

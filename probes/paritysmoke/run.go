@@ -65,8 +65,15 @@ func (r *Runner) one(ctx context.Context, p Prompt) Result {
 		if res.RefProblem == "" && res.Primary.Err == nil {
 			c := Compare(res.Primary, ref)
 			res.Cmp = &c
-			if res.Reason == "" {
-				res.Reason = PrefixProblem(c, r.MinPrefix)
+			// A divergence after some agreement is worth reading even when
+			// the answer already failed on its own (a looping tail diverges,
+			// too); at token 0 it only repeats that failure.
+			switch why := PrefixProblem(c, r.MinPrefix); {
+			case why == "":
+			case res.Reason == "":
+				res.Reason = why
+			case c.Prefix > 0:
+				res.Reason += "; " + why
 			}
 		}
 	}
