@@ -513,7 +513,9 @@ func TestE2ESignatureSkippedWithoutKey(t *testing.T) {
 func TestE2ESubcommands(t *testing.T) {
 	dir := t.TempDir()
 	env := []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
-	run := func(args ...string) probetest.Result { return probetest.Run(t, 30*time.Second, env, integrityBin, args...) }
+	run := func(args ...string) probetest.Result {
+		return probetest.Run(t, 30*time.Second, env, integrityBin, args...)
+	}
 	file := filepath.Join(dir, "sanctum-mlx")
 	copyFile(t, "/bin/sleep", file, 0o755)
 

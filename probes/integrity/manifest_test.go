@@ -207,4 +207,3 @@ func BenchmarkManifestVerify(b *testing.B) {
 		}
 	})
 }
-
