@@ -1,16 +1,19 @@
 package guardian_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/councilsim"
+	"github.com/sanctum/council-probes/pkg/lock"
 	"github.com/sanctum/council-probes/pkg/probetest"
 )
 
@@ -557,4 +560,103 @@ func TestRestorePrimary(t *testing.T) {
 		}
 		one(t, r.events(), "restart_verified", "restart_unverified")
 	})
+}
+
+// A guardian tick that finds the fallback lock while another probe still
+// holds the remediation lock (the promotion is under way: the lock file is
+// written before the fallback starts) waits for it instead of calling the
+// not-yet-started fallback down.
+func TestFallbackWatchWaitsForPromotionInProgress(t *testing.T) {
+	r := newRig(t)
+	port := freePort(t)
+	fallbackURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	os.WriteFile(r.fallbackLock(), []byte(`{"who":"council-integrity","when":"2026-04-20T03:12:44Z","why":"binary missing","pid":1}`+"\n"), 0o600)
+	held, err := lock.Acquire(ctxT(t), filepath.Join(r.h.StateDir, "council-remediation.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(guardianBin, append(r.args, "--url", deadURL(t), "--fallback-url", fallbackURL, "--verify-timeout", "60s")...)
+	cmd.Env = r.environ()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	time.Sleep(300 * time.Millisecond) // let the tick reach the remediation lock
+	r.h.Sim(func(c *councilsim.Config) { c.PlainAddr = fmt.Sprintf("127.0.0.1:%d", port) })
+	held.Release()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v, want 1 (serving from the fallback)\n%s", err, dump(r.events()))
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("guardian did not finish")
+	}
+	one(t, r.events(), "probe_ok", "fallback_down")
+	wantCalls(t, r.ld.Calls())
+}
+
+// SIGTERM during the verify loop of a restart ends the tick at once with
+// UNKNOWN: the restart is counted against the rate limit, but the
+// interrupted verify is no verdict (no restart_unverified alert).
+func TestSIGTERMDuringVerify(t *testing.T) {
+	r := newRig(t)
+	plist := r.primaryPlist()
+	writePlist(t, plist, plistOpts{label: primaryLabel, args: []string{"/bin/sleep", "600"}, runAtLoad: boolp(true)})
+	r.launchctl("bootstrap", fmt.Sprintf("gui/%d", uid), plist)
+	cmd := exec.Command(guardianBin, append(r.args, "--url", deadURL(t), "--restart-after", "1", "--verify-timeout", "5m")...)
+	cmd.Env = r.environ()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(probetest.Find(readEvents(r.h.LogFile("guardian")), "restart_requested", "")) == 0 &&
+		len(probetest.Find(readEvents(r.h.LogFile("guardian")), "restarting", "")) == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no restarting event")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // into the verify loop
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+			t.Fatalf("exit: %v, want 3\n%s", err, dump(r.events()))
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("SIGTERM did not end the tick")
+	}
+	evs := r.events()
+	one(t, evs, "tick_cancelled", "")
+	none(t, evs, "restart_unverified")
+	if len(r.ff.AlertsFor("restart_unverified")) != 0 {
+		t.Error("an interrupted verify alerted")
+	}
+	if st, _ := os.ReadFile(r.h.StateFile("guardian")); !strings.Contains(string(st), "restart_history") {
+		t.Errorf("the kickstart that ran was not counted:\n%s", st)
+	}
+}
+
+// readEvents is probetest.Events without failing on a missing file.
+func readEvents(path string) []map[string]any {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var evs []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil {
+			evs = append(evs, m)
+		}
+	}
+	return evs
 }

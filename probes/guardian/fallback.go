@@ -31,6 +31,9 @@ func (g *guardian) promote(ctx context.Context, why, evidence string) error {
 		FallbackLockPath: cfg.FallbackLock, RemediationLockPath: cfg.RemediationLock,
 		Who: Who, Why: why, Verify: verify,
 	})
+	if ctx.Err() != nil {
+		return ctx.Err() // a signal, not a verdict; the lock (if written) stays
+	}
 	rc := rcOf(err)
 	switch {
 	case errors.Is(err, launchctl.ErrAlreadyOnFallback):

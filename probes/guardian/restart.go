@@ -70,6 +70,10 @@ func (g *guardian) restart(ctx context.Context, history []time.Time, consecutive
 		}
 	}
 	t.SetRestarts(len(history))
+	if ctx.Err() != nil {
+		// A signal cut the verify short: not a verdict on the restart.
+		return ctx.Err()
+	}
 	rc := rcOf(err)
 	t.Log.Info("restart_requested", "check", CheckUnreachable, "action", action, "rc", rc, "dry_run", t.DryRun())
 
