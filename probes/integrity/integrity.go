@@ -14,6 +14,23 @@
 //
 // The keygen, sign and verify subcommands make and check the Ed25519
 // signatures the checks consume where codesign does not exist.
+//
+// # Setting up
+//
+// On macOS the signature check is codesign; pin it to the release identity
+// with --codesign-requirement <TeamID> so an ad-hoc re-sign fails. Weights,
+// and the binary elsewhere, use Ed25519 detached signatures:
+//
+//	council-integrity keygen --out ~/keys          # keep the .key off the host
+//	council-integrity sign --key ~/keys/council-integrity.key sanctum-mlx
+//	shasum -a 256 shards/* > SHA256SUMS
+//	council-integrity sign --key ~/keys/council-integrity.key SHA256SUMS
+//	council-integrity --signing-pubkey ~/keys/council-integrity.pub --manifest SHA256SUMS
+//
+// The manifest's signature is verified over the exact bytes then parsed,
+// before any weight file is read. Weight digests are cached in
+// integrity-hashcache.json in the state dir, keyed on (dev, inode, size,
+// mtime, ctime), with a full re-hash every --full-every.
 package integrity
 
 import (
