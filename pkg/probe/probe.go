@@ -146,11 +146,18 @@ func (p *Probe) Run(args []string) int {
 	}
 	err := app.Run(args)
 	var code exitCode
+	var coder cli.ExitCoder
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &code):
 		return int(code)
+	case errors.As(err, &coder):
+		// A subcommand (keygen, verify, restore-primary) chose its code.
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintf(stderr, "%s: %s\n", p.Binary(), msg)
+		}
+		return coder.ExitCode()
 	default:
 		fmt.Fprintf(stderr, "%s: %v\n", p.Binary(), err)
 		return ExitUnknown

@@ -526,3 +526,18 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestSubcommandExitCoder(t *testing.T) {
+	e := newEnv(t)
+	p := testProbe(false)
+	p.Commands = []*cli.Command{{
+		Name: "verify",
+		Action: func(c *cli.Context) error {
+			return cli.Exit("signature does not verify", ExitCritical)
+		},
+	}}
+	code, out := e.run(t, p, "verify")
+	if code != ExitCritical || !strings.Contains(out, "signature does not verify") {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+}
