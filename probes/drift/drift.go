@@ -170,6 +170,7 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 		t.Unknown("config", "config_error", err.Error())
 		return nil
 	}
+	t.Clear("config")
 	r := &reporter{t: t, reported: map[string]bool{}}
 	lc := launchctl.New(t.Common.Launchctl)
 	lc.DryRun, lc.Out = t.DryRun(), t.Out

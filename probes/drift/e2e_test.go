@@ -617,3 +617,14 @@ func TestConfigProblemsAreUnknown(t *testing.T) {
 		})
 	}
 }
+
+func TestBadFlagIsUnknown(t *testing.T) {
+	f := newFixture(t)
+	tk := f.run("--watch-probe", "canary")
+	tk.mustExit(t, 3)
+	tk.mustFail(t, "config", "config_error", "error", "want name=interval")
+	f.run().mustExit(t, 0)
+	if a := f.ff.AlertsFor("config"); len(a) != 2 || !strings.HasSuffix(a[1].Title, "recovered") {
+		t.Errorf("config alerts = %+v, want the alert and its recovery", a)
+	}
+}
