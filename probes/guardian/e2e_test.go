@@ -513,24 +513,26 @@ func TestRestorePrimary(t *testing.T) {
 		wantCalls(t, r.mutating(before))
 		r.readLock()
 	})
-	t.Run("dry-run", func(t *testing.T) {
-		before := len(r.ld.Calls())
-		res := r.run("restore-primary", "--dry-run")
-		wantCode(t, res, 0)
-		for _, want := range []string{
-			"dry-run: " + launchctlBin + " bootout " + service(fallbackLabel),
-			"dry-run: " + launchctlBin + " disable " + service(fallbackLabel),
-			fmt.Sprintf("dry-run: %s bootstrap gui/%d %s", launchctlBin, uid, r.primaryPlist()),
-			"dry-run: " + launchctlBin + " kickstart -k " + service(primaryLabel),
-			"dry-run: remove fallback lock",
-		} {
-			if !strings.Contains(res.Stdout, want) {
-				t.Errorf("stdout lacks %q:\n%s", want, res.Stdout)
+	for _, args := range [][]string{{"restore-primary", "--dry-run"}, {"--dry-run", "restore-primary"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			before := len(r.ld.Calls())
+			res := r.run(args...)
+			wantCode(t, res, 0)
+			for _, want := range []string{
+				"dry-run: " + launchctlBin + " bootout " + service(fallbackLabel),
+				"dry-run: " + launchctlBin + " disable " + service(fallbackLabel),
+				fmt.Sprintf("dry-run: %s bootstrap gui/%d %s", launchctlBin, uid, r.primaryPlist()),
+				"dry-run: " + launchctlBin + " kickstart -k " + service(primaryLabel),
+				"dry-run: remove fallback lock",
+			} {
+				if !strings.Contains(res.Stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, res.Stdout)
+				}
 			}
-		}
-		wantCalls(t, r.mutating(before))
-		r.readLock()
-	})
+			wantCalls(t, r.mutating(before))
+			r.readLock()
+		})
+	}
 	t.Run("restore", func(t *testing.T) {
 		before := len(r.ld.Calls())
 		res := r.run("restore-primary")
