@@ -506,7 +506,7 @@ func TestRestorePrimary(t *testing.T) {
 	t.Run("broken binary refused", func(t *testing.T) {
 		before := len(r.ld.Calls())
 		res := r.run("--primary-binary", filepath.Join(r.h.Dir, "missing"), "restore-primary")
-		wantCode(t, res, 3)
+		wantCode(t, res, 2)
 		if !strings.Contains(res.Stderr, "primary check failed") || !strings.Contains(res.Stderr, "nothing was changed") {
 			t.Errorf("stderr: %s", res.Stderr)
 		}
@@ -533,6 +533,12 @@ func TestRestorePrimary(t *testing.T) {
 			r.readLock()
 		})
 	}
+	t.Run("missing primary plist is a configuration error", func(t *testing.T) {
+		before := len(r.ld.Calls())
+		res := r.run("restore-primary", "--primary-plist", filepath.Join(r.h.Dir, "nope.plist"))
+		wantCode(t, res, 3)
+		wantCalls(t, r.mutating(before))
+	})
 	t.Run("restore", func(t *testing.T) {
 		before := len(r.ld.Calls())
 		res := r.run("restore-primary")
@@ -661,4 +667,19 @@ func readEvents(path string) []map[string]any {
 		}
 	}
 	return evs
+}
+
+// A restored primary that does not serve: exit 2, and the fallback lock is
+// kept so the guardian goes on watching the fallback.
+func TestRestorePrimaryUnverifiedKeepsTheLock(t *testing.T) {
+	r := newRig(t)
+	writePlist(t, r.primaryPlist(), plistOpts{label: primaryLabel, args: []string{"/bin/sleep", "600"}, runAtLoad: boolp(true)})
+	os.WriteFile(r.fallbackLock(), []byte(`{"who":"council-guardian","when":"2026-04-20T03:12:44Z","why":"test","pid":1}`+"\n"), 0o600)
+	res := r.run("--url", deadURL(t), "--verify-timeout", "500ms", "restore-primary")
+	wantCode(t, res, 2)
+	if !strings.Contains(res.Stderr, "not serving") || !strings.Contains(res.Stderr, "fallback lock kept") {
+		t.Errorf("stderr: %s", res.Stderr)
+	}
+	r.readLock()
+	one(t, r.events(), "restore_failed", "fallback_activated")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -31,7 +32,9 @@ the EIO recovery, kickstart -k), verify that it serves (--verify-timeout)
 and remove the fallback lock. The lock is kept if the primary does not
 serve. --dry-run prints the launchctl argv instead of running it.
 
-Exit status: 0 restored (or dry run), 3 otherwise.`,
+Exit status: 0 restored (or dry run); 2 refused or failed, a human is
+needed (primary check failed and nothing changed; launchctl failed; the
+primary does not serve, fallback lock kept); 3 bad configuration.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "primary-plist", EnvVars: []string{"COUNCIL_PRIMARY_PLIST"},
 				Usage: "plist of the primary (default: ~/Library/LaunchAgents/<primary-label>.plist)"},
@@ -120,10 +123,14 @@ func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	}
 	if err != nil {
 		log.Error("restore_failed", "check", CheckFallbackActivated, "error", err.Error(), "steps", res.Steps, "rc", rcOf(err))
-		if errors.Is(err, launchctl.ErrPrimaryCheckFailed) {
-			return fmt.Errorf("%w; nothing was changed", err)
+		var ee *launchctl.ExitError
+		switch {
+		case errors.Is(err, launchctl.ErrPrimaryCheckFailed):
+			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitCritical)
+		case errors.Is(err, launchctl.ErrUnverified), errors.As(err, &ee):
+			return cli.Exit(err.Error(), probe.ExitCritical)
 		}
-		return err
+		return err // configuration (plist, lock paths): UNKNOWN
 	}
 	if dry {
 		log.Info("restore_dry_run", "check", CheckFallbackActivated, "steps", res.Steps)
