@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# make demo: every probe against the bundled council simulator, then faults.
+#
+# Everything happens under .demo/ with a throwaway $HOME, a throwaway CA and
+# loopback ports; nothing of yours is touched and every process it starts is
+# stopped on exit. It prints each command before running it, so it doubles as
+# a walk-through of how an operator runs the probes by hand.
+set -euo pipefail
+
+BIN=$(cd "${1:-bin}" && pwd)
+ROOT=$(pwd)/.demo
+rm -rf "$ROOT"
+mkdir -p "$ROOT/home"
+export HOME="$ROOT/home"
+unset COUNCIL_URL COUNCIL_MTLS_URL FORCE_FLOW_URL COUNCIL_TRANSPORT COUNCIL_LOG_FILE COUNCIL_STATE_DIR || true
+export NO_COLOR=${NO_COLOR:-}
+LOGS="$HOME/.openclaw/logs"
+STATE="$HOME/.sanctum/state"
+mkdir -p "$LOGS" "$STATE"
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	[ -n "${FAKE_LAUNCHD_STATE:-}" ] && "$BIN/fake-launchctl" bootout "gui/$(id -u)/com.sanctum.mlx" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+bold=$'\033[1m' dim=$'\033[2m' off=$'\033[0m'
+[ -n "$NO_COLOR" ] || [ ! -t 1 ] && bold='' dim='' off=''
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
+note() { printf '%s# %s%s\n' "$dim" "$*" "$off"; }
+show() { printf '$ %s\n' "$*"; }
+# run shows a command, runs it, and reports its exit code without stopping
+# the demo (probes exit non-zero on purpose below).
+run() {
+	show "$*"
+	set +e
+	"$@"
+	rc=$?
+	set -e
+	printf '%s-> exit %d%s\n' "$dim" "$rc" "$off"
+}
+# tick runs a probe like run, remembering where its log stood, so events
+# can show just what this tick wrote.
+declare -A mark
+tick() {
+	local probe=${1##*council-}
+	mark[$probe]=$({ wc -l <"$LOGS/council-$probe.log"; } 2>/dev/null || echo 0)
+	run "$@"
+}
+# events prints the JSON events of the probe's last tick that match a jq
+# filter, without the fields every line has, trimmed for reading.
+events() {
+	local probe=$1 filter=${2:-.}
+	tail -n +"$((${mark[$probe]:-0} + 1))" "$LOGS/council-$probe.log" |
+		jq -c "select(.event != \"tick_done\") | $filter | del(.ts, .probe, .duration_ms) | with_entries(select(.value != null))" |
+		tail -n "${3:-6}"
+}
+# wait_line waits for a KEY=value line in a file and prints the value.
+wait_line() {
+	local file=$1 key=$2
+	for _ in $(seq 1 100); do
+		v=$(sed -n "s/^$key=//p" "$file" 2>/dev/null | head -n1)
+		[ -n "$v" ] && { echo "$v"; return 0; }
+		sleep 0.1
+	done
+	echo "timed out waiting for $key in $file" >&2
+	cat "$file" >&2
+	return 1
+}
+
+step "1. A throwaway CA and client certificates, and a bearer token (mode 0600)"
+run "$BIN/council-sim" pki --home "$HOME" --clients guardian,canary,drift,integrity,parity-smoke
+mkdir -p "$HOME/.sanctum/secrets"
+(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$HOME/.sanctum/secrets/council-mlx.token")
+note "token written to ~/.sanctum/secrets/council-mlx.token (never printed, never logged)"
+
+step "2. The stand-ins: Force Flow (alerts), the council simulator, a fake launchd"
+note "forceflow-sim and council-sim are simulators for tests and demos; neither is the real thing."
+"$BIN/forceflow-sim" >"$ROOT/forceflow.out" 2>&1 &
+pids+=($!)
+export FORCE_FLOW_URL
+FORCE_FLOW_URL=$(wait_line "$ROOT/forceflow.out" FORCE_FLOW_URL)
+echo "FORCE_FLOW_URL=$FORCE_FLOW_URL"
+
+# The "primary" is the simulator binary installed where the real sanctum-mlx
+# lives, so integrity can check its signature, metallib and running inode.
+PRIMARY="$HOME/sanctum-rs/target/release/sanctum-mlx"
+mkdir -p "$(dirname "$PRIMARY")"
+cp "$BIN/council-sim" "$PRIMARY"
+head -c 4096 /dev/urandom >"$(dirname "$PRIMARY")/mlx.metallib"
+CERTS="$HOME/.sanctum/certs"
+answers=()
+while IFS=$'\t' read -r prompt answer; do
+	answers+=(--answer "$prompt=$(printf '%b' "$answer")")
+done < <(jq -r --slurpfile a probes/paritysmoke/testdata/sim-answers.json \
+	'.prompts[] | [.prompt, ($a[0][.id] | gsub("\n"; "\\n"))] | @tsv' probes/paritysmoke/prompts/default.json)
+"$PRIMARY" --listen 127.0.0.1:0 --mtls-listen 127.0.0.1:0 --control 127.0.0.1:0 \
+	--ca-cert "$CERTS/ca.crt" --server-cert "$CERTS/server.crt" --server-key "$CERTS/server.key" \
+	--token-file "$HOME/.sanctum/secrets/council-mlx.token" \
+	--access-log "$LOGS/sanctum-mlx.log" --pid-file "$STATE/sanctum-mlx.pid" \
+	"${answers[@]}" >"$ROOT/sim.out" 2>&1 &
+pids+=($!)
+export COUNCIL_URL COUNCIL_MTLS_URL
+COUNCIL_URL=$(wait_line "$ROOT/sim.out" COUNCIL_URL)
+COUNCIL_MTLS_URL=$(wait_line "$ROOT/sim.out" COUNCIL_MTLS_URL)
+CONTROL=$(wait_line "$ROOT/sim.out" COUNCIL_SIM_CONTROL_URL)
+printf 'COUNCIL_URL=%s\nCOUNCIL_MTLS_URL=%s\n' "$COUNCIL_URL" "$COUNCIL_MTLS_URL"
+fault() {
+	show "curl -X POST $CONTROL/fault -d '{\"fault\":\"$1\"}'"
+	curl -sf -X POST "$CONTROL/fault" -d "{\"fault\":\"$1\"}" >/dev/null
+}
+
+# launchd does not exist here: the probes talk to fake-launchctl, a test
+# double that keeps launchd's state in a file and prints launchctl's formats.
+export FAKE_LAUNCHD_STATE="$ROOT/launchd.json" COUNCIL_LAUNCHCTL="$BIN/fake-launchctl"
+AGENTS="$HOME/Library/LaunchAgents"
+mkdir -p "$AGENTS"
+cat >"$AGENTS/com.sanctum.mlx.plist" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+	<key>Label</key><string>com.sanctum.mlx</string>
+	<key>ProgramArguments</key><array><string>$PRIMARY</string></array>
+	<key>RunAtLoad</key><false/>
+</dict></plist>
+EOF
+run "$BIN/council-plists" render --destdir "$AGENTS" --with-fallback >/dev/null
+"$BIN/fake-launchctl" bootstrap "gui/$(id -u)" "$AGENTS/com.sanctum.mlx.plist"
+"$BIN/fake-launchctl" disable "gui/$(id -u)/com.sanctum.server-mlx"
+note "com.sanctum.mlx loaded in the fake launchd; the fallback plist ships RunAtLoad=false, Disabled=true and is disabled in launchd"
+
+step "3. Every probe once against the healthy council (transport auto-detected)"
+tick "$BIN/council-canary"
+events canary 'select(.event=="canary_ok") | {event, transport, model, answer, latency_ms, finish_reason}' 1
+tick "$BIN/council-canary" --stream
+events canary 'select(.event=="canary_ok") | {event, transport, mode, answer, ttft_ms, chunks, completion_tokens}' 1
+tick "$BIN/council-guardian"
+events guardian 'select(.event=="probe_ok") | {event, transport, probe_ms, http_status}' 1
+tick "$BIN/council-parity-smoke" --table always
+# Signing keys for integrity: the operator's one-time set-up.
+KEYS="$HOME/.sanctum/keys"
+run "$BIN/council-integrity" keygen --out "$KEYS"
+run "$BIN/council-integrity" sign --key "$KEYS/council-integrity.key" "$PRIMARY"
+INTEGRITY=("$BIN/council-integrity" --primary-binary "$PRIMARY" --signing-pubkey "$KEYS/council-integrity.pub"
+	--pid-source pid-file --pid-file "$STATE/sanctum-mlx.pid")
+tick "${INTEGRITY[@]}"
+events integrity 'select(.event | test("check_")) | {event, check, detail}' 6
+# drift: a git repo holding the canonical plist, and the deployed copy.
+REPO="$HOME/sanctum-rs"
+mkdir -p "$REPO/deploy"
+cp "$AGENTS/com.sanctum.mlx.plist" "$REPO/deploy/"
+git -C "$REPO" init -q
+git -C "$REPO" -c user.name=demo -c user.email=demo@example.invalid add deploy
+git -C "$REPO" -c user.name=demo -c user.email=demo@example.invalid commit -qm "canonical plists"
+echo "$AGENTS/com.sanctum.mlx.plist = deploy/com.sanctum.mlx.plist" >"$HOME/.sanctum/council-drift.map"
+DRIFT=("$BIN/council-drift" --expect-agent com.sanctum.mlx)
+tick "${DRIFT[@]}"
+run "$BIN/council-status"
+
+step "4. Fault: chat hangs while /v1/models still answers 200 (the eight-minute incident)"
+fault hang
+note "guardian's /v1/models check still passes: that is why the canary exists"
+tick "$BIN/council-guardian"
+note "the canary catches it; hysteresis holds the first miss, the second alerts"
+tick "$BIN/council-canary" --deadline 4s --ttfb-timeout 2s
+tick "$BIN/council-canary" --deadline 4s --ttfb-timeout 2s
+events canary 'select(.level != "info" or (.event | test("alert_"))) | {event, level, check, detail, sink, via}' 3
+fault none
+tick "$BIN/council-canary"
+note "one 'recovered' info alert"
+
+step "5. Fault: the server is down; guardian restarts after 3 misses (dry-run shows the remediation)"
+fault down
+for i in 1 2 3; do tick "$BIN/council-guardian" --dry-run --timeout 2s --busy-window 0; done
+events guardian 'select(.event | test("probe_fail|restart")) | {event, check, consecutive, detail}' 4
+fault none
+tick "$BIN/council-guardian"
+note "the primary answers again: one 'recovered' alert for the unreachable channel"
+
+step "6. Fault: Force Flow is down; the alert is spooled, then delivered on a later tick"
+fault wrong
+tick "$BIN/council-canary" --force-flow-url http://127.0.0.1:9/notify --alert-budget 1s
+tick "$BIN/council-canary" --force-flow-url http://127.0.0.1:9/notify --alert-budget 1s
+show "jq '.entries[] | {sink, check: .notice.check, severity: .notice.severity}' $STATE/council-canary.outbox.json"
+jq -c '.entries[] | {sink, check: .notice.check, severity: .notice.severity}' "$STATE/council-canary.outbox.json"
+fault none
+tick "$BIN/council-canary"
+events canary 'select(.event | test("alert_|recovered")) | {event, check, severity, via, spooled_for_ms}' 4
+note "the spooled wrong_answer alert went out first, then the recovery"
+
+step "7. Fault: a deployed plist drifts from the committed one; a dirty repo stays info"
+echo "<!-- edited by hand -->" >>"$AGENTS/com.sanctum.mlx.plist"
+echo "<!-- work in progress -->" >>"$REPO/deploy/com.sanctum.mlx.plist"
+tick "${DRIFT[@]}"
+events drift 'select(.level != "info" or .check == "repo_dirty") | {event, level, check, detail}' 3
+
+step "8. Fault: the primary binary is deleted (the sixteen-hour incident)"
+note "a build tool deletes the binary; the old process keeps answering health checks"
+cp -p "$PRIMARY" "$ROOT/sanctum-mlx.backup"
+rm "$PRIMARY"
+tick "$BIN/council-guardian"
+tick "${INTEGRITY[@]}" --dry-run
+events integrity 'select(.level != "info") | {event, level, check, detail}' 6
+note "integrity would promote the fallback (dry-run above printed the exact launchctl sequence)"
+
+step "9. What Force Flow received, and the suite at a glance"
+cat "$ROOT/forceflow.out" | grep -v '^FORCE_FLOW_URL=' || true
+run "$BIN/council-status"
+
+step "Done"
+note "logs: $LOGS/council-*.log (JSON lines; try: jq -c 'select(.level != \"info\")' $LOGS/council-canary.log)"
