@@ -16,6 +16,7 @@ package alert
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -119,9 +120,16 @@ func NewEngine(probe string, channels map[string]*Channel, def Policy) *Engine {
 	return &Engine{Probe: probe, Channels: channels, Policies: map[string]Policy{}, Default: def, Now: time.Now}
 }
 
-// PolicyFor returns the policy of a check.
+// PolicyFor returns the policy of a check. A per-subject channel such as
+// "drifted:/path/to/file" falls back to the policy of its check ("drifted")
+// before the default.
 func (e *Engine) PolicyFor(check string) Policy {
 	p, ok := e.Policies[check]
+	if !ok {
+		if base, _, cut := strings.Cut(check, ":"); cut {
+			p, ok = e.Policies[base]
+		}
+	}
 	if !ok {
 		p = e.Default
 	}
@@ -139,6 +147,10 @@ func (e *Engine) channel(check string) *Channel {
 	}
 	return c
 }
+
+// Forget drops a channel's state entirely (its subject is no longer
+// checked). Call Pass first if a recovery should be announced.
+func (e *Engine) Forget(check string) { delete(e.Channels, check) }
 
 // Fail records a failure of check and returns the notice to send, or nil when
 // hysteresis or the cooldown holds it back.

@@ -80,3 +80,18 @@ func TestEnginePolicyOverride(t *testing.T) {
 		t.Fatal("default threshold 3 not applied")
 	}
 }
+
+func TestEnginePolicyPerSubjectChannel(t *testing.T) {
+	e := NewEngine("drift", nil, Policy{Threshold: 3})
+	e.Policies["drifted"] = Policy{Threshold: 1}
+	if e.Fail("drifted:/Users/neo/Library/LaunchAgents/com.sanctum.mlx.plist", Error, "differs") == nil {
+		t.Fatal("per-subject channel did not inherit its check's policy")
+	}
+	if e.Fail("probe_stale:canary", Error, "silent") != nil {
+		t.Fatal("a check without a policy must use the default")
+	}
+	e.Forget("probe_stale:canary")
+	if _, ok := e.Channels["probe_stale:canary"]; ok {
+		t.Fatal("Forget kept the channel")
+	}
+}

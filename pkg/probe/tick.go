@@ -128,6 +128,21 @@ func (t *Tick) Notify(check string, sev alert.Severity, message string) {
 	})
 }
 
+// Forget drops check's channel from the state (its subject is no longer
+// checked: a file removed from a map, an agent no longer expected). Clear it
+// first if it should announce a recovery.
+func (t *Tick) Forget(check string) { t.engine.Forget(check) }
+
+// ChannelNames lists every channel the state holds, sorted.
+func (t *Tick) ChannelNames() []string {
+	names := make([]string, 0, len(t.engine.Channels))
+	for n := range t.engine.Channels {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // Channel returns check's persisted channel state (nil if never reported).
 func (t *Tick) Channel(check string) *alert.Channel { return t.engine.Channels[check] }
 

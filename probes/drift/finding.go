@@ -80,7 +80,7 @@ func (f finding) report(t *probe.Tick) {
 // cleared (one "recovered" alert if it had alerted) and every unreported one
 // is forgotten, so the state file holds only the current subjects.
 func reconcile(t *probe.Tick, reported map[string]bool, checks ...string) {
-	for name := range t.State.Channels {
+	for _, name := range t.ChannelNames() {
 		if reported[name] || !hasCheckPrefix(name, checks) {
 			continue
 		}
@@ -88,7 +88,7 @@ func reconcile(t *probe.Tick, reported map[string]bool, checks ...string) {
 			t.Log.Info("channel_closed", "check", name, "reason", "no longer checked (configuration changed) or replaced by another check of the same subject")
 			t.Clear(name)
 		}
-		delete(t.State.Channels, name)
+		t.Forget(name)
 	}
 }
 
