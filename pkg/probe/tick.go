@@ -128,6 +128,10 @@ func (t *Tick) Notify(check string, sev alert.Severity, message string) {
 	})
 }
 
+// SetPolicy sets check's hysteresis and cooldown for this tick, for policies
+// that follow a probe's own flags (guardian alerts when it restarts).
+func (t *Tick) SetPolicy(check string, p alert.Policy) { t.engine.Policies[check] = p }
+
 // Forget drops check's channel from the state (its subject is no longer
 // checked: a file removed from a map, an agent no longer expected). Clear it
 // first if it should announce a recovery.

@@ -173,6 +173,9 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	if err != nil {
 		return err
 	}
+	// The unreachable channel alerts when the guardian escalates, so its
+	// threshold follows --restart-after.
+	t.SetPolicy(CheckUnreachable, alert.Policy{Threshold: s.RestartAfter, Cooldown: 30 * time.Minute})
 	g := &guardian{t: t, s: s, runner: newRunner(t.Common, s, t.Out)}
 	onFallback, err := launchctl.FallbackLockExists(t.Common.FallbackLock)
 	if err != nil {
