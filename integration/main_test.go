@@ -1,0 +1,81 @@
+package integration
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sanctum/council-probes/pkg/probetest"
+)
+
+// repoRoot is the workspace root, seen from this package's directory.
+const repoRoot = ".."
+
+// The binaries built once in TestMain: probe binary name -> path. A probe
+// whose main package has not landed yet is absent, and its cells are
+// skipped (reported as such, never counted as passed).
+var (
+	bins         = map[string]string{}
+	launchctlBin string
+	simBin       string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// Most cells wait on a timeout or a process, not the CPU: run more of
+	// them at once than GOMAXPROCS unless -parallel was given.
+	if !flagSet("test.parallel") {
+		flag.Set("test.parallel", "6")
+	}
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "council-integration-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if err := buildAll(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		code := m.Run()
+		printMatrix(os.Stdout)
+		return code
+	}())
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// buildAll builds every probe whose main package exists, the fake
+// launchctl and the simulator (the fallback server's program).
+func buildAll(dir string) error {
+	for _, p := range probes {
+		src := filepath.Join(repoRoot, p.cmdDir)
+		if !hasGo(src) {
+			continue
+		}
+		path, err := probetest.Build(dir, "github.com/sanctum/council-probes/"+p.cmdDir, p.binary)
+		if err != nil {
+			return err
+		}
+		bins[p.binary] = path
+	}
+	var err error
+	if launchctlBin, err = probetest.BuildFakeLaunchctl(dir); err != nil {
+		return err
+	}
+	simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/councilsim/cmd/council-sim", "council-sim")
+	return err
+}
+
+// hasGo reports whether dir holds a Go file.
+func hasGo(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	return len(m) > 0
+}
