@@ -46,6 +46,14 @@ const (
 	fBinRebuilt   = "binary rebuilt, not restarted"
 	fSigInvalid   = "signature invalid"
 	fMetallib     = "metallib missing"
+
+	fFileDrifted     = "deployed file drifted"
+	fDeployedMissing = "deployed file missing"
+	fRepoDirty       = "repo dirty (uncommitted edit)"
+	fAgentNotLoaded  = "agent not loaded"
+	fFallbackRace    = "fallback enabled in launchd"
+	fProbeStale      = "watched probe silent"
+	fLaunchctlEIO    = "launchctl fails (exit 1)"
 )
 
 var faultOrder = []string{
@@ -54,6 +62,7 @@ var faultOrder = []string{
 	fCertPartial, fCertExpired, fWrongCA, fTokenMode,
 	fStateCorrupt, fDiskFull, fConcurrent, fSIGTERM, fEIO,
 	fBinMissing, fBinRebuilt, fSigInvalid, fMetallib,
+	fFileDrifted, fDeployedMissing, fRepoDirty, fAgentNotLoaded, fFallbackRace, fProbeStale, fLaunchctlEIO,
 }
 
 // fate is what must have happened to a cell's alert.
@@ -356,7 +365,7 @@ func runCell(t *testing.T, rig probeRig, bin string, c cell) {
 	if res.Code != wt.code {
 		t.Errorf("exit %d, want %d%s", res.Code, wt.code, detail())
 	}
-	if wt.event != "" && len(probetest.Find(evs, wt.event, wt.check)) == 0 {
+	if wt.event != "" && len(findEvents(evs, wt.event, wt.check)) == 0 {
 		t.Errorf("no %s event (check %q)%s", wt.event, wt.check, detail())
 	}
 	if wt.stderr != "" && !strings.Contains(res.Stderr, wt.stderr) {
@@ -421,11 +430,35 @@ func alertSummary(w *world) string {
 	return "[" + strings.Join(s, "; ") + "]"
 }
 
+// matchCheck matches a check name against a cell's pattern: the name
+// itself, or a prefix ending in "*" for checks with a subject (drift's
+// "drifted:<path>").
+func matchCheck(pattern, check string) bool {
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(check, p)
+	}
+	return pattern == check
+}
+
+// findEvents returns the events named event whose check matches pattern
+// ("" matches any).
+func findEvents(evs []map[string]any, event, pattern string) []map[string]any {
+	var out []map[string]any
+	for _, e := range evs {
+		c, _ := e["check"].(string)
+		if e["event"] == event && (pattern == "" || matchCheck(pattern, c)) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // deliveredFor reports whether Force Flow received a failing (not a
 // "recovered") alert on check.
 func deliveredFor(w *world, check string) bool {
-	for _, a := range w.ff.AlertsFor(check) {
-		if !strings.HasSuffix(a.Title, " recovered") {
+	for _, a := range w.ff.Alerts() {
+		_, ch, _ := strings.Cut(a.Title, ": ")
+		if !strings.HasSuffix(ch, " recovered") && matchCheck(check, ch) {
 			return true
 		}
 	}
@@ -446,6 +479,12 @@ func printMatrix(out io.Writer) {
 			applies[[2]string{p.name, c.fault}] = true
 		}
 	}
+	renderMatrix(out, results.m, applies)
+}
+
+// renderMatrix prints outcomes (probe, fault -> PASS/FAIL/SKIP) for the
+// applicable cells.
+func renderMatrix(out io.Writer, outcomes map[[2]string]string, applies map[[2]string]bool) {
 	fmt.Fprintln(out, "\nFAULT MATRIX (probe x fault)")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "fault \\ probe")
@@ -457,7 +496,7 @@ func printMatrix(out io.Writer) {
 	for _, f := range faultOrder {
 		fmt.Fprint(tw, f)
 		for _, p := range probes {
-			o, ok := results.m[[2]string{p.name, f}]
+			o, ok := outcomes[[2]string{p.name, f}]
 			switch {
 			case !applies[[2]string{p.name, f}]:
 				o = "-"

@@ -14,6 +14,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/launchctl"
 	"github.com/sanctum/council-probes/pkg/probetest"
 	"github.com/sanctum/council-probes/pkg/signing"
+	"github.com/sanctum/council-probes/pkg/state"
 )
 
 // matrixProbe is one probe with its cells: the applicable faults, listed
@@ -30,6 +31,7 @@ var probes = []matrixProbe{
 	{canaryRig, canaryCells},
 	{parityRig, parityCells},
 	{integrityRig, integrityCells},
+	{driftRig, driftCells},
 }
 
 func ok(event, check string) want { return want{code: 0, event: event, check: check} }
@@ -345,4 +347,150 @@ func integrityCells() []cell {
 			}
 		}}
 	return append(cells, alertCells(metallib)...)
+}
+
+// --- drift ------------------------------------------------------------------
+
+// driftHost is what the drift probe compares: a git repository with one
+// committed file, its deployed copy, and the map between them.
+type driftHost struct {
+	Repo, Canonical, Deployed, Map string
+}
+
+func driftOf(w *world) driftHost {
+	repo := filepath.Join(w.home.Dir, "sanctum-rs")
+	return driftHost{Repo: repo, Canonical: filepath.Join(repo, "deploy", "app.conf"),
+		Deployed: filepath.Join(w.home.Dir, "deployed", "app.conf"), Map: filepath.Join(w.home.Dir, ".sanctum", "council-drift.map")}
+}
+
+const driftContent = "threads = 8\nport = 1337\n"
+
+// primaryLabel is the agent the drift cells expect loaded.
+const primaryLabel = "com.sanctum.mlx"
+
+var driftRig = probeRig{
+	name: "drift", binary: "council-drift", cmdDir: "probes/drift/cmd/council-drift",
+	prepare: func(w *world) []string {
+		t := w.t
+		git := lookPath(t, "git")
+		d := driftOf(w)
+		for _, dir := range []string{filepath.Dir(d.Canonical), filepath.Dir(d.Deployed)} {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, f := range []string{d.Canonical, d.Deployed} {
+			if err := os.WriteFile(f, []byte(driftContent), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, args := range [][]string{{"init", "-q"}, {"add", "deploy/app.conf"},
+			{"-c", "user.name=matrix", "-c", "user.email=matrix@example.invalid", "commit", "-q", "-m", "canonical"}} {
+			cmd := exec.Command(git, args...)
+			cmd.Dir, cmd.Env = d.Repo, w.home.Env()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("git %v: %v\n%s", args, err, out)
+			}
+		}
+		if err := os.WriteFile(d.Map, []byte("~/deployed/app.conf = deploy/app.conf\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The fallback as it must be: RunAtLoad=false, Disabled=true, and
+		// disabled in launchd's override database.
+		w.writeFallback()
+		w.launchctl("disable", domain()+"/"+fallbackLabel)
+		// The expected agent, loaded (not running: drift checks loaded).
+		w.writeAgent(primaryLabel)
+		w.launchctl("bootstrap", domain(), filepath.Join(w.launchAgents(), primaryLabel+".plist"))
+		// A watched probe that ticked just now.
+		w.freshTick("guardian", 30*time.Second)
+		return []string{"--map", d.Map, "--repo", d.Repo, "--expect-agent", primaryLabel,
+			"--watch-probe", "guardian=30s", "--timeout", "10s"}
+	},
+}
+
+// writeAgent writes a plist for label whose program is sleep(1), not run
+// at load.
+func (w *world) writeAgent(label string) {
+	w.t.Helper()
+	body := `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>Label</key><string>` + label + `</string>
+	<key>ProgramArguments</key><array><string>` + lookPath(w.t, "sleep") + `</string><string>3600</string></array>
+	<key>RunAtLoad</key><false/>
+</dict>
+</plist>
+`
+	if err := os.MkdirAll(w.launchAgents(), 0o700); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.launchAgents(), label+".plist"), []byte(body), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// freshTick writes probe's state file as a tick that completed at.
+func (w *world) freshTickAt(probe string, interval time.Duration, at time.Time) {
+	w.t.Helper()
+	f := state.New(probe)
+	f.LastTick, f.IntervalSeconds = at, int(interval/time.Second)
+	if err := f.Save(w.home.StateFile(probe)); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) freshTick(probe string, interval time.Duration) {
+	w.freshTickAt(probe, interval, time.Now())
+}
+
+func driftCells() []cell {
+	deployed := func(w *world) string { return driftOf(w).Deployed }
+	driftFile := func(t *testing.T, w *world) {
+		if err := os.WriteFile(deployed(w), []byte(driftContent+"threads = 64\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore := func(t *testing.T, w *world) {
+		if err := os.WriteFile(deployed(w), []byte(driftContent), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cells := append(commonCells("deploy_matches", "drifted:*"),
+		cell{fault: fFileDrifted, setup: driftFile, want: failing(2, "drifted", "drifted:*")},
+		cell{fault: fDeployedMissing, setup: func(t *testing.T, w *world) { os.Remove(deployed(w)) },
+			want: failing(2, "deployed_missing", "deployed_missing:*")},
+		cell{fault: fRepoDirty,
+			setup: func(t *testing.T, w *world) {
+				if err := os.WriteFile(driftOf(w).Canonical, []byte(driftContent+"# work in progress\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: want{code: 0, event: "repo_dirty", check: "repo_dirty",
+				then: func(t *testing.T, w *world) {
+					if len(findEvents(w.events(), "deploy_matches", "drifted:*")) == 0 {
+						t.Errorf("an uncommitted edit must not read as drift:\n%s", dumpEvents(w.events()))
+					}
+				}},
+			note: "info only, exit 0: the deployed file still matches HEAD"},
+		cell{fault: fAgentNotLoaded,
+			setup: func(t *testing.T, w *world) { w.launchctl("bootout", domain()+"/"+primaryLabel) },
+			want:  failing(2, "agent_not_loaded", "agent_not_loaded:*")},
+		cell{fault: fFallbackRace,
+			setup: func(t *testing.T, w *world) { w.launchctl("enable", domain()+"/"+fallbackLabel) },
+			want:  failing(2, "fallback_race", "fallback_race"),
+			note:  "launchd has the fallback enabled: it would race the primary for the port at boot"},
+		cell{fault: fProbeStale,
+			setup: func(t *testing.T, w *world) {
+				w.freshTickAt("guardian", 30*time.Second, time.Now().Add(-10*time.Minute))
+			},
+			want: failing(2, "probe_stale", "probe_stale:*")},
+		cell{fault: fLaunchctlEIO,
+			setup: func(t *testing.T, w *world) { w.args = append(w.args, "--launchctl", lookPath(t, "false")) },
+			want:  want{code: 3, event: "launchctl_error", check: "agent_not_loaded:*", alert: delivered},
+			note:  "launchctl itself fails: UNKNOWN, not a verdict on the agents"},
+	)
+	drifted := trigger{setup: driftFile, ticks: 1, code: 2, event: "drifted", check: "drifted:*", heal: restore}
+	return append(cells, alertCells(drifted)...)
 }

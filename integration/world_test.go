@@ -116,7 +116,7 @@ func (w *world) outbox() []alert.Pending {
 func spooledFor(entries []alert.Pending, check string) int {
 	n := 0
 	for _, e := range entries {
-		if e.Notice.Check == check {
+		if matchCheck(check, e.Notice.Check) {
 			n++
 		}
 	}
