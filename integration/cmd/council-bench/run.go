@@ -81,6 +81,10 @@ type env struct {
 	Sim            *councilsim.Sim
 	// Launcher is the built ./launcher, or "" with LauncherErr saying why.
 	Launcher, LauncherErr string
+	// setups records each tick's one-time setup result; cleanups stop
+	// what setups started.
+	setups   map[string]error
+	cleanups []func()
 }
 
 // Env is the process environment of a probe tick.
@@ -110,11 +114,22 @@ func bench(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(home)
-	e := &env{Home: home, StateDir: filepath.Join(home, ".sanctum", "state"), Bin: bin}
+	e := &env{Home: home, StateDir: filepath.Join(home, ".sanctum", "state"), Bin: bin, setups: map[string]error{}}
+	defer func() {
+		for _, f := range e.cleanups {
+			f()
+		}
+		if p := e.BinPath("fake-launchctl"); p != "" {
+			// The fake launchd starts programs for loaded labels; stop them.
+			cmd := exec.Command(p, "bootout", fmt.Sprintf("gui/%d/%s", os.Getuid(), primaryLabel))
+			cmd.Env = append(e.Env(), e.launchdEnv()...)
+			cmd.Run()
+		}
+	}()
 	if err := os.MkdirAll(e.StateDir, 0o700); err != nil {
 		return nil, err
 	}
-	e.Sim = councilsim.New(councilsim.Config{PlainAddr: "127.0.0.1:0"})
+	e.Sim = councilsim.New(councilsim.Config{PlainAddr: "127.0.0.1:0", Answers: map[string]string{"capital of France": "Paris"}})
 	if err := e.Sim.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start the simulator: %w", err)
 	}
