@@ -403,7 +403,7 @@ func runCell(t *testing.T, rig probeRig, bin string, c cell) {
 		t.Errorf("the planted token leaked into %v", l)
 	}
 	if testing.Verbose() {
-		t.Logf("exit %d; events %s; alerts %s; outbox %d; launchctl %q", res.Code, eventSummary(w.events()), alertSummary(w), len(w.outbox()), w.ld.MutatingCalls())
+		t.Logf("%s: exit %d; events %s; alerts %s; outbox %d; launchctl %q", t.Name(), res.Code, eventSummary(w.events()), alertSummary(w), len(w.outbox()), w.ld.MutatingCalls())
 	}
 }
 
