@@ -46,7 +46,9 @@ func heal(t *testing.T, w *world) {
 	}
 }
 
-func slow(c *councilsim.Config) { c.Fault, c.SlowDelay = councilsim.FaultSlow, 2500*time.Millisecond }
+// slow delays the first byte past every probe's limit in this matrix (2 s):
+// generous limits keep a loaded CI machine from failing a healthy cell.
+func slow(c *councilsim.Config) { c.Fault, c.SlowDelay = councilsim.FaultSlow, 4*time.Second }
 
 // --- guardian ---------------------------------------------------------------
 
@@ -56,7 +58,7 @@ var guardianRig = probeRig{
 		// An executable primary binary and an empty log, so a failure
 		// escalates to a restart (not a promotion) unless a cell says so.
 		return []string{"--primary-binary", simBin, "--primary-log", filepath.Join(w.home.LogDir, "sanctum-mlx.log"),
-			"--timeout", "1s", "--verify-timeout", "2s", "--verify-interval", "100ms"}
+			"--timeout", "2s", "--verify-timeout", "2s", "--verify-interval", "100ms"}
 	},
 }
 
@@ -143,7 +145,7 @@ func hasCall(calls []string, prefix string) bool {
 var canaryRig = probeRig{
 	name: "canary", binary: "council-canary", cmdDir: "probes/canary/cmd/council-canary", network: true,
 	prepare: func(w *world) []string {
-		return []string{"--deadline", "3s", "--ttfb-timeout", "1s", "--stall-timeout", "1s"}
+		return []string{"--deadline", "4s", "--ttfb-timeout", "2s", "--stall-timeout", "2s"}
 	},
 }
 
@@ -188,7 +190,7 @@ var parityRig = probeRig{
 		if err := os.WriteFile(p, []byte(parityPrompts), 0o644); err != nil {
 			w.t.Fatal(err)
 		}
-		return []string{"--prompts", p, "--prompt-timeout", "1s", "--max-failures", "0", "--table", "never"}
+		return []string{"--prompts", p, "--prompt-timeout", "2s", "--max-failures", "0", "--table", "never"}
 	},
 }
 
