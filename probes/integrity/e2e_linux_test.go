@@ -197,7 +197,7 @@ func TestE2EChecks(t *testing.T) {
 	}{
 		{name: "healthy", running: true, break_: func(h *host) {}, want: map[string]string{}},
 		{name: "binary deleted", running: true, break_: func(h *host) { os.Remove(h.bin) },
-			want: map[string]string{BinaryMissing: EventFailed, SignatureInvalid: EventFailed, StaleProcess: EventFailed}, promote: true,
+			want: map[string]string{BinaryMissing: EventFailed, StaleProcess: EventFailed}, promote: true, // no signature alert: nothing to verify, one cause
 			detail: map[string]string{BinaryMissing: "binary missing", StaleProcess: "gone"}},
 		{name: "chmod -x", running: true, break_: func(h *host) { os.Chmod(h.bin, 0o644) },
 			want: map[string]string{BinaryMissing: EventFailed}, promote: true,
@@ -401,7 +401,7 @@ func TestE2ERemediation(t *testing.T) {
 		if res.Code != 2 {
 			t.Errorf("exit %d, want 2", res.Code)
 		}
-		one(t, evs, EventFallback, checkFallback)
+		one(t, evs, EventFallback, checkFallbackActivated)
 		want := []string{
 			"enable gui/0/" + fallbackLabel,
 			"bootstrap gui/0 " + filepath.Join(h.home.Dir, "Library", "LaunchAgents", fallbackLabel+".plist"),
@@ -417,9 +417,9 @@ func TestE2ERemediation(t *testing.T) {
 		if err != nil || lk.Who != "council-integrity" || !strings.Contains(lk.Why, BinaryMissing) {
 			t.Errorf("fallback lock %+v, %v", lk, err)
 		}
-		alerts := h.ff.AlertsFor(checkFallback)
-		if len(alerts) != 1 || alerts[0].Severity != "critical" {
-			t.Errorf("fallback alerts %+v, want one critical", alerts)
+		alerts := h.ff.AlertsFor(checkFallbackActivated)
+		if len(alerts) != 1 || alerts[0].Severity != "warn" {
+			t.Errorf("fallback alerts %+v, want one warn (the council serves again)", alerts)
 		}
 		_, evs = h.run("--fallback-url", srv.URL)
 		one(t, evs, EventPromoteSkipped, "")
@@ -474,7 +474,7 @@ func TestE2ERemediation(t *testing.T) {
 			t.Fatalf("promoted on the first failure: %q", calls)
 		}
 		_, evs = h.run("--promote-after", "2")
-		one(t, evs, EventFallback, checkFallback)
+		one(t, evs, EventFallback, checkFallbackActivated)
 	})
 
 	t.Run("unverified fallback is critical", func(t *testing.T) {
@@ -485,11 +485,11 @@ func TestE2ERemediation(t *testing.T) {
 		defer srv.Close()
 		os.Remove(h.bin)
 		res, evs := h.run("--fallback-url", srv.URL, "--verify-timeout", "1s")
-		ev := one(t, evs, EventPromoteFailed, checkFallback)
+		ev := one(t, evs, EventPromoteFailed, checkFallbackDown)
 		if !strings.Contains(ev["error"].(string), "503") || res.Code != 2 {
 			t.Errorf("promote_failed %v exit %d", ev, res.Code)
 		}
-		if a := h.ff.AlertsFor(checkFallback); len(a) != 1 || a[0].Severity != "critical" {
+		if a := h.ff.AlertsFor(checkFallbackDown); len(a) != 1 || a[0].Severity != "critical" {
 			t.Errorf("alerts %+v", a)
 		}
 	})

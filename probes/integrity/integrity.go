@@ -37,6 +37,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -180,8 +181,13 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	}
 	var ok []string
 
-	checkBinary(t, s, &ok)
-	checkSignature(ctx, t, s, &ok)
+	if present := checkBinary(t, s, &ok); present {
+		checkSignature(ctx, t, s, &ok)
+	} else {
+		// There is nothing to verify: one cause, one alert (binary_missing).
+		// The signature channel is left as it was, neither failed nor passed.
+		t.Log.Info(EventSkipped, "check", SignatureInvalid, "reason", "the binary is missing; reported on "+BinaryMissing)
+	}
 	checkMetallib(t, s, &ok)
 	checkStale(ctx, t, s, r, &ok)
 	checkManifest(ctx, t, s, &ok)
@@ -193,7 +199,10 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	return nil
 }
 
-func checkBinary(t *probe.Tick, s Settings, ok *[]string) {
+// checkBinary reports binary_missing and returns whether a file is there at
+// all (a present but non-executable binary can still have its signature
+// checked).
+func checkBinary(t *probe.Tick, s Settings, ok *[]string) bool {
 	info, err := CheckBinary(s.Binary, CurrentIdentity())
 	attrs := []any{"binary", s.Binary}
 	if info.Mode != 0 {
@@ -201,10 +210,12 @@ func checkBinary(t *probe.Tick, s Settings, ok *[]string) {
 	}
 	if err != nil {
 		t.Fail(BinaryMissing, EventFailed, alert.Error, err.Error(), attrs...)
-		return
+		_, statErr := os.Lstat(s.Binary)
+		return statErr == nil
 	}
 	t.Pass(BinaryMissing, EventOK, append(attrs, "inode", info.ID.Ino)...)
 	*ok = append(*ok, "binary ok")
+	return true
 }
 
 func checkSignature(ctx context.Context, t *probe.Tick, s Settings, ok *[]string) {

@@ -25,8 +25,13 @@ const (
 	EventFallback       = "fallback_activated"
 )
 
-// checkFallback is the channel of the one-off promotion notices.
-const checkFallback = "fallback"
+// The promotion's channels are the guardian's, so an operator sees one
+// "fallback activated" notice (warn: the council serves again) or one
+// critical "fallback down" whichever probe promoted.
+const (
+	checkFallbackActivated = "fallback_activated"
+	checkFallbackDown      = "fallback_down"
+)
 
 // remediating are the checks whose failure means the next respawn will
 // fail: only these promote the fallback. metallib_missing, stale_process
@@ -92,16 +97,18 @@ func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runn
 		// Another probe promoted between our look and the lock.
 		t.Log.Warn(EventPromoteSkipped, "reason", err.Error(), "steps", steps)
 	case err != nil:
-		t.Log.Log(ctx, eventlog.LevelCritical, EventPromoteFailed, "check", checkFallback, "error", err.Error(), "steps", steps)
-		t.Notify(checkFallback, alert.Critical, fmt.Sprintf("promoting %s failed: %v (was promoting because %s)", t.Common.FallbackLabel, err, why))
+		// A one-off notice, not an open channel: integrity never watches
+		// the fallback afterwards (the guardian does, on fallback_down).
+		t.Log.Log(ctx, eventlog.LevelCritical, EventPromoteFailed, "check", checkFallbackDown, "error", err.Error(), "steps", steps)
+		t.Notify(checkFallbackDown, alert.Critical, fmt.Sprintf("promoting %s failed: %v (was promoting because %s)", t.Common.FallbackLabel, err, why))
 		t.SetExit(probe.ExitCritical, "fallback promotion failed")
 	case t.DryRun():
 		t.Log.Info(EventPromoteDryRun, "steps", steps)
 	default:
 		msg := fmt.Sprintf("fallback %s activated and serving; primary %s booted out because %s. Fix the binary, then restore the primary.",
 			t.Common.FallbackLabel, t.Common.PrimaryLabel, why)
-		t.Log.Log(ctx, eventlog.LevelCritical, EventFallback, "check", checkFallback, "detail", msg, "steps", steps, "verify_attempts", res.VerifyAttempts)
-		t.Notify(checkFallback, alert.Critical, msg)
+		t.Log.Warn(EventFallback, "check", checkFallbackActivated, "detail", msg, "steps", steps, "verify_attempts", res.VerifyAttempts)
+		t.Notify(checkFallbackActivated, alert.Warn, msg)
 		t.SetExit(probe.ExitCritical, "fallback activated; a human must restore the primary")
 	}
 }
