@@ -81,13 +81,17 @@ func (s *sseReader) Next() ([]byte, error) {
 			continue // comment or a field the canary does not use
 		}
 		value = bytes.TrimPrefix(value, []byte(" "))
+		sep := 0
 		if s.has {
-			s.data = append(s.data, '\n')
+			sep = 1
 		}
-		if len(s.data)+len(value) > s.max {
+		if len(s.data)+sep+len(value) > s.max {
 			return nil, fmt.Errorf("%w (%d bytes)", ErrEventTooLong, s.max)
 		}
-		s.data = append(s.data, value...)
+		if s.has {
+			s.data = appendBounded(s.data, []byte("\n"), s.max)
+		}
+		s.data = appendBounded(s.data, value, s.max)
 		s.has = true
 	}
 }
@@ -97,12 +101,13 @@ func (s *sseReader) Next() ([]byte, error) {
 // io.EOF.
 func (s *sseReader) readLine() ([]byte, error) {
 	s.line = s.line[:0]
+	lineMax := s.max + len("data: \r\n")
 	for {
 		frag, err := s.r.ReadSlice('\n')
-		if len(s.line)+len(frag) > s.max+2 { // +2: the line ending
+		if len(s.line)+len(frag) > lineMax {
 			return nil, fmt.Errorf("%w (%d bytes)", ErrEventTooLong, s.max)
 		}
-		s.line = append(s.line, frag...)
+		s.line = appendBounded(s.line, frag, lineMax)
 		switch {
 		case err == nil:
 			return s.line, nil
@@ -112,4 +117,17 @@ func (s *sseReader) readLine() ([]byte, error) {
 			return s.line, err
 		}
 	}
+}
+
+// appendBounded appends b to buf, growing buf as append would but never to a
+// capacity over limit (the caller has checked that the result fits), so the
+// memory held is bounded exactly, not by append's doubling.
+func appendBounded(buf, b []byte, limit int) []byte {
+	if need := len(buf) + len(b); need > cap(buf) {
+		c := max(2*cap(buf), need, 64)
+		nb := make([]byte, len(buf), min(c, max(limit, need)))
+		copy(nb, buf)
+		buf = nb
+	}
+	return append(buf, b...)
 }
