@@ -400,6 +400,68 @@ func TestE2EReferenceProblems(t *testing.T) {
 	})
 }
 
+func TestE2EReferenceOverMTLS(t *testing.T) {
+	s := newSetup(t, true, false, nil)
+	ref := s.home.Sim(func(c *councilsim.Config) { c.Answers = defaultAnswers(t, nil); c.Token = refToken })
+	certs := filepath.Join(s.home.Dir, ".sanctum", "certs")
+	flags := []string{"--reference-url", ref.MTLSURL(), "--reference-ca-cert", filepath.Join(certs, "ca.crt"),
+		"--reference-client-cert", filepath.Join(certs, "clients", "parity-smoke.crt")}
+	t.Run("full cert set", func(t *testing.T) {
+		res, evs := s.run(t, append(flags, "--reference-client-key", filepath.Join(certs, "clients", "parity-smoke.key"))...)
+		if res.Code != 0 {
+			t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+		}
+		for id, e := range prompts(t, evs) {
+			if e["exact"] != true {
+				t.Errorf("%s: %v", id, e)
+			}
+		}
+		if ref.Requests() != 10 {
+			t.Fatalf("reference saw %d requests over mTLS", ref.Requests())
+		}
+	})
+	t.Run("partial cert set names the missing file", func(t *testing.T) {
+		res, evs := s.run(t, flags...)
+		e := probetest.Find(evs, "reference_transport_error", CheckReference)
+		if res.Code != 3 || len(e) != 1 || !strings.Contains(e[0]["detail"].(string), "client key (not configured)") {
+			t.Fatalf("exit %d, events %v", res.Code, e)
+		}
+	})
+}
+
+// SIGTERM during a run ends it promptly with exit 3 (unknown), not with a
+// verdict built from answers the signal cut short.
+func TestE2ESIGTERM(t *testing.T) {
+	s := newSetup(t, false, false, func(c *councilsim.Config) { c.Fault = councilsim.FaultHang })
+	cmd := exec.Command(bin, "--prompt-timeout", "60s")
+	cmd.Env = s.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for s.primary.Requests() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("did not stop on SIGTERM:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", code, out.String())
+	}
+	evs := probetest.Events(t, s.home.LogFile(Name))
+	if len(probetest.Find(evs, "tick_cancelled", "")) != 1 || len(probetest.Find(evs, "parity_prompt", "")) != 0 || len(s.ff.AlertsFor(CheckParity)) != 0 {
+		t.Fatalf("events after SIGTERM: %v", evs)
+	}
+}
+
 func TestE2EBadPromptFile(t *testing.T) {
 	s := newSetup(t, false, false, nil)
 	path := filepath.Join(s.home.Dir, "prompts.json")
@@ -457,6 +519,13 @@ func TestE2ERecord(t *testing.T) {
 		t.Fatal("record wrote a file from a broken backend")
 	}
 	s.primary.SetFault(councilsim.FaultNone)
+	// --dry-run prints the file instead of writing it.
+	if res, _ = s.run(t, "--record", broken, "--dry-run"); res.Code != 0 || !strings.Contains(res.Stdout, `"id": "long-healthcheck"`) {
+		t.Fatalf("--dry-run record: exit %d\n%s", res.Code, res.Stdout)
+	}
+	if _, err := os.Stat(broken); err == nil {
+		t.Fatal("--dry-run wrote the record file")
+	}
 	if res, _ = s.run(t, "--record", golden, "--force"); res.Code != 0 {
 		t.Fatalf("--force: exit %d", res.Code)
 	}
