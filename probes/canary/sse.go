@@ -55,7 +55,7 @@ func (s *sseReader) Next() ([]byte, error) {
 	for {
 		line, err := s.readLine()
 		if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
-			if errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) && s.has {
 				// The last line ended and the connection closed: dispatch.
 				return s.data, nil
 			}
