@@ -541,3 +541,27 @@ func TestSubcommandExitCoder(t *testing.T) {
 		t.Fatalf("exit %d, output %q", code, out)
 	}
 }
+
+func TestPassQuietCountsWithoutAnEvent(t *testing.T) {
+	e := newEnv(t)
+	p := testProbe(false)
+	p.Tick = func(ctx context.Context, t *Tick) error {
+		t.PassQuiet("reached")
+		t.Fail("answer", "probe_fail", alert.Warn, "slow")
+		return nil
+	}
+	dir := filepath.Join(e.home, "textfile")
+	code, _ := e.run(t, p, "--metrics-dir", dir)
+	if code != ExitWarning {
+		t.Fatalf("exit %d", code)
+	}
+	for _, ev := range e.events(t) {
+		if ev["check"] == "reached" {
+			t.Fatalf("PassQuiet logged an event: %v", ev)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "council_testprobe.prom"))
+	if !strings.Contains(string(data), `check="reached"} 0`) {
+		t.Fatalf("quiet pass missing from metrics:\n%s", data)
+	}
+}

@@ -83,8 +83,8 @@ func (h *Home) WithCerts(clients ...string) *Home {
 	return h
 }
 
-// RemoveClientCerts deletes the client cert and key of client (so auto
-// transport reverts to bearer once the CA is gone too).
+// RemoveCerts deletes the whole cert directory (CA, server and client
+// certs), so auto transport reverts to bearer.
 func (h *Home) RemoveCerts() {
 	os.RemoveAll(testpki.CertsDir(h.Dir))
 }

@@ -158,14 +158,14 @@ func report(t *probe.Tick, res Result) {
 	attrs := res.Attrs()
 	if res.OK() {
 		for _, check := range passedBefore(CheckWrongAnswer, res.Stream) {
-			t.Clear(check)
+			t.PassQuiet(check)
 		}
 		t.Pass(CheckWrongAnswer, "canary_ok", attrs...)
 		t.OKSummary(okSummary(res, t.Client.Kind))
 		return
 	}
 	for _, check := range passedBefore(res.Check, res.Stream) {
-		t.Clear(check)
+		t.PassQuiet(check)
 	}
 	t.Fail(res.Check, "canary_fail", alert.Error, res.Detail, attrs...)
 }
