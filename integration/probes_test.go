@@ -292,10 +292,10 @@ func installBinary(t *testing.T, src string, h integrityHost) {
 
 // promoted asserts the fallback was activated and verified.
 func promoted(t *testing.T, w *world) {
-	if len(probetest.Find(w.events(), "fallback_activated", "fallback")) == 0 {
+	if len(probetest.Find(w.events(), "fallback_activated", "fallback_activated")) == 0 {
 		t.Errorf("the fallback was not activated:\n%s", dumpEvents(w.events()))
 	}
-	if !deliveredFor(w, "fallback") {
+	if !deliveredFor(w, "fallback_activated") {
 		t.Errorf("no fallback alert reached Force Flow: %+v", w.ff.Alerts())
 	}
 }
