@@ -220,17 +220,6 @@ func (w *world) limitFileSize() {
 	w.args = append(w.args, "--log-max-bytes", fmt.Sprint(64<<20))
 }
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // fallback is the fallback server as it ships: a plist with Disabled=true,
 // RunAtLoad=false and KeepAlive, whose program is the simulator on a free
 // port.
@@ -243,7 +232,7 @@ const fallbackLabel = "com.sanctum.server-mlx"
 // writeFallback writes the fallback's plist at the default path.
 func (w *world) writeFallback() fallback {
 	w.t.Helper()
-	port := freePort(w.t)
+	port := probetest.FreePort(w.t)
 	fb := fallback{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Plist: filepath.Join(w.launchAgents(), fallbackLabel+".plist"),
 		PIDFile: filepath.Join(w.home.Dir, "fallback.pid")}
 	args := []string{simBin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--pid-file", fb.PIDFile}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -227,6 +228,18 @@ func (l *Launchd) MutatingCalls() []string {
 		}
 	}
 	return out
+}
+
+// FreePort returns a loopback port nothing listens on right now (for a
+// server a test starts later, or a URL that must refuse connections).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Result is one run of a probe binary.

@@ -142,19 +142,8 @@ func (r *rig) mutating(since int) []string {
 	return out
 }
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // deadURL is a loopback URL that refuses connections.
-func deadURL(t *testing.T) string { return fmt.Sprintf("http://127.0.0.1:%d", freePort(t)) }
+func deadURL(t *testing.T) string { return fmt.Sprintf("http://127.0.0.1:%d", probetest.FreePort(t)) }
 
 type plistOpts struct {
 	label     string
@@ -227,9 +216,9 @@ type launchedSim struct {
 // simulator serves.
 func (r *rig) loadPrimary(mtls bool) launchedSim {
 	r.t.Helper()
-	port, mport := freePort(r.t), 0
+	port, mport := probetest.FreePort(r.t), 0
 	if mtls {
-		mport = freePort(r.t)
+		mport = probetest.FreePort(r.t)
 	}
 	s := launchedSim{URL: fmt.Sprintf("http://127.0.0.1:%d", port), PIDFile: filepath.Join(r.h.Dir, "primary.pid"), Plist: r.primaryPlist()}
 	if mtls {
@@ -245,7 +234,7 @@ func (r *rig) loadPrimary(mtls bool) launchedSim {
 // RunAtLoad=false, KeepAlive=true, serving on a fresh port.
 func (r *rig) writeFallback() launchedSim {
 	r.t.Helper()
-	port := freePort(r.t)
+	port := probetest.FreePort(r.t)
 	s := launchedSim{URL: fmt.Sprintf("http://127.0.0.1:%d", port), PIDFile: filepath.Join(r.h.Dir, "fallback.pid"), Plist: r.fallbackPlist()}
 	writePlist(r.t, s.Plist, plistOpts{label: fallbackLabel, args: r.simArgs(port, 0, "", s.PIDFile),
 		runAtLoad: boolp(false), keepAlive: true, disabled: true})

@@ -579,7 +579,7 @@ func TestRestorePrimary(t *testing.T) {
 // not-yet-started fallback down.
 func TestFallbackWatchWaitsForPromotionInProgress(t *testing.T) {
 	r := newRig(t)
-	port := freePort(t)
+	port := probetest.FreePort(t)
 	fallbackURL := fmt.Sprintf("http://127.0.0.1:%d", port)
 	os.WriteFile(r.fallbackLock(), []byte(`{"who":"council-integrity","when":"2026-04-20T03:12:44Z","why":"binary missing","pid":1}`+"\n"), 0o600)
 	held, err := lock.Acquire(ctxT(t), filepath.Join(r.h.StateDir, "council-remediation.lock"))
