@@ -82,6 +82,9 @@ func newRig(t *testing.T) *rig {
 		// An executable primary binary, so only the log decides.
 		"--primary-binary", simBin,
 		"--timeout", "2s", "--verify-timeout", "15s", "--verify-interval", "100ms",
+		// The primaries the tests start are seconds old; the start-up
+		// grace has its own test.
+		"--startup-grace", "0",
 	}
 	return r
 }

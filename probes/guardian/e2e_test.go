@@ -686,3 +686,29 @@ func TestRestorePrimaryUnverifiedKeepsTheLock(t *testing.T) {
 	r.readLock()
 	one(t, r.events(), "restore_failed", "fallback_activated")
 }
+
+// A primary launchd started moments ago is still loading: failures count and
+// alert, but it is not restarted until it is older than --startup-grace.
+func TestStartupGraceDefersRestart(t *testing.T) {
+	r := newRig(t)
+	plist := r.primaryPlist()
+	writePlist(t, plist, plistOpts{label: primaryLabel, args: []string{"/bin/sleep", "600"}, runAtLoad: boolp(true)})
+	r.launchctl("bootstrap", fmt.Sprintf("gui/%d", uid), plist)
+	setup := len(r.ld.Calls())
+	r.args = append(r.args, "--url", deadURL(t), "--restart-after", "1", "--verify-timeout", "500ms")
+
+	res := r.run("--startup-grace", "1h")
+	wantCode(t, res, 2)
+	wantCalls(t, r.mutating(setup))
+	ev := one(t, r.events(), "probe_skip_starting", "unreachable")
+	if age, _ := ev["age_ms"].(float64); age < 0 || age > 60_000 || ev["pid"] == nil {
+		t.Errorf("probe_skip_starting = %v", ev)
+	}
+	if got := r.ff.AlertsFor("unreachable"); len(got) != 1 || got[0].Severity != "error" {
+		t.Errorf("the failure must still alert: %+v", got)
+	}
+
+	// Past the grace (here: grace off) the same primary is restarted.
+	wantCode(t, r.run("--startup-grace", "0"), 2)
+	wantCalls(t, r.mutating(setup), "kickstart -k "+service(primaryLabel))
+}

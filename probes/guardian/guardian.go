@@ -92,7 +92,9 @@ failures: kickstart -k the primary and verify the heal (--verify-timeout),
 at most --max-restarts per --restart-window (then critical, exit 2). A
 request completed within --busy-window in --primary-log defers escalation.
 A fatal signature in the tail of --primary-log, or a missing or
-non-executable --primary-binary, promotes the fallback instead. While the
+non-executable --primary-binary, promotes the fallback instead. A primary
+launchd started less than --startup-grace ago is still loading and is not
+restarted (its failures still count and alert). While the
 fallback lock exists the fallback (--fallback-url) is watched instead and
 nothing is promoted again; restore-primary switches back.`
 
@@ -112,6 +114,8 @@ func flags() []cli.Flag {
 		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: DefaultTailBytes, Usage: "how much of the end of --primary-log the busy and fatal scans read"},
 		&cli.StringSliceFlag{Name: "fatal-signature", EnvVars: env("FATAL_SIGNATURES"), Value: cli.NewStringSlice(DefaultFatalSignatures...),
 			Usage: "log text of a primary that can never serve (repeatable, case-insensitive); found in the log tail -> promote the fallback"},
+		&cli.DurationFlag{Name: "startup-grace", EnvVars: env("STARTUP_GRACE"), Value: DefaultStartupGrace,
+			Usage: "do not restart a primary that launchd started less than this long ago (it is still loading); failures still count and alert (0 = off)"},
 		&cli.StringFlag{Name: "fallback-url", EnvVars: env("FALLBACK_URL"), Usage: "URL probed while the fallback lock exists (bearer transport; --model is not required of the fallback); empty = --url"},
 	}
 }
@@ -130,6 +134,7 @@ type Settings struct {
 	TailBytes       int64
 	FatalSignatures []string
 	FallbackURL     string
+	StartupGrace    time.Duration
 }
 
 // SettingsFrom reads the guardian's flags (from c or, for a subcommand, its
@@ -141,7 +146,7 @@ func SettingsFrom(c *cli.Context) (Settings, error) {
 		VerifyTimeout: c.Duration("verify-timeout"), VerifyInterval: c.Duration("verify-interval"),
 		BusyWindow: c.Duration("busy-window"), BusyMarker: c.String("busy-marker"), BusyIgnore: c.StringSlice("busy-ignore"),
 		TailBytes: c.Int64("log-tail-bytes"), FatalSignatures: c.StringSlice("fatal-signature"),
-		FallbackURL: c.String("fallback-url"),
+		FallbackURL: c.String("fallback-url"), StartupGrace: c.Duration("startup-grace"),
 	}
 	switch {
 	case s.Timeout <= 0:
@@ -154,6 +159,8 @@ func SettingsFrom(c *cli.Context) (Settings, error) {
 		return s, fmt.Errorf("--restart-window must be positive, got %s", s.RestartWindow)
 	case s.VerifyTimeout <= 0 || s.VerifyInterval <= 0:
 		return s, fmt.Errorf("--verify-timeout and --verify-interval must be positive")
+	case s.StartupGrace < 0:
+		return s, fmt.Errorf("--startup-grace must not be negative, got %s", s.StartupGrace)
 	case s.TailBytes <= 0:
 		return s, fmt.Errorf("--log-tail-bytes must be positive, got %d", s.TailBytes)
 	}
@@ -248,6 +255,11 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	// Escalate: a binary that can never serve is not restarted.
 	if why, evidence := g.neverServes(tail); why != "" {
 		return g.promote(ctx, why, evidence)
+	}
+	// A primary still loading is not restarted (that would restart the load).
+	if pid, age, starting := g.startingUp(ctx, s.StartupGrace); starting {
+		g.skipStarting(pid, age, s.StartupGrace, consecutive)
+		return nil
 	}
 	return g.restart(ctx, history, consecutive)
 }

@@ -1,0 +1,48 @@
+package guardian
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultStartupGrace covers the seed's primary start-up: verify the signed
+// manifest (10 s), hash 16 GB of weights (10 s), load into Metal (60 s),
+// slower under a reboot's load.
+const DefaultStartupGrace = 2 * time.Minute
+
+// errNoStartTime means the process's start time cannot be read here.
+var errNoStartTime = errors.New("process start time unavailable")
+
+// startingUp reports whether the primary is a process launchd started less
+// than grace ago: it is still loading, and a kickstart -k would only throw
+// the load away and start it again. The failure still counts and alerts;
+// only the restart waits. A primary launchd does not run, or whose age
+// cannot be read, is not starting up.
+func (g *guardian) startingUp(ctx context.Context, grace time.Duration) (pid int, age time.Duration, ok bool) {
+	if grace <= 0 {
+		return 0, 0, false
+	}
+	info, err := g.runner.Print(ctx, g.t.Common.PrimaryLabel)
+	if err != nil || !info.Running() || info.PID <= 0 {
+		return 0, 0, false
+	}
+	started, err := processStart(info.PID)
+	if err != nil {
+		g.t.Log.Warn("startup_grace_unavailable", "check", CheckUnreachable, "pid", info.PID, "error", err.Error())
+		return 0, 0, false
+	}
+	age = g.t.Now().Sub(started)
+	if age < 0 {
+		age = 0
+	}
+	return info.PID, age, age < grace
+}
+
+// skipStarting logs the deferred restart.
+func (g *guardian) skipStarting(pid int, age, grace time.Duration, consecutive int) {
+	g.t.Log.Warn("probe_skip_starting", "check", CheckUnreachable, "pid", pid, "age_ms", age.Milliseconds(),
+		"grace_ms", grace.Milliseconds(), "consecutive", consecutive,
+		"reason", fmt.Sprintf("the primary (pid %d) started %s ago, inside the %s start-up grace: not restarted", pid, age.Round(time.Second), grace))
+}
