@@ -173,11 +173,14 @@ note "one 'recovered' info alert"
 
 step "5. Fault: the server is down; guardian restarts after 3 misses (dry-run shows the remediation)"
 fault down
-for i in 1 2 3; do tick "$BIN/council-guardian" --dry-run --timeout 2s --busy-window 0; done
+note "two real ticks count the failures (nothing to do yet below --restart-after 3)"
+for i in 1 2; do tick "$BIN/council-guardian" --timeout 2s --busy-window 0; done
+note "the third would restart: --dry-run prints what it would run and send (and changes no state)"
+tick "$BIN/council-guardian" --dry-run --timeout 2s --busy-window 0
 events guardian 'select(.event | test("probe_fail|restart")) | {event, check, consecutive, detail}' 4
 fault none
 tick "$BIN/council-guardian"
-note "the primary answers again: one 'recovered' alert for the unreachable channel"
+note "the primary answers again: the count resets (the dry run sent no alert, so there is no recovery to announce)"
 
 step "6. Fault: Force Flow is down; the alert is spooled, then delivered on a later tick"
 fault wrong
