@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/transport"
@@ -32,6 +34,10 @@ type Backend struct {
 	// servers return them.
 	Logprobs bool
 	Log      *slog.Logger
+	// Secrets are redacted from response excerpts in errors (the bearer
+	// token: a misbehaving server or proxy may echo the request's headers
+	// into an error page), on top of anything shaped like one.
+	Secrets []string
 
 	// noExtras is set once the server refused seed/logprobs with a 400, so
 	// the rest of the set is sent without them.
@@ -169,7 +175,7 @@ func (b *Backend) post(ctx context.Context, p Prompt, extras bool) (Answer, erro
 		return Answer{}, fmt.Errorf("answer larger than %d bytes", maxResponseBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, printable(string(data), 120))
+		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, printable(redact(data, b.Secrets), 120))
 		if resp.StatusCode == http.StatusBadRequest && extras {
 			err = fmt.Errorf("%w: %w", errRejectedExtras, err)
 		}
@@ -180,7 +186,7 @@ func (b *Backend) post(ctx context.Context, p Prompt, extras bool) (Answer, erro
 	}
 	var cr chatResponse
 	if err := json.Unmarshal(data, &cr); err != nil {
-		return Answer{}, fmt.Errorf("answer is not JSON (Content-Type %q): %s", resp.Header.Get("Content-Type"), printable(string(data), 60))
+		return Answer{}, fmt.Errorf("answer is not JSON (Content-Type %q): %s", resp.Header.Get("Content-Type"), printable(redact(data, b.Secrets), 60))
 	}
 	if len(cr.Choices) == 0 {
 		return Answer{}, errors.New("answer has no choices")
@@ -200,6 +206,23 @@ func (b *Backend) post(ctx context.Context, p Prompt, extras bool) (Answer, erro
 		a.UsageTokens = cr.Usage.CompletionTokens
 	}
 	return a, nil
+}
+
+// bearerRE matches a bearer credential as an echoed Authorization header
+// spells it.
+var bearerRE = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',;]+`)
+
+// redact returns a response body as text with the known secrets and
+// anything shaped like a bearer credential replaced, before any excerpt of
+// it reaches an error, a log line or an alert.
+func redact(body []byte, secrets []string) string {
+	s := string(body)
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return bearerRE.ReplaceAllString(s, "${1}[redacted]")
 }
 
 // ResolveModel sets Model to the server's first listed model when it is

@@ -223,3 +223,48 @@ func jsonEscape(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
 }
+
+// A server or proxy that echoes the request's credentials into an error
+// page must not carry the bearer token into the answer's error, which
+// becomes a log line and the parity alert's message.
+func TestBackendRedactsEchoedToken(t *testing.T) {
+	const tok = "tok-parity-ECHOED-5f1a"
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		status int
+		body   func(r *http.Request) string
+		err    string
+	}{
+		{"401 echoing the header", http.StatusUnauthorized,
+			func(r *http.Request) string { return "denied: " + r.Header.Get("Authorization") }, "HTTP 401: denied: Bearer [redacted]"},
+		{"500 echoing the bare token", http.StatusInternalServerError,
+			func(r *http.Request) string {
+				return "bad key " + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			}, "HTTP 500: bad key [redacted]"},
+		{"200 HTML page echoing the header", http.StatusOK,
+			func(r *http.Request) string { return "<html>" + r.Header.Get("Authorization") + "</html>" }, "Bearer [redacted]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body(r))
+			}))
+			defer srv.Close()
+			c := plainClient(t, srv.URL, tokenFile)
+			b := &Backend{Role: "primary", Client: c, Secrets: tokenOf(c, tokenFile)}
+			a := b.Ask(context.Background(), Prompt{ID: "p", Prompt: "2+2", MaxTokens: 4}, 5*time.Second)
+			if a.Err == nil {
+				t.Fatalf("Ask = %+v, want an error", a)
+			}
+			if msg := a.Err.Error(); strings.Contains(msg, tok) || !strings.Contains(msg, tt.err) {
+				t.Fatalf("Ask error = %q, want %q and no token", msg, tt.err)
+			}
+		})
+	}
+}

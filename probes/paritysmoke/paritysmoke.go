@@ -206,7 +206,8 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	}
 
 	runner := &Runner{
-		Primary:       &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: o.Logprobs, Log: t.Log},
+		Primary: &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: o.Logprobs, Log: t.Log,
+			Secrets: tokenOf(t.Client, t.Common.TokenFile)},
 		PromptTimeout: o.PromptTimeout,
 		MinPrefix:     o.MinPrefix,
 	}
@@ -219,7 +220,7 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 			t.Unknown(CheckReference, "reference_transport_error", err.Error())
 		} else {
 			runner.Reference = &Backend{Role: "reference", Client: c, Model: o.RefModel, Seed: o.Seed, Logprobs: o.Logprobs,
-				Log: t.Log.With("reference_transport", string(c.Kind))}
+				Log: t.Log.With("reference_transport", string(c.Kind)), Secrets: tokenOf(c, o.Reference.TokenFile)}
 			resolveModel(ctx, t, runner.Reference, o.PromptTimeout)
 		}
 	} else {
@@ -238,6 +239,18 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	judgeSet(t, results, o)
 	if runner.Reference != nil {
 		judgeReference(t, results)
+	}
+	return nil
+}
+
+// tokenOf is the bearer token a client sends, read again from its file only
+// so that it can be redacted should a server echo it back.
+func tokenOf(c *transport.Client, tokenFile string) []string {
+	if c == nil || c.Kind != transport.KindBearer {
+		return nil
+	}
+	if tok, err := transport.ReadToken(tokenFile); err == nil && tok != "" {
+		return []string{tok}
 	}
 	return nil
 }
@@ -355,7 +368,8 @@ func record(ctx context.Context, t *probe.Tick, o Options, set *PromptSet) error
 			return nil
 		}
 	}
-	b := &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: false, Log: t.Log}
+	b := &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: false, Log: t.Log,
+		Secrets: tokenOf(t.Client, t.Common.TokenFile)}
 	resolveModel(ctx, t, b, o.PromptTimeout)
 	runner := &Runner{Primary: b, PromptTimeout: o.PromptTimeout}
 	results, err := runner.Run(ctx, set, func(r Result) {
