@@ -58,6 +58,8 @@ func TestVisibleAnswer(t *testing.T) {
 		{"multi-line think block", "<think>\nlet me see\n4\n</think>\n\n4", "\n\n4"},
 		{"unclosed think block (max_tokens ran out)", "<think>2+2... it is 4", ""},
 		{"two blocks", "<think>a</think>4<think>b</think>", "4"},
+		{"think opened by the chat template", "2+2 is 4, so</think>5", "5"},
+		{"template-opened think, multi-line", "\nlet me see: 4\n</think>\n\n4", "\n\n4"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
