@@ -38,6 +38,10 @@ const (
 
 var resultNames = map[int]string{ExitOK: "OK", ExitWarning: "WARNING", ExitCritical: "CRITICAL", ExitUnknown: "UNKNOWN"}
 
+// FutureSkew is how far in the future a last tick may be before the probe
+// counts as stale.
+const FutureSkew = time.Minute
+
 // ResultName is the Nagios word for an exit code.
 func ResultName(code int) string {
 	if s, ok := resultNames[code]; ok {
@@ -297,7 +301,12 @@ func collectProbe(cfg Config, name string, now time.Time) ProbeStatus {
 		if _, ok := resultNames[last]; !ok {
 			p.Exit, p.Reason = ExitUnknown, fmt.Sprintf("last tick exited %d, not a Nagios code", last)
 		}
-		if interval > 0 && age > StaleFactor*interval {
+		if age < -FutureSkew {
+			// A future tick would look fresh forever; say so instead.
+			p.Stale = true
+			p.Exit = ExitUnknown
+			p.Reason = fmt.Sprintf("last tick is %s in the future (clock stepped back, or a bad state file)", FormatAge(-age))
+		} else if interval > 0 && age > StaleFactor*interval {
 			p.Stale = true
 			p.Exit = ExitUnknown
 			p.Reason = fmt.Sprintf("stale: last tick %s ago, more than %dx its %s interval", FormatAge(age), StaleFactor, FormatAge(interval))

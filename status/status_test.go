@@ -268,6 +268,8 @@ func TestExitCodePolicy(t *testing.T) {
 		{"outbox backlog", map[string]*state.File{"guardian": ok(time.Second, 0)}, true, false, ExitWarning},
 		{"fallback active", map[string]*state.File{"guardian": ok(time.Second, 0)}, false, true, ExitWarning},
 		{"odd exit code", map[string]*state.File{"guardian": ok(time.Second, 7)}, false, false, ExitUnknown},
+		{"clock skew of seconds is fine", map[string]*state.File{"guardian": ok(-10*time.Second, 0)}, false, false, ExitOK},
+		{"last tick far in the future is stale", map[string]*state.File{"guardian": ok(-time.Hour, 0)}, false, false, ExitUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,6 +31,10 @@ type WatchedProbe struct {
 // intervals.
 var DefaultWatched = []string{"guardian=30s", "canary=10m", "integrity=5m", "parity-smoke=24h"}
 
+// FutureSkew is how far in the future a last tick may be (clock
+// adjustments between two processes) before it counts as stale.
+const FutureSkew = time.Minute
+
 // ParseWatched parses --watch-probe values "name=interval".
 func ParseWatched(values []string) ([]WatchedProbe, error) {
 	var out []WatchedProbe
@@ -99,6 +103,13 @@ func staleFinding(now time.Time, w WatchedProbe, path string, data []byte, readE
 	}
 	age := now.Sub(f.LastTick)
 	attrs = append(attrs, "last_tick", f.LastTick.UTC().Format(time.RFC3339), "age", age.Round(time.Second).String())
+	if age < -FutureSkew {
+		// A tick "in the future" would read as fresh forever: a silent
+		// probe must not hide behind a stepped-back clock or a bad file.
+		return fail(ch, CheckProbeStale, alert.Error,
+			fmt.Sprintf("%s's last tick %s is %s in the future (clock stepped back, or a bad state file): cannot tell it is alive",
+				bin, f.LastTick.UTC().Format(time.RFC3339), (-age).Round(time.Second)), attrs...)
+	}
 	if age > limit {
 		return fail(ch, CheckProbeStale, alert.Error,
 			fmt.Sprintf("%s last completed a tick %s ago at %s (interval %s, stale after %s)",

@@ -39,7 +39,10 @@ func TestStaleFinding(t *testing.T) {
 			"council-canary last completed a tick 31m0s ago at 2026-04-21T02:29:00Z (interval 10m0s, stale after 30m0s)"},
 		{"state file interval wins", stateJSON(now.Add(-4*time.Minute), 60), nil, outcomeFail, "(interval 1m0s, stale after 3m0s)"},
 		{"state file interval wins the other way", stateJSON(now.Add(-2*time.Hour), 3600), nil, outcomePass, ""},
-		{"future tick (clock step) is not stale", stateJSON(now.Add(time.Hour), 0), nil, outcomePass, ""},
+		{"a few seconds in the future (clock skew) is fresh", stateJSON(now.Add(20*time.Second), 0), nil, outcomePass, ""},
+		// Far in the future would read as fresh until the clock catches
+		// up (for a bad file: forever); the probe's next tick rewrites it.
+		{"far in the future is stale", stateJSON(now.Add(time.Hour), 0), nil, outcomeFail, "is 1h0m0s in the future"},
 		{"never completed a tick", stateJSON(time.Time{}, 600), nil, outcomeFail, "council-canary has never completed a tick"},
 		{"never ran", nil, &fs.PathError{Op: "open", Path: "x", Err: fs.ErrNotExist}, outcomeFail, "council-canary never ran: no state file /s/council-canary.json"},
 		{"corrupt", []byte("{trunc"), nil, outcomeFail, "council-canary's state file /s/council-canary.json is corrupt"},
