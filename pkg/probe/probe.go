@@ -359,9 +359,14 @@ func (t *Tick) finish(cancelled bool, logFile *eventlog.File, stderr io.Writer) 
 		t.State.LastExit = code
 		t.State.LastSummary = summary
 	}
-	if err := t.State.Save(t.StatePath); err != nil {
-		t.Log.Error("state_error", "error", err.Error())
-		fmt.Fprintf(stderr, "%s: %v\n", t.Probe.Binary(), err)
+	// A dry run leaves no trace in the state: it delivered nothing, so
+	// saving the channels it marked as alerted would hold back (cooldown) the
+	// real tick's alert and later announce a recovery of an alert never sent.
+	if !t.DryRun() {
+		if err := t.State.Save(t.StatePath); err != nil {
+			t.Log.Error("state_error", "error", err.Error())
+			fmt.Fprintf(stderr, "%s: %v\n", t.Probe.Binary(), err)
+		}
 	}
 	if t.Common.MetricsDir != "" {
 		if err := metrics.Write(t.Common.MetricsDir, t.snapshot(code)); err != nil {

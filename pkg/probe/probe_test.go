@@ -342,13 +342,24 @@ func TestCorruptStateIsResetWithWarning(t *testing.T) {
 func TestDryRunPrintsAlertInsteadOfSending(t *testing.T) {
 	e := newEnv(t)
 	p := testProbe(false)
-	e.run(t, p, "--outcome", "error", "--dry-run")
+	e.run(t, p, "--outcome", "error") // first miss: held by hysteresis
+	statePath := filepath.Join(e.stateDir, "council-testprobe.json")
+	before, _ := os.ReadFile(statePath)
 	_, out := e.run(t, p, "--outcome", "error", "--dry-run")
 	if len(e.ff.payloads()) != 0 {
 		t.Fatal("dry-run delivered")
 	}
 	if !strings.Contains(out, "dry-run: would send alert: POST "+e.ff.srv.URL+"/notify") {
 		t.Fatalf("dry-run output lacks the request: %s", out)
+	}
+	if after, _ := os.ReadFile(statePath); !bytes.Equal(before, after) {
+		t.Fatalf("dry-run changed the state:\n%s\n->\n%s", before, after)
+	}
+	// The alert the dry run only printed must still go out on the next real
+	// tick, not be held back by a cooldown it never started.
+	e.run(t, p, "--outcome", "error")
+	if got := e.ff.payloads(); len(got) != 1 || got[0].Severity != "error" {
+		t.Fatalf("real tick after a dry run: want one error alert, got %+v", got)
 	}
 }
 
