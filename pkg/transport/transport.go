@@ -82,14 +82,20 @@ type Client struct {
 	// CertNotAfter and CertSubject describe the client certificate (mTLS).
 	CertNotAfter time.Time
 	CertSubject  string
-	// token is unexported so it cannot be printed by accident through %+v of
-	// an exported field; String omits it too.
+	// token is unexported so encoding/json never writes it. fmt does print
+	// unexported fields, so String and GoString (value receivers, to cover a
+	// Client as well as a *Client) stand in for every verb.
 	token string
 }
 
 // String describes the client without its secret.
-func (c *Client) String() string {
+func (c Client) String() string {
 	return fmt.Sprintf("%s %s", c.Kind, c.BaseURL)
+}
+
+// GoString keeps %#v from printing the token.
+func (c Client) GoString() string {
+	return fmt.Sprintf("transport.Client{Kind: %q, BaseURL: %q}", c.Kind, c.BaseURL)
 }
 
 // Resolve applies the mode rules to cfg and returns a ready client.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -300,9 +301,11 @@ func TestClientStringHasNoToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{c.String()} {
-		if strings.Contains(s, plantedToken) {
-			t.Fatalf("token in %q", s)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{c, *c} {
+			if s := fmt.Sprintf(verb, v); strings.Contains(s, plantedToken) {
+				t.Fatalf("token in %s of %T: %q", verb, v, s)
+			}
 		}
 	}
 }
