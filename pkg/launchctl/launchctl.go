@@ -39,7 +39,11 @@ const (
 	DefaultPath           = "launchctl"
 	DefaultVerifyTimeout  = 90 * time.Second // the primary spends ~80 s verifying and loading weights
 	DefaultVerifyInterval = 2 * time.Second
-	DefaultLockTimeout    = 30 * time.Second
+	// DefaultLockTimeout outlasts another remediation's verify loop: the
+	// holder of the shared lock kickstarts and verifies (at most
+	// DefaultVerifyTimeout), and a promotion waiting behind it must not
+	// give up and alert while a restart is merely being verified.
+	DefaultLockTimeout = DefaultVerifyTimeout + 30*time.Second
 )
 
 // ErrInvalidLabel is returned (wrapped) for a label that is not a launchd

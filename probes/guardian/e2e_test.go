@@ -712,3 +712,28 @@ func TestStartupGraceDefersRestart(t *testing.T) {
 	wantCode(t, r.run("--startup-grace", "0"), 2)
 	wantCalls(t, r.mutating(setup), "kickstart -k "+service(primaryLabel))
 }
+
+// A restart takes the shared remediation lock: while another probe holds it
+// (a promotion in progress), the guardian does not kickstart; it defers to
+// the next tick.
+func TestRestartWaitsForTheRemediationLock(t *testing.T) {
+	r := newRig(t)
+	plist := r.primaryPlist()
+	writePlist(t, plist, plistOpts{label: primaryLabel, args: []string{"/bin/sleep", "600"}, runAtLoad: boolp(true)})
+	r.launchctl("bootstrap", fmt.Sprintf("gui/%d", uid), plist)
+	setup := len(r.ld.Calls())
+	r.args = append(r.args, "--url", deadURL(t), "--restart-after", "1", "--verify-timeout", "1s")
+
+	held, err := lock.TryLock(filepath.Join(r.h.StateDir, "council-remediation.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.run()
+	wantCode(t, res, 2)
+	wantCalls(t, r.mutating(setup))
+	one(t, r.events(), "restart_deferred", "unreachable")
+
+	held.Release()
+	wantCode(t, r.run(), 2)
+	wantCalls(t, r.mutating(setup), "kickstart -k "+service(primaryLabel))
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/lock"
 )
 
 // historyKey holds the times of recent restarts in the probe's state.
@@ -56,6 +57,30 @@ func (g *guardian) restart(ctx context.Context, history []time.Time, consecutive
 		return nil
 	}
 	t.Clear(CheckRateLimit)
+
+	// A restart touches launchd, so it holds the shared remediation lock
+	// like a promotion does: integrity cannot promote the fallback while
+	// the primary is being kickstarted and verified, and a promotion that
+	// finished while we waited is seen before anything is restarted.
+	if !t.DryRun() {
+		lctx, cancel := context.WithTimeout(ctx, s.VerifyTimeout)
+		lk, err := lock.Acquire(lctx, cfg.RemediationLock)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			t.Log.Warn("restart_deferred", "check", CheckUnreachable, "lock", cfg.RemediationLock, "error", err.Error(),
+				"reason", "another probe is changing launchd; the next tick decides again")
+			return nil
+		}
+		defer lk.Release()
+		if onFallback, err := launchctl.FallbackLockExists(cfg.FallbackLock); err != nil || onFallback {
+			t.Log.Warn("restart_skipped", "check", CheckUnreachable, "fallback_lock", cfg.FallbackLock,
+				"reason", "the fallback was promoted while this tick ran; the next tick watches it")
+			return nil
+		}
+	}
 
 	action := g.runner.CommandLine("kickstart", "-k", g.runner.Service(cfg.PrimaryLabel))
 	t.Log.Warn("restarting", "check", CheckUnreachable, "action", action, "consecutive", consecutive,
