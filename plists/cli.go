@@ -28,9 +28,10 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "home", EnvVars: []string{"HOME"}, Value: home, Usage: "home the ~ paths resolve against; launchd runs the agents with the logged-in user's HOME, so keep it that"},
 		&cli.StringFlag{Name: "launchctl", EnvVars: []string{"COUNCIL_LAUNCHCTL"}, Value: launchctl.DefaultPath, Usage: "path of the launchctl binary; naming one enables loading on a system without launchd (a fake, in tests)"},
 		&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"COUNCIL_DRY_RUN"}, Usage: "run no launchctl command: print each one; plists are still rendered, validated and written to --destdir (default where there is no launchd)"},
-		&cli.BoolFlag{Name: "with-fallback", Usage: "also write the fallback server's plist (RunAtLoad=false, Disabled=true, KeepAlive=true); it is never loaded, and an existing one that differs is kept"},
+		&cli.BoolFlag{Name: "with-fallback", Usage: "also write the fallback server's plist (RunAtLoad=false, Disabled=true, KeepAlive=true) and, on install, launchctl disable its label unless the fallback lock exists; it is never loaded, and an existing one that differs is kept"},
 		&cli.StringFlag{Name: "fallback-destdir", EnvVars: []string{"COUNCIL_FALLBACK_PLIST_DIR"}, Usage: "directory for the fallback plist (default --destdir, where the probes' --fallback-plist expects it)"},
 		&cli.StringFlag{Name: "fallback-label", EnvVars: []string{"COUNCIL_FALLBACK_LABEL"}, Value: DefaultFallbackLabel, Usage: "launchd label of the fallback server"},
+		&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: "~/" + DefaultFallbackLock, Usage: "the probes' fallback lock: while it exists the fallback serves, and install --with-fallback does not launchctl disable it"},
 		&cli.StringSliceFlag{Name: "fallback-arg", Usage: "the fallback server's ProgramArguments, one per flag (default: " + fmt.Sprint(DefaultFallbackProgram) + ")"},
 	}
 }
@@ -44,7 +45,10 @@ func App(stdout, stderr io.Writer) *cli.App {
 			"install: render, validate (plist parser, plutil -lint where it exists, no secrets), write\n" +
 			"atomically (an identical file is left unchanged), then load each with the Reload recipe:\n" +
 			"bootout (not loaded is fine), bootstrap (on 5: Input/output error bootout and retry once),\n" +
-			"kickstart -k. Without launchd (Linux) or with --dry-run, the launchctl commands are printed\n" +
+			"kickstart -k. With --with-fallback it also writes the fallback server's plist, never loads\n" +
+			"it, and runs launchctl disable on its label first (Disabled=true is read only at bootstrap),\n" +
+			"unless the fallback lock exists (the fallback is serving).\n" +
+			"Without launchd (Linux) or with --dry-run, the launchctl commands are printed\n" +
 			"to stdout instead of run; progress goes to stderr.",
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
@@ -150,6 +154,10 @@ func installerFrom(c *cli.Context, stdout, stderr io.Writer) (*Installer, error)
 			return nil, usageError{fmt.Errorf("--fallback-destdir: %w", err)}
 		}
 	}
+	fbLock, err := cfg.Path(c.String("fallback-lock"), DefaultFallbackLock)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--fallback-lock: %w", err)}
+	}
 	secrets, err := ReadSecrets(cfg.Home)
 	if err != nil {
 		return nil, err
@@ -166,6 +174,7 @@ func installerFrom(c *cli.Context, stdout, stderr io.Writer) (*Installer, error)
 		DestDir:         dest,
 		WithFallback:    c.Bool("with-fallback"),
 		FallbackDestDir: fbDest,
+		FallbackLock:    fbLock,
 		Secrets:         secrets,
 		Lint:            PlutilLint,
 		Runner:          runner,

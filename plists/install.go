@@ -30,9 +30,14 @@ type Installer struct {
 	// DestDir receives the probes' plists (~/Library/LaunchAgents).
 	DestDir string
 	// WithFallback also writes the fallback server's plist, to
-	// FallbackDestDir (DestDir if empty). It is never loaded.
+	// FallbackDestDir (DestDir if empty). It is never loaded; Install
+	// disables its label in launchd unless FallbackLock exists.
 	WithFallback    bool
 	FallbackDestDir string
+	// FallbackLock is the fallback lock (the probes' --fallback-lock): while
+	// it exists the fallback serves, and Install leaves launchd's disabled
+	// state of the fallback alone.
+	FallbackLock string
 	// Secrets must appear in no rendered plist (ReadSecrets).
 	Secrets []Secret
 	// Lint checks a written plist file (PlutilLint); nil skips it.
@@ -162,8 +167,10 @@ func (in *Installer) writeAll(rs []Rendered) error {
 // with the Reload recipe (bootout tolerating not loaded, bootstrap with the
 // "5: Input/output error" recovery, kickstart -k). It is idempotent: an
 // identical file is left untouched, and reloading a loaded label takes the
-// bootout-then-bootstrap path. The fallback plist is never loaded. A probe
-// that fails to load does not stop the others; the errors are joined.
+// bootout-then-bootstrap path. The fallback plist is never loaded
+// (bootstrapped or kickstarted); with WithFallback its label is disabled in
+// launchd first (disableFallback). A probe that fails to load does not stop
+// the others; the errors are joined.
 func (in *Installer) Install(ctx context.Context) error {
 	rs, err := in.Prepare(ctx)
 	if err != nil {
@@ -181,7 +188,13 @@ func (in *Installer) Install(ctx context.Context) error {
 	var errs []error
 	for _, r := range rs {
 		if r.Job.Fallback {
-			in.logf("not loading %s: the fallback starts only when a probe promotes it; run `launchctl disable %s` to enforce that", r.Job.Label, in.Runner.Service(r.Job.Label))
+			if err := in.disableFallback(ctx, r.Job.Label); err != nil {
+				errs = append(errs, fmt.Errorf("install: %w", err))
+			}
+		}
+	}
+	for _, r := range rs {
+		if r.Job.Fallback {
 			continue
 		}
 		res, err := in.Runner.Reload(ctx, r.Job.Label, in.Path(r))
@@ -199,6 +212,37 @@ func (in *Installer) Install(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// disableFallback runs `launchctl disable gui/<uid>/<label>` for the
+// fallback, before any probe is loaded (a probe could promote it): the
+// plist's Disabled=true is read only at bootstrap, so a fallback label
+// launchd already knows would still win the boot race; launchd's disabled
+// state is the enforcement (SPEC section 4). The fallback is never
+// bootstrapped or kickstarted here. While the fallback lock exists the
+// fallback serves, and disabling it would stop KeepAlive from respawning
+// the only server: then nothing is run and stderr says why. A lock that
+// cannot be checked is an error and nothing is run either.
+func (in *Installer) disableFallback(ctx context.Context, label string) error {
+	if in.FallbackLock == "" {
+		return fmt.Errorf("disable %s: no fallback lock path to check", label)
+	}
+	serving, err := launchctl.FallbackLockExists(in.FallbackLock)
+	if err != nil {
+		return fmt.Errorf("not disabling %s: %w", label, err)
+	}
+	if serving {
+		in.logf("not loading %s and not disabling it: the fallback lock %s exists, so the fallback is serving; `council-guardian restore-primary` disables it when the primary is back", label, in.FallbackLock)
+		return nil
+	}
+	if err := in.Runner.Disable(ctx, label); err != nil {
+		return err
+	}
+	if !in.Runner.DryRun {
+		fmt.Fprintln(in.Out, in.Runner.CommandLine("disable", in.Runner.Service(label)))
+	}
+	in.logf("not loading %s (it starts only when a probe promotes it); disabled in launchd: Disabled=true in its plist is read only at bootstrap", label)
+	return nil
 }
 
 // Uninstall boots out each probe's label (not loaded is fine) and removes

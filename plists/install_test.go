@@ -439,8 +439,9 @@ func TestUninstallDryRunChangesNothing(t *testing.T) {
 }
 
 // TestFallbackNeverLoaded: --with-fallback writes the fallback plist with
-// its discipline and never hands it to launchctl; an operator's own
-// differing fallback plist is kept and nothing is written.
+// its discipline and hands it to launchctl only to disable its label (see
+// fallback_test.go); an operator's own differing fallback plist is kept
+// and nothing is written.
 func TestFallbackNeverLoaded(t *testing.T) {
 	h := probetest.NewHome(t)
 	ld := probetest.NewLaunchd(t, fakeLaunchctl)
@@ -452,8 +453,8 @@ func TestFallbackNeverLoaded(t *testing.T) {
 		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
 	}
 	for _, c := range ld.Calls() {
-		if strings.Contains(c, "server-mlx") {
-			t.Errorf("launchctl was asked about the fallback: %q", c)
+		if strings.Contains(c, "server-mlx") && c != "disable gui/"+uid+"/com.sanctum.server-mlx" {
+			t.Errorf("launchctl was asked about the fallback for more than its disable: %q", c)
 		}
 	}
 	fb := filepath.Join(dest, "com.sanctum.server-mlx.plist")
@@ -583,6 +584,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad label prefix", []string{"install", "--dry-run", "--label-prefix", "-com.x"}, "--label-prefix"},
 		{"stray argument", []string{"install", "--dry-run", "guardian"}, "unexpected arguments"},
 		{"unknown flag", []string{"install", "--dry-run", "--nope"}, "flag provided but not defined"},
+		{"relative fallback lock", []string{"install", "--dry-run", "--with-fallback", "--fallback-lock", "state/lock"}, "--fallback-lock"},
 		{"unknown command", []string{"reinstall"}, `unknown command "reinstall"`},
 	}
 	for _, tt := range tests {

@@ -11,7 +11,10 @@
 // The fallback server's plist (com.sanctum.server-mlx) is a template too,
 // written the way the seed learned to write it (RunAtLoad=false,
 // Disabled=true, KeepAlive=true). It is rendered on request and never
-// loaded: loading it would start the fallback.
+// loaded (bootstrapped or kickstarted): loading it would start the
+// fallback. Install also runs `launchctl disable` on its label, because
+// Disabled=true is read only at bootstrap and launchd's disabled state is
+// the enforcement, unless the fallback lock says the fallback serves now.
 package plists
 
 import (
@@ -31,10 +34,14 @@ import (
 const (
 	DefaultLabelPrefix   = "com.sanctum"
 	DefaultFallbackLabel = "com.sanctum.server-mlx"
-	// DefaultDestDir, DefaultBinDir and DefaultLogDir are relative to home.
+	// DefaultDestDir, DefaultBinDir, DefaultLogDir and DefaultFallbackLock
+	// are relative to home.
 	DefaultDestDir = "Library/LaunchAgents"
 	DefaultBinDir  = ".local/bin"
 	DefaultLogDir  = ".openclaw/logs"
+	// DefaultFallbackLock is the probes' default --fallback-lock: it exists
+	// while the fallback serves.
+	DefaultFallbackLock = ".sanctum/state/council-fallback.lock"
 	// TokenFile is where the bearer token lives, relative to home: read only
 	// to prove it appears in no rendered plist.
 	TokenFile = ".sanctum/secrets/council-mlx.token"

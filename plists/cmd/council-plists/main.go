@@ -1,7 +1,9 @@
 // The council-plists command renders, validates, installs and uninstalls
 // the council probes' LaunchAgent plists (one per probe, label
 // <prefix>.council-<name>), and renders the fallback server's plist on
-// request without ever loading it.
+// request without ever loading it; install then disables the fallback's
+// label in launchd (`launchctl disable`, since the plist's Disabled=true is
+// read only at bootstrap), unless the fallback lock says it is serving.
 //
 // Usage:
 //
@@ -18,7 +20,10 @@
 //	--home DIR           home the ~ paths resolve against ($HOME)
 //	--launchctl PATH     launchctl to run (launchctl)
 //	--dry-run            print the launchctl commands instead of running them
-//	--with-fallback      also write the fallback server's plist (never loaded)
+//	--with-fallback      also write the fallback server's plist (never loaded) and
+//	                     launchctl disable its label (install)
+//	--fallback-lock PATH while it exists the fallback serves: do not disable it
+//	                     (~/.sanctum/state/council-fallback.lock)
 //
 // Without launchd (any system but macOS, unless --launchctl is given) it
 // renders, validates and writes the plists and prints the exact launchctl
