@@ -28,6 +28,10 @@ type Snapshot struct {
 	// Restarts is a monotonic count (guardian); -1 omits the series.
 	Restarts       int
 	FallbackActive bool
+	// FallbackKnown says the probe knows where the fallback lock is (the
+	// launchd-layout probes); without it the series is omitted rather than
+	// reported as a misleading 0.
+	FallbackKnown bool
 	// Interval is the probe's schedule; 0 omits the series. With it one
 	// generic staleness rule covers every probe.
 	Interval time.Duration
@@ -63,6 +67,9 @@ func Render(s Snapshot) []byte {
 	}
 	for _, f := range Families {
 		if f.name == "council_restarts_total" && s.Restarts < 0 {
+			continue
+		}
+		if f.name == "council_fallback_active" && !s.FallbackKnown {
 			continue
 		}
 		if f.name == "council_probe_interval_seconds" && s.Interval <= 0 {

@@ -16,7 +16,7 @@ func TestWriteParsesWithExpfmt(t *testing.T) {
 	snaps := []Snapshot{
 		{Probe: "guardian", Success: false, Duration: 1500 * time.Millisecond,
 			Checks:  map[string]int{"unreachable": CheckFailing, "cert_expiry": CheckOK},
-			LastRun: time.Unix(1795000000, 0), OutboxDepth: 2, Restarts: 3, FallbackActive: true, Interval: 30 * time.Second},
+			LastRun: time.Unix(1795000000, 0), OutboxDepth: 2, Restarts: 3, FallbackActive: true, FallbackKnown: true, Interval: 30 * time.Second},
 		{Probe: "parity-smoke", Success: true, Checks: map[string]int{"parity": CheckOK}, LastRun: time.Unix(1795000000, 0), Restarts: -1},
 	}
 	helps := map[string]string{}
@@ -63,8 +63,13 @@ func TestWriteParsesWithExpfmt(t *testing.T) {
 			if v := fams["council_probe_duration_seconds"].Metric[0].GetGauge().GetValue(); v != 1.5 {
 				t.Errorf("duration = %v", v)
 			}
-		} else if _, ok := fams["council_restarts_total"]; ok {
-			t.Error("restarts written for a probe that does not restart")
+		} else {
+			if _, ok := fams["council_restarts_total"]; ok {
+				t.Error("restarts written for a probe that does not restart")
+			}
+			if _, ok := fams["council_fallback_active"]; ok {
+				t.Error("fallback_active written by a probe that does not know the fallback lock")
+			}
 		}
 	}
 	_ = model.LabelName("probe")

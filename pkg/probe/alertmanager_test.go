@@ -227,6 +227,8 @@ func TestMetricsFilesFromTicksAreConsistent(t *testing.T) {
 	for _, tk := range ticks {
 		p := testProbe(false)
 		p.Name = tk.name
+		// The guardian knows the launchd layout (and so the fallback lock).
+		p.Layout = tk.name == "guardian"
 		inner := p.Tick
 		restarts := tk.restarts
 		p.Tick = func(ctx context.Context, t *Tick) error {

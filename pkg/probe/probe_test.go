@@ -576,3 +576,11 @@ func TestPassQuietCountsWithoutAnEvent(t *testing.T) {
 		t.Fatalf("quiet pass missing from metrics:\n%s", data)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	e := newEnv(t)
+	code, out := e.run(t, testProbe(false), "--version")
+	if code != ExitOK || !strings.HasPrefix(out, "council-testprobe version "+Version+" (go") {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+}

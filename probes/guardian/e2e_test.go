@@ -737,3 +737,38 @@ func TestRestartWaitsForTheRemediationLock(t *testing.T) {
 	wantCode(t, r.run(), 2)
 	wantCalls(t, r.mutating(setup), "kickstart -k "+service(primaryLabel))
 }
+
+// council_restarts_total is a Prometheus counter: it counts every restart
+// for the probe's lifetime and never falls when restarts age out of the
+// rate-limit window (a drop reads as a counter reset).
+func TestRestartsTotalNeverDecreases(t *testing.T) {
+	r := newRig(t)
+	plist := r.primaryPlist()
+	writePlist(t, plist, plistOpts{label: primaryLabel, args: []string{"/bin/sleep", "600"}, runAtLoad: boolp(true)})
+	r.launchctl("bootstrap", fmt.Sprintf("gui/%d", uid), plist)
+	metrics := filepath.Join(r.h.Dir, "textfile")
+	r.args = append(r.args, "--url", deadURL(t), "--restart-after", "1", "--verify-timeout", "300ms",
+		"--restart-window", "1s", "--metrics-dir", metrics)
+	total := func() string {
+		data, err := os.ReadFile(filepath.Join(metrics, "council_guardian.prom"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "council_restarts_total{") {
+				return line[strings.LastIndexByte(line, ' ')+1:]
+			}
+		}
+		t.Fatalf("no council_restarts_total in:\n%s", data)
+		return ""
+	}
+	r.run()
+	if got := total(); got != "1" {
+		t.Fatalf("after one restart: %s", got)
+	}
+	time.Sleep(1100 * time.Millisecond) // let the first restart leave the 1 s window
+	r.run()
+	if got := total(); got != "2" {
+		t.Fatalf("after a second restart, with the first out of the window: %s, want 2", got)
+	}
+}

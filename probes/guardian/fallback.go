@@ -72,6 +72,7 @@ func activatedMessage(cfg probe.Common, why string, attempts int) string {
 // watchFallback runs while the fallback lock exists: probe the fallback,
 // never promote again, call for a human if it is down too.
 func (g *guardian) watchFallback(ctx context.Context) error {
+	g.t.SetRestarts(g.restartsTotal())
 	t, cfg := g.t, g.t.Common
 	// The lock is written before the fallback is started: if another
 	// probe is still promoting (it holds the remediation lock), wait for

@@ -207,7 +207,7 @@ func newRunner(cfg probe.Common, s Settings, out io.Writer) *launchctl.Runner {
 func (g *guardian) watchPrimary(ctx context.Context) error {
 	t, s := g.t, g.s
 	history := g.restartHistory()
-	t.SetRestarts(len(history))
+	t.SetRestarts(g.restartsTotal())
 
 	live := ProbeModels(ctx, t.Client, s.Timeout, t.Common.Model)
 	ms := live.Elapsed.Milliseconds()

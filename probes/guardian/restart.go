@@ -12,8 +12,23 @@ import (
 	"github.com/sanctum/council-probes/pkg/lock"
 )
 
-// historyKey holds the times of recent restarts in the probe's state.
-const historyKey = "restart_history"
+// historyKey holds the times of recent restarts in the probe's state;
+// totalKey the lifetime count, which only grows (Prometheus' counter
+// council_restarts_total: a value that fell as restarts aged out of the
+// window would read as a counter reset and inflate increase()).
+const (
+	historyKey = "restart_history"
+	totalKey   = "restarts_total"
+)
+
+// restartsTotal is the lifetime restart count from the state.
+func (g *guardian) restartsTotal() int {
+	var n int
+	if _, err := g.t.State.Get(totalKey, &n); err != nil || n < 0 {
+		n = 0
+	}
+	return n
+}
 
 // restartHistory returns the restarts inside the rate-limit window, oldest
 // first. A corrupt entry is dropped with a warning rather than blocking
@@ -93,8 +108,11 @@ func (g *guardian) restart(ctx context.Context, history []time.Time, consecutive
 		if perr := t.State.Put(historyKey, history); perr != nil {
 			return perr
 		}
+		if perr := t.State.Put(totalKey, g.restartsTotal()+1); perr != nil {
+			return perr
+		}
 	}
-	t.SetRestarts(len(history))
+	t.SetRestarts(g.restartsTotal())
 	if ctx.Err() != nil {
 		// A signal cut the verify short: not a verdict on the restart.
 		return ctx.Err()
