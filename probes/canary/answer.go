@@ -3,7 +3,6 @@ package canary
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -25,23 +24,6 @@ const answerLogMax = 200
 // maxAnswerBytes bounds the content the canary assembles and judges; with a
 // max_tokens of a few hundred a real answer is far shorter.
 const maxAnswerBytes = 64 << 10
-
-var thinkBlock = regexp.MustCompile(`(?s)<think>.*?(?:</think>|$)`)
-
-// visibleAnswer is content without the model's inline reasoning: servers that
-// do not split thinking into reasoning_content put it in <think>...</think>
-// (or an unclosed <think> when max_tokens ran out mid-thought). Reasoning is
-// not the answer: "<think>2+2 is 4</think>5" must not pass. Chat templates
-// that open the <think> block in the prompt (DeepSeek-R1 style) make the
-// model's output start inside it, so a "</think>" left without its opening
-// tag ends reasoning too: "2+2 is 4</think>5" must not pass either.
-func visibleAnswer(content string) string {
-	visible := thinkBlock.ReplaceAllString(content, "")
-	if i := strings.LastIndex(visible, "</think>"); i >= 0 {
-		visible = visible[i+len("</think>"):]
-	}
-	return visible
-}
 
 // truncate cuts s to at most n bytes on a rune boundary and marks the cut.
 func truncate(s string, n int) (string, bool) {

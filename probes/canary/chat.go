@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/chatanswer"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -422,12 +423,13 @@ func (c *Canary) complete(ctx context.Context, res *Result) {
 	res.setAnswer(content, len(ch.Message.ReasoningContent)+len(ch.Message.Reasoning))
 }
 
-// setAnswer records content as the answer, minus inline reasoning.
+// setAnswer records content as the answer, minus inline reasoning (see
+// chatanswer.Visible).
 func (r *Result) setAnswer(content string, reasoningBytes int) {
-	visible := visibleAnswer(content)
+	visible, inline := chatanswer.Visible(content)
 	r.Answered = true
 	r.Answer = visible
-	r.ReasoningBytes = reasoningBytes + len(content) - len(visible)
+	r.ReasoningBytes = reasoningBytes + inline
 }
 
 // contentText reads message content: a string, null, or an array of

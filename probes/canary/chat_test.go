@@ -137,6 +137,13 @@ func TestRun(t *testing.T) {
 			}},
 		{name: "inline think block is not the answer", handler: jsonReply(200, message("<think>2+2 is 4</think>5", "", "stop")),
 			wantCheck: CheckWrongAnswer, wantDetail: `answered "5"`},
+		{name: "think opened by the chat template is not the answer", handler: jsonReply(200, message("2+2 is 4</think>5", "", "stop")),
+			wantCheck: CheckWrongAnswer, wantDetail: `answered "5"`,
+			check: func(t *testing.T, r Result) {
+				if r.Answer != "5" || r.ReasoningBytes != len("2+2 is 4</think>") {
+					t.Errorf("answer %q, reasoning_bytes %d", r.Answer, r.ReasoningBytes)
+				}
+			}},
 		{name: "max_tokens spent on reasoning", handler: jsonReply(200, message("", "let me think about 2+2 carefully", "length")),
 			wantCheck: CheckBadResponse, wantDetail: "raise --max-tokens"},
 		{name: "null content", handler: jsonReply(200, `{"choices":[{"message":{"role":"assistant","content":null},"finish_reason":"stop"}]}`),

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/chatanswer"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -46,9 +47,21 @@ type Backend struct {
 
 // Answer is one server's answer to one prompt.
 type Answer struct {
+	// Text is the visible answer: the message content without the model's
+	// reasoning (chatanswer.Visible). It is all that is judged, checked for
+	// garbage, compared and recorded; reasoning is never the answer.
 	Text string
+	// ReasoningBytes is the reasoning the server returned besides the
+	// answer: inline <think> blocks cut from the content plus any
+	// reasoning_content or reasoning field. Measured, never judged.
+	ReasoningBytes int
+	// InlineReasoning is set when reasoning was cut from the content: the
+	// server's tokens and counts then cover the reasoning too and no
+	// longer line up with Text (see Compare and TokenCount).
+	InlineReasoning bool
 	// ModelTokens are the server's tokens from logprobs (nil when the
-	// server did not return them).
+	// server did not return them). They spell the whole content,
+	// reasoning included.
 	ModelTokens []string
 	// UsageTokens is usage.completion_tokens (0 when absent).
 	UsageTokens  int
@@ -59,9 +72,12 @@ type Answer struct {
 }
 
 // TokenCount is the answer's length in tokens: the server's count when it
-// gave one, else Tokenize's.
+// gave one, else Tokenize's. When inline reasoning was cut from the
+// content the server's counts include it, so Text is counted with
+// Tokenize instead.
 func (a Answer) TokenCount() int {
 	switch {
+	case a.InlineReasoning:
 	case len(a.ModelTokens) > 0:
 		return len(a.ModelTokens)
 	case a.UsageTokens > 0:
@@ -88,7 +104,9 @@ type chatMessage struct {
 type chatResponse struct {
 	Choices []struct {
 		Message struct {
-			Content *string `json:"content"`
+			Content          *string `json:"content"`
+			ReasoningContent string  `json:"reasoning_content"`
+			Reasoning        string  `json:"reasoning"`
 		} `json:"message"`
 		Logprobs *struct {
 			Content []struct {
@@ -193,9 +211,12 @@ func (b *Backend) post(ctx context.Context, p Prompt, extras bool) (Answer, erro
 	}
 	ch := cr.Choices[0]
 	a := Answer{FinishReason: ch.FinishReason}
+	inline := 0
 	if ch.Message.Content != nil {
-		a.Text = *ch.Message.Content
+		a.Text, inline = chatanswer.Visible(*ch.Message.Content)
 	}
+	a.InlineReasoning = inline > 0
+	a.ReasoningBytes = inline + len(ch.Message.ReasoningContent) + len(ch.Message.Reasoning)
 	if ch.Logprobs != nil && len(ch.Logprobs.Content) > 0 {
 		a.ModelTokens = make([]string, len(ch.Logprobs.Content))
 		for i, t := range ch.Logprobs.Content {

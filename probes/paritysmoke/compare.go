@@ -72,8 +72,8 @@ func FromModelTokens(toks []string) Tokens {
 // Comparison is the token-by-token comparison of the primary's answer with
 // the reference's.
 type Comparison struct {
-	// Basis is "logprobs" when both servers returned their own tokens, else
-	// "text" (Tokenize on both answers).
+	// Basis is "logprobs" when both servers returned their own tokens for
+	// the answer, else "text" (Tokenize on both answers).
 	Basis string
 	// Exact: the token sequences are identical.
 	Exact bool
@@ -89,16 +89,25 @@ type Comparison struct {
 }
 
 // Compare compares two answers. The server tokens are used when both sides
-// have them; otherwise both texts are tokenized the same way.
+// have them; otherwise both texts are tokenized the same way. When inline
+// reasoning was cut from either answer, the server tokens spell the
+// reasoning too and no longer line up with the answer, so both texts are
+// tokenized then as well: reasoning never enters the comparison.
 func Compare(primary, reference Answer) Comparison {
 	var a, b Tokens
 	basis := "text"
-	if len(primary.ModelTokens) > 0 && len(reference.ModelTokens) > 0 {
+	if primary.serverTokens() && reference.serverTokens() {
 		a, b, basis = FromModelTokens(primary.ModelTokens), FromModelTokens(reference.ModelTokens), "logprobs"
 	} else {
 		a, b = Tokenize(primary.Text), Tokenize(reference.Text)
 	}
 	return CompareTokens(a, b, basis)
+}
+
+// serverTokens reports whether a's server tokens spell its answer, and
+// nothing else.
+func (a Answer) serverTokens() bool {
+	return len(a.ModelTokens) > 0 && !a.InlineReasoning
 }
 
 // CompareTokens compares two token sequences.

@@ -55,6 +55,8 @@ func TestCompare(t *testing.T) {
 		{"empty primary", Answer{Text: ""}, Answer{Text: "x"}, "text", false, 0, 0, [2]string{"∅", "x"}},
 		{"server tokens when both have them", Answer{Text: "ab", ModelTokens: []string{"a", "b"}}, Answer{Text: "ab", ModelTokens: []string{"ab"}}, "logprobs", false, 0, 0,
 			[2]string{"ab", "ab"}},
+		{"text when reasoning was cut from an answer", Answer{Text: "ab", ModelTokens: []string{"<think>x</think>", "ab"}, InlineReasoning: true},
+			Answer{Text: "ab", ModelTokens: []string{"ab"}}, "text", true, 1, -1, [2]string{}},
 		{"text when only one has tokens", Answer{Text: "ab", ModelTokens: []string{"a", "b"}}, Answer{Text: "ab"}, "text", true, 1, -1, [2]string{}},
 		{"control characters are escaped", Answer{Text: "ok \x00\x07"}, Answer{Text: "ok fine"}, "text", false, 1, 1,
 			[2]string{`ok \x00\x07`, "ok fine"}},

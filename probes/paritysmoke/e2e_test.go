@@ -598,3 +598,60 @@ func BenchmarkRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "cpu-ms/run")
 }
+
+// A model that thinks inline (a whole <think> block, or one opened by the
+// chat template) is judged, compared and recorded on its visible answer:
+// the reasoning differs from the reference's plain answers yet the tick
+// passes, and --record writes no reasoning.
+func TestE2EReasoningModel(t *testing.T) {
+	const marker = "hmm-REASONING-42"
+	thinking := map[string]string{}
+	i := 0
+	for id, a := range simAnswers(t) {
+		// Glued to the first word, so the simulator's token count (and
+		// max_tokens) is unchanged.
+		if i%2 == 0 {
+			thinking[id] = "<think>" + marker + "</think>" + a
+		} else {
+			thinking[id] = marker + "</think>" + a
+		}
+		i++
+	}
+	s := newSetup(t, false, false, func(c *councilsim.Config) { c.Answers = defaultAnswers(t, thinking) })
+	s.useReference(t, nil)
+	res, evs := s.run(t)
+	if res.Code != 0 || len(probetest.Find(evs, "parity_ok", CheckParity)) != 1 {
+		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	for id, e := range prompts(t, evs) {
+		if e["basis"] != "text" || e["exact"] != true || num(e, "reasoning_bytes") == 0 {
+			t.Errorf("%s: basis %v exact %v reasoning_bytes %v", id, e["basis"], e["exact"], e["reasoning_bytes"])
+		}
+	}
+
+	// --record records the primary alone.
+	env := s.env[:0:0]
+	for _, kv := range s.env {
+		if !strings.HasPrefix(kv, "COUNCIL_REFERENCE_") {
+			env = append(env, kv)
+		}
+	}
+	s.env = env
+	golden := filepath.Join(s.home.Dir, "golden.json")
+	if res, _ := s.run(t, "--record", golden); res.Code != 0 {
+		t.Fatalf("--record: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if data := readFile(golden); strings.Contains(data, marker) || strings.Contains(data, "think>") {
+		t.Fatalf("recorded file holds reasoning:\n%s", data)
+	}
+	set, err := LoadPrompts(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := simAnswers(t)
+	for _, p := range set.Prompts {
+		if p.Observed != strings.TrimSpace(answers[p.ID]) {
+			t.Errorf("%s: observed %q", p.ID, p.Observed)
+		}
+	}
+}

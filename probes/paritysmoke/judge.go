@@ -119,16 +119,20 @@ func Problem(p Prompt, a Answer) string {
 }
 
 // Unusable reports why an answer cannot be judged or compared at all: a
-// request error, an empty answer, or garbage.
+// request error, an empty answer (reasoning alone is empty), or garbage.
 func Unusable(a Answer) string {
 	switch {
 	case a.Err != nil:
 		return a.Err.Error()
 	case strings.TrimSpace(a.Text) == "":
-		if a.FinishReason != "" {
-			return fmt.Sprintf("empty answer (finish_reason %s)", a.FinishReason)
+		why := "empty answer"
+		if a.ReasoningBytes > 0 {
+			why += fmt.Sprintf(": only reasoning (%d bytes)", a.ReasoningBytes)
 		}
-		return "empty answer"
+		if a.FinishReason != "" {
+			why += fmt.Sprintf(" (finish_reason %s)", a.FinishReason)
+		}
+		return why
 	}
 	return Garbage(a.Text)
 }

@@ -15,6 +15,15 @@
 // garbage) are reported on the "reference" channel at warn and never count
 // against the primary.
 //
+// "The answer" is always the visible answer (chatanswer.Visible): the
+// message content without the model's reasoning, i.e. without
+// <think>...</think> blocks and, when a "</think>" has no opening tag (chat
+// templates that open the block in the prompt), without everything up to
+// the last "</think>". A reasoning_content or reasoning field is never the
+// answer. Only the visible answer is judged, checked for garbage, compared
+// and recorded, so an expected substring that appears only in the
+// reasoning fails the prompt.
+//
 // # Prompt file
 //
 // --prompts names a JSON file; without it the ten prompts embedded from
@@ -47,7 +56,11 @@
 // choices[0].logprobs.content[].token on both sides, the server tokens are
 // compared. Otherwise both answers are tokenized alike: runs of letters and
 // digits are tokens, every other visible character is a token, and
-// whitespace only separates. The report gives exact match, the common prefix
+// whitespace only separates. Reasoning cut from the content of either
+// answer means the server tokens spell the reasoning too and no longer line
+// up with the answer, so such a pair is tokenized alike as well (basis
+// "text"), and its tokens count is the visible answer's in that
+// tokenisation. The report gives exact match, the common prefix
 // in tokens, and at the first divergence a short excerpt of both sides.
 //
 // # Recording
@@ -61,7 +74,8 @@
 // # Events
 //
 // Every prompt is one "parity_prompt" event (check "parity") with id, pass,
-// reason, latency_ms, tokens, finish_reason and, with a reference,
+// reason, latency_ms, tokens, finish_reason, reasoning_bytes (when the
+// primary reasoned; measured, never judged) and, with a reference,
 // ref_latency_ms, ref_tokens, basis, exact, prefix, divergence and the two
 // excerpts; info when it passed, warn when it failed. The set ends with
 // "parity_ok" or "parity_fail"; the reference with "reference_ok" or
@@ -276,6 +290,9 @@ func showTable(mode string, t *probe.Tick) bool {
 func logResult(t *probe.Tick, r Result) {
 	attrs := []any{"check", CheckParity, "id", r.Prompt.ID, "pass", r.Pass, "reason", r.Reason,
 		"latency_ms", r.Primary.Latency.Milliseconds(), "tokens", r.Primary.TokenCount(), "finish_reason", r.Primary.FinishReason}
+	if n := r.Primary.ReasoningBytes; n > 0 {
+		attrs = append(attrs, "reasoning_bytes", n)
+	}
 	if r.Reference != nil {
 		attrs = append(attrs, "ref_latency_ms", r.Reference.Latency.Milliseconds(), "ref_tokens", r.Reference.TokenCount())
 		if r.RefProblem != "" {
