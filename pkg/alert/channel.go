@@ -148,6 +148,17 @@ func (e *Engine) channel(check string) *Channel {
 	return c
 }
 
+// Unsent undoes the bookkeeping of a failure notice that could neither be
+// delivered nor saved, so the channel alerts again on its next failure
+// instead of waiting out a cooldown for an alert nobody received.
+func (e *Engine) Unsent(n Notice) {
+	c := e.Channels[n.Check]
+	if c == nil || n.Resolved {
+		return
+	}
+	c.Firing, c.LastAlert, c.LastSeverity = false, time.Time{}, ""
+}
+
 // Forget drops a channel's state entirely (its subject is no longer
 // checked). Call Pass first if a recovery should be announced.
 func (e *Engine) Forget(check string) { delete(e.Channels, check) }

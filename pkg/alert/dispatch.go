@@ -100,9 +100,9 @@ func (d *Dispatcher) probeName() string {
 	return "probe"
 }
 
-// Send delivers n to every sink, or spools it. It returns an error only when
-// the outbox itself cannot be saved (the one way a notice could be lost, so
-// the caller must surface it).
+// Send delivers n to every sink, or spools it. It returns an error (wrapping
+// ErrNotSaved) only when n had to be spooled and the outbox could not be
+// saved: the one way a notice could be lost, so the caller must surface it.
 func (d *Dispatcher) Send(ctx context.Context, n Notice) error {
 	if d.DryRun {
 		for _, s := range d.Sinks {
@@ -112,9 +112,11 @@ func (d *Dispatcher) Send(ctx context.Context, n Notice) error {
 		return nil
 	}
 	failedAll := len(d.Sinks) > 0
+	spooled := false
 	for _, s := range d.Sinks {
 		if d.Outbox.HasPending(s.Name()) {
 			d.spool(s, n, "queued behind earlier undelivered alerts")
+			spooled = true
 			continue
 		}
 		r, err := s.Deliver(ctx, n)
@@ -128,6 +130,7 @@ func (d *Dispatcher) Send(ctx context.Context, n Notice) error {
 			d.logRejected(s, n, err)
 		default:
 			d.spool(s, n, err.Error())
+			spooled = true
 		}
 	}
 	if failedAll && d.LocalNotify != nil && n.Severity.Rank() >= Error.Rank() {
@@ -135,8 +138,17 @@ func (d *Dispatcher) Send(ctx context.Context, n Notice) error {
 			d.Log.Warn("local_notify_failed", "check", n.Check, "error", err.Error())
 		}
 	}
-	return d.Outbox.Save()
+	if err := d.Outbox.Save(); err != nil && spooled {
+		// The one way a notice can be lost: it is neither delivered nor on
+		// disk. The caller must undo its bookkeeping and surface this.
+		return fmt.Errorf("%w: %w", ErrNotSaved, err)
+	}
+	return nil
 }
+
+// ErrNotSaved marks a notice that could neither be delivered nor saved to
+// the outbox.
+var ErrNotSaved = errors.New("alert neither delivered nor saved to the outbox")
 
 func (d *Dispatcher) spool(s Sink, n Notice, reason string) {
 	d.Spooled++

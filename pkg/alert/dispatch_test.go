@@ -37,6 +37,9 @@ func newForceFlow(t *testing.T) *forceFlow {
 		case "500":
 			http.Error(w, `{"error":"boom"}`, 500)
 			return
+		case "429":
+			http.Error(w, `{"error":"slow down"}`, 429)
+			return
 		case "400":
 			http.Error(w, `{"error":"severity must be one of info|warn|error|critical"}`, 400)
 			return
@@ -139,6 +142,7 @@ func TestNotifierFaults(t *testing.T) {
 		{"500", "500", 1, 0, "alert_spooled"},
 		{"hang", "hang", 1, 0, "alert_spooled"},
 		{"400 is dropped with its reason", "400", 0, 1, "alert_rejected"},
+		{"429 is kept for later, not dropped", "429", 1, 0, "alert_spooled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,5 +328,38 @@ func TestLocalNotifyOnlyWhenUndeliverableAndUrgent(t *testing.T) {
 	d.Send(ctx, n)
 	if strings.Join(raised, ",") != "error" {
 		t.Fatalf("local notifications %v, want just the error one", raised)
+	}
+}
+
+// A notice that can neither be delivered nor saved is reported, and Unsent
+// lets the channel alert again next tick instead of waiting out a cooldown
+// for an alert nobody received.
+func TestUnsavableSpoolIsReportedAndRetried(t *testing.T) {
+	ff := newForceFlow(t)
+	ff.set("500")
+	parent := filepath.Join(t.TempDir(), "a-file")
+	os.WriteFile(parent, []byte("x"), 0o600)
+	d, _ := newDispatcher(t, ff.url(), filepath.Join(parent, "outbox.json"), 0) // cannot be created
+	e := NewEngine("guardian", nil, Policy{Threshold: 1, Cooldown: time.Hour})
+	n := e.Fail("unreachable", Error, "refused")
+	if n == nil {
+		t.Fatal("no notice")
+	}
+	err := d.Send(context.Background(), *n)
+	if !errors.Is(err, ErrNotSaved) {
+		t.Fatalf("got %v, want ErrNotSaved", err)
+	}
+	if e.Fail("unreachable", Error, "refused") != nil {
+		t.Fatal("the cooldown should hold a second alert while bookkeeping says it was sent")
+	}
+	e.Unsent(*n)
+	if e.Fail("unreachable", Error, "refused") == nil {
+		t.Fatal("after Unsent the next failure must alert again")
+	}
+
+	// Delivered directly: an unwritable outbox loses nothing, so no error.
+	ff.set("up")
+	if err := d.Send(context.Background(), *n); err != nil {
+		t.Fatalf("delivered notice reported as lost: %v", err)
 	}
 }

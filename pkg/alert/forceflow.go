@@ -114,13 +114,17 @@ func (f *ForceFlow) Deliver(ctx context.Context, n Notice) (Receipt, error) {
 }
 
 // decodeReceipt turns an HTTP answer into a receipt or a classified error:
-// 2xx delivered, 4xx rejected for good, anything else retryable.
+// 2xx delivered, 4xx rejected for good (except 429, which asks to come back
+// later), anything else retryable.
 func decodeReceipt(sink, url string, status int, raw []byte) (Receipt, error) {
 	r := Receipt{HTTPStatus: status}
 	switch {
 	case status >= 200 && status < 300:
 		_ = json.Unmarshal(raw, &r) // the receipt body is informative only
 		return r, nil
+	case status == http.StatusTooManyRequests:
+		// "Not now" is not a rejection: keep it for a later tick.
+		return r, fmt.Errorf("%s POST %s: HTTP %d (rate limited): %s", sink, url, status, excerpt(raw))
 	case status >= 400 && status < 500:
 		return r, fmt.Errorf("%s POST %s: HTTP %d: %s: %w", sink, url, status, excerpt(raw), ErrRejected)
 	default:

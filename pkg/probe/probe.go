@@ -342,6 +342,7 @@ func (t *Tick) finish(cancelled bool, logFile *eventlog.File, stderr io.Writer) 
 	}
 	for _, n := range t.notices {
 		if err := t.dispatch.Send(actx, n); err != nil {
+			t.engine.Unsent(n)
 			t.Log.Error("outbox_error", "check", n.Check, "error", err.Error())
 			fmt.Fprintf(stderr, "%s: could not save the alert outbox: %v\n", t.Probe.Binary(), err)
 			t.SetExit(ExitUnknown, "alert outbox unwritable")

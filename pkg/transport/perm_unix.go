@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +17,37 @@ func checkPrivateFile(path, what string) error {
 	if err := unix.Lstat(path, &st); err != nil {
 		return fmt.Errorf("transport: %w %s: %w", ErrUnsafeSecret, path, err)
 	}
+	return checkPrivateStat(&st, path, what)
+}
+
+// readPrivateFile opens path without following a symlink, checks the
+// opened file itself (so it cannot be swapped between the check and the
+// read), and reads at most max bytes.
+func readPrivateFile(path, what string, max int64) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err == unix.ELOOP {
+		return nil, fmt.Errorf("transport: %w %s: %s is a symlink; point the setting at the real file", ErrUnsafeSecret, path, what)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("transport: %w %s: %w", ErrUnsafeSecret, path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("transport: %w %s: %w", ErrUnsafeSecret, path, err)
+	}
+	if err := checkPrivateStat(&st, path, what); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max))
+	if err != nil {
+		return nil, fmt.Errorf("transport: read %s %s: %w", what, path, err)
+	}
+	return data, nil
+}
+
+func checkPrivateStat(st *unix.Stat_t, path, what string) error {
 	mode := os.FileMode(st.Mode & 0o777)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:

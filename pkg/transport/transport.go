@@ -260,12 +260,10 @@ func ReadToken(path string) (string, error) {
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}
-	if err := checkPrivateFile(path, "token file"); err != nil {
-		return "", err
-	}
-	data, err := os.ReadFile(path)
+	// A token is one line; a larger file is not a token file.
+	data, err := readPrivateFile(path, "token file", 64<<10)
 	if err != nil {
-		return "", fmt.Errorf("transport: read token file %s: %w", path, err)
+		return "", err
 	}
 	tok := strings.TrimSpace(string(data))
 	if tok == "" {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -234,6 +235,12 @@ func TestTokenFileChecks(t *testing.T) {
 			os.Symlink(real, p)
 		}, "symlink"},
 		{"directory refused", func(t *testing.T, p string) { os.MkdirAll(p, 0o700) }, "directory"},
+		{"FIFO refused without blocking", func(t *testing.T, p string) {
+			os.MkdirAll(filepath.Dir(p), 0o700)
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a regular file"},
 		{"empty refused", func(t *testing.T, p string) {
 			os.MkdirAll(filepath.Dir(p), 0o700)
 			os.WriteFile(p, nil, 0o600)
