@@ -339,7 +339,8 @@ func TestUnsavableSpoolIsReportedAndRetried(t *testing.T) {
 	ff.set("500")
 	parent := filepath.Join(t.TempDir(), "a-file")
 	os.WriteFile(parent, []byte("x"), 0o600)
-	d, _ := newDispatcher(t, ff.url(), filepath.Join(parent, "outbox.json"), 0) // cannot be created
+	d, _ := newDispatcher(t, ff.url(), filepath.Join(t.TempDir(), "outbox.json"), 0)
+	d.Outbox.path = filepath.Join(parent, "outbox.json") // the disk turned against us: cannot be created
 	e := NewEngine("guardian", nil, Policy{Threshold: 1, Cooldown: time.Hour})
 	n := e.Fail("unreachable", Error, "refused")
 	if n == nil {
