@@ -360,6 +360,7 @@ func TestUnsavableSpoolIsReportedAndRetried(t *testing.T) {
 
 	// Delivered directly: an unwritable outbox loses nothing, so no error.
 	ff.set("up")
+	d.Outbox.Entries = nil // nothing queued ahead of it
 	if err := d.Send(context.Background(), *n); err != nil {
 		t.Fatalf("delivered notice reported as lost: %v", err)
 	}
