@@ -15,6 +15,7 @@ import (
 	"howett.net/plist"
 
 	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/primarycheck"
 	"github.com/sanctum/council-probes/pkg/probetest"
 )
 
@@ -75,7 +76,7 @@ func newHost(t *testing.T) *host {
 	h.bin = filepath.Join(h.home.Dir, "sanctum-rs", "target", "release", "sanctum-mlx")
 	os.MkdirAll(filepath.Dir(h.bin), 0o755)
 	copyFile(t, "/bin/sleep", h.bin, 0o755)
-	if err := os.WriteFile(MetallibPath(h.bin, DefaultMetallib), []byte("MTLB metal library"), 0o644); err != nil {
+	if err := os.WriteFile(primarycheck.MetallibPath(h.bin, primarycheck.DefaultMetallib), []byte("MTLB metal library"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	keys := filepath.Join(h.home.Dir, ".sanctum", "keys")
@@ -213,7 +214,7 @@ func TestE2EChecks(t *testing.T) {
 			signFile(h.t, other, h.bin)
 		}, want: map[string]string{SignatureInvalid: EventFailed}, promote: true,
 			detail: map[string]string{SignatureInvalid: "another key"}},
-		{name: "metallib removed", running: true, break_: func(h *host) { os.Remove(MetallibPath(h.bin, DefaultMetallib)) },
+		{name: "metallib removed", running: true, break_: func(h *host) { os.Remove(primarycheck.MetallibPath(h.bin, primarycheck.DefaultMetallib)) },
 			want: map[string]string{MetallibMissing: EventFailed}, detail: map[string]string{MetallibMissing: "mlx.metallib"}},
 		{name: "rebuilt, not restarted", running: true, break_: func(h *host) { copyFile(h.t, "/bin/sleep", h.bin, 0o755) },
 			want: map[string]string{StaleProcess: EventFailed}, detail: map[string]string{StaleProcess: "rebuilt, not restarted"}},

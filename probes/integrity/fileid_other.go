@@ -4,8 +4,6 @@ package integrity
 
 import "io/fs"
 
-// Without a Unix stat there is no inode or owner: the stale-process check
-// reports unsupported and the exec check sees owner -1.
+// Without a Unix stat there is no inode: the stale-process check reports
+// unsupported.
 func fileIDOf(fs.FileInfo) FileID { return FileID{} }
-
-func ownerOf(fs.FileInfo) Owner { return Owner{UID: -1, GID: -1} }

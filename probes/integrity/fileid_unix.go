@@ -14,11 +14,3 @@ func fileIDOf(fi fs.FileInfo) FileID {
 	}
 	return FileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino), DevKnown: true} // Dev is int32 on darwin
 }
-
-func ownerOf(fi fs.FileInfo) Owner {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return Owner{UID: -1, GID: -1}
-	}
-	return Owner{UID: int(st.Uid), GID: int(st.Gid)}
-}

@@ -37,7 +37,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -47,6 +46,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/primarycheck"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -72,11 +72,11 @@ const (
 // print) so a wedged tool cannot hold the tick.
 const commandTimeout = 30 * time.Second
 
-// Settings are the probe's own settings, read from its flags.
+// Settings are the probe's own settings, read from its flags. The
+// binary, signature and metallib checks are pkg/primarycheck's, shared with
+// council-guardian restore-primary.
 type Settings struct {
-	Binary    string
-	Metallib  string
-	Signature SignatureSettings
+	primarycheck.Settings
 
 	PIDSource string
 	PIDFile   string
@@ -92,14 +92,6 @@ type Settings struct {
 	PromoteAfter  int
 	FallbackURL   string
 	VerifyTimeout time.Duration
-}
-
-// SignatureSettings configure the signature check.
-type SignatureSettings struct {
-	PubKey      string // ed25519 public key (off macOS)
-	SigPath     string // empty: <binary>.sig
-	Codesign    string // codesign binary (macOS)
-	Requirement string // codesign designated requirement or Team ID (macOS)
 }
 
 // New returns the council-integrity probe.
@@ -121,14 +113,7 @@ func New() *probe.Probe {
 }
 
 func flags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "metallib-name", EnvVars: []string{"COUNCIL_METALLIB_NAME"}, Value: DefaultMetallib,
-			Usage: "Metal library that must sit next to the primary binary, non-empty"},
-		&cli.StringFlag{Name: "signing-pubkey", EnvVars: []string{"COUNCIL_SIGNING_PUBKEY"},
-			Usage: "ed25519 public key that signs <binary>.sig (off macOS; empty skips the signature check, with an event saying so)"},
-		&cli.StringFlag{Name: "codesign", EnvVars: []string{"COUNCIL_CODESIGN"}, Value: "codesign", Usage: "codesign binary (macOS)"},
-		&cli.StringFlag{Name: "codesign-requirement", EnvVars: []string{"COUNCIL_CODESIGN_REQUIREMENT"},
-			Usage: "pin the signer (macOS): a designated requirement, or a bare 10-character Team ID; empty accepts any valid signature, even ad-hoc"},
+	return append(primarycheck.Flags(),
 		&cli.StringFlag{Name: "pid-source", EnvVars: []string{"COUNCIL_PID_SOURCE"}, Value: PIDAuto,
 			Usage: "where to find the running primary's pid: auto (launchctl on macOS; else pid-file if set, else port), launchctl, pid-file, port"},
 		&cli.StringFlag{Name: "pid-file", EnvVars: []string{"COUNCIL_PID_FILE"}, Usage: "pid file of the primary (pid source pid-file)"},
@@ -146,18 +131,14 @@ func flags() []cli.Flag {
 			Usage: "after promoting, the fallback counts as serving once launchd runs it and this URL's /v1/models answers (empty: launchd only)"},
 		&cli.DurationFlag{Name: "verify-timeout", EnvVars: []string{"COUNCIL_VERIFY_TIMEOUT"}, Value: launchctl.DefaultVerifyTimeout,
 			Usage: "how long a promoted fallback has to start serving"},
-	}
+	)
 }
 
 // settingsFrom reads the probe's flags.
 func settingsFrom(c *cli.Context, cfg probe.Common) Settings {
 	s := Settings{
-		Binary:   cfg.PrimaryBinary,
-		Metallib: c.String("metallib-name"),
-		Signature: SignatureSettings{
-			PubKey: c.String("signing-pubkey"), Codesign: c.String("codesign"), Requirement: c.String("codesign-requirement"),
-		},
-		PIDFile: c.String("pid-file"), Port: c.Int("primary-port"), Lsof: c.String("lsof"),
+		Settings: primarycheck.SettingsFrom(c, cfg.PrimaryBinary),
+		PIDFile:  c.String("pid-file"), Port: c.Int("primary-port"), Lsof: c.String("lsof"),
 		Manifest: c.String("manifest"), ManifestSig: c.String("manifest-sig"), ManifestPubKey: c.String("manifest-pubkey"),
 		FullEvery: c.Duration("full-every"), HashWorkers: c.Int("hash-workers"),
 		PromoteAfter: c.Int("promote-after"), FallbackURL: c.String("fallback-url"), VerifyTimeout: c.Duration("verify-timeout"),
@@ -203,23 +184,22 @@ func tick(ctx context.Context, t *probe.Tick) error {
 // all (a present but non-executable binary can still have its signature
 // checked).
 func checkBinary(t *probe.Tick, s Settings, ok *[]string) bool {
-	info, err := CheckBinary(s.Binary, CurrentIdentity())
+	info, err := primarycheck.CheckBinary(s.Binary, primarycheck.CurrentIdentity())
 	attrs := []any{"binary", s.Binary}
 	if info.Mode != 0 {
 		attrs = append(attrs, "mode", fmt.Sprintf("%04o", info.Mode.Perm()), "uid", info.Owner.UID, "size", info.Size)
 	}
 	if err != nil {
 		t.Fail(BinaryMissing, EventFailed, alert.Error, err.Error(), attrs...)
-		_, statErr := os.Lstat(s.Binary)
-		return statErr == nil
+		return primarycheck.Present(s.Binary)
 	}
-	t.Pass(BinaryMissing, EventOK, append(attrs, "inode", info.ID.Ino)...)
+	t.Pass(BinaryMissing, EventOK, append(attrs, "inode", info.Inode)...)
 	*ok = append(*ok, "binary ok")
 	return true
 }
 
 func checkSignature(ctx context.Context, t *probe.Tick, s Settings, ok *[]string) {
-	v, skip := platformVerifier(s.Signature)
+	v, skip := primarycheck.PlatformVerifier(s.Signature)
 	if v == nil {
 		t.Log.Info(EventSkipped, "check", SignatureInvalid, "reason", skip)
 		*ok = append(*ok, "signature skipped (no key)")
@@ -234,7 +214,7 @@ func checkSignature(ctx context.Context, t *probe.Tick, s Settings, ok *[]string
 		t.Pass(SignatureInvalid, EventOK, attrs...)
 		*ok = append(*ok, "signature ok")
 	case ctx.Err() != nil:
-	case IsConfigError(err):
+	case primarycheck.IsConfigError(err):
 		t.Unknown(SignatureInvalid, EventUnknown, err.Error(), attrs...)
 	default:
 		t.Fail(SignatureInvalid, EventFailed, alert.Error, err.Error(), attrs...)
@@ -242,8 +222,8 @@ func checkSignature(ctx context.Context, t *probe.Tick, s Settings, ok *[]string
 }
 
 func checkMetallib(t *probe.Tick, s Settings, ok *[]string) {
-	p := MetallibPath(s.Binary, s.Metallib)
-	size, err := CheckMetallib(s.Binary, s.Metallib)
+	p := primarycheck.MetallibPath(s.Binary, s.Metallib)
+	size, err := primarycheck.CheckMetallib(s.Binary, s.Metallib)
 	if err != nil {
 		t.Fail(MetallibMissing, EventFailed, alert.Error, err.Error(), "metallib", p)
 		return
@@ -318,7 +298,7 @@ func checkManifest(ctx context.Context, t *probe.Tick, s Settings, ok *[]string)
 		t.Pass(ManifestInvalid, EventOK, attrs...)
 		*ok = append(*ok, fmt.Sprintf("%d weight files ok", res.Report.Files))
 	case ctx.Err() != nil:
-	case IsConfigError(err):
+	case primarycheck.IsConfigError(err):
 		t.Unknown(ManifestInvalid, EventUnknown, err.Error(), attrs...)
 	case errors.Is(err, ErrWeightsMismatch):
 		bad := res.BadFiles()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/hashcache"
 	"github.com/sanctum/council-probes/pkg/manifest"
+	"github.com/sanctum/council-probes/pkg/primarycheck"
 	"github.com/sanctum/council-probes/pkg/signing"
 )
 
@@ -62,16 +63,17 @@ type ManifestResult struct {
 }
 
 // Check runs the verification. Errors wrap ErrManifestSignature,
-// ErrManifestUnreadable or ErrWeightsMismatch, or are a *ConfigError (no or
-// unreadable public key), or the context's error.
+// ErrManifestUnreadable or ErrWeightsMismatch, or are a
+// *primarycheck.ConfigError (no or unreadable public key), or the
+// context's error.
 func (m *ManifestCheck) Check(ctx context.Context) (ManifestResult, error) {
 	var res ManifestResult
 	if m.PubKey == "" {
-		return res, &ConfigError{Err: errors.New("--manifest is set but no --manifest-pubkey (or --signing-pubkey) to verify it with")}
+		return res, &primarycheck.ConfigError{Err: errors.New("--manifest is set but no --manifest-pubkey (or --signing-pubkey) to verify it with")}
 	}
 	pub, err := signing.LoadPublicKey(m.PubKey)
 	if err != nil {
-		return res, &ConfigError{Err: err}
+		return res, &primarycheck.ConfigError{Err: err}
 	}
 	res.KeyFingerprint = signing.Fingerprint(pub)
 	data, err := readBounded(m.Path, MaxManifestSize)

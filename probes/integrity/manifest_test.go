@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/manifest"
+	"github.com/sanctum/council-probes/pkg/primarycheck"
 )
 
 // weights lays out n weight files of size bytes under dir/model, writes
@@ -101,7 +102,7 @@ func TestManifestCheck(t *testing.T) {
 			res, err := mc.Check(context.Background())
 			switch {
 			case tt.wantConfig:
-				if !IsConfigError(err) {
+				if !primarycheck.IsConfigError(err) {
 					t.Fatalf("Check = %v, want a config error", err)
 				}
 			case tt.wantErr == nil:

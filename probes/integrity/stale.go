@@ -444,3 +444,21 @@ func lsofExe(files []LsofFile, binary string) RunningExe {
 	}
 	return exe
 }
+
+// firstLines keeps the first n non-empty lines of s joined by " / ", so a
+// multi-line answer of lsof fits one event field.
+func firstLines(s string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			keep = append(keep, l)
+		}
+		if len(keep) == n {
+			break
+		}
+	}
+	if len(keep) == 0 {
+		return "(no output)"
+	}
+	return strings.Join(keep, " / ")
+}

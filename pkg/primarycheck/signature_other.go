@@ -1,11 +1,11 @@
 //go:build !darwin
 
-package integrity
+package primarycheck
 
-// platformVerifier off macOS is an Ed25519 detached signature. Without a
+// PlatformVerifier off macOS is an Ed25519 detached signature. Without a
 // public key there is nothing to verify against: the check is skipped, and
 // the returned reason is logged so the gap is visible, not a silent pass.
-func platformVerifier(s SignatureSettings) (Verifier, string) {
+func PlatformVerifier(s SignatureSettings) (Verifier, string) {
 	if s.PubKey == "" {
 		return nil, "no --signing-pubkey configured; sign the binary with `council-integrity sign` and set it to enable this check"
 	}

@@ -1,8 +1,8 @@
-package integrity
+package primarycheck
 
-// platformVerifier on macOS is codesign: the check Gatekeeper makes, which
+// PlatformVerifier on macOS is codesign: the check Gatekeeper makes, which
 // catches modified bytes, truncation, a revoked certificate and (with a
 // requirement) an ad-hoc re-sign.
-func platformVerifier(s SignatureSettings) (Verifier, string) {
+func PlatformVerifier(s SignatureSettings) (Verifier, string) {
 	return &Codesign{Path: s.Codesign, Requirement: s.Requirement}, ""
 }

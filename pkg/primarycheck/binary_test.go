@@ -1,4 +1,4 @@
-package integrity
+package primarycheck
 
 import (
 	"errors"
@@ -66,7 +66,7 @@ func TestCheckBinary(t *testing.T) {
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("CheckBinary = %v, want %v", err, tt.want)
 			}
-			if err == nil && (info.ID.Ino == 0 || info.Size == 0) {
+			if err == nil && (info.Inode == 0 || info.Size == 0) {
 				t.Errorf("info not filled: %+v", info)
 			}
 		})

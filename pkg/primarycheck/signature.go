@@ -1,4 +1,4 @@
-package integrity
+package primarycheck
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 
 // Verifier checks the signature of the primary binary. There are two:
 // Codesign on macOS (the same check Gatekeeper makes) and Ed25519 elsewhere,
-// a detached signature next to the binary.
+// a detached signature next to the binary. PlatformVerifier picks the one
+// for this OS; it returns a nil Verifier and the reason when there is
+// nothing to verify against, and the check is then skipped, visibly.
 type Verifier interface {
 	// Verify returns nil when the binary at path carries a valid
 	// signature. A *ConfigError means the check itself could not run
@@ -45,8 +47,8 @@ type Ed25519 struct {
 	fingerprint string
 }
 
-// Verify loads the key on every call: a tick is one process, and a key
-// rotated between ticks must take effect.
+// Verify loads the key on every call: a key rotated between two runs must
+// take effect.
 func (v *Ed25519) Verify(ctx context.Context, path string) error {
 	pub, err := signing.LoadPublicKey(v.PubKey)
 	if err != nil {

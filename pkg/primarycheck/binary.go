@@ -1,4 +1,4 @@
-package integrity
+package primarycheck
 
 import (
 	"errors"
@@ -7,34 +7,10 @@ import (
 	"os"
 )
 
-// FileID identifies a file's content on disk: a rebuilt binary written to a
-// new file (as linkers and cargo do) gets a new inode even at the same path.
-type FileID struct {
-	Dev, Ino uint64
-	// DevKnown is false where only the inode is known (lsof's -Fi).
-	DevKnown bool
-}
-
-// Same reports whether a and b are the same file. The device is compared
-// only when both sides know it.
-func (a FileID) Same(b FileID) bool {
-	if a.Ino != b.Ino {
-		return false
-	}
-	return !a.DevKnown || !b.DevKnown || a.Dev == b.Dev
-}
-
-func (a FileID) String() string {
-	if a.DevKnown {
-		return fmt.Sprintf("%d (dev %d)", a.Ino, a.Dev)
-	}
-	return fmt.Sprint(a.Ino)
-}
-
 // Owner is who a file belongs to, and Identity who would exec it.
 type Owner struct{ UID, GID int }
 
-// Identity is the user launchd runs the primary as: this probe's user,
+// Identity is the user launchd runs the primary as: the probe's user,
 // since both are agents in the same gui/<uid> domain.
 type Identity struct {
 	UID    int
@@ -75,7 +51,8 @@ type BinaryInfo struct {
 	Mode  fs.FileMode
 	Owner Owner
 	Size  int64
-	ID    FileID
+	// Inode is the file's inode number (0 where the OS has none).
+	Inode uint64
 }
 
 // Reasons the binary check fails, for errors.Is.
@@ -99,7 +76,7 @@ func CheckBinary(path string, id Identity) (BinaryInfo, error) {
 		return info, fmt.Errorf("stat binary: %w", err)
 	}
 	info.Mode, info.Size = fi.Mode(), fi.Size()
-	info.Owner, info.ID = ownerOf(fi), fileIDOf(fi)
+	info.Owner, info.Inode = ownerOf(fi), inodeOf(fi)
 	switch {
 	case !fi.Mode().IsRegular():
 		return info, fmt.Errorf("%s (%s): %w", path, fi.Mode().Type(), ErrBinaryNotRegular)
@@ -112,11 +89,10 @@ func CheckBinary(path string, id Identity) (BinaryInfo, error) {
 	return info, nil
 }
 
-// StatID returns the FileID of the file at path (following symlinks).
-func StatID(path string) (FileID, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return FileID{}, err
-	}
-	return fileIDOf(fi), nil
+// Present reports whether anything is at path, even a dangling symlink or
+// a file this user may not execute: something whose signature can still
+// be checked.
+func Present(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
