@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,5 +89,23 @@ func TestRenderMatrix(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("matrix lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestAlive: the drift SIGTERM cell's "nothing left running" check must see
+// a live process as alive and a killed, reaped one as gone.
+func TestAlive(t *testing.T) {
+	cmd := exec.Command(lookPath(t, "sleep"), "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	if !alive(pid) {
+		t.Fatalf("a running sleep (pid %d) reads as gone", pid)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if alive(pid) {
+		t.Fatalf("a killed and reaped sleep (pid %d) reads as alive", pid)
 	}
 }

@@ -14,8 +14,8 @@ import (
 const repoRoot = ".."
 
 // The binaries built once in TestMain: probe binary name -> path. A probe
-// whose main package has not landed yet is absent, and its cells are
-// skipped (reported as such, never counted as passed).
+// whose main package is missing is absent, and its cells FAIL: every probe
+// has landed, so an absent one is a broken tree, not a cell to skip.
 var (
 	bins         = map[string]string{}
 	launchctlBin string

@@ -1,12 +1,14 @@
 package integration
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -341,6 +343,7 @@ func integrityCells() []cell {
 			},
 			want: want{code: 2, event: "check_failed", check: "signature_invalid", alert: delivered, then: promoted}},
 		cell{fault: fMetallib, setup: rmMetallib, want: failing(2, "check_failed", "metallib_missing")},
+		integritySigterm(),
 	)
 	metallib := trigger{setup: rmMetallib, ticks: 1, code: 2, event: "check_failed", check: "metallib_missing",
 		heal: func(t *testing.T, w *world) {
@@ -492,7 +495,197 @@ func driftCells() []cell {
 			setup: func(t *testing.T, w *world) { w.args = append(w.args, "--launchctl", lookPath(t, "false")) },
 			want:  want{code: 3, event: "launchctl_error", check: "agent_not_loaded:*", alert: delivered},
 			note:  "launchctl itself fails: UNKNOWN, not a verdict on the agents"},
+		driftSigterm(),
 	)
 	drifted := trigger{setup: driftFile, ticks: 1, code: 2, event: "drifted", check: "drifted:*", heal: restore}
 	return append(cells, alertCells(drifted)...)
+}
+
+// --- SIGTERM in the slow part of a file probe -------------------------------
+
+// slowSigtermCell is SIGTERM for the probes that do not talk to the council:
+// a healthy first tick saves the state, then the last tick is made slow by
+// slowArgs (added for it alone, once ready says so the signal lands inside
+// the slow part). The cancelled tick must end UNKNOWN with tick_cancelled and
+// tick_done, spool or send nothing, and leave the state file parseable and
+// undecided (its last tick is still the healthy one).
+func slowSigtermCell(where string, slowArgs func(t *testing.T, w *world) (args []string, ready func(pid int) bool), then func(t *testing.T, w *world), note string) cell {
+	var before time.Time
+	return cell{fault: fSIGTERM, ticks: 2,
+		last: func(w *world) probetest.Result {
+			st, err := state.Load(w.stateFile(), w.rig.name)
+			if err != nil {
+				w.t.Fatalf("the healthy tick left a bad state file: %v", err)
+			}
+			before = st.LastTick
+			args, ready := slowArgs(w.t, w)
+			w.args = append(w.args, args...)
+			return w.sigtermWhen(where, ready)
+		},
+		want: want{code: 3, event: "tick_cancelled",
+			then: func(t *testing.T, w *world) {
+				cancelledThenDone(t, w.events())
+				st, err := state.Load(w.stateFile(), w.rig.name)
+				if err != nil {
+					t.Fatalf("the cancelled tick corrupted the state file: %v", err)
+				}
+				if !st.LastTick.Equal(before) {
+					t.Errorf("a cancelled tick decided something: last tick %s, the healthy one was %s", st.LastTick, before)
+				}
+				if then != nil {
+					then(t, w)
+				}
+			}},
+		note: note,
+	}
+}
+
+// cancelledThenDone asserts the last tick_cancelled is followed by a
+// tick_done: a cancelled tick still finishes.
+func cancelledThenDone(t *testing.T, evs []map[string]any) {
+	t.Helper()
+	cancelled := -1
+	for i, e := range evs {
+		if e["event"] == "tick_cancelled" {
+			cancelled = i
+		}
+	}
+	for _, e := range evs[cancelled+1:] {
+		if cancelled >= 0 && e["event"] == "tick_done" {
+			return
+		}
+	}
+	t.Errorf("a cancelled tick must still finish (tick_done after tick_cancelled):\n%s", dumpEvents(evs))
+}
+
+// slowGit writes a fake git into the cell's home that records its pid in a
+// marker file and then becomes sleep(1) for 30 s (exec: same pid, so
+// killing it leaves nothing behind). It returns the script, the marker and
+// a reader of the pid (0 until the script has run).
+func slowGit(t *testing.T, w *world) (script string, pid func() int) {
+	sleep := lookPath(t, "sleep")
+	sh := lookPath(t, "sh")
+	dir := filepath.Join(w.home.Dir, "fakegit")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, "running")
+	script = filepath.Join(dir, "git")
+	body := "#!" + sh + "\n" +
+		"echo $$ >" + shQuote(marker+".tmp") + " && mv " + shQuote(marker+".tmp") + " " + shQuote(marker) + "\n" +
+		"exec " + shQuote(sleep) + " 30\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pid = func() int {
+		b, err := os.ReadFile(marker)
+		if err != nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	t.Cleanup(func() {
+		if p := pid(); p > 0 {
+			syscall.Kill(p, syscall.SIGKILL) // a no-op once it is gone, as it must be
+		}
+	})
+	return script, pid
+}
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// driftSigterm: the tick is inside git (a fake one that sleeps) when the
+// signal lands; the git child must be killed, not left running.
+func driftSigterm() cell {
+	var gitPID func() int
+	return slowSigtermCell("ran git",
+		func(t *testing.T, w *world) ([]string, func(int) bool) {
+			var script string
+			script, gitPID = slowGit(t, w)
+			return []string{"--git", script, "--timeout", "60s"}, func(int) bool { return gitPID() > 0 }
+		},
+		func(t *testing.T, w *world) {
+			p := gitPID()
+			if !eventually(func() bool { return !alive(p) }) {
+				t.Errorf("the fake git (pid %d) still runs after the cancelled tick ended", p)
+			}
+		},
+		"a tick cancelled while git runs (a fake git that sleeps) kills git, ends UNKNOWN and decides nothing")
+}
+
+// integritySigterm: the tick is hashing a weight manifest's 16 GiB sparse
+// file (seconds of SHA-256 even at SHA-extension speed) when the signal
+// lands. That the hashing started is seen in /proc/<pid>/fd: the probe has
+// the file open.
+func integritySigterm() cell {
+	return slowSigtermCell("opened the weight file to hash it",
+		func(t *testing.T, w *world) ([]string, func(int) bool) {
+			if _, err := os.Stat("/proc/self/fd"); err != nil {
+				t.Skipf("no /proc to see the probe start hashing: %v", err)
+			}
+			h := primaryOf(w)
+			// Outside the home: the leak check reads every file there.
+			dir := t.TempDir()
+			weights := filepath.Join(dir, "model.safetensors")
+			f, err := os.Create(weights)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			if err := os.Truncate(weights, 16<<30); err != nil {
+				t.Skipf("this filesystem cannot hold a 16 GiB sparse file: %v", err)
+			}
+			mf := filepath.Join(dir, "SHA256SUMS")
+			// The digest is of nothing: the tick must never get to compare it.
+			line := strings.Repeat("0", 64) + " *model.safetensors\n"
+			if err := os.WriteFile(mf, []byte(line), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := signing.SignFile(h.Priv, mf); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"--manifest", mf}, func(pid int) bool { return hasOpen(pid, weights) }
+		},
+		nil,
+		"a tick cancelled while it hashes a 16 GiB weight file stops hashing at once, ends UNKNOWN and decides nothing")
+}
+
+// hasOpen reports whether process pid has path open (Linux /proc).
+func hasOpen(pid int, path string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && l == path {
+			return true
+		}
+	}
+	return false
+}
+
+// alive reports whether pid is a process that is not a zombie.
+func alive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// eventually polls cond for a few seconds: a killed process may take a
+// moment to be reaped.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
 }

@@ -163,6 +163,20 @@ func hangServer(t *testing.T) (url string, accepted <-chan struct{}) {
 // sigtermTick starts a tick, waits until it is inside a request to a
 // server that never answers, sends SIGTERM and returns how it ended.
 func (w *world) sigtermTick(accepted <-chan struct{}) probetest.Result {
+	return w.sigtermWhen("reached the server", func(int) bool {
+		select {
+		case <-accepted:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+// sigtermWhen starts a tick, polls ready with the probe's pid until the
+// tick is where the signal is due (what names that place, for a failure),
+// sends SIGTERM and returns how the tick ended.
+func (w *world) sigtermWhen(what string, ready func(pid int) bool) probetest.Result {
 	w.t.Helper()
 	argv := w.argv()
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -174,13 +188,19 @@ func (w *world) sigtermTick(accepted <-chan struct{}) probetest.Result {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	select {
-	case <-accepted:
-	case err := <-done:
-		w.t.Fatalf("the tick ended before it reached the server: %v\nstdout: %s\nstderr: %s", err, out.String(), errb.String())
-	case <-time.After(runTimeout):
-		cmd.Process.Kill()
-		w.t.Fatal("the tick never reached the server")
+	deadline := time.After(runTimeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !ready(cmd.Process.Pid) {
+		select {
+		case <-tick.C:
+		case err := <-done:
+			w.t.Fatalf("the tick ended before it %s: %v\nstdout: %s\nstderr: %s", what, err, out.String(), errb.String())
+		case <-deadline:
+			cmd.Process.Kill()
+			<-done
+			w.t.Fatalf("the tick never %s\nstdout: %s\nstderr: %s", what, out.String(), errb.String())
+		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		w.t.Fatal(err)
