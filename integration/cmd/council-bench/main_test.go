@@ -88,17 +88,18 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Skip(err)
 	}
 	bin, out := t.TempDir(), t.TempDir()
-	for _, name := range []string{"council-guardian", "council-canary", "council-sim"} {
+	for _, name := range []string{"council-guardian", "council-canary", "council-parity-smoke", "council-sim"} {
 		if err := os.WriteFile(filepath.Join(bin, name), data, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-bin", bin, "-out", out, "-n", "2", "-no-hash"}, &stdout, &stderr); code != 0 {
+	if code := run([]string{"-bin", bin, "-out", out, "-n", "2", "-no-hash", "-repo", "../../.."}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	text := stdout.String()
-	needs := []string{"guardian tick, wall", "guardian tick, CPU", "canary tick, wall", "council-guardian", "floor:", "skipped (-no-hash)"}
+	needs := []string{"guardian tick, wall", "guardian tick, CPU", "canary tick, wall", "council-guardian", "floor:", "skipped (-no-hash)",
+		"parity-smoke tick, 10 prompts, CPU", "well under 1s CPU ok"}
 	if _, err := exec.LookPath("curl"); err == nil {
 		if _, err := exec.LookPath("jq"); err == nil {
 			needs = append(needs, "< 1x")
@@ -150,6 +151,120 @@ func TestRunRejectsBadFlags(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			if code := run(args, &stdout, &stderr); code == 0 {
 				t.Fatalf("exit 0 for %v", args)
+			}
+		})
+	}
+}
+
+// TestParityAnswersCoverTheDefaultSet: the simulator gets an answer for
+// every built-in prompt, keyed by the prompt's full text.
+func TestParityAnswersCoverTheDefaultSet(t *testing.T) {
+	a, err := parityAnswers("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 10 {
+		t.Errorf("%d answers, want one for each of the 10 default prompts", len(a))
+	}
+	if got := a["What is 17 + 25? Answer with the number only."]; got != "42" {
+		t.Errorf("arith-add answered %q, want 42", got)
+	}
+	if _, err := parityAnswers(t.TempDir()); err == nil {
+		t.Error("no error without the prompt files")
+	}
+}
+
+func TestMissed(t *testing.T) {
+	ms := func(d ...time.Duration) []sample {
+		var s []sample
+		for _, x := range d {
+			s = append(s, sample{Wall: x, CPU: x})
+		}
+		return s
+	}
+	guardian := pair{Name: "guardian tick", Bench: "Tick/guardian"}
+	parity := pair{Name: "parity-smoke tick", Bench: "Tick/parity", NoBase: "none", CPUTarget: time.Second}
+	for _, tc := range []struct {
+		name string
+		r    report
+		want []string // substrings, one per missed target
+	}{
+		{"all met", report{
+			Pairs: []pairResult{{pair: guardian, Ours: ms(5 * time.Millisecond), BaseS: ms(20 * time.Millisecond)},
+				{pair: parity, Ours: ms(30 * time.Millisecond)}},
+			RSS:   []rssResult{{Binary: "council-guardian", Bytes: 11e6}},
+			Sizes: []sizeResult{{Binary: "council-guardian", Bytes: 9e6}},
+			Hash:  hashResult{Rows: []hashRow{{What: "1 file", Ratio: "1.10x", Tgt: ">= 0.90x"}}},
+		}, nil},
+		{"each missed", report{
+			Pairs: []pairResult{{pair: guardian, Ours: ms(30 * time.Millisecond), BaseS: ms(20 * time.Millisecond)},
+				{pair: parity, Ours: ms(1500 * time.Millisecond)}},
+			RSS:   []rssResult{{Binary: "council-guardian", Bytes: 21e6}},
+			Sizes: []sizeResult{{Binary: "council-drift", Bytes: 10.5e6}},
+			Hash:  hashResult{Rows: []hashRow{{What: "4 files", Ratio: "1.28x", Tgt: ">= 1.80x (below)"}}},
+		}, []string{"guardian tick, wall", "guardian tick, CPU", "parity-smoke tick, CPU", "peak RSS of council-guardian",
+			"size of council-drift", "hashing 4 files"}},
+		{"unmeasured is not missed", report{
+			Pairs: []pairResult{{pair: pair{Name: "guardian tick", Bench: "Tick/guardian", Missing: "not built"}},
+				{pair: parity, Err: "exited 2"}},
+			RSS: []rssResult{{Binary: "council-guardian", Err: "setup: no git"}},
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.r.Missed()
+			if len(got) != len(tc.want) {
+				t.Fatalf("missed %q, want %d", got, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("missed[%d] = %q, want it to name %q", i, got[i], w)
+				}
+			}
+			text := tc.r.Text()
+			if strings.Contains(text, "MISSED") != (len(tc.want) > 0) {
+				t.Errorf("the table's MISSED marks disagree with Missed() %q:\n%s", got, text)
+			}
+		})
+	}
+}
+
+// TestStrict: a missed target (a "binary" past 10 MB) leaves the exit
+// status at 0 by default and makes it 1 with -strict.
+func TestStrict(t *testing.T) {
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true(1)")
+	}
+	data, err := os.ReadFile(truePath)
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := t.TempDir()
+	for name, body := range map[string][]byte{
+		"council-guardian": data,
+		// still runs: the padding past the ELF's segments is never loaded
+		"council-status": append(append([]byte(nil), data...), make([]byte, 11e6)...),
+	} {
+		if err := os.WriteFile(filepath.Join(bin, name), body, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{{"default", nil, 0}, {"strict", []string{"-strict"}, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"-bin", bin, "-out", t.TempDir(), "-n", "1", "-no-hash"}, tc.args...)
+			if code := run(args, &stdout, &stderr); code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), "size of council-status") {
+				t.Errorf("the table does not list the missed size target:\n%s", stdout.String())
+			}
+			if tc.code != 0 && !strings.Contains(stderr.String(), "-strict: 1 target(s) missed: size of council-status") {
+				t.Errorf("stderr does not say why -strict failed:\n%s", stderr.String())
 			}
 		})
 	}

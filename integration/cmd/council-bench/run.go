@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ type config struct {
 	hashArgs  string
 	noHash    bool
 	hashbench string
+	repo      string
+	strict    bool
 }
 
 // Targets from SPEC section 8. MB is 10^6 bytes throughout.
@@ -43,7 +46,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.hashArgs, "hash-args", "", `flags passed to hashbench (e.g. "-large 8G -files 256")`)
 	fs.BoolVar(&cfg.noHash, "no-hash", false, "skip the hashing benchmark")
 	fs.StringVar(&cfg.hashbench, "hashbench", "", "a built hashbench binary (default: go build it)")
+	fs.StringVar(&cfg.repo, "repo", ".", "the workspace root, for parity-smoke's default prompts and the simulator's answers to them")
+	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when any target is MISSED (default: print the table, exit 0; make bench on a loaded laptop still prints)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: council-bench [flags]
+
+Measures the built probes (make build) as whole processes against the
+shell/openssl baselines they replace and prints the SPEC section 8 table;
+results go to -out. Exit status: 0 when everything was measured (missed
+targets are marked MISSED in the table, and fail the run only with -strict),
+1 when something could not be measured or, with -strict, a target was
+missed, 2 on bad flags.
+
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 || cfg.n < 1 {
@@ -68,6 +89,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if rep.Failed > 0 {
 		return 1
 	}
+	if missed := rep.Missed(); cfg.strict && len(missed) > 0 {
+		fmt.Fprintf(stderr, "council-bench: -strict: %d target(s) missed: %s\n", len(missed), strings.Join(missed, "; "))
+		return 1
+	}
 	return 0
 }
 
@@ -81,6 +106,10 @@ type env struct {
 	Sim            *councilsim.Sim
 	// Launcher is the built ./launcher, or "" with LauncherErr saying why.
 	Launcher, LauncherErr string
+	// ParityPrompts is the size of parity-smoke's default set, which the
+	// simulator answers; ParityErr says why it cannot.
+	ParityPrompts int
+	ParityErr     string
 	// setups records each tick's one-time setup result; cleanups stop
 	// what setups started.
 	setups   map[string]error
@@ -129,7 +158,16 @@ func bench(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	if err := os.MkdirAll(e.StateDir, 0o700); err != nil {
 		return nil, err
 	}
-	e.Sim = councilsim.New(councilsim.Config{PlainAddr: "127.0.0.1:0", Answers: map[string]string{"capital of France": "Paris"}})
+	answers := map[string]string{"capital of France": "Paris"}
+	if pa, err := parityAnswers(cfg.repo); err != nil {
+		e.ParityErr = err.Error()
+	} else {
+		e.ParityPrompts = len(pa)
+		for k, v := range pa {
+			answers[k] = v
+		}
+	}
+	e.Sim = councilsim.New(councilsim.Config{PlainAddr: "127.0.0.1:0", Answers: answers})
 	if err := e.Sim.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start the simulator: %w", err)
 	}
@@ -143,6 +181,8 @@ func bench(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	rep.Pairs = append(rep.Pairs, comparePair(ctx, e, cfg.n, guardianPair(e)))
 	progress(fmt.Sprintf("canary tick vs curl|jq chat, %d runs each", cfg.n))
 	rep.Pairs = append(rep.Pairs, comparePair(ctx, e, cfg.n, canaryPair(e)))
+	progress(fmt.Sprintf("parity-smoke tick with its default prompts, %d runs", cfg.n))
+	rep.Pairs = append(rep.Pairs, comparePair(ctx, e, cfg.n, parityRun(e)))
 
 	progress("peak RSS of one tick of each probe")
 	e.Launcher = filepath.Join(home, "launcher")
@@ -179,6 +219,8 @@ type pair struct {
 	Shell       command
 	Missing     string // why the probe side cannot run
 	NoBase      string // why the baseline cannot run
+	// CPUTarget, when set, is an absolute bar for the probe's median CPU.
+	CPUTarget time.Duration
 }
 
 type pairResult struct {
