@@ -48,6 +48,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		// simBin is the rigs' --primary-binary: give it the Metal library
+		// restore-primary's checks want beside it.
+		if err := os.WriteFile(filepath.Join(dir, "mlx.metallib"), []byte("MTLB metal library"), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 		return m.Run()
 	}())
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/primarycheck"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
@@ -24,22 +26,30 @@ func restoreCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "restore-primary",
 		Usage: "operator: switch serving back from the fallback to the fixed primary",
-		Description: `Run by hand once the primary is fixed. Checks that --primary-binary exists
-and is executable (nothing changes otherwise), then under the shared
-remediation lock: bootout and disable the fallback (so a reboot cannot
-start it), reload the primary from --primary-plist (bootout, bootstrap with
-the EIO recovery, kickstart -k), verify that it serves (--verify-timeout)
-and remove the fallback lock. The lock is kept if the primary does not
+		Description: `Run by hand once the primary is fixed. First runs council-integrity's
+checks of --primary-binary: present and executable by this user, validly
+signed (codesign on macOS, pinned with --codesign-requirement; elsewhere
+<binary>.sig against --signing-pubkey, skipped with a note when no key is
+configured) and its --metallib-name beside it. Any failing check refuses
+the restore and nothing changes. These four settings come from the flags,
+their environment variables, or else the config file's [integrity] and
+global sections, so the checks match the ones integrity runs. Then, under
+the shared remediation lock: bootout and disable the fallback (so a reboot
+cannot start it), reload the primary from --primary-plist (bootout,
+bootstrap with the EIO recovery, kickstart -k), verify that it serves
+(--verify-timeout) and remove the fallback lock. The lock is kept if the primary does not
 serve. --dry-run prints the launchctl argv instead of running it.
 
 Exit status: 0 restored (or dry run); 2 refused or failed, a human is
 needed (primary check failed and nothing changed; launchctl failed; the
-primary does not serve, fallback lock kept); 3 bad configuration.`,
-		Flags: []cli.Flag{
+primary does not serve, fallback lock kept); 3 bad configuration
+(including a signature check that cannot run: no codesign, unreadable
+key; nothing changed).`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "primary-plist", EnvVars: []string{"COUNCIL_PRIMARY_PLIST"},
 				Usage: "plist of the primary (default: ~/Library/LaunchAgents/<primary-label>.plist)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the launchctl argv instead of running it (same as the global --dry-run)"},
-		},
+		}, primarycheck.Flags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("restore-primary: unexpected argument %q", c.Args().First())
@@ -69,6 +79,9 @@ func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	start := time.Now()
 	s, err := SettingsFrom(c)
 	if err != nil {
+		return err
+	}
+	if err := applyIntegrityConfig(c); err != nil {
 		return err
 	}
 	dry := anyBool(c, "dry-run")
@@ -111,7 +124,9 @@ func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	res, err := r.RestorePrimary(ctx, launchctl.RestoreOpts{
 		PrimaryLabel: label, PrimaryPlist: plist, FallbackLabel: c.String("fallback-label"),
 		FallbackLockPath: lockPath, RemediationLockPath: c.String("remediation-lock"),
-		CheckPrimary: func(context.Context) error { return CheckBinary(binary) },
+		CheckPrimary: func(ctx context.Context) error {
+			return checkPrimary(ctx, primarycheck.SettingsFrom(c, binary), out, log)
+		},
 		Verify: func(ctx context.Context) error {
 			return ProbeModels(ctx, client, s.Timeout, model).Err
 		},
@@ -125,6 +140,8 @@ func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 		log.Error("restore_failed", "check", CheckFallbackActivated, "error", err.Error(), "steps", res.Steps, "rc", rcOf(err))
 		var ee *launchctl.ExitError
 		switch {
+		case errors.Is(err, launchctl.ErrPrimaryCheckFailed) && primarycheck.IsConfigError(err):
+			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitUnknown)
 		case errors.Is(err, launchctl.ErrPrimaryCheckFailed):
 			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitCritical)
 		case errors.Is(err, launchctl.ErrUnverified), errors.As(err, &ee):
@@ -155,4 +172,148 @@ func restoreLog(c *cli.Context, stdout io.Writer, start time.Time) (*slog.Logger
 	}
 	h := eventlog.WithDuration(eventlog.NewHandler(w), start, time.Now)
 	return slog.New(h).With("probe", "guardian", "command", "restore-primary"), closeLog, nil
+}
+
+// The primary checks restore-primary runs, as they are printed and logged
+// (event field primary_check).
+const (
+	primaryCheckBinary    = "binary"
+	primaryCheckSignature = "signature"
+	primaryCheckMetallib  = "metallib"
+)
+
+// signatureTimeout bounds codesign, as council-integrity does.
+const signatureTimeout = 30 * time.Second
+
+// checkPrimary runs council-integrity's checks of the primary binary: the
+// ones that say whether it can serve at the next respawn. Restoring a
+// primary that fails one would only hand serving to a binary that cannot
+// start (no metallib) or that integrity demotes again within minutes (bad
+// signature). Every check runs and is printed and logged, so one failure
+// does not hide another; the error names all that failed. A check that
+// could not run (no codesign, unreadable key) is a *primarycheck.ConfigError
+// unless another check failed outright. No key off macOS skips the
+// signature check with a note, as integrity does.
+func checkPrimary(ctx context.Context, s primarycheck.Settings, out io.Writer, log *slog.Logger) error {
+	var failed, unknown checkErrors
+	pass := func(check, detail string, attrs ...any) {
+		fmt.Fprintf(out, "primary check %s: ok (%s)\n", check, detail)
+		log.Info("primary_check_ok", append([]any{"check", CheckFallbackActivated, "primary_check", check}, attrs...)...)
+	}
+	fail := func(check string, err error, attrs ...any) {
+		fmt.Fprintf(out, "primary check %s: FAILED: %v\n", check, err)
+		log.Error("primary_check_failed", append([]any{"check", CheckFallbackActivated, "primary_check", check, "error", err.Error()}, attrs...)...)
+		failed = append(failed, fmt.Errorf("%s: %w", check, err))
+	}
+	skip := func(check, reason string) {
+		fmt.Fprintf(out, "primary check %s: skipped: %s\n", check, reason)
+		log.Info("primary_check_skipped", "check", CheckFallbackActivated, "primary_check", check, "reason", reason)
+	}
+
+	if s.Binary == "" {
+		return &primarycheck.ConfigError{Err: errors.New("no primary binary configured (--primary-binary)")}
+	}
+	info, err := primarycheck.CheckBinary(s.Binary, primarycheck.CurrentIdentity())
+	if err != nil {
+		fail(primaryCheckBinary, err, "binary", s.Binary)
+	} else {
+		pass(primaryCheckBinary, fmt.Sprintf("%s, mode %04o, %d bytes", s.Binary, info.Mode.Perm(), info.Size),
+			"binary", s.Binary, "mode", fmt.Sprintf("%04o", info.Mode.Perm()), "size", info.Size)
+	}
+
+	v, reason := primarycheck.PlatformVerifier(s.Signature)
+	switch {
+	case !primarycheck.Present(s.Binary):
+		skip(primaryCheckSignature, "the binary is missing; reported by the binary check")
+	case v == nil:
+		skip(primaryCheckSignature, reason)
+	default:
+		cctx, cancel := context.WithTimeout(ctx, signatureTimeout)
+		err := v.Verify(cctx, s.Binary)
+		cancel()
+		switch {
+		case err == nil:
+			pass(primaryCheckSignature, v.Describe(), "method", v.Describe())
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case primarycheck.IsConfigError(err):
+			fmt.Fprintf(out, "primary check %s: cannot run: %v\n", primaryCheckSignature, err)
+			log.Error("primary_check_unknown", "check", CheckFallbackActivated, "primary_check", primaryCheckSignature,
+				"method", v.Describe(), "error", err.Error())
+			unknown = append(unknown, fmt.Errorf("%s: %w", primaryCheckSignature, err))
+		default:
+			fail(primaryCheckSignature, err, "method", v.Describe())
+		}
+	}
+
+	lib := primarycheck.MetallibPath(s.Binary, s.Metallib)
+	if size, err := primarycheck.CheckMetallib(s.Binary, s.Metallib); err != nil {
+		fail(primaryCheckMetallib, err, "metallib", lib)
+	} else {
+		pass(primaryCheckMetallib, fmt.Sprintf("%s, %d bytes", lib, size), "metallib", lib, "size", size)
+	}
+
+	switch {
+	case len(failed) > 0:
+		// A definite failure outranks a check that could not run; the
+		// latter is named but not wrapped, so the refusal exits 2.
+		for _, u := range unknown {
+			failed = append(failed, errors.New(u.Error()))
+		}
+		return failed
+	case len(unknown) > 0:
+		return unknown
+	}
+	return nil
+}
+
+// checkErrors are the failed checks, on one line (the refusal is printed
+// as a single line) and each still reachable by errors.Is/As.
+type checkErrors []error
+
+func (e checkErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e checkErrors) Unwrap() []error { return e }
+
+// applyIntegrityConfig gives the primary-check flags that neither the
+// command line nor the environment set their value from the config file's
+// [integrity] section, else its global section: restore-primary must judge
+// the primary with the settings council-integrity runs with, or it would
+// restore a binary integrity demotes again. (The probe contract applies
+// the config file to the guardian's own flags only.)
+func applyIntegrityConfig(c *cli.Context) error {
+	path := c.String("config")
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) || path == "" {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	defer f.Close()
+	cf, err := probe.ParseConfig(f)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	for _, fl := range primarycheck.Flags() {
+		name := fl.Names()[0]
+		if c.IsSet(name) {
+			continue
+		}
+		for _, section := range []string{"integrity", ""} {
+			if v, ok := cf[section][name]; ok {
+				if err := c.Set(name, v); err != nil {
+					return fmt.Errorf("config %s: %s: %w", path, name, err)
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
