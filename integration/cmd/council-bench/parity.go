@@ -69,6 +69,8 @@ func parityRun(e *env) pair {
 		p.Missing = "not built (no council-parity-smoke in the bin directory)"
 		return p
 	}
-	p.Probe = command{Argv: append([]string{bin}, append(common(e), "--url", e.SimURL, "--table", "never")...), Env: e.Env()}
+	// --max-failures 0: exit 0 (which comparePair requires) then means all
+	// ten were asked and answered right, not nine of them.
+	p.Probe = command{Argv: append([]string{bin}, append(common(e), "--url", e.SimURL, "--table", "never", "--max-failures", "0")...), Env: e.Env()}
 	return p
 }
