@@ -1,6 +1,7 @@
 package guardian_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -269,7 +270,14 @@ func (r *rig) waitServing(url string) {
 // port refuses connections.
 func (r *rig) kill(s launchedSim) {
 	r.t.Helper()
-	b, err := os.ReadFile(s.PIDFile)
+	// The simulator may answer a moment before its pid file is written.
+	var b []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, err = os.ReadFile(s.PIDFile); err == nil && len(bytes.TrimSpace(b)) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -261,7 +261,7 @@ func TestNeverServingPrimaryPromotesFallbackOnce(t *testing.T) {
 		}, "manifest verification failed"},
 		{"primary binary missing", func(r *rig) {
 			r.args = append(r.args, "--primary-binary", filepath.Join(r.h.Dir, "sanctum-mlx-gone"))
-		}, "is missing"},
+		}, "binary missing"},
 		{"primary binary not executable", func(r *rig) {
 			p := filepath.Join(r.h.Dir, "sanctum-mlx")
 			os.WriteFile(p, []byte("not a binary"), 0o644)

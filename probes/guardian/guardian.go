@@ -180,6 +180,10 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	if err != nil {
 		return err
 	}
+	if t.Common.PrimaryBinary == "" {
+		// An unset path must not read as "binary missing" and promote.
+		return errors.New("--primary-binary is empty: set the primary server's binary path")
+	}
 	// The unreachable channel alerts when the guardian escalates, so its
 	// threshold follows --restart-after.
 	t.SetPolicy(CheckUnreachable, alert.Policy{Threshold: s.RestartAfter, Cooldown: 30 * time.Minute})

@@ -194,6 +194,11 @@ func TestCheckBinary(t *testing.T) {
 		os.Chmod(p, mode)
 		return p
 	}
+	mkEmpty := func() string {
+		p := filepath.Join(dir, "empty")
+		os.WriteFile(p, nil, 0o755)
+		return p
+	}
 	tests := []struct {
 		name    string
 		path    string
@@ -201,8 +206,9 @@ func TestCheckBinary(t *testing.T) {
 	}{
 		{"executable", mk("ok", 0o755), ""},
 		{"owner-only execute", mk("own", 0o700), ""},
-		{"missing", filepath.Join(dir, "gone"), "is missing"},
-		{"not executable", mk("plain", 0o644), "is not executable"},
+		{"missing", filepath.Join(dir, "gone"), "binary missing"},
+		{"not executable", mk("plain", 0o644), "not executable"},
+		{"empty", mkEmpty(), "binary is empty"},
 		{"directory", dir, "not a regular file"},
 		{"unset", "", "no path configured"},
 	}
