@@ -183,13 +183,16 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	onFallback, _ := launchctl.FallbackLockExists(t.Common.FallbackLock)
 	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	agents := checkAgents(actx, lc, cfg.ExpectAgents, t.Common.PrimaryLabel, onFallback)
-	r.report(agents...)
-	r.reconcile(CheckAgentNotLoaded)
-	r.report(checkFallback(actx, lc, fallbackConfig{Label: t.Common.FallbackLabel, Plist: t.Common.FallbackPlist, Lock: t.Common.FallbackLock}))
+	fallback := checkFallback(actx, lc, fallbackConfig{Label: t.Common.FallbackLabel, Plist: t.Common.FallbackPlist, Lock: t.Common.FallbackLock})
 	cancel()
 	if err := ctx.Err(); err != nil {
+		// Findings made while launchctl was being cancelled say nothing
+		// about launchd: report none of them.
 		return err
 	}
+	r.report(agents...)
+	r.reconcile(CheckAgentNotLoaded)
+	r.report(fallback)
 
 	stale := checkStale(t.Now(), t.Common.StateDir, cfg.Watched)
 	r.report(stale...)
@@ -250,6 +253,11 @@ func (r *reporter) files(ctx context.Context, cfg Config) string {
 	}
 	repo := &Repo{Dir: cfg.Repo, Git: cfg.Git}
 	rep, err := checkFiles(fctx, entries, repo, cache)
+	if ctx.Err() != nil {
+		// A signal cut the comparison short: a cancelled tick decides
+		// nothing (Tick returns ctx.Err()), least of all "repo unreadable".
+		return "cancelled"
+	}
 	if err != nil {
 		if fctx.Err() != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w (after --timeout %s)", err, cfg.Timeout)
