@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -255,4 +256,66 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// reboot simulates a restart of the Mac as launchd sees it: every loaded
+// label is booted out (its process stopped; the override database of
+// enable/disable survives, as it does on disk), then, as at login, every
+// plist in the test's LaunchAgents dir (f.dir) is bootstrapped. A
+// bootstrap that fails is what login does too: that agent stays unloaded
+// (the fake, like macOS 14+, answers EIO for a label turned off with
+// `launchctl disable`).
+//
+// Real launchd starts a KeepAlive=true job at load even when the plist
+// says RunAtLoad=false (KeepAlive means "keep it running"; the man page
+// says KeepAlive's SuccessfulExit implies RunAtLoad); the fake starts
+// only RunAtLoad=true or KeepAlive without RunAtLoad. So the reboot also
+// starts every loaded KeepAlive label that is not running, as launchd
+// would, and a disabled one refuses (119) as it would. The reboot's own
+// launchctl calls are consumed from the call log.
+func (f *fakeLaunchd) reboot(r *Runner) {
+	f.t.Helper()
+	ctx := context.Background()
+	st, err := launchdsim.ReadState(f.state)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for label := range st.Services {
+		if err := r.Bootout(ctx, label); err != nil {
+			f.t.Fatalf("reboot: %v", err)
+		}
+	}
+	plists, err := filepath.Glob(filepath.Join(f.dir, "*.plist"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, p := range plists {
+		_ = r.Bootstrap(ctx, p) // a disabled label does not load at login
+	}
+	if st, err = launchdsim.ReadState(f.state); err != nil {
+		f.t.Fatal(err)
+	}
+	for label, svc := range st.Services {
+		if svc.KeepAlive && svc.PID == 0 {
+			_ = r.Kickstart(ctx, label, false) // 119 when disabled: stays down
+		}
+	}
+	f.calls()
+}
+
+// running lists the labels whose process launchd runs, sorted.
+func (f *fakeLaunchd) running() []string {
+	f.t.Helper()
+	st, err := launchdsim.ReadState(f.state)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for label, svc := range st.Services {
+		if svc.PID > 0 && processAlive(svc.PID) {
+			out = append(out, label)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -28,6 +28,13 @@ var (
 	// ErrPrimaryCheckFailed: RestorePrimary's integrity check refused the
 	// primary binary; nothing was changed.
 	ErrPrimaryCheckFailed = errors.New("primary check failed")
+	// ErrRolledBack: RestorePrimary switched to the primary, the primary
+	// did not serve (or a step failed), and the switch was undone: the
+	// fallback serves again and the fallback lock is kept.
+	ErrRolledBack = errors.New("restore failed and was rolled back to the fallback (fallback lock kept)")
+	// ErrRollbackFailed: RestorePrimary failed and so did the rollback to
+	// the fallback; nothing may be serving. The fallback lock is kept.
+	ErrRollbackFailed = errors.New("restore failed and the rollback to the fallback failed too (fallback lock kept)")
 )
 
 // DefaultBootstrapRetryDelay is the pause between clearing a half-loaded
@@ -43,6 +50,9 @@ type Result struct {
 	VerifyAttempts int
 	// Lock is the fallback lock PromoteFallback wrote (or would write).
 	Lock *FallbackLock
+	// RolledBack: RestorePrimary failed and put the fallback back, and the
+	// fallback verified.
+	RolledBack bool
 }
 
 func (res *Result) note(format string, args ...any) {
@@ -155,9 +165,12 @@ type PromoteOpts struct {
 // PromoteFallback switches serving from a primary that can never serve to
 // the fallback: refuse if the fallback lock exists; take the shared
 // remediation lock and check again under it (two probes racing promote
-// once); write the fallback lock; bootout the primary; enable the fallback
-// (its plist ships Disabled=true); bootstrap it (with the EIO recovery);
-// `kickstart -k` it; verify it serves.
+// once); write the fallback lock; bootout the primary; disable the primary
+// (every plist in ~/Library/LaunchAgents is bootstrapped at login, so
+// without this a reboot starts the broken primary beside the fallback and
+// the two race for the port); enable the fallback (its plist ships
+// Disabled=true); bootstrap it (with the EIO recovery); `kickstart -k` it;
+// verify it serves.
 //
 // The fallback lock stays even if a later step fails: the probes then
 // watch the fallback and call for a human instead of promoting again. In
@@ -220,16 +233,7 @@ func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, e
 		res.note("wrote fallback lock %s", o.FallbackLockPath)
 	}
 
-	if err := r.bootoutLoaded(ctx, res, o.PrimaryLabel); err != nil {
-		return fail(err)
-	}
-	if err := r.enable(ctx, &res.Steps, o.FallbackLabel); err != nil {
-		return fail(err)
-	}
-	if err := r.bootstrapRecovering(ctx, res, o.FallbackLabel, o.FallbackPlist); err != nil {
-		return fail(err)
-	}
-	if err := r.kickstart(ctx, &res.Steps, o.FallbackLabel, true); err != nil {
+	if err := r.switchToFallback(ctx, res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist); err != nil {
 		return fail(err)
 	}
 	if r.DryRun {
@@ -242,11 +246,35 @@ func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, e
 	return res, nil
 }
 
+// switchToFallback hands serving from primary to fallback in launchd:
+// bootout the primary (not loaded is fine), disable it so the next login
+// does not start it, enable the fallback, bootstrap its plist (with the
+// EIO recovery) and `kickstart -k` it. PromoteFallback and the rollback of
+// a failed RestorePrimary share it, so both leave launchd in the same
+// state.
+func (r *Runner) switchToFallback(ctx context.Context, res *Result, primary, fallback, fallbackPlist string) error {
+	if err := r.bootoutLoaded(ctx, res, primary); err != nil {
+		return err
+	}
+	if err := r.disable(ctx, &res.Steps, primary); err != nil {
+		return err
+	}
+	if err := r.enable(ctx, &res.Steps, fallback); err != nil {
+		return err
+	}
+	if err := r.bootstrapRecovering(ctx, res, fallback, fallbackPlist); err != nil {
+		return err
+	}
+	return r.kickstart(ctx, &res.Steps, fallback, true)
+}
+
 // RestoreOpts configures RestorePrimary.
 type RestoreOpts struct {
 	PrimaryLabel  string
 	PrimaryPlist  string
 	FallbackLabel string
+	// FallbackPlist is bootstrapped again if the restore is rolled back.
+	FallbackPlist string
 
 	FallbackLockPath    string
 	RemediationLockPath string
@@ -256,13 +284,23 @@ type RestoreOpts struct {
 	CheckPrimary func(context.Context) error
 	// Verify reports whether the primary serves.
 	Verify func(context.Context) error
+	// VerifyFallback reports whether the fallback serves again after a
+	// rollback.
+	VerifyFallback func(context.Context) error
 }
 
 // RestorePrimary undoes PromoteFallback; an operator runs it by hand once
 // the primary is fixed. CheckPrimary must pass; then, under the
 // remediation lock: bootout and disable the fallback (so a reboot cannot
-// start it), Reload the primary, verify it serves, and remove the fallback
-// lock. The lock is kept if the primary does not verify.
+// start it), enable the primary (PromoteFallback disabled it), Reload the
+// primary, verify it serves, and remove the fallback lock.
+//
+// If any step after the fallback was booted out fails, the primary not
+// serving included, the switch is rolled back under the same lock (bootout
+// and disable the primary, enable, bootstrap and `kickstart -k` the
+// fallback, VerifyFallback) and the fallback lock is kept: a failed restore
+// must not leave nothing serving. The error then wraps ErrRolledBack, or
+// ErrRollbackFailed if the rollback failed too, and the cause.
 func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, error) {
 	res := &Result{}
 	fail := func(err error) (*Result, error) {
@@ -277,11 +315,15 @@ func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, er
 	if o.FallbackLockPath == "" || o.RemediationLockPath == "" {
 		return fail(errors.New("fallback and remediation lock paths are required"))
 	}
-	if o.CheckPrimary == nil || o.Verify == nil {
-		return fail(errors.New("primary check and verify functions are required"))
+	if o.CheckPrimary == nil || o.Verify == nil || o.VerifyFallback == nil {
+		return fail(errors.New("primary check, verify and fallback verify functions are required"))
 	}
 	if err := checkPlist(o.PrimaryPlist, o.PrimaryLabel); err != nil {
 		return fail(err)
+	}
+	// Checked now so that a rollback cannot fail on a bad fallback plist.
+	if err := checkPlist(o.FallbackPlist, o.FallbackLabel); err != nil {
+		return fail(fmt.Errorf("fallback (needed to roll back): %w", err))
 	}
 	if err := o.CheckPrimary(ctx); err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrPrimaryCheckFailed, err))
@@ -297,28 +339,70 @@ func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, er
 		defer lk.Release()
 		res.note("took remediation lock %s", o.RemediationLockPath)
 	}
-	if err := r.bootoutLoaded(ctx, res, o.FallbackLabel); err != nil {
-		return fail(err)
-	}
-	if err := r.disable(ctx, &res.Steps, o.FallbackLabel); err != nil {
-		return fail(err)
-	}
-	if err := r.reload(ctx, res, o.PrimaryLabel, o.PrimaryPlist); err != nil {
-		return fail(err)
-	}
-	if r.DryRun {
+	err := r.switchToPrimary(ctx, res, o)
+	if r.DryRun && err == nil {
 		res.note("dry-run: verify skipped")
+		r.dryRunNote(res, "if %s does not serve: roll back to %s (bootout and disable %s; enable, bootstrap, kickstart -k %s; verify), keep the fallback lock",
+			o.PrimaryLabel, o.FallbackLabel, o.PrimaryLabel, o.FallbackLabel)
 		r.dryRunNote(res, "remove fallback lock %s", o.FallbackLockPath)
 		return res, nil
 	}
-	if err := r.verify(ctx, res, o.Verify); err != nil {
-		return fail(fmt.Errorf("%w: %w (fallback lock kept)", ErrUnverified, err))
+	if err == nil {
+		err = r.verify(ctx, res, o.Verify)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrUnverified, err)
+		}
+	}
+	if err != nil {
+		if rbErr := r.rollback(ctx, res, o, err); rbErr != nil {
+			return fail(fmt.Errorf("%w: %w; rollback: %w", ErrRollbackFailed, err, rbErr))
+		}
+		return fail(fmt.Errorf("%w: %w", ErrRolledBack, err))
 	}
 	if err := os.Remove(o.FallbackLockPath); err != nil && !os.IsNotExist(err) {
 		return fail(fmt.Errorf("remove fallback lock: %w", err))
 	}
 	res.note("removed fallback lock %s", o.FallbackLockPath)
 	return res, nil
+}
+
+// switchToPrimary is the forward half of RestorePrimary: bootout and
+// disable the fallback, enable the primary (a disabled label's bootstrap
+// fails with EIO), reload it.
+func (r *Runner) switchToPrimary(ctx context.Context, res *Result, o RestoreOpts) error {
+	if err := r.bootoutLoaded(ctx, res, o.FallbackLabel); err != nil {
+		return err
+	}
+	if err := r.disable(ctx, &res.Steps, o.FallbackLabel); err != nil {
+		return err
+	}
+	if err := r.enable(ctx, &res.Steps, o.PrimaryLabel); err != nil {
+		return err
+	}
+	return r.reload(ctx, res, o.PrimaryLabel, o.PrimaryPlist)
+}
+
+// rollback puts the fallback back after a failed switch to the primary
+// (cause). Its launchctl steps run even if ctx was canceled (an operator's
+// Ctrl-C must not leave nothing serving); verifying the fallback honours
+// ctx.
+func (r *Runner) rollback(ctx context.Context, res *Result, o RestoreOpts, cause error) error {
+	res.note("rollback: %s did not take over (%v); switching back to %s", o.PrimaryLabel, cause, o.FallbackLabel)
+	if err := r.switchToFallback(context.WithoutCancel(ctx), res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist); err != nil {
+		return err
+	}
+	// Verified and VerifyAttempts describe the primary; the fallback's
+	// verify is told in the steps.
+	fres := &Result{}
+	err := r.verify(ctx, fres, o.VerifyFallback)
+	for _, step := range fres.Steps {
+		res.note("rollback: fallback %s", step)
+	}
+	if err != nil {
+		return fmt.Errorf("fallback %s: %w: %w", o.FallbackLabel, ErrUnverified, err)
+	}
+	res.RolledBack = true
+	return nil
 }
 
 // verify calls fn until it returns nil or the VerifyTimeout budget (on the

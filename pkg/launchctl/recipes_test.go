@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -195,12 +196,14 @@ func TestPromoteFallback(t *testing.T) {
 	}{
 		{"fallback not loaded", false, []string{
 			"bootout gui/501/" + primary,
+			"disable gui/501/" + primary,
 			"enable gui/501/" + fallback,
 			"bootstrap gui/501 PLIST",
 			"kickstart -k gui/501/" + fallback,
 		}},
 		{"fallback loaded at login: EIO recovery", true, []string{
 			"bootout gui/501/" + primary,
+			"disable gui/501/" + primary,
 			"enable gui/501/" + fallback,
 			"bootstrap gui/501 PLIST",
 			"bootout gui/501/" + fallback,
@@ -260,6 +263,18 @@ func TestPromoteFallback(t *testing.T) {
 			}
 			if _, _, err := fb.get(ctx); err != nil {
 				t.Errorf("fallback not serving: %v", err)
+			}
+			// launchd's override database: the primary off (so the next
+			// login does not start it), the fallback on.
+			disabled, err := r.PrintDisabled(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if on, ok := disabled[primary]; !ok || !on {
+				t.Errorf("primary not disabled in launchd after promotion: %v", disabled)
+			}
+			if off, ok := disabled[fallback]; !ok || off {
+				t.Errorf("fallback not enabled in launchd after promotion: %v", disabled)
 			}
 			_ = p
 
@@ -418,6 +433,7 @@ func TestPromoteFallbackDryRun(t *testing.T) {
 		"dry-run: take remediation lock " + opts.RemediationLockPath,
 		"dry-run: write fallback lock " + opts.FallbackLockPath + " ",
 		"dry-run: launchctl bootout gui/501/" + primary,
+		"dry-run: launchctl disable gui/501/" + primary,
 		"dry-run: launchctl enable gui/501/" + fallback,
 		"dry-run: launchctl bootstrap gui/501 " + fb.plist,
 		"dry-run: launchctl kickstart -k gui/501/" + fallback,
@@ -452,24 +468,60 @@ func TestPromoteFallbackDryRun(t *testing.T) {
 	}
 }
 
-func TestRestorePrimary(t *testing.T) {
+// A promotion must survive a reboot: login bootstraps every plist in
+// ~/Library/LaunchAgents, and only `launchctl disable` keeps the broken
+// primary (RunAtLoad) from starting beside the fallback and racing it for
+// the port.
+func TestPromoteFallbackSurvivesReboot(t *testing.T) {
 	ctx := context.Background()
 	f := newFake(t)
 	r := f.runner()
-	p, fb, popts := promoteSetup(t, f, r, true)
-	if _, err := r.PromoteFallback(ctx, popts); err != nil {
+	_, fb, opts := promoteSetup(t, f, r, true)
+	if got := f.running(); !slices.Equal(got, []string{primary}) {
+		t.Fatalf("before the promotion %q run, want only the primary", got)
+	}
+	if _, err := r.PromoteFallback(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
+	f.reboot(r)
+	if got := f.running(); !slices.Equal(got, []string{fallback}) {
+		t.Errorf("after a reboot on the fallback %q run, want only the fallback", got)
+	}
+	if _, err := r.Print(ctx, primary); !IsNotLoaded(err) {
+		t.Errorf("the disabled primary was loaded at login: %v", err)
+	}
+	waitFor(t, "the fallback to serve after the reboot", func() bool { _, _, err := fb.get(ctx); return err == nil })
+}
+
+// restoreSetup is the world after a promotion (primary booted out and
+// disabled, fallback serving, fallback lock written) and the RestoreOpts
+// that switch back.
+func restoreSetup(t *testing.T) (f *fakeLaunchd, r *Runner, p, fb *agent, opts RestoreOpts) {
+	t.Helper()
+	f = newFake(t)
+	r = f.runner()
+	p, fb, popts := promoteSetup(t, f, r, true)
+	if _, err := r.PromoteFallback(context.Background(), popts); err != nil {
+		t.Fatal(err)
+	}
+	f.calls()
+	return f, r, p, fb, RestoreOpts{
+		PrimaryLabel: primary, PrimaryPlist: p.plist, FallbackLabel: fallback, FallbackPlist: fb.plist,
+		FallbackLockPath: popts.FallbackLockPath, RemediationLockPath: popts.RemediationLockPath,
+		CheckPrimary:   func(context.Context) error { return nil },
+		Verify:         p.serving(0),
+		VerifyFallback: fb.serving(0),
+	}
+}
+
+func TestRestorePrimary(t *testing.T) {
+	ctx := context.Background()
+	f, r, p, _, opts := restoreSetup(t)
 	fbInfo, err := r.Print(ctx, fallback)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.calls()
-	opts := RestoreOpts{
-		PrimaryLabel: primary, PrimaryPlist: p.plist, FallbackLabel: fallback,
-		FallbackLockPath: popts.FallbackLockPath, RemediationLockPath: popts.RemediationLockPath,
-		Verify: p.serving(0),
-	}
 
 	t.Run("a failing primary check changes nothing", func(t *testing.T) {
 		o := opts
@@ -483,19 +535,21 @@ func TestRestorePrimary(t *testing.T) {
 		}
 	})
 	t.Run("restore", func(t *testing.T) {
-		o := opts
-		o.CheckPrimary = func(context.Context) error { return nil }
-		res, err := r.RestorePrimary(ctx, o)
+		res, err := r.RestorePrimary(ctx, opts)
 		if err != nil {
 			t.Fatalf("%v\nsteps %q", err, res.Steps)
 		}
 		f.wantCalls(
 			"bootout gui/501/"+fallback,
 			"disable gui/501/"+fallback,
+			"enable gui/501/"+primary,
 			"bootout gui/501/"+primary,
 			"bootstrap gui/501 "+p.plist,
 			"kickstart -k gui/501/"+primary,
 		)
+		if !res.Verified || res.RolledBack {
+			t.Errorf("verified=%v rolled back=%v", res.Verified, res.RolledBack)
+		}
 		if _, err := ReadFallbackLock(opts.FallbackLockPath); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("fallback lock not removed: %v", err)
 		}
@@ -503,11 +557,183 @@ func TestRestorePrimary(t *testing.T) {
 			t.Error("fallback process still running")
 		}
 		disabled, err := r.PrintDisabled(ctx)
-		if err != nil || !disabled[fallback] {
-			t.Errorf("fallback not disabled in launchd: %v %v", disabled, err)
+		if err != nil {
+			t.Fatal(err)
 		}
-		_ = fb
+		if !disabled[fallback] {
+			t.Errorf("fallback not disabled in launchd: %v", disabled)
+		}
+		if off, ok := disabled[primary]; !ok || off {
+			t.Errorf("primary not enabled in launchd: %v", disabled)
+		}
 	})
+	t.Run("a reboot after the restore starts only the primary", func(t *testing.T) {
+		f.reboot(r)
+		if got := f.running(); !slices.Equal(got, []string{primary}) {
+			t.Errorf("after a reboot %q run, want only the primary", got)
+		}
+		waitFor(t, "the primary to serve after the reboot", func() bool { _, _, err := p.get(ctx); return err == nil })
+	})
+}
+
+// A restore that does not end with the primary serving is rolled back
+// under the same remediation lock: the fallback serves again, launchd's
+// override database is as the promotion left it, the fallback lock stays.
+func TestRestorePrimaryRollsBack(t *testing.T) {
+	ctx := context.Background()
+	down := errors.New("connection refused")
+	forward := func(p *agent) []string {
+		return []string{
+			"bootout gui/501/" + fallback,
+			"disable gui/501/" + fallback,
+			"enable gui/501/" + primary,
+			"bootout gui/501/" + primary,
+			"bootstrap gui/501 " + p.plist,
+		}
+	}
+	back := func(fb *agent) []string {
+		return []string{
+			"bootout gui/501/" + primary,
+			"disable gui/501/" + primary,
+			"enable gui/501/" + fallback,
+			"bootstrap gui/501 " + fb.plist,
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		// fail is injected into the fake launchd for the restore.
+		fail string
+		// primaryServes: the primary's verify passes (it is never reached
+		// when a launchctl step fails).
+		primaryServes bool
+		want          func(p, fb *agent) []string
+		wantErr       error
+	}{
+		{"the primary does not verify", "", false, func(p, fb *agent) []string {
+			return slices.Concat(forward(p), []string{"kickstart -k gui/501/" + primary}, back(fb),
+				[]string{"kickstart -k gui/501/" + fallback})
+		}, ErrRolledBack},
+		{"the primary's bootstrap fails twice", "bootstrap:" + primary + "=eio", true, func(p, fb *agent) []string {
+			return slices.Concat(forward(p), []string{"bootout gui/501/" + primary, "bootstrap gui/501 " + p.plist, "print-disabled gui/501"},
+				back(fb), []string{"kickstart -k gui/501/" + fallback})
+		}, ErrRolledBack},
+		{"the rollback fails too", "bootstrap:" + fallback + "=eio", false, func(p, fb *agent) []string {
+			return slices.Concat(forward(p), []string{"kickstart -k gui/501/" + primary}, back(fb),
+				[]string{"bootout gui/501/" + fallback, "bootstrap gui/501 " + fb.plist, "print-disabled gui/501"})
+		}, ErrRollbackFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, r, p, fb, opts := restoreSetup(t)
+			f.fail = tc.fail
+			// The primary's verify spends its whole budget at once (a fake
+			// clock); the fallback's verify then sleeps for real.
+			now := time.Unix(1_700_000_000, 0)
+			r.Now = func() time.Time { return now }
+			r.Sleep = func(ctx context.Context, d time.Duration) error { now = now.Add(d); return SleepContext(ctx, d) }
+			if !tc.primaryServes {
+				opts.Verify = func(context.Context) error { now = now.Add(r.VerifyTimeout); return down }
+			}
+			res, err := r.RestorePrimary(ctx, opts)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("got %v, want %v\nsteps %q", err, tc.wantErr, res.Steps)
+			}
+			if !tc.primaryServes && !errors.Is(err, down) {
+				t.Errorf("the error does not carry the cause: %v", err)
+			}
+			f.wantCalls(tc.want(p, fb)...)
+			if ok, _ := FallbackLockExists(opts.FallbackLockPath); !ok {
+				t.Error("fallback lock removed by a failed restore")
+			}
+			if res.Verified {
+				t.Error("a failed restore claims the primary verified")
+			}
+			if _, err := r.Print(ctx, primary); !IsNotLoaded(err) {
+				t.Errorf("primary still loaded after the rollback: %v", err)
+			}
+			disabled, perr := r.PrintDisabled(ctx)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			if !disabled[primary] {
+				t.Errorf("primary not disabled again after the rollback: %v", disabled)
+			}
+			if off, ok := disabled[fallback]; !ok || off {
+				t.Errorf("fallback not enabled again after the rollback: %v", disabled)
+			}
+			if tc.wantErr == ErrRollbackFailed {
+				if res.RolledBack || errors.Is(err, ErrRolledBack) {
+					t.Errorf("a failed rollback is reported as done: %v", err)
+				}
+				return
+			}
+			if !res.RolledBack {
+				t.Error("result does not say the restore was rolled back")
+			}
+			if !strings.Contains(err.Error(), "rolled back") {
+				t.Errorf("the error does not say it rolled back: %v", err)
+			}
+			if _, _, err := fb.get(ctx); err != nil {
+				t.Errorf("fallback not serving after the rollback: %v", err)
+			}
+			// The lock was released: a later restore can run.
+			if l, err := lock.TryLock(opts.RemediationLockPath); err != nil {
+				t.Errorf("remediation lock still held: %v", err)
+			} else {
+				l.Release()
+			}
+			f.fail = ""
+			f.reboot(r)
+			if got := f.running(); !slices.Equal(got, []string{fallback}) {
+				t.Errorf("after a reboot %q run, want only the fallback", got)
+			}
+		})
+	}
+}
+
+// The dry run prints the whole switch, enable of the primary included, and
+// the rollback it would do, and changes nothing.
+func TestRestorePrimaryDryRun(t *testing.T) {
+	f, r, p, _, opts := restoreSetup(t)
+	before, err := os.ReadFile(f.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r.DryRun, r.Out, r.Path = true, &out, "launchctl"
+	if _, err := r.RestorePrimary(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"dry-run: take remediation lock " + opts.RemediationLockPath,
+		"dry-run: launchctl bootout gui/501/" + fallback,
+		"dry-run: launchctl disable gui/501/" + fallback,
+		"dry-run: launchctl enable gui/501/" + primary,
+		"dry-run: launchctl bootout gui/501/" + primary,
+		"dry-run: launchctl bootstrap gui/501 " + p.plist,
+		"dry-run: launchctl kickstart -k gui/501/" + primary,
+		"dry-run: if " + primary + " does not serve: roll back to " + fallback,
+		"dry-run: remove fallback lock " + opts.FallbackLockPath,
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("dry-run output:\n%s", out.String())
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("line %d: %q, want %q", i, lines[i], want[i])
+		}
+	}
+	f.wantCalls()
+	after, err := os.ReadFile(f.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("dry-run changed launchd's state")
+	}
+	if ok, _ := FallbackLockExists(opts.FallbackLockPath); !ok {
+		t.Error("dry-run removed the fallback lock")
+	}
 }
 
 func TestReadFallbackLockMissing(t *testing.T) {
