@@ -136,6 +136,23 @@ func (r *rig) launchctl(args ...string) {
 	}
 }
 
+// disabled is launchd's override database as `launchctl print-disabled
+// gui/<uid>` shows it (label -> disabled).
+func (r *rig) disabled() map[string]bool {
+	r.t.Helper()
+	cmd := exec.Command(launchctlBin, "print-disabled", fmt.Sprintf("gui/%d", uid))
+	cmd.Env = r.h.Env(r.ld.Env()...)
+	out, err := cmd.Output()
+	if err != nil {
+		r.t.Fatalf("launchctl print-disabled: %v", err)
+	}
+	m, err := launchctl.ParsePrintDisabled(out)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return m
+}
+
 // mutating returns the state-changing launchctl calls made since the
 // first `since` calls.
 func (r *rig) mutating(since int) []string {

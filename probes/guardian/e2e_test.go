@@ -283,9 +283,15 @@ func TestNeverServingPrimaryPromotesFallbackOnce(t *testing.T) {
 			wantCode(t, res, 2)
 			wantCalls(t, r.mutating(setup),
 				"bootout "+service(primaryLabel),
+				"disable "+service(primaryLabel),
 				"enable "+service(fallbackLabel),
 				fmt.Sprintf("bootstrap gui/%d %s", uid, r.fallbackPlist()),
 				"kickstart -k "+service(fallbackLabel))
+			// A reboot must not start the broken primary beside the
+			// fallback: launchd's override database says so.
+			if d := r.disabled(); !d[primaryLabel] {
+				t.Errorf("primary not disabled in launchd after the promotion: %v", d)
+			}
 			evs := r.events()
 			none(t, evs, "restarting")
 			if ev := one(t, evs, "fallback_activated", "fallback_activated"); !strings.Contains(fmt.Sprint(ev["why"]), tt.wantWhy) {
@@ -353,6 +359,7 @@ func TestPromotionRecoversFromBootstrapEIO(t *testing.T) {
 	bootstrap := fmt.Sprintf("bootstrap gui/%d %s", uid, r.fallbackPlist())
 	wantCalls(t, r.mutating(0),
 		"bootout "+service(primaryLabel), // not loaded: tolerated
+		"disable "+service(primaryLabel),
 		"enable "+service(fallbackLabel),
 		bootstrap, // EIO
 		"bootout "+service(fallbackLabel),
@@ -468,6 +475,7 @@ func TestDryRun(t *testing.T) {
 		wantCode(t, res, 2)
 		for _, want := range []string{
 			launchctlBin + " bootout " + service(primaryLabel),
+			launchctlBin + " disable " + service(primaryLabel),
 			launchctlBin + " enable " + service(fallbackLabel),
 			fmt.Sprintf("%s bootstrap gui/%d %s", launchctlBin, uid, r.fallbackPlist()),
 			launchctlBin + " kickstart -k " + service(fallbackLabel),
@@ -492,8 +500,9 @@ func TestDryRun(t *testing.T) {
 
 // restore-primary switches back: refuses a broken binary without touching
 // anything, prints the argv in dry-run, then boots out and disables the
-// fallback, reloads the primary, verifies it and removes the lock; the
-// next tick watches the primary again.
+// fallback, enables the primary the promotion disabled, reloads it,
+// verifies it and removes the lock; the next tick watches the primary
+// again.
 func TestRestorePrimary(t *testing.T) {
 	r := newRig(t)
 	r.h.WithToken(0o600)
@@ -524,8 +533,10 @@ func TestRestorePrimary(t *testing.T) {
 			for _, want := range []string{
 				"dry-run: " + launchctlBin + " bootout " + service(fallbackLabel),
 				"dry-run: " + launchctlBin + " disable " + service(fallbackLabel),
+				"dry-run: " + launchctlBin + " enable " + service(primaryLabel),
 				fmt.Sprintf("dry-run: %s bootstrap gui/%d %s", launchctlBin, uid, r.primaryPlist()),
 				"dry-run: " + launchctlBin + " kickstart -k " + service(primaryLabel),
+				"dry-run: if " + primaryLabel + " does not serve: roll back to " + fallbackLabel,
 				"dry-run: remove fallback lock",
 			} {
 				if !strings.Contains(res.Stdout, want) {
@@ -549,11 +560,15 @@ func TestRestorePrimary(t *testing.T) {
 		wantCalls(t, r.mutating(before),
 			"bootout "+service(fallbackLabel),
 			"disable "+service(fallbackLabel),
+			"enable "+service(primaryLabel),
 			"bootout "+service(primaryLabel),
 			fmt.Sprintf("bootstrap gui/%d %s", uid, r.primaryPlist()),
 			"kickstart -k "+service(primaryLabel))
 		if _, err := os.Stat(r.fallbackLock()); !os.IsNotExist(err) {
 			t.Errorf("fallback lock still there: %v", err)
+		}
+		if d := r.disabled(); d[primaryLabel] || !d[fallbackLabel] {
+			t.Errorf("launchd overrides after the restore: %v, want the primary enabled and the fallback disabled", d)
 		}
 		one(t, r.events(), "primary_restored", "fallback_activated")
 		noLeaks(t, r, res.Stdout, res.Stderr)
@@ -672,19 +687,55 @@ func readEvents(path string) []map[string]any {
 	return evs
 }
 
-// A restored primary that does not serve: exit 2, and the fallback lock is
-// kept so the guardian goes on watching the fallback.
-func TestRestorePrimaryUnverifiedKeepsTheLock(t *testing.T) {
+// A restored primary that does not serve is rolled back under the same
+// remediation lock: exit 2 with an error that says so, the primary booted
+// out and disabled again, the fallback enabled, started and serving, the
+// fallback lock kept so the guardian goes on watching the fallback.
+func TestRestorePrimaryUnverifiedRollsBack(t *testing.T) {
 	r := newRig(t)
 	writePlist(t, r.primaryPlist(), plistOpts{label: primaryLabel, args: []string{"/bin/sleep", "600"}, runAtLoad: boolp(true)})
+	fb := r.writeFallback()
 	os.WriteFile(r.fallbackLock(), []byte(`{"who":"council-guardian","when":"2026-04-20T03:12:44Z","why":"test","pid":1}`+"\n"), 0o600)
-	res := r.run("--url", deadURL(t), "--verify-timeout", "500ms", "restore-primary")
+	// As a promotion left launchd: the primary disabled, the fallback on.
+	r.launchctl("disable", service(primaryLabel))
+	r.launchctl("enable", service(fallbackLabel))
+	r.launchctl("bootstrap", fmt.Sprintf("gui/%d", uid), fb.Plist)
+	r.launchctl("kickstart", service(fallbackLabel))
+	r.waitServing(fb.URL)
+	before := len(r.ld.Calls())
+
+	// The budget is the primary's and, after the rollback, the restarted
+	// fallback's: generous, it only bounds a hang.
+	res := r.run("--url", deadURL(t), "--fallback-url", fb.URL, "--verify-timeout", "5s", "restore-primary")
 	wantCode(t, res, 2)
-	if !strings.Contains(res.Stderr, "not serving") || !strings.Contains(res.Stderr, "fallback lock kept") {
-		t.Errorf("stderr: %s", res.Stderr)
+	for _, want := range []string{"not serving", "rolled back", "fallback lock kept", "serving again"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q: %s", want, res.Stderr)
+		}
+	}
+	wantCalls(t, r.mutating(before),
+		"bootout "+service(fallbackLabel),
+		"disable "+service(fallbackLabel),
+		"enable "+service(primaryLabel),
+		"bootout "+service(primaryLabel), // not loaded
+		fmt.Sprintf("bootstrap gui/%d %s", uid, r.primaryPlist()),
+		"kickstart -k "+service(primaryLabel),
+		"bootout "+service(primaryLabel),
+		"disable "+service(primaryLabel),
+		"enable "+service(fallbackLabel),
+		fmt.Sprintf("bootstrap gui/%d %s", uid, fb.Plist),
+		"kickstart -k "+service(fallbackLabel))
+	if d := r.disabled(); !d[primaryLabel] || d[fallbackLabel] {
+		t.Errorf("launchd overrides after the rollback: %v, want the primary disabled and the fallback enabled", d)
 	}
 	r.readLock()
-	one(t, r.events(), "restore_failed", "fallback_activated")
+	r.waitServing(fb.URL)
+	if ev := one(t, r.events(), "restore_failed", "fallback_activated"); ev["rolled_back"] != true {
+		t.Errorf("restore_failed = %v, want rolled_back true", ev)
+	}
+	// The next tick finds the fallback serving.
+	wantCode(t, r.run("--url", deadURL(t), "--fallback-url", fb.URL), 1)
+	one(t, r.events(), "probe_ok", "fallback_down")
 }
 
 // A primary launchd started moments ago is still loading: failures count and

@@ -35,16 +35,24 @@ the restore and nothing changes. These four settings come from the flags,
 their environment variables, or else the config file's [integrity] and
 global sections, so the checks match the ones integrity runs. Then, under
 the shared remediation lock: bootout and disable the fallback (so a reboot
-cannot start it), reload the primary from --primary-plist (bootout,
-bootstrap with the EIO recovery, kickstart -k), verify that it serves
-(--verify-timeout) and remove the fallback lock. The lock is kept if the primary does not
-serve. --dry-run prints the launchctl argv instead of running it.
+cannot start it), enable the primary (the promotion disabled it), reload
+the primary from --primary-plist (bootout, bootstrap with the EIO
+recovery, kickstart -k), verify that it serves (--verify-timeout) and
+remove the fallback lock.
+
+If the primary does not serve (or a launchctl step fails), the restore is
+rolled back under the same lock so that something serves: bootout and
+disable the primary, enable the fallback, bootstrap --fallback-plist (EIO
+recovery), kickstart -k it and verify it serves at --fallback-url. The
+fallback lock is kept either way. --dry-run prints the launchctl argv
+instead of running it.
 
 Exit status: 0 restored (or dry run); 2 refused or failed, a human is
-needed (primary check failed and nothing changed; launchctl failed; the
-primary does not serve, fallback lock kept); 3 bad configuration
-(including a signature check that cannot run: no codesign, unreadable
-key; nothing changed).`,
+needed (primary check failed and nothing changed; the restore failed and
+was rolled back to the fallback; the rollback failed too and nothing may
+be serving); 3 bad configuration (including a signature check that cannot
+run: no codesign, unreadable key; a missing primary or fallback plist;
+nothing changed).`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "primary-plist", EnvVars: []string{"COUNCIL_PRIMARY_PLIST"},
 				Usage: "plist of the primary (default: ~/Library/LaunchAgents/<primary-label>.plist)"},
@@ -108,6 +116,12 @@ func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 		return err
 	}
 	log = log.With("transport", string(client.Kind))
+	// The fallback is probed as the guardian probes it while on the
+	// fallback lock, to verify a rollback.
+	fbClient, err := fallbackClient(probe.Common{URL: c.String("url"), TokenFile: c.String("token-file"), CACert: c.String("ca-cert")}, s)
+	if err != nil {
+		return err
+	}
 	r := launchctl.New(c.String("launchctl"))
 	r.DryRun, r.Out = dry, out
 	r.VerifyTimeout, r.VerifyInterval = s.VerifyTimeout, s.VerifyInterval
@@ -122,13 +136,16 @@ func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	log.Warn("restore_primary", "check", CheckFallbackActivated, "primary", label, "plist", plist, "binary", binary, "dry_run", dry)
 	model := c.String("model")
 	res, err := r.RestorePrimary(ctx, launchctl.RestoreOpts{
-		PrimaryLabel: label, PrimaryPlist: plist, FallbackLabel: c.String("fallback-label"),
+		PrimaryLabel: label, PrimaryPlist: plist, FallbackLabel: c.String("fallback-label"), FallbackPlist: c.String("fallback-plist"),
 		FallbackLockPath: lockPath, RemediationLockPath: c.String("remediation-lock"),
 		CheckPrimary: func(ctx context.Context) error {
 			return checkPrimary(ctx, primarycheck.SettingsFrom(c, binary), out, log)
 		},
 		Verify: func(ctx context.Context) error {
 			return ProbeModels(ctx, client, s.Timeout, model).Err
+		},
+		VerifyFallback: func(ctx context.Context) error {
+			return ProbeModels(ctx, fbClient, s.Timeout, "").Err
 		},
 	})
 	if !dry {
@@ -137,9 +154,14 @@ func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 		}
 	}
 	if err != nil {
-		log.Error("restore_failed", "check", CheckFallbackActivated, "error", err.Error(), "steps", res.Steps, "rc", rcOf(err))
+		log.Error("restore_failed", "check", CheckFallbackActivated, "error", err.Error(), "steps", res.Steps, "rc", rcOf(err),
+			"rolled_back", res.RolledBack)
 		var ee *launchctl.ExitError
 		switch {
+		case errors.Is(err, launchctl.ErrRolledBack):
+			return cli.Exit(fmt.Sprintf("%v; fallback %s serving again", err, c.String("fallback-label")), probe.ExitCritical)
+		case errors.Is(err, launchctl.ErrRollbackFailed):
+			return cli.Exit(fmt.Sprintf("%v; nothing may be serving", err), probe.ExitCritical)
 		case errors.Is(err, launchctl.ErrPrimaryCheckFailed) && primarycheck.IsConfigError(err):
 			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitUnknown)
 		case errors.Is(err, launchctl.ErrPrimaryCheckFailed):

@@ -149,6 +149,7 @@ func TestRestorePrimaryChecksTheBinary(t *testing.T) {
 			port := probetest.FreePort(t)
 			writePlist(t, r.primaryPlist(), plistOpts{label: primaryLabel,
 				args: r.simArgs(port, 0, "", filepath.Join(r.h.Dir, "primary.pid")), runAtLoad: boolp(true)})
+			r.writeFallback() // a failed restore rolls back to it
 			os.WriteFile(r.fallbackLock(), []byte(`{"who":"council-integrity","when":"2026-04-20T03:12:44Z","why":"signature invalid","pid":1}`+"\n"), 0o600)
 			if tt.break_ != nil {
 				tt.break_(t, b)
@@ -195,6 +196,7 @@ func TestRestorePrimaryChecksTheBinary(t *testing.T) {
 			wantCalls(t, r.mutating(before),
 				"bootout "+service(fallbackLabel),
 				"disable "+service(fallbackLabel),
+				"enable "+service(primaryLabel),
 				"bootout "+service(primaryLabel),
 				fmt.Sprintf("bootstrap gui/%d %s", uid, r.primaryPlist()),
 				"kickstart -k "+service(primaryLabel))
