@@ -409,16 +409,28 @@ func TestE2ERemediation(t *testing.T) {
 			t.Errorf("exit %d, want 2", res.Code)
 		}
 		one(t, evs, EventFallback, checkFallbackActivated)
+		// The primary is disabled as well as booted out: login bootstraps
+		// every plist in ~/Library/LaunchAgents, and a primary that is
+		// only booted out would start again beside the fallback.
 		want := []string{
+			"bootout gui/0/" + primaryLabel, // not loaded here: tolerated
+			"disable gui/0/" + primaryLabel,
 			"enable gui/0/" + fallbackLabel,
 			"bootstrap gui/0 " + filepath.Join(h.home.Dir, "Library", "LaunchAgents", fallbackLabel+".plist"),
 			"kickstart -k gui/0/" + fallbackLabel,
 		}
 		calls := promoteCalls(h.launchd.Calls())
-		for _, w := range want {
-			if !slices.Contains(calls, w) {
-				t.Errorf("launchctl calls %q lack %q", calls, w)
-			}
+		if !slices.Equal(calls, want) {
+			t.Errorf("launchctl calls:\n  got  %q\n  want %q", calls, want)
+		}
+		pd := exec.Command(fakeLaunchctl, "print-disabled", "gui/0")
+		pd.Env = h.home.Env(h.launchd.Env()...)
+		out, err := pd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if disabled, err := launchctl.ParsePrintDisabled(out); err != nil || !disabled[primaryLabel] || disabled[fallbackLabel] {
+			t.Errorf("launchd overrides after the promotion: %v %v, want the primary disabled and the fallback enabled", disabled, err)
 		}
 		lk, err := launchctl.ReadFallbackLock(filepath.Join(h.home.StateDir, "council-fallback.lock"))
 		if err != nil || lk.Who != "council-integrity" || !strings.Contains(lk.Why, BinaryMissing) {
@@ -457,7 +469,12 @@ func TestE2ERemediation(t *testing.T) {
 		os.Remove(h.bin)
 		res, evs := h.run("--dry-run")
 		one(t, evs, EventPromoteDryRun, "")
-		for _, w := range []string{"dry-run: " + fakeLaunchctl + " enable gui/0/" + fallbackLabel, "dry-run: " + fakeLaunchctl + " kickstart -k gui/0/" + fallbackLabel} {
+		for _, w := range []string{
+			"dry-run: " + fakeLaunchctl + " bootout gui/0/" + primaryLabel,
+			"dry-run: " + fakeLaunchctl + " disable gui/0/" + primaryLabel,
+			"dry-run: " + fakeLaunchctl + " enable gui/0/" + fallbackLabel,
+			"dry-run: " + fakeLaunchctl + " kickstart -k gui/0/" + fallbackLabel,
+		} {
 			if !strings.Contains(res.Stdout, w) {
 				t.Errorf("stdout lacks %q:\n%s", w, res.Stdout)
 			}
