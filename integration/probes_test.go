@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,6 +131,34 @@ func eioRecovered(t *testing.T, w *world) {
 	}
 	if _, err := launchctl.ReadFallbackLock(filepath.Join(w.home.StateDir, "council-fallback.lock")); err != nil {
 		t.Errorf("fallback lock: %v", err)
+	}
+	promotionCalls(t, w, true)
+}
+
+// promotionCalls asserts the promotion's launchctl sequence, from the
+// primary's bootout to the end of the tick: the primary is disabled as well
+// as booted out (login bootstraps every plist in ~/Library/LaunchAgents, and
+// a primary only booted out starts again beside the fallback), then the
+// fallback is enabled, bootstrapped (eio: with the bootout-and-retry) and
+// kickstarted.
+func promotionCalls(t *testing.T, w *world, eio bool) {
+	t.Helper()
+	svc := func(label string) string { return domain() + "/" + label }
+	plist := filepath.Join(w.launchAgents(), fallbackLabel+".plist")
+	want := []string{
+		"bootout " + svc(primaryLabel),
+		"disable " + svc(primaryLabel),
+		"enable " + svc(fallbackLabel),
+		"bootstrap " + domain() + " " + plist,
+	}
+	if eio {
+		want = append(want, "bootout "+svc(fallbackLabel), "bootstrap "+domain()+" "+plist)
+	}
+	want = append(want, "kickstart -k "+svc(fallbackLabel))
+	calls := w.ld.MutatingCalls()
+	i := slices.Index(calls, want[0])
+	if i < 0 || !slices.Equal(calls[i:], want) {
+		t.Errorf("promotion's launchctl calls:\n  got  %q\n  want %q (from the primary's bootout)", calls, want)
 	}
 }
 
@@ -302,6 +331,12 @@ func promoted(t *testing.T, w *world) {
 	}
 }
 
+// promotedOnce is promoted plus the promotion's exact launchctl sequence.
+func promotedOnce(t *testing.T, w *world) {
+	promoted(t, w)
+	promotionCalls(t, w, false)
+}
+
 func integrityCells() []cell {
 	useFallback := func(t *testing.T, w *world, preload bool) {
 		fb := w.writeFallback()
@@ -314,8 +349,8 @@ func integrityCells() []cell {
 	cells := append(commonCells("check_ok", "binary_missing"),
 		cell{fault: fBinMissing,
 			setup: func(t *testing.T, w *world) { os.Remove(primaryOf(w).Binary); useFallback(t, w, false) },
-			want:  want{code: 2, event: "check_failed", check: "binary_missing", alert: delivered, then: promoted},
-			note:  "promotes the fallback (the next respawn would fail), verified serving"},
+			want:  want{code: 2, event: "check_failed", check: "binary_missing", alert: delivered, then: promotedOnce},
+			note:  "promotes the fallback (the next respawn would fail; bootout and disable the primary), verified serving"},
 		cell{fault: fEIO,
 			setup: func(t *testing.T, w *world) { os.Remove(primaryOf(w).Binary); useFallback(t, w, true) },
 			want: want{code: 2, event: "check_failed", check: "binary_missing", alert: delivered,

@@ -68,7 +68,7 @@ func TestGuardianAndIntegrityRacePromoteOnce(t *testing.T) {
 			close(start)
 			wg.Wait()
 
-			var enables, bootstraps int
+			var enables, bootstraps, disables int
 			for _, c := range ld.Calls() {
 				if strings.HasPrefix(c, "enable ") && strings.HasSuffix(c, "com.sanctum.server-mlx") {
 					enables++
@@ -76,10 +76,15 @@ func TestGuardianAndIntegrityRacePromoteOnce(t *testing.T) {
 				if strings.HasPrefix(c, "bootstrap ") && strings.Contains(c, "com.sanctum.server-mlx.plist") {
 					bootstraps++
 				}
+				// The promotion disables the primary so a reboot cannot
+				// start it beside the fallback.
+				if strings.HasPrefix(c, "disable ") && strings.HasSuffix(c, "/com.sanctum.mlx") {
+					disables++
+				}
 			}
-			if enables != 1 || bootstraps != 1 {
-				t.Fatalf("want exactly one promotion, got %d enable and %d bootstrap calls:\n%s\n%v",
-					enables, bootstraps, strings.Join(ld.Calls(), "\n"), outs)
+			if enables != 1 || bootstraps != 1 || disables != 1 {
+				t.Fatalf("want exactly one promotion, got %d enable, %d bootstrap and %d disable-primary calls:\n%s\n%v",
+					enables, bootstraps, disables, strings.Join(ld.Calls(), "\n"), outs)
 			}
 			lk, err := launchctl.ReadFallbackLock(filepath.Join(h.StateDir, "council-fallback.lock"))
 			if err != nil {
