@@ -183,7 +183,7 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	onFallback, _ := launchctl.FallbackLockExists(t.Common.FallbackLock)
 	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	agents := checkAgents(actx, lc, cfg.ExpectAgents, t.Common.PrimaryLabel, onFallback)
-	fallback := checkFallback(actx, lc, fallbackConfig{Label: t.Common.FallbackLabel, Plist: t.Common.FallbackPlist, Lock: t.Common.FallbackLock})
+	fallback := checkFallback(actx, lc, fallbackConfig{Label: t.Common.FallbackLabel, Plist: t.Common.FallbackPlist, Lock: t.Common.FallbackLock, Primary: t.Common.PrimaryLabel})
 	cancel()
 	if err := ctx.Err(); err != nil {
 		// Findings made while launchctl was being cancelled say nothing

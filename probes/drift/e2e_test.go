@@ -468,8 +468,10 @@ func TestFallbackRace(t *testing.T) {
 		enable bool           // launchctl enable instead of the fixture's disable
 		forget bool           // no override in launchd at all
 		lock   bool
-		want   []string // reasons; nil = no fallback_race
-		level  string
+		// disablePrimary: the promotion's `launchctl disable` of the primary
+		disablePrimary bool
+		want           []string // reasons; nil = no fallback_race
+		level          string
 	}{
 		{name: "RunAtLoad true", keys: map[string]any{"RunAtLoad": true}, want: []string{"RunAtLoad is true (it starts at login)"}, level: "error"},
 		{name: "the seed's KeepAlive without RunAtLoad", keys: map[string]any{"RunAtLoad": nil},
@@ -480,9 +482,11 @@ func TestFallbackRace(t *testing.T) {
 		{name: "fine plist, launchd has it enabled", enable: true, want: []string{"launchd has com.sanctum.server-mlx enabled"}, level: "error"},
 		{name: "everything wrong at once", keys: map[string]any{"RunAtLoad": nil, "Disabled": nil}, forget: true,
 			want: []string{"RunAtLoad is missing", "Disabled is missing", "launchd's disabled state"}, level: "error"},
-		{name: "fallback lock: enabled on purpose", enable: true, lock: true},
-		{name: "fallback lock does not excuse the plist", keys: map[string]any{"RunAtLoad": true}, lock: true,
+		{name: "fallback lock: enabled on purpose, primary disabled", enable: true, lock: true, disablePrimary: true},
+		{name: "fallback lock does not excuse the plist", keys: map[string]any{"RunAtLoad": true}, lock: true, disablePrimary: true,
 			want: []string{"RunAtLoad is true"}, level: "error"},
+		{name: "fallback lock, primary still enabled in launchd", enable: true, lock: true,
+			want: []string{"on the fallback, but launchd's disabled state for com.sanctum.mlx is missing", "a reboot would start the primary beside the fallback"}, level: "error"},
 		{name: "no fallback plist", keys: map[string]any{"delete": true}, want: []string{"fallback plist", "does not exist"}, level: "warn"},
 	}
 	for _, tt := range tests {
@@ -511,6 +515,9 @@ func TestFallbackRace(t *testing.T) {
 			}
 			if tt.lock {
 				f.writeHome(".sanctum/state/council-fallback.lock", []byte(`{"who":"council-guardian","why":"test"}`))
+			}
+			if tt.disablePrimary {
+				f.launchctl("disable", f.domain()+"/"+primaryLabel)
 			}
 			tk := f.run()
 			if tt.want == nil {

@@ -100,12 +100,18 @@ func launchdReason(overrides map[string]bool, label, service string) string {
 // fallbackConfig is what the fallback_race check needs.
 type fallbackConfig struct {
 	Label, Plist, Lock string
+	// Primary is the primary's label: while on the fallback, it must be
+	// disabled in launchd, or a reboot starts it beside the fallback.
+	Primary string
 }
 
 // checkFallback checks the fallback's boot discipline on the fallback_race
 // channel. While the fallback lock exists the fallback serves on purpose and
-// PromoteFallback has enabled it in launchd, so launchd's state is not
-// checked then; the plist keys are, since they decide the next reboot.
+// PromoteFallback has enabled it in launchd; then the race to watch is the
+// other way round: the primary must be disabled in launchd (the promotion
+// does that), or the next reboot starts the broken primary beside the
+// fallback. The plist keys are checked either way, since they decide the
+// next reboot.
 func checkFallback(ctx context.Context, lc *launchctl.Runner, cfg fallbackConfig) finding {
 	attrs := []any{"label", cfg.Label, "plist", cfg.Plist}
 	lockExists, err := launchctl.FallbackLockExists(cfg.Lock)
@@ -132,14 +138,23 @@ func checkFallback(ctx context.Context, lc *launchctl.Runner, cfg fallbackConfig
 		reasons = append(reasons, r...)
 	}
 
-	if !lockExists {
+	// Off the fallback, the fallback must be disabled in launchd; on it,
+	// the primary must be.
+	mustBeDisabled := cfg.Label
+	if lockExists {
+		mustBeDisabled = cfg.Primary
+	}
+	if mustBeDisabled != "" {
 		overrides, err := lc.PrintDisabled(ctx)
 		if err != nil {
 			if len(reasons) == 0 {
 				return unknown(CheckFallbackRace, "launchctl_error", fmt.Sprintf("cannot read launchd's disabled state: %v", err), attrs...)
 			}
 			reasons = append(reasons, fmt.Sprintf("cannot read launchd's disabled state: %v", err))
-		} else if r := launchdReason(overrides, cfg.Label, lc.Service(cfg.Label)); r != "" {
+		} else if r := launchdReason(overrides, mustBeDisabled, lc.Service(mustBeDisabled)); r != "" {
+			if lockExists {
+				r = "on the fallback, but " + r + ": a reboot would start the primary beside the fallback"
+			}
 			reasons = append(reasons, r)
 		}
 	}
