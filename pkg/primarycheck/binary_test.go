@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sanctum/council-probes/pkg/probetest"
 )
 
 func TestCanExec(t *testing.T) {
@@ -60,7 +62,7 @@ func TestCheckBinary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bin := filepath.Join(t.TempDir(), "sanctum-mlx")
-			copyFile(t, "/bin/sleep", bin, 0o755)
+			probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
 			tt.setup(t, bin)
 			info, err := CheckBinary(bin, me)
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {

@@ -8,13 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sanctum/council-probes/pkg/probetest"
+
 	"github.com/sanctum/council-probes/pkg/signing"
 )
 
 func TestEd25519Verify(t *testing.T) {
 	keys := t.TempDir()
-	priv, pub := newKey(t, keys, "release")
-	otherPriv, _ := newKey(t, keys, "other")
+	priv, pub := probetest.NewKey(t, keys, "release")
+	otherPriv, _ := probetest.NewKey(t, keys, "other")
 	tests := []struct {
 		name       string
 		setup      func(t *testing.T, bin string)
@@ -24,8 +26,8 @@ func TestEd25519Verify(t *testing.T) {
 	}{
 		{"signed", func(t *testing.T, bin string) {}, pub, nil, false},
 		{"truncated one byte", func(t *testing.T, bin string) { truncateOne(t, bin) }, pub, signing.ErrBadSignature, false},
-		{"one byte flipped", func(t *testing.T, bin string) { flipByte(t, bin, 4096) }, pub, signing.ErrBadSignature, false},
-		{"signed with another key", func(t *testing.T, bin string) { signFile(t, otherPriv, bin) }, pub, signing.ErrBadSignature, false},
+		{"one byte flipped", func(t *testing.T, bin string) { probetest.FlipByte(t, bin, 4096) }, pub, signing.ErrBadSignature, false},
+		{"signed with another key", func(t *testing.T, bin string) { probetest.SignFile(t, otherPriv, bin) }, pub, signing.ErrBadSignature, false},
 		{"signature missing", func(t *testing.T, bin string) { os.Remove(bin + ".sig") }, pub, os.ErrNotExist, false},
 		{"signature truncated", func(t *testing.T, bin string) { truncateOne(t, bin+".sig") }, pub, signing.ErrSignatureSize, false},
 		{"binary missing", func(t *testing.T, bin string) { os.Remove(bin) }, pub, os.ErrNotExist, false},
@@ -35,8 +37,8 @@ func TestEd25519Verify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bin := filepath.Join(t.TempDir(), "sanctum-mlx")
-			copyFile(t, "/bin/sleep", bin, 0o755)
-			signFile(t, priv, bin)
+			probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
+			probetest.SignFile(t, priv, bin)
 			tt.setup(t, bin)
 			v := &Ed25519{PubKey: tt.pub}
 			err := v.Verify(context.Background(), bin)
@@ -115,7 +117,7 @@ func TestCodesignArgs(t *testing.T) {
 func fakeCodesign(t *testing.T) (path, argvLog string) {
 	dir := t.TempDir()
 	argvLog = filepath.Join(dir, "argv")
-	path = writeScript(t, dir, "codesign", `for a in "$@"; do printf '%s\n' "$a"; done > "`+argvLog+`"
+	path = probetest.WriteScript(t, dir, "codesign", `for a in "$@"; do printf '%s\n' "$a"; done > "`+argvLog+`"
 case "$FAKE_CODESIGN_MODE" in
 ok) exit 0 ;;
 modified) echo "$4: invalid signature (code or signature have been modified)" >&2; echo "In architecture: arm64" >&2; exit 1 ;;

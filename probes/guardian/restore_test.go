@@ -61,25 +61,6 @@ func copyExecutable(t *testing.T, src, dst string) {
 	}
 }
 
-// flipByte inverts one byte of path in place: same size, same inode, a
-// signature that no longer verifies.
-func flipByte(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // primaryChecks are the restore's primary_check_* events for check.
 func primaryChecks(evs []map[string]any, event, check string) []map[string]any {
 	var out []map[string]any
@@ -110,7 +91,7 @@ func TestRestorePrimaryChecksTheBinary(t *testing.T) {
 		wantStdout []string
 	}{
 		{name: "bad signature refused", keyVia: "flag",
-			break_: func(t *testing.T, b primaryBuild) { flipByte(t, b.bin, 4096) },
+			break_: func(t *testing.T, b primaryBuild) { probetest.FlipByte(t, b.bin, 4096) },
 			code:   2, failed: []string{"signature"},
 			wantStderr: []string{"primary check failed", "signature: ed25519", "signature invalid", "nothing was changed"}},
 		{name: "signed by someone else refused", keyVia: "env",
@@ -121,14 +102,14 @@ func TestRestorePrimaryChecksTheBinary(t *testing.T) {
 			},
 			code: 2, failed: []string{"signature"}, wantStderr: []string{"signature: ed25519", "nothing was changed"}},
 		{name: "bad signature refused with the key from the config file", keyVia: "config",
-			break_: func(t *testing.T, b primaryBuild) { flipByte(t, b.bin, 4096) },
+			break_: func(t *testing.T, b primaryBuild) { probetest.FlipByte(t, b.bin, 4096) },
 			code:   2, failed: []string{"signature"}, wantStderr: []string{"signature: ed25519", "nothing was changed"}},
 		{name: "metallib missing refused", keyVia: "flag",
 			break_: func(t *testing.T, b primaryBuild) { os.Remove(b.lib) },
 			code:   2, failed: []string{"metallib"},
 			wantStderr: []string{"primary check failed", "metallib: ", "metallib missing", "nothing was changed"}},
 		{name: "both named when both fail", keyVia: "flag",
-			break_: func(t *testing.T, b primaryBuild) { flipByte(t, b.bin, 4096); os.Truncate(b.lib, 0) },
+			break_: func(t *testing.T, b primaryBuild) { probetest.FlipByte(t, b.bin, 4096); os.Truncate(b.lib, 0) },
 			code:   2, failed: []string{"signature", "metallib"},
 			wantStderr: []string{"signature: ed25519", "metallib is empty"}},
 		{name: "binary not executable refused", keyVia: "flag",

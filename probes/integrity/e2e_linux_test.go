@@ -75,14 +75,14 @@ func newHost(t *testing.T) *host {
 	h := &host{t: t, home: probetest.NewHome(t)}
 	h.bin = filepath.Join(h.home.Dir, "sanctum-rs", "target", "release", "sanctum-mlx")
 	os.MkdirAll(filepath.Dir(h.bin), 0o755)
-	copyFile(t, "/bin/sleep", h.bin, 0o755)
+	probetest.CopyFile(t, "/bin/sleep", h.bin, 0o755)
 	if err := os.WriteFile(primarycheck.MetallibPath(h.bin, primarycheck.DefaultMetallib), []byte("MTLB metal library"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	keys := filepath.Join(h.home.Dir, ".sanctum", "keys")
 	os.MkdirAll(keys, 0o700)
-	h.priv, h.pub = newKey(t, keys, "release")
-	signFile(t, h.priv, h.bin)
+	h.priv, h.pub = probetest.NewKey(t, keys, "release")
+	probetest.SignFile(t, h.priv, h.bin)
 	h.manifest, h.weights = weights(t, h.home.Dir, h.priv, 3, 256<<10)
 	h.pidFile = filepath.Join(h.home.Dir, "sanctum-mlx.pid")
 
@@ -206,22 +206,22 @@ func TestE2EChecks(t *testing.T) {
 		{name: "truncated one byte", break_: func(h *host) { truncateOne(h.t, h.bin) },
 			want: map[string]string{SignatureInvalid: EventFailed, StaleProcess: EventNotRunning}, promote: true,
 			detail: map[string]string{SignatureInvalid: "signature invalid"}},
-		{name: "one byte flipped", break_: func(h *host) { flipByte(h.t, h.bin, 1000) },
+		{name: "one byte flipped", break_: func(h *host) { probetest.FlipByte(h.t, h.bin, 1000) },
 			want: map[string]string{SignatureInvalid: EventFailed, StaleProcess: EventNotRunning}, promote: true,
 			detail: map[string]string{SignatureInvalid: "signature invalid"}},
 		{name: "signed with another key", running: true, break_: func(h *host) {
-			other, _ := newKey(h.t, h.t.TempDir(), "other")
-			signFile(h.t, other, h.bin)
+			other, _ := probetest.NewKey(h.t, h.t.TempDir(), "other")
+			probetest.SignFile(h.t, other, h.bin)
 		}, want: map[string]string{SignatureInvalid: EventFailed}, promote: true,
 			detail: map[string]string{SignatureInvalid: "another key"}},
 		{name: "metallib removed", running: true, break_: func(h *host) { os.Remove(primarycheck.MetallibPath(h.bin, primarycheck.DefaultMetallib)) },
 			want: map[string]string{MetallibMissing: EventFailed}, detail: map[string]string{MetallibMissing: "mlx.metallib"}},
-		{name: "rebuilt, not restarted", running: true, break_: func(h *host) { copyFile(h.t, "/bin/sleep", h.bin, 0o755) },
+		{name: "rebuilt, not restarted", running: true, break_: func(h *host) { probetest.CopyFile(h.t, "/bin/sleep", h.bin, 0o755) },
 			want: map[string]string{StaleProcess: EventFailed}, detail: map[string]string{StaleProcess: "rebuilt, not restarted"}},
 		{name: "primary not running", break_: func(h *host) {},
 			want: map[string]string{StaleProcess: EventNotRunning}},
 		{name: "one weight file tampered", running: true, break_: func(h *host) {
-			flipByte(h.t, filepath.Join(filepath.Dir(h.manifest), h.weights[1]), 4)
+			probetest.FlipByte(h.t, filepath.Join(filepath.Dir(h.manifest), h.weights[1]), 4)
 		}, want: map[string]string{ManifestInvalid: EventFailed}, detail: map[string]string{ManifestInvalid: h1weight}},
 		{name: "manifest tampered", running: true, break_: func(h *host) {
 			f, _ := os.OpenFile(h.manifest, os.O_APPEND|os.O_WRONLY, 0)
@@ -313,7 +313,7 @@ func TestE2EWeightTamperNamesExactlyThatFile(t *testing.T) {
 	if res, evs := h.run(); res.Code != 0 {
 		t.Fatalf("healthy host: exit %d: %v", res.Code, failing(evs))
 	}
-	flipByte(t, filepath.Join(filepath.Dir(h.manifest), h.weights[1]), 4)
+	probetest.FlipByte(t, filepath.Join(filepath.Dir(h.manifest), h.weights[1]), 4)
 	_, evs := h.run()
 	ev := one(t, evs, EventFailed, ManifestInvalid)
 	bad, _ := ev["bad_files"].([]any)
@@ -349,7 +349,7 @@ func TestE2EManifestTamperFailsBeforeHashing(t *testing.T) {
 func TestE2EStaleProcessRestartClears(t *testing.T) {
 	h := newHost(t)
 	h.start()
-	copyFile(t, "/bin/sleep", h.bin, 0o755) // rebuilt: new inode, same signed bytes
+	probetest.CopyFile(t, "/bin/sleep", h.bin, 0o755) // rebuilt: new inode, same signed bytes
 	_, evs := h.run()
 	ev := one(t, evs, EventFailed, StaleProcess)
 	running, disk := ev["running_inode"], ev["disk_inode"]
@@ -381,7 +381,7 @@ func TestE2ELaunchctlPIDSource(t *testing.T) {
 	if _, evs := h.run(args...); failing(evs)[StaleProcess] != "" {
 		t.Fatalf("primary under launchd: %v", failing(evs))
 	}
-	copyFile(t, "/bin/sleep", h.bin, 0o755)
+	probetest.CopyFile(t, "/bin/sleep", h.bin, 0o755)
 	if _, evs := h.run(args...); failing(evs)[StaleProcess] != EventFailed {
 		t.Fatalf("after rebuild: %v, want stale_process", failing(evs))
 	}
@@ -490,8 +490,8 @@ func TestE2ERemediation(t *testing.T) {
 	t.Run("promote-after waits for the streak", func(t *testing.T) {
 		h := newHost(t)
 		h.start()
-		other, _ := newKey(t, t.TempDir(), "other")
-		signFile(t, other, h.bin)
+		other, _ := probetest.NewKey(t, t.TempDir(), "other")
+		probetest.SignFile(t, other, h.bin)
 		_, evs := h.run("--promote-after", "2")
 		one(t, evs, EventPromotePending, "")
 		if calls := promoteCalls(h.launchd.Calls()); len(calls) > 0 {
@@ -541,7 +541,7 @@ func TestE2ESubcommands(t *testing.T) {
 		return probetest.Run(t, 30*time.Second, env, integrityBin, args...)
 	}
 	file := filepath.Join(dir, "sanctum-mlx")
-	copyFile(t, "/bin/sleep", file, 0o755)
+	probetest.CopyFile(t, "/bin/sleep", file, 0o755)
 
 	if res := run("keygen", "--out", filepath.Join(dir, "keys")); res.Code != 0 || !strings.Contains(res.Stdout, "SHA256:") {
 		t.Fatalf("keygen: %d %s %s", res.Code, res.Stdout, res.Stderr)
@@ -562,7 +562,7 @@ func TestE2ESubcommands(t *testing.T) {
 	if res := run("verify", "--pubkey", pub, file); res.Code != 0 || !strings.Contains(res.Stdout, "OK") {
 		t.Fatalf("verify: %d %s %s", res.Code, res.Stdout, res.Stderr)
 	}
-	flipByte(t, file, 99)
+	probetest.FlipByte(t, file, 99)
 	if res := run("verify", "--pubkey", pub, file); res.Code == 0 || !strings.Contains(res.Stderr, "signature invalid") {
 		t.Errorf("verify of a modified file: %d %s", res.Code, res.Stderr)
 	}

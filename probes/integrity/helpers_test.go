@@ -3,87 +3,9 @@ package integrity
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/sanctum/council-probes/pkg/signing"
 )
-
-// copyFile copies src to dst with mode, through a temporary file renamed
-// into place, so dst gets a new inode the way a rebuild does.
-func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// writeScript writes an executable shell script, the way tests fake
-// codesign and lsof.
-func writeScript(t testing.TB, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// newKey makes a key pair in dir and returns the private and public paths.
-func newKey(t testing.TB, dir, name string) (priv, pub string) {
-	t.Helper()
-	priv, pub = filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub")
-	if _, err := signing.GenerateKey(priv, pub); err != nil {
-		t.Fatal(err)
-	}
-	return priv, pub
-}
-
-func signFile(t testing.TB, priv, file string) {
-	t.Helper()
-	if _, err := signing.SignFile(priv, file); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// flipByte inverts one byte of the file in place (same size, same inode).
-func flipByte(t testing.TB, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func truncateOne(t testing.TB, path string) {
 	t.Helper()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/probetest"
+
 	"github.com/sanctum/council-probes/pkg/manifest"
 	"github.com/sanctum/council-probes/pkg/primarycheck"
 )
@@ -45,14 +47,14 @@ func weights(t testing.TB, dir, priv string, n, size int) (string, []string) {
 	if err := os.WriteFile(m, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	signFile(t, priv, m)
+	probetest.SignFile(t, priv, m)
 	return m, names
 }
 
 func TestManifestCheck(t *testing.T) {
 	keys := t.TempDir()
-	priv, pub := newKey(t, keys, "weights")
-	otherPriv, otherPub := newKey(t, keys, "other")
+	priv, pub := probetest.NewKey(t, keys, "weights")
+	otherPriv, otherPub := probetest.NewKey(t, keys, "other")
 	tests := []struct {
 		name       string
 		setup      func(t *testing.T, m string, names []string) (pubKey string)
@@ -63,7 +65,7 @@ func TestManifestCheck(t *testing.T) {
 	}{
 		{"all files match", func(t *testing.T, m string, names []string) string { return pub }, nil, false, nil, true},
 		{"one weight file tampered", func(t *testing.T, m string, names []string) string {
-			flipByte(t, filepath.Join(filepath.Dir(m), names[1]), 100)
+			probetest.FlipByte(t, filepath.Join(filepath.Dir(m), names[1]), 100)
 			return pub
 		}, ErrWeightsMismatch, false, []string{"shards/model-00002-of-00003.safetensors"}, true},
 		{"one weight file missing", func(t *testing.T, m string, names []string) string {
@@ -78,7 +80,7 @@ func TestManifestCheck(t *testing.T) {
 			return pub
 		}, ErrManifestSignature, false, nil, false},
 		{"manifest signed with another key", func(t *testing.T, m string, names []string) string {
-			signFile(t, otherPriv, m)
+			probetest.SignFile(t, otherPriv, m)
 			return pub
 		}, ErrManifestSignature, false, nil, false},
 		{"verified with the other key", func(t *testing.T, m string, names []string) string { return otherPub }, ErrManifestSignature, false, nil, false},
@@ -139,7 +141,7 @@ func TestManifestCheck(t *testing.T) {
 
 func TestManifestCheckCache(t *testing.T) {
 	dir := t.TempDir()
-	priv, pub := newKey(t, dir, "weights")
+	priv, pub := probetest.NewKey(t, dir, "weights")
 	m, names := weights(t, dir, priv, 4, 32<<10)
 	// The cache does not trust a digest taken within 2 s of the file's
 	// ctime; a clock 10 s ahead makes the first pass cacheable.
@@ -158,7 +160,7 @@ func TestManifestCheckCache(t *testing.T) {
 	}
 
 	// A rewrite moves ctime: the cache is bypassed for exactly that file.
-	flipByte(t, filepath.Join(filepath.Dir(m), names[0]), 10)
+	probetest.FlipByte(t, filepath.Join(filepath.Dir(m), names[0]), 10)
 	now = time.Now().Add(20 * time.Second)
 	res, err = mc.Check(ctx)
 	if !errors.Is(err, ErrWeightsMismatch) || res.Stats.Misses != 1 || res.Stats.Hits != 3 {
@@ -166,7 +168,7 @@ func TestManifestCheckCache(t *testing.T) {
 	}
 
 	// Past FullEvery everything is read again.
-	flipByte(t, filepath.Join(filepath.Dir(m), names[0]), 10)
+	probetest.FlipByte(t, filepath.Join(filepath.Dir(m), names[0]), 10)
 	now = now.Add(2 * time.Hour)
 	res, err = mc.Check(ctx)
 	if err != nil || !res.Stats.FullPass || res.Stats.Misses != 4 {
@@ -181,7 +183,7 @@ func TestManifestCheckCache(t *testing.T) {
 // pkg/hashcache/cmd/hashbench, which `make bench` runs.
 func BenchmarkManifestVerify(b *testing.B) {
 	dir := b.TempDir()
-	priv, pub := newKey(b, dir, "weights")
+	priv, pub := probetest.NewKey(b, dir, "weights")
 	const files, size = 16, 4 << 20
 	m, _ := weights(b, dir, priv, files, size)
 	ctx := context.Background()

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sanctum/council-probes/pkg/probetest"
 )
 
 // startPrimary runs bin (a copy of sleep) as the "primary" and writes its
@@ -34,7 +36,7 @@ func TestStaleCheckRealProcess(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sanctum-mlx")
 	pidFile := filepath.Join(dir, "sanctum-mlx.pid")
-	copyFile(t, "/bin/sleep", bin, 0o755)
+	probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
 	sc := &StaleCheck{Source: PIDFromFile, PIDFile: pidFile}
 	ctx := context.Background()
 
@@ -49,7 +51,7 @@ func TestStaleCheckRealProcess(t *testing.T) {
 	old := rep.Running
 
 	// Rebuild: a new file renamed over the old one, as a linker does.
-	copyFile(t, "/bin/sleep", bin, 0o755)
+	probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
 	rep, err = sc.Check(ctx, bin)
 	if !errors.Is(err, ErrStale) {
 		t.Fatalf("after a rebuild: %v, want ErrStale", err)
@@ -74,7 +76,7 @@ func TestStaleCheckRealProcess(t *testing.T) {
 func TestStaleCheckNotRunning(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sanctum-mlx")
-	copyFile(t, "/bin/sleep", bin, 0o755)
+	probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
 	pidFile := filepath.Join(dir, "pid")
 	tests := []struct {
 		name  string
@@ -101,7 +103,7 @@ func TestStaleCheckBinaryDeletedWhileRunning(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sanctum-mlx")
 	pidFile := filepath.Join(dir, "pid")
-	copyFile(t, "/bin/sleep", bin, 0o755)
+	probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
 	startPrimary(t, bin, pidFile)
 	os.Remove(bin)
 	rep, err := (&StaleCheck{Source: PIDFromFile, PIDFile: pidFile}).Check(context.Background(), bin)

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sanctum/council-probes/pkg/probetest"
 )
 
 func TestParsePIDFile(t *testing.T) {
@@ -182,7 +184,7 @@ func TestLsofTextFiles(t *testing.T) {
 	dir := t.TempDir()
 	fixture, _ := filepath.Abs(filepath.Join("testdata", "lsof_txt.txt"))
 	argvLog := filepath.Join(dir, "argv")
-	path := writeScript(t, dir, "lsof", `echo "$@" > "`+argvLog+`"
+	path := probetest.WriteScript(t, dir, "lsof", `echo "$@" > "`+argvLog+`"
 [ "$4" = 4242 ] && { cat "`+fixture+`"; exit 0; }
 [ "$4" = 4343 ] && { echo "lsof: WARNING: can't stat() nfs file system" >&2; cat "`+fixture+`" | sed s/4242/4343/; exit 1; }
 exit 1
@@ -217,7 +219,7 @@ func TestStaleCheckWithLsof(t *testing.T) {
 	// from lsof's answer, compared with the binary's inode on disk.
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sanctum-mlx")
-	copyFile(t, "/bin/sleep", bin, 0o755)
+	probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
 	disk, _ := StatID(bin)
 	pidFile := filepath.Join(dir, "pid")
 	os.WriteFile(pidFile, []byte("4242\n"), 0o644)
