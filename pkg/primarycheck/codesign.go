@@ -85,7 +85,7 @@ func (c *Codesign) Verify(ctx context.Context, binary string) error {
 
 // codesignResult turns one codesign run into the check's error.
 func codesignResult(path string, args []string, out []byte, code int, err error) error {
-	msg := firstLines(string(out), 3)
+	msg := FirstLines(string(out), 3)
 	switch {
 	case err != nil:
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -103,9 +103,10 @@ func codesignResult(path string, args []string, out []byte, code int, err error)
 	}
 }
 
-// firstLines keeps the first n non-empty lines of s joined by " / ", so a
-// multi-line codesign answer fits one event field.
-func firstLines(s string, n int) string {
+// FirstLines keeps the first n non-empty lines of s joined by " / ", so a
+// multi-line answer of an external tool (codesign, lsof) fits one event
+// field.
+func FirstLines(s string, n int) string {
 	var keep []string
 	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {

@@ -276,18 +276,30 @@ const (
 	chatPath   = "/v1/chat/completions"
 )
 
+// sendOK sends the request and returns the call when the answer is a 200;
+// otherwise it records the failure (unreachable, hang, http_error), closes
+// the call and returns nil.
+func (c *Canary) sendOK(ctx context.Context, method, path string, body []byte, res *Result) *call {
+	cl := c.send(ctx, method, path, body, res)
+	if cl == nil {
+		return nil
+	}
+	res.HTTPStatus = cl.resp.StatusCode
+	if cl.resp.StatusCode != http.StatusOK {
+		c.httpError(cl, res)
+		cl.close()
+		return nil
+	}
+	return cl
+}
+
 // firstModel asks /v1/models for the model to use.
 func (c *Canary) firstModel(ctx context.Context, res *Result) {
-	cl := c.send(ctx, http.MethodGet, modelsPath, nil, res)
+	cl := c.sendOK(ctx, http.MethodGet, modelsPath, nil, res)
 	if cl == nil {
 		return
 	}
 	defer cl.close()
-	res.HTTPStatus = cl.resp.StatusCode
-	if cl.resp.StatusCode != http.StatusOK {
-		c.httpError(cl, res)
-		return
-	}
 	data, ok := c.readBody(cl, res)
 	if !ok {
 		return
@@ -377,16 +389,11 @@ type completion struct {
 
 // complete asks over plain JSON.
 func (c *Canary) complete(ctx context.Context, res *Result) {
-	cl := c.send(ctx, http.MethodPost, chatPath, c.requestBody(res.Model), res)
+	cl := c.sendOK(ctx, http.MethodPost, chatPath, c.requestBody(res.Model), res)
 	if cl == nil {
 		return
 	}
 	defer cl.close()
-	res.HTTPStatus = cl.resp.StatusCode
-	if cl.resp.StatusCode != http.StatusOK {
-		c.httpError(cl, res)
-		return
-	}
 	data, ok := c.readBody(cl, res)
 	if !ok {
 		return

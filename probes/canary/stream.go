@@ -32,16 +32,11 @@ type chunk struct {
 // longer than the stall limit. It records the time to the first content
 // token and the generation rate.
 func (c *Canary) stream(ctx context.Context, res *Result) {
-	cl := c.send(ctx, http.MethodPost, chatPath, c.requestBody(res.Model), res)
+	cl := c.sendOK(ctx, http.MethodPost, chatPath, c.requestBody(res.Model), res)
 	if cl == nil {
 		return
 	}
 	defer cl.close()
-	res.HTTPStatus = cl.resp.StatusCode
-	if cl.resp.StatusCode != http.StatusOK {
-		c.httpError(cl, res)
-		return
-	}
 	if ctype := cl.resp.Header.Get("Content-Type"); !isEventStream(ctype) {
 		// Not a stream at all: say what it is instead.
 		data, ok := c.readBody(cl, res)

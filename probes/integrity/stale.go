@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/primarycheck"
 )
 
 // PID sources: where the stale-process check learns the primary's pid.
@@ -356,7 +357,7 @@ func (l *Lsof) TextFiles(ctx context.Context, pid int) ([]LsofFile, error) {
 			return nil, fmt.Errorf("%w: lsof finds no process %d", ErrNotRunning, pid)
 		}
 		if perr != nil || len(files) == 0 {
-			return nil, fmt.Errorf("%s %s: exit %d: %s", path, strings.Join(l.Args(pid), " "), code, firstLines(string(out), 3))
+			return nil, fmt.Errorf("%s %s: exit %d: %s", path, strings.Join(l.Args(pid), " "), code, primarycheck.FirstLines(string(out), 3))
 		}
 		// lsof exits 1 on harmless warnings while still listing files.
 	}
@@ -443,22 +444,4 @@ func lsofExe(files []LsofFile, binary string) RunningExe {
 		}
 	}
 	return exe
-}
-
-// firstLines keeps the first n non-empty lines of s joined by " / ", so a
-// multi-line answer of lsof fits one event field.
-func firstLines(s string, n int) string {
-	var keep []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			keep = append(keep, l)
-		}
-		if len(keep) == n {
-			break
-		}
-	}
-	if len(keep) == 0 {
-		return "(no output)"
-	}
-	return strings.Join(keep, " / ")
 }
