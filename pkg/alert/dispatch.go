@@ -75,11 +75,21 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	return d.reportOverflow(ctx)
 }
 
-// reportOverflow turns a non-zero overflow count into one alert once the
-// outbox has drained enough to accept it, so dropped notices are never
-// silent.
+// reportOverflow turns a non-zero overflow count into one alert once a
+// sink has drained its backlog and the outbox has room, so dropped notices
+// are never silent.
 func (d *Dispatcher) reportOverflow(ctx context.Context) error {
-	if d.Outbox.Overflowed == 0 || d.Outbox.Len() > 0 {
+	if d.Outbox.Overflowed == 0 || d.Outbox.Len() >= d.Outbox.Max {
+		return nil
+	}
+	// Report once some configured sink has drained its backlog: entries
+	// kept for a sink no longer configured (or one that stays down) must
+	// not hold the report back forever.
+	drained := false
+	for _, s := range d.Sinks {
+		drained = drained || !d.Outbox.HasPending(s.Name())
+	}
+	if !drained {
 		return nil
 	}
 	n := d.Outbox.Overflowed

@@ -365,3 +365,23 @@ func TestUnsavableSpoolIsReportedAndRetried(t *testing.T) {
 		t.Fatalf("delivered notice reported as lost: %v", err)
 	}
 }
+
+// Entries kept for a sink that is no longer configured do not hold back the
+// overflow report once the configured sink has drained.
+func TestOverflowReportedDespiteOrphanedEntries(t *testing.T) {
+	ff := newForceFlow(t)
+	path := filepath.Join(t.TempDir(), "outbox.json")
+	d, _ := newDispatcher(t, ff.url(), path, 5)
+	d.Outbox.Add("alertmanager", notice(0), time.Now(), "down") // its sink was removed from the config
+	d.Outbox.Overflowed = 3
+	if err := d.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := ff.got()
+	if len(got) != 1 || !strings.Contains(got[0].Message, "3 alert(s) were dropped") {
+		t.Fatalf("overflow not reported: %+v", got)
+	}
+	if d.Outbox.Len() != 1 || d.Outbox.Overflowed != 0 {
+		t.Fatalf("orphaned entry lost or overflow not reset: len=%d overflowed=%d", d.Outbox.Len(), d.Outbox.Overflowed)
+	}
+}
