@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -517,6 +518,28 @@ func TestE2ERemediation(t *testing.T) {
 			t.Errorf("alerts %+v", a)
 		}
 	})
+
+	// Some other listener on the fallback's port is not a heal: a 404 or an
+	// HTML page is not an OpenAI-compatible server answering.
+	for name, handler := range map[string]http.HandlerFunc{
+		"404 from another listener": http.NotFound,
+		"HTML 200": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<html><body>router admin</body></html>")
+		},
+	} {
+		t.Run(name+" is not a heal", func(t *testing.T) {
+			h := newHost(t)
+			srv := httptest.NewServer(handler)
+			defer srv.Close()
+			os.Remove(h.bin)
+			res, evs := h.run("--fallback-url", srv.URL, "--verify-timeout", "1s")
+			one(t, evs, EventPromoteFailed, checkFallbackDown)
+			if res.Code != 2 {
+				t.Errorf("exit %d", res.Code)
+			}
+		})
+	}
 }
 
 func TestE2ESignatureSkippedWithoutKey(t *testing.T) {

@@ -2,8 +2,10 @@ package integrity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -114,9 +116,11 @@ func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runn
 }
 
 // fallbackServes is PromoteFallback's verify: launchd runs the fallback
-// with a pid, and (when url is set) its /v1/models answers over HTTP. The
-// probe holds no credentials, so any answer below 500 proves the listener
-// serves; guardian checks the model list itself.
+// with a pid, and (when url is set) its /v1/models answers like an
+// OpenAI-compatible server: a 200 with a JSON model list, or 401/403 (the
+// probe holds no credentials, and a server asking for them is serving).
+// Anything else (a 404 or HTML from some other listener, a 5xx) is not a
+// heal; the guardian checks the model list itself with its credentials.
 func fallbackServes(r *launchctl.Runner, label, url string) func(context.Context) error {
 	client := &http.Client{Timeout: 10 * time.Second}
 	return func(ctx context.Context) error {
@@ -139,10 +143,19 @@ func fallbackServes(r *launchctl.Runner, label, url string) func(context.Context
 		if err != nil {
 			return fmt.Errorf("GET %s: %w", target, err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode >= 500 {
-			return fmt.Errorf("GET %s: %s", target, resp.Status)
+		defer resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return nil
+		case http.StatusOK:
+			var list struct {
+				Data []json.RawMessage `json:"data"`
+			}
+			if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&list); err != nil || list.Data == nil {
+				return fmt.Errorf("GET %s: 200 but not a JSON model list", target)
+			}
+			return nil
 		}
-		return nil
+		return fmt.Errorf("GET %s: %s", target, resp.Status)
 	}
 }
