@@ -162,6 +162,21 @@ type PromoteOpts struct {
 	Verify func(context.Context) error
 }
 
+// validateSwitch checks what both switches between primary and fallback
+// need before anything runs: two valid labels and both lock paths.
+func validateSwitch(primary, fallback, fallbackLock, remediationLock string) error {
+	if err := ValidateLabel(primary); err != nil {
+		return err
+	}
+	if err := ValidateLabel(fallback); err != nil {
+		return err
+	}
+	if fallbackLock == "" || remediationLock == "" {
+		return errors.New("fallback and remediation lock paths are required")
+	}
+	return nil
+}
+
 // PromoteFallback switches serving from a primary that can never serve to
 // the fallback: refuse if the fallback lock exists; take the shared
 // remediation lock and check again under it (two probes racing promote
@@ -181,14 +196,8 @@ func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, e
 	fail := func(err error) (*Result, error) {
 		return res, fmt.Errorf("promote fallback %s: %w", o.FallbackLabel, err)
 	}
-	if err := ValidateLabel(o.PrimaryLabel); err != nil {
+	if err := validateSwitch(o.PrimaryLabel, o.FallbackLabel, o.FallbackLockPath, o.RemediationLockPath); err != nil {
 		return fail(err)
-	}
-	if err := ValidateLabel(o.FallbackLabel); err != nil {
-		return fail(err)
-	}
-	if o.FallbackLockPath == "" || o.RemediationLockPath == "" {
-		return fail(errors.New("fallback and remediation lock paths are required"))
 	}
 	if o.Verify == nil {
 		return fail(errors.New("no verify function"))
@@ -306,14 +315,8 @@ func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, er
 	fail := func(err error) (*Result, error) {
 		return res, fmt.Errorf("restore primary %s: %w", o.PrimaryLabel, err)
 	}
-	if err := ValidateLabel(o.PrimaryLabel); err != nil {
+	if err := validateSwitch(o.PrimaryLabel, o.FallbackLabel, o.FallbackLockPath, o.RemediationLockPath); err != nil {
 		return fail(err)
-	}
-	if err := ValidateLabel(o.FallbackLabel); err != nil {
-		return fail(err)
-	}
-	if o.FallbackLockPath == "" || o.RemediationLockPath == "" {
-		return fail(errors.New("fallback and remediation lock paths are required"))
 	}
 	if o.CheckPrimary == nil || o.Verify == nil || o.VerifyFallback == nil {
 		return fail(errors.New("primary check, verify and fallback verify functions are required"))
