@@ -1,6 +1,7 @@
 package plists
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -82,28 +83,28 @@ func App(stdout, stderr io.Writer) *cli.App {
 				Usage:        "render, validate, write and load every probe's plist (idempotent)",
 				Flags:        commonFlags(),
 				OnUsageError: onUsageError,
-				Action: func(c *cli.Context) error {
-					in, err := installerFrom(c, stdout, stderr)
-					if err != nil {
-						return err
-					}
-					return in.Install(c.Context)
-				},
+				Action:       withInstaller(stdout, stderr, (*Installer).Install),
 			},
 			{
 				Name:         "uninstall",
 				Usage:        "bootout every probe's label and remove its plist (the fallback's is never touched)",
 				Flags:        commonFlags(),
 				OnUsageError: onUsageError,
-				Action: func(c *cli.Context) error {
-					in, err := installerFrom(c, stdout, stderr)
-					if err != nil {
-						return err
-					}
-					return in.Uninstall(c.Context)
-				},
+				Action:       withInstaller(stdout, stderr, (*Installer).Uninstall),
 			},
 		},
+	}
+}
+
+// withInstaller builds a subcommand action that runs op on the installer
+// the flags describe.
+func withInstaller(stdout, stderr io.Writer, op func(*Installer, context.Context) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		in, err := installerFrom(c, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		return op(in, c.Context)
 	}
 }
 
