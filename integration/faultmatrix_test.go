@@ -290,7 +290,7 @@ func TestFaultMatrix(t *testing.T) {
 		t.Skip("the fault matrix runs the real binaries; skipped in -short mode")
 	}
 	for _, p := range probes {
-		cells := p.cells()
+		cells := p.allCells()
 		seen := map[string]bool{}
 		for _, c := range cells {
 			if seen[c.fault] {
@@ -479,7 +479,7 @@ func printMatrix(out io.Writer) {
 	}
 	applies := map[[2]string]bool{}
 	for _, p := range probes {
-		for _, c := range p.cells() {
+		for _, c := range p.allCells() {
 			applies[[2]string{p.name, c.fault}] = true
 		}
 	}
@@ -497,7 +497,7 @@ func renderMatrix(out io.Writer, outcomes map[[2]string]string, applies map[[2]s
 	}
 	fmt.Fprintln(tw)
 	passed, failed, skipped := 0, 0, 0
-	for _, f := range faultOrder {
+	for _, f := range allFaults() {
 		fmt.Fprint(tw, f)
 		for _, p := range probes {
 			o, ok := outcomes[[2]string{p.name, f}]
