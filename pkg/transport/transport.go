@@ -26,6 +26,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // Mode is the configured transport selection.
@@ -272,6 +274,9 @@ func ReadToken(path string) (string, error) {
 	if strings.ContainsAny(tok, "\r\n") {
 		return "", fmt.Errorf("transport: %w %s: it holds more than one line", ErrUnsafeSecret, path)
 	}
+	// From here on no sink of this process writes the token, whatever a
+	// server echoes back.
+	redact.AddSecret(tok)
 	return tok, nil
 }
 
