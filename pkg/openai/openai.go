@@ -369,7 +369,7 @@ func decodeJSON(x *exchange, data []byte, v any) error {
 	case len(bytes.TrimSpace(data)) == 0:
 		return x.fail(BadResponse, ErrEmptyBody, "200 with an empty body")
 	case isHTML(ctype, data):
-		e := x.fail(BadResponse, ErrHTML, "200 with an HTML page instead of JSON (%s): %s", orNone(ctype), Excerpt(data))
+		e := x.fail(BadResponse, ErrHTML, "200 with an HTML page, not JSON (%s): %s", orNone(ctype), Excerpt(data))
 		e.Body = Excerpt(data)
 		return e
 	}
