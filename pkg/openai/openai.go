@@ -313,9 +313,11 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 		}
 		return nil, e
 	}
+	mu.Lock()
 	if tm.FirstByte.IsZero() {
 		tm.FirstByte = c.now()
 	}
+	mu.Unlock()
 	return &exchange{resp: resp, ctx: rctx, cancel: cancel, op: op, parent: ctx, tm: tm}, nil
 }
 
