@@ -210,7 +210,7 @@ func newRunner(cfg probe.Common, s Settings, out io.Writer) *launchctl.Runner {
 // watchPrimary probes the primary and escalates its failures.
 func (g *guardian) watchPrimary(ctx context.Context) error {
 	t, s := g.t, g.s
-	history := g.restartHistory()
+	rl := g.rateLimit()
 	t.SetRestarts(g.restartsTotal())
 
 	live := ProbeModels(ctx, t.Client, s.Timeout, t.Common.Model)
@@ -265,7 +265,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 		g.skipStarting(pid, age, s.StartupGrace, consecutive)
 		return nil
 	}
-	return g.restart(ctx, history, consecutive)
+	return g.restart(ctx, rl, consecutive)
 }
 
 // primaryLogTail reads the end of the primary's log; a missing log is
