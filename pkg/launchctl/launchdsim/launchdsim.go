@@ -17,17 +17,19 @@
 //   - a disabled label does not start: not at bootstrap, and kickstart
 //     fails with `Could not kickstart service "x": 119: Service is
 //     disabled`;
-//   - RunAtLoad=true, or KeepAlive without an explicit RunAtLoad=false,
-//     starts the program at bootstrap; kickstart starts it; kickstart -k
-//     restarts it; bootout stops it;
+//   - RunAtLoad=true starts the program at bootstrap, and so does
+//     KeepAlive=true whatever RunAtLoad says (launchd.plist(5): KeepAlive
+//     "unconditionally keep[s] the job alive" once it is loaded and
+//     enabled; only the disabled state keeps such a job down); kickstart
+//     starts it; kickstart -k restarts it; bootout stops it;
 //   - the program in ProgramArguments really runs (detached, in its own
 //     session, stdio to StandardOutPath/StandardErrorPath or /dev/null, the
 //     plist's EnvironmentVariables, not the caller's environment), its pid
 //     is recorded and shown by print, and it is sent SIGTERM (then SIGKILL)
 //     on bootout and kickstart -k;
-//   - KeepAlive respawn is approximated: every invocation first looks for
-//     recorded processes that died and starts those whose label is
-//     KeepAlive and enabled again;
+//   - KeepAlive is approximated: every invocation first starts every
+//     loaded, enabled KeepAlive label that has no running process (one
+//     that died, or one enabled since it was loaded disabled);
 //   - print and print-disabled write launchctl's real output format.
 //
 // What it cannot see: the fake is not the parent of the processes it
@@ -219,16 +221,18 @@ func appendLine(path, line string) error {
 	return err
 }
 
-// reap notices recorded processes that died and respawns KeepAlive ones.
+// reap notices recorded processes that died, and keeps every loaded,
+// enabled KeepAlive label running: launchd starts such a job whether its
+// process died, it was never started (RunAtLoad=false), or it was loaded
+// while disabled and has been enabled since.
 func (st *State) reap() {
 	for _, svc := range st.Services {
-		if svc.PID <= 0 || alive(svc.PID) {
-			continue
+		if svc.PID > 0 && !alive(svc.PID) {
+			svc.PID = 0
+			svc.LastExit = "(unknown)"
+			svc.LastSignal = ""
 		}
-		svc.PID = 0
-		svc.LastExit = "(unknown)"
-		svc.LastSignal = ""
-		if svc.KeepAlive && !st.disabled(svc) {
+		if svc.PID == 0 && svc.KeepAlive && !st.disabled(svc) {
 			start(svc)
 		}
 	}
@@ -370,7 +374,8 @@ func (s *session) bootstrap(args []string) int {
 	}
 	svc.Domain = domain
 	s.st.Services[svc.Label] = svc
-	startsAtLoad := (svc.RunAtLoad != nil && *svc.RunAtLoad) || (svc.KeepAlive && svc.RunAtLoad == nil)
+	// KeepAlive starts the job at load whatever RunAtLoad says.
+	startsAtLoad := (svc.RunAtLoad != nil && *svc.RunAtLoad) || svc.KeepAlive
 	if startsAtLoad && !s.st.disabled(svc) {
 		start(svc)
 	}
