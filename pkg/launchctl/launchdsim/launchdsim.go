@@ -47,6 +47,13 @@
 //	                    "verb[:label]=mode[-once]" where mode is eio (5:
 //	                    Input/output error), eperm (1: Operation not
 //	                    permitted) or a number; e.g. "bootstrap=eio-once"
+//	FAKE_LAUNCHD_PAUSE  the start of an invocation's arguments, e.g.
+//	                    "enable gui/501/com.sanctum.server-mlx": the first
+//	                    invocation that starts so (once per state file)
+//	                    writes its pid to <state>.paused and waits, before
+//	                    doing anything, until that file is removed; then it
+//	                    runs as usual. Tests use it to catch a caller in the
+//	                    middle of a launchctl step and signal or kill it.
 package launchdsim
 
 import (
@@ -73,7 +80,43 @@ const (
 	EnvState = "FAKE_LAUNCHD_STATE"
 	EnvLog   = "FAKE_LAUNCHD_LOG"
 	EnvFail  = "FAKE_LAUNCHD_FAIL"
+	EnvPause = "FAKE_LAUNCHD_PAUSE"
 )
+
+// PauseFile is where a paused invocation (FAKE_LAUNCHD_PAUSE) writes its
+// pid; removing it lets the invocation go on.
+func PauseFile(statePath string) string { return statePath + ".paused" }
+
+// maxPause bounds a pause nobody releases: the invocation then fails
+// without touching the state.
+const maxPause = 60 * time.Second
+
+// pause holds an invocation whose arguments start with prefix, the first
+// time one does, until PauseFile is removed. It reports false when the
+// pause was never released.
+func pause(statePath, prefix string, args []string) bool {
+	if prefix == "" || !strings.HasPrefix(strings.Join(args, " "), prefix) {
+		return true
+	}
+	used, err := os.OpenFile(statePath+".pause-used", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return true // paused once already (or cannot tell): run as usual
+	}
+	used.Close()
+	file := PauseFile(statePath)
+	tmp := file + ".tmp"
+	if os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o600) != nil || os.Rename(tmp, file) != nil {
+		return true
+	}
+	deadline := time.Now().Add(maxPause)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
 
 // State is the fake launchd's whole state, kept in the JSON state file.
 type State struct {
@@ -179,6 +222,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if statePath == "" {
 		fmt.Fprintf(stderr, "fake launchctl: %s is not set (this is a test double, not launchctl)\n", EnvState)
 		return 64
+	}
+	if !pause(statePath, os.Getenv(EnvPause), args) {
+		fmt.Fprintf(stderr, "fake launchctl: paused for %s and never released\n", maxPause)
+		return 70
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"howett.net/plist"
 )
@@ -128,5 +129,44 @@ func TestKeepAliveRunsOnceLoadedAndEnabled(t *testing.T) {
 	p := writePlist("com.example.off", false)
 	if code, _, _ := run(t, "bootstrap", "gui/501", p); code != 5 {
 		t.Errorf("bootstrap of a disabled label: exit %d, want 5 (EIO)", code)
+	}
+}
+
+// FAKE_LAUNCHD_PAUSE holds the first matching invocation before it does
+// anything, until its pause file is removed; later ones run at once.
+func TestPauseHoldsOneInvocation(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.json")
+	t.Setenv(EnvState, state)
+	t.Setenv(EnvLog, "")
+	t.Setenv(EnvFail, "")
+	t.Setenv(EnvPause, "disable gui/501/com.a")
+	done := make(chan int, 1)
+	go func() { code, _, _ := run(t, "disable", "gui/501/com.a"); done <- code }()
+	deadline := time.Now().Add(20 * time.Second) // only detects a hang
+	for {
+		if _, err := os.Stat(PauseFile(state)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the invocation never paused")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st, err := ReadState(state); err != nil || st.Overrides["com.a"] {
+		t.Fatalf("a paused invocation changed the state: %v %v", st.Overrides, err)
+	}
+	if err := os.Remove(PauseFile(state)); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("released invocation: exit %d", code)
+	}
+	if st, err := ReadState(state); err != nil || !st.Overrides["com.a"] {
+		t.Fatalf("the released invocation did not run: %v %v", st.Overrides, err)
+	}
+	// Once only: the next matching invocation runs straight through.
+	if code, _, _ := run(t, "disable", "gui/501/com.a"); code != 0 {
+		t.Fatalf("second invocation: exit %d", code)
 	}
 }
