@@ -41,12 +41,17 @@ const (
 	StepPrimaryDisabled      = "primary_disabled"
 	StepFallbackEnabled      = "fallback_enabled"
 	StepFallbackBootstrapped = "fallback_bootstrapped"
-	StepDone                 = "done" // the fallback was kickstarted; verify follows
+	StepFallbackStarted      = "fallback_started" // kickstarted; verify follows
+	// StepDone: the promotion was verified (or verify failed on its own,
+	// and the probes' watch of the fallback takes over). A verify cut
+	// short by a signal leaves StepFallbackStarted, so the next tick
+	// verifies and alerts.
+	StepDone = "done"
 )
 
-// Done reports whether the promotion that wrote the lock ran all its
-// launchctl steps. A lock with no step (written by an older version) is
-// done, as it always was.
+// Done reports whether the promotion that wrote the lock finished: all its
+// launchctl steps and the verify. A lock with no step (written by an older
+// version) is done, as it always was.
 func (l *FallbackLock) Done() bool {
 	return l.Step == "" || l.Step == StepDone
 }

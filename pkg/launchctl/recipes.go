@@ -329,7 +329,8 @@ func checkPromoteOpts(o PromoteOpts) error {
 }
 
 // finishPromotion runs the promotion's steps after the one named after,
-// then verifies.
+// then verifies, and records the promotion done unless a signal cut the
+// verify short (the next tick then verifies and alerts).
 func (r *Runner) finishPromotion(ctx context.Context, res *Result, o PromoteOpts, after string, record func(string) error,
 	fail func(error) (*Result, error)) (*Result, error) {
 	if err := r.switchToFallback(ctx, res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, after, record); err != nil {
@@ -339,8 +340,19 @@ func (r *Runner) finishPromotion(ctx context.Context, res *Result, o PromoteOpts
 		res.note("dry-run: verify skipped")
 		return res, nil
 	}
-	if err := r.verify(ctx, res, o.Verify); err != nil {
-		return fail(fmt.Errorf("%w: %w", ErrUnverified, err))
+	verr := r.verify(ctx, res, o.Verify)
+	if verr != nil && ctx.Err() != nil {
+		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
+	}
+	// Verified, or not serving on its own: either way the promotion is
+	// over, and the probes watch the fallback from here.
+	if record != nil {
+		if err := record(StepDone); err != nil {
+			return fail(err)
+		}
+	}
+	if verr != nil {
+		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
 	}
 	return res, nil
 }
@@ -393,7 +405,7 @@ func (r *Runner) switchToFallback(ctx context.Context, res *Result, primary, fal
 		{StepFallbackBootstrapped, func(ctx context.Context, res *Result) error {
 			return r.bootstrapRecovering(ctx, res, fallback, fallbackPlist)
 		}},
-		{StepDone, func(ctx context.Context, res *Result) error { return r.kickstart(ctx, &res.Steps, fallback, true) }},
+		{StepFallbackStarted, func(ctx context.Context, res *Result) error { return r.kickstart(ctx, &res.Steps, fallback, true) }},
 	}
 	for i, st := range steps {
 		if st.done == after {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // promotionCalls are the promotion's launchctl steps as the fake logs them
@@ -25,7 +26,7 @@ func promotionCalls(plist string) []struct {
 		{StepPrimaryDisabled, []string{"disable gui/501/" + primary}},
 		{StepFallbackEnabled, []string{"enable gui/501/" + fallback}},
 		{StepFallbackBootstrapped, []string{"bootstrap gui/501 " + plist, "bootout gui/501/" + fallback, "bootstrap gui/501 " + plist}},
-		{StepDone, []string{"kickstart -k gui/501/" + fallback}},
+		{StepFallbackStarted, []string{"kickstart -k gui/501/" + fallback}},
 	}
 }
 
@@ -97,39 +98,32 @@ func testInterruptedPromotion(t *testing.T, n int, kill bool) {
 		}
 		resumeFrom = n - 1
 	}
-	if n == len(steps) && !kill {
-		// Every step ran: nothing is left but the watch.
-		if _, err := f.runner().ResumePromotion(context.Background(), opts); !errors.Is(err, ErrNothingToResume) {
-			t.Fatalf("resume of a finished promotion: %v", err)
-		}
-		f.wantCalls()
-	} else {
-		// The next tick (another process: a fresh Runner) finishes it.
-		opts.Who = "council-integrity"
-		res, err = f.runner().ResumePromotion(context.Background(), opts)
-		if err != nil {
-			t.Fatalf("resume: %v\nsteps %q", err, res.Steps)
-		}
-		if !res.Verified {
-			t.Error("resumed promotion not verified")
-		}
-		want = nil
-		for _, s := range steps[resumeFrom:] {
-			want = append(want, s.calls...)
-		}
-		if n == 4 && kill {
-			// The bootstrap redone: the fallback is loaded now, so EIO,
-			// bootout, bootstrap again.
-			want = append([]string{"bootstrap gui/501 " + fb.plist, "bootout gui/501/" + fallback, "bootstrap gui/501 " + fb.plist}, want[3:]...)
-		}
-		f.wantCalls(want...)
+	// The next tick (another process: a fresh Runner) finishes it; after
+	// a SIGTERM during the kickstart only the verify is left.
+	opts.Who = "council-integrity"
+	res, err = f.runner().ResumePromotion(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("resume: %v\nsteps %q", err, res.Steps)
 	}
+	if !res.Verified {
+		t.Error("resumed promotion not verified")
+	}
+	want = nil
+	for _, s := range steps[resumeFrom:] {
+		want = append(want, s.calls...)
+	}
+	if n == 4 && kill {
+		// The bootstrap redone: the fallback is loaded now, so EIO,
+		// bootout, bootstrap again.
+		want = append([]string{"bootstrap gui/501 " + fb.plist, "bootout gui/501/" + fallback, "bootstrap gui/501 " + fb.plist}, want[3:]...)
+	}
+	f.wantCalls(want...)
 
 	fl, err = ReadFallbackLock(opts.FallbackLockPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !fl.Done() || fl.Step != StepDone || fl.Who != "council-guardian" {
+	if !fl.Done() || fl.Step != StepDone || fl.Who != "council-guardian" || fl.ResumedBy != "council-integrity" {
 		t.Errorf("lock after the resume: %+v", fl)
 	}
 	ctx = context.Background()
@@ -214,4 +208,26 @@ func TestResumePromotionRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A fallback that does not serve ends the promotion all the same (the
+// probes' watch of the fallback calls for a human from there): the lock is
+// done, so later ticks do not redo the switch every time.
+func TestPromoteFallbackUnverifiedIsDone(t *testing.T) {
+	f := newFake(t)
+	r := f.runner()
+	r.VerifyTimeout = 200 * time.Millisecond
+	_, _, opts := promoteSetup(t, f, r, false)
+	opts.Verify = func(context.Context) error { return errors.New("connection refused") }
+	if _, err := r.PromoteFallback(context.Background(), opts); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("got %v, want ErrUnverified", err)
+	}
+	if fl, err := ReadFallbackLock(opts.FallbackLockPath); err != nil || fl.Step != StepDone {
+		t.Fatalf("lock %+v %v, want step done", fl, err)
+	}
+	f.calls()
+	if _, err := f.runner().ResumePromotion(context.Background(), opts); !errors.Is(err, ErrNothingToResume) {
+		t.Fatalf("resume after an unverified promotion: %v", err)
+	}
+	f.wantCalls()
 }
