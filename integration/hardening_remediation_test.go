@@ -49,6 +49,9 @@ func guardianRemediationCells() []cell {
 			want: want{code: 2, event: "clock_skew", check: "rate_limit", alert: delivered, alertCheck: "unreachable",
 				then: func(t *testing.T, w *world) {
 					restartAttempted(t, w)
+					if n := len(probetest.Find(w.events(), "clock_skew", "rate_limit")); n != 1 {
+						t.Errorf("%d clock_skew events in 3 ticks, want 1 (the future entries are dropped once seen)", n)
+					}
 					if evs := probetest.Find(w.events(), "rate_limit", "rate_limit"); len(evs) != 0 {
 						t.Errorf("restarts dated in 2031 refused a restart now: %v", evs)
 					}

@@ -33,7 +33,8 @@ func (g *guardian) restartsTotal() int {
 // rateLimit reads the restart history from the state and decides whether
 // the limit allows another restart. A corrupt history is dropped with a
 // warning rather than blocking restarts forever; restarts dated in the
-// future are ignored and logged (clock_skew).
+// future are ignored, logged (clock_skew) and dropped from the state, so
+// the warning is not repeated every tick.
 func (g *guardian) rateLimit() RateLimit {
 	var all []time.Time
 	if _, err := g.t.State.Get(historyKey, &all); err != nil {
@@ -47,6 +48,11 @@ func (g *guardian) rateLimit() RateLimit {
 		g.t.Log.Warn("clock_skew", "check", CheckRateLimit, "key", historyKey, "ignored", len(rl.Future),
 			"latest", latest.UTC().Format(time.RFC3339), "ahead_s", int(latest.Sub(now).Seconds()),
 			"reason", "restarts dated in the future (a clock stepped back, or a bad state file) do not count against the limit")
+		if !g.t.DryRun() {
+			if err := g.t.State.Put(historyKey, rl.Recent); err != nil {
+				g.t.Log.Warn("state_error", "key", historyKey, "error", err.Error())
+			}
+		}
 	}
 	return rl
 }
