@@ -133,8 +133,9 @@ func activatedMessage(cfg probe.Common, why string, attempts int, resumedAfter s
 	return msg + "; fix the primary, then run council-guardian restore-primary"
 }
 
-// watchFallback runs while the fallback lock exists: probe the fallback,
-// never promote again, call for a human if it is down too.
+// watchFallback runs while the fallback lock exists: finish a promotion
+// that was cut short, then probe the fallback, never promote again, call
+// for a human if it is down too.
 func (g *guardian) watchFallback(ctx context.Context) error {
 	g.t.SetRestarts(g.restartsTotal())
 	t, cfg := g.t, g.t.Common

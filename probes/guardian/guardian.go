@@ -24,7 +24,10 @@
 //     (launchctl.PromoteFallback, under the shared remediation lock).
 //   - fallback_down: while the fallback lock exists the guardian watches the
 //     fallback, never promotes again, and calls for a human (critical) if
-//     the fallback is down too.
+//     the fallback is down too. A lock whose promotion was cut short (its
+//     step is not "done": a SIGTERM or SIGKILL between two launchctl steps)
+//     is finished first (launchctl.ResumePromotion).
+//   - rate_limit ignores restarts recorded in the future (clock_skew).
 //
 // The operator switches back with `council-guardian restore-primary`.
 package guardian
