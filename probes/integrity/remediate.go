@@ -66,7 +66,8 @@ func promoteReasons(t *probe.Tick) (reasons []string, streak int) {
 
 // remediate promotes the fallback once when a remediating check failed.
 // Never from the fallback: if the fallback lock exists the fallback already
-// serves and the probe only reports.
+// serves and the probe only reports, unless the lock says that promotion
+// was cut short, which this tick then finishes.
 func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runner) {
 	if lk, err := launchctl.ReadFallbackLock(t.Common.FallbackLock); err == nil && !lk.Done() {
 		// A promotion was cut short (whoever started it): finish it,
