@@ -28,7 +28,10 @@
 //     (launchctl.PromoteFallback, under the shared remediation lock).
 //   - fallback_down: while the fallback lock exists the guardian watches the
 //     fallback, never promotes again, and calls for a human (critical) if
-//     the fallback is down too.
+//     the fallback is down too. A lock whose promotion was cut short (its
+//     step is not "done": a SIGTERM or SIGKILL between two launchctl steps)
+//     is finished first (launchctl.ResumePromotion).
+//   - rate_limit ignores restarts recorded in the future (clock_skew).
 //
 // The operator switches back with `council-guardian restore-primary`.
 package guardian
@@ -224,7 +227,7 @@ func newRunner(cfg probe.Common, s Settings, out io.Writer) *launchctl.Runner {
 // watchPrimary probes the primary and escalates its failures.
 func (g *guardian) watchPrimary(ctx context.Context) error {
 	t, s := g.t, g.s
-	history := g.restartHistory()
+	rl := g.rateLimit()
 	t.SetRestarts(g.restartsTotal())
 
 	live := ProbeModels(ctx, t.Client, s.Timeout, t.Common.Model)
@@ -283,7 +286,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 		g.skipStarting(pid, age, s.StartupGrace, consecutive)
 		return nil
 	}
-	return g.restart(ctx, history, consecutive)
+	return g.restart(ctx, rl, consecutive)
 }
 
 // authRefused reports a 401 or 403 from target's /v1/models: our side's
