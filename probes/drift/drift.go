@@ -35,8 +35,10 @@
 //     warning.
 //   - probe_stale:<name> (error): the watched probe's last completed tick
 //     (LastTick in council-<name>.json in the state dir) is older than 3x its
-//     interval (the state file's interval_seconds, else the --watch-probe
-//     one), or it never ran. Drift does not watch itself.
+//     interval, or it never ran. The interval is the --watch-probe one when
+//     the operator set that flag (or its env var); with the built-in list,
+//     the state file's interval_seconds wins, the list's value being the
+//     fallback. Drift does not watch itself.
 //
 // map and repo are UNKNOWN (exit 3) when the drift map or the repository
 // cannot be read; the other checks still run.
@@ -123,7 +125,7 @@ func flags(home string) []cli.Flag {
 		&cli.StringSliceFlag{Name: "expect-agent", EnvVars: []string{"COUNCIL_EXPECT_AGENTS"},
 			Usage: "launchd label that must be loaded (repeatable); default: --primary-label and <label-prefix>.council-{guardian,canary,drift,integrity,parity-smoke}"},
 		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(DefaultWatched...),
-			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable)"},
+			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable); set here, the interval wins over the one the probe records in its state file"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"COUNCIL_DRIFT_TIMEOUT"}, Value: time.Minute,
 			Usage: "time limit of each group of checks (git and hashing, launchctl)"},
 		&cli.DurationFlag{Name: "full-rehash", EnvVars: []string{"COUNCIL_DRIFT_FULL_REHASH"}, Value: hashcache.DefaultFullEvery,
@@ -158,6 +160,11 @@ func configFrom(t *probe.Tick) (Config, error) {
 	w, err := ParseWatched(c.StringSlice("watch-probe"))
 	if err != nil {
 		return cfg, err
+	}
+	if c.IsSet("watch-probe") {
+		for i := range w {
+			w[i].FromOperator = true
+		}
 	}
 	cfg.Watched = w
 	return cfg, nil
