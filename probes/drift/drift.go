@@ -5,14 +5,14 @@
 // Each tick runs these checks, each subject on its own alert channel so a
 // chronic condition can never bundle, and so silence, a real one:
 //
-//   - drifted:<deployed path> (error): the SHA-256 of a deployed file differs
+//   - drifted:<file> (error): the SHA-256 of a deployed file differs
 //     from its canonical copy as committed at HEAD of --repo. The committed
 //     blob is read with `git cat-file --batch` and hashed here, so uncommitted
 //     edits in the working tree never read as drift. Deployed files are hashed
 //     through pkg/hashcache (cache file council-drift.hashcache.json in the
 //     state dir, full re-hash every --full-rehash).
-//   - deployed_missing:<deployed path> (error): a mapped deployed file does
-//     not exist.
+//   - deployed_missing:<file> (error): a mapped deployed file does not
+//     exist.
 //   - canonical_missing:<canonical path> (error): a canonical path is not a
 //     file in HEAD.
 //   - repo_dirty (info, never more): `git status --porcelain` shows
@@ -39,6 +39,13 @@
 //     the operator set that flag (or its env var); with the built-in list,
 //     the state file's interval_seconds wins, the list's value being the
 //     fallback. Drift does not watch itself.
+//
+// <file> is the deployed path as the map's author writes it: relative to
+// $HOME as "~/Library/LaunchAgents/com.sanctum.mlx.plist", absolute
+// elsewhere (FileSubject). The full path and both sums are in the event's
+// fields and the alert's message. State from versions that named these
+// channels after the absolute path is renamed in place on the first tick
+// (event channel_renamed), keeping each channel's count and cooldown.
 //
 // map and repo are UNKNOWN (exit 3) when the drift map or the repository
 // cannot be read; the other checks still run.
@@ -178,6 +185,11 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 		return nil
 	}
 	t.Clear("config")
+	// State written before file channels had short names: rename in place
+	// (t.State.Channels is the alert engine's map).
+	for old, short := range renameOldFileChannels(t.State.Channels, t.Common.Home) {
+		t.Log.Info("channel_renamed", "from", old, "to", short)
+	}
 	r := &reporter{t: t, reported: map[string]bool{}}
 	lc := launchctl.New(t.Common.Launchctl)
 	lc.DryRun, lc.Out = t.DryRun(), t.Out
@@ -259,7 +271,7 @@ func (r *reporter) files(ctx context.Context, cfg Config) string {
 		t.Log.Warn("hashcache_reset", "error", warn.Error())
 	}
 	repo := &Repo{Dir: cfg.Repo, Git: cfg.Git}
-	rep, err := checkFiles(fctx, entries, repo, cache)
+	rep, err := checkFiles(fctx, entries, t.Common.Home, repo, cache)
 	if ctx.Err() != nil {
 		// A signal cut the comparison short: a cancelled tick decides
 		// nothing (Tick returns ctx.Err()), least of all "repo unreadable".
