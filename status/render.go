@@ -87,7 +87,7 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 			return stamp(t)
 		}
 		if t.In(loc).Format("2006-01-02") == r.GeneratedAt.In(loc).Format("2006-01-02") {
-			return t.In(loc).Format("15:04:05")
+			return t.In(loc).Format("15:04")
 		}
 		return t.In(loc).Format("Jan 02 15:04")
 	}
@@ -117,7 +117,11 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		if p.OutboxError != "" {
 			outbox = "?"
 		}
-		rows = append(rows, []string{p.Name, p.Result, tick, outbox, home(rowSummary(p))})
+		summary := home(rowSummary(p))
+		if !o.Wide {
+			summary = withoutLeadingChannel(summary, p.Channels, home)
+		}
+		rows = append(rows, []string{p.Name, p.Result, tick, outbox, summary})
 	}
 	widths := make([]int, len(header))
 	for _, row := range append([][]string{header}, rows...) {
@@ -227,33 +231,73 @@ func rowSummary(p ProbeStatus) string {
 	return p.LastSummary
 }
 
+// withoutLeadingChannel drops the "<check>: " a failing tick's summary
+// starts with when that check has its own line under the row: the row then
+// says what is wrong, the line under it where.
+func withoutLeadingChannel(summary string, chs []ChannelStatus, home func(string) string) string {
+	for _, c := range chs {
+		if rest, ok := strings.CutPrefix(summary, home(c.Check)+": "); ok && rest != "" {
+			return rest
+		}
+	}
+	return summary
+}
+
 // channelLine is one open channel: name, severity, firing or not, since
 // when and how many failures in a row; with wide, its summary too. On a
-// narrow screen the name gives way first, in its middle, so the check and
-// the file name stay readable.
+// narrow screen "since" goes first, then the name gives way in its middle,
+// keeping the check and the file name.
 func channelLine(c ChannelStatus, home func(string) string, since func(time.Time) string, now time.Time, width int, wide bool) string {
 	state := "failing"
 	if c.Firing {
 		state = "firing"
 	}
-	tail := " " + c.Severity + " " + state
+	count := fmt.Sprintf(", %d in a row", c.Consecutive)
+	short := " " + c.Severity + " " + state + count
+	full := short
 	if !c.Since.IsZero() {
-		tail += fmt.Sprintf(" since %s (%s)", since(c.Since), FormatAge(now.Sub(c.Since)))
+		full = fmt.Sprintf(" %s %s since %s (%s)%s", c.Severity, state, since(c.Since), FormatAge(now.Sub(c.Since)), count)
 	}
-	tail += fmt.Sprintf(", %d in a row", c.Consecutive)
 	const lead = "  └ "
 	name := home(c.Check)
 	if wide {
-		line := lead + name + tail
+		line := lead + name + full
 		if c.Summary != "" {
 			line += ": " + home(c.Summary)
 		}
 		return line
 	}
-	if room := width - runeLen(lead) - runeLen(tail); runeLen(name) > room {
-		name = cutMiddle(name, max(room, minSummary))
+	for _, tail := range []string{full, short} {
+		if runeLen(lead+name+tail) <= width {
+			return lead + name + tail
+		}
 	}
-	return cutRunes(lead+name+tail, width)
+	room := max(width-runeLen(lead)-runeLen(short), minSummary)
+	if check, subject, ok := strings.Cut(name, ":"); ok && runeLen(check)+1 < room-4 {
+		name = check + ":" + cutPath(subject, room-runeLen(check)-1)
+	} else {
+		name = cutPath(name, room)
+	}
+	return cutRunes(lead+name+short, width)
+}
+
+// cutPath cuts a path to n columns by replacing the middle with "…",
+// keeping the file name whole when it fits.
+func cutPath(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	if n <= 1 {
+		return "…"
+	}
+	keep := n - 1
+	base := len([]rune(s[strings.LastIndex(s, "/")+1:]))
+	head := 0 // the file name alone when even it does not fit
+	if base+1 <= keep {
+		head = keep - base - 1
+	}
+	return string(r[:head]) + "…" + string(r[len(r)-(keep-head):])
 }
 
 // noteworthyEvent is the logged event worth a line under a probe that is
@@ -309,22 +353,6 @@ func cutRunes(s string, n int) string {
 	}
 	r := []rune(s)
 	return strings.TrimRight(string(r[:n-1]), " ") + "…"
-}
-
-// cutMiddle cuts s to n columns by replacing its middle with "…", keeping
-// more of the end (a path's file name) than of the start.
-func cutMiddle(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	if n <= 1 {
-		return "…"
-	}
-	keep := n - 1
-	head := keep * 2 / 5
-	tail := keep - head
-	return string(r[:head]) + "…" + string(r[len(r)-tail:])
 }
 
 func resultColor(code int) []color.Attribute {
