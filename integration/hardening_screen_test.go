@@ -1,8 +1,13 @@
 package integration
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/state"
 )
 
 // What an operator reads and sets: drift's --watch-probe interval is the
@@ -12,10 +17,11 @@ import (
 const (
 	fWatchLonger  = "watch-probe interval longer than the state's"
 	fWatchShorter = "watch-probe interval shorter than the state's"
+	fOldNames     = "state from before short channel names"
 )
 
 func init() {
-	register("drift", []string{fWatchLonger, fWatchShorter}, screenDriftCells)
+	register("drift", []string{fWatchLonger, fWatchShorter, fOldNames}, screenDriftCells)
 }
 
 // watchProbe replaces the drift rig's --watch-probe value with v (the flag
@@ -50,5 +56,39 @@ func screenDriftCells() []cell {
 			},
 			want: failing(2, "probe_stale", "probe_stale:guardian"),
 			note: "--watch-probe guardian=5s: a tick 1m old is stale although the state file records 5m"},
+		{fault: fOldNames,
+			setup: func(t *testing.T, w *world) {
+				// An upgrade on a host with an open drift: the state names
+				// the channel after the absolute path and alerted an hour
+				// ago, inside drift's 6h cooldown.
+				d := driftOf(w)
+				if err := os.WriteFile(d.Deployed, []byte(driftContent+"threads = 64\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				s := state.New("drift")
+				at := time.Now().Add(-time.Hour)
+				s.Channels["drifted:"+d.Deployed] = &alert.Channel{Consecutive: 1, Firing: true, Severity: alert.Error,
+					Summary: "old", Since: at, LastAlert: at, LastSeverity: alert.Error}
+				if err := s.Save(w.stateFile()); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: want{code: 2, event: "channel_renamed", alert: noAlert,
+				then: func(t *testing.T, w *world) {
+					s, err := state.Load(w.stateFile(), "drift")
+					if err != nil {
+						t.Fatal(err)
+					}
+					c := s.Channels["drifted:~/deployed/app.conf"]
+					if c == nil || c.Consecutive != 2 || !c.Firing {
+						t.Errorf("the renamed channel = %+v, want the open drift carried on (2 in a row, firing)", c)
+					}
+					for name := range s.Channels {
+						if strings.HasPrefix(name, "drifted:/") {
+							t.Errorf("ghost channel %q left in the state", name)
+						}
+					}
+				}},
+			note: "an open drift in old state is renamed drifted:~/deployed/app.conf with its count and cooldown: no re-alert, no false recovery, no ghost"},
 	}
 }
