@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/fatih/color"
@@ -78,7 +79,11 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		}
 		return cutRunes(s, width)
 	}
-	home := func(s string) string { return tilde.Text(s, o.Home) }
+	// home is how every string read from a file reaches the screen: paths
+	// under $HOME as ~, and control characters (a newline, an escape
+	// sequence a server put in an error) as spaces, so a line stays one
+	// line of known width and cannot repaint the terminal.
+	home := func(s string) string { return tilde.Text(printable(s), o.Home) }
 	stamp := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04:05") }
 	// since is a channel's start: the time of day when it is today, the
 	// date too when not (in full with Wide).
@@ -121,7 +126,7 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		if !o.Wide {
 			summary = withoutLeadingChannel(summary, p.Channels, home)
 		}
-		rows = append(rows, []string{p.Name, p.Result, tick, outbox, summary})
+		rows = append(rows, []string{printable(p.Name), p.Result, tick, outbox, summary})
 	}
 	widths := make([]int, len(header))
 	for _, row := range append([][]string{header}, rows...) {
@@ -203,7 +208,7 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 			line += fmt.Sprintf(" since %s (%s ago)", since(fb.When), FormatAge(r.GeneratedAt.Sub(fb.When)))
 		}
 		if fb.Who != "" {
-			line += " by " + fb.Who
+			line += " by " + home(fb.Who)
 		}
 		if fb.PID != 0 {
 			line += fmt.Sprintf(" (pid %d)", fb.PID)
@@ -337,6 +342,16 @@ func channelSummary(p ProbeStatus, check string) string {
 		}
 	}
 	return ""
+}
+
+// printable replaces control characters with spaces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // runeLen is the columns s takes, counting one per rune (wide East Asian

@@ -72,3 +72,21 @@ func TestWidthFromColumnsTerminalOrDefault(t *testing.T) {
 		}
 	}
 }
+
+// Text a server or a file put in a summary cannot break a line or drive
+// the terminal: control characters reach the screen as spaces.
+func TestControlCharactersAreNotPrinted(t *testing.T) {
+	r := Report{GeneratedAt: time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC), Exit: ExitCritical, Result: "CRITICAL",
+		Probes: []ProbeStatus{{Name: "canary", Exit: ExitCritical, Result: "CRITICAL", LastSummary: "answer: line one\nline two\x1b[2J",
+			Channels: []ChannelStatus{{Check: "answer", Severity: "error", Consecutive: 1, Summary: "bell\a and \x1b]0;title\x07"}}}}}
+	for _, wide := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := WriteText(&b, r, TextOptions{Location: time.UTC, Wide: wide}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if strings.ContainsAny(out, "\x1b\a") || !strings.Contains(out, "line one line two") {
+			t.Errorf("wide=%v: control characters reached the screen:\n%q", wide, out)
+		}
+	}
+}
