@@ -58,6 +58,12 @@ func TestStatusLineNamesFailingChecksWithinBounds(t *testing.T) {
 	}
 }
 
+func TestOneLine(t *testing.T) {
+	if got := oneLine("a\nb\r|c\x1b[2J\td"); got != "a b /c [2J d" {
+		t.Errorf("oneLine = %q", got)
+	}
+}
+
 func TestCut(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/fatih/color"
@@ -295,10 +296,19 @@ func cut(s string, max int) string {
 	return strings.TrimRight(s[:n], " ;,:") + ellipsis
 }
 
-// oneLine keeps the status line a single line (Nagios reads the first line;
-// '|' would start perfdata).
+// oneLine keeps the status line a single line of text: Nagios reads the
+// first line, '|' would start perfdata, and a control character (an
+// escape sequence a server put in an error) must not reach a terminal.
 func oneLine(s string) string {
-	return strings.NewReplacer("\n", " ", "\r", " ", "|", "/").Replace(s)
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '|':
+			return '/'
+		case unicode.IsControl(r):
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // StatusLine renders the plugin status line with perfdata, e.g.
