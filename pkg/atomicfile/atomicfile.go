@@ -3,6 +3,9 @@
 // and then renamed over the target. A crash leaves either the old file or
 // the new one, never a torn mix. State, outbox, metrics and lock files are
 // all written this way.
+//
+// OpenFile and ReadFile are how a probe opens its own files: never through
+// a symlink, never blocking on a FIFO, regular files only, reads bounded.
 package atomicfile
 
 import (
@@ -18,7 +21,7 @@ func WriteFile(path string, data []byte, mode os.FileMode) (err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
