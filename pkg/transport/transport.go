@@ -174,18 +174,23 @@ func newMTLS(cfg Config) (*Client, error) {
 	if err := CheckURL("transport: mTLS URL", cfg.MTLSURL, true); err != nil {
 		return nil, err
 	}
-	caPEM, err := os.ReadFile(cfg.CACert)
+	caPEM, err := readPublicFile(cfg.CACert, "CA cert")
 	if err != nil {
-		return nil, fmt.Errorf("transport: read CA cert: %w", err)
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("transport: CA cert %s holds no PEM certificate", cfg.CACert)
 	}
-	if err := checkPrivateFile(cfg.ClientKey, "client key"); err != nil {
+	certPEM, err := readPublicFile(cfg.ClientCert, "client cert")
+	if err != nil {
 		return nil, err
 	}
-	pair, err := tls.LoadX509KeyPair(cfg.ClientCert, cfg.ClientKey)
+	keyPEM, err := readPrivateFile(cfg.ClientKey, "client key", maxPEM)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		// The tls error names the problem (mismatch, bad PEM), not key bytes.
 		return nil, fmt.Errorf("transport: load client cert %s / key %s: %w", cfg.ClientCert, cfg.ClientKey, err)
@@ -216,7 +221,7 @@ func newBearer(cfg Config) (*Client, error) {
 	var tlsCfg *tls.Config
 	if u.Scheme == "https" && cfg.CACert != "" && exists(cfg.CACert) {
 		// Trust the house CA for a TLS bearer endpoint too.
-		if caPEM, err := os.ReadFile(cfg.CACert); err == nil {
+		if caPEM, err := readPublicFile(cfg.CACert, "CA cert"); err == nil {
 			pool, _ := x509.SystemCertPool()
 			if pool == nil {
 				pool = x509.NewCertPool()

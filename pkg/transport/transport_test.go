@@ -392,3 +392,26 @@ func TestCheckURL(t *testing.T) {
 		t.Errorf("error must name the setting and mask the password: %v", err)
 	}
 }
+
+func TestFIFOCertDoesNotBlock(t *testing.T) {
+	for _, which := range []string{"ca", "crt"} {
+		t.Run(which, func(t *testing.T) {
+			l := newLayout(t)
+			path := map[string]string{"ca": l.ca, "crt": l.crt}[which]
+			os.Remove(path)
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { _, err := Resolve(l.config("http://127.0.0.1:1337", "https://127.0.0.1:1338")); done <- err }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+					t.Fatalf("got %v, want a refusal", err)
+				}
+			case <-time.After(20 * time.Second): // a hang bound, not a timing assertion
+				t.Fatal("Resolve blocked on a FIFO")
+			}
+		})
+	}
+}
