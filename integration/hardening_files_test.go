@@ -87,12 +87,12 @@ func lockSymlinkCell() cell {
 				t.Fatal(err)
 			}
 		},
-		want: want{code: 3, stderr: "symlink", then: func(t *testing.T, w *world) {
+		want: want{code: 3, stderr: "symlink", event: "state_error", check: "state", alert: delivered, then: func(t *testing.T, w *world) {
 			if _, err := os.Lstat(filepath.Join(w.home.Dir, "elsewhere")); err == nil {
 				t.Errorf("the lock followed its symlink and created the target's directory")
 			}
 		}},
-		note: "the lock is opened with O_NOFOLLOW: exit 3 with a clear error, the link's target is never created",
+		note: "the lock is opened with O_NOFOLLOW: exit 3 with a clear error and a state alert sent directly; the link's target is never created",
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/atomicfile"
 	"github.com/sanctum/council-probes/pkg/redact"
@@ -54,7 +56,10 @@ func (t *Tick) stateFault(err error, stderr io.Writer) {
 // alert: the state dir may be read-only or full). What cannot be delivered
 // is logged, and raises a local notification where there is one.
 func (t *Tick) sendDirect(ctx context.Context, n alert.Notice) {
-	d := t.dispatch
+	sendDirect(ctx, t.dispatch, t.Log, n)
+}
+
+func sendDirect(ctx context.Context, d *alert.Dispatcher, log *slog.Logger, n alert.Notice) {
 	if d.DryRun {
 		for _, s := range d.Sinks {
 			fmt.Fprintf(d.DryRunOut, "dry-run: would send alert: %s\n", s.DryRun(n))
@@ -65,20 +70,47 @@ func (t *Tick) sendDirect(ctx context.Context, n alert.Notice) {
 	for _, s := range d.Sinks {
 		r, err := s.Deliver(ctx, n)
 		if err != nil {
-			t.Log.Error("alert_failed", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
+			log.Error("alert_failed", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
 				"title", n.Title, "error", redact.Error(err), "reason", "sent directly, not spooled")
 			continue
 		}
 		delivered = true
 		d.Sent++
-		t.Log.Info("alert_sent", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
+		log.Info("alert_sent", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
 			"title", n.Title, "via", "direct", "http_status", r.HTTPStatus)
 	}
 	if !delivered && d.LocalNotify != nil {
 		if err := d.LocalNotify(ctx, n); err != nil {
-			t.Log.Warn("local_notify_failed", "check", n.Check, "error", err.Error())
+			log.Warn("local_notify_failed", "check", n.Check, "error", err.Error())
 		}
 	}
+}
+
+// stateDirFault reports a state dir that cannot hold the tick's lock
+// (cannot be created, read-only before the first tick, a planted symlink):
+// no check can run without the lock, but the operator must hear of it, so
+// the state alert goes out directly through the configured sinks.
+func (p *Probe) stateDirFault(c *cli.Context, cfg Common, log *slog.Logger, stdout, stderr io.Writer, err error) {
+	msg := fmt.Sprintf("the probe cannot take its tick lock in the state dir %s, so no check runs: %s", cfg.StateDir, redact.Error(err))
+	log.Error("state_error", "check", "state", "detail", msg)
+	fmt.Fprintf(stderr, "%s: state: %s\n", p.Binary(), redact.Error(err))
+	problems := validateConfig(c, p)
+	client := alert.NewRetryClient(minDuration(3*time.Second, cfg.AlertBudget))
+	var sinks []alert.Sink
+	if cfg.ForceFlowURL != "" && !problemWith(problems, "force-flow-url") {
+		sinks = append(sinks, alert.NewForceFlow(cfg.ForceFlowURL, client))
+	}
+	if cfg.AlertmanagerURL != "" && !problemWith(problems, "alertmanager-url") {
+		sinks = append(sinks, alert.NewAlertmanager(cfg.AlertmanagerURL, cfg.Instance, client))
+	}
+	d := &alert.Dispatcher{ProbeName: p.Name, Sinks: sinks, Log: log, DryRun: cfg.DryRun, DryRunOut: stdout, LocalNotify: alert.NotifyLocal}
+	now := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.AlertBudget)
+	defer cancel()
+	sendDirect(ctx, d, log, alert.Notice{
+		Probe: p.Name, Check: "state", Severity: alert.Error,
+		Title: fmt.Sprintf("council-%s: state", p.Name), Message: msg, At: now, StartsAt: now,
+	})
 }
 
 func (t *Tick) stderr() io.Writer {

@@ -139,3 +139,36 @@ func TestStaleTempsRemoved(t *testing.T) {
 		t.Fatal("no stale_temp_removed event")
 	}
 }
+
+func TestUnusableStateDirAlertsDirectly(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, e *env)
+		want  string
+	}{
+		{"a file where the state dir should be", func(t *testing.T, e *env) {
+			os.MkdirAll(filepath.Dir(e.stateDir), 0o700)
+			os.WriteFile(e.stateDir, nil, 0o600)
+		}, "state dir"},
+		{"the lock is a symlink", func(t *testing.T, e *env) {
+			os.MkdirAll(e.stateDir, 0o700)
+			os.Symlink(filepath.Join(e.home, "elsewhere"), filepath.Join(e.stateDir, "council-testprobe.lock"))
+		}, "symlink"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			tt.setup(t, e)
+			code, out := e.run(t, testProbe(false))
+			if code != ExitUnknown || !strings.Contains(out, tt.want) {
+				t.Fatalf("exit %d, want 3 and %q on stderr: %s", code, tt.want, out)
+			}
+			if p := e.ff.payloads(); len(p) != 1 || p[0].Title != "council-testprobe: state" {
+				t.Fatalf("want one state alert, got %+v", p)
+			}
+			if find(e.events(t), "probe_ok") != nil {
+				t.Fatal("a check ran without the tick lock")
+			}
+		})
+	}
+}

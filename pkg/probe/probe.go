@@ -186,8 +186,7 @@ func (p *Probe) tick(c *cli.Context) int {
 	human := cfg.LogFile != "-"
 
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		log.Error("probe_error", "check", "state", "error", err.Error())
-		fmt.Fprintf(stderr, "%s: state dir: %v\n", p.Binary(), err)
+		p.stateDirFault(c, cfg, log, stdout, stderr, fmt.Errorf("state dir: %w", err))
 		return ExitUnknown
 	}
 	base := filepath.Join(cfg.StateDir, p.Binary())
@@ -198,8 +197,7 @@ func (p *Probe) tick(c *cli.Context) int {
 		return ExitUnknown
 	}
 	if err != nil {
-		log.Error("probe_error", "check", "lock", "error", err.Error())
-		fmt.Fprintf(stderr, "%s: %v\n", p.Binary(), err)
+		p.stateDirFault(c, cfg, log, stdout, stderr, err)
 		return ExitUnknown
 	}
 	defer tickLock.Release()
