@@ -303,7 +303,11 @@ func problemWith(problems []configProblem, setting string) bool {
 // may run its checks. A clean configuration closes the config channel.
 func (t *Tick) reportConfig(problems []configProblem) bool {
 	if len(problems) == 0 {
-		t.Clear("config")
+		// Only a channel that exists: the state of a probe that never had
+		// a configuration fault does not grow a config entry.
+		if t.engine.Channels["config"] != nil {
+			t.Clear("config")
+		}
 		return true
 	}
 	for _, pr := range problems {

@@ -172,3 +172,18 @@ func TestUnusableStateDirAlertsDirectly(t *testing.T) {
 		})
 	}
 }
+
+func TestFixedConfigRecovers(t *testing.T) {
+	e := newEnv(t)
+	p := layoutProbe()
+	if code, out := e.run(t, p, "--primary-label", "bad label"); code != ExitUnknown {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if code, out := e.run(t, layoutProbe()); code != ExitOK {
+		t.Fatalf("exit %d after the fix: %s", code, out)
+	}
+	got := e.ff.payloads()
+	if len(got) != 2 || got[1].Title != "council-testprobe: config recovered" {
+		t.Fatalf("want the config alert then its recovery, got %+v", got)
+	}
+}
