@@ -187,3 +187,21 @@ func TestFixedConfigRecovers(t *testing.T) {
 		t.Fatalf("want the config alert then its recovery, got %+v", got)
 	}
 }
+
+func TestFIFOConfigFileDoesNotBlock(t *testing.T) {
+	e := newEnv(t)
+	conf := filepath.Join(e.home, "council-probes.conf")
+	if err := syscall.Mkfifo(conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() { code, _ := e.run(t, testProbe(false), "--config", conf); done <- code }()
+	select {
+	case code := <-done:
+		if code != ExitUnknown {
+			t.Fatalf("exit %d, want 3", code)
+		}
+	case <-time.After(20 * time.Second): // a hang bound, not a timing assertion
+		t.Fatal("the probe blocked on a FIFO config file")
+	}
+}
