@@ -86,14 +86,15 @@ func sendDirect(ctx context.Context, d *alert.Dispatcher, log *slog.Logger, n al
 	}
 }
 
-// stateDirFault reports a state dir that cannot hold the tick's lock
-// (cannot be created, read-only before the first tick, a planted symlink):
-// no check can run without the lock, but the operator must hear of it, so
-// the state alert goes out directly through the configured sinks.
-func (p *Probe) stateDirFault(c *cli.Context, cfg Common, log *slog.Logger, stdout, stderr io.Writer, err error) {
-	msg := fmt.Sprintf("the probe cannot take its tick lock in the state dir %s, so no check runs: %s", cfg.StateDir, redact.Error(err))
+// stateDirFault reports a state dir the tick cannot start in: the dir
+// cannot be created, the tick lock cannot be taken (read-only before the
+// first tick, a planted symlink), the outbox cannot be opened. No check
+// runs, but the operator must hear of it, so the state alert goes out
+// directly through the configured sinks. what says what failed.
+func (p *Probe) stateDirFault(c *cli.Context, cfg Common, log *slog.Logger, stdout, stderr io.Writer, what string, err error) {
+	msg := fmt.Sprintf("the probe cannot %s in the state dir %s, so no check runs: %s", what, cfg.StateDir, redact.Error(err))
 	log.Error("state_error", "check", "state", "detail", msg)
-	fmt.Fprintf(stderr, "%s: state: %s\n", p.Binary(), redact.Error(err))
+	fmt.Fprintf(stderr, "%s: state: cannot %s in the state dir: %s\n", p.Binary(), what, redact.Error(err))
 	problems := validateConfig(c, p)
 	client := alert.NewRetryClient(minDuration(3*time.Second, cfg.AlertBudget))
 	var sinks []alert.Sink

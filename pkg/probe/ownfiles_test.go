@@ -205,3 +205,18 @@ func TestFIFOConfigFileDoesNotBlock(t *testing.T) {
 		t.Fatal("the probe blocked on a FIFO config file")
 	}
 }
+
+func TestSymlinkedOutboxIsRefusedAndAlerted(t *testing.T) {
+	e := newEnv(t)
+	os.MkdirAll(e.stateDir, 0o700)
+	target := filepath.Join(e.home, "elsewhere.json")
+	os.WriteFile(target, []byte(`{"next_id":0,"entries":[]}`), 0o600)
+	os.Symlink(target, filepath.Join(e.stateDir, "council-testprobe.outbox.json"))
+	code, out := e.run(t, testProbe(false))
+	if code != ExitUnknown || !strings.Contains(out, "symlink") {
+		t.Fatalf("exit %d, want 3 and a clear error: %s", code, out)
+	}
+	if p := e.ff.payloads(); len(p) != 1 || p[0].Title != "council-testprobe: state" {
+		t.Fatalf("want one state alert, got %+v", p)
+	}
+}

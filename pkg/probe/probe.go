@@ -186,7 +186,7 @@ func (p *Probe) tick(c *cli.Context) int {
 	human := cfg.LogFile != "-"
 
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		p.stateDirFault(c, cfg, log, stdout, stderr, fmt.Errorf("state dir: %w", err))
+		p.stateDirFault(c, cfg, log, stdout, stderr, "create its state dir", err)
 		return ExitUnknown
 	}
 	base := filepath.Join(cfg.StateDir, p.Binary())
@@ -197,7 +197,7 @@ func (p *Probe) tick(c *cli.Context) int {
 		return ExitUnknown
 	}
 	if err != nil {
-		p.stateDirFault(c, cfg, log, stdout, stderr, err)
+		p.stateDirFault(c, cfg, log, stdout, stderr, "take its tick lock", err)
 		return ExitUnknown
 	}
 	defer tickLock.Release()
@@ -230,7 +230,7 @@ func (p *Probe) tick(c *cli.Context) int {
 	t.engine.Now = func() time.Time { return t.Now() }
 	problems := validateConfig(c, p)
 	if err := t.setupDispatch(ctx, base, problems); err != nil {
-		log.Error("probe_error", "check", "outbox", "error", err.Error())
+		p.stateDirFault(c, cfg, log, stdout, stderr, "load its alert outbox", err)
 		return ExitUnknown
 	}
 	if stateErr != nil {
