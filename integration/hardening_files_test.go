@@ -35,6 +35,7 @@ const (
 	fStateReadOnly  = "state dir read-only"
 	fLogDir         = "log path is a directory"
 	fLogFIFO        = "log file is a FIFO"
+	fLogSymlink     = "log file is a symlink"
 	fStateFIFO      = "state file is a FIFO"
 	fStateHuge      = "state file 300 MB (sparse)"
 	fStaleTmp       = "stale temp files (SIGKILL mid-save)"
@@ -45,7 +46,7 @@ func init() {
 	register("guardian", []string{
 		fMTLSHTTP, fMTLSNoScheme, fTokenBOM, fTokenCtl, fFFURLNoScheme, fFallbackURLBad,
 		fLockSymlink, fStateSymlink, fStateDiskFull, fStateReadOnly,
-		fLogDir, fLogFIFO, fStateFIFO, fStateHuge, fStaleTmp, fBadLabel,
+		fLogDir, fLogFIFO, fLogSymlink, fStateFIFO, fStateHuge, fStaleTmp, fBadLabel,
 	}, guardianFileCells)
 	register("canary", []string{fMTLSHTTP}, func() []cell { return []cell{mtlsHTTPCell("canary")} })
 	register("integrity", []string{fBadLabel}, func() []cell { return []cell{badLabelCell()} })
@@ -193,6 +194,19 @@ func guardianFileCells() []cell {
 			last:  func(w *world) probetest.Result { defer os.Remove(w.logFile()); return w.tick() },
 			want:  want{code: 0, stderr: `"event":"probe_ok"`},
 			note:  "opened without blocking and refused (not a regular file); the events go to stderr"},
+		{fault: fLogSymlink,
+			setup: func(t *testing.T, w *world) {
+				if err := os.Symlink(filepath.Join(w.home.Dir, "elsewhere", "council.log"), w.logFile()); err != nil {
+					t.Fatal(err)
+				}
+				os.MkdirAll(filepath.Join(w.home.Dir, "elsewhere"), 0o700)
+			},
+			want: want{code: 0, stderr: `"event":"probe_ok"`, then: func(t *testing.T, w *world) {
+				if _, err := os.Lstat(filepath.Join(w.home.Dir, "elsewhere", "council.log")); err == nil {
+					t.Errorf("the log was written through its symlink")
+				}
+			}},
+			note: "refused (O_NOFOLLOW), the link's target is never created; the events go to stderr"},
 		{fault: fStateFIFO,
 			setup: func(t *testing.T, w *world) { mkfifo(t, w.stateFile()) },
 			last:  func(w *world) probetest.Result { defer os.Remove(w.stateFile()); return w.tick() },
