@@ -120,3 +120,21 @@ func TestRemoveStale(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteFileErrorIsStable(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	// A directory at the target: the rename fails the same way every time,
+	// for root too.
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	err1 := WriteFile(path, []byte("x"), 0o600)
+	err2 := WriteFile(path, []byte("x"), 0o600)
+	if err1 == nil || err2 == nil || err1.Error() != err2.Error() {
+		t.Fatalf("errors differ between attempts (a temp name leaked in?):\n%v\n%v", err1, err2)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".state.json.tmp-*")); len(m) != 0 {
+		t.Fatalf("temp files left behind: %q", m)
+	}
+}
