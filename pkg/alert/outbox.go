@@ -52,7 +52,9 @@ func LoadOutbox(path string, max int) (*Outbox, error) {
 		max = DefaultOutboxMax
 	}
 	o := &Outbox{path: path, Max: max}
-	data, err := os.ReadFile(path)
+	// Not through a symlink, not blocking on a FIFO (the bound here is
+	// only the opener's; the outbox's own cap is Max entries).
+	data, err := atomicfile.ReadFile(path, 1<<40)
 	if errors.Is(err, os.ErrNotExist) {
 		return o, nil
 	}

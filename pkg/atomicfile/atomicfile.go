@@ -3,10 +3,15 @@
 // and then renamed over the target. A crash leaves either the old file or
 // the new one, never a torn mix. State, outbox, metrics and lock files are
 // all written this way.
+//
+// OpenFile and ReadFile are how a probe opens its own files: never through
+// a symlink, never blocking on a FIFO, regular files only, reads bounded.
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -18,7 +23,7 @@ func WriteFile(path string, data []byte, mode os.FileMode) (err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -29,19 +34,19 @@ func WriteFile(path string, data []byte, mode os.FileMode) (err error) {
 		}
 	}()
 	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, tempErr(err))
 	}
 	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, tempErr(err))
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
+		return fmt.Errorf("write %s: sync: %w", path, tempErr(err))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, tempErr(err))
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, tempErr(err))
 	}
 	// Sync the directory so the rename itself survives a power cut.
 	if d, err := os.Open(dir); err == nil {
@@ -49,4 +54,19 @@ func WriteFile(path string, data []byte, mode os.FileMode) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// tempErr drops the temp file's random name from an error, so the same
+// failure (a full disk, a read-only dir) reads the same on every tick and
+// an alert quoting it deduplicates. errors.Is still sees the cause.
+func tempErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s temp file: %w", pe.Op, pe.Err)
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%s temp file: %w", le.Op, le.Err)
+	}
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -185,5 +186,28 @@ func TestLevelRoundTrip(t *testing.T) {
 		if got := LevelName(Level(name)); got != name {
 			t.Errorf("LevelName(Level(%q)) = %q", name, got)
 		}
+	}
+}
+
+func TestOpenFileRefusesSymlinkFIFOAndDir(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.log")
+	link := filepath.Join(dir, "link.log")
+	os.Symlink(target, link)
+	fifo := filepath.Join(dir, "fifo.log")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "sub.log")
+	os.Mkdir(sub, 0o700)
+	for _, p := range []string{link, fifo, sub} {
+		// A FIFO used to block here until something read it.
+		if f, err := OpenFile(p, 0, 1); err == nil {
+			f.Close()
+			t.Errorf("OpenFile(%s) succeeded", p)
+		}
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("the log's symlink target was created")
 	}
 }

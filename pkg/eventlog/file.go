@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sanctum/council-probes/pkg/atomicfile"
 )
 
 // DefaultMaxBytes and DefaultKeep bound a probe's log to about 30 MB.
@@ -40,7 +42,7 @@ func OpenFile(path string, maxBytes int64, keep int) (*File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", path, err)
 	}
-	lockf, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	lockf, err := atomicfile.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", path, err)
 	}
@@ -57,7 +59,9 @@ func (w *File) reopen() error {
 		w.f.Close()
 		w.f = nil
 	}
-	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// Not through a symlink, and not a FIFO or a directory: a FIFO would
+	// block the tick until something read it.
+	f, err := atomicfile.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", w.path, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -99,5 +100,29 @@ func TestAcquireFree(t *testing.T) {
 		// the same process conflicts too; that is what makes this check
 		// meaningful.
 		t.Fatal("second TryLock succeeded while Acquire holds the lock")
+	}
+}
+
+func TestTryLockRefusesSymlinkAndFIFO(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "elsewhere", "created")
+	link := filepath.Join(dir, "council-guardian.lock")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := TryLock(link); err == nil || !strings.Contains(err.Error(), "symlink") {
+		l.Release()
+		t.Fatalf("TryLock through a symlink = %v, want a refusal naming the symlink", err)
+	}
+	if _, err := os.Lstat(filepath.Dir(target)); err == nil {
+		t.Fatalf("the symlink's target directory was created")
+	}
+	fifo := filepath.Join(dir, "fifo.lock")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := TryLock(fifo); err == nil {
+		l.Release()
+		t.Fatalf("TryLock on a FIFO succeeded")
 	}
 }

@@ -8,9 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/transport"
 )
 
 // Common is the resolved value of every common flag (SPEC section 3).
@@ -194,7 +198,9 @@ func ParseConfig(r io.Reader) (ConfigFile, error) {
 // all probes, unless they sit in this probe's own section.
 func applyConfig(c *cli.Context, probe string) error {
 	path := c.String("config")
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO at the config path must not hang the tick. (A
+	// symlink is fine here: dotfile managers link config files.)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -202,6 +208,9 @@ func applyConfig(c *cli.Context, probe string) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("config %s: not a regular file", path)
+	}
 	cf, err := ParseConfig(f)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
@@ -233,4 +242,78 @@ func applyConfig(c *cli.Context, probe string) error {
 		}
 	}
 	return nil
+}
+
+// configProblem is a setting that cannot work, found at startup.
+type configProblem struct {
+	check   string // the channel: transport for the council URLs, config otherwise
+	setting string // the flag name
+	err     error
+}
+
+// validateConfig checks, before any check runs, the settings that would
+// otherwise fail only when they are used: every URL flag (any flag named
+// url or *-url, the probe's own included; an empty one means "off") and,
+// for the probes with the launchd layout, the labels. A typo there must be
+// a configuration fault now, not a server that looks down (and is
+// restarted) or a restart that fails when it is finally needed.
+func validateConfig(c *cli.Context, p *Probe) []configProblem {
+	var out []configProblem
+	for _, fl := range c.App.Flags {
+		name := fl.Names()[0]
+		if name != "url" && !strings.HasSuffix(name, "-url") {
+			continue
+		}
+		v := c.String(name)
+		if v == "" {
+			continue
+		}
+		check := "config"
+		if name == "url" || name == "mtls-url" {
+			check = "transport"
+		}
+		if err := transport.CheckURL("--"+name, v, name == "mtls-url"); err != nil {
+			out = append(out, configProblem{check, name, err})
+		}
+	}
+	if p.Layout {
+		for _, name := range []string{"primary-label", "fallback-label"} {
+			if err := launchctl.ValidateLabel(c.String(name)); err != nil {
+				out = append(out, configProblem{"config", name, fmt.Errorf("--%s: %w", name, err)})
+			}
+		}
+		if err := launchctl.ValidateLabel(c.String("label-prefix") + ".council-" + p.Name); err != nil {
+			out = append(out, configProblem{"config", "label-prefix", fmt.Errorf("--label-prefix: %w", err)})
+		}
+	}
+	return out
+}
+
+func problemWith(problems []configProblem, setting string) bool {
+	for _, pr := range problems {
+		if pr.setting == setting {
+			return true
+		}
+	}
+	return false
+}
+
+// reportConfig reports the configuration problems, UNKNOWN on their
+// channel (one alert, never a remediation), and returns whether the tick
+// may run its checks. A clean configuration closes the config channel.
+func (t *Tick) reportConfig(problems []configProblem) bool {
+	if len(problems) == 0 {
+		// Only a channel that exists: the state of a probe that never had
+		// a configuration fault does not grow a config entry.
+		if t.engine.Channels["config"] != nil {
+			t.Clear("config")
+		}
+		return true
+	}
+	for _, pr := range problems {
+		msg := pr.err.Error() + " (configuration error: no check was run)"
+		t.Unknown(pr.check, pr.check+"_error", msg, "setting", pr.setting)
+		fmt.Fprintf(t.stderr(), "%s: %s\n", t.Probe.Binary(), msg)
+	}
+	return false
 }

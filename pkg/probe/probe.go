@@ -172,17 +172,21 @@ func (p *Probe) tick(c *cli.Context) int {
 
 	logw, logFile, err := openLog(cfg, stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", p.Binary(), err)
-		return ExitUnknown
+		// A log that cannot be opened must not stop the checks, the
+		// remediation or the alerts: the events go to stderr instead.
+		fmt.Fprintf(stderr, "%s: event log: %v; events go to stderr\n", p.Binary(), err)
+		logw = stderr
 	}
 	if logFile != nil {
 		defer logFile.Close()
 	}
 	log := slog.New(eventlog.WithDuration(eventlog.NewHandler(logw), start, time.Now)).With("probe", p.Name)
+	// The human summary and the status line go to stdout unless stdout is
+	// the log.
+	human := cfg.LogFile != "-"
 
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		log.Error("probe_error", "check", "state", "error", err.Error())
-		fmt.Fprintf(stderr, "%s: state dir: %v\n", p.Binary(), err)
+		p.stateDirFault(c, cfg, log, stdout, stderr, "create its state dir", err)
 		return ExitUnknown
 	}
 	base := filepath.Join(cfg.StateDir, p.Binary())
@@ -193,10 +197,11 @@ func (p *Probe) tick(c *cli.Context) int {
 		return ExitUnknown
 	}
 	if err != nil {
-		log.Error("probe_error", "check", "lock", "error", err.Error())
+		p.stateDirFault(c, cfg, log, stdout, stderr, "take its tick lock", err)
 		return ExitUnknown
 	}
 	defer tickLock.Release()
+	removeStaleTemps(log, base)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -206,8 +211,10 @@ func (p *Probe) tick(c *cli.Context) int {
 		StatePath: base + ".json", restarts: -1,
 	}
 	t.State, err = state.Load(t.StatePath, p.Name)
-	if err != nil {
+	stateErr := err
+	if errors.Is(err, state.ErrCorrupt) {
 		log.Warn("state_reset", "error", err.Error())
+		stateErr = nil
 	}
 	t.State.IntervalSeconds = int(p.Interval / time.Second)
 	t.engine = alert.NewEngine(p.Name, t.State.Channels, p.Default)
@@ -216,17 +223,25 @@ func (p *Probe) tick(c *cli.Context) int {
 	// tick. A probe may still override them.
 	t.engine.Policies["transport"] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
 	t.engine.Policies["cert_expiry"] = alert.Policy{Threshold: 1, Cooldown: 24 * time.Hour}
+	t.engine.Policies["config"] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
 	for k, v := range p.Policies {
 		t.engine.Policies[k] = v
 	}
 	t.engine.Now = func() time.Time { return t.Now() }
-	if err := t.setupDispatch(ctx, base); err != nil {
-		log.Error("probe_error", "check", "outbox", "error", err.Error())
+	problems := validateConfig(c, p)
+	if err := t.setupDispatch(ctx, base, problems); err != nil {
+		p.stateDirFault(c, cfg, log, stdout, stderr, "load its alert outbox", err)
 		return ExitUnknown
+	}
+	if stateErr != nil {
+		// A symlink, a FIFO, a directory or an unreadable file: the tick
+		// runs on a fresh state and saves nothing over what is there.
+		t.stateUnusable = true
+		t.stateFault(stateErr, stderr)
 	}
 
 	var tickErr error
-	if !p.Network || t.resolveTransport() {
+	if t.reportConfig(problems) && (!p.Network || t.resolveTransport()) {
 		tickErr = p.Tick(ctx, t)
 	}
 	cancelled := ctx.Err() != nil
@@ -238,7 +253,7 @@ func (p *Probe) tick(c *cli.Context) int {
 		log.Error("probe_error", "error", tickErr.Error())
 		t.SetExit(ExitUnknown, tickErr.Error())
 	}
-	return t.finish(cancelled, logFile, stderr)
+	return t.finish(cancelled, logFile, human, stderr)
 }
 
 func errString(err error) string {
@@ -261,7 +276,7 @@ func openLog(cfg Common, stdout io.Writer) (io.Writer, *eventlog.File, error) {
 
 // setupDispatch builds the alert sinks and the outbox, and flushes what
 // earlier ticks could not deliver.
-func (t *Tick) setupDispatch(ctx context.Context, base string) error {
+func (t *Tick) setupDispatch(ctx context.Context, base string, problems []configProblem) error {
 	ob, err := alert.LoadOutbox(base+".outbox.json", t.Common.OutboxMax)
 	if err != nil {
 		if !errors.Is(err, alert.ErrOutboxCorrupt) {
@@ -271,10 +286,11 @@ func (t *Tick) setupDispatch(ctx context.Context, base string) error {
 	}
 	var sinks []alert.Sink
 	client := alert.NewRetryClient(minDuration(3*time.Second, t.Common.AlertBudget))
-	if t.Common.ForceFlowURL != "" {
+	// A sink whose URL is invalid is left out; reportConfig says why.
+	if t.Common.ForceFlowURL != "" && !problemWith(problems, "force-flow-url") {
 		sinks = append(sinks, alert.NewForceFlow(t.Common.ForceFlowURL, client))
 	}
-	if t.Common.AlertmanagerURL != "" {
+	if t.Common.AlertmanagerURL != "" && !problemWith(problems, "alertmanager-url") {
 		am := alert.NewAlertmanager(t.Common.AlertmanagerURL, t.Common.Instance, client)
 		// Keep a firing alert active until the engine's next re-alert (at
 		// most cooldown + one interval away), with two ticks to spare.
@@ -330,7 +346,7 @@ func (t *Tick) resolveTransport() bool {
 
 // finish delivers the tick's alerts, saves state, writes metrics and prints
 // the human summary and the plugin status line.
-func (t *Tick) finish(cancelled bool, logFile *eventlog.File, stderr io.Writer) int {
+func (t *Tick) finish(cancelled bool, logFile *eventlog.File, human bool, stderr io.Writer) int {
 	// Alerts get their own budget: a tick cancelled by SIGTERM still spools
 	// what it found, because nothing may be lost.
 	actx, cancel := context.WithTimeout(context.Background(), t.Common.AlertBudget)
@@ -348,13 +364,16 @@ func (t *Tick) finish(cancelled bool, logFile *eventlog.File, stderr io.Writer) 
 			t.SetExit(ExitUnknown, "alert outbox unwritable")
 		}
 	}
-	code := t.ExitCode()
-	summary := t.summary()
-	if cancelled {
-		// An interrupted tick did not determine the state, whatever it had
-		// found so far.
-		code, summary = ExitUnknown, "tick cancelled by signal; "+summary
+	verdict := func() (int, string) {
+		code, summary := t.ExitCode(), t.summary()
+		if cancelled {
+			// An interrupted tick did not determine the state, whatever
+			// it had found so far.
+			code, summary = ExitUnknown, "tick cancelled by signal; "+summary
+		}
+		return code, summary
 	}
+	code, summary := verdict()
 	if !cancelled {
 		t.State.LastTick = t.Now()
 		t.State.LastExit = code
@@ -363,11 +382,17 @@ func (t *Tick) finish(cancelled bool, logFile *eventlog.File, stderr io.Writer) 
 	// A dry run leaves no trace in the state: it delivered nothing, so
 	// saving the channels it marked as alerted would hold back (cooldown) the
 	// real tick's alert and later announce a recovery of an alert never sent.
-	if !t.DryRun() {
+	if !t.DryRun() && !t.stateUnusable {
 		if err := t.State.Save(t.StatePath); err != nil {
-			t.Log.Error("state_error", "error", err.Error())
-			fmt.Fprintf(stderr, "%s: %v\n", t.Probe.Binary(), err)
+			// Failure counts that cannot be saved freeze escalation: every
+			// tick would start again from the last saved count and never
+			// restart or alert. That is a failure of its own.
+			t.stateFault(err, stderr)
 		}
+	}
+	if t.stateNotice != nil {
+		code, summary = verdict()
+		t.sendDirect(actx, *t.stateNotice)
 	}
 	if t.Common.MetricsDir != "" {
 		if err := metrics.Write(t.Common.MetricsDir, t.snapshot(code)); err != nil {
@@ -381,6 +406,8 @@ func (t *Tick) finish(cancelled bool, logFile *eventlog.File, stderr io.Writer) 
 			// slog drops write errors; a full disk must still be visible.
 			fmt.Fprintf(stderr, "%s: event log: %v\n", t.Probe.Binary(), err)
 		}
+	}
+	if human {
 		t.printHuman(code, summary)
 	}
 	return code

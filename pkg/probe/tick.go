@@ -75,6 +75,12 @@ type Tick struct {
 	exitWhy   string
 	okSummary string
 	restarts  int
+
+	// stateUnusable: the state path is not a regular file (or unreadable);
+	// nothing is saved over it. stateNotice is the state alert, delivered
+	// directly (the outbox is in the same directory).
+	stateUnusable bool
+	stateNotice   *alert.Notice
 }
 
 // Pass reports that check passed: logs event at info and closes the channel,

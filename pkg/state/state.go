@@ -4,7 +4,10 @@
 //
 // One JSON file per probe, written atomically. A corrupt or truncated file is
 // never fatal: Load returns a fresh state and an error wrapping ErrCorrupt,
-// which the probe logs as a warning before carrying on.
+// which the probe logs as a warning before carrying on. A file over MaxSize
+// is corrupt by its size alone and is not read. A state path that is a
+// symlink, a FIFO or a directory is refused (an error not wrapping
+// ErrCorrupt): it is never followed, read or replaced.
 package state
 
 import (
@@ -23,6 +26,11 @@ const Version = 1
 
 // ErrCorrupt is wrapped by Load when the file exists but cannot be used.
 var ErrCorrupt = errors.New("state file is corrupt")
+
+// MaxSize bounds the state file: a real one is a few kilobytes (channels and
+// a short restart history). Anything larger is corrupt and is not read, so
+// it cannot cost the tick its memory.
+const MaxSize = 4 << 20
 
 // File is the content of a probe's state file.
 type File struct {
@@ -51,22 +59,28 @@ func New(probe string) *File {
 // error. A corrupt one yields a fresh state and an error wrapping ErrCorrupt;
 // the bad file is kept as path+".corrupt" for an operator to look at.
 func Load(path, probe string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.ReadFile(path, MaxSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return New(probe), nil
 	}
+	corrupt := func(why string) (*File, error) {
+		kept := path + ".corrupt"
+		os.Rename(path, kept)
+		return New(probe), fmt.Errorf("load state %s: %w: %s (kept as %s, starting fresh)", path, ErrCorrupt, why, kept)
+	}
+	if errors.Is(err, atomicfile.ErrTooLarge) {
+		return corrupt(fmt.Sprintf("larger than %d MiB, not read", MaxSize>>20))
+	}
 	if err != nil {
-		return New(probe), fmt.Errorf("load state %s: %w", path, err)
+		return New(probe), fmt.Errorf("load state: %w", err)
 	}
 	f := New(probe)
 	if err := json.Unmarshal(data, f); err != nil || f.Version != Version {
-		kept := path + ".corrupt"
-		os.Rename(path, kept)
 		why := "unsupported version"
 		if err != nil {
 			why = err.Error()
 		}
-		return New(probe), fmt.Errorf("load state %s: %w: %s (kept as %s, starting fresh)", path, ErrCorrupt, why, kept)
+		return corrupt(why)
 	}
 	if f.Channels == nil {
 		f.Channels = map[string]*alert.Channel{}

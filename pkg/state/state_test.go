@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,4 +103,42 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestLoadOversizedIsCorruptUnread(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "council-guardian.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(300 << 20) // sparse
+	f.Close()
+	g, err := Load(path, "guardian")
+	if !errors.Is(err, ErrCorrupt) || g == nil || len(g.Channels) != 0 {
+		t.Fatalf("Load = %v, %v; want a fresh state and ErrCorrupt", g, err)
+	}
+	if fi, err := os.Stat(path + ".corrupt"); err != nil || fi.Size() != 300<<20 {
+		t.Fatalf("the oversized file was not kept as .corrupt: %v", err)
+	}
+}
+
+func TestLoadRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "elsewhere.json")
+	New("guardian").Save(target)
+	link := filepath.Join(dir, "link.json")
+	os.Symlink(target, link)
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{link, fifo, dir} {
+		_, err := Load(p, "guardian")
+		if err == nil || errors.Is(err, ErrCorrupt) {
+			t.Errorf("Load(%s) = %v; want a refusal that is not ErrCorrupt", p, err)
+		}
+		if _, err := os.Lstat(p + ".corrupt"); err == nil {
+			t.Errorf("%s was moved aside as corrupt; it must be left for the operator", p)
+		}
+	}
 }

@@ -8,18 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// checkPrivateFile refuses a secret file that is not a regular file owned by
-// this user with mode bits for the owner only. A symlink is refused rather
-// than followed: its target's permissions are not what an operator checks
-// with ls -l.
-func checkPrivateFile(path, what string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return fmt.Errorf("transport: %w %s: %w", ErrUnsafeSecret, path, err)
-	}
-	return checkPrivateStat(&st, path, what)
-}
-
 // readPrivateFile opens path without following a symlink, checks the
 // opened file itself (so it cannot be swapped between the check and the
 // read), and reads at most max bytes.
@@ -65,4 +53,30 @@ func checkPrivateStat(st *unix.Stat_t, path, what string) error {
 		return fmt.Errorf("transport: %w %s: %s has mode %04o, readable by others; run: chmod 600 %s", ErrUnsafeSecret, path, what, mode, path)
 	}
 	return nil
+}
+
+// maxPEM bounds a certificate or key file: real ones are a few kilobytes.
+const maxPEM = 1 << 20
+
+// readPublicFile reads a certificate: it may be a symlink (certificate
+// tooling links them), but it is opened without blocking and must be a
+// regular file, so a FIFO cannot hang the tick, and the read is bounded.
+func readPublicFile(path, what string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("transport: read %s: %w", what, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("transport: read %s: %w", what, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("transport: read %s %s: not a regular file", what, path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxPEM))
+	if err != nil {
+		return nil, fmt.Errorf("transport: read %s %s: %w", what, path, err)
+	}
+	return data, nil
 }

@@ -62,7 +62,39 @@ var (
 	ErrInsecureBearer = errors.New("refusing to send a bearer token over plain HTTP to a non-loopback address")
 	// ErrBadMode: the mode is not auto, mtls or bearer.
 	ErrBadMode = errors.New("unknown transport mode")
+	// ErrBadURL: a URL setting is not an absolute http(s) URL with a host,
+	// or an mTLS URL is not https.
+	ErrBadURL = errors.New("bad URL")
 )
+
+// CheckURL checks that raw is an absolute http or https URL with a host
+// (https only when httpsOnly), so a URL without a scheme or with a typo is a
+// configuration error at startup, not a server that seems down. The error
+// names the setting and shows the URL with any password masked.
+func CheckURL(setting, raw string, httpsOnly bool) error {
+	want := "http(s)://host[:port][/path]"
+	if httpsOnly {
+		want = "https://host[:port]"
+	}
+	u, err := url.Parse(raw)
+	shown := redact.URL(raw)
+	if i := strings.LastIndex(raw, "@"); i >= 0 && (err != nil || u.User == nil) {
+		// Without a scheme, "user:pw@host" does not parse as credentials,
+		// so nothing would mask them: show only what follows the '@'.
+		shown = "…@" + redact.String(raw[i+1:])
+	}
+	switch {
+	case err != nil, u.Opaque != "", u.Host == "", u.Hostname() == "", strings.ContainsAny(raw, " \t\r\n"):
+		return fmt.Errorf("%s: %w %q: want %s", setting, ErrBadURL, shown, want)
+	case u.Scheme != "https" && (httpsOnly || u.Scheme != "http"):
+		why := "want " + want
+		if httpsOnly && u.Scheme == "http" {
+			why = "mTLS needs https (over http there would be no client certificate)"
+		}
+		return fmt.Errorf("%s: %w %q: %s", setting, ErrBadURL, shown, why)
+	}
+	return nil
+}
 
 // Config is what the common flags say about the transport.
 type Config struct {
@@ -139,18 +171,26 @@ func Resolve(cfg Config) (*Client, error) {
 }
 
 func newMTLS(cfg Config) (*Client, error) {
-	caPEM, err := os.ReadFile(cfg.CACert)
+	if err := CheckURL("transport: mTLS URL", cfg.MTLSURL, true); err != nil {
+		return nil, err
+	}
+	caPEM, err := readPublicFile(cfg.CACert, "CA cert")
 	if err != nil {
-		return nil, fmt.Errorf("transport: read CA cert: %w", err)
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("transport: CA cert %s holds no PEM certificate", cfg.CACert)
 	}
-	if err := checkPrivateFile(cfg.ClientKey, "client key"); err != nil {
+	certPEM, err := readPublicFile(cfg.ClientCert, "client cert")
+	if err != nil {
 		return nil, err
 	}
-	pair, err := tls.LoadX509KeyPair(cfg.ClientCert, cfg.ClientKey)
+	keyPEM, err := readPrivateFile(cfg.ClientKey, "client key", maxPEM)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		// The tls error names the problem (mismatch, bad PEM), not key bytes.
 		return nil, fmt.Errorf("transport: load client cert %s / key %s: %w", cfg.ClientCert, cfg.ClientKey, err)
@@ -170,10 +210,10 @@ func newMTLS(cfg Config) (*Client, error) {
 }
 
 func newBearer(cfg Config) (*Client, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("transport: bad URL %q: want http(s)://host:port", redact.URL(cfg.URL))
+	if err := CheckURL("transport: URL", cfg.URL, false); err != nil {
+		return nil, err
 	}
+	u, _ := url.Parse(cfg.URL)
 	token, err := ReadToken(cfg.TokenFile)
 	if err != nil {
 		return nil, err
@@ -181,7 +221,7 @@ func newBearer(cfg Config) (*Client, error) {
 	var tlsCfg *tls.Config
 	if u.Scheme == "https" && cfg.CACert != "" && exists(cfg.CACert) {
 		// Trust the house CA for a TLS bearer endpoint too.
-		if caPEM, err := os.ReadFile(cfg.CACert); err == nil {
+		if caPEM, err := readPublicFile(cfg.CACert, "CA cert"); err == nil {
 			pool, _ := x509.SystemCertPool()
 			if pool == nil {
 				pool = x509.NewCertPool()
@@ -273,6 +313,18 @@ func ReadToken(path string) (string, error) {
 	}
 	if strings.ContainsAny(tok, "\r\n") {
 		return "", fmt.Errorf("transport: %w %s: it holds more than one line", ErrUnsafeSecret, path)
+	}
+	// A BOM or a control byte is an editor's or a paste's accident, not a
+	// token: sent, it reads as a wrong token (401) or fails every request,
+	// and looks like a council that is down. (The token itself is never
+	// part of the message.)
+	if strings.HasPrefix(tok, "\ufeff") {
+		return "", fmt.Errorf("transport: %w %s: it starts with a UTF-8 byte order mark (BOM); save it as plain ASCII", ErrUnsafeSecret, path)
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; c < 0x20 || c >= 0x7f {
+			return "", fmt.Errorf("transport: %w %s: it holds a control or non-ASCII byte (0x%02x); a bearer token is printable ASCII", ErrUnsafeSecret, path, c)
+		}
 	}
 	// From here on no sink of this process writes the token, whatever a
 	// server echoes back.

@@ -241,6 +241,18 @@ func TestTokenFileChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "not a regular file"},
+		{"UTF-8 BOM refused", func(t *testing.T, p string) {
+			os.MkdirAll(filepath.Dir(p), 0o700)
+			os.WriteFile(p, []byte("\ufeff"+plantedToken+"\n"), 0o600)
+		}, "byte order mark"},
+		{"control byte refused", func(t *testing.T, p string) {
+			os.MkdirAll(filepath.Dir(p), 0o700)
+			os.WriteFile(p, []byte(plantedToken+"\x01\n"), 0o600)
+		}, "control"},
+		{"DEL refused", func(t *testing.T, p string) {
+			os.MkdirAll(filepath.Dir(p), 0o700)
+			os.WriteFile(p, []byte(plantedToken+"\x7f"), 0o600)
+		}, "control"},
 		{"empty refused", func(t *testing.T, p string) {
 			os.MkdirAll(filepath.Dir(p), 0o700)
 			os.WriteFile(p, nil, 0o600)
@@ -349,5 +361,69 @@ func TestRedirectNotFollowed(t *testing.T) {
 func TestBadMode(t *testing.T) {
 	if _, err := Resolve(Config{Mode: "carrier-pigeon", URL: "http://127.0.0.1:1"}); !errors.Is(err, ErrBadMode) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestMTLSURLMustBeHTTPS(t *testing.T) {
+	l := newLayout(t)
+	for _, u := range []string{"http://127.0.0.1:1338", "127.0.0.1:1338", "localhost:1338", ""} {
+		cfg := l.config("http://127.0.0.1:1337", u)
+		cfg.RequireMTLS = true
+		if c, err := Resolve(cfg); !errors.Is(err, ErrBadURL) {
+			t.Errorf("mTLS URL %q: got %v, %v; want ErrBadURL", u, c, err)
+		}
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	tests := []struct {
+		raw       string
+		httpsOnly bool
+		ok        bool
+	}{
+		{"http://127.0.0.1:1337", false, true},
+		{"https://council.lan/v1", false, true},
+		{"https://127.0.0.1:1338", true, true},
+		{"http://127.0.0.1:1338", true, false},
+		{"127.0.0.1:1337", false, false},
+		{"localhost:1337", false, false},
+		{"ftp://127.0.0.1", false, false},
+		{"http://", false, false},
+		{"http:///path", false, false},
+		{"http://127.0.0.1:1337/ x", false, false},
+		{"", false, false},
+	}
+	for _, tt := range tests {
+		err := CheckURL("--url", tt.raw, tt.httpsOnly)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckURL(%q, https only %v) = %v, want ok=%v", tt.raw, tt.httpsOnly, err, tt.ok)
+		}
+	}
+	err := CheckURL("--force-flow-url", "ff:secretpw@127.0.0.1:4077", false)
+	if err == nil || strings.Contains(err.Error(), "secretpw") || !strings.Contains(err.Error(), "--force-flow-url") {
+		t.Errorf("error must name the setting and mask the password: %v", err)
+	}
+}
+
+func TestFIFOCertDoesNotBlock(t *testing.T) {
+	for _, which := range []string{"ca", "crt"} {
+		t.Run(which, func(t *testing.T) {
+			l := newLayout(t)
+			path := map[string]string{"ca": l.ca, "crt": l.crt}[which]
+			os.Remove(path)
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { _, err := Resolve(l.config("http://127.0.0.1:1337", "https://127.0.0.1:1338")); done <- err }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+					t.Fatalf("got %v, want a refusal", err)
+				}
+			case <-time.After(20 * time.Second): // a hang bound, not a timing assertion
+				t.Fatal("Resolve blocked on a FIFO")
+			}
+		})
 	}
 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/atomicfile"
 	"github.com/sanctum/council-probes/pkg/state"
 )
 
@@ -73,7 +73,8 @@ func checkStale(now time.Time, stateDir string, watched []WatchedProbe) []findin
 	var out []finding
 	for _, w := range watched {
 		path := filepath.Join(stateDir, "council-"+w.Name+".json")
-		data, err := os.ReadFile(path)
+		// Bounded, not through a symlink, never blocking on a FIFO.
+		data, err := atomicfile.ReadFile(path, state.MaxSize)
 		out = append(out, staleFinding(now, w, path, data, err))
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,5 +131,30 @@ func TestParseWatched(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCheckStaleNeverBlocksOrReadsAHugeState(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "council-canary.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "council-guardian.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(300 << 20) // sparse
+	f.Close()
+	done := make(chan []finding, 1)
+	go func() {
+		done <- checkStale(time.Now(), dir, []WatchedProbe{{"canary", time.Minute}, {"guardian", time.Second}})
+	}()
+	select {
+	case fs := <-done:
+		if len(fs) != 2 || fs[0].Outcome != outcomeUnknown || fs[1].Outcome != outcomeUnknown {
+			t.Fatalf("findings = %+v, want two that cannot read the state", fs)
+		}
+	case <-time.After(20 * time.Second): // a hang bound, not a timing assertion
+		t.Fatal("checkStale blocked on a FIFO state file")
 	}
 }
