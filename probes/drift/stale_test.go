@@ -147,7 +147,7 @@ func TestCheckStaleNeverBlocksOrReadsAHugeState(t *testing.T) {
 	f.Close()
 	done := make(chan []finding, 1)
 	go func() {
-		done <- checkStale(time.Now(), dir, []WatchedProbe{{"canary", time.Minute}, {"guardian", time.Second}})
+		done <- checkStale(time.Now(), dir, []WatchedProbe{{Name: "canary", Interval: time.Minute}, {Name: "guardian", Interval: time.Second}})
 	}()
 	select {
 	case fs := <-done:
