@@ -44,14 +44,21 @@ type Outbox struct {
 	OverflowedTotal int `json:"overflowed_total"`
 }
 
+// NewOutbox returns an empty outbox that Save writes to path; max <= 0 means
+// DefaultOutboxMax.
+func NewOutbox(path string, max int) *Outbox {
+	if max <= 0 {
+		max = DefaultOutboxMax
+	}
+	return &Outbox{path: path, Max: max}
+}
+
 // LoadOutbox reads the outbox at path; a missing file is an empty outbox. A
 // corrupt file is renamed to path+".corrupt" and an empty outbox is returned
 // with an error wrapping ErrOutboxCorrupt.
 func LoadOutbox(path string, max int) (*Outbox, error) {
-	if max <= 0 {
-		max = DefaultOutboxMax
-	}
-	o := &Outbox{path: path, Max: max}
+	o := NewOutbox(path, max)
+	max = o.Max
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return o, nil
@@ -107,8 +114,8 @@ func (o *Outbox) HasPending(sink string) bool {
 	return false
 }
 
-// remove deletes the entry with id.
-func (o *Outbox) remove(id int64) {
+// Remove deletes the entry with id.
+func (o *Outbox) Remove(id int64) {
 	for i, e := range o.Entries {
 		if e.ID == id {
 			o.Entries = append(o.Entries[:i], o.Entries[i+1:]...)

@@ -30,6 +30,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/alert/deliver"
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/lock"
 	"github.com/sanctum/council-probes/pkg/metrics"
@@ -269,22 +270,22 @@ func (t *Tick) setupDispatch(ctx context.Context, base string) error {
 		}
 		t.Log.Error("outbox_reset", "error", err.Error())
 	}
-	var sinks []alert.Sink
-	client := alert.NewRetryClient(minDuration(3*time.Second, t.Common.AlertBudget))
+	var sinks []deliver.Sink
+	client := deliver.NewRetryClient(minDuration(3*time.Second, t.Common.AlertBudget))
 	if t.Common.ForceFlowURL != "" {
-		sinks = append(sinks, alert.NewForceFlow(t.Common.ForceFlowURL, client))
+		sinks = append(sinks, deliver.NewForceFlow(t.Common.ForceFlowURL, client))
 	}
 	if t.Common.AlertmanagerURL != "" {
-		am := alert.NewAlertmanager(t.Common.AlertmanagerURL, t.Common.Instance, client)
+		am := deliver.NewAlertmanager(t.Common.AlertmanagerURL, t.Common.Instance, client)
 		// Keep a firing alert active until the engine's next re-alert (at
 		// most cooldown + one interval away), with two ticks to spare.
 		am.Hold = func(check string) time.Duration { return t.engine.PolicyFor(check).Cooldown + 3*t.Probe.Interval }
 		am.Now = t.Now
 		sinks = append(sinks, am)
 	}
-	t.dispatch = &alert.Dispatcher{
+	t.dispatch = &deliver.Dispatcher{
 		ProbeName: t.Probe.Name, Sinks: sinks, Outbox: ob, Log: t.Log,
-		DryRun: t.Common.DryRun, DryRunOut: t.Out, LocalNotify: alert.NotifyLocal, Now: t.Now,
+		DryRun: t.Common.DryRun, DryRunOut: t.Out, LocalNotify: deliver.NotifyLocal, Now: t.Now,
 	}
 	fctx, cancel := context.WithTimeout(ctx, t.Common.AlertBudget)
 	defer cancel()

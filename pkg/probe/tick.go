@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/alert/deliver"
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/state"
 	"github.com/sanctum/council-probes/pkg/transport"
@@ -64,7 +65,7 @@ type Tick struct {
 	Start time.Time
 
 	engine    *alert.Engine
-	dispatch  *alert.Dispatcher
+	dispatch  *deliver.Dispatcher
 	results   []Result
 	notices   []alert.Notice
 	perf      []Perf

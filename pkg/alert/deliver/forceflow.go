@@ -1,4 +1,4 @@
-package alert
+package deliver
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sanctum/council-probes/pkg/alert"
 )
 
 // ErrRejected marks a permanent refusal (HTTP 4xx): retrying cannot help, so
@@ -35,18 +36,9 @@ type Sink interface {
 	Name() string
 	// Deliver sends n. An error wrapping ErrRejected is permanent; any other
 	// error means "try again later".
-	Deliver(ctx context.Context, n Notice) (Receipt, error)
+	Deliver(ctx context.Context, n alert.Notice) (Receipt, error)
 	// DryRun describes the request Deliver would make, without making it.
-	DryRun(n Notice) string
-}
-
-// ForceFlowPayload is the body of POST /notify.
-type ForceFlowPayload struct {
-	Source        string   `json:"source"`
-	Severity      Severity `json:"severity"`
-	Title         string   `json:"title"`
-	Message       string   `json:"message"`
-	ForceChannels []string `json:"force_channels,omitempty"`
+	DryRun(n alert.Notice) string
 }
 
 // ForceFlow posts notices to the house notification hub.
@@ -80,21 +72,21 @@ func NewForceFlow(url string, client *retryablehttp.Client) *ForceFlow {
 // Name implements Sink.
 func (f *ForceFlow) Name() string { return "forceflow" }
 
-func (f *ForceFlow) payload(n Notice) ([]byte, error) {
-	return json.Marshal(ForceFlowPayload{
+func (f *ForceFlow) payload(n alert.Notice) ([]byte, error) {
+	return json.Marshal(alert.ForceFlowPayload{
 		Source: n.Source(), Severity: n.Severity, Title: n.Title, Message: n.Message,
 		ForceChannels: n.ForceChannels,
 	})
 }
 
 // DryRun implements Sink.
-func (f *ForceFlow) DryRun(n Notice) string {
+func (f *ForceFlow) DryRun(n alert.Notice) string {
 	body, _ := f.payload(n)
 	return fmt.Sprintf("POST %s %s", f.URL, body)
 }
 
 // Deliver implements Sink.
-func (f *ForceFlow) Deliver(ctx context.Context, n Notice) (Receipt, error) {
+func (f *ForceFlow) Deliver(ctx context.Context, n alert.Notice) (Receipt, error) {
 	body, err := f.payload(n)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("force flow: encode: %w: %w", err, ErrRejected)
