@@ -16,6 +16,8 @@
 package alert
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -96,6 +98,17 @@ type Notice struct {
 	At       time.Time `json:"at"`
 	// ForceChannels is passed through to Force Flow when set.
 	ForceChannels []string `json:"force_channels,omitempty"`
+}
+
+// Key is the notice's stable id: the same for every attempt to deliver it,
+// on this tick or from the outbox on a later one, and different for any
+// other notice (it covers when the notice was made). Sinks send it as an
+// idempotency key so a notifier can drop a repeat it already has.
+func (n Notice) Key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%t\x00%s\x00%s\x00%d\x00%d",
+		n.Probe, n.Check, n.Severity, n.Resolved, n.Title, n.Message, n.At.UnixNano(), n.StartsAt.UnixNano())
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Source is the Force Flow source name for the probe: council-<probe>.

@@ -271,7 +271,7 @@ func (t *Tick) setupDispatch(ctx context.Context, base string) error {
 		t.Log.Error("outbox_reset", "error", err.Error())
 	}
 	var sinks []deliver.Sink
-	client := deliver.NewRetryClient(minDuration(3*time.Second, t.Common.AlertBudget))
+	client := deliver.NewRetryClient()
 	if t.Common.ForceFlowURL != "" {
 		sinks = append(sinks, deliver.NewForceFlow(t.Common.ForceFlowURL, client))
 	}
@@ -290,13 +290,6 @@ func (t *Tick) setupDispatch(ctx context.Context, base string) error {
 	fctx, cancel := context.WithTimeout(ctx, t.Common.AlertBudget)
 	defer cancel()
 	return t.dispatch.Flush(fctx)
-}
-
-func minDuration(a, b time.Duration) time.Duration {
-	if b > 0 && b < a {
-		return b
-	}
-	return a
 }
 
 // resolveTransport picks the network transport; it reports a misconfiguration

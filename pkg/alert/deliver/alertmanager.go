@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // DefaultAlertmanagerHold is how long a firing alert stays active in
@@ -144,9 +145,9 @@ func endOf(starts, at time.Time) time.Time {
 func (a *Alertmanager) DryRun(n alert.Notice) string {
 	if n.Resolved {
 		return fmt.Sprintf("GET %s?%s, then POST %s resolving each active alert with endsAt=%s %s",
-			a.endpoint(), a.activeQuery(n).Encode(), a.endpoint(), n.At.UTC().Format(time.RFC3339), mustJSON(annotations(n)))
+			redact.URL(a.endpoint()), a.activeQuery(n).Encode(), redact.URL(a.endpoint()), n.At.UTC().Format(time.RFC3339), mustJSON(annotations(n)))
 	}
-	return fmt.Sprintf("POST %s %s", a.endpoint(), mustJSON([]alert.AlertmanagerAlert{a.firing(n)}))
+	return fmt.Sprintf("POST %s %s", redact.URL(a.endpoint()), mustJSON([]alert.AlertmanagerAlert{a.firing(n)}))
 }
 
 func mustJSON(v any) []byte {
@@ -154,8 +155,9 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// Deliver implements Sink: 2xx delivered, 4xx rejected for good (ErrRejected),
-// connection errors and 5xx retryable.
+// Deliver implements Sink: 2xx delivered, 400 (Alertmanager refusing the
+// alerts themselves) rejected for good (ErrRejected), anything else
+// (connection errors, 401, 404, 429, 5xx, a redirect) retryable.
 func (a *Alertmanager) Deliver(ctx context.Context, n alert.Notice) (Receipt, error) {
 	if !n.Resolved {
 		r, err := a.post(ctx, []alert.AlertmanagerAlert{a.firing(n)})
@@ -189,19 +191,19 @@ func (a *Alertmanager) post(ctx context.Context, alerts []alert.AlertmanagerAler
 	if err != nil {
 		return Receipt{}, fmt.Errorf("alertmanager: encode: %w: %w", err, ErrRejected)
 	}
-	u := a.endpoint()
+	u, shown := a.endpoint(), redact.URL(a.endpoint())
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return Receipt{}, fmt.Errorf("alertmanager POST %s: %w: %w", u, err, ErrRejected)
+		return Receipt{}, fmt.Errorf("alertmanager POST %s: %s: %w", shown, redact.Error(err), ErrRejected)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.Client.Do(req)
 	if err != nil {
-		return Receipt{}, fmt.Errorf("alertmanager POST %s: %w", u, err)
+		return Receipt{}, fmt.Errorf("alertmanager POST %s: %s", shown, redact.Error(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return decodeReceipt("alertmanager", u, resp.StatusCode, raw)
+	return decodeReceipt("alertmanager", shown, resp.StatusCode, raw)
 }
 
 // activeQuery selects n's channel on this instance, at any severity.
@@ -218,27 +220,27 @@ func (a *Alertmanager) activeQuery(n alert.Notice) url.Values {
 
 // active lists the channel's alerts that Alertmanager still holds active.
 func (a *Alertmanager) active(ctx context.Context, n alert.Notice) ([]alert.AlertmanagerAlert, error) {
-	u := a.endpoint() + "?" + a.activeQuery(n).Encode()
+	u, shown := a.endpoint()+"?"+a.activeQuery(n).Encode(), redact.URL(a.endpoint())
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("alertmanager GET %s: %w: %w", a.endpoint(), err, ErrRejected)
+		return nil, fmt.Errorf("alertmanager GET %s: %s: %w", shown, redact.Error(err), ErrRejected)
 	}
 	resp, err := a.Client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("alertmanager GET %s: %w", a.endpoint(), err)
+		return nil, fmt.Errorf("alertmanager GET %s: %s", shown, redact.Error(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	switch {
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		return nil, fmt.Errorf("alertmanager GET %s: HTTP %d: %s: %w", a.endpoint(), resp.StatusCode, excerpt(raw), ErrRejected)
+		return nil, fmt.Errorf("alertmanager GET %s: HTTP %d: %s: %w", shown, resp.StatusCode, excerpt(raw), ErrRejected)
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
-		return nil, fmt.Errorf("alertmanager GET %s: HTTP %d: %s", a.endpoint(), resp.StatusCode, excerpt(raw))
+		return nil, fmt.Errorf("alertmanager GET %s: HTTP %d: %s", shown, resp.StatusCode, excerpt(raw))
 	}
 	var all []alert.AlertmanagerAlert
 	if err := json.Unmarshal(raw, &all); err != nil {
 		// A 2xx we cannot read is a broken server, not a refusal: retry.
-		return nil, fmt.Errorf("alertmanager GET %s: decode: %w", a.endpoint(), err)
+		return nil, fmt.Errorf("alertmanager GET %s: decode: %w", shown, err)
 	}
 	// Filter again here: the answer must be exactly this channel, whatever
 	// the server made of the filter.

@@ -136,7 +136,7 @@ func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.
 func newTestAlertmanager(t *testing.T) (*Alertmanager, *alertmanagerStandIn, *fakeClock) {
 	clock := &fakeClock{t: time.Date(2026, 4, 21, 3, 0, 0, 0, time.UTC)}
 	stand := newAlertmanagerStandIn(t, clock.Now)
-	am := NewAlertmanager(stand.srv.URL, "council-1.lan", NewRetryClient(2*time.Second))
+	am := NewAlertmanager(stand.srv.URL, "council-1.lan", NewRetryClient())
 	am.Client.RetryMax = 0
 	am.Now = clock.Now
 	am.Hold = func(check string) time.Duration { return 30*time.Minute + 3*30*time.Second }

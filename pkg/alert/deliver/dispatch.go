@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // Dispatcher delivers notices to every sink, spooling what it cannot deliver
@@ -75,7 +76,7 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 			for i := range d.Outbox.Entries {
 				if d.Outbox.Entries[i].ID == p.ID {
 					d.Outbox.Entries[i].Attempts++
-					d.Outbox.Entries[i].LastErr = err.Error()
+					d.Outbox.Entries[i].LastErr = redact.Error(err)
 				}
 			}
 		}
@@ -150,13 +151,13 @@ func (d *Dispatcher) Send(ctx context.Context, n alert.Notice) error {
 			d.Dropped++
 			d.logRejected(s, n, err)
 		default:
-			d.spool(s, n, err.Error())
+			d.spool(s, n, redact.Error(err))
 			spooled = true
 		}
 	}
 	if failedAll && d.LocalNotify != nil && n.Severity.Rank() >= alert.Error.Rank() {
 		if err := d.LocalNotify(ctx, n); err != nil {
-			d.Log.Warn("local_notify_failed", "check", n.Check, "error", err.Error())
+			d.Log.Warn("local_notify_failed", "check", n.Check, "error", redact.Error(err))
 		}
 	}
 	if err := d.Outbox.Save(); err != nil && spooled {
@@ -200,7 +201,7 @@ func (d *Dispatcher) logSent(s Sink, n alert.Notice, r Receipt, via string, wait
 
 func (d *Dispatcher) logRejected(s Sink, n alert.Notice, err error) {
 	d.Log.Error("alert_rejected", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
-		"title", n.Title, "error", err.Error())
+		"title", n.Title, "error", redact.Error(err))
 }
 
 func (d *Dispatcher) sink(name string) Sink {

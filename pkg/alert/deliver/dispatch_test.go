@@ -101,7 +101,7 @@ func newDispatcher(t *testing.T, url, outboxPath string, max int) (*Dispatcher, 
 	var lc logCapture
 	return &Dispatcher{
 		ProbeName: "guardian",
-		Sinks:     []Sink{NewForceFlow(url, NewRetryClient(300*time.Millisecond))},
+		Sinks:     []Sink{NewForceFlow(url, NewRetryClient())},
 		Outbox:    ob,
 		Log:       slog.New(slog.NewJSONHandler(&lc, nil)),
 	}, &lc
