@@ -260,15 +260,21 @@ func openLog(cfg Common, stdout io.Writer) (io.Writer, *eventlog.File, error) {
 	return f, f, nil
 }
 
-// setupDispatch builds the alert sinks and the outbox, and flushes what
-// earlier ticks could not deliver.
+// setupDispatch builds the alert sinks and loads the outbox. What earlier
+// ticks could not deliver is flushed in finish, after the checks: a long
+// backlog or a slow notifier must not delay the check itself.
 func (t *Tick) setupDispatch(ctx context.Context, base string) error {
 	ob, err := alert.LoadOutbox(base+".outbox.json", t.Common.OutboxMax)
 	if err != nil {
 		if !errors.Is(err, alert.ErrOutboxCorrupt) {
 			return err
 		}
-		t.Log.Error("outbox_reset", "error", err.Error())
+		// Salvaged; the dispatcher alerts on what was lost.
+		t.Log.Error("outbox_corrupt", "error", err.Error())
+	}
+	if ob.Trimmed > 0 {
+		t.Log.Warn("outbox_trimmed", "dropped", ob.Trimmed, "max", ob.Max,
+			"reason", "the outbox held more than --outbox-max; the oldest were dropped and will be reported")
 	}
 	var sinks []deliver.Sink
 	client := deliver.NewRetryClient()
@@ -287,9 +293,7 @@ func (t *Tick) setupDispatch(ctx context.Context, base string) error {
 		ProbeName: t.Probe.Name, Sinks: sinks, Outbox: ob, Log: t.Log,
 		DryRun: t.Common.DryRun, DryRunOut: t.Out, LocalNotify: deliver.NotifyLocal, Now: t.Now,
 	}
-	fctx, cancel := context.WithTimeout(ctx, t.Common.AlertBudget)
-	defer cancel()
-	return t.dispatch.Flush(fctx)
+	return nil
 }
 
 // resolveTransport picks the network transport; it reports a misconfiguration
@@ -333,6 +337,13 @@ func (t *Tick) finish(cancelled bool, logFile *eventlog.File, stderr io.Writer) 
 		// Don't wait on the network after a SIGTERM; spool directly.
 		actx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
 		defer cancel()
+	}
+	if !cancelled {
+		// The backlog first (oldest first), within the same budget; what
+		// it leaves is spooled behind, in order.
+		if err := t.dispatch.Flush(actx); err != nil {
+			t.Log.Error("outbox_error", "error", err.Error())
+		}
 	}
 	for _, n := range t.notices {
 		if err := t.dispatch.Send(actx, n); err != nil {

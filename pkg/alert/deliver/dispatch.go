@@ -42,41 +42,47 @@ type Dispatcher struct {
 	Sent, Spooled, Dropped int
 }
 
-// Flush tries to deliver the outbox, oldest first. Per sink it stops at the
-// first retryable failure so the order is kept; a permanent rejection is
-// logged and dropped. It saves the outbox after every change, so a crash
-// mid-flush neither loses nor repeats more than the one notice in flight.
+// Flush tries to deliver the outbox, oldest first, then reports what the
+// outbox lost (a corrupt file, an overflow). Per sink it stops at the first
+// retryable failure so the order is kept; a permanent rejection is logged
+// and dropped. It writes the outbox once, at the end, not after every
+// delivery: a backlog of hundreds is not rewritten and fsynced hundreds of
+// times. A crash mid-flush can therefore send again what this flush already
+// delivered; each notice carries its idempotency key, so the notifier can
+// recognise the repeat, and nothing is lost.
 func (d *Dispatcher) Flush(ctx context.Context) error {
-	if d.Outbox == nil || d.Outbox.Len() == 0 || d.DryRun {
+	if d.Outbox == nil || d.DryRun {
 		return nil
 	}
-	blocked := map[string]bool{}
-	for _, p := range append([]alert.Pending(nil), d.Outbox.Entries...) {
-		sink := d.sink(p.Sink)
-		if sink == nil {
-			// A sink that is no longer configured (e.g. --force-flow-url
-			// emptied): keep the entry; it is reported by outbox depth.
-			continue
-		}
-		if blocked[p.Sink] {
-			continue
-		}
-		r, err := sink.Deliver(ctx, p.Notice)
-		switch {
-		case err == nil:
-			d.Outbox.Remove(p.ID)
-			d.Sent++
-			d.logSent(sink, p.Notice, r, "outbox", time.Since(p.Queued))
-		case errors.Is(err, ErrRejected):
-			d.Outbox.Remove(p.ID)
-			d.Dropped++
-			d.logRejected(sink, p.Notice, err)
-		default:
-			blocked[p.Sink] = true
-			for i := range d.Outbox.Entries {
-				if d.Outbox.Entries[i].ID == p.ID {
-					d.Outbox.Entries[i].Attempts++
-					d.Outbox.Entries[i].LastErr = redact.Error(err)
+	if d.Outbox.Len() > 0 {
+		blocked := map[string]bool{}
+		for _, p := range append([]alert.Pending(nil), d.Outbox.Entries...) {
+			sink := d.sink(p.Sink)
+			if sink == nil {
+				// A sink that is no longer configured (e.g. --force-flow-url
+				// emptied): keep the entry; it is reported by outbox depth.
+				continue
+			}
+			if blocked[p.Sink] {
+				continue
+			}
+			r, err := sink.Deliver(ctx, p.Notice)
+			switch {
+			case err == nil:
+				d.Outbox.Remove(p.ID)
+				d.Sent++
+				d.logSent(sink, p.Notice, r, "outbox", time.Since(p.Queued))
+			case errors.Is(err, ErrRejected):
+				d.Outbox.Remove(p.ID)
+				d.Dropped++
+				d.logRejected(sink, p.Notice, err)
+			default:
+				blocked[p.Sink] = true
+				for i := range d.Outbox.Entries {
+					if d.Outbox.Entries[i].ID == p.ID {
+						d.Outbox.Entries[i].Attempts++
+						d.Outbox.Entries[i].LastErr = redact.Error(err)
+					}
 				}
 			}
 		}
@@ -84,7 +90,32 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := d.reportLost(ctx); err != nil {
+		return err
+	}
 	return d.reportOverflow(ctx)
+}
+
+// reportLost sends the one alert that says a corrupt outbox lost notices.
+// It goes out (or is spooled) like any other notice, so the report itself
+// cannot be lost.
+func (d *Dispatcher) reportLost(ctx context.Context) error {
+	l := d.Outbox.Lost
+	if l == nil || len(d.Sinks) == 0 {
+		return nil // no sink to tell yet: keep the report
+	}
+	d.Outbox.Lost = nil
+	n := fmt.Sprintf("%d", l.Lost)
+	if l.AtLeast {
+		n = "at least " + n
+	}
+	msg := fmt.Sprintf("the alert outbox was corrupt: %s undelivered alert(s) in it could not be read and are lost; %d were salvaged and are delivered in order; the damaged file is kept as %s. A later \"recovered\" notice may refer to an alert that never arrived.",
+		n, l.Salvaged, l.Kept)
+	d.Log.Error("outbox_lost", "lost", l.Lost, "at_least", l.AtLeast, "salvaged", l.Salvaged, "kept", l.Kept)
+	return d.Send(ctx, alert.Notice{
+		Probe: d.probeName(), Check: "outbox_corrupt", Severity: alert.Error,
+		Title: fmt.Sprintf("council-%s: outbox_corrupt", d.probeName()), Message: msg, At: d.now(),
+	})
 }
 
 // reportOverflow turns a non-zero overflow count into one alert once a

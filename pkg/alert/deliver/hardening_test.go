@@ -192,3 +192,60 @@ func TestRetryAfterTimeoutIsNotDuplicated(t *testing.T) {
 }
 
 func newTestLogger(lc *logCapture) *slog.Logger { return slog.New(slog.NewJSONHandler(lc, nil)) }
+
+// A flush writes the outbox once, after its deliveries, not once per
+// delivered entry: with an outbox that cannot be written, every entry is
+// still offered to Force Flow before the write fails.
+func TestFlushWritesTheOutboxOnce(t *testing.T) {
+	s, srv := simFF(t)
+	d, _, _ := dispatcherFor(t, srv.URL+"/notify")
+	parent := filepath.Join(t.TempDir(), "a-file")
+	os.WriteFile(parent, []byte("x"), 0o600)
+	d.Outbox = alert.NewOutbox(filepath.Join(parent, "outbox.json"), 0) // cannot be written
+	for i := 0; i < 5; i++ {
+		d.Outbox.Add("forceflow", notice(i), time.Now(), "down")
+	}
+	if err := d.Flush(context.Background()); err == nil {
+		t.Fatal("an outbox that cannot be written must be reported")
+	}
+	if n := len(s.Alerts()); n != 5 {
+		t.Errorf("Force Flow got %d of 5 before the outbox write: the outbox is written per entry", n)
+	}
+}
+
+// A corrupt outbox is salvaged, and one alert says how many were lost.
+func TestCorruptOutboxAlertsOnce(t *testing.T) {
+	s, srv := simFF(t)
+	path := filepath.Join(t.TempDir(), "outbox.json")
+	o := alert.NewOutbox(path, 0)
+	for i := 0; i < 4; i++ {
+		o.Add("forceflow", notice(i), time.Now(), "down")
+	}
+	if err := o.Save(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, data[:strings.Index(string(data), `"id": 3`)], 0o600) // two complete entries
+	ob, err := alert.LoadOutbox(path, 0)
+	if !errors.Is(err, alert.ErrOutboxCorrupt) {
+		t.Fatalf("got %v", err)
+	}
+	var lc logCapture
+	d := &Dispatcher{ProbeName: "guardian", Sinks: []Sink{NewForceFlow(srv.URL+"/notify", NewRetryClient())}, Outbox: ob, Log: newTestLogger(&lc)}
+	if err := d.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var reports []string
+	for _, a := range s.Alerts() {
+		if strings.HasSuffix(a.Title, ": outbox_corrupt") {
+			reports = append(reports, a.Message)
+		}
+	}
+	if len(s.Alerts()) != 3 || len(reports) != 1 || !strings.Contains(reports[0], "2 undelivered alert(s)") {
+		t.Fatalf("want the 2 salvaged alerts and one report of 2 lost; got %+v", s.Alerts())
+	}
+	d.Flush(context.Background())
+	if len(s.Alerts()) != 3 {
+		t.Errorf("the loss was reported again")
+	}
+}
