@@ -40,7 +40,7 @@ func newForceFlow(t *testing.T) *forceFlow {
 			http.Error(w, `{"error":"boom"}`, 500)
 			return
 		case "429":
-			http.Error(w, `{"error":"slow down"}`, 429)
+			http.Error(w, `{"error":"slow down"}`, http.StatusTooManyRequests)
 			return
 		case "400":
 			http.Error(w, `{"error":"severity must be one of info|warn|error|critical"}`, 400)
