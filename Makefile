@@ -22,7 +22,7 @@ FUZZTIME ?= 5s
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: help build test vet fmt fmt-check lint staticcheck tools cross fuzz bench demo install install-plists uninstall-plists clean
+.PHONY: help build test vet fmt fmt-check lint staticcheck depcheck depaware tools cross fuzz bench demo install install-plists uninstall-plists clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,7 +43,7 @@ fmt: ## gofmt the tree
 fmt-check: ## fail if any file is not gofmt-formatted
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
-lint: fmt-check vet cross staticcheck ## gofmt, vet, staticcheck, each module on its own (GOWORK=off) and the darwin builds
+lint: fmt-check vet cross staticcheck depcheck ## gofmt, vet, staticcheck, each module on its own (GOWORK=off), the darwin builds, and each binary's dependencies and size
 	@set -e; for m in $(MODULES); do echo "== standalone $$m"; (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...); done
 
 tools: ## install the pinned staticcheck (go install, from the module proxy)
@@ -52,6 +52,12 @@ tools: ## install the pinned staticcheck (go install, from the module proxy)
 staticcheck: ## staticcheck every module (installs the pinned version if missing)
 	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(patsubst v%,%,$(STATICCHECK_VERSION)))' || $(MAKE) --no-print-directory tools
 	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...); done
+
+depcheck: build ## each binary links what its depaware.txt lists, none it forbids, within its size budget
+	$(GO) run ./integration/cmd/council-depaware -bin $(BIN) $(addprefix ./,$(CMDS))
+
+depaware: build ## regenerate each binary's depaware.txt (a new binary gets one; budgets and forbid lines are kept)
+	$(GO) run ./integration/cmd/council-depaware -update -bin $(BIN) $(addprefix ./,$(CMDS))
 
 cross: ## cross-compile and vet every module for darwin/arm64 and darwin/amd64
 	@set -e; for arch in arm64 amd64; do for m in $(MODULES); do echo "== darwin/$$arch $$m"; \
