@@ -124,6 +124,12 @@ func LoadOutbox(path string, max int) (*Outbox, error) {
 	}
 	o = salvage(data)
 	o.path, o.Max = path, NewOutbox(path, max).Max
+	// Keep the newest Max of what was salvaged; the rest is counted as lost
+	// below (not as overflow, which would report it twice).
+	if n := len(o.Entries) - o.Max; n > 0 {
+		o.Entries = append([]Pending(nil), o.Entries[n:]...)
+		o.Trimmed = n
+	}
 	// How many the file held: its own count when that survived, else the
 	// entries visible in what was read (then there may have been more).
 	held, atLeast := o.Count, false
@@ -136,7 +142,6 @@ func LoadOutbox(path string, max int) (*Outbox, error) {
 		report.AtLeast = report.AtLeast || o.Lost.AtLeast
 	}
 	o.Lost = report
-	o.trim()
 	more := ""
 	if report.AtLeast {
 		more = "at least "
