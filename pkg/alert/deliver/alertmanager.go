@@ -103,7 +103,7 @@ func (a *Alertmanager) labels(n alert.Notice, sev alert.Severity) map[string]str
 }
 
 func annotations(n alert.Notice) map[string]string {
-	return map[string]string{"summary": n.Title, "description": n.Message}
+	return map[string]string{"summary": redact.String(n.Title), "description": redact.String(n.Message)}
 }
 
 func startOf(n alert.Notice) time.Time {

@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -247,5 +248,26 @@ func TestCorruptOutboxAlertsOnce(t *testing.T) {
 	d.Flush(context.Background())
 	if len(s.Alerts()) != 3 {
 		t.Errorf("the loss was reported again")
+	}
+}
+
+// What a server echoed into a notice (a bearer credential, an sk- key) is
+// masked in what every sink sends, Alertmanager's annotations included.
+func TestSinksSendRedactedText(t *testing.T) {
+	n := notice(1)
+	n.Message = "wrong answer: Authorization: Bearer tok-Secret-123 and sk-abcdefghijklmnop"
+	s, srv := simFF(t)
+	if _, err := NewForceFlow(srv.URL+"/notify", NewRetryClient()).Deliver(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	am, stand, _ := newTestAlertmanager(t)
+	if _, err := am.Deliver(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	sent := fmt.Sprint(s.Alerts(), stand.allPosts())
+	for _, secret := range []string{"tok-Secret-123", "sk-abcdefghijklmnop"} {
+		if strings.Contains(sent, secret) {
+			t.Errorf("%s was sent: %s", secret, sent)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // NotifyLocal raises a macOS notification with osascript, as the off-box
@@ -17,7 +18,7 @@ import (
 // involved.
 func NotifyLocal(ctx context.Context, n alert.Notice) error {
 	script := fmt.Sprintf("display notification %s with title %s sound name \"Basso\"",
-		appleScriptQuote(n.Message), appleScriptQuote(n.Title))
+		appleScriptQuote(redact.String(n.Message)), appleScriptQuote(redact.String(n.Title)))
 	out, err := exec.CommandContext(ctx, "osascript", "-e", script).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("osascript: %w: %s", err, out)
