@@ -17,8 +17,12 @@ MODULES  := $(sort $(foreach m,$(patsubst %/go.mod,%,$(wildcard go.mod */go.mod 
 CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) pkg/councilsim/cmd/council-sim pkg/forceflowsim/cmd/forceflow-sim pkg/launchctl/launchdsim/cmd/fake-launchctl
 PROBES   := $(filter council-guardian council-canary council-drift council-integrity council-parity-smoke council-status,$(notdir $(CMDS)))
 FUZZTIME ?= 5s
+# staticcheck, pinned; `make tools` installs it with go install (from the
+# module proxy) into GOPATH/bin, and lint installs it if it is missing.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: help build test vet fmt fmt-check lint cross fuzz bench demo install install-plists uninstall-plists clean
+.PHONY: help build test vet fmt fmt-check lint staticcheck depcheck depaware tools cross fuzz bench demo install install-plists uninstall-plists clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,8 +43,21 @@ fmt: ## gofmt the tree
 fmt-check: ## fail if any file is not gofmt-formatted
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
-lint: fmt-check vet cross ## gofmt, vet, each module on its own (GOWORK=off) and the darwin builds
+lint: fmt-check vet cross staticcheck depcheck ## gofmt, vet, staticcheck, each module on its own (GOWORK=off), the darwin builds, and each binary's dependencies and size
 	@set -e; for m in $(MODULES); do echo "== standalone $$m"; (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...); done
+
+tools: ## install the pinned staticcheck (go install, from the module proxy)
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+staticcheck: ## staticcheck every module (installs the pinned version if missing)
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(patsubst v%,%,$(STATICCHECK_VERSION)))' || $(MAKE) --no-print-directory tools
+	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...); done
+
+depcheck: build ## each binary links what its depaware.txt lists, none it forbids, within its size budget
+	$(GO) run ./integration/cmd/council-depaware -bin $(BIN) $(addprefix ./,$(CMDS))
+
+depaware: build ## regenerate each binary's depaware.txt (a new binary gets one; budgets and forbid lines are kept)
+	$(GO) run ./integration/cmd/council-depaware -update -bin $(BIN) $(addprefix ./,$(CMDS))
 
 cross: ## cross-compile and vet every module for darwin/arm64 and darwin/amd64
 	@set -e; for arch in arm64 amd64; do for m in $(MODULES); do echo "== darwin/$$arch $$m"; \

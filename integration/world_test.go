@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -311,11 +310,4 @@ func dumpEvents(evs []map[string]any) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
-}
-
-// ctxTimeout is a context for a helper that must not hang.
-func ctxTimeout(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	t.Cleanup(cancel)
-	return ctx
 }

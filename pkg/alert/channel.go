@@ -1,20 +1,23 @@
-// Package alert decides when a probe's check becomes an alert and makes sure
-// the alert arrives.
+// Package alert decides when a probe's check becomes an alert, and holds the
+// data every alert path shares: severities, per-channel policy and state,
+// notices, the wire formats of Force Flow and Alertmanager, and the durable
+// outbox file.
 //
 // A channel is (probe, check): every failure mode has its own hysteresis
 // (alert only after N consecutive failures), its own cooldown (re-alert at
 // most once per window while it keeps failing) and its own single "recovered"
-// info alert when it passes again. That is the seed's doctrine: an urgent
-// alert is never bundled with chronic noise.
+// info alert when it passes again. An urgent alert is never bundled with
+// chronic noise.
 //
-// Delivery goes through Sinks (Force Flow; Alertmanager) via a Dispatcher that
-// never loses an alert: what cannot be delivered now (notifier down, timeout,
-// 5xx) is kept in a durable, bounded Outbox in the state directory and
-// delivered oldest first on a later tick. A 4xx is a permanent rejection:
-// logged with its reason and dropped.
+// This package does no network I/O, so a binary that only reads probe state
+// (council-status) links no HTTP client. Delivery (the Force Flow and
+// Alertmanager senders, the Dispatcher that spools to the outbox) is in
+// package deliver.
 package alert
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -95,6 +98,17 @@ type Notice struct {
 	At       time.Time `json:"at"`
 	// ForceChannels is passed through to Force Flow when set.
 	ForceChannels []string `json:"force_channels,omitempty"`
+}
+
+// Key is the notice's stable id: the same for every attempt to deliver it,
+// on this tick or from the outbox on a later one, and different for any
+// other notice (it covers when the notice was made). Sinks send it as an
+// idempotency key so a notifier can drop a repeat it already has.
+func (n Notice) Key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%t\x00%s\x00%s\x00%d\x00%d",
+		n.Probe, n.Check, n.Severity, n.Resolved, n.Title, n.Message, n.At.UnixNano(), n.StartsAt.UnixNano())
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Source is the Force Flow source name for the probe: council-<probe>.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sanctum/council-probes/pkg/atomicfile"
 	"github.com/sanctum/council-probes/pkg/testpki"
 )
 
@@ -149,7 +150,7 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	defer sim.Close()
 	// The pid file first: a script that has read the URLs can rely on it.
 	if p := c.String("pid-file"); p != "" {
-		if err := writeFileAtomic(p, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		if err := atomicfile.WriteFile(p, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			return err
 		}
 		defer os.Remove(p)
@@ -214,31 +215,5 @@ func writePKI(c *cli.Context, stdout io.Writer) error {
 		return fmt.Errorf("pki: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote throwaway CA, server cert and %d client certs under %s\n", len(clients), testpki.CertsDir(home))
-	return nil
-}
-
-// writeFileAtomic writes data via a temp file and rename, so a reader never
-// sees half a pid file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err == nil {
-		err = tmp.Chmod(perm)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
 	return nil
 }

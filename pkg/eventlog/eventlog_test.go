@@ -3,6 +3,7 @@ package eventlog
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -42,7 +43,7 @@ func TestHandlerFields(t *testing.T) {
 	now := start.Add(1234 * time.Millisecond)
 	log := slog.New(WithDuration(NewHandler(&buf), start, func() time.Time { return now })).With("probe", "canary")
 
-	log.Log(nil, LevelCritical, "rate_limit", "check", "rate_limit")
+	log.Log(context.Background(), LevelCritical, "rate_limit", "check", "rate_limit")
 	log.Warn("probe_fail", "check", "unreachable", "duration_ms", 7)
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")

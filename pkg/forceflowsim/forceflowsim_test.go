@@ -62,3 +62,50 @@ func TestRules(t *testing.T) {
 		t.Fatalf("mode 500 answered %d", code)
 	}
 }
+
+func TestIdempotencyKeyAcceptsOnce(t *testing.T) {
+	s := New()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	p := Payload{Source: "council-guardian", Severity: "error", Title: "council-guardian: unreachable", Message: "refused"}
+	send := func(key string) Receipt {
+		b, _ := json.Marshal(p)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/notify", bytes.NewReader(b))
+		req.Header.Set(IdempotencyHeader, key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var rc Receipt
+		json.NewDecoder(resp.Body).Decode(&rc)
+		return rc
+	}
+	first := send("k1")
+	again := send("k1")
+	if len(s.Alerts()) != 1 || s.Duplicates() != 1 {
+		t.Fatalf("same key twice: %d accepted, %d duplicates; want 1 and 1", len(s.Alerts()), s.Duplicates())
+	}
+	if again.Status != first.Status || again.Deduplicated {
+		t.Errorf("a repeated key must get the first receipt %+v, got %+v", first, again)
+	}
+	if send("k2"); len(s.Alerts()) != 2 {
+		t.Errorf("a new key was not accepted: %d alerts", len(s.Alerts()))
+	}
+}
+
+func TestFailureModes(t *testing.T) {
+	s := New()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	p := Payload{Source: "council-guardian", Severity: "error", Title: "t", Message: "m"}
+	for mode, want := range map[string]int{Mode400: 400, "401": 401, "413": 413, ModeHTML200: 200, ModeStatusError: 200} {
+		s.SetMode(mode)
+		if code, rc := post(t, srv.URL, p); code != want || rc.Status == "sent" {
+			t.Errorf("mode %s: %d %+v, want %d and no receipt", mode, code, rc, want)
+		}
+	}
+	if len(s.Alerts()) != 0 {
+		t.Errorf("failure modes recorded %d alerts", len(s.Alerts()))
+	}
+}

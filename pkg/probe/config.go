@@ -41,7 +41,6 @@ type Common struct {
 	FallbackPlist, FallbackLock     string
 	RemediationLock                 string
 	PrimaryBinary, PrimaryLog       string
-	launchdFlags                    bool
 }
 
 // ClientName is the cert/key basename of a probe under

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/alert/deliver"
 	"github.com/sanctum/council-probes/pkg/atomicfile"
 	"github.com/sanctum/council-probes/pkg/redact"
 )
@@ -59,7 +60,7 @@ func (t *Tick) sendDirect(ctx context.Context, n alert.Notice) {
 	sendDirect(ctx, t.dispatch, t.Log, n)
 }
 
-func sendDirect(ctx context.Context, d *alert.Dispatcher, log *slog.Logger, n alert.Notice) {
+func sendDirect(ctx context.Context, d *deliver.Dispatcher, log *slog.Logger, n alert.Notice) {
 	if d.DryRun {
 		for _, s := range d.Sinks {
 			fmt.Fprintf(d.DryRunOut, "dry-run: would send alert: %s\n", s.DryRun(n))
@@ -96,15 +97,8 @@ func (p *Probe) stateDirFault(c *cli.Context, cfg Common, log *slog.Logger, stdo
 	log.Error("state_error", "check", "state", "detail", msg)
 	fmt.Fprintf(stderr, "%s: state: cannot %s in the state dir: %s\n", p.Binary(), what, redact.Error(err))
 	problems := validateConfig(c, p)
-	client := alert.NewRetryClient(minDuration(3*time.Second, cfg.AlertBudget))
-	var sinks []alert.Sink
-	if cfg.ForceFlowURL != "" && !problemWith(problems, "force-flow-url") {
-		sinks = append(sinks, alert.NewForceFlow(cfg.ForceFlowURL, client))
-	}
-	if cfg.AlertmanagerURL != "" && !problemWith(problems, "alertmanager-url") {
-		sinks = append(sinks, alert.NewAlertmanager(cfg.AlertmanagerURL, cfg.Instance, client))
-	}
-	d := &alert.Dispatcher{ProbeName: p.Name, Sinks: sinks, Log: log, DryRun: cfg.DryRun, DryRunOut: stdout, LocalNotify: alert.NotifyLocal}
+	sinks, _ := alertSinks(cfg, problems)
+	d := &deliver.Dispatcher{ProbeName: p.Name, Sinks: sinks, Log: log, DryRun: cfg.DryRun, DryRunOut: stdout, LocalNotify: deliver.NotifyLocal}
 	now := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.AlertBudget)
 	defer cancel()

@@ -30,6 +30,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/alert/deliver"
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/lock"
 	"github.com/sanctum/council-probes/pkg/metrics"
@@ -229,7 +230,7 @@ func (p *Probe) tick(c *cli.Context) int {
 	}
 	t.engine.Now = func() time.Time { return t.Now() }
 	problems := validateConfig(c, p)
-	if err := t.setupDispatch(ctx, base, problems); err != nil {
+	if err := t.setupDispatch(base, problems); err != nil {
 		p.stateDirFault(c, cfg, log, stdout, stderr, "load its alert outbox", err)
 		return ExitUnknown
 	}
@@ -274,44 +275,50 @@ func openLog(cfg Common, stdout io.Writer) (io.Writer, *eventlog.File, error) {
 	return f, f, nil
 }
 
-// setupDispatch builds the alert sinks and the outbox, and flushes what
-// earlier ticks could not deliver.
-func (t *Tick) setupDispatch(ctx context.Context, base string, problems []configProblem) error {
+// setupDispatch builds the alert sinks and loads the outbox. What earlier
+// ticks could not deliver is flushed in finish, after the checks: a long
+// backlog or a slow notifier must not delay the check itself. A sink whose
+// URL is invalid is left out; reportConfig says why.
+func (t *Tick) setupDispatch(base string, problems []configProblem) error {
 	ob, err := alert.LoadOutbox(base+".outbox.json", t.Common.OutboxMax)
 	if err != nil {
 		if !errors.Is(err, alert.ErrOutboxCorrupt) {
 			return err
 		}
-		t.Log.Error("outbox_reset", "error", err.Error())
+		// Salvaged; the dispatcher alerts on what was lost.
+		t.Log.Error("outbox_corrupt", "error", err.Error())
 	}
-	var sinks []alert.Sink
-	client := alert.NewRetryClient(minDuration(3*time.Second, t.Common.AlertBudget))
-	// A sink whose URL is invalid is left out; reportConfig says why.
-	if t.Common.ForceFlowURL != "" && !problemWith(problems, "force-flow-url") {
-		sinks = append(sinks, alert.NewForceFlow(t.Common.ForceFlowURL, client))
+	if ob.Trimmed > 0 {
+		t.Log.Warn("outbox_trimmed", "dropped", ob.Trimmed, "max", ob.Max,
+			"reason", "the outbox held more than --outbox-max; the oldest were dropped and will be reported")
 	}
-	if t.Common.AlertmanagerURL != "" && !problemWith(problems, "alertmanager-url") {
-		am := alert.NewAlertmanager(t.Common.AlertmanagerURL, t.Common.Instance, client)
+	sinks, am := alertSinks(t.Common, problems)
+	if am != nil {
 		// Keep a firing alert active until the engine's next re-alert (at
 		// most cooldown + one interval away), with two ticks to spare.
 		am.Hold = func(check string) time.Duration { return t.engine.PolicyFor(check).Cooldown + 3*t.Probe.Interval }
 		am.Now = t.Now
-		sinks = append(sinks, am)
 	}
-	t.dispatch = &alert.Dispatcher{
+	t.dispatch = &deliver.Dispatcher{
 		ProbeName: t.Probe.Name, Sinks: sinks, Outbox: ob, Log: t.Log,
-		DryRun: t.Common.DryRun, DryRunOut: t.Out, LocalNotify: alert.NotifyLocal, Now: t.Now,
+		DryRun: t.Common.DryRun, DryRunOut: t.Out, LocalNotify: deliver.NotifyLocal, Now: t.Now,
 	}
-	fctx, cancel := context.WithTimeout(ctx, t.Common.AlertBudget)
-	defer cancel()
-	return t.dispatch.Flush(fctx)
+	return nil
 }
 
-func minDuration(a, b time.Duration) time.Duration {
-	if b > 0 && b < a {
-		return b
+// alertSinks builds the configured alert sinks. A sink whose URL is invalid
+// is left out (reportConfig says why); am is nil when no Alertmanager is
+// configured.
+func alertSinks(cfg Common, problems []configProblem) (sinks []deliver.Sink, am *deliver.Alertmanager) {
+	client := deliver.NewRetryClient()
+	if cfg.ForceFlowURL != "" && !problemWith(problems, "force-flow-url") {
+		sinks = append(sinks, deliver.NewForceFlow(cfg.ForceFlowURL, client))
 	}
-	return a
+	if cfg.AlertmanagerURL != "" && !problemWith(problems, "alertmanager-url") {
+		am = deliver.NewAlertmanager(cfg.AlertmanagerURL, cfg.Instance, client)
+		sinks = append(sinks, am)
+	}
+	return sinks, am
 }
 
 // resolveTransport picks the network transport; it reports a misconfiguration
@@ -355,6 +362,13 @@ func (t *Tick) finish(cancelled bool, logFile *eventlog.File, human bool, stderr
 		// Don't wait on the network after a SIGTERM; spool directly.
 		actx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
 		defer cancel()
+	}
+	if !cancelled {
+		// The backlog first (oldest first), within the same budget; what
+		// it leaves is spooled behind, in order.
+		if err := t.dispatch.Flush(actx); err != nil {
+			t.Log.Error("outbox_error", "error", err.Error())
+		}
 	}
 	for _, n := range t.notices {
 		if err := t.dispatch.Send(actx, n); err != nil {

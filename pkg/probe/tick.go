@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/alert/deliver"
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/state"
 	"github.com/sanctum/council-probes/pkg/tilde"
@@ -67,7 +68,7 @@ type Tick struct {
 	Start time.Time
 
 	engine    *alert.Engine
-	dispatch  *alert.Dispatcher
+	dispatch  *deliver.Dispatcher
 	results   []Result
 	notices   []alert.Notice
 	perf      []Perf

@@ -158,8 +158,10 @@ type ForceFlow struct {
 	srv *httptest.Server
 }
 
-// NewForceFlow starts the stand-in. Modes: "up" (default), "500", "400",
-// "hang"; Close it to make it "down" (connection refused).
+// NewForceFlow starts the stand-in. Modes (see pkg/forceflowsim): "up"
+// (default), "500", "400", "hang", any status code, "html200",
+// "status-error", "redirect"; Close it to make it "down" (connection
+// refused).
 func NewForceFlow(t testing.TB) *ForceFlow {
 	s := forceflowsim.New()
 	f := &ForceFlow{Server: s, srv: httptest.NewServer(s)}

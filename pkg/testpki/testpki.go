@@ -23,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/atomicfile"
 )
 
 // CA is an in-memory certificate authority.
@@ -164,7 +166,7 @@ func WriteCouncilLayout(home string, ca *CA, clients ...string) error {
 			return fmt.Errorf("write cert layout: %w", err)
 		}
 	}
-	if err := writeFile(filepath.Join(certs, "ca.crt"), ca.CertPEM, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(certs, "ca.crt"), ca.CertPEM, 0o644); err != nil {
 		return err
 	}
 	crt, key, err := ca.Issue(IssueOpts{CommonName: "council-sim", Server: true})
@@ -190,39 +192,10 @@ func WriteCouncilLayout(home string, ca *CA, clients ...string) error {
 }
 
 func writePair(base string, crt, key []byte) error {
-	if err := writeFile(base+".crt", crt, 0o644); err != nil {
+	if err := atomicfile.WriteFile(base+".crt", crt, 0o644); err != nil {
 		return err
 	}
-	return writeFile(base+".key", key, 0o600)
-}
-
-// writeFile writes data atomically (temp file, fsync, rename) with mode perm,
-// so a reader never sees half a key.
-func writeFile(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(base+".key", key, 0o600)
 }
 
 func newSerial() (*big.Int, error) {

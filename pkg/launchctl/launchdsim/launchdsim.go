@@ -72,6 +72,7 @@ import (
 
 	"howett.net/plist"
 
+	"github.com/sanctum/council-probes/pkg/atomicfile"
 	"github.com/sanctum/council-probes/pkg/lock"
 )
 
@@ -179,11 +180,7 @@ func writeState(path string, st *State) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, b, 0o600)
 }
 
 // Shutdown stops every process the fake started (tests call it from

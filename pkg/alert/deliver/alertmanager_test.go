@@ -1,4 +1,4 @@
-package alert
+package deliver
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/alert"
 )
 
 // alertmanagerStandIn is a real HTTP stand-in for Alertmanager's v2 alerts
@@ -21,14 +23,14 @@ import (
 type alertmanagerStandIn struct {
 	mu     sync.Mutex
 	mode   string // up, 500, 400, get404
-	posts  [][]AlertmanagerAlert
-	alerts map[string]AlertmanagerAlert
+	posts  [][]alert.AlertmanagerAlert
+	alerts map[string]alert.AlertmanagerAlert
 	now    func() time.Time
 	srv    *httptest.Server
 }
 
 func newAlertmanagerStandIn(t *testing.T, now func() time.Time) *alertmanagerStandIn {
-	a := &alertmanagerStandIn{mode: "up", alerts: map[string]AlertmanagerAlert{}, now: now}
+	a := &alertmanagerStandIn{mode: "up", alerts: map[string]alert.AlertmanagerAlert{}, now: now}
 	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
 	t.Cleanup(a.srv.Close)
 	return a
@@ -57,7 +59,7 @@ func (a *alertmanagerStandIn) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			want[k] = uq
 		}
-		out := []AlertmanagerAlert{}
+		out := []alert.AlertmanagerAlert{}
 	next:
 		for _, x := range a.alerts {
 			for k, v := range want {
@@ -71,7 +73,7 @@ func (a *alertmanagerStandIn) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		json.NewEncoder(w).Encode(out)
 	case r.Method == http.MethodPost:
-		var in []AlertmanagerAlert
+		var in []alert.AlertmanagerAlert
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || len(in) == 0 {
 			http.Error(w, "bad body", 400)
 			return
@@ -88,7 +90,7 @@ func (a *alertmanagerStandIn) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusOK)
 	default:
-		http.Error(w, "method", 405)
+		http.Error(w, "method", http.StatusMethodNotAllowed)
 	}
 }
 
@@ -117,10 +119,10 @@ func (a *alertmanagerStandIn) active(check string) []string {
 	return out
 }
 
-func (a *alertmanagerStandIn) allPosts() [][]AlertmanagerAlert {
+func (a *alertmanagerStandIn) allPosts() [][]alert.AlertmanagerAlert {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([][]AlertmanagerAlert(nil), a.posts...)
+	return append([][]alert.AlertmanagerAlert(nil), a.posts...)
 }
 
 type fakeClock struct {
@@ -134,7 +136,7 @@ func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.
 func newTestAlertmanager(t *testing.T) (*Alertmanager, *alertmanagerStandIn, *fakeClock) {
 	clock := &fakeClock{t: time.Date(2026, 4, 21, 3, 0, 0, 0, time.UTC)}
 	stand := newAlertmanagerStandIn(t, clock.Now)
-	am := NewAlertmanager(stand.srv.URL, "council-1.lan", NewRetryClient(2*time.Second))
+	am := NewAlertmanager(stand.srv.URL, "council-1.lan", NewRetryClient())
 	am.Client.RetryMax = 0
 	am.Now = clock.Now
 	am.Hold = func(check string) time.Duration { return 30*time.Minute + 3*30*time.Second }
@@ -144,10 +146,10 @@ func newTestAlertmanager(t *testing.T) (*Alertmanager, *alertmanagerStandIn, *fa
 func TestAlertmanagerFiringEscalationAndRecovery(t *testing.T) {
 	am, stand, clock := newTestAlertmanager(t)
 	ctx := context.Background()
-	e := NewEngine("guardian", nil, Policy{Threshold: 1, Cooldown: 30 * time.Minute})
+	e := alert.NewEngine("guardian", nil, alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute})
 	e.Now = clock.Now
 
-	deliver := func(n *Notice) Receipt {
+	deliver := func(n *alert.Notice) Receipt {
 		t.Helper()
 		if n == nil {
 			t.Fatal("engine produced no notice")
@@ -160,7 +162,7 @@ func TestAlertmanagerFiringEscalationAndRecovery(t *testing.T) {
 	}
 
 	started := clock.Now()
-	if r := deliver(e.Fail("unreachable", Warn, "connect: connection refused")); r.Status != "firing" || r.HTTPStatus != 200 {
+	if r := deliver(e.Fail("unreachable", alert.Warn, "connect: connection refused")); r.Status != "firing" || r.HTTPStatus != 200 {
 		t.Errorf("receipt %+v", r)
 	}
 	posts := stand.allPosts()
@@ -186,7 +188,7 @@ func TestAlertmanagerFiringEscalationAndRecovery(t *testing.T) {
 	}
 
 	// Escalation alerts at once, as a second label set.
-	deliver(e.Fail("unreachable", Error, "connect: connection refused (3 in a row)"))
+	deliver(e.Fail("unreachable", alert.Error, "connect: connection refused (3 in a row)"))
 	if sev := stand.active("unreachable"); strings.Join(sev, ",") != "error,warn" {
 		t.Fatalf("active after escalation %v", sev)
 	}
@@ -214,13 +216,13 @@ func TestAlertmanagerFiringEscalationAndRecovery(t *testing.T) {
 
 func TestAlertmanagerRecoveryWhenListingRefused(t *testing.T) {
 	am, stand, clock := newTestAlertmanager(t)
-	n := Notice{Probe: "canary", Check: "answer", Severity: Error, Title: "council-canary: answer", Message: "wrong answer", StartsAt: clock.Now(), At: clock.Now()}
+	n := alert.Notice{Probe: "canary", Check: "answer", Severity: alert.Error, Title: "council-canary: answer", Message: "wrong answer", StartsAt: clock.Now(), At: clock.Now()}
 	if _, err := am.Deliver(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
 	stand.set("get404")
 	clock.Advance(time.Minute)
-	rec := Notice{Probe: "canary", Check: "answer", Severity: Info, Resolved: true, Title: "council-canary: answer recovered", Message: "ok again", StartsAt: n.StartsAt, At: clock.Now()}
+	rec := alert.Notice{Probe: "canary", Check: "answer", Severity: alert.Info, Resolved: true, Title: "council-canary: answer recovered", Message: "ok again", StartsAt: n.StartsAt, At: clock.Now()}
 	if _, err := am.Deliver(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +237,7 @@ func TestAlertmanagerRecoveryWhenListingRefused(t *testing.T) {
 
 func TestAlertmanagerRecoveryWithNothingActive(t *testing.T) {
 	am, stand, clock := newTestAlertmanager(t)
-	rec := Notice{Probe: "canary", Check: "answer", Severity: Info, Resolved: true, Title: "t", Message: "m", StartsAt: clock.Now(), At: clock.Now()}
+	rec := alert.Notice{Probe: "canary", Check: "answer", Severity: alert.Info, Resolved: true, Title: "t", Message: "m", StartsAt: clock.Now(), At: clock.Now()}
 	r, err := am.Deliver(context.Background(), rec)
 	if err != nil || len(stand.allPosts()) != 0 || !strings.Contains(r.Status, "none active") {
 		t.Fatalf("receipt %+v err %v posts %v", r, err, stand.allPosts())
@@ -243,7 +245,7 @@ func TestAlertmanagerRecoveryWithNothingActive(t *testing.T) {
 }
 
 func TestAlertmanagerErrorClassification(t *testing.T) {
-	n := Notice{Probe: "drift", Check: "binary", Severity: Critical, Title: "council-drift: binary", Message: "sha mismatch", At: time.Now()}
+	n := alert.Notice{Probe: "drift", Check: "binary", Severity: alert.Critical, Title: "council-drift: binary", Message: "sha mismatch", At: time.Now()}
 	tests := []struct {
 		name      string
 		mode      string
@@ -296,7 +298,7 @@ func TestAlertmanagerEndpoint(t *testing.T) {
 
 func TestAlertmanagerDryRunSendsNothing(t *testing.T) {
 	am, stand, clock := newTestAlertmanager(t)
-	n := Notice{Probe: "guardian", Check: "unreachable", Severity: Error, Title: "council-guardian: unreachable", Message: "down", At: clock.Now()}
+	n := alert.Notice{Probe: "guardian", Check: "unreachable", Severity: alert.Error, Title: "council-guardian: unreachable", Message: "down", At: clock.Now()}
 	s := am.DryRun(n)
 	if !strings.HasPrefix(s, "POST "+stand.srv.URL+"/api/v2/alerts [") || !strings.Contains(s, `"alertname":"unreachable"`) {
 		t.Errorf("dry run %q", s)

@@ -1,21 +1,24 @@
 //go:build darwin
 
-package alert
+package deliver
 
 import (
 	"context"
 	"fmt"
 	"os/exec"
 	"strconv"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // NotifyLocal raises a macOS notification with osascript, as the off-box
 // watchers do, for an urgent alert that could not reach Force Flow. The
 // script is passed by argv with the text quoted for AppleScript; no shell is
 // involved.
-func NotifyLocal(ctx context.Context, n Notice) error {
+func NotifyLocal(ctx context.Context, n alert.Notice) error {
 	script := fmt.Sprintf("display notification %s with title %s sound name \"Basso\"",
-		appleScriptQuote(n.Message), appleScriptQuote(n.Title))
+		appleScriptQuote(redact.String(n.Message)), appleScriptQuote(redact.String(n.Title)))
 	out, err := exec.CommandContext(ctx, "osascript", "-e", script).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("osascript: %w: %s", err, out)

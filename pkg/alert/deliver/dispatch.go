@@ -1,4 +1,13 @@
-package alert
+// Package deliver makes sure an alert arrives: it sends notices to sinks
+// (Force Flow, Alertmanager) through a Dispatcher that never loses one. What
+// cannot be delivered now (notifier down, timeout, 5xx, an answer that is
+// not a receipt) is kept in the durable, bounded alert.Outbox in the state
+// directory and delivered oldest first on a later tick. Only a refusal of
+// the payload itself is permanent: logged with its reason and dropped.
+//
+// It is apart from package alert so that a binary that only reads probe
+// state links no HTTP client.
+package deliver
 
 import (
 	"context"
@@ -7,6 +16,9 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // Dispatcher delivers notices to every sink, spooling what it cannot deliver
@@ -16,55 +28,61 @@ type Dispatcher struct {
 	// such as outbox overflow, are sent under it).
 	ProbeName string
 	Sinks     []Sink
-	Outbox    *Outbox
+	Outbox    *alert.Outbox
 	Log       *slog.Logger
 	// DryRun prints each request to DryRunOut instead of sending it.
 	DryRun    bool
 	DryRunOut io.Writer
 	// LocalNotify, when set, is called for error and critical notices that
 	// could not reach a sink (macOS: an osascript notification).
-	LocalNotify func(ctx context.Context, n Notice) error
+	LocalNotify func(ctx context.Context, n alert.Notice) error
 	Now         func() time.Time
 
 	// Sent and Spooled count this tick's outcomes (for the summary).
 	Sent, Spooled, Dropped int
 }
 
-// Flush tries to deliver the outbox, oldest first. Per sink it stops at the
-// first retryable failure so the order is kept; a permanent rejection is
-// logged and dropped. It saves the outbox after every change, so a crash
-// mid-flush neither loses nor repeats more than the one notice in flight.
+// Flush tries to deliver the outbox, oldest first, then reports what the
+// outbox lost (a corrupt file, an overflow). Per sink it stops at the first
+// retryable failure so the order is kept; a permanent rejection is logged
+// and dropped. It writes the outbox once, at the end, not after every
+// delivery: a backlog of hundreds is not rewritten and fsynced hundreds of
+// times. A crash mid-flush can therefore send again what this flush already
+// delivered; each notice carries its idempotency key, so the notifier can
+// recognise the repeat, and nothing is lost.
 func (d *Dispatcher) Flush(ctx context.Context) error {
-	if d.Outbox == nil || d.Outbox.Len() == 0 || d.DryRun {
+	if d.Outbox == nil || d.DryRun {
 		return nil
 	}
-	blocked := map[string]bool{}
-	for _, p := range append([]Pending(nil), d.Outbox.Entries...) {
-		sink := d.sink(p.Sink)
-		if sink == nil {
-			// A sink that is no longer configured (e.g. --force-flow-url
-			// emptied): keep the entry; it is reported by outbox depth.
-			continue
-		}
-		if blocked[p.Sink] {
-			continue
-		}
-		r, err := sink.Deliver(ctx, p.Notice)
-		switch {
-		case err == nil:
-			d.Outbox.remove(p.ID)
-			d.Sent++
-			d.logSent(sink, p.Notice, r, "outbox", time.Since(p.Queued))
-		case errors.Is(err, ErrRejected):
-			d.Outbox.remove(p.ID)
-			d.Dropped++
-			d.logRejected(sink, p.Notice, err)
-		default:
-			blocked[p.Sink] = true
-			for i := range d.Outbox.Entries {
-				if d.Outbox.Entries[i].ID == p.ID {
-					d.Outbox.Entries[i].Attempts++
-					d.Outbox.Entries[i].LastErr = err.Error()
+	if d.Outbox.Len() > 0 {
+		blocked := map[string]bool{}
+		for _, p := range append([]alert.Pending(nil), d.Outbox.Entries...) {
+			sink := d.sink(p.Sink)
+			if sink == nil {
+				// A sink that is no longer configured (e.g. --force-flow-url
+				// emptied): keep the entry; it is reported by outbox depth.
+				continue
+			}
+			if blocked[p.Sink] {
+				continue
+			}
+			r, err := sink.Deliver(ctx, p.Notice)
+			switch {
+			case err == nil:
+				d.Outbox.Remove(p.ID)
+				d.Sent++
+				d.logSent(sink, p.Notice, r, "outbox", time.Since(p.Queued))
+			case errors.Is(err, ErrRejected):
+				d.Outbox.Remove(p.ID)
+				d.Dropped++
+				d.logRejected(sink, p.Notice, err)
+			default:
+				blocked[p.Sink] = true
+				for i := range d.Outbox.Entries {
+					if d.Outbox.Entries[i].ID == p.ID {
+						d.Outbox.Entries[i].Attempts++
+						d.Outbox.Entries[i].LastErr = redact.Error(err)
+					}
 				}
 			}
 		}
@@ -72,7 +90,32 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := d.reportLost(ctx); err != nil {
+		return err
+	}
 	return d.reportOverflow(ctx)
+}
+
+// reportLost sends the one alert that says a corrupt outbox lost notices.
+// It goes out (or is spooled) like any other notice, so the report itself
+// cannot be lost.
+func (d *Dispatcher) reportLost(ctx context.Context) error {
+	l := d.Outbox.Lost
+	if l == nil || len(d.Sinks) == 0 {
+		return nil // no sink to tell yet: keep the report
+	}
+	d.Outbox.Lost = nil
+	n := fmt.Sprintf("%d", l.Lost)
+	if l.AtLeast {
+		n = "at least " + n
+	}
+	msg := fmt.Sprintf("the alert outbox was corrupt: %s undelivered alert(s) in it could not be read and are lost; %d were salvaged and are delivered in order; the damaged file is kept as %s. A later \"recovered\" notice may refer to an alert that never arrived.",
+		n, l.Salvaged, l.Kept)
+	d.Log.Error("outbox_lost", "lost", l.Lost, "at_least", l.AtLeast, "salvaged", l.Salvaged, "kept", l.Kept)
+	return d.Send(ctx, alert.Notice{
+		Probe: d.probeName(), Check: "outbox_corrupt", Severity: alert.Error,
+		Title: fmt.Sprintf("council-%s: outbox_corrupt", d.probeName()), Message: msg, At: d.now(),
+	})
 }
 
 // reportOverflow turns a non-zero overflow count into one alert once a
@@ -94,8 +137,8 @@ func (d *Dispatcher) reportOverflow(ctx context.Context) error {
 	}
 	n := d.Outbox.Overflowed
 	d.Outbox.Overflowed = 0
-	return d.Send(ctx, Notice{
-		Probe: d.probeName(), Check: "outbox_overflow", Severity: Error,
+	return d.Send(ctx, alert.Notice{
+		Probe: d.probeName(), Check: "outbox_overflow", Severity: alert.Error,
 		Title:   fmt.Sprintf("council-%s: outbox_overflow", d.probeName()),
 		Message: fmt.Sprintf("%d alert(s) were dropped because the outbox was full while the notifier was unreachable; see the probe log for each", n),
 		At:      d.now(),
@@ -113,7 +156,7 @@ func (d *Dispatcher) probeName() string {
 // Send delivers n to every sink, or spools it. It returns an error (wrapping
 // ErrNotSaved) only when n had to be spooled and the outbox could not be
 // saved: the one way a notice could be lost, so the caller must surface it.
-func (d *Dispatcher) Send(ctx context.Context, n Notice) error {
+func (d *Dispatcher) Send(ctx context.Context, n alert.Notice) error {
 	if d.DryRun {
 		for _, s := range d.Sinks {
 			fmt.Fprintf(d.DryRunOut, "dry-run: would send alert: %s\n", s.DryRun(n))
@@ -139,13 +182,13 @@ func (d *Dispatcher) Send(ctx context.Context, n Notice) error {
 			d.Dropped++
 			d.logRejected(s, n, err)
 		default:
-			d.spool(s, n, err.Error())
+			d.spool(s, n, redact.Error(err))
 			spooled = true
 		}
 	}
-	if failedAll && d.LocalNotify != nil && n.Severity.Rank() >= Error.Rank() {
+	if failedAll && d.LocalNotify != nil && n.Severity.Rank() >= alert.Error.Rank() {
 		if err := d.LocalNotify(ctx, n); err != nil {
-			d.Log.Warn("local_notify_failed", "check", n.Check, "error", err.Error())
+			d.Log.Warn("local_notify_failed", "check", n.Check, "error", redact.Error(err))
 		}
 	}
 	if err := d.Outbox.Save(); err != nil && spooled {
@@ -160,7 +203,7 @@ func (d *Dispatcher) Send(ctx context.Context, n Notice) error {
 // the outbox.
 var ErrNotSaved = errors.New("alert neither delivered nor saved to the outbox")
 
-func (d *Dispatcher) spool(s Sink, n Notice, reason string) {
+func (d *Dispatcher) spool(s Sink, n alert.Notice, reason string) {
 	d.Spooled++
 	d.Log.Warn("alert_spooled", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
 		"title", n.Title, "reason", reason, "outbox_depth", d.Outbox.Len()+1)
@@ -171,7 +214,7 @@ func (d *Dispatcher) spool(s Sink, n Notice, reason string) {
 	}
 }
 
-func (d *Dispatcher) logSent(s Sink, n Notice, r Receipt, via string, waited time.Duration) {
+func (d *Dispatcher) logSent(s Sink, n alert.Notice, r Receipt, via string, waited time.Duration) {
 	attrs := []any{"check", n.Check, "sink", s.Name(), "severity", string(n.Severity), "title", n.Title,
 		"via", via, "http_status", r.HTTPStatus, "deduplicated", r.Deduplicated, "rate_limited", r.RateLimited,
 		"quiet_hours", r.QuietHours}
@@ -187,9 +230,9 @@ func (d *Dispatcher) logSent(s Sink, n Notice, r Receipt, via string, waited tim
 	d.Log.Info("alert_sent", attrs...)
 }
 
-func (d *Dispatcher) logRejected(s Sink, n Notice, err error) {
+func (d *Dispatcher) logRejected(s Sink, n alert.Notice, err error) {
 	d.Log.Error("alert_rejected", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
-		"title", n.Title, "error", err.Error())
+		"title", n.Title, "error", redact.Error(err))
 }
 
 func (d *Dispatcher) sink(name string) Sink {

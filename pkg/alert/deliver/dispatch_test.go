@@ -1,4 +1,4 @@
-package alert
+package deliver
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/alert"
 )
 
 // forceFlow is a real HTTP stand-in for the notification hub whose
@@ -22,7 +24,7 @@ import (
 type forceFlow struct {
 	mu       sync.Mutex
 	mode     string
-	received []ForceFlowPayload
+	received []alert.ForceFlowPayload
 	srv      *httptest.Server
 }
 
@@ -38,7 +40,7 @@ func newForceFlow(t *testing.T) *forceFlow {
 			http.Error(w, `{"error":"boom"}`, 500)
 			return
 		case "429":
-			http.Error(w, `{"error":"slow down"}`, 429)
+			http.Error(w, `{"error":"slow down"}`, http.StatusTooManyRequests)
 			return
 		case "400":
 			http.Error(w, `{"error":"severity must be one of info|warn|error|critical"}`, 400)
@@ -54,7 +56,7 @@ func newForceFlow(t *testing.T) *forceFlow {
 			http.Error(w, "not found", 404)
 			return
 		}
-		var p ForceFlowPayload
+		var p alert.ForceFlowPayload
 		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
 			http.Error(w, "bad json", 400)
 			return
@@ -71,10 +73,10 @@ func newForceFlow(t *testing.T) *forceFlow {
 }
 
 func (f *forceFlow) set(mode string) { f.mu.Lock(); f.mode = mode; f.mu.Unlock() }
-func (f *forceFlow) got() []ForceFlowPayload {
+func (f *forceFlow) got() []alert.ForceFlowPayload {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]ForceFlowPayload(nil), f.received...)
+	return append([]alert.ForceFlowPayload(nil), f.received...)
 }
 func (f *forceFlow) url() string { return f.srv.URL + "/notify" }
 
@@ -92,21 +94,21 @@ func (l *logCapture) String() string { l.mu.Lock(); defer l.mu.Unlock(); return 
 
 func newDispatcher(t *testing.T, url, outboxPath string, max int) (*Dispatcher, *logCapture) {
 	t.Helper()
-	ob, err := LoadOutbox(outboxPath, max)
+	ob, err := alert.LoadOutbox(outboxPath, max)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lc logCapture
 	return &Dispatcher{
 		ProbeName: "guardian",
-		Sinks:     []Sink{NewForceFlow(url, NewRetryClient(300*time.Millisecond))},
+		Sinks:     []Sink{NewForceFlow(url, NewRetryClient())},
 		Outbox:    ob,
 		Log:       slog.New(slog.NewJSONHandler(&lc, nil)),
 	}, &lc
 }
 
-func notice(i int) Notice {
-	return Notice{Probe: "guardian", Check: "unreachable", Severity: Error,
+func notice(i int) alert.Notice {
+	return alert.Notice{Probe: "guardian", Check: "unreachable", Severity: alert.Error,
 		Title: "council-guardian: unreachable", Message: "attempt " + string(rune('a'+i)), At: time.Now()}
 }
 
@@ -120,7 +122,7 @@ func TestDeliverPayload(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("received %d, want 1", len(got))
 	}
-	want := ForceFlowPayload{Source: "council-guardian", Severity: Error, Title: "council-guardian: unreachable", Message: "attempt a"}
+	want := alert.ForceFlowPayload{Source: "council-guardian", Severity: alert.Error, Title: "council-guardian: unreachable", Message: "attempt a"}
 	if got[0].Source != want.Source || got[0].Severity != want.Severity || got[0].Title != want.Title || got[0].Message != want.Message {
 		t.Fatalf("payload %+v, want %+v", got[0], want)
 	}
@@ -166,7 +168,7 @@ func TestNotifierFaults(t *testing.T) {
 			if !strings.Contains(logs.String(), tt.wantEvent) {
 				t.Fatalf("no %s event: %s", tt.wantEvent, logs)
 			}
-			re, err := LoadOutbox(path, 0)
+			re, err := alert.LoadOutbox(path, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,8 +290,8 @@ func TestOutboxOverflowIsCountedAndReported(t *testing.T) {
 func TestCorruptOutboxIsKeptAndReported(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outbox.json")
 	os.WriteFile(path, []byte(`{"entries":[{"id":1,`), 0o600)
-	ob, err := LoadOutbox(path, 0)
-	if !errors.Is(err, ErrOutboxCorrupt) {
+	ob, err := alert.LoadOutbox(path, 0)
+	if !errors.Is(err, alert.ErrOutboxCorrupt) {
 		t.Fatalf("got %v, want ErrOutboxCorrupt", err)
 	}
 	if ob == nil || ob.Len() != 0 {
@@ -320,11 +322,14 @@ func TestLocalNotifyOnlyWhenUndeliverableAndUrgent(t *testing.T) {
 	ff.set("500")
 	d, _ := newDispatcher(t, ff.url(), filepath.Join(t.TempDir(), "o.json"), 0)
 	var raised []string
-	d.LocalNotify = func(ctx context.Context, n Notice) error { raised = append(raised, string(n.Severity)); return nil }
+	d.LocalNotify = func(ctx context.Context, n alert.Notice) error {
+		raised = append(raised, string(n.Severity))
+		return nil
+	}
 	ctx := context.Background()
 	n := notice(0)
 	d.Send(ctx, n)
-	n.Severity = Warn
+	n.Severity = alert.Warn
 	d.Send(ctx, n)
 	if strings.Join(raised, ",") != "error" {
 		t.Fatalf("local notifications %v, want just the error one", raised)
@@ -340,9 +345,9 @@ func TestUnsavableSpoolIsReportedAndRetried(t *testing.T) {
 	parent := filepath.Join(t.TempDir(), "a-file")
 	os.WriteFile(parent, []byte("x"), 0o600)
 	d, _ := newDispatcher(t, ff.url(), filepath.Join(t.TempDir(), "outbox.json"), 0)
-	d.Outbox.path = filepath.Join(parent, "outbox.json") // the disk turned against us: cannot be created
-	e := NewEngine("guardian", nil, Policy{Threshold: 1, Cooldown: time.Hour})
-	n := e.Fail("unreachable", Error, "refused")
+	d.Outbox = alert.NewOutbox(filepath.Join(parent, "outbox.json"), 0) // the disk turned against us: cannot be created
+	e := alert.NewEngine("guardian", nil, alert.Policy{Threshold: 1, Cooldown: time.Hour})
+	n := e.Fail("unreachable", alert.Error, "refused")
 	if n == nil {
 		t.Fatal("no notice")
 	}
@@ -350,11 +355,11 @@ func TestUnsavableSpoolIsReportedAndRetried(t *testing.T) {
 	if !errors.Is(err, ErrNotSaved) {
 		t.Fatalf("got %v, want ErrNotSaved", err)
 	}
-	if e.Fail("unreachable", Error, "refused") != nil {
+	if e.Fail("unreachable", alert.Error, "refused") != nil {
 		t.Fatal("the cooldown should hold a second alert while bookkeeping says it was sent")
 	}
 	e.Unsent(*n)
-	if e.Fail("unreachable", Error, "refused") == nil {
+	if e.Fail("unreachable", alert.Error, "refused") == nil {
 		t.Fatal("after Unsent the next failure must alert again")
 	}
 

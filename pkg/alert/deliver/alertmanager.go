@@ -1,4 +1,4 @@
-package alert
+package deliver
 
 import (
 	"bytes"
@@ -15,21 +15,13 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // DefaultAlertmanagerHold is how long a firing alert stays active in
 // Alertmanager without being sent again, when the sink has no Hold function.
 const DefaultAlertmanagerHold = time.Hour
-
-// AlertmanagerAlert is one element of the body of Alertmanager's
-// POST /api/v2/alerts (and of its GET answer).
-type AlertmanagerAlert struct {
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	StartsAt     time.Time         `json:"startsAt,omitzero"`
-	EndsAt       time.Time         `json:"endsAt,omitzero"`
-	GeneratorURL string            `json:"generatorURL,omitempty"`
-}
 
 // Alertmanager posts notices to a Prometheus Alertmanager (API v2), so a
 // fleet of council hosts is routed, grouped, inhibited and silenced with the
@@ -106,15 +98,15 @@ func (a *Alertmanager) hold(check string) time.Duration {
 }
 
 // labels is the identity of n's channel at severity sev.
-func (a *Alertmanager) labels(n Notice, sev Severity) map[string]string {
+func (a *Alertmanager) labels(n alert.Notice, sev alert.Severity) map[string]string {
 	return map[string]string{"alertname": n.Check, "probe": n.Probe, "severity": string(sev), "instance": a.Instance}
 }
 
-func annotations(n Notice) map[string]string {
-	return map[string]string{"summary": n.Title, "description": n.Message}
+func annotations(n alert.Notice) map[string]string {
+	return map[string]string{"summary": redact.String(n.Title), "description": redact.String(n.Message)}
 }
 
-func startOf(n Notice) time.Time {
+func startOf(n alert.Notice) time.Time {
 	if n.StartsAt.IsZero() {
 		return n.At
 	}
@@ -122,21 +114,21 @@ func startOf(n Notice) time.Time {
 }
 
 // firing is the alert for a firing notice.
-func (a *Alertmanager) firing(n Notice) AlertmanagerAlert {
+func (a *Alertmanager) firing(n alert.Notice) alert.AlertmanagerAlert {
 	starts := startOf(n)
 	ends := a.now().Add(a.hold(n.Check))
 	if ends.Before(starts) {
 		ends = starts.Add(a.hold(n.Check))
 	}
-	return AlertmanagerAlert{Labels: a.labels(n, n.Severity), Annotations: annotations(n), StartsAt: starts, EndsAt: ends}
+	return alert.AlertmanagerAlert{Labels: a.labels(n, n.Severity), Annotations: annotations(n), StartsAt: starts, EndsAt: ends}
 }
 
 // resolvedAll resolves n's channel at every severity (when the active alerts
 // cannot be listed).
-func (a *Alertmanager) resolvedAll(n Notice) []AlertmanagerAlert {
-	var out []AlertmanagerAlert
-	for _, sev := range []Severity{Info, Warn, Error, Critical} {
-		out = append(out, AlertmanagerAlert{Labels: a.labels(n, sev), Annotations: annotations(n), StartsAt: startOf(n), EndsAt: endOf(startOf(n), n.At)})
+func (a *Alertmanager) resolvedAll(n alert.Notice) []alert.AlertmanagerAlert {
+	var out []alert.AlertmanagerAlert
+	for _, sev := range []alert.Severity{alert.Info, alert.Warn, alert.Error, alert.Critical} {
+		out = append(out, alert.AlertmanagerAlert{Labels: a.labels(n, sev), Annotations: annotations(n), StartsAt: startOf(n), EndsAt: endOf(startOf(n), n.At)})
 	}
 	return out
 }
@@ -150,12 +142,12 @@ func endOf(starts, at time.Time) time.Time {
 }
 
 // DryRun implements Sink.
-func (a *Alertmanager) DryRun(n Notice) string {
+func (a *Alertmanager) DryRun(n alert.Notice) string {
 	if n.Resolved {
 		return fmt.Sprintf("GET %s?%s, then POST %s resolving each active alert with endsAt=%s %s",
-			a.endpoint(), a.activeQuery(n).Encode(), a.endpoint(), n.At.UTC().Format(time.RFC3339), mustJSON(annotations(n)))
+			redact.URL(a.endpoint()), a.activeQuery(n).Encode(), redact.URL(a.endpoint()), n.At.UTC().Format(time.RFC3339), mustJSON(annotations(n)))
 	}
-	return fmt.Sprintf("POST %s %s", a.endpoint(), mustJSON([]AlertmanagerAlert{a.firing(n)}))
+	return fmt.Sprintf("POST %s %s", redact.URL(a.endpoint()), mustJSON([]alert.AlertmanagerAlert{a.firing(n)}))
 }
 
 func mustJSON(v any) []byte {
@@ -163,16 +155,17 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// Deliver implements Sink: 2xx delivered, 4xx rejected for good (ErrRejected),
-// connection errors and 5xx retryable.
-func (a *Alertmanager) Deliver(ctx context.Context, n Notice) (Receipt, error) {
+// Deliver implements Sink: 2xx delivered, 400 (Alertmanager refusing the
+// alerts themselves) rejected for good (ErrRejected), anything else
+// (connection errors, 401, 404, 429, 5xx, a redirect) retryable.
+func (a *Alertmanager) Deliver(ctx context.Context, n alert.Notice) (Receipt, error) {
 	if !n.Resolved {
-		r, err := a.post(ctx, []AlertmanagerAlert{a.firing(n)})
+		r, err := a.post(ctx, []alert.AlertmanagerAlert{a.firing(n)})
 		r.Status = "firing"
 		return r, err
 	}
 	active, err := a.active(ctx, n)
-	var alerts []AlertmanagerAlert
+	var alerts []alert.AlertmanagerAlert
 	switch {
 	case errors.Is(err, ErrRejected):
 		alerts = a.resolvedAll(n)
@@ -180,7 +173,7 @@ func (a *Alertmanager) Deliver(ctx context.Context, n Notice) (Receipt, error) {
 		return Receipt{}, err
 	default:
 		for _, x := range active {
-			alerts = append(alerts, AlertmanagerAlert{Labels: x.Labels, Annotations: annotations(n), StartsAt: x.StartsAt, EndsAt: endOf(x.StartsAt, n.At)})
+			alerts = append(alerts, alert.AlertmanagerAlert{Labels: x.Labels, Annotations: annotations(n), StartsAt: x.StartsAt, EndsAt: endOf(x.StartsAt, n.At)})
 		}
 	}
 	if len(alerts) == 0 {
@@ -193,28 +186,28 @@ func (a *Alertmanager) Deliver(ctx context.Context, n Notice) (Receipt, error) {
 	return r, err
 }
 
-func (a *Alertmanager) post(ctx context.Context, alerts []AlertmanagerAlert) (Receipt, error) {
+func (a *Alertmanager) post(ctx context.Context, alerts []alert.AlertmanagerAlert) (Receipt, error) {
 	body, err := json.Marshal(alerts)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("alertmanager: encode: %w: %w", err, ErrRejected)
 	}
-	u := a.endpoint()
+	u, shown := a.endpoint(), redact.URL(a.endpoint())
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return Receipt{}, fmt.Errorf("alertmanager POST %s: %w: %w", u, err, ErrRejected)
+		return Receipt{}, fmt.Errorf("alertmanager POST %s: %s: %w", shown, redact.Error(err), ErrRejected)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.Client.Do(req)
 	if err != nil {
-		return Receipt{}, fmt.Errorf("alertmanager POST %s: %w", u, err)
+		return Receipt{}, fmt.Errorf("alertmanager POST %s: %s", shown, redact.Error(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return decodeReceipt("alertmanager", u, resp.StatusCode, raw)
+	return decodeReceipt("alertmanager", shown, resp.StatusCode, raw)
 }
 
 // activeQuery selects n's channel on this instance, at any severity.
-func (a *Alertmanager) activeQuery(n Notice) url.Values {
+func (a *Alertmanager) activeQuery(n alert.Notice) url.Values {
 	q := url.Values{}
 	for _, kv := range [][2]string{{"alertname", n.Check}, {"probe", n.Probe}, {"instance", a.Instance}} {
 		q.Add("filter", kv[0]+"="+strconv.Quote(kv[1]))
@@ -226,33 +219,33 @@ func (a *Alertmanager) activeQuery(n Notice) url.Values {
 }
 
 // active lists the channel's alerts that Alertmanager still holds active.
-func (a *Alertmanager) active(ctx context.Context, n Notice) ([]AlertmanagerAlert, error) {
-	u := a.endpoint() + "?" + a.activeQuery(n).Encode()
+func (a *Alertmanager) active(ctx context.Context, n alert.Notice) ([]alert.AlertmanagerAlert, error) {
+	u, shown := a.endpoint()+"?"+a.activeQuery(n).Encode(), redact.URL(a.endpoint())
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("alertmanager GET %s: %w: %w", a.endpoint(), err, ErrRejected)
+		return nil, fmt.Errorf("alertmanager GET %s: %s: %w", shown, redact.Error(err), ErrRejected)
 	}
 	resp, err := a.Client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("alertmanager GET %s: %w", a.endpoint(), err)
+		return nil, fmt.Errorf("alertmanager GET %s: %s", shown, redact.Error(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	switch {
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		return nil, fmt.Errorf("alertmanager GET %s: HTTP %d: %s: %w", a.endpoint(), resp.StatusCode, excerpt(raw), ErrRejected)
+		return nil, fmt.Errorf("alertmanager GET %s: HTTP %d: %s: %w", shown, resp.StatusCode, excerpt(raw), ErrRejected)
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
-		return nil, fmt.Errorf("alertmanager GET %s: HTTP %d: %s", a.endpoint(), resp.StatusCode, excerpt(raw))
+		return nil, fmt.Errorf("alertmanager GET %s: HTTP %d: %s", shown, resp.StatusCode, excerpt(raw))
 	}
-	var all []AlertmanagerAlert
+	var all []alert.AlertmanagerAlert
 	if err := json.Unmarshal(raw, &all); err != nil {
 		// A 2xx we cannot read is a broken server, not a refusal: retry.
-		return nil, fmt.Errorf("alertmanager GET %s: decode: %w", a.endpoint(), err)
+		return nil, fmt.Errorf("alertmanager GET %s: decode: %w", shown, err)
 	}
 	// Filter again here: the answer must be exactly this channel, whatever
 	// the server made of the filter.
 	now := a.now()
-	var out []AlertmanagerAlert
+	var out []alert.AlertmanagerAlert
 	for _, x := range all {
 		l := x.Labels
 		if l["alertname"] != n.Check || l["probe"] != n.Probe || l["instance"] != a.Instance {
