@@ -1,0 +1,57 @@
+package accesslog
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func access(ts time.Time, path string) string {
+	return ts.UTC().Format("2006-01-02T15:04:05.000Z") + " INFO request completed method=POST path=" + path + " status=200 duration_ms=12"
+}
+
+// TestCompleted: only completion lines dated inside the window count,
+// newest first; ignored paths, other lines and untrusted timestamps never.
+func TestCompleted(t *testing.T) {
+	from := time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
+	to := from.Add(2 * time.Second)
+	chat := "/v1/chat/completions"
+	log := strings.Join([]string{
+		access(from.Add(-time.Millisecond), chat),        // before
+		access(from, chat),                               // at from: in
+		"garbage request completed",                      // no timestamp
+		access(from.Add(time.Second), "/v1/models"),      // ignored
+		"2026-11-27T01:00:01.500Z WARN request canceled", // not a completion
+		access(from.Add(1500*time.Millisecond), chat),    // in
+		access(to.Add(time.Millisecond), chat),           // after
+	}, "\n") + "\n"
+	got := Completed([]byte(log), DefaultMarker, DefaultIgnore, from, to)
+	want := []time.Time{from.Add(1500 * time.Millisecond), from}
+	if len(got) != len(want) {
+		t.Fatalf("Completed = %v, want %v", got, want)
+	}
+	for i := range want {
+		if !got[i].Equal(want[i]) {
+			t.Errorf("Completed[%d] = %s, want %s", i, got[i], want[i])
+		}
+	}
+	if got := Completed([]byte(log), "", nil, from, to); got != nil {
+		t.Errorf("an empty marker matched %v", got)
+	}
+}
+
+func TestReadTailWholeLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "log")
+	if err := os.WriteFile(p, []byte("first line\nsecond\nthird\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadTail(p, 10)
+	if err != nil || string(got) != "third\n" {
+		t.Errorf("ReadTail = %q, %v; want the last whole line", got, err)
+	}
+	if _, err := ReadTail(filepath.Join(t.TempDir(), "none"), 10); !IsNotExist(err) {
+		t.Errorf("missing file: %v", err)
+	}
+}
