@@ -91,7 +91,7 @@ func TestParseWatched(t *testing.T) {
 		want    []WatchedProbe
 		wantErr string
 	}{
-		{"defaults", DefaultWatched, []WatchedProbe{{"guardian", 30 * time.Second}, {"canary", 10 * time.Minute}, {"integrity", 5 * time.Minute}, {"parity-smoke", 24 * time.Hour}}, ""},
+		{"defaults", DefaultWatched, []WatchedProbe{{"guardian", 30 * time.Second}, {"canary", 10 * time.Minute}, {"integrity", 5 * time.Minute}, {"parity-smoke", 24 * time.Hour}, {"pace", 15 * time.Minute}}, ""},
 		{"none", nil, nil, ""},
 		{"spaces", []string{" canary = 10m "}, []WatchedProbe{{"canary", 10 * time.Minute}}, ""},
 		{"no interval", []string{"canary"}, nil, "want name=interval"},
