@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/chatanswer"
+	"github.com/sanctum/council-probes/pkg/openai"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -431,9 +431,9 @@ func (c *Canary) complete(ctx context.Context, res *Result) {
 }
 
 // setAnswer records content as the answer, minus inline reasoning (see
-// chatanswer.Visible).
+// openai.Visible).
 func (r *Result) setAnswer(content string, reasoningBytes int) {
-	visible, inline := chatanswer.Visible(content)
+	visible, inline := openai.Visible(content)
 	r.Answered = true
 	r.Answer = visible
 	r.ReasoningBytes = reasoningBytes + inline
