@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -78,11 +79,23 @@ func ReadTail(path string, max int64) ([]byte, error) {
 // IsNotExist reports whether err means the log does not exist (yet).
 func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
-// Completed returns the timestamps of the lines of tail that contain
-// marker, contain none of ignore, and are dated within [from, to], newest
-// first.
-func Completed(tail []byte, marker string, ignore []string, from, to time.Time) []time.Time {
-	var out []time.Time
+// Completion is one completed-request line.
+type Completion struct {
+	// At is the line's timestamp: when the request completed.
+	At time.Time
+	// Duration is the line's duration_ms field; HasDuration says the line
+	// had one.
+	Duration    time.Duration
+	HasDuration bool
+}
+
+// Start is when the request began, by its duration (At when unknown).
+func (c Completion) Start() time.Time { return c.At.Add(-c.Duration) }
+
+// Completed returns the lines of tail that contain marker, contain none of
+// ignore, and are dated within [from, to], newest first.
+func Completed(tail []byte, marker string, ignore []string, from, to time.Time) []Completion {
+	var out []Completion
 	if marker == "" {
 		return nil
 	}
@@ -96,9 +109,33 @@ func Completed(tail []byte, marker string, ignore []string, from, to time.Time) 
 		if !ok || ts.Before(from) || ts.After(to) {
 			continue
 		}
-		out = append(out, ts)
+		c := Completion{At: ts}
+		c.Duration, c.HasDuration = durationField(line)
+		out = append(out, c)
 	}
 	return out
+}
+
+// durationField reads " duration_ms=<n>" from line.
+func durationField(line []byte) (time.Duration, bool) {
+	const key = " duration_ms="
+	i := bytes.Index(line, []byte(key))
+	if i < 0 {
+		return 0, false
+	}
+	rest := line[i+len(key):]
+	n := 0
+	for n < len(rest) && n < 12 && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(rest[:n]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(v) * time.Millisecond, true
 }
 
 // IsCompletion reports whether line contains marker and none of ignore.

@@ -27,15 +27,23 @@ func TestCompleted(t *testing.T) {
 		access(from.Add(1500*time.Millisecond), chat),    // in
 		access(to.Add(time.Millisecond), chat),           // after
 	}, "\n") + "\n"
+	log += "2026-11-27T01:00:01.900Z INFO request completed path=/v1/chat/completions\n" // no duration
 	got := Completed([]byte(log), DefaultMarker, DefaultIgnore, from, to)
-	want := []time.Time{from.Add(1500 * time.Millisecond), from}
+	want := []Completion{
+		{At: from.Add(1900 * time.Millisecond)},
+		{At: from.Add(1500 * time.Millisecond), Duration: 12 * time.Millisecond, HasDuration: true},
+		{At: from, Duration: 12 * time.Millisecond, HasDuration: true},
+	}
 	if len(got) != len(want) {
 		t.Fatalf("Completed = %v, want %v", got, want)
 	}
 	for i := range want {
-		if !got[i].Equal(want[i]) {
-			t.Errorf("Completed[%d] = %s, want %s", i, got[i], want[i])
+		if !got[i].At.Equal(want[i].At) || got[i].Duration != want[i].Duration || got[i].HasDuration != want[i].HasDuration {
+			t.Errorf("Completed[%d] = %+v, want %+v", i, got[i], want[i])
 		}
+	}
+	if s := got[1].Start(); !s.Equal(from.Add(1488 * time.Millisecond)) {
+		t.Errorf("Start = %s", s)
 	}
 	if got := Completed([]byte(log), "", nil, from, to); got != nil {
 		t.Errorf("an empty marker matched %v", got)

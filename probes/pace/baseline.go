@@ -11,27 +11,28 @@ import (
 //
 //  1. Degraded samples never enter it. A server at half speed for a day
 //     would otherwise become the new normal and stop alerting.
-//  2. It follows a faster server at once, and a slower one only slowly. A
-//     healthy sample (not past a factor) that is faster than the median
-//     enters as measured; one that is slower enters clamped to the median
-//     times SlowStep (TTFT) or divided by it (decode). A server that slows
-//     down 5% per tick therefore cannot drag the baseline along: the median
-//     of a full window moves at most 2% per half a window of ticks (48
-//     ticks, 12 hours at the default interval), and the decline is caught
-//     as soon as it crosses the factor measured against the baseline from
-//     before it began (within a tick or two, with a warmup-sized window).
-//     A server that really did become 20% slower for good is learned
-//     within days, and never alerted on meanwhile (20% is well inside
-//     the factors).
+//  2. It follows a faster server at once, and a slower one only within a
+//     band. A healthy sample (not past a factor) that is faster than the
+//     median, or slower by at most SlowBand (10%), enters as measured; a
+//     sample slower than that is judged (and still healthy if inside the
+//     factor) but not learned. So a server that slows down 5% per tick
+//     cannot drag the baseline along: after a tick or two its samples
+//     leave the band and stop being learned, the baseline stays what it was
+//     before the decline, and the decline is caught at the tick its speed
+//     crosses the factor measured against that baseline. Jitter and slow
+//     drifts inside the band are learned as usual. The price: a server that
+//     became more than 10% slower for good keeps being compared with its
+//     old speed (it alerts only if it is also past a factor); pin the
+//     baseline, or let a model or server change relearn it.
 //  3. The median, not the mean, so one odd sample moves nothing.
 //
 // The first Rules.Warmup samples only learn (they enter as measured); a
 // pinned value (--baseline-ttft, --baseline-decode) replaces the learned
 // median of its measure and judges from the first sample.
 
-// SlowStep bounds how much slower than the median a learned sample may be:
+// SlowBand bounds how much slower than the median a learned sample may be:
 // see rule 2 above.
-const SlowStep = 1.02
+const SlowBand = 1.10
 
 // Defaults of the baseline rules.
 const (
@@ -143,24 +144,22 @@ func (r Rules) Observe(b *Baseline, s Sample) Verdict {
 	return v
 }
 
-// learn adds a healthy sample to the windows: as measured during the
-// warmup or when faster than the median, clamped to SlowStep when slower.
+// learn adds a healthy sample to the windows: every sample during the
+// warmup, after it only those within SlowBand of the median or faster.
+// Learned counts the samples that taught the baseline something.
 func (r Rules) learn(b *Baseline, s Sample, warm bool) {
-	if s.TTFT > 0 {
-		x := s.TTFT
-		if m := median(b.TTFT); warm && m > 0 {
-			x = min(x, m*SlowStep)
-		}
-		b.TTFT = push(b.TTFT, x, r.Samples)
+	learned := false
+	if m := median(b.TTFT); s.TTFT > 0 && (!warm || m <= 0 || s.TTFT <= m*SlowBand) {
+		b.TTFT = push(b.TTFT, s.TTFT, r.Samples)
+		learned = true
 	}
-	if s.DecodeTPS > 0 {
-		x := s.DecodeTPS
-		if m := median(b.Decode); warm && m > 0 {
-			x = max(x, m/SlowStep)
-		}
-		b.Decode = push(b.Decode, x, r.Samples)
+	if m := median(b.Decode); s.DecodeTPS > 0 && (!warm || m <= 0 || s.DecodeTPS >= m/SlowBand) {
+		b.Decode = push(b.Decode, s.DecodeTPS, r.Samples)
+		learned = true
 	}
-	b.Learned++
+	if learned {
+		b.Learned++
+	}
 }
 
 func (r Rules) ttftBase(b *Baseline) float64 {

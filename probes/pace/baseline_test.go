@@ -79,9 +79,10 @@ func TestObserve(t *testing.T) {
 			seq(repeat(usual, 6), []Sample{{TTFT: 0.4}}), "LLLLLLH", 0.4, 30},
 		{"a faster server is followed at once", small,
 			seq(repeat(usual, 6), repeat(Sample{TTFT: 0.2, DecodeTPS: 60}, 4)), "LLLLLLHHHH", 0.2, 60},
-		// [.4 .4 .4] -> [.4 .4 .408] -> [.4 .408 .408] -> [.408 .408 .41616]
-		{"a slower healthy sample enters clamped", three,
-			seq(repeat(usual, 6), repeat(Sample{TTFT: 0.8, DecodeTPS: 20}, 3)), "LLLLLLHHH", 0.4 * SlowStep, 30 / SlowStep},
+		{"a slower healthy sample within the band is learned", three,
+			seq(repeat(usual, 6), repeat(Sample{TTFT: 0.43, DecodeTPS: 28}, 2)), "LLLLLLHH", 0.43, 28},
+		{"a slower healthy sample beyond the band is judged, not learned", defaultRules(),
+			seq(repeat(usual, 6), repeat(Sample{TTFT: 0.8, DecodeTPS: 20}, 8)), "LLLLLLHHHHHHHH", 0.4, 30},
 		{"pinned baselines judge from the first sample", pinned,
 			[]Sample{{TTFT: 1.3, DecodeTPS: 25}, {TTFT: 0.4, DecodeTPS: 9}, usual}, "TDH", 0.4, 30},
 		{"a pinned TTFT judges while the decode learns", pinnedTTFT,
@@ -129,10 +130,11 @@ func TestPinnedTTFTLearningVerdict(t *testing.T) {
 // decline. A baseline that learned every healthy sample as measured would
 // follow the decline and never alert.
 func TestSlowDecline(t *testing.T) {
-	for _, before := range []int{DefaultWarmup, 20, DefaultBaselineSamples + 10} {
+	for _, before := range []int{1, 3, DefaultWarmup, 20, DefaultBaselineSamples + 10} {
 		for _, measure := range []string{"ttft", "decode"} {
 			t.Run(measure+"/"+strconv.Itoa(before)+" samples before", func(t *testing.T) {
 				r := defaultRules()
+				r.Warmup = min(before, DefaultWarmup)
 				var b Baseline
 				for range before {
 					r.Observe(&b, usual)

@@ -9,12 +9,13 @@ import (
 	"github.com/sanctum/council-probes/pkg/openai"
 )
 
-// ownMargin: the probe's own request is logged as completed right after
-// its last token; a completion dated within this margin of the last token
-// is taken as the probe's own. The access log has millisecond timestamps
-// and the client reads the last token a little after the server wrote it,
-// so the margin is generous; a wrong call either way only makes a sample
-// busy (not judged), never a false alarm.
+// ownSkew is how much earlier than the probe's clock says it sent its
+// request the server may date the request's start: the access log has
+// millisecond timestamps and durations, each cut, not rounded.
+const ownSkew = 5 * time.Millisecond
+
+// ownMargin, for access logs without durations: a completion dated this
+// close to the last token may be the probe's own.
 const ownMargin = 50 * time.Millisecond
 
 // measured is one sample as taken from the server.
@@ -95,17 +96,19 @@ func (sp sampler) take(ctx context.Context, s settings) measured {
 		m.Sample.DecodeTPS = float64(m.CompletionTokens-1) / d.Seconds()
 	}
 	if s.PrimaryLog != "" {
-		m.Busy, m.BusyErr = busyDuring(s, tm.Start, tm.LastToken)
+		m.Busy, m.BusyErr = busyDuring(s, tm)
 	}
 	return m
 }
 
-// busyDuring counts the requests the primary's log shows completed between
-// the request and its last token (less ownMargin): each one was served at
-// the same time as the sample. A log that does not exist yet is not busy;
-// one that cannot be read is reported, and the sample is judged as if not
-// busy (the log is evidence of other work, not a precondition).
-func busyDuring(s settings, from, last time.Time) (int, string) {
+// busyDuring counts the requests the primary's log shows completed while
+// the sample ran (from the request to the end of the stream): each one was
+// served at the same time. The probe's own request is in the log too, when
+// the server has logged it by now; it is recognised and not counted (see
+// ownRequest). A log that does not exist yet is not busy; one that cannot
+// be read is reported, and the sample is judged as if not busy (the log is
+// evidence of other work, not a precondition).
+func busyDuring(s settings, tm openai.Timings) (int, string) {
 	tail, err := accesslog.ReadTail(s.PrimaryLog, s.TailBytes)
 	if accesslog.IsNotExist(err) {
 		return 0, ""
@@ -113,7 +116,36 @@ func busyDuring(s settings, from, last time.Time) (int, string) {
 	if err != nil {
 		return 0, err.Error()
 	}
-	return len(accesslog.Completed(tail, s.BusyMarker, s.BusyIgnore, from, last.Add(-ownMargin))), ""
+	cs := accesslog.Completed(tail, s.BusyMarker, s.BusyIgnore, tm.Start, tm.End)
+	if ownRequest(cs, tm) >= 0 {
+		return len(cs) - 1, ""
+	}
+	return len(cs), ""
+}
+
+// ownRequest returns the index of the probe's own request among cs (newest
+// first), or -1. With durations in the log, it is the request that began
+// between the probe sending it and the first token, and ended after the
+// first token: another client's request would have to start in that same
+// window and outlast the prefill to be taken for it, and then the sample is
+// busy anyway by the other lines. Without durations, the newest completion
+// dated within ownMargin of the last token (or after it) is taken as the
+// probe's own: the client may read the last token after the server logged
+// the request, so no finer line can be drawn from timestamps alone.
+func ownRequest(cs []accesslog.Completion, tm openai.Timings) int {
+	for i, c := range cs {
+		if c.HasDuration {
+			start := c.Start()
+			if !start.Before(tm.Start.Add(-ownSkew)) && !start.After(tm.FirstToken) && !c.At.Before(tm.FirstToken.Add(-ownSkew)) {
+				return i
+			}
+			continue
+		}
+		if !c.At.Before(tm.LastToken.Add(-ownMargin)) {
+			return i
+		}
+	}
+	return -1
 }
 
 // skipReason names the class of a failure for the skipped sample's event.
