@@ -138,7 +138,7 @@ func (s *sseReader) readLine() (line []byte, complete bool, err error) {
 			n = s.r.Buffered()
 		}
 		buf, _ := s.r.Peek(n) // n bytes are buffered: cannot fail
-		i := bytes.IndexAny(buf, "\r\n")
+		i := lineEnd(buf)
 		take := n
 		if i >= 0 {
 			take = i
@@ -155,6 +155,22 @@ func (s *sseReader) readLine() (line []byte, complete bool, err error) {
 		s.r.Discard(i + 1)
 		return s.line, true, nil
 	}
+}
+
+// lineEnd is the index of the first CR or LF in b, or -1. (Two IndexByte
+// scans beat one IndexAny by far on a long line.)
+func lineEnd(b []byte) int {
+	lf := bytes.IndexByte(b, '\n')
+	if lf < 0 {
+		lf = len(b)
+	}
+	if cr := bytes.IndexByte(b[:lf], '\r'); cr >= 0 {
+		return cr
+	}
+	if lf == len(b) {
+		return -1
+	}
+	return lf
 }
 
 // appendBounded appends b to buf, growing buf as append would but never to a

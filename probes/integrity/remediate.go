@@ -2,19 +2,19 @@ package integrity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/openai"
 	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/transport"
 )
 
 // Remediation events.
@@ -121,8 +121,9 @@ func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runn
 // probe holds no credentials, and a server asking for them is serving).
 // Anything else (a 404 or HTML from some other listener, a 5xx) is not a
 // heal; the guardian checks the model list itself with its credentials.
+// The request goes through pkg/openai over a credential-free transport,
+// which refuses redirects and proxies like every council request.
 func fallbackServes(r *launchctl.Runner, label, url string) func(context.Context) error {
-	client := &http.Client{Timeout: 10 * time.Second}
 	return func(ctx context.Context) error {
 		info, err := r.Print(ctx, label)
 		if err != nil {
@@ -134,28 +135,22 @@ func fallbackServes(r *launchctl.Runner, label, url string) func(context.Context
 		if url == "" {
 			return nil
 		}
-		target := strings.TrimRight(url, "/") + "/v1/models"
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		tc, err := transport.Resolve(transport.Config{Mode: transport.Bearer, URL: url})
 		if err != nil {
 			return err
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("GET %s: %w", target, err)
-		}
-		defer resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusUnauthorized, http.StatusForbidden:
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		where := redact.URL(strings.TrimRight(url, "/"))
+		models, err := openai.New(tc).ListModels(ctx)
+		switch {
+		case openai.ClassOf(err) == openai.Auth:
 			return nil
-		case http.StatusOK:
-			var list struct {
-				Data []json.RawMessage `json:"data"`
-			}
-			if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&list); err != nil || list.Data == nil {
-				return fmt.Errorf("GET %s: 200 but not a JSON model list", target)
-			}
-			return nil
+		case err != nil:
+			return fmt.Errorf("fallback at %s: %w", where, err)
+		case models.Data == nil:
+			return fmt.Errorf("fallback at %s: GET %s: 200 but not a JSON model list", where, openai.ModelsPath)
 		}
-		return fmt.Errorf("GET %s: %s", target, resp.Status)
+		return nil
 	}
 }
