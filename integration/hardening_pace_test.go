@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +75,52 @@ func paceCells() []cell {
 		cells = append(cells, c)
 	}
 	return cells
+}
+
+func init() {
+	register("pace", []string{fEchoToken, fURLPassword, fAuthRefused}, paceRedactCells)
+}
+
+// paceRedactCells: a hostile server's echo of the token becomes pace's
+// model id (the baseline's identity, the textfile label, the summary), a
+// password in --url, and a refused token.
+func paceRedactCells() []cell {
+	return []cell{
+		{fault: fEchoToken, sim: fault(councilsim.FaultEchoAuth),
+			setup: func(t *testing.T, w *world) {
+				w.args = append(w.args, "--metrics-dir", w.home.Dir)
+			},
+			want: want{code: 0, event: "pace_sample",
+				then: func(t *testing.T, w *world) {
+					evs := probetest.Find(w.events(), "pace_sample", "")
+					if m, _ := evs[0]["model"].(string); !strings.Contains(m, "Bearer [redacted]") {
+						t.Errorf("the echoed model id should be kept and shown masked: %q", m)
+					}
+				}},
+			note: "the echoed token, as the model id, is masked in the event, the state's baseline and the textfile label"},
+		{fault: fURLPassword, sim: fault(councilsim.Fault500),
+			setup: func(t *testing.T, w *world) {
+				w.args = append(w.args, "--url", withPassword(t, w.sim.PlainURL()))
+			},
+			want: want{code: 3, event: "pace_sample", alert: noAlert,
+				then: func(t *testing.T, w *world) {
+					if l := found(w, urlPassword); len(l) > 0 {
+						t.Errorf("the --url password was written to %v", l)
+					}
+				}},
+			note: "skipped (500), and the URL's password is written nowhere"},
+		{fault: fAuthRefused, sim: func(c *councilsim.Config) { c.Token = "the-server-wants-another-token" }, ticks: 3,
+			want: want{code: 3, event: "auth_refused", check: "auth", alert: delivered,
+				then: func(t *testing.T, w *world) {
+					if n := len(w.ff.AlertsFor("auth")); n != 1 {
+						t.Errorf("want one auth alert over 3 ticks (threshold 1, cooldown), got %d: %+v", n, w.ff.Alerts())
+					}
+					for _, ch := range []string{"ttft_degraded", "decode_degraded"} {
+						if n := len(w.ff.AlertsFor(ch)); n != 0 {
+							t.Errorf("%d %s alert(s) for a refused token", n, ch)
+						}
+					}
+				}},
+			note: "a refused token is our fault: UNKNOWN on the auth channel, alerted once"},
+	}
 }

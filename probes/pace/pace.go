@@ -49,6 +49,9 @@ import (
 const (
 	CheckTTFTDegraded   = "ttft_degraded"
 	CheckDecodeDegraded = "decode_degraded"
+	// CheckAuth: the council refused the probe's credentials (401/403):
+	// a fault on our side, UNKNOWN, alerted at once.
+	CheckAuth = "auth"
 )
 
 // Interval is the pace probe's launchd interval.
@@ -68,6 +71,7 @@ func New() *probe.Probe {
 		Network:  true,
 		Flags:    flags(),
 		Default:  alert.Policy{Threshold: 2, Cooldown: time.Hour},
+		Policies: map[string]alert.Policy{CheckAuth: {Threshold: 1, Cooldown: time.Hour}},
 		Tick:     tick,
 	}
 }

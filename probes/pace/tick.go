@@ -46,10 +46,14 @@ func tick(ctx context.Context, t *probe.Tick) error {
 // report judges m against b (learning it when healthy), logs the
 // pace_sample event and feeds the channels, the perfdata and the metrics.
 func report(t *probe.Tick, s settings, b *Baseline, m measured) {
+	// The model id and fingerprint are the server's words: masked before
+	// they are kept (the baseline's identity), logged or sent.
+	m.Model, m.Fingerprint = redact.String(m.Model), redact.String(m.Fingerprint)
 	if m.Skip != "" {
 		skipped(t, s, b, m)
 		return
 	}
+	t.Clear(CheckAuth)
 	if why, changed := b.Changed(m.Model, m.Fingerprint); changed {
 		relearn(t, b, m, why)
 	}
@@ -97,7 +101,7 @@ func judge(t *probe.Tick, s settings, m measured, v Verdict) {
 		if v.TTFTDegraded {
 			t.Fail(CheckTTFTDegraded, "pace_degraded", s.Severity,
 				fmt.Sprintf("%s: time to first token %s is %.1fx the usual %s (limit %gx)",
-					redact.String(m.Model), secs(m.Sample.TTFT), v.TTFTRatio, secs(v.TTFTBase), s.Rules.TTFTFactor),
+					m.Model, secs(m.Sample.TTFT), v.TTFTRatio, secs(v.TTFTBase), s.Rules.TTFTFactor),
 				"ttft_ms", ms(m.Sample.TTFT), "baseline_ttft_ms", ms(v.TTFTBase), "ttft_ratio", round2(v.TTFTRatio))
 		} else {
 			t.PassQuiet(CheckTTFTDegraded)
@@ -107,7 +111,7 @@ func judge(t *probe.Tick, s settings, m measured, v Verdict) {
 		if v.DecodeDegraded {
 			t.Fail(CheckDecodeDegraded, "pace_degraded", s.Severity,
 				fmt.Sprintf("%s: decode %.1f tok/s is %.2fx the usual %.1f tok/s (limit %gx)",
-					redact.String(m.Model), m.Sample.DecodeTPS, v.DecodeRatio, v.DecodeBase, s.Rules.DecodeFactor),
+					m.Model, m.Sample.DecodeTPS, v.DecodeRatio, v.DecodeBase, s.Rules.DecodeFactor),
 				"decode_tps", round1(m.Sample.DecodeTPS), "baseline_decode_tps", round1(v.DecodeBase), "decode_ratio", round2(v.DecodeRatio))
 		} else {
 			t.PassQuiet(CheckDecodeDegraded)
@@ -122,11 +126,11 @@ func skipped(t *probe.Tick, s settings, b *Baseline, m measured) {
 	detail := redact.Error(m.Err)
 	attrs := []any{"result", resultSkipped, "reason", m.Skip, "detail", detail, "learned", b.Learned, "warmup", s.Rules.Warmup}
 	if m.Model != "" {
-		attrs = append(attrs, "model", redact.String(m.Model))
+		attrs = append(attrs, "model", m.Model)
 	}
 	t.Log.Warn("pace_sample", attrs...)
 	if m.Skip == string(openai.Auth) {
-		t.Unknown("auth", "pace_auth_failed", "the council refused the probe's credentials: "+detail)
+		t.Unknown(CheckAuth, "auth_refused", "the council refused the probe's credentials: "+detail)
 		return
 	}
 	t.SetExit(probe.ExitUnknown, fmt.Sprintf("skipped (%s): %s", m.Skip, detail))
@@ -137,8 +141,8 @@ func skipped(t *probe.Tick, s settings, b *Baseline, m measured) {
 func relearn(t *probe.Tick, b *Baseline, m measured, why string) {
 	if b.Model != "" {
 		t.Log.Info("baseline_reset", "reason", why,
-			"old_model", redact.String(b.Model), "model", redact.String(m.Model),
-			"old_system_fingerprint", redact.String(b.Fingerprint), "system_fingerprint", redact.String(m.Fingerprint),
+			"old_model", redact.String(b.Model), "model", m.Model,
+			"old_system_fingerprint", redact.String(b.Fingerprint), "system_fingerprint", m.Fingerprint,
 			"learned", b.Learned)
 		t.Clear(CheckTTFTDegraded)
 		t.Clear(CheckDecodeDegraded)
@@ -149,13 +153,13 @@ func relearn(t *probe.Tick, b *Baseline, m measured, why string) {
 // sampleAttrs are pace_sample's fields.
 func sampleAttrs(s settings, b *Baseline, m measured, v Verdict) []any {
 	a := []any{
-		"model", redact.String(m.Model),
+		"model", m.Model,
 		"ttft_ms", ms(m.Sample.TTFT), "total_ms", m.Total.Milliseconds(),
 		"completion_tokens", m.CompletionTokens,
 		"learned", b.Learned, "warmup", s.Rules.Warmup, "baseline_samples", len(b.TTFT),
 	}
 	if m.Fingerprint != "" {
-		a = append(a, "system_fingerprint", redact.String(m.Fingerprint))
+		a = append(a, "system_fingerprint", m.Fingerprint)
 	}
 	if m.PromptTokens >= 0 {
 		a = append(a, "prompt_tokens", m.PromptTokens)
@@ -209,7 +213,7 @@ const (
 
 // output adds the perfdata and the textfile series of a measured sample.
 func output(t *probe.Tick, m measured, v Verdict) {
-	model := redact.String(m.Model)
+	model := m.Model
 	t.Perf("ttft_ms", float64(ms(m.Sample.TTFT)), "ms")
 	t.Gauge(metricTTFT, "Time to first token of the pace probe's last sample.", m.Sample.TTFT, "model", model)
 	if m.Sample.DecodeTPS > 0 {
@@ -251,7 +255,7 @@ func speeds(m measured, v Verdict) string {
 	} else {
 		s += ", decode not measured"
 	}
-	return s + " (" + redact.String(m.Model) + ")"
+	return s + " (" + m.Model + ")"
 }
 
 func secs(x float64) string { return fmt.Sprintf("%.2f s", x) }
