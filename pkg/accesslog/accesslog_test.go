@@ -63,3 +63,25 @@ func TestReadTailWholeLines(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// FuzzCompleted: whatever the server wrote into its log, the scan never
+// panics, returns only lines dated inside the window, and never a
+// negative duration.
+func FuzzCompleted(f *testing.F) {
+	from := time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
+	f.Add([]byte(access(from.Add(time.Second), "/v1/chat/completions") + "\n"))
+	f.Add([]byte("2026-11-27T01:00:01Z INFO request completed duration_ms=99999999999999999999\n"))
+	f.Add([]byte("2026-11-27T01:00:01.5+02:00 request completed duration_ms=-5\r\n\n\n"))
+	f.Fuzz(func(t *testing.T, tail []byte) {
+		to := from.Add(time.Hour)
+		cs := Completed(tail, DefaultMarker, DefaultIgnore, from, to)
+		for _, c := range cs {
+			if c.At.Before(from) || c.At.After(to) {
+				t.Fatalf("completion %s outside the window", c.At)
+			}
+			if c.Duration < 0 {
+				t.Fatalf("negative duration %s", c.Duration)
+			}
+		}
+	})
+}
