@@ -1,11 +1,18 @@
 package pace
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/accesslog"
 	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/transport"
 )
 
 // TestOwnRequest: the probe's own line in the access log is recognised by
@@ -37,5 +44,41 @@ func TestOwnRequest(t *testing.T) {
 				t.Errorf("ownRequest = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTakeWithoutUsage: a server that sends no usage chunk (it ignores
+// stream_options) still gives a sample: the content events are counted
+// and the sample says so; the prompt tokens are unknown.
+func TestTakeWithoutUsage(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != openai.ChatPath {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		send := func(s string) { fmt.Fprintf(w, "data: %s\n\n", s); rc.Flush() }
+		send(`{"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}`)
+		for i := 1; i <= 5; i++ {
+			time.Sleep(2 * time.Millisecond) // the decode must take some time to be measured
+			send(fmt.Sprintf(`{"model":"m","choices":[{"index":0,"delta":{"content":" %d"}}]}`, i))
+		}
+		send(`{"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"length"}]}`)
+		send("[DONE]")
+	}))
+	defer srv.Close()
+	tc, err := transport.Resolve(transport.Config{Mode: transport.Bearer, URL: srv.URL, TokenFile: filepath.Join(t.TempDir(), "none")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := settings{Model: "m", PromptTokens: DefaultPromptTokens, DecodeTokens: 5, Deadline: 10 * time.Second, Stall: 5 * time.Second}
+	m := sampler{Client: openai.New(tc), Now: time.Now}.take(context.Background(), s)
+	if m.Skip != "" || !m.TokensCounted || m.CompletionTokens != 5 || m.PromptTokens != -1 || m.Sample.DecodeTPS <= 0 || m.Sample.TTFT <= 0 {
+		t.Fatalf("sample %+v (err %v): want 5 counted tokens, a decode speed, no prompt count", m, m.Err)
+	}
+	attrs := fmt.Sprint(sampleAttrs(s, &Baseline{}, m, Verdict{}))
+	if !strings.Contains(attrs, "tokens_counted true") || strings.Contains(attrs, "prompt_tokens") || strings.Contains(attrs, "prefill_tps") {
+		t.Errorf("pace_sample attributes %s: want tokens_counted, and no prompt or prefill figures", attrs)
 	}
 }
