@@ -82,3 +82,40 @@ func TestTakeWithoutUsage(t *testing.T) {
 		t.Errorf("pace_sample attributes %s: want tokens_counted, and no prompt or prefill figures", attrs)
 	}
 }
+
+// TestTakeCutByDeadline: a stream the deadline cuts while tokens still
+// arrive is a very slow server, not a dead one: it is measured on what came
+// (partial). A stream that never sent a token is skipped as a hang.
+func TestTakeCutByDeadline(t *testing.T) {
+	for _, tokens := range []int{5, 0} {
+		t.Run(fmt.Sprintf("%d tokens before the deadline", tokens), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				rc := http.NewResponseController(w)
+				send := func(s string) { fmt.Fprintf(w, "data: %s\n\n", s); rc.Flush() }
+				send(`{"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}`)
+				for i := 1; i <= tokens; i++ {
+					time.Sleep(2 * time.Millisecond)
+					send(fmt.Sprintf(`{"model":"m","choices":[{"index":0,"delta":{"content":" %d"}}]}`, i))
+				}
+				<-r.Context().Done() // then nothing, until the client gives up
+			}))
+			defer srv.Close()
+			tc, err := transport.Resolve(transport.Config{Mode: transport.Bearer, URL: srv.URL, TokenFile: filepath.Join(t.TempDir(), "none")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := settings{Model: "m", PromptTokens: DefaultPromptTokens, DecodeTokens: 128, Deadline: 500 * time.Millisecond, Stall: 30 * time.Second}
+			m := sampler{Client: openai.New(tc), Now: time.Now}.take(context.Background(), s)
+			if tokens == 0 {
+				if m.Skip != "hang" {
+					t.Errorf("skip %q (err %v), want hang", m.Skip, m.Err)
+				}
+				return
+			}
+			if m.Skip != "" || !m.Partial || m.CompletionTokens != tokens || m.Sample.DecodeTPS <= 0 {
+				t.Errorf("sample %+v (err %v): want a partial sample of %d tokens", m, m.Err, tokens)
+			}
+		})
+	}
+}
