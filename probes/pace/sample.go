@@ -41,10 +41,9 @@ type measured struct {
 	BusyErr string
 }
 
-// sampler takes samples; its fields are the side effects, for tests.
+// sampler takes samples over Client (the side effect, for tests).
 type sampler struct {
 	Client *openai.Client
-	Now    func() time.Time
 }
 
 // take streams one answer and measures it.

@@ -73,7 +73,7 @@ func TestTakeWithoutUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := settings{Model: "m", PromptTokens: DefaultPromptTokens, DecodeTokens: 5, Deadline: 10 * time.Second, Stall: 5 * time.Second}
-	m := sampler{Client: openai.New(tc), Now: time.Now}.take(context.Background(), s)
+	m := sampler{Client: openai.New(tc)}.take(context.Background(), s)
 	if m.Skip != "" || !m.TokensCounted || m.CompletionTokens != 5 || m.PromptTokens != -1 || m.Sample.DecodeTPS <= 0 || m.Sample.TTFT <= 0 {
 		t.Fatalf("sample %+v (err %v): want 5 counted tokens, a decode speed, no prompt count", m, m.Err)
 	}
@@ -106,7 +106,7 @@ func TestTakeCutByDeadline(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := settings{Model: "m", PromptTokens: DefaultPromptTokens, DecodeTokens: 128, Deadline: 500 * time.Millisecond, Stall: 30 * time.Second}
-			m := sampler{Client: openai.New(tc), Now: time.Now}.take(context.Background(), s)
+			m := sampler{Client: openai.New(tc)}.take(context.Background(), s)
 			if tokens == 0 {
 				if m.Skip != "hang" {
 					t.Errorf("skip %q (err %v), want hang", m.Skip, m.Err)

@@ -30,7 +30,7 @@ func tick(ctx context.Context, t *probe.Tick) error {
 		return err
 	}
 	client := openai.New(t.Client).WithLimits(openai.Limits{Stall: s.Stall})
-	m := sampler{Client: client, Now: t.Now}.take(ctx, s)
+	m := sampler{Client: client}.take(ctx, s)
 	if ctx.Err() != nil {
 		return ctx.Err() // cancelled by a signal: report nothing
 	}
