@@ -15,7 +15,7 @@ MODULES  := $(sort $(foreach m,$(patsubst %/go.mod,%,$(wildcard go.mod */go.mod 
 # Binaries: the probes, council-status, the plist installer and the
 # simulator used by the demo and tests.
 CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) pkg/councilsim/cmd/council-sim pkg/forceflowsim/cmd/forceflow-sim pkg/launchctl/launchdsim/cmd/fake-launchctl
-PROBES   := $(filter council-guardian council-canary council-drift council-integrity council-parity-smoke council-status,$(notdir $(CMDS)))
+PROBES   := $(filter council-guardian council-canary council-drift council-integrity council-parity-smoke council-pace council-status,$(notdir $(CMDS)))
 FUZZTIME ?= 5s
 # staticcheck, pinned; `make tools` installs it with go install (from the
 # module proxy) into GOPATH/bin, and lint installs it if it is missing.

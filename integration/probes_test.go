@@ -35,6 +35,7 @@ var probes = []matrixProbe{
 	{parityRig, parityCells},
 	{integrityRig, integrityCells},
 	{driftRig, driftCells},
+	{paceRig, paceCells},
 }
 
 func ok(event, check string) want { return want{code: 0, event: event, check: check} }

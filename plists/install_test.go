@@ -114,7 +114,7 @@ func snapshot(t *testing.T, dir string) map[string]fileID {
 	return out
 }
 
-// validateDir checks that dest holds exactly the five probe plists (plus
+// validateDir checks that dest holds exactly the probe plists (plus
 // extra), each valid for home h and bindir bin.
 func validateDir(t *testing.T, h *probetest.Home, dest, bin string, extra ...string) {
 	t.Helper()
@@ -165,8 +165,8 @@ func TestInstallDryRunTwice(t *testing.T) {
 	if first.Stdout != want.String() {
 		t.Errorf("stdout is not the exact launchctl sequence:\n--- got\n%s--- want\n%s", first.Stdout, want.String())
 	}
-	if n := strings.Count(first.Stderr, "written "); n != 5 {
-		t.Errorf("first run wrote %d files, want 5:\n%s", n, first.Stderr)
+	if n := strings.Count(first.Stderr, "written "); n != len(plists.Probes) {
+		t.Errorf("first run wrote %d files, want %d:\n%s", n, len(plists.Probes), first.Stderr)
 	}
 	validateDir(t, h, dest, "")
 	before := snapshot(t, dest)
@@ -178,8 +178,8 @@ func TestInstallDryRunTwice(t *testing.T) {
 	if second.Stdout != first.Stdout {
 		t.Errorf("second run printed a different sequence:\n%s", second.Stdout)
 	}
-	if n := strings.Count(second.Stderr, "unchanged "); n != 5 {
-		t.Errorf("second run: %d unchanged, want 5:\n%s", n, second.Stderr)
+	if n := strings.Count(second.Stderr, "unchanged "); n != len(plists.Probes) {
+		t.Errorf("second run: %d unchanged, want %d:\n%s", n, len(plists.Probes), second.Stderr)
 	}
 	after := snapshot(t, dest)
 	for name, b := range before {
@@ -255,8 +255,8 @@ func TestInstallAgainstFakeLaunchd(t *testing.T) {
 	if got := ld.MutatingCalls(); !slices.Equal(got, reloadCalls(dest)) {
 		t.Fatalf("first install calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(reloadCalls(dest), "\n"))
 	}
-	if n := strings.Count(first.Stdout, ": not loaded"); n != 5 {
-		t.Errorf("first install: %d 'not loaded' bootouts tolerated, want 5:\n%s", n, first.Stdout)
+	if n := strings.Count(first.Stdout, ": not loaded"); n != len(plists.Probes) {
+		t.Errorf("first install: %d 'not loaded' bootouts tolerated, want %d:\n%s", n, len(plists.Probes), first.Stdout)
 	}
 	validateDir(t, h, dest, bin)
 	before := snapshot(t, dest)
@@ -277,8 +277,8 @@ func TestInstallAgainstFakeLaunchd(t *testing.T) {
 	if strings.Contains(second.Stdout, "not loaded") || strings.Contains(second.Stdout, "input/output error") {
 		t.Errorf("second install: a loaded label was not booted out cleanly:\n%s", second.Stdout)
 	}
-	if n := strings.Count(second.Stderr, "loaded com.sanctum."); n != 5 {
-		t.Errorf("second install reported %d loaded, want 5:\n%s", n, second.Stderr)
+	if n := strings.Count(second.Stderr, "loaded com.sanctum."); n != len(plists.Probes) {
+		t.Errorf("second install reported %d loaded, want %d:\n%s", n, len(plists.Probes), second.Stderr)
 	}
 	for name, b := range before {
 		if snapshot(t, dest)[name] != b {
@@ -410,7 +410,7 @@ func TestUninstall(t *testing.T) {
 	if again.Code != 0 {
 		t.Fatalf("second uninstall exit %d\n%s", again.Code, again.Stderr)
 	}
-	if strings.Count(again.Stderr, ": not loaded") != 5 || strings.Count(again.Stderr, "missing ") != 5 {
+	if strings.Count(again.Stderr, ": not loaded") != len(plists.Probes) || strings.Count(again.Stderr, "missing ") != len(plists.Probes) {
 		t.Errorf("second uninstall should tolerate not loaded and missing:\n%s", again.Stderr)
 	}
 }
@@ -552,7 +552,7 @@ func TestPlutilLint(t *testing.T) {
 			}
 			b, _ := os.ReadFile(calls)
 			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			wantCalls := 5
+			wantCalls := len(plists.Probes)
 			if tt.exit != 0 {
 				wantCalls = 1 // the first refusal stops it
 			}
@@ -563,7 +563,7 @@ func TestPlutilLint(t *testing.T) {
 			if tt.exit != 0 && !os.IsNotExist(err) {
 				t.Errorf("files written although lint failed")
 			}
-			if tt.exit == 0 && !strings.Contains(res.Stderr, "plutil -lint passed for 5 plists") {
+			if tt.exit == 0 && !strings.Contains(res.Stderr, fmt.Sprintf("plutil -lint passed for %d plists", len(plists.Probes))) {
 				t.Errorf("no lint report:\n%s", res.Stderr)
 			}
 			if tt.exit != 0 && !strings.Contains(res.Stderr, "plutil -lint") {

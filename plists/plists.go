@@ -62,7 +62,7 @@ type Calendar struct {
 // also written literally in the probe's template; validation checks that
 // the two agree.
 type Probe struct {
-	Name string // guardian, canary, drift, integrity, parity-smoke
+	Name string // guardian, canary, drift, integrity, parity-smoke, pace
 	// Interval is StartInterval; zero when Calendar is set.
 	Interval time.Duration
 	// Calendar is StartCalendarInterval; nil when Interval is set.
@@ -78,13 +78,14 @@ type Probe struct {
 // Binary is the probe's installed binary name.
 func (p Probe) Binary() string { return "council-" + p.Name }
 
-// Probes are the five probes, in install order.
+// Probes are the probes, in install order.
 var Probes = []Probe{
 	{Name: "guardian", Interval: 30 * time.Second},
 	{Name: "canary", Interval: 10 * time.Minute},
 	{Name: "drift", Interval: time.Hour, RunAtLoad: true, ChecksAgents: true},
 	{Name: "integrity", Interval: 5 * time.Minute, RunAtLoad: true},
 	{Name: "parity-smoke", Calendar: &Calendar{Hour: 3, Minute: 0}},
+	{Name: "pace", Interval: 15 * time.Minute},
 }
 
 // Config says whose plists to render and where things are. Every path is

@@ -82,6 +82,7 @@ func TestRenderProbes(t *testing.T) {
 		{name: "drift", interval: 3600, runAtLoad: true},
 		{name: "integrity", interval: 300, runAtLoad: true},
 		{name: "parity-smoke", calendar: map[string]int{"Hour": 3, "Minute": 0}},
+		{name: "pace", interval: 900},
 	}
 	if len(rs) != len(tests) {
 		t.Fatalf("rendered %d plists, want %d", len(rs), len(tests))

@@ -71,7 +71,7 @@ wait_line() {
 }
 
 step "1. A throwaway CA and client certificates, and a bearer token (mode 0600)"
-run "$BIN/council-sim" pki --home "$HOME" --clients guardian,canary,drift,integrity,parity-smoke
+run "$BIN/council-sim" pki --home "$HOME" --clients guardian,canary,drift,integrity,parity-smoke,pace
 mkdir -p "$HOME/.sanctum/secrets"
 (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$HOME/.sanctum/secrets/council-mlx.token")
 note "token written to ~/.sanctum/secrets/council-mlx.token (never printed, never logged)"
@@ -100,7 +100,7 @@ done < <(jq -r --slurpfile a probes/paritysmoke/testdata/sim-answers.json \
 	--ca-cert "$CERTS/ca.crt" --server-cert "$CERTS/server.crt" --server-key "$CERTS/server.key" \
 	--token-file "$HOME/.sanctum/secrets/council-mlx.token" \
 	--access-log "$LOGS/sanctum-mlx.log" --pid-file "$STATE/sanctum-mlx.pid" \
-	"${answers[@]}" >"$ROOT/sim.out" 2>&1 &
+	--ttft 150ms --token-delay 10ms "${answers[@]}" >"$ROOT/sim.out" 2>&1 &
 pids+=($!)
 export COUNCIL_URL COUNCIL_MTLS_URL
 COUNCIL_URL=$(wait_line "$ROOT/sim.out" COUNCIL_URL)
@@ -139,6 +139,10 @@ events canary 'select(.event=="canary_ok") | {event, transport, mode, answer, tt
 tick "$BIN/council-guardian"
 events guardian 'select(.event=="probe_ok") | {event, transport, probe_ms, http_status}' 1
 tick "$BIN/council-parity-smoke" --table always
+note "council-pace learns the council's usual speed (the simulator runs at 150 ms to first token, 10 ms a token);"
+note "short settings for the demo: --warmup 3 (default 6), a 128-token prompt and 16 tokens (default 512 and 128)"
+PACE=("$BIN/council-pace" --warmup 3 --prompt-tokens 128 --decode-tokens 16)
+tick "${PACE[@]}"
 # Signing keys for integrity: the operator's one-time set-up.
 KEYS="$HOME/.sanctum/keys"
 run "$BIN/council-integrity" keygen --out "$KEYS"
@@ -208,7 +212,33 @@ tick "${INTEGRITY[@]}" --dry-run
 events integrity 'select(.level != "info") | {event, level, check, detail}' 6
 note "integrity would promote the fallback (dry-run above printed the exact launchctl sequence)"
 
-step "9. What Force Flow received, and the suite at a glance"
+step "9. The council gets slow: council-pace learns its usual speed, then catches TTFT x4 and decode /3"
+# pace sets the simulator's speed over its control listener.
+pace() {
+	show "curl -X POST $CONTROL/fault -d '{\"ttft\":\"$1\",\"token_delay\":\"$2\"}'"
+	curl -sf -X POST "$CONTROL/fault" -d "{\"ttft\":\"$1\",\"token_delay\":\"$2\"}" >/dev/null
+}
+note "two more learning samples (the first was in step 3), then a judged one"
+for i in 1 2; do tick "${PACE[@]}"; done
+tick "${PACE[@]}"
+events pace 'select(.event=="pace_sample") | {result, model, ttft_ms, decode_tps, baseline_ttft_ms, ttft_ratio, decode_ratio}' 1
+note "TTFT x4: degraded at once (exit 1), alerted at warn on the second tick"
+pace 600ms 10ms
+for i in 1 2; do tick "${PACE[@]}"; done
+events pace 'select(.event | test("pace_degraded|alert_")) | {event, check, severity, detail}' 2
+pace 150ms 10ms
+tick "${PACE[@]}"
+events pace 'select(.event | test("recovered|alert_")) | {event, check, severity}' 2
+note "decode /3: its own channel, decode_degraded"
+pace 150ms 30ms
+for i in 1 2; do tick "${PACE[@]}"; done
+events pace 'select(.event | test("pace_degraded|alert_")) | {event, check, severity, detail}' 2
+pace 150ms 10ms
+tick "${PACE[@]}"
+events pace 'select(.event | test("recovered|alert_")) | {event, check, severity}' 2
+note "the degraded samples never entered the baseline: it still says the usual speed"
+
+step "10. What Force Flow received, and the suite at a glance"
 cat "$ROOT/forceflow.out" | grep -v '^FORCE_FLOW_URL=' || true
 run "$BIN/council-status"
 # The screen must fit the terminal it is read on: checked here, line by

@@ -73,7 +73,7 @@ func worse(a, b int) int {
 }
 
 // DefaultProbes are the suite's probes, expected on every council host.
-var DefaultProbes = []string{"guardian", "canary", "drift", "integrity", "parity-smoke"}
+var DefaultProbes = []string{"guardian", "canary", "drift", "integrity", "parity-smoke", "pace"}
 
 // DefaultIntervals are the probes' launchd intervals, used when a state file
 // does not record its own (IntervalSeconds wins).
@@ -83,6 +83,7 @@ var DefaultIntervals = map[string]time.Duration{
 	"drift":        time.Hour,
 	"integrity":    5 * time.Minute,
 	"parity-smoke": 24 * time.Hour,
+	"pace":         15 * time.Minute,
 }
 
 // StaleFactor: a probe whose last tick is older than StaleFactor x its

@@ -18,7 +18,7 @@ import (
 )
 
 // DefaultClients are the probes' client names, for `council-sim pki`.
-var DefaultClients = []string{"guardian", "canary", "drift", "integrity", "parity-smoke"}
+var DefaultClients = []string{"guardian", "canary", "drift", "integrity", "parity-smoke", "pace"}
 
 // Run runs the council-sim command line (args[0] is the program name) and
 // returns the process exit code: 0 after a clean stop (ctx cancelled, e.g.
@@ -49,7 +49,11 @@ Faults (--fault, or POST /fault on the --control listener):
 
 Control listener:
   POST /fault  {"fault":"hang","slow_delay":"2s","diverge_after":3}
+  POST /fault  {"ttft":"400ms","token_delay":"30ms","system_fingerprint":"fp_2"}  (pace)
   GET  /state
+
+Pace: --ttft delays the first token, --token-delay every later one; a
+prompt containing "count from 1" is answered by counting, up to max_tokens.
 
 On start it prints the bound URLs, one per line, as KEY=value:
   COUNCIL_URL=http://127.0.0.1:1337
@@ -93,6 +97,9 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "fault", Usage: "initial fault: " + FaultNames(), Value: string(FaultNone)},
 		&cli.DurationFlag{Name: "slow-delay", Usage: "delay before the first byte of chat under fault slow", Value: DefaultSlowDelay},
 		&cli.IntFlag{Name: "diverge-after", Usage: "tokens kept identical under fault diverge", Value: DefaultDivergeAfter},
+		&cli.DurationFlag{Name: "ttft", Usage: "pace: delay before the first token of every answer"},
+		&cli.DurationFlag{Name: "token-delay", Usage: "pace: delay before every later token (decode speed = 1/token-delay)"},
+		&cli.StringFlag{Name: "system-fingerprint", Usage: "pace: the system_fingerprint of every response (empty = none)"},
 		&cli.StringSliceFlag{Name: "model", Usage: "model id to serve (repeatable; the first is the default)", Value: cli.NewStringSlice(DefaultModel)},
 		&cli.StringSliceFlag{Name: "answer", Usage: "`substring=answer` rule: prompts containing substring get answer (repeatable)"},
 		&cli.StringFlag{Name: "default-answer", Usage: "answer when no rule matches", Value: DefaultAnswer},
@@ -122,6 +129,7 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 		Fault:         fault,
 		SlowDelay:     c.Duration("slow-delay"),
 		DivergeAfter:  c.Int("diverge-after"),
+		Pace:          Pace{TTFT: c.Duration("ttft"), TokenDelay: c.Duration("token-delay"), Fingerprint: c.String("system-fingerprint")},
 		Logger:        log,
 	}
 	if f := c.String("token-file"); f != "" {

@@ -103,7 +103,8 @@ func TestRunServe(t *testing.T) {
 		"--token-file", tokenFile, "--access-log", accessLog, "--pid-file", pidFile,
 		"--model", "m-one", "--model", "m-two",
 		"--answer", "capital=Paris, France", "--answer", "eq=a=b",
-		"--fault", "wrong", "--diverge-after", "5", "--slow-delay", "1500ms")
+		"--fault", "wrong", "--diverge-after", "5", "--slow-delay", "1500ms",
+		"--ttft", "5ms", "--token-delay", "2ms", "--system-fingerprint", "fp_cli")
 
 	for _, k := range []string{"COUNCIL_URL", "COUNCIL_MTLS_URL", "COUNCIL_SIM_CONTROL_URL"} {
 		if urls[k] == "" {
@@ -117,7 +118,8 @@ func TestRunServe(t *testing.T) {
 
 	c := newClient(10*time.Second, nil)
 	_, b, err := get(c, urls["COUNCIL_SIM_CONTROL_URL"]+"/state")
-	if err != nil || !strings.Contains(string(b), `"fault":"wrong"`) || !strings.Contains(string(b), `"slow_delay":"1.5s"`) || !strings.Contains(string(b), `"diverge_after":5`) {
+	if err != nil || !strings.Contains(string(b), `"fault":"wrong"`) || !strings.Contains(string(b), `"slow_delay":"1.5s"`) || !strings.Contains(string(b), `"diverge_after":5`) ||
+		!strings.Contains(string(b), `"ttft":"5ms","token_delay":"2ms","system_fingerprint":"fp_cli"`) {
 		t.Errorf("state from flags: %s %v", b, err)
 	}
 	if resp, _, err := get(c, urls["COUNCIL_URL"]+"/v1/models"); err != nil || resp.StatusCode != 401 {

@@ -13,6 +13,10 @@ type FaultRequest struct {
 	Fault        *Fault    `json:"fault,omitempty"`
 	SlowDelay    *Duration `json:"slow_delay,omitempty"`
 	DivergeAfter *int      `json:"diverge_after,omitempty"`
+	// TTFT, TokenDelay and Fingerprint change the pace (see Pace).
+	TTFT        *Duration `json:"ttft,omitempty"`
+	TokenDelay  *Duration `json:"token_delay,omitempty"`
+	Fingerprint *string   `json:"system_fingerprint,omitempty"`
 }
 
 // Apply sets the fields of req that are present. The delay and divergence
@@ -29,6 +33,7 @@ func (s *Sim) Apply(req FaultRequest) error {
 	if req.DivergeAfter != nil {
 		s.SetDivergeAfter(*req.DivergeAfter)
 	}
+	s.applyPace(req)
 	if req.Fault != nil {
 		return s.SetFault(*req.Fault)
 	}

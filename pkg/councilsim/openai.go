@@ -153,12 +153,14 @@ func (m chatMessage) text() string {
 }
 
 type chatResponse struct {
-	ID      string       `json:"id"`
-	Object  string       `json:"object"`
-	Created int64        `json:"created"`
-	Model   string       `json:"model"`
-	Choices []chatChoice `json:"choices"`
-	Usage   *usage       `json:"usage,omitempty"`
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	// SystemFingerprint is set when the pace has a fingerprint.
+	SystemFingerprint string       `json:"system_fingerprint,omitempty"`
+	Choices           []chatChoice `json:"choices"`
+	Usage             *usage       `json:"usage,omitempty"`
 }
 
 type chatChoice struct {
@@ -211,7 +213,7 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	fault, slowDelay, divergeAfter := s.fault, s.slowDelay, s.divergeAfter
+	fault, slowDelay, divergeAfter, pace := s.fault, s.slowDelay, s.divergeAfter, s.pace
 	s.mu.Unlock()
 
 	switch fault {
@@ -225,6 +227,10 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 
 	prompt := lastUserText(req.Messages)
+	limit := req.MaxTokens
+	if req.MaxCompletion > 0 {
+		limit = req.MaxCompletion
+	}
 	var tokens []string
 	switch fault {
 	case FaultWrong:
@@ -238,13 +244,9 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	case FaultEchoAuth:
 		tokens = Tokenize(echoAnswer(r))
 	default:
-		tokens = Tokenize(s.Answer(prompt))
+		tokens = s.answerTokens(prompt, limit)
 	}
 	finish := "stop"
-	limit := req.MaxTokens
-	if req.MaxCompletion > 0 {
-		limit = req.MaxCompletion
-	}
 	if limit > 0 && len(tokens) > limit {
 		tokens, finish = tokens[:limit], "length"
 	}
@@ -257,9 +259,14 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 		ID:      fmt.Sprintf("chatcmpl-sim-%d", n),
 		Created: s.now().Unix(),
 		Model:   modelID,
+
+		SystemFingerprint: pace.Fingerprint,
 	}
 	if req.Stream {
-		s.streamChat(w, r, base, tokens, finish, u, req, fault)
+		s.streamChat(w, r, base, tokens, finish, u, req, fault, pace)
+		return
+	}
+	if !s.waitAnswer(r.Context(), pace, len(tokens)) {
 		return
 	}
 	content := strings.Join(tokens, "")
@@ -277,7 +284,7 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 // streamChat writes the answer as server-sent events: a role chunk, one
 // chunk per token, a chunk with finish_reason, an optional usage chunk,
 // then "data: [DONE]" (faults sse_stall and no_done break this).
-func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatResponse, tokens []string, finish string, u usage, req chatRequest, fault Fault) {
+func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatResponse, tokens []string, finish string, u usage, req chatRequest, fault Fault, pace Pace) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -305,6 +312,9 @@ func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatRespon
 	for i, tok := range tokens {
 		if fault == FaultSSEStall && i == 1 {
 			s.hang(r.Context())
+			return
+		}
+		if !s.waitToken(r.Context(), pace, i) {
 			return
 		}
 		ch := chatChoice{Delta: &chatOut{Content: &tok}}

@@ -15,13 +15,17 @@
 // containing "2+2", else DefaultAnswer. Answers are split into tokens at
 // whitespace (a token carries its leading spaces), and streamed one token per
 // chunk after an initial {"role":"assistant"} chunk. "max_tokens" truncates
-// the answer with finish_reason "length".
+// the answer with finish_reason "length". A prompt containing "count from 1"
+// is answered by counting, one token per number, up to max_tokens; with a
+// Pace the answer is slow on purpose (a configurable time to first token and
+// per-token delay), for the speed probe.
 //
 // Faults (see Fault) switch at run time, through SetFault, through the
 // council-sim binary's --fault flag, or over the control listener, which
 // stays up while the serving listeners are down:
 //
 //	POST /fault  {"fault":"hang","slow_delay":"2s","diverge_after":3}  (fields optional)
+//	POST /fault  {"ttft":"400ms","token_delay":"30ms","system_fingerprint":"fp_2"}  (the Pace)
 //	GET  /state  {"fault":"hang","slow_delay":"2s","diverge_after":3,"up":true,"requests":7,...}
 //
 // Both answer with the state. Hanging handlers return when the client gives
@@ -105,6 +109,9 @@ type Config struct {
 	Fault        Fault
 	SlowDelay    time.Duration
 	DivergeAfter int
+	// Pace is the initial generation speed (see Pace); zero is as fast as
+	// possible.
+	Pace Pace
 
 	// AccessLog receives the access log; nil means none. Lines are
 	// written with one Write call each.
@@ -127,6 +134,10 @@ type State struct {
 	PlainURL   string `json:"plain_url,omitempty"`
 	MTLSURL    string `json:"mtls_url,omitempty"`
 	ControlURL string `json:"control_url,omitempty"`
+	// The pace (see Pace).
+	TTFT        Duration `json:"ttft"`
+	TokenDelay  Duration `json:"token_delay"`
+	Fingerprint string   `json:"system_fingerprint,omitempty"`
 }
 
 // Sim is a running (or startable) simulator. Its methods are safe for
@@ -148,6 +159,7 @@ type Sim struct {
 	fault        Fault
 	slowDelay    time.Duration
 	divergeAfter int
+	pace         Pace
 	up           bool
 	serving      []*listener // plain and/or mTLS
 	control      *listener
@@ -181,6 +193,7 @@ func New(cfg Config) *Sim {
 		slowDelay:    cfg.SlowDelay,
 		divergeAfter: cfg.DivergeAfter,
 	}
+	s.SetPace(cfg.Pace)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -387,6 +400,9 @@ func (s *Sim) State() State {
 		PlainURL:     s.urlLocked("plain"),
 		MTLSURL:      s.urlLocked("mtls"),
 		ControlURL:   s.urlLocked("control"),
+		TTFT:         Duration(s.pace.TTFT),
+		TokenDelay:   Duration(s.pace.TokenDelay),
+		Fingerprint:  s.pace.Fingerprint,
 	}
 }
 

@@ -35,6 +35,17 @@ type Snapshot struct {
 	// Interval is the probe's schedule; 0 omits the series. With it one
 	// generic staleness rule covers every probe.
 	Interval time.Duration
+	// Gauges are the probe's own series (council_pace_ttft_seconds, …),
+	// written after the common ones, one HELP/TYPE per name.
+	Gauges []Gauge
+}
+
+// Gauge is one sample of a probe's own gauge. Labels are name, value pairs
+// after the probe label.
+type Gauge struct {
+	Name, Help string
+	Labels     []string
+	Value      float64
 }
 
 // Check status values for council_check_status.
@@ -103,6 +114,24 @@ func Render(s Snapshot) []byte {
 			write(f.name, probe, b2f(s.FallbackActive))
 		case "council_probe_interval_seconds":
 			write(f.name, probe, s.Interval.Seconds())
+		}
+	}
+	seen := map[string]bool{}
+	for i, g := range s.Gauges {
+		if seen[g.Name] {
+			continue
+		}
+		seen[g.Name] = true
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", g.Name, g.Help, g.Name)
+		for _, h := range s.Gauges[i:] {
+			if h.Name != g.Name {
+				continue
+			}
+			labels := probe
+			for j := 0; j+1 < len(h.Labels); j += 2 {
+				labels += "," + h.Labels[j] + `="` + escape(h.Labels[j+1]) + `"`
+			}
+			write(h.Name, labels, h.Value)
 		}
 	}
 	return []byte(b.String())

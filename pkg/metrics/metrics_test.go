@@ -74,3 +74,30 @@ func TestWriteParsesWithExpfmt(t *testing.T) {
 	}
 	_ = model.LabelName("probe")
 }
+
+// TestGaugesParse: a probe's own gauges are written one family per name,
+// even when samples of two names interleave, each sample with the probe
+// label first, and the file still parses.
+func TestGaugesParse(t *testing.T) {
+	s := Snapshot{Probe: "pace", Success: true, LastRun: time.Unix(1795000000, 0), Restarts: -1, Gauges: []Gauge{
+		{Name: "council_pace_ttft_seconds", Help: "Time to first token.", Labels: []string{"model", "m1"}, Value: 0.41},
+		{Name: "council_pace_ttft_ratio", Help: "TTFT over its baseline.", Labels: []string{"model", "m1"}, Value: 1.1},
+		{Name: "council_pace_ttft_seconds", Help: "Time to first token.", Labels: []string{"model", `m"2`}, Value: 0.5},
+	}}
+	data := Render(s)
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("does not parse: %v\n%s", err, data)
+	}
+	ttft := fams["council_pace_ttft_seconds"]
+	if ttft == nil || len(ttft.Metric) != 2 || ttft.GetType().String() != "GAUGE" {
+		t.Fatalf("ttft family %v\n%s", ttft, data)
+	}
+	if got := ttft.Metric[1].GetLabel(); len(got) != 2 || got[0].GetValue() != "pace" || got[1].GetValue() != `m"2` {
+		t.Errorf("labels %v", got)
+	}
+	if fams["council_pace_ttft_ratio"].Metric[0].GetGauge().GetValue() != 1.1 {
+		t.Errorf("ratio family wrong:\n%s", data)
+	}
+}

@@ -461,7 +461,7 @@ func (t *Tick) snapshot(code int) metrics.Snapshot {
 	return metrics.Snapshot{
 		Probe: t.Probe.Name, Success: code == ExitOK, Duration: t.Now().Sub(t.Start), Checks: checks,
 		LastRun: t.Now(), OutboxDepth: t.dispatch.Outbox.Len(), Restarts: t.restarts, FallbackActive: fallback, FallbackKnown: t.Common.FallbackLock != "",
-		Interval: t.Probe.Interval,
+		Interval: t.Probe.Interval, Gauges: t.gauges,
 	}
 }
 

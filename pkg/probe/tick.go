@@ -19,6 +19,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/alert/deliver"
 	"github.com/sanctum/council-probes/pkg/eventlog"
+	"github.com/sanctum/council-probes/pkg/metrics"
 	"github.com/sanctum/council-probes/pkg/state"
 	"github.com/sanctum/council-probes/pkg/tilde"
 	"github.com/sanctum/council-probes/pkg/transport"
@@ -72,6 +73,7 @@ type Tick struct {
 	results   []Result
 	notices   []alert.Notice
 	perf      []Perf
+	gauges    []metrics.Gauge
 	exit      int
 	exitWhy   string
 	okSummary string
@@ -183,6 +185,12 @@ func (t *Tick) OKSummary(s string) { t.okSummary = s }
 // Perf adds a perfdata value to the plugin status line.
 func (t *Tick) Perf(label string, value float64, unit string) {
 	t.perf = append(t.perf, Perf{label, value, unit})
+}
+
+// Gauge adds a probe-specific series to the metrics file, e.g.
+// t.Gauge("council_pace_ttft_seconds", "Time to first token…", 0.41, "model", id).
+func (t *Tick) Gauge(name, help string, value float64, labels ...string) {
+	t.gauges = append(t.gauges, metrics.Gauge{Name: name, Help: help, Labels: labels, Value: value})
 }
 
 // SetRestarts records the probe's restart count for the metrics file.

@@ -621,7 +621,7 @@ func TestConfigProblemsAreUnknown(t *testing.T) {
 			tk := f.run()
 			tk.mustExit(t, 3)
 			tk.mustFail(t, tt.check, tt.event, "error", tt.detail)
-			if len(probetest.Find(tk.events, "agent_loaded", "")) != 6 || len(probetest.Find(tk.events, "probe_fresh", "")) != 4 {
+			if len(probetest.Find(tk.events, "agent_loaded", "")) != 6 || len(probetest.Find(tk.events, "probe_fresh", "")) != len(DefaultWatched) {
 				t.Error("the other checks did not run")
 			}
 		})

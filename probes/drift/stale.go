@@ -33,7 +33,7 @@ type WatchedProbe struct {
 // DefaultWatched is the default --watch-probe list: every probe but drift
 // itself (a probe cannot notice its own silence), with the seed's
 // intervals.
-var DefaultWatched = []string{"guardian=30s", "canary=10m", "integrity=5m", "parity-smoke=24h"}
+var DefaultWatched = []string{"guardian=30s", "canary=10m", "integrity=5m", "parity-smoke=24h", "pace=15m"}
 
 // FutureSkew is how far in the future a last tick may be (clock
 // adjustments between two processes) before it counts as stale.

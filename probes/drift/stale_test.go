@@ -101,7 +101,7 @@ func TestParseWatched(t *testing.T) {
 		want    []WatchedProbe
 		wantErr string
 	}{
-		{"defaults", DefaultWatched, []WatchedProbe{{Name: "guardian", Interval: 30 * time.Second}, {Name: "canary", Interval: 10 * time.Minute}, {Name: "integrity", Interval: 5 * time.Minute}, {Name: "parity-smoke", Interval: 24 * time.Hour}}, ""},
+		{"defaults", DefaultWatched, []WatchedProbe{{Name: "guardian", Interval: 30 * time.Second}, {Name: "canary", Interval: 10 * time.Minute}, {Name: "integrity", Interval: 5 * time.Minute}, {Name: "parity-smoke", Interval: 24 * time.Hour}, {Name: "pace", Interval: 15 * time.Minute}}, ""},
 		{"none", nil, nil, ""},
 		{"spaces", []string{" canary = 10m "}, []WatchedProbe{{Name: "canary", Interval: 10 * time.Minute}}, ""},
 		{"no interval", []string{"canary"}, nil, "want name=interval"},

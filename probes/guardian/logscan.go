@@ -2,30 +2,26 @@ package guardian
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/accesslog"
 )
 
 // DefaultTailBytes is how much of the end of the primary's log the busy and
-// fatal-signature scans read. The log can grow to gigabytes; a tick reads
-// this much at most.
-const DefaultTailBytes = 256 << 10
+// fatal-signature scans read.
+const DefaultTailBytes = accesslog.DefaultTailBytes
 
 // DefaultBusyMarker marks a completed request in the council's access log:
 //
 //	2026-11-27T01:02:03.456Z INFO request completed method=POST path=/v1/chat/completions status=200 duration_ms=12
-const DefaultBusyMarker = "request completed"
+const DefaultBusyMarker = accesslog.DefaultMarker
 
 // DefaultBusyIgnore are substrings of completed-request lines that do not
 // mean "busy serving work": the probes' own liveness requests. Without this
 // the guardian would see its own last successful probe and defer the
 // restart of a dead server by a whole busy window.
-var DefaultBusyIgnore = []string{"path=/v1/models"}
+var DefaultBusyIgnore = accesslog.DefaultIgnore
 
 // DefaultFatalSignatures are log lines of a primary that can never serve
 // (SPEC section 5): restarting it only loops, so the fallback is promoted.
@@ -44,58 +40,12 @@ var DefaultFatalSignatures = []string{
 // dated hours ahead is garbage and must not make the server look busy.
 const futureSkew = 5 * time.Second
 
-// ReadTail returns at most max bytes from the end of the file at path. When
-// the tail starts inside a line, that partial first line is dropped, so
-// every returned line is whole (a line longer than max is lost, which is
-// the price of never reading the whole file). A missing file returns an
-// error for which errors.Is(err, fs.ErrNotExist) holds.
-func ReadTail(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read log tail: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read log tail: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("read log tail %s: not a regular file", path)
-	}
-	if max <= 0 {
-		max = DefaultTailBytes
-	}
-	start := max64(fi.Size()-max, 0)
-	buf := make([]byte, fi.Size()-start)
-	n, err := f.ReadAt(buf, start)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read log tail %s: %w", path, err)
-	}
-	buf = buf[:n] // the file may have been truncated meanwhile
-	if start > 0 {
-		// Did the tail start at a line boundary? Only if the byte before
-		// it is a newline.
-		prev := make([]byte, 1)
-		if _, err := f.ReadAt(prev, start-1); err != nil || prev[0] != '\n' {
-			if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-				buf = buf[i+1:]
-			} else {
-				buf = nil
-			}
-		}
-	}
-	return buf, nil
-}
-
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
-}
+// ReadTail returns at most max bytes from the end of the log at path, in
+// whole lines (see accesslog.ReadTail).
+func ReadTail(path string, max int64) ([]byte, error) { return accesslog.ReadTail(path, max) }
 
 // IsNotExist reports whether err means the log does not exist (yet).
-func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+func IsNotExist(err error) bool { return accesslog.IsNotExist(err) }
 
 // LastCompleted returns the timestamp of the newest line in tail that
 // contains marker, contains none of ignore, and starts with an RFC 3339
@@ -107,11 +57,11 @@ func LastCompleted(tail []byte, marker string, ignore []string, now time.Time) (
 	}
 	for rest := tail; len(rest) > 0; {
 		var line []byte
-		rest, line = lastLine(rest)
-		if !bytes.Contains(line, []byte(marker)) || containsAny(line, ignore) {
+		rest, line = accesslog.LastLine(rest)
+		if !accesslog.IsCompletion(line, marker, ignore) {
 			continue
 		}
-		ts, ok := leadingTime(line)
+		ts, ok := accesslog.LeadingTime(line)
 		if !ok || ts.After(now.Add(futureSkew)) {
 			continue
 		}
@@ -155,7 +105,7 @@ func FindFatal(tail []byte, sigs []string, marker string) (Fatal, bool) {
 	}
 	for rest := tail; len(rest) > 0; {
 		var line []byte
-		rest, line = lastLine(rest)
+		rest, line = accesslog.LastLine(rest)
 		if marker != "" && bytes.Contains(line, []byte(marker)) {
 			return Fatal{}, false
 		}
@@ -167,41 +117,6 @@ func FindFatal(tail []byte, sigs []string, marker string) (Fatal, bool) {
 		}
 	}
 	return Fatal{}, false
-}
-
-// lastLine splits the last line off b (without its newline).
-func lastLine(b []byte) (rest, line []byte) {
-	b = bytes.TrimRight(b, "\r\n")
-	i := bytes.LastIndexByte(b, '\n')
-	if i < 0 {
-		return nil, b
-	}
-	return b[:i], bytes.TrimRight(b[i+1:], "\r")
-}
-
-func containsAny(line []byte, subs []string) bool {
-	for _, s := range subs {
-		if s != "" && bytes.Contains(line, []byte(s)) {
-			return true
-		}
-	}
-	return false
-}
-
-// leadingTime parses the RFC 3339 timestamp that starts line.
-func leadingTime(line []byte) (time.Time, bool) {
-	tok := line
-	if i := bytes.IndexAny(line, " \t"); i >= 0 {
-		tok = line[:i]
-	}
-	if len(tok) < len("2006-01-02T15:04:05Z") || len(tok) > 40 {
-		return time.Time{}, false
-	}
-	ts, err := time.Parse(time.RFC3339Nano, string(tok))
-	if err != nil {
-		return time.Time{}, false
-	}
-	return ts, true
 }
 
 // clip cuts s to at most n bytes without splitting a UTF-8 sequence.

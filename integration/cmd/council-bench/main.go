@@ -9,6 +9,9 @@
 //   - a parity-smoke tick of its ten built-in prompts against the simulator
 //     answering them (probes/paritysmoke/testdata/sim-answers.json, as
 //     scripts/demo.sh does): CPU outside the model, target well under 1 s;
+//   - a pace tick (512 prompt + 128 generated tokens, streamed, judged)
+//     against the simulator answering at once: CPU outside the model,
+//     target under 20 ms, and its peak RSS under 15 MB;
 //   - the peak RSS of one tick of each probe binary;
 //   - the size of each stripped binary;
 //   - hashing throughput vs `openssl dgst -sha256`, by running the existing

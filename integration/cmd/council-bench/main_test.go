@@ -204,6 +204,10 @@ func TestMissed(t *testing.T) {
 			Hash:  hashResult{Rows: []hashRow{{What: "4 files", Ratio: "1.28x", Tgt: ">= 1.80x (below)"}}},
 		}, []string{"guardian tick, wall", "guardian tick, CPU", "parity-smoke tick, CPU", "peak RSS of council-guardian",
 			"size of council-drift", "hashing 4 files"}},
+		{"pace's own bars: 20 ms of CPU, 15 MB", report{
+			Pairs: []pairResult{{pair: pair{Name: "pace tick", Bench: "Tick/pace", NoBase: "none", CPUTarget: paceCPUTarget}, Ours: ms(25 * time.Millisecond)}},
+			RSS:   []rssResult{{Binary: "council-pace", Bytes: 16e6, Target: paceRSSTarget}, {Binary: "council-canary", Bytes: 16e6}},
+		}, []string{"pace tick, CPU 25.00 ms (well under 20ms CPU)", "peak RSS of council-pace 16.0 MB (< 15 MB)"}},
 		{"unmeasured is not missed", report{
 			Pairs: []pairResult{{pair: pair{Name: "guardian tick", Bench: "Tick/guardian", Missing: "not built"}},
 				{pair: parity, Err: "exited 2"}},

@@ -26,6 +26,8 @@ type tickSpec struct {
 	Args func(e *env) []string
 	// Env adds to the tick's environment.
 	Env func(e *env) []string
+	// RSSTarget is the binary's peak RSS bar (0: rssTarget).
+	RSSTarget int64
 }
 
 // common are the flags every probe tick gets: no log file, no alert
@@ -53,6 +55,7 @@ var tickSpecs = []tickSpec{
 		return append(common(e), "--map", filepath.Join(e.Home, "drift.map"), "--repo", filepath.Join(e.Home, "repo"),
 			"--expect-agent", primaryLabel, "--watch-probe", "guardian=30s", "--launchctl", e.BinPath("fake-launchctl"))
 	}, Env: func(e *env) []string { return e.launchdEnv() }},
+	{Binary: "council-pace", Note: "512 + 128 tokens, judged", Args: paceArgs, RSSTarget: paceRSSTarget},
 	{Binary: "council-status", Note: "reads the state the ticks above left", Args: func(e *env) []string {
 		return []string{"--state-dir", e.StateDir, "--log-dir", filepath.Join(e.Home, "logs"), "--color", "never"}
 	}},

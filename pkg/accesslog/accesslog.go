@@ -1,0 +1,178 @@
+// Package accesslog reads the council's access log the way the probes that
+// need it agree on: a bounded tail of the file, and the "request completed"
+// lines in it. The guardian defers a restart while the log shows recent
+// work; the pace probe does not judge a sample taken while the server was
+// serving someone else. Only lines that start with an RFC 3339 timestamp
+// are trusted:
+//
+//	2026-11-27T01:02:03.456Z INFO request completed method=POST path=/v1/chat/completions status=200 duration_ms=12
+package accesslog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"time"
+)
+
+// DefaultTailBytes is how much of the end of the log a scan reads. The log
+// can grow to gigabytes; a tick reads this much at most.
+const DefaultTailBytes = 256 << 10
+
+// DefaultMarker marks a completed request.
+const DefaultMarker = "request completed"
+
+// DefaultIgnore are substrings of completed-request lines that do not mean
+// "busy serving work": the probes' own liveness requests.
+var DefaultIgnore = []string{"path=/v1/models"}
+
+// ReadTail returns at most max bytes from the end of the file at path. When
+// the tail starts inside a line, that partial first line is dropped, so
+// every returned line is whole (a line longer than max is lost, which is
+// the price of never reading the whole file). A missing file returns an
+// error for which errors.Is(err, fs.ErrNotExist) holds.
+func ReadTail(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read log tail: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read log tail: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("read log tail %s: not a regular file", path)
+	}
+	if max <= 0 {
+		max = DefaultTailBytes
+	}
+	start := fi.Size() - max
+	if start < 0 {
+		start = 0
+	}
+	buf := make([]byte, fi.Size()-start)
+	n, err := f.ReadAt(buf, start)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read log tail %s: %w", path, err)
+	}
+	buf = buf[:n] // the file may have been truncated meanwhile
+	if start > 0 {
+		// Did the tail start at a line boundary? Only if the byte before
+		// it is a newline.
+		prev := make([]byte, 1)
+		if _, err := f.ReadAt(prev, start-1); err != nil || prev[0] != '\n' {
+			if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+				buf = buf[i+1:]
+			} else {
+				buf = nil
+			}
+		}
+	}
+	return buf, nil
+}
+
+// IsNotExist reports whether err means the log does not exist (yet).
+func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// Completion is one completed-request line.
+type Completion struct {
+	// At is the line's timestamp: when the request completed.
+	At time.Time
+	// Duration is the line's duration_ms field; HasDuration says the line
+	// had one.
+	Duration    time.Duration
+	HasDuration bool
+}
+
+// Start is when the request began, by its duration (At when unknown).
+func (c Completion) Start() time.Time { return c.At.Add(-c.Duration) }
+
+// Completed returns the lines of tail that contain marker, contain none of
+// ignore, and are dated within [from, to], newest first.
+func Completed(tail []byte, marker string, ignore []string, from, to time.Time) []Completion {
+	var out []Completion
+	if marker == "" {
+		return nil
+	}
+	for rest := tail; len(rest) > 0; {
+		var line []byte
+		rest, line = LastLine(rest)
+		if !IsCompletion(line, marker, ignore) {
+			continue
+		}
+		ts, ok := LeadingTime(line)
+		if !ok || ts.Before(from) || ts.After(to) {
+			continue
+		}
+		c := Completion{At: ts}
+		c.Duration, c.HasDuration = durationField(line)
+		out = append(out, c)
+	}
+	return out
+}
+
+// durationField reads " duration_ms=<n>" from line.
+func durationField(line []byte) (time.Duration, bool) {
+	const key = " duration_ms="
+	i := bytes.Index(line, []byte(key))
+	if i < 0 {
+		return 0, false
+	}
+	rest := line[i+len(key):]
+	n := 0
+	for n < len(rest) && n < 12 && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(rest[:n]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(v) * time.Millisecond, true
+}
+
+// IsCompletion reports whether line contains marker and none of ignore.
+func IsCompletion(line []byte, marker string, ignore []string) bool {
+	if marker == "" || !bytes.Contains(line, []byte(marker)) {
+		return false
+	}
+	for _, s := range ignore {
+		if s != "" && bytes.Contains(line, []byte(s)) {
+			return false
+		}
+	}
+	return true
+}
+
+// LastLine splits the last line off b (without its newline).
+func LastLine(b []byte) (rest, line []byte) {
+	b = bytes.TrimRight(b, "\r\n")
+	i := bytes.LastIndexByte(b, '\n')
+	if i < 0 {
+		return nil, b
+	}
+	return b[:i], bytes.TrimRight(b[i+1:], "\r")
+}
+
+// LeadingTime parses the RFC 3339 timestamp that starts line.
+func LeadingTime(line []byte) (time.Time, bool) {
+	tok := line
+	if i := bytes.IndexAny(line, " \t"); i >= 0 {
+		tok = line[:i]
+	}
+	if len(tok) < len("2006-01-02T15:04:05Z") || len(tok) > 40 {
+		return time.Time{}, false
+	}
+	ts, err := time.Parse(time.RFC3339Nano, string(tok))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return ts, true
+}

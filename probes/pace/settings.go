@@ -1,0 +1,126 @@
+package pace
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/accesslog"
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/probe"
+)
+
+// Defaults of the pace probe's own settings.
+const (
+	DefaultPromptTokens = 512
+	DefaultDecodeTokens = 128
+	DefaultDeadline     = 3 * time.Minute
+	DefaultStall        = 30 * time.Second
+	DefaultSeverity     = alert.Warn
+)
+
+// settings are the pace probe's resolved settings.
+type settings struct {
+	Model        string
+	PromptTokens int
+	DecodeTokens int
+	Deadline     time.Duration
+	Stall        time.Duration
+	Rules        Rules
+	Severity     alert.Severity
+	PrimaryLog   string
+	BusyMarker   string
+	BusyIgnore   []string
+	TailBytes    int64
+}
+
+func env(name string) []string { return []string{"COUNCIL_PACE_" + name} }
+
+func flags() []cli.Flag {
+	h, _ := os.UserHomeDir() // $HOME at run time, as the common flags
+	return []cli.Flag{
+		&cli.IntFlag{Name: "prompt-tokens", EnvVars: env("PROMPT_TOKENS"), Value: DefaultPromptTokens,
+			Usage: "about how many tokens the prompt has (a nonce, padding, and the request to count)"},
+		&cli.IntFlag{Name: "decode-tokens", EnvVars: env("DECODE_TOKENS"), Value: DefaultDecodeTokens,
+			Usage: "max_tokens of the request: how many tokens the decode speed is measured over"},
+		&cli.IntFlag{Name: "baseline-samples", EnvVars: env("BASELINE_SAMPLES"), Value: DefaultBaselineSamples,
+			Usage: "the baseline is the median of this many last healthy samples (96 = a day at 15 min)"},
+		&cli.IntFlag{Name: "warmup", EnvVars: env("WARMUP"), Value: DefaultWarmup,
+			Usage: "samples that only learn before any is judged (per model)"},
+		&cli.Float64Flag{Name: "ttft-factor", EnvVars: env("TTFT_FACTOR"), Value: DefaultTTFTFactor,
+			Usage: "degraded when the time to first token exceeds this times the baseline"},
+		&cli.Float64Flag{Name: "decode-factor", EnvVars: env("DECODE_FACTOR"), Value: DefaultDecodeFactor,
+			Usage: "degraded when the decode speed falls below this times the baseline"},
+		&cli.DurationFlag{Name: "baseline-ttft", EnvVars: env("BASELINE_TTFT"),
+			Usage: "pin the TTFT baseline (e.g. 400ms) and judge from the first sample; 0 = learn it"},
+		&cli.Float64Flag{Name: "baseline-decode", EnvVars: env("BASELINE_DECODE"),
+			Usage: "pin the decode baseline in tokens/s and judge from the first sample; 0 = learn it"},
+		&cli.StringFlag{Name: "severity", EnvVars: env("SEVERITY"), Value: string(DefaultSeverity),
+			Usage: "severity of the ttft_degraded and decode_degraded alerts: warn|error|critical"},
+		&cli.DurationFlag{Name: "deadline", EnvVars: env("DEADLINE"), Value: DefaultDeadline,
+			Usage: "hard limit on the whole sample, model lookup included; a stream cut by it is measured on what arrived"},
+		&cli.DurationFlag{Name: "stall-timeout", EnvVars: env("STALL_TIMEOUT"), Value: DefaultStall,
+			Usage: "longest gap between two stream events before the sample is skipped as stalled"},
+		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: filepath.Join(h, ".openclaw", "logs", "sanctum-mlx.log"),
+			Usage: "the primary server's access log: a request completed in it during the sample makes the sample busy; empty = never busy"},
+		&cli.StringFlag{Name: "busy-marker", EnvVars: env("BUSY_MARKER"), Value: accesslog.DefaultMarker,
+			Usage: "text of a completed-request line in --primary-log (lines start with an RFC 3339 time)"},
+		&cli.StringSliceFlag{Name: "busy-ignore", EnvVars: env("BUSY_IGNORE"), Value: cli.NewStringSlice(accesslog.DefaultIgnore...),
+			Usage: "completed-request lines containing this are not work (repeatable; default: the liveness checks)"},
+		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: accesslog.DefaultTailBytes,
+			Usage: "how much of the end of --primary-log the busy scan reads"},
+	}
+}
+
+// settingsFrom reads and checks the tick's settings.
+func settingsFrom(t *probe.Tick) (settings, error) {
+	c := t.C
+	s := settings{
+		Model:        t.Common.Model,
+		PromptTokens: c.Int("prompt-tokens"),
+		DecodeTokens: c.Int("decode-tokens"),
+		Deadline:     c.Duration("deadline"),
+		Stall:        c.Duration("stall-timeout"),
+		Rules: Rules{
+			Samples:      c.Int("baseline-samples"),
+			Warmup:       c.Int("warmup"),
+			TTFTFactor:   c.Float64("ttft-factor"),
+			DecodeFactor: c.Float64("decode-factor"),
+			PinnedTTFT:   c.Duration("baseline-ttft").Seconds(),
+			PinnedDecode: c.Float64("baseline-decode"),
+		},
+		Severity:   alert.Severity(c.String("severity")),
+		PrimaryLog: c.String("primary-log"),
+		BusyMarker: c.String("busy-marker"),
+		BusyIgnore: c.StringSlice("busy-ignore"),
+		TailBytes:  c.Int64("log-tail-bytes"),
+	}
+	switch {
+	case s.PromptTokens < minPromptTokens:
+		return s, fmt.Errorf("bad --prompt-tokens %d: want at least %d", s.PromptTokens, minPromptTokens)
+	case s.DecodeTokens < 2:
+		return s, fmt.Errorf("bad --decode-tokens %d: want at least 2 (the decode speed is measured after the first token)", s.DecodeTokens)
+	case s.Rules.Samples < 1:
+		return s, fmt.Errorf("bad --baseline-samples %d: want at least 1", s.Rules.Samples)
+	case s.Rules.Warmup < 0:
+		return s, fmt.Errorf("bad --warmup %d: want 0 or more", s.Rules.Warmup)
+	case s.Rules.TTFTFactor <= 1:
+		return s, fmt.Errorf("bad --ttft-factor %g: want more than 1", s.Rules.TTFTFactor)
+	case s.Rules.DecodeFactor <= 0 || s.Rules.DecodeFactor >= 1:
+		return s, fmt.Errorf("bad --decode-factor %g: want between 0 and 1", s.Rules.DecodeFactor)
+	case s.Rules.PinnedTTFT < 0:
+		return s, fmt.Errorf("bad --baseline-ttft %s: want a positive duration, or 0 to learn it", c.Duration("baseline-ttft"))
+	case s.Rules.PinnedDecode < 0:
+		return s, fmt.Errorf("bad --baseline-decode %g: want tokens per second, or 0 to learn it", s.Rules.PinnedDecode)
+	case s.Severity != alert.Warn && s.Severity != alert.Error && s.Severity != alert.Critical:
+		return s, fmt.Errorf("bad --severity %q: want warn, error or critical", s.Severity)
+	case s.Deadline <= 0:
+		return s, fmt.Errorf("bad --deadline %s: want a positive duration", s.Deadline)
+	case s.Stall <= 0:
+		return s, fmt.Errorf("bad --stall-timeout %s: want a positive duration", s.Stall)
+	}
+	return s, nil
+}

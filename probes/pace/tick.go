@@ -1,0 +1,267 @@
+package pace
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+
+	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/redact"
+)
+
+// stateKey holds the Baseline in the probe's state file.
+const stateKey = "baseline"
+
+// The results of a sample, in pace_sample's "result" field.
+const (
+	resultLearning = "learning"
+	resultOK       = "ok"
+	resultDegraded = "degraded"
+	resultBusy     = "busy"
+	resultSkipped  = "skipped"
+)
+
+// tick takes one sample and reports it.
+func tick(ctx context.Context, t *probe.Tick) error {
+	s, err := settingsFrom(t)
+	if err != nil {
+		return err
+	}
+	client := openai.New(t.Client).WithLimits(openai.Limits{Stall: s.Stall})
+	m := sampler{Client: client}.take(ctx, s)
+	if ctx.Err() != nil {
+		return ctx.Err() // cancelled by a signal: report nothing
+	}
+	var b Baseline
+	if _, err := t.State.Get(stateKey, &b); err != nil {
+		t.Log.Warn("state_reset", "check", "baseline", "error", err.Error())
+		b = Baseline{}
+	}
+	report(t, s, &b, m)
+	return t.State.Put(stateKey, b)
+}
+
+// report judges m against b (learning it when healthy), logs the
+// pace_sample event and feeds the channels, the perfdata and the metrics.
+func report(t *probe.Tick, s settings, b *Baseline, m measured) {
+	// The model id and fingerprint are the server's words: masked before
+	// they are kept (the baseline's identity), logged or sent.
+	m.Model, m.Fingerprint = redact.String(m.Model), redact.String(m.Fingerprint)
+	if m.Skip != "" {
+		skipped(t, s, b, m)
+		return
+	}
+	t.Clear(CheckAuth)
+	if why, changed := b.Changed(m.Model, m.Fingerprint); changed {
+		relearn(t, b, m, why)
+	}
+	if b.Fingerprint == "" {
+		b.Fingerprint = m.Fingerprint
+	}
+	var v Verdict
+	result := resultBusy
+	if m.Busy > 0 {
+		v = s.Rules.Compare(b, m.Sample)
+	} else {
+		v = s.Rules.Observe(b, m.Sample)
+		switch {
+		case v.Degraded():
+			result = resultDegraded
+		case v.Learning:
+			result = resultLearning
+		default:
+			result = resultOK
+		}
+	}
+	level := slog.LevelInfo
+	if result == resultDegraded {
+		level = slog.LevelWarn
+	}
+	t.Log.Log(context.Background(), level, "pace_sample", append([]any{"result", result}, sampleAttrs(s, b, m, v)...)...)
+	output(t, m, v)
+
+	if result == resultBusy {
+		t.OKSummary(fmt.Sprintf("busy (%d other request(s) during the sample), not judged: %s", m.Busy, speeds(m, v)))
+		return
+	}
+	judge(t, s, m, v)
+	if result == resultLearning {
+		t.OKSummary(fmt.Sprintf("learning %d/%d: %s", min(b.Learned, s.Rules.Warmup), s.Rules.Warmup, speeds(m, v)))
+		return
+	}
+	t.OKSummary(speeds(m, v))
+}
+
+// judge feeds each judged measure's channel; a measure not judged this
+// tick (warmup, not measured) leaves its channel as it was.
+func judge(t *probe.Tick, s settings, m measured, v Verdict) {
+	if v.TTFTJudged {
+		if v.TTFTDegraded {
+			t.Fail(CheckTTFTDegraded, "pace_degraded", s.Severity,
+				fmt.Sprintf("%s: time to first token %s is %.1fx the usual %s (limit %gx)",
+					m.Model, secs(m.Sample.TTFT), v.TTFTRatio, secs(v.TTFTBase), s.Rules.TTFTFactor),
+				"ttft_ms", ms(m.Sample.TTFT), "baseline_ttft_ms", ms(v.TTFTBase), "ttft_ratio", round2(v.TTFTRatio))
+		} else {
+			t.PassQuiet(CheckTTFTDegraded)
+		}
+	}
+	if v.DecodeJudged {
+		if v.DecodeDegraded {
+			t.Fail(CheckDecodeDegraded, "pace_degraded", s.Severity,
+				fmt.Sprintf("%s: decode %.1f tok/s is %.2fx the usual %.1f tok/s (limit %gx)",
+					m.Model, m.Sample.DecodeTPS, v.DecodeRatio, v.DecodeBase, s.Rules.DecodeFactor),
+				"decode_tps", round1(m.Sample.DecodeTPS), "baseline_decode_tps", round1(v.DecodeBase), "decode_ratio", round2(v.DecodeRatio))
+		} else {
+			t.PassQuiet(CheckDecodeDegraded)
+		}
+	}
+}
+
+// skipped reports a sample the server could not give: exit 3, nothing
+// learned, the pace channels untouched. A refusal of our credentials is our
+// fault, not the server's, and alerts on its own channel.
+func skipped(t *probe.Tick, s settings, b *Baseline, m measured) {
+	detail := redact.Error(m.Err)
+	attrs := []any{"result", resultSkipped, "reason", m.Skip, "detail", detail, "learned", b.Learned, "warmup", s.Rules.Warmup}
+	if m.Model != "" {
+		attrs = append(attrs, "model", m.Model)
+	}
+	t.Log.Warn("pace_sample", attrs...)
+	if m.Skip == string(openai.Auth) {
+		t.Unknown(CheckAuth, "auth_refused", "the council refused the probe's credentials: "+detail)
+		return
+	}
+	t.SetExit(probe.ExitUnknown, fmt.Sprintf("skipped (%s): %s", m.Skip, detail))
+}
+
+// relearn starts a new baseline for a new model or server, closing the
+// pace channels: a degradation measured against the old one is moot.
+func relearn(t *probe.Tick, b *Baseline, m measured, why string) {
+	if b.Model != "" {
+		t.Log.Info("baseline_reset", "reason", why,
+			"old_model", redact.String(b.Model), "model", m.Model,
+			"old_system_fingerprint", redact.String(b.Fingerprint), "system_fingerprint", m.Fingerprint,
+			"learned", b.Learned)
+		t.Clear(CheckTTFTDegraded)
+		t.Clear(CheckDecodeDegraded)
+	}
+	*b = Baseline{Model: m.Model, Fingerprint: m.Fingerprint}
+}
+
+// sampleAttrs are pace_sample's fields.
+func sampleAttrs(s settings, b *Baseline, m measured, v Verdict) []any {
+	a := []any{
+		"model", m.Model,
+		"ttft_ms", ms(m.Sample.TTFT), "total_ms", m.Total.Milliseconds(),
+		"completion_tokens", m.CompletionTokens,
+		"learned", b.Learned, "warmup", s.Rules.Warmup, "baseline_samples", len(b.TTFT),
+	}
+	if m.Fingerprint != "" {
+		a = append(a, "system_fingerprint", m.Fingerprint)
+	}
+	if m.PromptTokens >= 0 {
+		a = append(a, "prompt_tokens", m.PromptTokens)
+	}
+	if m.PrefillTPS > 0 {
+		a = append(a, "prefill_tps", round1(m.PrefillTPS))
+	}
+	if m.Sample.DecodeTPS > 0 {
+		a = append(a, "decode_tps", round1(m.Sample.DecodeTPS))
+	}
+	if m.TokensCounted {
+		a = append(a, "tokens_counted", true)
+	}
+	if m.Partial {
+		a = append(a, "partial", true)
+	}
+	if m.FinishReason != "" {
+		a = append(a, "finish_reason", m.FinishReason)
+	}
+	if v.TTFTBase > 0 {
+		a = append(a, "baseline_ttft_ms", ms(v.TTFTBase))
+	}
+	if v.DecodeBase > 0 {
+		a = append(a, "baseline_decode_tps", round1(v.DecodeBase))
+	}
+	if v.TTFTRatio > 0 {
+		a = append(a, "ttft_ratio", round2(v.TTFTRatio))
+	}
+	if v.DecodeRatio > 0 {
+		a = append(a, "decode_ratio", round2(v.DecodeRatio))
+	}
+	if m.Busy > 0 {
+		a = append(a, "busy_requests", m.Busy)
+	}
+	if m.BusyErr != "" {
+		a = append(a, "busy_scan_error", redact.String(m.BusyErr))
+	}
+	return a
+}
+
+// The textfile series, one family each, labelled by model.
+const (
+	metricTTFT           = "council_pace_ttft_seconds"
+	metricDecode         = "council_pace_decode_tokens_per_second"
+	metricPrefill        = "council_pace_prefill_tokens_per_second"
+	metricTTFTBaseline   = "council_pace_ttft_baseline_seconds"
+	metricDecodeBaseline = "council_pace_decode_baseline_tokens_per_second"
+	metricTTFTRatio      = "council_pace_ttft_ratio"
+	metricDecodeRatio    = "council_pace_decode_ratio"
+)
+
+// output adds the perfdata and the textfile series of a measured sample.
+func output(t *probe.Tick, m measured, v Verdict) {
+	model := m.Model
+	t.Perf("ttft_ms", float64(ms(m.Sample.TTFT)), "ms")
+	t.Gauge(metricTTFT, "Time to first token of the pace probe's last sample.", m.Sample.TTFT, "model", model)
+	if m.Sample.DecodeTPS > 0 {
+		t.Perf("decode_tps", round1(m.Sample.DecodeTPS), "")
+		t.Gauge(metricDecode, "Decode speed of the pace probe's last sample, after the first token.", m.Sample.DecodeTPS, "model", model)
+	}
+	if m.PrefillTPS > 0 {
+		t.Perf("prefill_tps", round1(m.PrefillTPS), "")
+		t.Gauge(metricPrefill, "Prompt tokens over the time to first token of the pace probe's last sample.", m.PrefillTPS, "model", model)
+	}
+	if v.TTFTBase > 0 {
+		t.Gauge(metricTTFTBaseline, "The usual time to first token: the baseline median (or pinned value).", v.TTFTBase, "model", model)
+	}
+	if v.DecodeBase > 0 {
+		t.Gauge(metricDecodeBaseline, "The usual decode speed: the baseline median (or pinned value).", v.DecodeBase, "model", model)
+	}
+	if v.TTFTRatio > 0 {
+		t.Perf("ttft_ratio", round2(v.TTFTRatio), "")
+		t.Gauge(metricTTFTRatio, "Time to first token over its baseline (above the TTFT factor is degraded).", v.TTFTRatio, "model", model)
+	}
+	if v.DecodeRatio > 0 {
+		t.Perf("decode_ratio", round2(v.DecodeRatio), "")
+		t.Gauge(metricDecodeRatio, "Decode speed over its baseline (below the decode factor is degraded).", v.DecodeRatio, "model", model)
+	}
+}
+
+// speeds is the human summary: "TTFT 0.41 s (1.1x usual), decode 31.2
+// tok/s (0.97x usual)".
+func speeds(m measured, v Verdict) string {
+	s := "TTFT " + secs(m.Sample.TTFT)
+	if v.TTFTRatio > 0 {
+		s += fmt.Sprintf(" (%.2gx usual)", v.TTFTRatio)
+	}
+	if m.Sample.DecodeTPS > 0 {
+		s += fmt.Sprintf(", decode %.1f tok/s", m.Sample.DecodeTPS)
+		if v.DecodeRatio > 0 {
+			s += fmt.Sprintf(" (%.2gx usual)", v.DecodeRatio)
+		}
+	} else {
+		s += ", decode not measured"
+	}
+	return s + " (" + m.Model + ")"
+}
+
+func secs(x float64) string { return fmt.Sprintf("%.2f s", x) }
+
+func ms(x float64) int64 { return int64(math.Round(x * 1000)) }
+
+func round1(x float64) float64 { return math.Round(x*10) / 10 }
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
