@@ -49,6 +49,7 @@ Faults (--fault, or POST /fault on the --control listener):
 Control listener:
   POST /fault  {"fault":"hang","slow_delay":"2s","diverge_after":3}
   GET  /state
+  POST /backend-fault  {"fault":"loading","loading_for":"30s"}  (the --personality's faults)
 
 On start it prints the bound URLs, one per line, as KEY=value:
   COUNCIL_URL=http://127.0.0.1:1337
@@ -95,6 +96,9 @@ func serveFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "model", Usage: "model id to serve (repeatable; the first is the default)", Value: cli.NewStringSlice(DefaultModel)},
 		&cli.StringSliceFlag{Name: "answer", Usage: "`substring=answer` rule: prompts containing substring get answer (repeatable)"},
 		&cli.StringFlag{Name: "default-answer", Usage: "answer when no rule matches", Value: DefaultAnswer},
+		&cli.StringFlag{Name: "personality", Usage: "also serve one real server's own endpoints: " + PersonalityNames(), Value: string(PersonalityGeneric)},
+		&cli.StringFlag{Name: "backend-fault", Usage: "initial fault of the personality (loading|unloaded|on_cpu|expiring|version_changed|kv_full|engine_dead; each personality supports some)", Value: string(BackendFaultNone)},
+		&cli.DurationFlag{Name: "loading-for", Usage: "how long backend fault loading lasts (0 = until changed)"},
 		&cli.StringFlag{Name: "access-log", Usage: "append one line per request to this file (empty = none)"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process id here once listening; removed on exit"},
 	}
@@ -110,6 +114,10 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	personality, err := ParsePersonality(c.String("personality"))
+	if err != nil {
+		return err
+	}
 	cfg := Config{
 		PlainAddr:     c.String("listen"),
 		DisablePlain:  c.String("listen") == "",
@@ -121,6 +129,7 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 		Fault:         fault,
 		SlowDelay:     c.Duration("slow-delay"),
 		DivergeAfter:  c.Int("diverge-after"),
+		Personality:   PersonalityConfig{Personality: personality, BackendFault: BackendFault(c.String("backend-fault")), LoadingFor: c.Duration("loading-for")},
 		Logger:        log,
 	}
 	if f := c.String("token-file"); f != "" {

@@ -101,6 +101,10 @@ type Config struct {
 	// the package's DefaultAnswer.
 	DefaultAnswer string
 
+	// Personality adds one real server's own endpoints and faults (see
+	// Personality); the zero value is the generic OpenAI subset.
+	Personality PersonalityConfig
+
 	// Fault, SlowDelay and DivergeAfter set the initial fault state.
 	Fault        Fault
 	SlowDelay    time.Duration
@@ -141,6 +145,7 @@ type Sim struct {
 	logMu     sync.Mutex // serialises access-log writes
 	done      chan struct{}
 	closeOnce sync.Once
+	persona   *persona
 
 	mu           sync.Mutex
 	started      bool
@@ -180,6 +185,7 @@ func New(cfg Config) *Sim {
 		fault:        cfg.Fault,
 		slowDelay:    cfg.SlowDelay,
 		divergeAfter: cfg.DivergeAfter,
+		persona:      newPersona(cfg.Personality),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -218,7 +224,10 @@ func (s *Sim) Start(ctx context.Context) error {
 	}
 	s.started = true
 
-	api := s.apiHandler()
+	api, err := s.personalityHandler(s.apiHandler())
+	if err != nil {
+		return fmt.Errorf("start simulator: %w", err)
+	}
 	if !s.cfg.DisablePlain {
 		addr := s.cfg.PlainAddr
 		if addr == "" {
