@@ -227,6 +227,9 @@ func (p *Probe) tick(c *cli.Context) int {
 
 	var tickErr error
 	if !p.Network || t.resolveTransport() {
+		if p.Network {
+			t.resolveBackend(ctx)
+		}
 		tickErr = p.Tick(ctx, t)
 	}
 	cancelled := ctx.Err() != nil

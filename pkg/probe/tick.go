@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/backend"
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/state"
 	"github.com/sanctum/council-probes/pkg/transport"
@@ -58,6 +59,10 @@ type Tick struct {
 	StatePath string
 	// Client is the resolved council transport (network probes only).
 	Client *transport.Client
+	// Backend is the server behind Client and how it was chosen; Server
+	// asks it (network probes only; see backend.go).
+	Backend backend.Resolved
+	Server  backend.Adapter
 	// Out is stdout: dry-run commands and the human summary go here.
 	Out   io.Writer
 	Now   func() time.Time
