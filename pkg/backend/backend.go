@@ -280,3 +280,11 @@ func statusError(path string, resp response) error {
 	msg, _ := errorText(resp.body)
 	return fmt.Errorf("GET %s: HTTP %d: %s", path, resp.status, Words(orBody(msg, resp.body)))
 }
+
+// AskedPaths are the paths the adapters and Detect ask. A server that logs
+// every request logs these too; they are the probes' own questions, not
+// work, so a busy scan must not count them.
+var AskedPaths = []string{
+	"/health", "/v1/health", "/props", "/version", "/metrics",
+	"/api/version", "/api/ps", "/api/tags", "/api/v0/models",
+}

@@ -463,3 +463,13 @@ func TestWordsRedactsAndBounds(t *testing.T) {
 		t.Errorf("Words = %q", got)
 	}
 }
+
+// A llama-server still loading answers /props with 503: its /health words
+// identify it, so detection does not cache "generic" for the load.
+func TestDetectLlamaServerWhileLoading(t *testing.T) {
+	_, c := startPersonality(t, councilsim.PersonalityLlamaServer, councilsim.BackendFaultLoading, nil)
+	d, err := backend.Detect(ctx(t), c)
+	if err != nil || d.Kind != backend.LlamaServer {
+		t.Fatalf("Detect while loading = %+v, %v; want llama-server", d, err)
+	}
+}

@@ -26,6 +26,11 @@ const CacheFile = "council-backend.json"
 // the URL changes.
 const DetectionMaxAge = 24 * time.Hour
 
+// GenericMaxAge is how long "generic" is trusted: it is the absence of
+// evidence (a server caught mid-restart shows none), so it is asked again
+// sooner.
+const GenericMaxAge = time.Hour
+
 // Cached is the detection cache's content.
 type Cached struct {
 	Detection
@@ -55,7 +60,7 @@ func Resolve(ctx context.Context, setting Kind, c *transport.Client, stateDir st
 	}
 	path := filepath.Join(stateDir, CacheFile)
 	if cached, err := LoadCache(path); err == nil && cached.URL == redact.URL(c.BaseURL) &&
-		now.Sub(cached.DetectedAt) < DetectionMaxAge && !cached.DetectedAt.After(now) {
+		now.Sub(cached.DetectedAt) < maxAge(cached.Kind) && !cached.DetectedAt.After(now) {
 		if _, err := ParseKind(string(cached.Kind)); err == nil && cached.Kind != Auto {
 			return Resolved{Detection: cached.Detection, Cached: true}
 		}
@@ -97,4 +102,11 @@ func Forget(stateDir string) error {
 		return nil
 	}
 	return err
+}
+
+func maxAge(k Kind) time.Duration {
+	if k == Generic {
+		return GenericMaxAge
+	}
+	return DetectionMaxAge
 }

@@ -58,3 +58,19 @@ func TestResolveRedetectsOnURLChangeAndForget(t *testing.T) {
 		t.Errorf("configured: %+v", r)
 	}
 }
+
+// "generic" is the absence of evidence: trusted for an hour, not a day.
+func TestResolveTrustsGenericForAnHour(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC)
+	_, c := startPersonality(t, councilsim.PersonalityGeneric, "", nil)
+	if r := backend.Resolve(ctx(t), backend.Auto, c, dir, now); r.Kind != backend.Generic || r.Cached {
+		t.Fatalf("%+v", r)
+	}
+	if r := backend.Resolve(ctx(t), backend.Auto, c, dir, now.Add(59*time.Minute)); !r.Cached {
+		t.Errorf("within the hour: %+v, want cached", r)
+	}
+	if r := backend.Resolve(ctx(t), backend.Auto, c, dir, now.Add(61*time.Minute)); r.Cached {
+		t.Errorf("after the hour: %+v, want a fresh detection", r)
+	}
+}

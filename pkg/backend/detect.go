@@ -17,7 +17,8 @@ type Detection struct {
 // the first whose body has that backend's shape:
 //
 //	lmstudio      GET /api/v0/models: a list whose entries carry "state"
-//	llama-server  GET /props: model_path or default_generation_settings
+//	llama-server  GET /props: model_path or default_generation_settings, or
+//	              GET /health 503 "Loading model" while it loads
 //	ollama        GET /api/version {"version":...} and GET /api/ps {"models":[...]}
 //	vllm          GET /version {"version":...} and vllm: series in GET /metrics
 //	generic       none of these
@@ -55,6 +56,13 @@ func Detect(ctx context.Context, c *transport.Client) (Detection, error) {
 		if p, err := ParseLlamaProps(b); err == nil {
 			return Detection{LlamaServer, "GET /props has model_path " + Words(p.ModelPath)}, nil
 		}
+	}
+	// While it loads, llama-server answers every endpoint but /health with
+	// 503; /health says so in its own words, which is evidence enough.
+	if resp, err := h.get(ctx, "/health", maxJSONBody); err != nil {
+		return Detection{}, fmt.Errorf("detect backend: %w", err)
+	} else if r := ParseLlamaHealth(resp.status, resp.body); r.State == Loading {
+		return Detection{LlamaServer, "GET /health 503 \"Loading model\" (llama-server loading)"}, nil
 	}
 
 	if b, ok, err = body("/api/version", maxJSONBody); err != nil {
