@@ -77,7 +77,7 @@ func New() *probe.Probe {
 		Interval:    30 * time.Second,
 		Network:     true,
 		Layout:      true,
-		Flags:       flags(),
+		Flags:       append(flags(), backendFlags()...),
 		Commands:    []*cli.Command{restoreCommand()},
 		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
 		Policies: map[string]alert.Policy{
@@ -213,7 +213,10 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	history := g.restartHistory()
 	t.SetRestarts(g.restartsTotal())
 
-	live := ProbeModels(ctx, t.Client, s.Timeout, t.Common.Model)
+	live := ProbeModels(ctx, t.Client, s.Timeout, g.listedModel())
+	if g.backendSettles(ctx, &live) {
+		return nil // the server says it is loading (backend.go)
+	}
 	ms := live.Elapsed.Milliseconds()
 	t.Perf("probe_ms", float64(ms), "ms")
 	if live.OK() {

@@ -22,10 +22,11 @@ const DefaultTailBytes = 256 << 10
 const DefaultBusyMarker = "request completed"
 
 // DefaultBusyIgnore are substrings of completed-request lines that do not
-// mean "busy serving work": the probes' own liveness requests. Without this
+// mean "busy serving work": the probes' own liveness requests and the
+// backend adapters' questions (backend.go). Without this
 // the guardian would see its own last successful probe and defer the
 // restart of a dead server by a whole busy window.
-var DefaultBusyIgnore = []string{"path=/v1/models"}
+var DefaultBusyIgnore = append([]string{"path=/v1/models"}, backendPaths()...)
 
 // DefaultFatalSignatures are log lines of a primary that can never serve
 // (SPEC section 5): restarting it only loops, so the fallback is promoted.
