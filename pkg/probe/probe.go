@@ -424,6 +424,8 @@ func (t *Tick) snapshot(code int) metrics.Snapshot {
 		Probe: t.Probe.Name, Success: code == ExitOK, Duration: t.Now().Sub(t.Start), Checks: checks,
 		LastRun: t.Now(), OutboxDepth: t.dispatch.Outbox.Len(), Restarts: t.restarts, FallbackActive: fallback, FallbackKnown: t.Common.FallbackLock != "",
 		Interval: t.Probe.Interval,
+		Backend:  string(t.Backend.Kind), BackendRunning: t.ServerMetrics.RequestsRunning,
+		BackendWaiting: t.ServerMetrics.RequestsWaiting, BackendKVRatio: t.ServerMetrics.KVCacheUsage,
 	}
 }
 

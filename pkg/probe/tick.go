@@ -63,6 +63,9 @@ type Tick struct {
 	// asks it (network probes only; see backend.go).
 	Backend backend.Resolved
 	Server  backend.Adapter
+	// ServerMetrics is what the server last reported about its load
+	// (SetServerMetrics); it goes to the textfile.
+	ServerMetrics backend.Metrics
 	// Out is stdout: dry-run commands and the human summary go here.
 	Out   io.Writer
 	Now   func() time.Time
