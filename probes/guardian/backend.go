@@ -69,6 +69,7 @@ func (g *guardian) backendSettles(ctx context.Context, live *Liveness) bool {
 	if r.State != backend.Loading {
 		g.setLoadingSince(time.Time{})
 	}
+	g.recordServerMetrics(ctx)
 	switch r.State {
 	case backend.Loading:
 		since := g.loadingSince()
@@ -97,6 +98,20 @@ func (g *guardian) backendSettles(ctx context.Context, live *Liveness) bool {
 		g.checkResidency(ctx)
 	}
 	return false
+}
+
+// recordServerMetrics keeps what the server says about its load for the
+// textfile (llama-server, vLLM /metrics); what it does not export stays
+// absent.
+func (g *guardian) recordServerMetrics(ctx context.Context) {
+	actx, cancel := context.WithTimeout(ctx, backendAskTimeout)
+	defer cancel()
+	m, err := g.t.Server.Metrics(actx)
+	if err != nil {
+		g.t.Log.Warn("backend_unanswered", "what", "metrics", "error", err.Error())
+		return
+	}
+	g.t.ServerMetrics = m
 }
 
 // checkResidency reports the expected model's residency, where the backend

@@ -1,6 +1,8 @@
 package guardian_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +164,35 @@ func firstEvent(evs []map[string]any, event string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// The server's load goes to the textfile, labelled by backend; a series
+// the server does not export is absent.
+func TestServerMetricsInTextfile(t *testing.T) {
+	r := newRig(t)
+	sim := simWith(r, councilsim.PersonalityVLLM, councilsim.BackendFaultKVFull)
+	dir := t.TempDir()
+	wantCode(t, r.run("--url", sim.PlainURL(), "--metrics-dir", dir), 0)
+	data, err := os.ReadFile(filepath.Join(dir, "council_guardian.prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`council_backend_kv_cache_usage_ratio{probe="guardian",backend="vllm"} 1`,
+		`council_backend_requests_waiting{probe="guardian",backend="vllm"} 3`,
+		`council_backend_requests_running{probe="guardian",backend="vllm"} 4`,
+	} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("textfile lacks %s:\n%s", want, data)
+		}
+	}
+
+	r = newRig(t)
+	llama := simWith(r, councilsim.PersonalityLlamaServer, "")
+	wantCode(t, r.run("--url", llama.PlainURL(), "--metrics-dir", dir), 0)
+	data, _ = os.ReadFile(filepath.Join(dir, "council_guardian.prom"))
+	if !strings.Contains(string(data), `council_backend_requests_running{probe="guardian",backend="llama-server"} 0`) ||
+		strings.Contains(string(data), "council_backend_kv_cache_usage_ratio") {
+		t.Errorf("llama-server textfile: want running 0 and no KV ratio:\n%s", data)
+	}
 }
