@@ -159,6 +159,15 @@ func (g *guardian) checkResidency(ctx context.Context) {
 	}
 }
 
+// forgetBackend drops the cached detection after a restart: the server
+// that comes back may be another one (an upgrade, a changed plist), so the
+// next tick detects again.
+func (g *guardian) forgetBackend() {
+	if err := backend.Forget(g.t.Common.StateDir); err != nil {
+		g.t.Log.Warn("backend_cache_unremovable", "error", err.Error())
+	}
+}
+
 func (g *guardian) loadingSince() time.Time {
 	var since time.Time
 	if raw, ok := g.t.State.Data[CheckLoading]; ok {

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/backend"
 	"github.com/sanctum/council-probes/pkg/councilsim"
+	"github.com/sanctum/council-probes/pkg/probetest"
 	"github.com/sanctum/council-probes/probes/guardian"
 )
 
@@ -194,5 +196,27 @@ func TestServerMetricsInTextfile(t *testing.T) {
 	if !strings.Contains(string(data), `council_backend_requests_running{probe="guardian",backend="llama-server"} 0`) ||
 		strings.Contains(string(data), "council_backend_kv_cache_usage_ratio") {
 		t.Errorf("llama-server textfile: want running 0 and no KV ratio:\n%s", data)
+	}
+}
+
+// A restart drops the cached detection: the server that comes back may be
+// another one, so the next tick detects again.
+func TestRestartForgetsTheDetectedBackend(t *testing.T) {
+	r := newRig(t)
+	sim := r.loadPrimary(false)
+	wantCode(t, r.run("--url", sim.URL), 0)
+	cache := filepath.Join(r.h.StateDir, backend.CacheFile)
+	if _, err := os.Stat(cache); err != nil {
+		t.Fatalf("no detection cached after a tick: %v", err)
+	}
+	r.kill(sim)
+	for i := 0; i < 3; i++ {
+		r.run("--url", sim.URL)
+	}
+	if len(probetest.Find(r.events(), "restarting", "unreachable")) == 0 {
+		t.Fatalf("no restart:\n%s", dump(r.events()))
+	}
+	if _, err := os.Stat(cache); !os.IsNotExist(err) {
+		t.Errorf("the detection cache survived the restart: %v", err)
 	}
 }

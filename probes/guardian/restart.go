@@ -111,6 +111,7 @@ func (g *guardian) restart(ctx context.Context, history []time.Time, consecutive
 		if perr := t.State.Put(totalKey, g.restartsTotal()+1); perr != nil {
 			return perr
 		}
+		g.forgetBackend()
 	}
 	t.SetRestarts(g.restartsTotal())
 	if ctx.Err() != nil {
