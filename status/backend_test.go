@@ -29,6 +29,13 @@ func TestReportShowsDetectedBackend(t *testing.T) {
 	if r.Backend == nil || !reflect.DeepEqual(*r.Backend, cached) {
 		t.Fatalf("Backend = %+v, want %+v", r.Backend, cached)
 	}
+	var text bytes.Buffer
+	if err := WriteText(&text, r, TextOptions{Location: time.UTC}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "backend: llama-server at http://127.0.0.1:1337, detected 2026-12-02 15:00:00") {
+		t.Errorf("text lacks the backend line:\n%s", text.String())
+	}
 	var buf bytes.Buffer
 	if err := WriteJSON(&buf, r); err != nil {
 		t.Fatal(err)
