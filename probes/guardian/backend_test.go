@@ -1,6 +1,7 @@
 package guardian_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -218,5 +219,31 @@ func TestRestartForgetsTheDetectedBackend(t *testing.T) {
 	}
 	if _, err := os.Stat(cache); !os.IsNotExist(err) {
 		t.Errorf("the detection cache survived the restart: %v", err)
+	}
+}
+
+// The restart's heal check is the tick's own rule: on Ollama a --model that
+// is downloaded-but-not-listed does not make a good restart "unverified".
+func TestRestartVerifiedByTheBackendsRule(t *testing.T) {
+	r := newRig(t)
+	port := probetest.FreePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	pidFile := filepath.Join(r.h.Dir, "primary.pid")
+	args := append(r.simArgs(port, 0, r.primaryLog(), pidFile), "--personality", "ollama")
+	writePlist(t, r.primaryPlist(), plistOpts{label: primaryLabel, args: args, runAtLoad: boolp(true)})
+	r.launchctl("bootstrap", fmt.Sprintf("gui/%d", os.Getuid()), r.primaryPlist())
+	r.waitServing(url)
+	model := []string{"--url", url, "--model", "ghost-70b", "--busy-window", "0"}
+
+	// Detected as Ollama; the model is not loaded: a warning, no failure.
+	wantCode(t, r.run(model...), 1)
+	one(t, r.events(), guardian.CheckModelNotLoaded, guardian.CheckModelNotLoaded)
+
+	r.kill(launchedSim{URL: url, PIDFile: pidFile, Plist: r.primaryPlist()})
+	for i := 0; i < 3; i++ {
+		r.run(model...)
+	}
+	if len(probetest.Find(r.events(), "restart_verified", "restart_unverified")) == 0 {
+		t.Fatalf("the restart was not verified by Ollama's rule:\n%s", dump(r.events()))
 	}
 }

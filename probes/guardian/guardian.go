@@ -301,7 +301,7 @@ func (g *guardian) neverServes(tail []byte) (why, evidence string) {
 
 // verifyPrimary is the heal check of a restart: the same probe as the tick.
 func (g *guardian) verifyPrimary(ctx context.Context) error {
-	return ProbeModels(ctx, g.t.Client, g.s.Timeout, g.t.Common.Model).Err
+	return ProbeModels(ctx, g.t.Client, g.s.Timeout, g.listedModel()).Err
 }
 
 // rcOf is launchctl's exit code in err: 0 when launchctl succeeded (err
