@@ -134,6 +134,9 @@ type Model struct {
 	SizeVRAM *int64 `json:"size_vram,omitempty"`
 	// ExpiresAt is when the server will unload the model if idle.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Tagged: the ID is an Ollama model:tag name, where no tag means
+	// "latest".
+	Tagged bool `json:"-"`
 }
 
 // OnCPU reports whether the server says part of the model is outside GPU
@@ -149,10 +152,12 @@ type Models struct {
 	Models []Model `json:"models,omitempty"`
 }
 
-// Find returns the model whose ID (or, for llama-server, path) is id.
+// Find returns the model whose ID (or, for llama-server, path) is id. An
+// Ollama name without a tag means the tag "latest" (ollama/ollama
+// docs/api.md, "Model names"), so "llama3.2" finds "llama3.2:latest".
 func (ms Models) Find(id string) (Model, bool) {
 	for _, m := range ms.Models {
-		if m.ID == id || (m.Path != "" && m.Path == id) {
+		if m.ID == id || (m.Path != "" && m.Path == id) || (m.Tagged && m.ID == id+":latest") {
 			return m, true
 		}
 	}

@@ -473,3 +473,24 @@ func TestDetectLlamaServerWhileLoading(t *testing.T) {
 		t.Fatalf("Detect while loading = %+v, %v; want llama-server", d, err)
 	}
 }
+
+// Ollama's "llama3.2" is "llama3.2:latest": a --model without a tag must
+// not read as "not loaded".
+func TestOllamaNameWithoutTagIsLatest(t *testing.T) {
+	sim := councilsim.New(councilsim.Config{Models: []string{"llama3.2:latest", "qwen3:8b"},
+		Personality: councilsim.PersonalityConfig{Personality: councilsim.PersonalityOllama}})
+	if err := sim.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	ms, err := adapter(t, backend.Ollama, client(t, sim.PlainURL())).Models(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := ms.Find("llama3.2"); !ok || m.Residency != backend.Resident {
+		t.Errorf("Find(llama3.2) = %+v, %v; want llama3.2:latest loaded", m, ok)
+	}
+	if _, ok := ms.Find("qwen3"); ok {
+		t.Error("Find(qwen3) matched qwen3:8b: only the latest tag is implied")
+	}
+}

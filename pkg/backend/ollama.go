@@ -54,12 +54,12 @@ func (a ollamaAdapter) Models(ctx context.Context) (Models, error) {
 		id := ollamaID(m)
 		loaded[id] = true
 		ms.Models = append(ms.Models, Model{ID: Words(id), Residency: Resident, Digest: Words(m.Digest),
-			Size: m.Size, SizeVRAM: m.SizeVRAM, ExpiresAt: m.ExpiresAt})
+			Size: m.Size, SizeVRAM: m.SizeVRAM, ExpiresAt: m.ExpiresAt, Tagged: true})
 	}
 	if tags, err := a.list(ctx, "/api/tags"); err == nil {
 		for _, m := range tags {
 			if id := ollamaID(m); !loaded[id] {
-				ms.Models = append(ms.Models, Model{ID: Words(id), Residency: NotResident, Digest: Words(m.Digest)})
+				ms.Models = append(ms.Models, Model{ID: Words(id), Residency: NotResident, Digest: Words(m.Digest), Tagged: true})
 			}
 		}
 	}
