@@ -494,3 +494,27 @@ func TestOllamaNameWithoutTagIsLatest(t *testing.T) {
 		t.Error("Find(qwen3) matched qwen3:8b: only the latest tag is implied")
 	}
 }
+
+// Asked of an LM Studio server, which answers 200 {"error":...} to every
+// path it does not serve, the other adapters find nothing: no readiness,
+// no identity, no metrics.
+func TestOtherAdaptersOnLMStudioFindNothing(t *testing.T) {
+	_, c := startPersonality(t, councilsim.PersonalityLMStudio, "", nil)
+	for _, k := range []backend.Kind{backend.LlamaServer, backend.VLLM, backend.Ollama, backend.MLX} {
+		t.Run(string(k), func(t *testing.T) {
+			a := adapter(t, k, c)
+			if r, err := a.Readiness(ctx(t)); err == nil && r.State != backend.Unknown {
+				t.Errorf("Readiness = %+v, want unknown", r)
+			}
+			if id, err := a.Identity(ctx(t)); err == nil && id != (backend.Identity{}) {
+				t.Errorf("Identity = %+v, want nothing", id)
+			}
+			if mt, err := a.Metrics(ctx(t)); err == nil && mt != (backend.Metrics{}) {
+				t.Errorf("Metrics = %+v, want absent", mt)
+			}
+			if ms, err := a.Models(ctx(t)); err == nil && ms.Known && k != backend.VLLM {
+				t.Errorf("Models = %+v, want an error or unknown residency", ms)
+			}
+		})
+	}
+}

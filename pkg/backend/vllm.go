@@ -26,6 +26,10 @@ func (a vllmAdapter) Readiness(ctx context.Context) (Readiness, error) {
 	if err != nil {
 		return Readiness{}, err
 	}
+	if msg, isErr := errorText(resp.body); isErr {
+		// A 200 with an error object is not vLLM's empty-bodied health.
+		return Readiness{State: Unknown, HTTPStatus: resp.status, Detail: "/health answered an error: " + Words(msg)}, nil
+	}
 	switch resp.status {
 	case 200:
 		return Readiness{State: Ready, Detail: "ok", HTTPStatus: 200}, nil
