@@ -56,7 +56,9 @@ func (g *guardian) listedModel() string {
 // serves, it checks the expected model's residency on its own channels.
 func (g *guardian) backendSettles(ctx context.Context, live *Liveness) bool {
 	t := g.t
-	if t.Server == nil || t.Backend.Kind == backend.Generic || live.Reason == "timeout" {
+	// A server that did not answer at all (refused, hung) has nothing to
+	// say about itself: today's rules (startup grace, restart) apply.
+	if t.Server == nil || t.Backend.Kind == backend.Generic || live.Reason == "timeout" || live.Reason == "connect" {
 		return false
 	}
 	actx, cancel := context.WithTimeout(ctx, backendAskTimeout)

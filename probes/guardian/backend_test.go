@@ -246,4 +246,6 @@ func TestRestartVerifiedByTheBackendsRule(t *testing.T) {
 	if len(probetest.Find(r.events(), "restart_verified", "restart_unverified")) == 0 {
 		t.Fatalf("the restart was not verified by Ollama's rule:\n%s", dump(r.events()))
 	}
+	// A server that refused the connection was not asked about itself.
+	none(t, r.events(), "backend_unanswered")
 }
