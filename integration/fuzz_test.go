@@ -29,6 +29,13 @@ var parsers = []struct {
 	{"drift map", "probes/drift", "ParseMap"},
 	{"prompt file (parity-smoke)", "probes/paritysmoke", "ParsePrompts"},
 	{"shared config file", "pkg/probe", "ParseConfig"},
+	{"server /metrics (Prometheus text)", "pkg/backend", "ParsePrometheus"},
+	{"llama-server /health", "pkg/backend", "ParseLlamaHealth"},
+	{"llama-server /props", "pkg/backend", "ParseLlamaProps"},
+	{"vLLM /version, Ollama /api/version", "pkg/backend", "ParseVersion"},
+	{"Ollama /api/ps, /api/tags", "pkg/backend", "ParseOllamaModels"},
+	{"LM Studio /api/v0/models", "pkg/backend", "ParseLMStudioModels"},
+	{"OpenAI /v1/models (backend adapters)", "pkg/backend", "ParseOpenAIModels"},
 }
 
 // fuzzTarget is one func FuzzXxx(f *testing.F) and the functions it calls.

@@ -238,7 +238,21 @@ tick "${PACE[@]}"
 events pace 'select(.event | test("recovered|alert_")) | {event, check, severity}' 2
 note "the degraded samples never entered the baseline: it still says the usual speed"
 
-step "10. What Force Flow received, and the suite at a glance"
+step "10. Another server: council-sim playing llama-server while it loads, then Ollama with the model half on the CPU"
+note "--personality serves that server's own documented endpoints; the probes' --backend auto detects it"
+"$BIN/council-sim" --personality llama-server --backend-fault loading --listen 127.0.0.1:0 >"$ROOT/llama.out" 2>&1 &
+pids+=($!)
+LLAMA_URL=$(wait_line "$ROOT/llama.out" COUNCIL_URL)
+tick "$BIN/council-guardian" --transport bearer --url "$LLAMA_URL"
+events guardian 'select(.event=="backend_detected" or .event=="server_loading") | {event, backend, evidence, detail}' 2
+note "loading is not a failure and is not restarted, for up to --max-loading (10 min)"
+"$BIN/council-sim" --personality ollama --backend-fault on_cpu --listen 127.0.0.1:0 >"$ROOT/ollama.out" 2>&1 &
+pids+=($!)
+OLLAMA_URL=$(wait_line "$ROOT/ollama.out" COUNCIL_URL)
+tick "$BIN/council-guardian" --transport bearer --url "$OLLAMA_URL" --model council-sim-27b
+events guardian 'select(.event=="backend_detected" or .event=="model_on_cpu") | {event, backend, level, detail}' 2
+
+step "11. What Force Flow received, and the suite at a glance"
 cat "$ROOT/forceflow.out" | grep -v '^FORCE_FLOW_URL=' || true
 run "$BIN/council-status"
 # The screen must fit the terminal it is read on: checked here, line by

@@ -223,6 +223,10 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		}
 		b.WriteString(fit(fmt.Sprintf("  the fallback serves until an operator restores the primary (%s)", home(fb.Path))) + "\n")
 	}
+	if be := r.Backend; be != nil {
+		fmt.Fprintf(&b, "backend: %s at %s, detected %s (%s ago): %s\n", be.Kind, be.URL, stamp(be.DetectedAt),
+			FormatAge(r.GeneratedAt.Sub(be.DetectedAt)), be.Evidence)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/backend"
 	"github.com/sanctum/council-probes/pkg/launchctl"
 	"github.com/sanctum/council-probes/pkg/state"
 )
@@ -104,6 +105,9 @@ type Report struct {
 	Result   string        `json:"result"`
 	Probes   []ProbeStatus `json:"probes"`
 	Fallback Fallback      `json:"fallback"`
+	// Backend is the server the network probes last detected behind the
+	// council URL (absent until one has run with --backend auto).
+	Backend *backend.Cached `json:"backend,omitempty"`
 }
 
 // ProbeStatus is one probe's row.
@@ -203,6 +207,9 @@ func Collect(cfg Config) Report {
 		r.Probes = append(r.Probes, collectProbe(cfg, name, at))
 	}
 	r.Fallback = readFallback(cfg.FallbackLock)
+	if b, err := backend.LoadCache(filepath.Join(cfg.StateDir, backend.CacheFile)); err == nil {
+		r.Backend = &b
+	}
 	r.Exit = ExitOK
 	for _, p := range r.Probes {
 		r.Exit = worse(r.Exit, p.Exit)

@@ -51,6 +51,7 @@ Control listener:
   POST /fault  {"fault":"hang","slow_delay":"2s","diverge_after":3}
   POST /fault  {"ttft":"400ms","token_delay":"30ms","system_fingerprint":"fp_2"}  (pace)
   GET  /state
+  POST /backend-fault  {"fault":"loading","loading_for":"30s"}  (the --personality's faults)
 
 Pace: --ttft delays the first token, --token-delay every later one; a
 prompt containing "count from 1" is answered by counting, up to max_tokens.
@@ -103,6 +104,9 @@ func serveFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "model", Usage: "model id to serve (repeatable; the first is the default)", Value: cli.NewStringSlice(DefaultModel)},
 		&cli.StringSliceFlag{Name: "answer", Usage: "`substring=answer` rule: prompts containing substring get answer (repeatable)"},
 		&cli.StringFlag{Name: "default-answer", Usage: "answer when no rule matches", Value: DefaultAnswer},
+		&cli.StringFlag{Name: "personality", Usage: "also serve one real server's own endpoints: " + PersonalityNames(), Value: string(PersonalityGeneric)},
+		&cli.StringFlag{Name: "backend-fault", Usage: "initial fault of the personality (loading|unloaded|on_cpu|expiring|version_changed|kv_full|engine_dead; each personality supports some)", Value: string(BackendFaultNone)},
+		&cli.DurationFlag{Name: "loading-for", Usage: "how long backend fault loading lasts (0 = until changed)"},
 		&cli.StringFlag{Name: "access-log", Usage: "append one line per request to this file (empty = none)"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process id here once listening; removed on exit"},
 	}
@@ -118,6 +122,10 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	personality, err := ParsePersonality(c.String("personality"))
+	if err != nil {
+		return err
+	}
 	cfg := Config{
 		PlainAddr:     c.String("listen"),
 		DisablePlain:  c.String("listen") == "",
@@ -130,6 +138,7 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 		SlowDelay:     c.Duration("slow-delay"),
 		DivergeAfter:  c.Int("diverge-after"),
 		Pace:          Pace{TTFT: c.Duration("ttft"), TokenDelay: c.Duration("token-delay"), Fingerprint: c.String("system-fingerprint")},
+		Personality:   PersonalityConfig{Personality: personality, BackendFault: BackendFault(c.String("backend-fault")), LoadingFor: c.Duration("loading-for")},
 		Logger:        log,
 	}
 	if f := c.String("token-file"); f != "" {

@@ -105,6 +105,10 @@ type Config struct {
 	// the package's DefaultAnswer.
 	DefaultAnswer string
 
+	// Personality adds one real server's own endpoints and faults (see
+	// Personality); the zero value is the generic OpenAI subset.
+	Personality PersonalityConfig
+
 	// Fault, SlowDelay and DivergeAfter set the initial fault state.
 	Fault        Fault
 	SlowDelay    time.Duration
@@ -152,6 +156,7 @@ type Sim struct {
 	logMu     sync.Mutex // serialises access-log writes
 	done      chan struct{}
 	closeOnce sync.Once
+	persona   *persona
 
 	mu           sync.Mutex
 	started      bool
@@ -192,6 +197,7 @@ func New(cfg Config) *Sim {
 		fault:        cfg.Fault,
 		slowDelay:    cfg.SlowDelay,
 		divergeAfter: cfg.DivergeAfter,
+		persona:      newPersona(cfg.Personality),
 	}
 	s.SetPace(cfg.Pace)
 	if s.log == nil {
@@ -231,7 +237,10 @@ func (s *Sim) Start(ctx context.Context) error {
 	}
 	s.started = true
 
-	api := s.apiHandler()
+	api, err := s.personalityHandler(s.apiHandler())
+	if err != nil {
+		return fmt.Errorf("start simulator: %w", err)
+	}
 	if !s.cfg.DisablePlain {
 		addr := s.cfg.PlainAddr
 		if addr == "" {

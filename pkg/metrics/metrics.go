@@ -35,6 +35,11 @@ type Snapshot struct {
 	// Interval is the probe's schedule; 0 omits the series. With it one
 	// generic staleness rule covers every probe.
 	Interval time.Duration
+	// Backend names the server behind the council URL; the Backend*
+	// values are what that server reports about itself. nil omits the
+	// series: a value the server does not export is absent, not 0.
+	Backend                                        string
+	BackendRunning, BackendWaiting, BackendKVRatio *float64
 	// Gauges are the probe's own series (council_pace_ttft_seconds, …),
 	// written after the common ones, one HELP/TYPE per name.
 	Gauges []Gauge
@@ -67,6 +72,9 @@ var Families = []family{
 	{"council_restarts_total", "Restarts of the primary performed by the probe.", "counter"},
 	{"council_fallback_active", "Whether the fallback lock exists (1) or not (0).", "gauge"},
 	{"council_probe_interval_seconds", "The probe's launchd interval; a last run older than 3x this is stale.", "gauge"},
+	{"council_backend_requests_running", "Requests the server reports running (llama-server, vLLM /metrics).", "gauge"},
+	{"council_backend_requests_waiting", "Requests the server reports waiting or deferred (llama-server, vLLM /metrics).", "gauge"},
+	{"council_backend_kv_cache_usage_ratio", "KV-cache usage the server reports, 1 = full (vLLM; not current llama-server).", "gauge"},
 }
 
 // Render formats s in the Prometheus text exposition format.
@@ -87,6 +95,15 @@ func Render(s Snapshot) []byte {
 			continue
 		}
 		if f.name == "council_check_status" && len(s.Checks) == 0 {
+			continue
+		}
+		backendValue := map[string]*float64{"council_backend_requests_running": s.BackendRunning,
+			"council_backend_requests_waiting": s.BackendWaiting, "council_backend_kv_cache_usage_ratio": s.BackendKVRatio}
+		if v, isBackend := backendValue[f.name]; isBackend {
+			if v != nil {
+				fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)
+				write(f.name, probe+`,backend="`+escape(s.Backend)+`"`, *v)
+			}
 			continue
 		}
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)

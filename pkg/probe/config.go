@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sanctum/council-probes/pkg/backend"
 	"github.com/sanctum/council-probes/pkg/launchctl"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
@@ -26,6 +27,7 @@ type Common struct {
 	TokenFile                       string
 	RequireMTLS                     bool
 	Model                           string
+	Backend                         string
 	StateDir, LogFile, ForceFlowURL string
 	AlertmanagerURL, Instance       string
 	Launchctl                       string
@@ -97,6 +99,7 @@ func commonFlags(name string, network, launchd bool) []cli.Flag {
 			&cli.StringFlag{Name: "client-key", EnvVars: []string{"COUNCIL_CLIENT_KEY"}, Value: filepath.Join(certs, "clients", client+".key"), Usage: "this probe's client key (mode 0600)"},
 			&cli.StringFlag{Name: "token-file", EnvVars: []string{"COUNCIL_TOKEN_FILE"}, Value: filepath.Join(h, ".sanctum", "secrets", "council-mlx.token"),
 				Usage: "bearer token file (mode 0600, owned by you); missing = no Authorization header"},
+			&cli.StringFlag{Name: "backend", EnvVars: []string{"COUNCIL_BACKEND"}, Value: "auto", Usage: "the server behind --url: " + backend.KindNames() + " (auto detects it, cached for a day)"},
 			&cli.StringFlag{Name: "model", EnvVars: []string{"COUNCIL_MODEL"}, Usage: "model id to expect/use; empty = the server's first listed model"},
 			&cli.DurationFlag{Name: "cert-warn", EnvVars: []string{"COUNCIL_CERT_WARN"}, Value: 30 * 24 * time.Hour, Usage: "warn when the client certificate expires within this long"},
 		)
@@ -131,6 +134,7 @@ func commonFrom(c *cli.Context) Common {
 		URL: c.String("url"), MTLSURL: c.String("mtls-url"), Transport: c.String("transport"),
 		CACert: c.String("ca-cert"), ClientCert: c.String("client-cert"), ClientKey: c.String("client-key"),
 		TokenFile: c.String("token-file"), RequireMTLS: c.Bool("require-mtls"), Model: c.String("model"),
+		Backend:  c.String("backend"),
 		StateDir: c.String("state-dir"), LogFile: c.String("log-file"), LogMaxBytes: c.Int64("log-max-bytes"),
 		ForceFlowURL: c.String("force-flow-url"), AlertmanagerURL: c.String("alertmanager-url"), Instance: c.String("instance"),
 		AlertBudget: c.Duration("alert-budget"), OutboxMax: c.Int("outbox-max"),

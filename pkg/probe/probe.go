@@ -243,6 +243,9 @@ func (p *Probe) tick(c *cli.Context) int {
 
 	var tickErr error
 	if t.reportConfig(problems) && (!p.Network || t.resolveTransport()) {
+		if p.Network {
+			t.resolveBackend(ctx)
+		}
 		tickErr = p.Tick(ctx, t)
 	}
 	cancelled := ctx.Err() != nil
@@ -462,6 +465,8 @@ func (t *Tick) snapshot(code int) metrics.Snapshot {
 		Probe: t.Probe.Name, Success: code == ExitOK, Duration: t.Now().Sub(t.Start), Checks: checks,
 		LastRun: t.Now(), OutboxDepth: t.dispatch.Outbox.Len(), Restarts: t.restarts, FallbackActive: fallback, FallbackKnown: t.Common.FallbackLock != "",
 		Interval: t.Probe.Interval, Gauges: t.gauges,
+		Backend: string(t.Backend.Kind), BackendRunning: t.ServerMetrics.RequestsRunning,
+		BackendWaiting: t.ServerMetrics.RequestsWaiting, BackendKVRatio: t.ServerMetrics.KVCacheUsage,
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/alert/deliver"
+	"github.com/sanctum/council-probes/pkg/backend"
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/metrics"
 	"github.com/sanctum/council-probes/pkg/state"
@@ -63,6 +64,13 @@ type Tick struct {
 	StatePath string
 	// Client is the resolved council transport (network probes only).
 	Client *transport.Client
+	// Backend is the server behind Client and how it was chosen; Server
+	// asks it (network probes only; see backend.go).
+	Backend backend.Resolved
+	Server  backend.Adapter
+	// ServerMetrics is what the server last reported about its load
+	// (SetServerMetrics); it goes to the textfile.
+	ServerMetrics backend.Metrics
 	// Out is stdout: dry-run commands and the human summary go here.
 	Out   io.Writer
 	Now   func() time.Time

@@ -92,7 +92,7 @@ func New() *probe.Probe {
 		Interval:    30 * time.Second,
 		Network:     true,
 		Layout:      true,
-		Flags:       flags(),
+		Flags:       append(flags(), backendFlags()...),
 		Commands:    []*cli.Command{restoreCommand()},
 		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
 		Policies: map[string]alert.Policy{
@@ -230,7 +230,10 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	rl := g.rateLimit()
 	t.SetRestarts(g.restartsTotal())
 
-	live := ProbeModels(ctx, t.Client, s.Timeout, t.Common.Model)
+	live := ProbeModels(ctx, t.Client, s.Timeout, g.listedModel())
+	if g.backendSettles(ctx, &live) {
+		return nil // the server says it is loading (backend.go)
+	}
 	ms := live.Elapsed.Milliseconds()
 	t.Perf("probe_ms", float64(ms), "ms")
 	if live.OK() {
@@ -329,7 +332,7 @@ func (g *guardian) neverServes(tail []byte) (why, evidence string) {
 
 // verifyPrimary is the heal check of a restart: the same probe as the tick.
 func (g *guardian) verifyPrimary(ctx context.Context) error {
-	return ProbeModels(ctx, g.t.Client, g.s.Timeout, g.t.Common.Model).Err
+	return ProbeModels(ctx, g.t.Client, g.s.Timeout, g.listedModel()).Err
 }
 
 // rcOf is launchctl's exit code in err: 0 when launchctl succeeded (err

@@ -18,10 +18,11 @@ const DefaultTailBytes = accesslog.DefaultTailBytes
 const DefaultBusyMarker = accesslog.DefaultMarker
 
 // DefaultBusyIgnore are substrings of completed-request lines that do not
-// mean "busy serving work": the probes' own liveness requests. Without this
+// mean "busy serving work": the probes' own liveness requests and the
+// backend adapters' questions (backend.go). Without this
 // the guardian would see its own last successful probe and defer the
 // restart of a dead server by a whole busy window.
-var DefaultBusyIgnore = accesslog.DefaultIgnore
+var DefaultBusyIgnore = append(append([]string(nil), accesslog.DefaultIgnore...), backendPaths()...)
 
 // DefaultFatalSignatures are log lines of a primary that can never serve
 // (SPEC section 5): restarting it only loops, so the fallback is promoted.

@@ -153,6 +153,7 @@ func (g *guardian) restart(ctx context.Context, rl RateLimit, consecutive int) e
 		if perr := t.State.Put(totalKey, g.restartsTotal()+1); perr != nil {
 			return perr
 		}
+		g.forgetBackend()
 	}
 	t.SetRestarts(g.restartsTotal())
 	if ctx.Err() != nil {

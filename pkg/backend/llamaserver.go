@@ -1,0 +1,72 @@
+package backend
+
+import "context"
+
+// llamaAdapter is llama.cpp's llama-server (ggml-org/llama.cpp
+// tools/server/README.md):
+//
+//	GET /health   200 {"status":"ok"}; 503 {"error":{"message":"Loading model",...}}
+//	GET /props    model_path, build_info, is_sleeping (sleeping on idle unloads the model)
+//	GET /metrics  with --metrics: llamacpp:requests_processing, llamacpp:requests_deferred
+//
+// Current builds export no KV-cache ratio; older ones exported
+// llamacpp:kv_cache_usage_ratio, read when present.
+type llamaAdapter struct{ h httpGetter }
+
+func (llamaAdapter) Kind() Kind { return LlamaServer }
+
+func (a llamaAdapter) Readiness(ctx context.Context) (Readiness, error) {
+	resp, err := a.h.get(ctx, "/health", maxJSONBody)
+	if err != nil {
+		return Readiness{}, err
+	}
+	return ParseLlamaHealth(resp.status, resp.body), nil
+}
+
+func (a llamaAdapter) props(ctx context.Context) (LlamaProps, error) {
+	resp, err := a.h.get(ctx, "/props", maxJSONBody)
+	if err != nil {
+		return LlamaProps{}, err
+	}
+	if resp.status != 200 {
+		return LlamaProps{}, statusError("/props", resp)
+	}
+	return ParseLlamaProps(resp.body)
+}
+
+// Models is the one model llama-server serves: its path from /props, its id
+// (the --alias, or the path) from /v1/models. Sleeping means unloaded.
+func (a llamaAdapter) Models(ctx context.Context) (Models, error) {
+	p, err := a.props(ctx)
+	if err != nil {
+		return Models{}, err
+	}
+	m := Model{ID: p.ModelPath, Path: p.ModelPath, Residency: Resident}
+	if p.IsSleeping {
+		m.Residency = NotResident
+	}
+	if listed, err := listedModels(ctx, a.h); err == nil && len(listed.Models) > 0 {
+		m.ID = listed.Models[0].ID
+	}
+	return Models{Known: true, Models: []Model{m}}, nil
+}
+
+func (a llamaAdapter) Identity(ctx context.Context) (Identity, error) {
+	p, err := a.props(ctx)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Build: Words(p.BuildInfo), ModelPath: Words(p.ModelPath)}, nil
+}
+
+func (a llamaAdapter) Metrics(ctx context.Context) (Metrics, error) {
+	f, _, err := a.h.families(ctx)
+	if err != nil {
+		return Metrics{}, err
+	}
+	return Metrics{
+		RequestsRunning: f.Sum("llamacpp:requests_processing"),
+		RequestsWaiting: f.Sum("llamacpp:requests_deferred"),
+		KVCacheUsage:    f.Max("llamacpp:kv_cache_usage_ratio"),
+	}, nil
+}

@@ -1,0 +1,282 @@
+package councilsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Personality makes the simulator also serve the documented endpoints of
+// one real server, beside the OpenAI subset, so the probes' backend
+// adapters can be tested end to end. Each is written from the server's
+// public documentation, cited in its file (personality_<name>.go).
+type Personality string
+
+// The personalities. Generic (the default) adds nothing: the simulator
+// serves the OpenAI subset only, as before personalities existed.
+const (
+	PersonalityGeneric     Personality = "generic"
+	PersonalityMLX         Personality = "mlx"
+	PersonalityLlamaServer Personality = "llama-server"
+	PersonalityVLLM        Personality = "vllm"
+	PersonalityOllama      Personality = "ollama"
+	PersonalityLMStudio    Personality = "lmstudio"
+)
+
+// Personalities lists them, in documentation order.
+var Personalities = []Personality{
+	PersonalityGeneric, PersonalityMLX, PersonalityLlamaServer,
+	PersonalityVLLM, PersonalityOllama, PersonalityLMStudio,
+}
+
+// BackendFault is a failure a personality reports through its own
+// endpoints. Each personality supports the faults its server can show
+// (BackendFaultsOf); setting another is an error, not a silent no-op.
+type BackendFault string
+
+// The backend faults.
+const (
+	BackendFaultNone BackendFault = "none"
+	// BackendFaultLoading: the server says it is loading its model, for
+	// LoadingFor after the fault is set (forever when LoadingFor is 0),
+	// then serves normally.
+	BackendFaultLoading BackendFault = "loading"
+	// BackendFaultUnloaded: the expected model is not loaded (it stays
+	// listed where the server lists downloads).
+	BackendFaultUnloaded BackendFault = "unloaded"
+	// BackendFaultOnCPU: the model is only partly in GPU memory.
+	BackendFaultOnCPU BackendFault = "on_cpu"
+	// BackendFaultExpiring: the model will be unloaded within seconds.
+	BackendFaultExpiring BackendFault = "expiring"
+	// BackendFaultVersionChanged: the server reports another version,
+	// build or model digest than before.
+	BackendFaultVersionChanged BackendFault = "version_changed"
+	// BackendFaultKVFull: the KV cache is full and requests wait.
+	BackendFaultKVFull BackendFault = "kv_full"
+	// BackendFaultEngineDead: the inference engine died while the API
+	// process still answers /v1/models.
+	BackendFaultEngineDead BackendFault = "engine_dead"
+)
+
+// backendFaults is what each personality can show.
+var backendFaults = map[Personality][]BackendFault{
+	PersonalityGeneric:     {BackendFaultNone},
+	PersonalityMLX:         {BackendFaultNone},
+	PersonalityLlamaServer: {BackendFaultNone, BackendFaultLoading, BackendFaultUnloaded, BackendFaultVersionChanged},
+	PersonalityVLLM:        {BackendFaultNone, BackendFaultEngineDead, BackendFaultVersionChanged, BackendFaultKVFull},
+	PersonalityOllama:      {BackendFaultNone, BackendFaultUnloaded, BackendFaultOnCPU, BackendFaultExpiring, BackendFaultVersionChanged},
+	PersonalityLMStudio:    {BackendFaultNone, BackendFaultUnloaded},
+}
+
+// BackendFaultsOf returns the faults personality p supports.
+func BackendFaultsOf(p Personality) []BackendFault { return backendFaults[p] }
+
+// ParsePersonality returns the personality named s; "" is generic.
+func ParsePersonality(s string) (Personality, error) {
+	if s == "" {
+		return PersonalityGeneric, nil
+	}
+	for _, p := range Personalities {
+		if string(p) == s {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("unknown personality %q (want one of %s)", s, PersonalityNames())
+}
+
+// PersonalityNames returns the personality names joined by "|".
+func PersonalityNames() string {
+	names := make([]string, len(Personalities))
+	for i, p := range Personalities {
+		names[i] = string(p)
+	}
+	return strings.Join(names, "|")
+}
+
+// checkBackendFault reports whether p supports f.
+func checkBackendFault(p Personality, f BackendFault) error {
+	for _, ok := range backendFaults[p] {
+		if ok == f {
+			return nil
+		}
+	}
+	names := make([]string, 0, len(backendFaults[p]))
+	for _, ok := range backendFaults[p] {
+		names = append(names, string(ok))
+	}
+	return fmt.Errorf("personality %s cannot show backend fault %q (it supports %s)", p, f, strings.Join(names, "|"))
+}
+
+// PersonalityConfig configures the personality of a Sim.
+type PersonalityConfig struct {
+	Personality  Personality
+	BackendFault BackendFault
+	// LoadingFor bounds BackendFaultLoading; 0 means until changed.
+	LoadingFor time.Duration
+}
+
+// BackendFaultRequest is the body of POST /backend-fault on the control
+// listener.
+type BackendFaultRequest struct {
+	Fault      BackendFault `json:"fault"`
+	LoadingFor Duration     `json:"loading_for,omitempty"`
+}
+
+// persona is a Sim's personality and its fault state.
+type persona struct {
+	kind Personality
+
+	mu           sync.Mutex
+	fault        BackendFault
+	loadingUntil time.Time // zero: loading until the fault changes
+
+	// inflight counts chat requests being served, reported as the
+	// server's "requests running" metric.
+	inflight atomic.Int64
+}
+
+// SetBackendFault switches the personality's fault; loadingFor bounds
+// BackendFaultLoading (0 = until changed).
+func (s *Sim) SetBackendFault(f BackendFault, loadingFor time.Duration) error {
+	if f == "" {
+		f = BackendFaultNone
+	}
+	p := s.persona
+	if err := checkBackendFault(p.kind, f); err != nil {
+		return fmt.Errorf("set backend fault: %w", err)
+	}
+	p.mu.Lock()
+	p.fault = f
+	p.loadingUntil = time.Time{}
+	if f == BackendFaultLoading && loadingFor > 0 {
+		p.loadingUntil = s.now().Add(loadingFor)
+	}
+	p.mu.Unlock()
+	s.log.Info("backend fault set", "personality", string(p.kind), "fault", string(f), "loading_for", loadingFor.String())
+	return nil
+}
+
+// BackendFault returns the personality's current fault; a loading fault
+// whose time is up reads as none.
+func (s *Sim) BackendFault() BackendFault {
+	p := s.persona
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fault == BackendFaultLoading && !p.loadingUntil.IsZero() && !s.now().Before(p.loadingUntil) {
+		p.fault, p.loadingUntil = BackendFaultNone, time.Time{}
+	}
+	return p.fault
+}
+
+// Personality returns the simulator's personality.
+func (s *Sim) Personality() Personality { return s.persona.kind }
+
+func newPersona(cfg PersonalityConfig) *persona {
+	p := &persona{kind: cfg.Personality, fault: cfg.BackendFault}
+	if p.kind == "" {
+		p.kind = PersonalityGeneric
+	}
+	if p.fault == "" {
+		p.fault = BackendFaultNone
+	}
+	return p
+}
+
+// personalityHandler puts the personality's endpoints in front of the
+// OpenAI handler api. The simulator's own all-endpoint faults (hang_all,
+// 500, empty, html) still win: they are the transport going wrong, which
+// no server's own endpoints escape.
+func (s *Sim) personalityHandler(api http.Handler) (http.Handler, error) {
+	p := s.persona
+	if _, err := ParsePersonality(string(p.kind)); err != nil {
+		return nil, err
+	}
+	if err := checkBackendFault(p.kind, p.fault); err != nil {
+		return nil, err
+	}
+	if p.fault == BackendFaultLoading && s.cfg.Personality.LoadingFor > 0 {
+		p.mu.Lock()
+		p.loadingUntil = s.now().Add(s.cfg.Personality.LoadingFor)
+		p.mu.Unlock()
+	}
+	if p.kind == PersonalityGeneric {
+		return api, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/models", api)
+	mux.Handle("POST /v1/chat/completions", s.countInflight(api))
+	switch p.kind {
+	case PersonalityMLX:
+		s.mlxRoutes(mux)
+	case PersonalityLlamaServer:
+		s.llamaRoutes(mux)
+	case PersonalityVLLM:
+		s.vllmRoutes(mux)
+	case PersonalityOllama:
+		s.ollamaRoutes(mux)
+	case PersonalityLMStudio:
+		s.lmstudioRoutes(mux)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch s.Fault() {
+		case FaultHangAll, Fault500, FaultEmpty, FaultHTML:
+			api.ServeHTTP(w, r)
+			return
+		}
+		if s.gated(w, r) {
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}), nil
+}
+
+// gated answers a request the personality's fault refuses before any
+// route sees it, and reports whether it did.
+func (s *Sim) gated(w http.ResponseWriter, r *http.Request) bool {
+	switch s.persona.kind {
+	case PersonalityLlamaServer:
+		return s.llamaGate(w, r)
+	case PersonalityVLLM:
+		return s.vllmGate(w, r)
+	}
+	return false
+}
+
+// countInflight counts the chat requests being served.
+func (s *Sim) countInflight(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.persona.inflight.Add(1)
+		defer s.persona.inflight.Add(-1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// backendFaultHandler serves POST /backend-fault on the control listener.
+func (s *Sim) backendFaultHandler(w http.ResponseWriter, r *http.Request) {
+	var req BackendFaultRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid backend fault request: "+err.Error())
+		return
+	}
+	if err := s.SetBackendFault(req.Fault, time.Duration(req.LoadingFor)); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"personality": string(s.persona.kind), "backend_fault": string(s.BackendFault())})
+}
+
+// loadedModel is the model a personality reports loaded: the first one.
+func (s *Sim) loadedModel() string { return s.models[0] }
+
+// writeText writes a plain-text body.
+func writeText(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprint(w, body)
+}

@@ -1,0 +1,87 @@
+package councilsim
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"time"
+)
+
+// The ollama personality is Ollama, as ollama/ollama docs/api.md documents
+// it:
+//
+//	GET /             "Ollama is running"
+//	GET /api/version  {"version": "0.12.3"}
+//	GET /api/ps       loaded models: name, model, size, digest, details,
+//	                  expires_at, size_vram
+//	GET /api/tags     local models: name, model, modified_at, size, digest, details
+//	GET /v1/models    the local models (downloads, not the loaded ones)
+//	anything else     404 "404 page not found" (Go's default)
+//
+// The first --model is loaded, fully in GPU memory, expiring after the
+// default keep_alive of 5 minutes. Faults: unloaded (/api/ps empty),
+// on_cpu (size_vram < size), expiring (expires_at in 10 seconds),
+// version_changed (another version and another digest for the weights).
+const (
+	ollamaVersion        = "0.12.3"
+	ollamaVersionChanged = "0.12.4"
+	ollamaModelSize      = int64(5137025024)
+	ollamaKeepAlive      = 5 * time.Minute
+)
+
+func ollamaDigest(name string) string {
+	sum := sha256.Sum256([]byte("council-sim weights " + name))
+	return hex.EncodeToString(sum[:])
+}
+
+func ollamaDetails() map[string]any {
+	return map[string]any{"parent_model": "", "format": "gguf", "family": "llama", "families": []string{"llama"},
+		"parameter_size": "27B", "quantization_level": "Q4_0"}
+}
+
+func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
+	digest := func(name string) string {
+		if s.BackendFault() == BackendFaultVersionChanged {
+			return ollamaDigest(name + " v2")
+		}
+		return ollamaDigest(name)
+	}
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusOK, "Ollama is running")
+	})
+	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, r *http.Request) {
+		v := ollamaVersion
+		if s.BackendFault() == BackendFaultVersionChanged {
+			v = ollamaVersionChanged
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"version": v})
+	})
+	mux.HandleFunc("GET /api/ps", func(w http.ResponseWriter, r *http.Request) {
+		models := []map[string]any{}
+		fault := s.BackendFault()
+		if fault != BackendFaultUnloaded {
+			name := s.loadedModel()
+			vram, expires := ollamaModelSize, s.now().Add(ollamaKeepAlive)
+			if fault == BackendFaultOnCPU {
+				vram = ollamaModelSize * 6 / 10
+			}
+			if fault == BackendFaultExpiring {
+				expires = s.now().Add(10 * time.Second)
+			}
+			models = append(models, map[string]any{"name": name, "model": name, "size": ollamaModelSize,
+				"digest": digest(name), "details": ollamaDetails(), "expires_at": expires.Format(time.RFC3339Nano), "size_vram": vram})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"models": models})
+	})
+	mux.HandleFunc("GET /api/tags", func(w http.ResponseWriter, r *http.Request) {
+		models := []map[string]any{}
+		for _, name := range s.models {
+			models = append(models, map[string]any{"name": name, "model": name, "modified_at": "2026-11-01T08:06:48.639712648-07:00",
+				"size": ollamaModelSize, "digest": digest(name), "details": ollamaDetails()})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"models": models})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusNotFound, "404 page not found\n")
+	})
+}

@@ -1,0 +1,40 @@
+package probe
+
+import (
+	"context"
+	"time"
+
+	"github.com/sanctum/council-probes/pkg/backend"
+)
+
+// DetectTimeout bounds backend detection in a tick. Detection runs once a
+// day (the answer is cached in the state dir), but a hung server must not
+// hold the tick: after this the tick runs as generic and tries again next
+// time.
+const DetectTimeout = 3 * time.Second
+
+// resolveBackend settles which server is behind --url (--backend, or the
+// cached or fresh detection) and makes it a field of every later event. A
+// detection that fails leaves the tick generic (today's rules) with a
+// warning; a bad --backend value is a configuration error.
+func (t *Tick) resolveBackend(ctx context.Context) {
+	kind, err := backend.ParseKind(t.Common.Backend)
+	if err != nil {
+		t.Unknown("backend", "backend_config_error", err.Error())
+		kind = backend.Generic
+	} else {
+		t.Clear("backend")
+	}
+	dctx, cancel := context.WithTimeout(ctx, DetectTimeout)
+	defer cancel()
+	r := backend.Resolve(dctx, kind, t.Client, t.Common.StateDir, t.Now())
+	t.Backend = r
+	t.Server, _ = backend.New(r.Kind, t.Client)
+	t.Log = t.Log.With("backend", string(r.Kind))
+	t.dispatch.Log = t.Log
+	if r.DetectError != "" {
+		t.Log.Warn("backend_detect_failed", "error", r.DetectError)
+	} else if !r.Cached && !r.Configured {
+		t.Log.Info("backend_detected", "evidence", r.Evidence)
+	}
+}

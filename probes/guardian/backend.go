@@ -1,0 +1,202 @@
+package guardian
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/backend"
+)
+
+// The backend's own channels: each warns (or informs) on its own and never
+// restarts anything. A model that is not loaded, or only partly on the GPU,
+// is something a human decides about; a restart would at best reload it.
+const (
+	CheckModelNotLoaded = "model_not_loaded"
+	CheckModelOnCPU     = "model_on_cpu"
+	CheckModelUnloading = "model_unloading"
+	// CheckLoading is not a channel: the time the server has been loading
+	// is kept in the guardian's state under this key.
+	CheckLoading = "backend_loading"
+)
+
+// DefaultMaxLoading is how long a server may say it is loading before that
+// counts as a failure.
+const DefaultMaxLoading = 10 * time.Minute
+
+// backendAskTimeout bounds each question to the server's own endpoints.
+const backendAskTimeout = 5 * time.Second
+
+func backendFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "max-loading", EnvVars: []string{"COUNCIL_GUARDIAN_MAX_LOADING"}, Value: DefaultMaxLoading,
+			Usage: "a server that says it is loading its model is not restarted for this long; after, it is a failure"},
+	}
+}
+
+// listedModel is the --model that /v1/models must list. Only the generic
+// backend is judged that way: the others say which model is loaded, and
+// mlx-lm and Ollama list downloads there, not the loaded model.
+func (g *guardian) listedModel() string {
+	if g.t.Server == nil || g.t.Backend.Kind == backend.Generic {
+		return g.t.Common.Model
+	}
+	return ""
+}
+
+// backendSettles asks the server about itself after the liveness probe.
+// It returns true when the answer settles the tick (the server says it is
+// loading, within --max-loading). It may turn a live answer into a failure
+// (vLLM's engine is dead though /v1/models answers; loading past the
+// limit), which the caller then escalates as any other. When the server
+// serves, it checks the expected model's residency on its own channels.
+func (g *guardian) backendSettles(ctx context.Context, live *Liveness) bool {
+	t := g.t
+	// A server that did not answer at all (refused, hung) has nothing to
+	// say about itself: today's rules (startup grace, restart) apply.
+	if t.Server == nil || t.Backend.Kind == backend.Generic || live.Reason == "timeout" || live.Reason == "connect" {
+		return false
+	}
+	actx, cancel := context.WithTimeout(ctx, backendAskTimeout)
+	defer cancel()
+	r, err := t.Server.Readiness(actx)
+	if err != nil {
+		t.Log.Warn("backend_unanswered", "what", "readiness", "error", err.Error())
+		r = backend.Readiness{State: backend.Unknown}
+	}
+	if r.State != backend.Loading {
+		g.setLoadingSince(time.Time{})
+	}
+	g.recordServerMetrics(ctx)
+	switch r.State {
+	case backend.Loading:
+		since := g.loadingSince()
+		if since.IsZero() {
+			since = t.Now()
+			g.setLoadingSince(since)
+		}
+		limit := t.C.Duration("max-loading")
+		loading := t.Now().Sub(since)
+		if loading <= limit {
+			t.Log.Info("server_loading", "check", CheckUnreachable, "detail", r.Detail, "loading_s", int(loading.Seconds()),
+				"max_loading_s", int(limit.Seconds()), "http_status", r.HTTPStatus)
+			t.OKSummary(fmt.Sprintf("server says it is loading (%q) for %s of --max-loading %s: not a failure",
+				r.Detail, loading.Round(time.Second), limit))
+			return true
+		}
+		live.Reason = "loading_too_long"
+		live.Err = fmt.Errorf("server still loading after %s (--max-loading %s): %s", loading.Round(time.Second), limit, r.Detail)
+		return false
+	case backend.Failed:
+		live.Reason = "backend_failed"
+		live.Err = fmt.Errorf("server says it cannot serve (%s /health HTTP %d): %s", t.Backend.Kind, r.HTTPStatus, r.Detail)
+		return false
+	}
+	if live.OK() {
+		g.checkResidency(ctx)
+	}
+	return false
+}
+
+// recordServerMetrics keeps what the server says about its load for the
+// textfile (llama-server, vLLM /metrics); what it does not export stays
+// absent.
+func (g *guardian) recordServerMetrics(ctx context.Context) {
+	actx, cancel := context.WithTimeout(ctx, backendAskTimeout)
+	defer cancel()
+	m, err := g.t.Server.Metrics(actx)
+	if err != nil {
+		g.t.Log.Warn("backend_unanswered", "what", "metrics", "error", err.Error())
+		return
+	}
+	g.t.ServerMetrics = m
+}
+
+// checkResidency reports the expected model's residency, where the backend
+// can tell: not loaded, partly on the CPU, or about to be unloaded.
+func (g *guardian) checkResidency(ctx context.Context) {
+	t := g.t
+	want := t.Common.Model
+	if want == "" {
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, backendAskTimeout)
+	defer cancel()
+	ms, err := t.Server.Models(actx)
+	if err != nil {
+		t.Log.Warn("backend_unanswered", "what", "models", "error", err.Error())
+		return
+	}
+	if !ms.Known {
+		return
+	}
+	m, found := ms.Find(want)
+	if !found || m.Residency != backend.Resident {
+		state := "not listed"
+		if found {
+			state = string(m.Residency)
+		}
+		t.Fail(CheckModelNotLoaded, CheckModelNotLoaded, alert.Warn,
+			fmt.Sprintf("%s reports model %q %s", t.Backend.Kind, want, state), "model", want)
+		return
+	}
+	t.Clear(CheckModelNotLoaded)
+	if m.OnCPU() {
+		t.Fail(CheckModelOnCPU, CheckModelOnCPU, alert.Warn,
+			fmt.Sprintf("%s reports model %q only partly in GPU memory (%d of %d bytes)", t.Backend.Kind, want, *m.SizeVRAM, *m.Size),
+			"model", want, "size", *m.Size, "size_vram", *m.SizeVRAM)
+	} else {
+		t.Clear(CheckModelOnCPU)
+	}
+	if left := m.ExpiresAt.Sub(t.Now()); !m.ExpiresAt.IsZero() && left <= g.t.Probe.Interval {
+		t.Fail(CheckModelUnloading, CheckModelUnloading, alert.Info,
+			fmt.Sprintf("%s will unload model %q in %s (idle keep-alive)", t.Backend.Kind, want, left.Round(time.Second)),
+			"model", want, "expires_at", m.ExpiresAt.UTC().Format(time.RFC3339))
+	} else {
+		t.Clear(CheckModelUnloading)
+	}
+}
+
+// forgetBackend drops the cached detection after a restart: the server
+// that comes back may be another one (an upgrade, a changed plist), so the
+// next tick detects again.
+func (g *guardian) forgetBackend() {
+	if err := backend.Forget(g.t.Common.StateDir); err != nil {
+		g.t.Log.Warn("backend_cache_unremovable", "error", err.Error())
+	}
+}
+
+func (g *guardian) loadingSince() time.Time {
+	var since time.Time
+	if raw, ok := g.t.State.Data[CheckLoading]; ok {
+		json.Unmarshal(raw, &since) // a bad value reads as "not loading"
+	}
+	return since
+}
+
+func (g *guardian) setLoadingSince(since time.Time) {
+	if since.IsZero() {
+		delete(g.t.State.Data, CheckLoading)
+		return
+	}
+	b, _ := json.Marshal(since.UTC())
+	if g.t.State.Data == nil {
+		g.t.State.Data = map[string]json.RawMessage{}
+	}
+	g.t.State.Data[CheckLoading] = b
+}
+
+// backendPaths are the backend adapters' questions as busy-ignore
+// substrings: the guardian asks them every tick, and its own questions
+// must not make the server look busy.
+func backendPaths() []string {
+	out := make([]string, len(backend.AskedPaths))
+	for i, p := range backend.AskedPaths {
+		out[i] = "path=" + p + " "
+	}
+	return out
+}
