@@ -29,6 +29,8 @@ var parsers = []struct {
 	{"drift map", "probes/drift", "ParseMap"},
 	{"prompt file (parity-smoke)", "probes/paritysmoke", "ParsePrompts"},
 	{"shared config file", "pkg/probe", "ParseConfig"},
+	{"/proc/<pid>/stat", "pkg/proccpu", "ParseStat"},
+	{"ps -o cputime=", "pkg/proccpu", "ParsePSCPUTime"},
 }
 
 // fuzzTarget is one func FuzzXxx(f *testing.F) and the functions it calls.
