@@ -114,6 +114,8 @@ func flags() []cli.Flag {
 		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: DefaultTailBytes, Usage: "how much of the end of --primary-log the busy and fatal scans read"},
 		&cli.StringSliceFlag{Name: "fatal-signature", EnvVars: env("FATAL_SIGNATURES"), Value: cli.NewStringSlice(DefaultFatalSignatures...),
 			Usage: "log text of a primary that can never serve (repeatable, case-insensitive); found in the log tail -> promote the fallback"},
+		&cli.StringSliceFlag{Name: "restart-signature", EnvVars: env("RESTART_SIGNATURES"), Value: cli.NewStringSlice(DefaultRestartSignatures...),
+			Usage: "log text of a crash a restart recovers from (repeatable, case-insensitive): reported as the cause; newer than a --fatal-signature line, it restarts instead of promoting"},
 		&cli.DurationFlag{Name: "startup-grace", EnvVars: env("STARTUP_GRACE"), Value: DefaultStartupGrace,
 			Usage: "do not restart a primary that launchd started less than this long ago (it is still loading); failures still count and alert (0 = off)"},
 		&cli.StringFlag{Name: "fallback-url", EnvVars: env("FALLBACK_URL"), Usage: "URL probed while the fallback lock exists (bearer transport; --model is not required of the fallback); empty = --url"},
@@ -133,8 +135,11 @@ type Settings struct {
 	BusyIgnore      []string
 	TailBytes       int64
 	FatalSignatures []string
-	FallbackURL     string
-	StartupGrace    time.Duration
+	// RestartSignatures are crash lines that call for a restart, not a
+	// promotion (the restart rows of FatalSignatures).
+	RestartSignatures []string
+	FallbackURL       string
+	StartupGrace      time.Duration
 }
 
 // SettingsFrom reads the guardian's flags (from c or, for a subcommand, its
@@ -146,7 +151,8 @@ func SettingsFrom(c *cli.Context) (Settings, error) {
 		VerifyTimeout: c.Duration("verify-timeout"), VerifyInterval: c.Duration("verify-interval"),
 		BusyWindow: c.Duration("busy-window"), BusyMarker: c.String("busy-marker"), BusyIgnore: c.StringSlice("busy-ignore"),
 		TailBytes: c.Int64("log-tail-bytes"), FatalSignatures: c.StringSlice("fatal-signature"),
-		FallbackURL: c.String("fallback-url"), StartupGrace: c.Duration("startup-grace"),
+		RestartSignatures: c.StringSlice("restart-signature"),
+		FallbackURL:       c.String("fallback-url"), StartupGrace: c.Duration("startup-grace"),
 	}
 	switch {
 	case s.Timeout <= 0:
@@ -290,7 +296,7 @@ func (g *guardian) neverServes(tail []byte) (why, evidence string) {
 	if err := CheckBinary(cfg.PrimaryBinary); err != nil {
 		return err.Error(), ""
 	}
-	if f, ok := FindFatal(tail, g.s.FatalSignatures, g.s.BusyMarker); ok {
+	if f, action, ok := ClassifyFatal(tail, g.s.FatalSignatures, g.s.RestartSignatures, g.s.BusyMarker); ok && action == ActionPromote {
 		return fmt.Sprintf("fatal signature %q in %s", f.Signature, filepath.Base(cfg.PrimaryLog)), f.Line
 	}
 	return "", ""
