@@ -106,7 +106,7 @@ type model struct {
 
 func (s *Sim) handleModels(w http.ResponseWriter, r *http.Request) {
 	list := modelList{Object: "list", Data: []model{}}
-	for _, id := range s.models {
+	for _, id := range s.listedModels(r) {
 		list.Data = append(list.Data, model{ID: id, Object: "model", Created: s.now().Unix(), OwnedBy: "council-sim"})
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -205,7 +205,7 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	modelID := req.Model
 	if modelID == "" {
 		modelID = s.models[0]
-	} else if !s.hasModel(modelID) {
+	} else if !s.servesModel(r, modelID) {
 		writeError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("model %q not found (serving %s)", modelID, strings.Join(s.models, ", ")))
 		return
 	}
@@ -235,6 +235,8 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 		tokens = garbageTokens(uint64(n))
 	case FaultDiverge:
 		tokens = divergeTokens(Tokenize(s.Answer(prompt)), divergeAfter)
+	case FaultEchoAuth:
+		tokens = Tokenize(echoAnswer(r))
 	default:
 		tokens = Tokenize(s.Answer(prompt))
 	}
@@ -286,7 +288,7 @@ func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatRespon
 		if err != nil {
 			return false
 		}
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+		if _, err := fmt.Fprintf(w, "data: %s%s%s", b, eventEnd(fault), eventEnd(fault)); err != nil {
 			return false
 		}
 		return rc.Flush() == nil
@@ -332,7 +334,7 @@ func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatRespon
 	if fault == FaultNoDone {
 		return
 	}
-	fmt.Fprint(w, "data: [DONE]\n\n")
+	fmt.Fprint(w, "data: [DONE]"+eventEnd(fault)+eventEnd(fault))
 	rc.Flush()
 }
 

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"unicode/utf8"
 )
 
 // DefaultPrompt is the question the canary asks.
@@ -24,18 +23,6 @@ const answerLogMax = 200
 // maxAnswerBytes bounds the content the canary assembles and judges; with a
 // max_tokens of a few hundred a real answer is far shorter.
 const maxAnswerBytes = 64 << 10
-
-// truncate cuts s to at most n bytes on a rune boundary and marks the cut.
-func truncate(s string, n int) (string, bool) {
-	if len(s) <= n {
-		return s, false
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…", true
-}
 
 // sha256Hex is the hex SHA-256 of s.
 func sha256Hex(s string) string {

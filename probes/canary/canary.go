@@ -46,7 +46,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/openai"
 	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/redact"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -125,13 +127,6 @@ func fromFlags(t *probe.Tick) (*Canary, error) {
 	case can.Stall <= 0:
 		return nil, fmt.Errorf("bad --stall-timeout %s: want a positive duration", can.Stall)
 	}
-	if t.Client.Kind == transport.KindBearer {
-		// The client holds the token privately; read it again only to
-		// redact it should a server echo it into an error body.
-		if tok, err := transport.ReadToken(t.Common.TokenFile); err == nil {
-			can.Secrets = append(can.Secrets, tok)
-		}
-	}
 	return can, nil
 }
 
@@ -171,8 +166,9 @@ func report(t *probe.Tick, res Result) {
 }
 
 func okSummary(res Result, kind transport.Kind) string {
-	shown, _ := truncate(strings.TrimSpace(res.Answer), 40)
-	s := fmt.Sprintf("%s answered %q in %d ms (%s", res.Model, shown, res.Latency.Milliseconds(), kind)
+	// The model id and the answer are the server's words: redacted.
+	shown := openai.Truncate(strings.TrimSpace(res.Answer), 40)
+	s := fmt.Sprintf("%s answered %q in %d ms (%s", redact.String(res.Model), redact.String(shown), res.Latency.Milliseconds(), kind)
 	if res.Stream {
 		s += fmt.Sprintf(", stream, ttft %d ms", res.TTFT.Milliseconds())
 		if res.TokensPerSecond > 0 {

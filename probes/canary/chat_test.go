@@ -36,7 +36,6 @@ func newCanary(t *testing.T, url string, stream bool) *Canary {
 	return &Canary{
 		Client: cl, Prompt: DefaultPrompt, Expect: regexp.MustCompile(DefaultExpect), MaxTokens: DefaultMaxTokens,
 		Stream: stream, Deadline: 3 * time.Second, TTFB: time.Second, Stall: 500 * time.Millisecond,
-		Secrets: []string{testToken},
 	}
 }
 

@@ -1,13 +1,12 @@
 package canary
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"regexp"
-	"strings"
 	"time"
-	"unicode"
+
+	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // The canary's checks, each its own alert channel, in the order a request
@@ -70,16 +69,17 @@ type Result struct {
 	Chunks           int           // (stream) data events before [DONE]
 	TokensPerSecond  float64       // (stream) completion tokens over generation time
 	Stream           bool
-
-	sent time.Time // when the last request went out
 }
 
 func newResult(stream bool) Result {
 	return Result{PromptTokens: -1, CompletionTokens: -1, Stream: stream}
 }
 
+// fail records the failing check. The detail may quote the server (an
+// answer, a model id, a body excerpt), so it is redacted here, once, before
+// it reaches an event, the state or an alert.
 func (r *Result) fail(check, format string, args ...any) {
-	r.Check, r.Detail = check, fmt.Sprintf(format, args...)
+	r.Check, r.Detail = check, redact.String(fmt.Sprintf(format, args...))
 }
 
 // OK reports whether the canary passed.
@@ -90,7 +90,7 @@ func (r Result) OK() bool { return r.Check == "" }
 func (r Result) Attrs() []any {
 	a := []any{"latency_ms", r.Latency.Milliseconds(), "mode", mode(r.Stream)}
 	if r.Model != "" {
-		a = append(a, "model", r.Model)
+		a = append(a, "model", redact.String(r.Model))
 	}
 	if r.HTTPStatus != 0 {
 		a = append(a, "http_status", r.HTTPStatus)
@@ -108,9 +108,9 @@ func (r Result) Attrs() []any {
 		}
 	}
 	if r.Answered {
-		shown, cut := truncate(r.Answer, answerLogMax)
-		a = append(a, "answer", shown, "answer_sha256", sha256Hex(r.Answer), "answer_bytes", len(r.Answer))
-		if cut {
+		shown := openai.Truncate(r.Answer, answerLogMax)
+		a = append(a, "answer", redact.String(shown), "answer_sha256", sha256Hex(r.Answer), "answer_bytes", len(r.Answer))
+		if shown != r.Answer {
 			a = append(a, "answer_truncated", true)
 		}
 	}
@@ -135,52 +135,3 @@ func mode(stream bool) string {
 	}
 	return "json"
 }
-
-// Limit errors, the causes the canary cancels a request with.
-var (
-	errDeadline = errors.New("deadline exceeded")
-	errTTFB     = errors.New("time-to-first-byte limit exceeded")
-	errStall    = errors.New("stream stalled")
-)
-
-// excerptMax bounds a body excerpt in an event or alert.
-const excerptMax = 160
-
-var (
-	bearerRE = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',;]+`)
-	skRE     = regexp.MustCompile(`\bsk-[A-Za-z0-9_\-]{8,}`)
-)
-
-// excerpt makes a short, single-line, secret-free excerpt of a response
-// body for an event or alert: known secrets and anything shaped like a bearer
-// token are redacted (a misbehaving server or proxy may echo the request's
-// headers), control characters dropped, white space collapsed.
-func excerpt(body []byte, secrets []string) string {
-	s := string(body)
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	s = bearerRE.ReplaceAllString(s, "${1}[redacted]")
-	s = skRE.ReplaceAllString(s, "[redacted]")
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r == utf8RuneError:
-			return -1
-		case unicode.IsSpace(r):
-			return ' '
-		case unicode.IsControl(r):
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if s == "" {
-		return "(empty body)"
-	}
-	s, _ = truncate(s, excerptMax)
-	return s
-}
-
-const utf8RuneError = '\uFFFD'

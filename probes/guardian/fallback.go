@@ -10,6 +10,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/launchctl"
 	"github.com/sanctum/council-probes/pkg/lock"
 	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // promote switches serving to the fallback because the primary can never
@@ -95,7 +96,7 @@ func (g *guardian) watchFallback(ctx context.Context) error {
 	live := ProbeModels(ctx, c, g.s.Timeout, "")
 	ms := live.Elapsed.Milliseconds()
 	t.Perf("probe_ms", float64(ms), "ms")
-	attrs := []any{"target", "fallback", "url", c.BaseURL, "fallback_transport", string(c.Kind), "probe_ms", ms,
+	attrs := []any{"target", "fallback", "url", redact.URL(c.BaseURL), "fallback_transport", string(c.Kind), "probe_ms", ms,
 		"http_status", live.Status, "fallback_since", since}
 	if live.OK() {
 		t.Pass(CheckFallbackDown, "probe_ok", append(attrs, "consecutive", 0, "models", len(live.Models))...)
@@ -105,6 +106,10 @@ func (g *guardian) watchFallback(ctx context.Context) error {
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if live.Auth() {
+		g.authRefused(live, "fallback")
+		return nil
 	}
 	t.Fail(CheckFallbackDown, "probe_fail", alert.Critical,
 		fmt.Sprintf("fallback %s is down too: %v; on fallback since %s (%s); nothing promoted; a human is needed",

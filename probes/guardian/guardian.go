@@ -8,6 +8,10 @@
 //
 // Failures escalate, each on its own alert channel:
 //
+//   - auth: /v1/models answered 401 or 403. The server answered, and no
+//     restart fixes a token, so this is our side's fault: UNKNOWN (exit 3),
+//     alerted at once (then hourly at most), neither counted as nor
+//     resetting the unreachable streak, never remediated.
 //   - unreachable: the probe failed (alerts after 3 in a row). A failure
 //     while the primary's log shows a request completed in the last 90 s is
 //     not counted: a busy single-stream server answers late, it is not dead
@@ -42,6 +46,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/launchctl"
 	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/redact"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -52,6 +57,13 @@ const (
 	CheckFallbackActivated = "fallback_activated"
 	CheckRestartUnverified = "restart_unverified"
 	CheckFallbackDown      = "fallback_down"
+	// CheckAuth: /v1/models answered 401 or 403. The server answered, so
+	// it is not unreachable, and no restart fixes a token: UNKNOWN (exit
+	// 3), alerted once per cooldown, never counted as a liveness failure,
+	// never remediated. Its own channel, not "transport": the contract
+	// clears "transport" whenever the transport resolves, which would
+	// reopen the alert every tick.
+	CheckAuth = "auth"
 )
 
 // Defaults of the guardian's own settings (the seed's values).
@@ -82,6 +94,7 @@ func New() *probe.Probe {
 		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
 		Policies: map[string]alert.Policy{
 			CheckUnreachable: {Threshold: DefaultRestartAfter, Cooldown: 30 * time.Minute},
+			CheckAuth:        {Threshold: 1, Cooldown: time.Hour},
 		},
 		Tick: Tick,
 	}
@@ -96,7 +109,8 @@ non-executable --primary-binary, promotes the fallback instead. A primary
 launchd started less than --startup-grace ago is still loading and is not
 restarted (its failures still count and alert). While the
 fallback lock exists the fallback (--fallback-url) is watched instead and
-nothing is promoted again; restore-primary switches back.`
+nothing is promoted again; restore-primary switches back. A 401 or 403
+is an auth fault: UNKNOWN (exit 3) on the auth channel, never restarted.`
 
 func flags() []cli.Flag {
 	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
@@ -225,7 +239,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	if live.OK() {
 		t.Pass(CheckUnreachable, "probe_ok", "probe_ms", ms, "consecutive", 0, "http_status", live.Status, "models", len(live.Models))
 		// Serving again ends every remediation episode.
-		for _, c := range []string{CheckRestartUnverified, CheckRateLimit, CheckFallbackDown} {
+		for _, c := range []string{CheckRestartUnverified, CheckRateLimit, CheckFallbackDown, CheckAuth} {
 			t.Clear(c)
 		}
 		t.OKSummary(fmt.Sprintf("%d model(s) in %dms over %s", len(live.Models), ms, t.Client.Kind))
@@ -233,6 +247,10 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	}
 	if ctx.Err() != nil {
 		return ctx.Err() // a signal, not a verdict on the server
+	}
+	if live.Auth() {
+		g.authRefused(live, "primary")
+		return nil
 	}
 
 	prev := 0
@@ -257,7 +275,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	}
 	t.Fail(CheckUnreachable, "probe_fail", sev,
 		fmt.Sprintf("primary not serving (%d in a row): %v", consecutive, live.Err),
-		"probe_ms", ms, "http_status", live.Status, "reason", live.Reason, "url", t.Client.BaseURL)
+		"probe_ms", ms, "http_status", live.Status, "reason", live.Reason, "url", redact.URL(t.Client.BaseURL))
 	if consecutive < s.RestartAfter {
 		return nil
 	}
@@ -272,6 +290,16 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 		return nil
 	}
 	return g.restart(ctx, history, consecutive)
+}
+
+// authRefused reports a 401 or 403 from target's /v1/models: our side's
+// fault, so UNKNOWN on the auth channel. The unreachable (or fallback_down)
+// streak is left as it was: neither counted nor reset.
+func (g *guardian) authRefused(live Liveness, target string) {
+	g.t.Unknown(CheckAuth, "auth_refused",
+		fmt.Sprintf("the %s refused our credentials: %v; check --token-file (or the client certificate) against the server's; not counted as unreachable, nothing restarted",
+			target, live.Err),
+		"target", target, "probe_ms", live.Elapsed.Milliseconds(), "http_status", live.Status, "reason", live.Reason)
 }
 
 // primaryLogTail reads the end of the primary's log; a missing log is

@@ -1,17 +1,14 @@
 package guardian
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
 	"strings"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/redact"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -19,110 +16,96 @@ import (
 // is a few hundred bytes; a wrong service on the port may stream forever.
 const maxModelsBody = 1 << 20
 
+// Liveness reasons, in the event log's "reason" attribute.
+const (
+	ReasonTimeout      = "timeout"
+	ReasonConnect      = "connect"
+	ReasonStatus       = "status"
+	ReasonAuth         = "auth"
+	ReasonHTML         = "html"
+	ReasonNotJSON      = "not_json"
+	ReasonNoModels     = "no_models"
+	ReasonModelMissing = "model_missing"
+)
+
 // Liveness is the outcome of one GET /v1/models.
 type Liveness struct {
 	Status  int           // HTTP status; 0 when no response arrived
 	Elapsed time.Duration // request start to body read (or failure)
-	Models  []string      // the listed model ids
-	// Reason classifies a failure for the event log: timeout, connect,
-	// status, html, not_json, no_models, model_missing; empty when OK.
+	Models  []string      // the listed model ids, as the server sent them
+	// Reason classifies a failure for the event log (the Reason*
+	// constants); empty when OK.
 	Reason string
-	Err    error
+	// Err says what went wrong, redacted; it wraps the *openai.Error.
+	Err error
 }
 
 // OK reports whether the server answered with a usable model list.
 func (l Liveness) OK() bool { return l.Err == nil }
 
-type modelList struct {
-	Data []struct {
-		ID string `json:"id"`
-	} `json:"data"`
-}
+// Auth reports whether the server refused our credentials (401 or 403): a
+// fault on our side, which says nothing about whether the server serves.
+func (l Liveness) Auth() bool { return l.Reason == ReasonAuth }
 
 // ProbeModels runs GET /v1/models over c, bounded by timeout (and ctx). It
 // passes on a 200 whose body is a JSON model list that is not empty and,
-// when want is set, lists want. A 200 that is HTML or not JSON fails: a
-// captive portal or another service on the port is not the council.
+// when want is set, lists want (openai.Models.Served). A 200 that is HTML
+// or not JSON fails: a captive portal or another service on the port is
+// not the council. A 401 or 403 is ReasonAuth, not a failure to serve.
 func ProbeModels(ctx context.Context, c *transport.Client, timeout time.Duration, want string) Liveness {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res := Liveness{}
-	fail := func(reason string, err error) Liveness {
-		res.Elapsed, res.Reason, res.Err = time.Since(start), reason, err
+	api := openai.New(c)
+	api.MaxBody = maxModelsBody
+	_, models, err := api.ServedModel(ctx, want)
+	res := Liveness{Elapsed: time.Since(start), Models: models.IDs()}
+	if err == nil {
+		res.Status = 200
 		return res
 	}
-	req, err := c.NewRequest(ctx, http.MethodGet, "/v1/models", nil)
-	if err != nil {
-		return fail("connect", err)
+	var e *openai.Error
+	if !errors.As(err, &e) {
+		res.Reason, res.Err = ReasonConnect, err
+		return res
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fail("timeout", fmt.Errorf("GET %s/v1/models: no answer within %s", c.BaseURL, timeout))
-		}
-		return fail("connect", fmt.Errorf("GET %s/v1/models: %w", c.BaseURL, unwrapURLError(err)))
+	res.Status = e.Status
+	res.Reason = reason(e)
+	detail := e.Detail
+	if e.Limit == openai.LimitDeadline {
+		detail = strings.Replace(detail, "the deadline", timeout.String(), 1)
 	}
-	defer resp.Body.Close()
-	res.Status = resp.StatusCode
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxModelsBody))
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fail("timeout", fmt.Errorf("GET %s/v1/models: body not complete within %s", c.BaseURL, timeout))
-		}
-		return fail("connect", fmt.Errorf("GET %s/v1/models: read body: %w", c.BaseURL, err))
-	}
-	if resp.StatusCode != http.StatusOK {
-		// The body is not quoted: a wrong service on the port might echo
-		// the request, Authorization header included.
-		return fail("status", fmt.Errorf("GET %s/v1/models: HTTP %d (%s)", c.BaseURL, resp.StatusCode, orNone(resp.Header.Get("Content-Type"))))
-	}
-	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	trimmed := bytes.TrimSpace(body)
-	if mediaType == "text/html" || bytes.HasPrefix(trimmed, []byte("<")) {
-		return fail("html", fmt.Errorf("GET %s/v1/models: HTTP 200 but HTML (%s), not the council's model list", c.BaseURL, orNone(mediaType)))
-	}
-	var list modelList
-	if err := json.Unmarshal(trimmed, &list); err != nil {
-		return fail("not_json", fmt.Errorf("GET %s/v1/models: HTTP 200 but not a JSON model list: %v", c.BaseURL, err))
-	}
-	for _, m := range list.Data {
-		if m.ID != "" {
-			res.Models = append(res.Models, m.ID)
-		}
-	}
-	if len(res.Models) == 0 {
-		return fail("no_models", fmt.Errorf("GET %s/v1/models: HTTP 200 but the model list is empty", c.BaseURL))
-	}
-	if want != "" && !contains(res.Models, want) {
-		return fail("model_missing", fmt.Errorf("GET %s/v1/models: model %q not listed (serving %s)", c.BaseURL, want, strings.Join(res.Models, ", ")))
-	}
-	res.Elapsed = time.Since(start)
+	res.Err = &livenessError{what: "GET " + redact.URL(c.BaseURL) + openai.ModelsPath, detail: detail, err: e}
 	return res
 }
 
-// unwrapURLError drops *url.Error's "Get \"url\":" prefix, which the
-// caller's message already carries.
-func unwrapURLError(err error) error {
-	if u := errors.Unwrap(err); u != nil && strings.HasPrefix(err.Error(), "Get ") {
-		return u
+// reason maps an openai failure to the guardian's reason.
+func reason(e *openai.Error) string {
+	switch {
+	case e.Class == openai.Auth:
+		return ReasonAuth
+	case e.Limit == openai.LimitDeadline:
+		return ReasonTimeout
+	case e.Class == openai.Unreachable || e.Class == openai.Hang:
+		return ReasonConnect
+	case e.Class == openai.HTTPError:
+		return ReasonStatus
+	case errors.Is(e, openai.ErrHTML):
+		return ReasonHTML
+	case errors.Is(e, openai.ErrModelNotListed):
+		return ReasonModelMissing
+	case errors.Is(e, openai.ErrNoModels):
+		return ReasonNoModels
 	}
-	return err
+	return ReasonNotJSON
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "no Content-Type"
-	}
-	return s
+// livenessError names the request with its URL (password masked) and
+// keeps the classified cause for errors.As.
+type livenessError struct {
+	what, detail string
+	err          *openai.Error
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+func (e *livenessError) Error() string { return redact.String(fmt.Sprintf("%s: %s", e.what, e.detail)) }
+func (e *livenessError) Unwrap() error { return e.err }

@@ -55,7 +55,8 @@ func TestProbeModels(t *testing.T) {
 		{"empty model list", reply(200, "application/json", `{"object":"list","data":[]}`), "", "no_models", 0},
 		{"JSON but no list", reply(200, "application/json", `{"status":"ok"}`), "", "no_models", 0},
 		{"500", reply(500, "application/json", `{"error":{"message":"metal device lost"}}`), "", "status", 0},
-		{"401", reply(401, "application/json", `{"error":"unauthorized"}`), "", "status", 0},
+		{"401 is ours to fix, not a failure to serve", reply(401, "application/json", `{"error":"unauthorized"}`), "", "auth", 0},
+		{"403 likewise", reply(403, "application/json", `{"error":"forbidden"}`), "", "auth", 0},
 		{"redirect is not followed", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://example.invalid/login", http.StatusFound)
 		}, "", "status", 0},

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/chatanswer"
+	"github.com/sanctum/council-probes/pkg/openai"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -48,7 +48,7 @@ type Backend struct {
 // Answer is one server's answer to one prompt.
 type Answer struct {
 	// Text is the visible answer: the message content without the model's
-	// reasoning (chatanswer.Visible). It is all that is judged, checked for
+	// reasoning (openai.Visible). It is all that is judged, checked for
 	// garbage, compared and recorded; reasoning is never the answer.
 	Text string
 	// ReasoningBytes is the reasoning the server returned besides the
@@ -213,7 +213,7 @@ func (b *Backend) post(ctx context.Context, p Prompt, extras bool) (Answer, erro
 	a := Answer{FinishReason: ch.FinishReason}
 	inline := 0
 	if ch.Message.Content != nil {
-		a.Text, inline = chatanswer.Visible(*ch.Message.Content)
+		a.Text, inline = openai.Visible(*ch.Message.Content)
 	}
 	a.InlineReasoning = inline > 0
 	a.ReasoningBytes = inline + len(ch.Message.ReasoningContent) + len(ch.Message.Reasoning)

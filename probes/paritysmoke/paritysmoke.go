@@ -15,7 +15,7 @@
 // garbage) are reported on the "reference" channel at warn and never count
 // against the primary.
 //
-// "The answer" is always the visible answer (chatanswer.Visible): the
+// "The answer" is always the visible answer (openai.Visible): the
 // message content without the model's reasoning, i.e. without
 // <think>...</think> blocks and, when a "</think>" has no opening tag (chat
 // templates that open the block in the prompt), without everything up to

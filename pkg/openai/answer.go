@@ -1,5 +1,5 @@
-// Package chatanswer says what counts as the answer of an OpenAI-compatible
-// chat completion: the message content without the model's reasoning.
+// What counts as the answer of a chat completion: the message content
+// without the model's reasoning.
 //
 // Reasoning is never the answer. A server that splits it out puts it in a
 // reasoning_content (or reasoning) field beside the content; callers measure
@@ -13,7 +13,8 @@
 //     the prompt (DeepSeek-R1 style) make the output start inside it.
 //
 // So "<think>2+2 is 4</think>5" and "2+2 is 4</think>5" both answer "5".
-package chatanswer
+
+package openai
 
 import (
 	"regexp"

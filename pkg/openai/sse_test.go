@@ -1,4 +1,4 @@
-package canary
+package openai
 
 import (
 	"errors"
@@ -7,17 +7,21 @@ import (
 	"testing"
 )
 
-// events reads every event of s until an error and returns the events and
-// the error.
+// events reads every event of s until an error and returns the events
+// (a comment as "#") and the error.
 func events(s string, max int) ([]string, error) {
 	rd := newSSEReader(strings.NewReader(s), max)
 	var out []string
 	for {
-		data, err := rd.Next()
+		ev, err := rd.Next()
 		if err != nil {
 			return out, err
 		}
-		out = append(out, string(data))
+		if ev.Comment {
+			out = append(out, "#")
+			continue
+		}
+		out = append(out, string(ev.Data))
 	}
 }
 
@@ -34,7 +38,13 @@ func TestSSEReader(t *testing.T) {
 		{"no space after colon", "data:x\n\n", 0, []string{"x"}, io.EOF},
 		{"only one space is stripped", "data:  x\n\n", 0, []string{" x"}, io.EOF},
 		{"multi-line data joined with newline", "data: a\ndata: b\n\n", 0, []string{"a\nb"}, io.EOF},
-		{"comments and other fields ignored", ": keep-alive\nevent: message\nid: 7\nretry: 10\ndata: x\n\n", 0, []string{"x"}, io.EOF},
+		{"comments reported, other fields ignored", ": keep-alive\nevent: message\nid: 7\nretry: 10\ndata: x\n\n", 0, []string{"#", "x"}, io.EOF},
+		{"bare colon keep-alive between events", "data: x\n\n:\n\ndata: y\n\n", 0, []string{"x", "#", "y"}, io.EOF},
+		{"bare CR line endings", "data: x\r\rdata: y\r\r", 0, []string{"x", "y"}, io.EOF},
+		{"bare CR, multi-line data", "data: a\rdata: b\r\r", 0, []string{"a\nb"}, io.EOF},
+		{"mixed CR, LF and CRLF", "data: a\r\ndata: b\rdata: c\n\r\ndata: d\r\n\r", 0, []string{"a\nb\nc", "d"}, io.EOF},
+		{"CR then LF is one line ending, not two", "data: a\r\ndata: b\r\n\r\n", 0, []string{"a\nb"}, io.EOF},
+		{"last CR-ended event without blank line", "data: [DONE]\r", 0, []string{"[DONE]"}, io.EOF},
 		{"blank lines without data dispatch nothing", "\n\n\ndata: x\n\n\n\n", 0, []string{"x"}, io.EOF},
 		{"bare data field is an empty line of data", "data\n\n", 0, []string{""}, io.EOF},
 		{"last event without blank line still dispatched", "data: [DONE]\n", 0, []string{"[DONE]"}, io.EOF},
@@ -81,7 +91,7 @@ func TestSSEReaderEndlessLineIsBounded(t *testing.T) {
 		if limit := int64(max + 4096 + 16); src.n > limit {
 			t.Fatalf("max %d: read %d bytes of an endless line, want at most %d", max, src.n, limit)
 		}
-		if cap(rd.line) > max+len("data: \r\n") {
+		if cap(rd.line) > max+len("data: ") {
 			t.Fatalf("max %d: line buffer grew to %d bytes", max, cap(rd.line))
 		}
 	}
@@ -94,6 +104,7 @@ func FuzzSSE(f *testing.F) {
 		": ping\n\nevent: x\ndata\n\n",
 		"data: " + strings.Repeat("y", 300),
 		"\r\r\n\n\x00data:\xff\n\n",
+		"data: x\r\rdata: y\r:ping\r\r",
 	} {
 		f.Add([]byte(s))
 	}
@@ -101,21 +112,21 @@ func FuzzSSE(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		rd := newSSEReader(strings.NewReader(string(in)), max)
 		for i := 0; ; i++ {
-			data, err := rd.Next()
+			ev, err := rd.Next()
 			if err != nil {
 				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrEventTooLong) {
 					t.Fatalf("unexpected error %v", err)
 				}
 				break
 			}
-			if len(data) > max {
-				t.Fatalf("event of %d bytes exceeds the %d-byte bound", len(data), max)
+			if len(ev.Data) > max {
+				t.Fatalf("event of %d bytes exceeds the %d-byte bound", len(ev.Data), max)
 			}
 			if i > len(in) {
 				t.Fatalf("more events (%d) than input bytes (%d): no progress", i, len(in))
 			}
 		}
-		if cap(rd.line) > max+len("data: \r\n") || cap(rd.data) > max {
+		if cap(rd.line) > max+len("data: ") || cap(rd.data) > max {
 			t.Fatalf("buffers grew past the bound: line %d, data %d", cap(rd.line), cap(rd.data))
 		}
 	})

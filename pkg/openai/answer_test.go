@@ -1,4 +1,4 @@
-package chatanswer
+package openai
 
 import "testing"
 
