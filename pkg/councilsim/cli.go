@@ -95,6 +95,8 @@ func serveFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "model", Usage: "model id to serve (repeatable; the first is the default)", Value: cli.NewStringSlice(DefaultModel)},
 		&cli.StringSliceFlag{Name: "answer", Usage: "`substring=answer` rule: prompts containing substring get answer (repeatable)"},
 		&cli.StringFlag{Name: "default-answer", Usage: "answer when no rule matches", Value: DefaultAnswer},
+		&cli.StringFlag{Name: "crash-signal", Usage: "signal fault crash dies of (SEGV, BUS, ABRT, KILL, ... or a number)", Value: DefaultCrashSignal},
+		&cli.StringFlag{Name: "crash-line", Usage: "line fault crash writes to --access-log before it dies", Value: DefaultCrashLine},
 		&cli.StringFlag{Name: "access-log", Usage: "append one line per request to this file (empty = none)"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process id here once listening; removed on exit"},
 	}
@@ -110,7 +112,13 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	crashSignal, err := ParseCrashSignal(c.String("crash-signal"))
+	if err != nil {
+		return err
+	}
 	cfg := Config{
+		CrashSignal:   crashSignal,
+		CrashLine:     c.String("crash-line"),
 		PlainAddr:     c.String("listen"),
 		DisablePlain:  c.String("listen") == "",
 		MTLSAddr:      c.String("mtls-listen"),

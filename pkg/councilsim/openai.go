@@ -214,6 +214,9 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	fault, slowDelay, divergeAfter := s.fault, s.slowDelay, s.divergeAfter
 	s.mu.Unlock()
 
+	if !s.processFault(r.Context(), fault, slowDelay) {
+		return
+	}
 	switch fault {
 	case FaultHang:
 		s.hang(r.Context())

@@ -57,6 +57,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -105,6 +106,12 @@ type Config struct {
 	Fault        Fault
 	SlowDelay    time.Duration
 	DivergeAfter int
+
+	// CrashSignal and CrashLine are how FaultCrash dies and what it
+	// writes to the access log first; zero values mean SIGSEGV and
+	// DefaultCrashLine.
+	CrashSignal syscall.Signal
+	CrashLine   string
 
 	// AccessLog receives the access log; nil means none. Lines are
 	// written with one Write call each.
@@ -252,6 +259,7 @@ func (s *Sim) Start(ctx context.Context) error {
 		}
 	}
 	s.up = true
+	go s.burnWhileBusy()
 	if s.fault == FaultDown {
 		s.downLocked()
 	}
