@@ -16,10 +16,10 @@ import (
 // promote switches serving to the fallback because the primary can never
 // serve (why). PromoteFallback refuses when the lock already exists, and
 // takes the shared remediation lock, so two probes racing promote once.
-func (g *guardian) promote(ctx context.Context, why, evidence string) error {
+func (g *guardian) promote(ctx context.Context, why, evidence string, cause Cause) error {
 	t, cfg := g.t, g.t.Common
-	t.Log.Warn("promoting_fallback", "check", CheckFallbackActivated, "why", why, "log_line", evidence,
-		"primary", cfg.PrimaryLabel, "fallback", cfg.FallbackLabel, "dry_run", t.DryRun())
+	t.Log.Warn("promoting_fallback", append([]any{"check", CheckFallbackActivated, "why", why, "log_line", evidence,
+		"primary", cfg.PrimaryLabel, "fallback", cfg.FallbackLabel, "dry_run", t.DryRun()}, cause.attrs()...)...)
 	verify := func(ctx context.Context) error {
 		c, err := fallbackClient(cfg, g.s)
 		if err != nil {
@@ -43,20 +43,20 @@ func (g *guardian) promote(ctx context.Context, why, evidence string) error {
 			"detail", "another probe promoted the fallback first; nothing done", "lock", cfg.FallbackLock)
 	case err == nil && t.DryRun():
 		t.Log.Info("fallback_dry_run", "check", CheckFallbackActivated, "why", why, "steps", res.Steps)
-		t.Notify(CheckFallbackActivated, alert.Warn, activatedMessage(cfg, why, 0))
+		t.Notify(CheckFallbackActivated, alert.Warn, withCause(activatedMessage(cfg, why, 0), cause))
 	case err == nil:
-		t.Log.Warn("fallback_activated", "check", CheckFallbackActivated, "why", why, "fallback", cfg.FallbackLabel,
-			"lock", cfg.FallbackLock, "steps", res.Steps, "verify_attempts", res.VerifyAttempts, "rc", rc)
+		t.Log.Warn("fallback_activated", append([]any{"check", CheckFallbackActivated, "why", why, "fallback", cfg.FallbackLabel,
+			"lock", cfg.FallbackLock, "steps", res.Steps, "verify_attempts", res.VerifyAttempts, "rc", rc}, cause.attrs()...)...)
 		// News of a recovery, not a failing state: one warn notice. The
 		// council serves again; a human should fix the primary, calmly.
-		t.Notify(CheckFallbackActivated, alert.Warn, activatedMessage(cfg, why, res.VerifyAttempts))
+		t.Notify(CheckFallbackActivated, alert.Warn, withCause(activatedMessage(cfg, why, res.VerifyAttempts), cause))
 	case errors.Is(err, launchctl.ErrUnverified):
 		t.Fail(CheckFallbackDown, "fallback_down", alert.Critical,
-			fmt.Sprintf("promoted %s because %s, but it does not serve: %v; a human is needed", cfg.FallbackLabel, why, err),
+			withCause(fmt.Sprintf("promoted %s because %s, but it does not serve: %v; a human is needed", cfg.FallbackLabel, why, err), cause),
 			"steps", res.Steps, "verify_attempts", res.VerifyAttempts, "rc", rc)
 	default:
 		t.Fail(CheckFallbackDown, "fallback_failed", alert.Critical,
-			fmt.Sprintf("could not promote %s (%s): %v; a human is needed", cfg.FallbackLabel, why, err),
+			withCause(fmt.Sprintf("could not promote %s (%s): %v; a human is needed", cfg.FallbackLabel, why, err), cause),
 			"steps", res.Steps, "rc", rc)
 	}
 	return nil

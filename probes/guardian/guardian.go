@@ -89,7 +89,7 @@ func New() *probe.Probe {
 		Interval:    30 * time.Second,
 		Network:     true,
 		Layout:      true,
-		Flags:       flags(),
+		Flags:       append(append(flags(), wedgedFlags()...), crashedFlags()...),
 		Commands:    []*cli.Command{restoreCommand()},
 		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
 		Policies: map[string]alert.Policy{
@@ -243,7 +243,10 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 			t.Clear(c)
 		}
 		t.OKSummary(fmt.Sprintf("%d model(s) in %dms over %s", len(live.Models), ms, t.Client.Kind))
-		return nil
+		// /v1/models is green: did launchd restart it behind our back,
+		// and is chat wedged behind the green light?
+		g.checkCrashed(ctx)
+		return g.checkWedged(ctx, history)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err() // a signal, not a verdict on the server
@@ -270,26 +273,29 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 
 	consecutive := prev + 1
 	sev := alert.Warn
+	var cause Cause
 	if consecutive >= s.RestartAfter {
 		sev = alert.Error
+		// Why it died, read before anything is kickstarted or booted out.
+		cause = g.causeFrom(g.primaryInfo(ctx), tail)
 	}
 	t.Fail(CheckUnreachable, "probe_fail", sev,
-		fmt.Sprintf("primary not serving (%d in a row): %v", consecutive, live.Err),
-		"probe_ms", ms, "http_status", live.Status, "reason", live.Reason, "url", redact.URL(t.Client.BaseURL))
+		withCause(fmt.Sprintf("primary not serving (%d in a row): %v", consecutive, live.Err), cause),
+		append([]any{"probe_ms", ms, "http_status", live.Status, "reason", live.Reason, "url", redact.URL(t.Client.BaseURL)}, cause.attrs()...)...)
 	if consecutive < s.RestartAfter {
 		return nil
 	}
 
 	// Escalate: a binary that can never serve is not restarted.
 	if why, evidence := g.neverServes(tail); why != "" {
-		return g.promote(ctx, why, evidence)
+		return g.promote(ctx, why, evidence, cause)
 	}
 	// A primary still loading is not restarted (that would restart the load).
 	if pid, age, starting := g.startingUp(ctx, s.StartupGrace); starting {
 		g.skipStarting(pid, age, s.StartupGrace, consecutive)
 		return nil
 	}
-	return g.restart(ctx, history, consecutive)
+	return g.restart(ctx, history, consecutive, cause)
 }
 
 // authRefused reports a 401 or 403 from target's /v1/models: our side's
