@@ -192,6 +192,13 @@ func (g *guardian) checkWedged(ctx context.Context, history []time.Time) error {
 		t.Log.Info("wedged_skip", "check", CheckWedged, "canary_check", ev.Check, "reason", "launchd runs no primary process")
 		return nil
 	}
+	// A primary still loading is not judged: its chat may well hang.
+	if pid, age, starting := g.startingUp(ctx, g.s.StartupGrace); starting {
+		t.Log.Info("probe_skip_starting", "check", CheckWedged, "pid", pid, "age_ms", age.Milliseconds(),
+			"grace_ms", g.s.StartupGrace.Milliseconds(), "canary_check", ev.Check,
+			"reason", fmt.Sprintf("the primary (pid %d) started %s ago, inside the %s start-up grace: not judged", pid, age.Round(time.Second), g.s.StartupGrace))
+		return nil
+	}
 	usage, err := proccpu.New().Sample(ctx, info.PID, w.CPUWindow)
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -230,10 +237,6 @@ func (g *guardian) checkWedged(ctx context.Context, history []time.Time) error {
 	}
 
 	// Wedged (or a runaway): the primary is restarted, as for unreachable.
-	if pid, age, starting := g.startingUp(ctx, g.s.StartupGrace); starting {
-		g.skipStarting(pid, age, g.s.StartupGrace, ev.Consecutive)
-		return nil
-	}
 	var msg string
 	if reason == ReasonIdle {
 		msg = fmt.Sprintf("primary %s is wedged: /v1/models answers but chat has hung for %d canary tick(s) (%s) and its CPU is idle (%.1f%% of a core over %s); restarting",
