@@ -23,8 +23,7 @@ var parsers = []struct {
 }{
 	{"launchctl print", "pkg/launchctl", "ParsePrint"},
 	{"launchctl print-disabled", "pkg/launchctl", "ParsePrintDisabled"},
-	{"SSE stream (canary)", "probes/canary", "newSSEReader"},
-	{"SSE stream (OpenAI client)", "pkg/openai", "newSSEReader"},
+	{"SSE stream", "pkg/openai", "newSSEReader"},
 	{"weight manifest", "pkg/manifest", "Parse"},
 	{"state file", "pkg/state", "Load"},
 	{"drift map", "probes/drift", "ParseMap"},

@@ -211,6 +211,18 @@ note "integrity would promote the fallback (dry-run above printed the exact laun
 step "9. What Force Flow received, and the suite at a glance"
 cat "$ROOT/forceflow.out" | grep -v '^FORCE_FLOW_URL=' || true
 run "$BIN/council-status"
+# The screen must fit the terminal it is read on: checked here, line by
+# line, not by eye. The width is the terminal's (100 without one), passed
+# as $COLUMNS because the check reads council-status through a pipe.
+cols=$(stty size 2>/dev/null </dev/tty | cut -d' ' -f2) || true
+cols=${COLUMNS:-${cols:-100}}
+too_wide=$(COLUMNS=$cols "$BIN/council-status" --color never | jq -Rr --argjson w "$cols" 'select(length > $w)') || true
+if [ -n "$too_wide" ]; then
+	echo "council-status printed lines wider than the $cols-column terminal:" >&2
+	echo "$too_wide" >&2
+	exit 1
+fi
+note "every line of the status screen fits in $cols columns"
 
 step "Done"
 note "logs: $LOGS/council-*.log (JSON lines; try: jq -c 'select(.level != \"info\")' $LOGS/council-canary.log)"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,11 +24,39 @@ type Command struct {
 	Now            func() time.Time
 	// IsTerminal reports whether w is a terminal (colour, screen refresh).
 	IsTerminal func(w io.Writer) bool
+	// TerminalWidth is w's width in columns, 0 when w is not a terminal
+	// or does not say.
+	TerminalWidth func(w io.Writer) int
+	// Getenv reads the environment ($COLUMNS, NO_COLOR).
+	Getenv func(string) string
 }
 
 // New returns the command wired to the process's stdio and clock.
 func New() *Command {
-	return &Command{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, IsTerminal: isTerminal}
+	return &Command{Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, IsTerminal: isTerminal,
+		TerminalWidth: terminalWidth, Getenv: os.Getenv}
+}
+
+// width is the screen width the table is cut to: $COLUMNS when it is a
+// positive number (as ls and ps read it), else the terminal's own width,
+// else DefaultWidth (a pipe, a file, cron).
+func (c *Command) width() int {
+	if n, err := strconv.Atoi(strings.TrimSpace(c.getenv("COLUMNS"))); err == nil && n > 0 {
+		return n
+	}
+	if c.TerminalWidth != nil {
+		if n := c.TerminalWidth(c.Stdout); n > 0 {
+			return n
+		}
+	}
+	return DefaultWidth
+}
+
+func (c *Command) getenv(k string) string {
+	if c.Getenv == nil {
+		return os.Getenv(k)
+	}
+	return c.Getenv(k)
 }
 
 func isTerminal(w io.Writer) bool {
@@ -61,6 +90,8 @@ func (c *Command) App() *cli.App {
 			&cli.StringFlag{Name: "probes", EnvVars: []string{"COUNCIL_STATUS_PROBES"}, Value: strings.Join(DefaultProbes, ","),
 				Usage: "comma-separated probes expected on this host (a missing one is UNKNOWN: never run); other probes' state files are shown too"},
 			&cli.BoolFlag{Name: "json", EnvVars: []string{"COUNCIL_STATUS_JSON"}, Usage: "print the report as JSON (one document per refresh with --watch)"},
+			&cli.BoolFlag{Name: "wide", EnvVars: []string{"COUNCIL_STATUS_WIDE"},
+				Usage: "print everything in full: no line cut to the screen ($COLUMNS, else the terminal's width, else 100), each channel's summary and the last logged problem"},
 			&cli.DurationFlag{Name: "watch", EnvVars: []string{"COUNCIL_STATUS_WATCH"}, Usage: "refresh every `DURATION` until interrupted (0 = print once)"},
 			&cli.StringFlag{Name: "color", EnvVars: []string{"COUNCIL_STATUS_COLOR"}, Value: "auto", Usage: "auto|always|never; auto = on a terminal unless NO_COLOR is set"},
 		},
@@ -122,7 +153,8 @@ func (c *Command) run(ctx *cli.Context) (int, error) {
 		if ctx.Bool("json") {
 			return WriteJSON(c.Stdout, r)
 		}
-		return WriteText(c.Stdout, r, TextOptions{Color: colour})
+		// The width is asked each time: a --watch screen follows a resize.
+		return WriteText(c.Stdout, r, TextOptions{Color: colour, Width: c.width(), Wide: ctx.Bool("wide"), Home: home()})
 	}
 	if watch == 0 {
 		r := Collect(cfg)
@@ -159,7 +191,7 @@ func (c *Command) colour(mode string) (bool, error) {
 	case "never":
 		return false, nil
 	case "auto", "":
-		return os.Getenv("NO_COLOR") == "" && c.IsTerminal(c.Stdout), nil
+		return c.getenv("NO_COLOR") == "" && c.IsTerminal(c.Stdout), nil
 	}
 	return false, fmt.Errorf("--color %q: want auto, always or never", mode)
 }

@@ -6,8 +6,12 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
+
+	"github.com/sanctum/council-probes/pkg/tilde"
 )
 
 // TextOptions shape the human table.
@@ -17,7 +21,23 @@ type TextOptions struct {
 	Color bool
 	// Location is the time zone of absolute times; nil means local.
 	Location *time.Location
+	// Width is the screen's width in columns: every line is cut to it with
+	// an ellipsis. 0 means DefaultWidth.
+	Width int
+	// Wide prints everything in full, whatever Width says: each channel's
+	// summary, the last tick and the last logged problem.
+	Wide bool
+	// Home is shortened to ~ in paths ("" leaves paths as they are).
+	Home string
 }
+
+// DefaultWidth is the screen width when neither $COLUMNS nor the terminal
+// says.
+const DefaultWidth = 100
+
+// minSummary is the fewest columns a row's summary is cut to, however
+// narrow the screen: a summary cut to nothing says nothing.
+const minSummary = 12
 
 // WriteJSON writes r as one indented JSON document.
 func WriteJSON(w io.Writer, r Report) error {
@@ -26,12 +46,21 @@ func WriteJSON(w io.Writer, r Report) error {
 	return enc.Encode(r)
 }
 
-// WriteText writes the human table: one row per probe, its open channels and
-// reasons indented below it, and the fallback lock last.
+// WriteText writes the human table: one row per probe with its summary,
+// under it one short line per open channel (name, severity, since,
+// consecutive failures) and the notes that add something (why the verdict
+// differs from the last tick, a logged problem no channel shows, files that
+// could not be read), and the fallback lock last. Each line fits o.Width;
+// with o.Wide nothing is cut and each channel's and event's full text is
+// shown too.
 func WriteText(w io.Writer, r Report, o TextOptions) error {
 	loc := o.Location
 	if loc == nil {
 		loc = time.Local
+	}
+	width := o.Width
+	if width <= 0 {
+		width = DefaultWidth
 	}
 	paint := func(s string, attrs ...color.Attribute) string {
 		c := color.New(attrs...)
@@ -42,14 +71,42 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		}
 		return c.Sprint(s)
 	}
+	// fit cuts a line to the screen (not with Wide); colour is painted
+	// after, so escapes never count as columns.
+	fit := func(s string) string {
+		if o.Wide {
+			return s
+		}
+		return cutRunes(s, width)
+	}
+	// home is how every string read from a file reaches the screen: paths
+	// under $HOME as ~, and control characters (a newline, an escape
+	// sequence a server put in an error) as spaces, so a line stays one
+	// line of known width and cannot repaint the terminal.
+	home := func(s string) string { return tilde.Text(printable(s), o.Home) }
 	stamp := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04:05") }
+	// since is a channel's start: the time of day when it is today, the
+	// date too when not (in full with Wide).
+	since := func(t time.Time) string {
+		if o.Wide {
+			return stamp(t)
+		}
+		if t.In(loc).Format("2006-01-02") == r.GeneratedAt.In(loc).Format("2006-01-02") {
+			return t.In(loc).Format("15:04")
+		}
+		return t.In(loc).Format("Jan 02 15:04")
+	}
 
-	host := ""
+	hostname := ""
 	if r.Host != "" {
-		host = " on " + r.Host
+		hostname = " on " + r.Host
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "council-status%s at %s: %s\n\n", host, stamp(r.GeneratedAt), paint(r.Result, resultColor(r.Exit)...))
+	head := fmt.Sprintf("council-status%s at %s: ", hostname, stamp(r.GeneratedAt))
+	if !o.Wide {
+		head = cutRunes(head, max(width-runeLen(r.Result), minSummary))
+	}
+	b.WriteString(head + paint(r.Result, resultColor(r.Exit)...) + "\n\n")
 
 	header := []string{"PROBE", "RESULT", "LAST TICK", "OUTBOX", "SUMMARY"}
 	rows := make([][]string, 0, len(r.Probes))
@@ -65,25 +122,36 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		if p.OutboxError != "" {
 			outbox = "?"
 		}
-		summary := p.LastSummary
-		if p.Reason != "" {
-			summary = p.Reason
+		summary := home(rowSummary(p))
+		if !o.Wide {
+			summary = withoutLeadingChannel(summary, p.Channels, home)
 		}
-		rows = append(rows, []string{p.Name, p.Result, tick, outbox, summary})
+		rows = append(rows, []string{printable(p.Name), p.Result, tick, outbox, summary})
 	}
 	widths := make([]int, len(header))
 	for _, row := range append([][]string{header}, rows...) {
 		for i, cell := range row[:len(row)-1] {
-			widths[i] = max(widths[i], len([]rune(cell)))
+			widths[i] = max(widths[i], runeLen(cell))
 		}
 	}
-	pad := func(s string, i int) string { return s + strings.Repeat(" ", widths[i]-len([]rune(s))+2) }
+	pad := func(s string, i int) string { return s + strings.Repeat(" ", widths[i]-runeLen(s)+2) }
+	prefix := 0
+	for _, wd := range widths[:len(widths)-1] {
+		prefix += wd + 2
+	}
+	summaryWidth := max(width-prefix, minSummary)
+	cutSummary := func(s string) string {
+		if o.Wide {
+			return s
+		}
+		return cutRunes(s, summaryWidth)
+	}
 
 	for i, h := range header[:len(header)-1] {
 		b.WriteString(paint(pad(h, i), color.Bold))
 	}
 	b.WriteString(paint(header[len(header)-1], color.Bold) + "\n")
-	indent := strings.Repeat(" ", widths[0]+2)
+	const note = "    "
 	for n, p := range r.Probes {
 		row := rows[n]
 		b.WriteString(pad(row[0], 0))
@@ -98,49 +166,33 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		} else {
 			b.WriteString(pad(row[3], 3))
 		}
-		b.WriteString(row[4] + "\n")
+		b.WriteString(strings.TrimRight(cutSummary(row[4]), " ") + "\n")
 
+		open := map[string]bool{}
 		for _, c := range p.Channels {
-			state := "failing"
-			if c.Firing {
-				state = "firing"
-			}
-			line := fmt.Sprintf("└ %s %s %s", c.Check, c.Severity, state)
-			if !c.Since.IsZero() {
-				line += fmt.Sprintf(" since %s (%s)", stamp(c.Since), FormatAge(r.GeneratedAt.Sub(c.Since)))
-			}
-			line += fmt.Sprintf(", %d in a row", c.Consecutive)
-			if c.Summary != "" {
-				line += ": " + c.Summary
-			}
-			b.WriteString(indent + paint(line, severityColor(c.Severity)...) + "\n")
+			open[c.Check] = true
+			b.WriteString(paint(channelLine(c, home, since, r.GeneratedAt, width, o.Wide), severityColor(c.Severity)...) + "\n")
 		}
 		if p.Reason != "" && p.LastResult != "" {
 			last := "last tick: " + p.LastResult
 			if p.LastSummary != "" {
-				last += " - " + p.LastSummary
+				last += " - " + home(p.LastSummary)
 			}
-			b.WriteString(indent + last + "\n")
+			b.WriteString(fit(note+last) + "\n")
 		}
-		if p.Exit != ExitOK {
-			ev, what := p.LastProblem, "last problem"
-			if ev == nil {
-				ev, what = p.LastEvent, "last event"
+		if ev, what := noteworthyEvent(p, open, o.Wide); ev != nil {
+			line := fmt.Sprintf("log %s: %s %s %s", what, stamp(ev.TS), ev.Level, ev.Event)
+			if ev.Check != "" {
+				line += " check=" + ev.Check
 			}
-			if ev != nil {
-				line := fmt.Sprintf("log %s: %s %s %s", what, stamp(ev.TS), ev.Level, ev.Event)
-				if ev.Check != "" {
-					line += " check=" + ev.Check
-				}
-				if ev.Detail != "" {
-					line += ": " + ev.Detail
-				}
-				b.WriteString(indent + paint(line, color.Faint) + "\n")
+			if ev.Detail != "" {
+				line += ": " + ev.Detail
 			}
+			b.WriteString(paint(fit(note+home(line)), color.Faint) + "\n")
 		}
 		for _, e := range []string{p.OutboxError, p.LogError} {
 			if e != "" {
-				b.WriteString(indent + paint(e, color.FgYellow) + "\n")
+				b.WriteString(paint(fit(note+home(e)), color.FgYellow) + "\n")
 			}
 		}
 	}
@@ -151,27 +203,171 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 	case !fb.Active:
 		b.WriteString("fallback lock: none (the primary serves)\n")
 	default:
-		line := "fallback lock: " + paint("ACTIVE", color.FgYellow, color.Bold)
+		line := "fallback lock: ACTIVE"
 		if !fb.When.IsZero() {
-			line += fmt.Sprintf(" since %s (%s ago)", stamp(fb.When), FormatAge(r.GeneratedAt.Sub(fb.When)))
+			line += fmt.Sprintf(" since %s (%s ago)", since(fb.When), FormatAge(r.GeneratedAt.Sub(fb.When)))
 		}
 		if fb.Who != "" {
-			line += " by " + fb.Who
+			line += " by " + home(fb.Who)
 		}
 		if fb.PID != 0 {
 			line += fmt.Sprintf(" (pid %d)", fb.PID)
 		}
+		line = fit(line)
+		b.WriteString(strings.Replace(line, "ACTIVE", paint("ACTIVE", color.FgYellow, color.Bold), 1) + "\n")
 		if fb.Why != "" {
-			line += ": " + fb.Why
+			b.WriteString(fit("  why: "+home(fb.Why)) + "\n")
 		}
-		b.WriteString(line + "\n")
 		if fb.Error != "" {
-			b.WriteString("  " + paint(fb.Error, color.FgYellow) + "\n")
+			b.WriteString(paint(fit("  "+home(fb.Error)), color.FgYellow) + "\n")
 		}
-		fmt.Fprintf(&b, "  the fallback serves until an operator restores the primary (%s)\n", fb.Path)
+		b.WriteString(fit(fmt.Sprintf("  the fallback serves until an operator restores the primary (%s)", home(fb.Path))) + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// rowSummary is what a probe's row says: why its verdict differs from its
+// last tick, or how that tick ended.
+func rowSummary(p ProbeStatus) string {
+	if p.Reason != "" {
+		return p.Reason
+	}
+	return p.LastSummary
+}
+
+// withoutLeadingChannel drops the "<check>: " a failing tick's summary
+// starts with when that check has its own line under the row: the row then
+// says what is wrong, the line under it where.
+func withoutLeadingChannel(summary string, chs []ChannelStatus, home func(string) string) string {
+	for _, c := range chs {
+		if rest, ok := strings.CutPrefix(summary, home(c.Check)+": "); ok && rest != "" {
+			return rest
+		}
+	}
+	return summary
+}
+
+// channelLine is one open channel: name, severity, firing or not, since
+// when and how many failures in a row; with wide, its summary too. On a
+// narrow screen "since" goes first, then the name gives way in its middle,
+// keeping the check and the file name.
+func channelLine(c ChannelStatus, home func(string) string, since func(time.Time) string, now time.Time, width int, wide bool) string {
+	state := "failing"
+	if c.Firing {
+		state = "firing"
+	}
+	count := fmt.Sprintf(", %d in a row", c.Consecutive)
+	short := " " + c.Severity + " " + state + count
+	full := short
+	if !c.Since.IsZero() {
+		full = fmt.Sprintf(" %s %s since %s (%s)%s", c.Severity, state, since(c.Since), FormatAge(now.Sub(c.Since)), count)
+	}
+	const lead = "  └ "
+	name := home(c.Check)
+	if wide {
+		line := lead + name + full
+		if c.Summary != "" {
+			line += ": " + home(c.Summary)
+		}
+		return line
+	}
+	for _, tail := range []string{full, short} {
+		if runeLen(lead+name+tail) <= width {
+			return lead + name + tail
+		}
+	}
+	room := max(width-runeLen(lead)-runeLen(short), minSummary)
+	if check, subject, ok := strings.Cut(name, ":"); ok && runeLen(check)+1 < room-4 {
+		name = check + ":" + cutPath(subject, room-runeLen(check)-1)
+	} else {
+		name = cutPath(name, room)
+	}
+	return cutRunes(lead+name+short, width)
+}
+
+// cutPath cuts a path to n columns by replacing the middle with "…",
+// keeping the file name whole when it fits.
+func cutPath(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	if n <= 1 {
+		return "…"
+	}
+	keep := n - 1
+	base := len([]rune(s[strings.LastIndex(s, "/")+1:]))
+	head := 0 // the file name alone when even it does not fit
+	if base+1 <= keep {
+		head = keep - base - 1
+	}
+	return string(r[:head]) + "…" + string(r[len(r)-(keep-head):])
+}
+
+// noteworthyEvent is the logged event worth a line under a probe that is
+// not OK: its last problem (or, with none in the log tail, its last event),
+// unless an open channel above already shows it or the row's summary
+// already says it. With wide it is shown whenever there is one.
+func noteworthyEvent(p ProbeStatus, open map[string]bool, wide bool) (*Event, string) {
+	if p.Exit == ExitOK {
+		return nil, ""
+	}
+	ev, what := p.LastProblem, "last problem"
+	if ev == nil {
+		ev, what = p.LastEvent, "last event"
+	}
+	if ev == nil || wide {
+		return ev, what
+	}
+	if ev.Check != "" && open[ev.Check] && ev.Detail == channelSummary(p, ev.Check) {
+		// The failure event of a channel listed above: nothing new. An
+		// event of the same check that says something else (why its
+		// alert was spooled) is kept.
+		return nil, ""
+	}
+	if ev.Detail != "" && (strings.Contains(p.LastSummary, ev.Detail) || strings.Contains(p.Reason, ev.Detail)) {
+		return nil, ""
+	}
+	if ev.Detail == "" && ev.Event == "tick_done" {
+		return nil, ""
+	}
+	return ev, what
+}
+
+func channelSummary(p ProbeStatus, check string) string {
+	for _, c := range p.Channels {
+		if c.Check == check {
+			return c.Summary
+		}
+	}
+	return ""
+}
+
+// printable replaces control characters with spaces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// runeLen is the columns s takes, counting one per rune (wide East Asian
+// characters take two on most terminals; probe output is ASCII in practice).
+func runeLen(s string) int { return utf8.RuneCountInString(s) }
+
+// cutRunes cuts s to at most n columns, ending in "…" when it cut.
+func cutRunes(s string, n int) string {
+	if runeLen(s) <= n {
+		return s
+	}
+	if n <= 1 {
+		return "…"
+	}
+	r := []rune(s)
+	return strings.TrimRight(string(r[:n-1]), " ") + "…"
 }
 
 func resultColor(code int) []color.Attribute {

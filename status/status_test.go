@@ -219,19 +219,30 @@ func TestTextTable(t *testing.T) {
 			t.Errorf("row %q, want prefix %q", got, want)
 		}
 	}
-	if got := row("canary"); !strings.Contains(got, " 1 answer: wrong answer: 5") {
+	// The row says what is wrong; the channel line under it says which check.
+	if got := row("canary"); !strings.HasSuffix(got, " 1 wrong answer: 5") {
 		t.Errorf("canary row %q lacks outbox depth 1 and the summary", got)
 	}
 	for _, want := range []string{
-		"└ answer error firing since ", "1 in a row: wrong answer: 5",
+		"└ answer error firing since ", ", 1 in a row\n",
 		"last tick: OK - HEAD matches the running binary",
+		// Why the alert is stuck: news that no line above gives.
 		"log last problem: ", "alert_spooled check=answer",
-		"fallback lock: ACTIVE since ", "(34m ago) by council-guardian (pid 4242): primary failed 3 restarts in 10m",
+		"fallback lock: ACTIVE since ", "(34m ago) by council-guardian (pid 4242)\n", "  why: primary failed 3 restarts in 10m\n",
 		": CRITICAL\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+	// The channel line does not repeat the summary the row shows.
+	if strings.Contains(out, "1 in a row: wrong answer: 5") {
+		t.Errorf("the channel line repeats the summary:\n%s", out)
+	}
+	var wide bytes.Buffer
+	WriteText(&wide, r, TextOptions{Location: time.UTC, Wide: true})
+	if !strings.Contains(wide.String(), "1 in a row: wrong answer: 5") {
+		t.Errorf("--wide lacks the channel's summary:\n%s", wide.String())
 	}
 
 	var coloured bytes.Buffer

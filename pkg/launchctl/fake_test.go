@@ -264,15 +264,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // plist in the test's LaunchAgents dir (f.dir) is bootstrapped. A
 // bootstrap that fails is what login does too: that agent stays unloaded
 // (the fake, like macOS 14+, answers EIO for a label turned off with
-// `launchctl disable`).
-//
-// Real launchd starts a KeepAlive=true job at load even when the plist
-// says RunAtLoad=false (KeepAlive means "keep it running"; the man page
-// says KeepAlive's SuccessfulExit implies RunAtLoad); the fake starts
-// only RunAtLoad=true or KeepAlive without RunAtLoad. So the reboot also
-// starts every loaded KeepAlive label that is not running, as launchd
-// would, and a disabled one refuses (119) as it would. The reboot's own
-// launchctl calls are consumed from the call log.
+// `launchctl disable`). As launchd does, the fake starts a loaded, enabled
+// KeepAlive job at load whatever RunAtLoad says, so nothing here kickstarts
+// anything. The reboot's own launchctl calls are consumed from the call log.
 func (f *fakeLaunchd) reboot(r *Runner) {
 	f.t.Helper()
 	ctx := context.Background()
@@ -291,14 +285,6 @@ func (f *fakeLaunchd) reboot(r *Runner) {
 	}
 	for _, p := range plists {
 		_ = r.Bootstrap(ctx, p) // a disabled label does not load at login
-	}
-	if st, err = launchdsim.ReadState(f.state); err != nil {
-		f.t.Fatal(err)
-	}
-	for label, svc := range st.Services {
-		if svc.KeepAlive && svc.PID == 0 {
-			_ = r.Kickstart(ctx, label, false) // 119 when disabled: stays down
-		}
 	}
 	f.calls()
 }

@@ -44,6 +44,10 @@ const (
 	// DefaultVerifyTimeout), and a promotion waiting behind it must not
 	// give up and alert while a restart is merely being verified.
 	DefaultLockTimeout = DefaultVerifyTimeout + 30*time.Second
+	// DefaultStepTimeout bounds one launchctl step of a switch between
+	// primary and fallback; launchctl answers in well under a second, and
+	// launchd's own SIGKILL of a probe that ignores SIGTERM comes after 20.
+	DefaultStepTimeout = 15 * time.Second
 )
 
 // ErrInvalidLabel is returned (wrapped) for a label that is not a launchd
@@ -73,6 +77,12 @@ type Runner struct {
 	// failed with "5: Input/output error" (launchd finishes a bootout
 	// asynchronously). Zero means no pause.
 	BootstrapRetryDelay time.Duration
+	// StepTimeout bounds each launchctl step of a promotion. A step runs
+	// to its end even when the recipe's context is cancelled (launchd
+	// sends SIGTERM when it reloads a probe's own agent; killing launchctl
+	// between "disable" and "bootstrap" leaves nothing serving), so this
+	// is its only bound.
+	StepTimeout time.Duration
 
 	// Exec runs path with args and returns the combined output and the
 	// exit code; err is non-nil only when the command could not run or
@@ -100,6 +110,7 @@ func New(path string) *Runner {
 		VerifyInterval:      DefaultVerifyInterval,
 		LockTimeout:         DefaultLockTimeout,
 		BootstrapRetryDelay: DefaultBootstrapRetryDelay,
+		StepTimeout:         DefaultStepTimeout,
 		Exec:                ExecCommand,
 		Sleep:               SleepContext,
 		Now:                 time.Now,

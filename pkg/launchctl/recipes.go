@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/atomicfile"
 	"github.com/sanctum/council-probes/pkg/lock"
 )
 
@@ -35,6 +35,13 @@ var (
 	// ErrRollbackFailed: RestorePrimary failed and so did the rollback to
 	// the fallback; nothing may be serving. The fallback lock is kept.
 	ErrRollbackFailed = errors.New("restore failed and the rollback to the fallback failed too (fallback lock kept)")
+	// ErrNothingToResume: ResumePromotion found no fallback lock, or one
+	// whose promotion ran all its steps (another probe finished it first).
+	ErrNothingToResume = errors.New("no unfinished promotion to resume")
+	// ErrLockLabels: the fallback lock names other labels than the probe
+	// was configured with; an unfinished promotion is not resumed on a
+	// guess.
+	ErrLockLabels = errors.New("fallback lock names other labels")
 )
 
 // DefaultBootstrapRetryDelay is the pause between clearing a half-loaded
@@ -53,6 +60,9 @@ type Result struct {
 	// RolledBack: RestorePrimary failed and put the fallback back, and the
 	// fallback verified.
 	RolledBack bool
+	// ResumedAfter is the step ResumePromotion found recorded in the lock
+	// (the remaining steps were run).
+	ResumedAfter string
 }
 
 func (res *Result) note(format string, args ...any) {
@@ -187,22 +197,19 @@ func validateSwitch(primary, fallback, fallbackLock, remediationLock string) err
 // Disabled=true); bootstrap it (with the EIO recovery); `kickstart -k` it;
 // verify it serves.
 //
-// The fallback lock stays even if a later step fails: the probes then
-// watch the fallback and call for a human instead of promoting again. In
-// dry-run the commands are printed, no lock is taken or written and verify
-// is skipped.
+// The lock records the last step done, rewritten after each one. A
+// cancelled ctx (SIGTERM) lets the launchctl step under way finish (bounded
+// by StepTimeout) and stops before the next, returning ctx's error: the
+// next tick's ResumePromotion runs the rest. The fallback lock stays even
+// if a later step fails: the probes then watch the fallback and call for a
+// human instead of promoting again. In dry-run the commands are printed, no
+// lock is taken or written and verify is skipped.
 func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, error) {
 	res := &Result{}
 	fail := func(err error) (*Result, error) {
 		return res, fmt.Errorf("promote fallback %s: %w", o.FallbackLabel, err)
 	}
-	if err := validateSwitch(o.PrimaryLabel, o.FallbackLabel, o.FallbackLockPath, o.RemediationLockPath); err != nil {
-		return fail(err)
-	}
-	if o.Verify == nil {
-		return fail(errors.New("no verify function"))
-	}
-	if err := checkPlist(o.FallbackPlist, o.FallbackLabel); err != nil {
+	if err := checkPromoteOpts(o); err != nil {
 		return fail(err)
 	}
 	if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
@@ -213,14 +220,15 @@ func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, e
 
 	fl := &FallbackLock{
 		Who: o.Who, When: r.now().UTC().Truncate(time.Second), Why: o.Why, PID: os.Getpid(),
-		Primary: o.PrimaryLabel, Fallback: o.FallbackLabel,
+		Primary: o.PrimaryLabel, Fallback: o.FallbackLabel, Step: StepLocked,
 	}
 	res.Lock = fl
-	data, err := json.Marshal(fl)
-	if err != nil {
-		return fail(err)
-	}
+	var record func(string) error
 	if r.DryRun {
+		data, err := json.Marshal(fl)
+		if err != nil {
+			return fail(err)
+		}
 		r.dryRunNote(res, "take remediation lock %s", o.RemediationLockPath)
 		r.dryRunNote(res, "write fallback lock %s %s", o.FallbackLockPath, data)
 	} else {
@@ -236,45 +244,198 @@ func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, e
 		} else if onFallback {
 			return fail(ErrAlreadyOnFallback)
 		}
-		if err := atomicfile.WriteFile(o.FallbackLockPath, append(data, '\n'), 0o600); err != nil {
-			return fail(fmt.Errorf("write fallback lock: %w", err))
+		if err := writeFallbackLock(o.FallbackLockPath, fl); err != nil {
+			return fail(err)
 		}
 		res.note("wrote fallback lock %s", o.FallbackLockPath)
+		record = r.stepRecorder(res, o.FallbackLockPath, fl)
 	}
+	return r.finishPromotion(ctx, res, o, StepLocked, record, fail)
+}
 
-	if err := r.switchToFallback(ctx, res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist); err != nil {
+// ResumePromotion finishes a promotion that was cut short (a SIGTERM or
+// SIGKILL of the promoting probe, a crash, a reboot): under the shared
+// remediation lock it reads the fallback lock again and, if its step says
+// the promotion did not finish, runs the remaining steps, each safe to
+// redo (bootout of a label that is not loaded is fine, disable and enable
+// are idempotent, bootstrap of a loaded label gets EIO and the usual
+// recovery), recording each in the lock as PromoteFallback does; then
+// verifies that the fallback serves. The lock keeps its who, when and why
+// and gains resumed_by.
+//
+// It returns ErrNothingToResume when there is no lock, the lock does not
+// parse (counted as a finished promotion, as ever), or another probe
+// finished it; ErrLockLabels when the lock names other labels than o.
+func (r *Runner) ResumePromotion(ctx context.Context, o PromoteOpts) (*Result, error) {
+	res := &Result{}
+	fail := func(err error) (*Result, error) {
+		return res, fmt.Errorf("resume promotion of %s: %w", o.FallbackLabel, err)
+	}
+	if err := checkPromoteOpts(o); err != nil {
+		return fail(err)
+	}
+	read := func() (*FallbackLock, error) {
+		fl, err := ReadFallbackLock(o.FallbackLockPath)
+		switch {
+		case err != nil && errors.Is(err, fs.ErrNotExist):
+			return nil, ErrNothingToResume
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrNothingToResume, err)
+		case fl.Done():
+			return nil, ErrNothingToResume
+		case fl.Primary != "" && fl.Primary != o.PrimaryLabel, fl.Fallback != "" && fl.Fallback != o.FallbackLabel:
+			return nil, fmt.Errorf("%w: %s -> %s, configured %s -> %s", ErrLockLabels, fl.Primary, fl.Fallback, o.PrimaryLabel, o.FallbackLabel)
+		}
+		return fl, nil
+	}
+	if _, err := read(); err != nil {
+		return fail(err)
+	}
+	var record func(string) error
+	if r.DryRun {
+		r.dryRunNote(res, "take remediation lock %s", o.RemediationLockPath)
+	} else {
+		lk, err := r.acquire(ctx, o.RemediationLockPath)
+		if err != nil {
+			return fail(err)
+		}
+		defer lk.Release()
+		res.note("took remediation lock %s", o.RemediationLockPath)
+	}
+	// Read again under the lock: another probe may have finished it.
+	fl, err := read()
+	if err != nil {
+		return fail(err)
+	}
+	res.Lock, res.ResumedAfter = fl, fl.Step
+	res.note("resuming the promotion %s started at %s after step %q", fl.Who, fl.When.UTC().Format(time.RFC3339), fl.Step)
+	if !r.DryRun {
+		fl.ResumedBy = o.Who
+		record = r.stepRecorder(res, o.FallbackLockPath, fl)
+	}
+	return r.finishPromotion(ctx, res, o, fl.Step, record, fail)
+}
+
+// checkPromoteOpts is what PromoteFallback and ResumePromotion need before
+// anything runs.
+func checkPromoteOpts(o PromoteOpts) error {
+	if err := validateSwitch(o.PrimaryLabel, o.FallbackLabel, o.FallbackLockPath, o.RemediationLockPath); err != nil {
+		return err
+	}
+	if o.Verify == nil {
+		return errors.New("no verify function")
+	}
+	return checkPlist(o.FallbackPlist, o.FallbackLabel)
+}
+
+// finishPromotion runs the promotion's steps after the one named after,
+// then verifies, and records the promotion done unless a signal cut the
+// verify short (the next tick then verifies and alerts).
+func (r *Runner) finishPromotion(ctx context.Context, res *Result, o PromoteOpts, after string, record func(string) error,
+	fail func(error) (*Result, error)) (*Result, error) {
+	if err := r.switchToFallback(ctx, res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, after, record); err != nil {
 		return fail(err)
 	}
 	if r.DryRun {
 		res.note("dry-run: verify skipped")
 		return res, nil
 	}
-	if err := r.verify(ctx, res, o.Verify); err != nil {
-		return fail(fmt.Errorf("%w: %w", ErrUnverified, err))
+	verr := r.verify(ctx, res, o.Verify)
+	if verr != nil && ctx.Err() != nil {
+		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
+	}
+	// Verified, or not serving on its own: either way the promotion is
+	// over, and the probes watch the fallback from here.
+	if record != nil {
+		if err := record(StepDone); err != nil {
+			return fail(err)
+		}
+	}
+	if verr != nil {
+		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
 	}
 	return res, nil
+}
+
+// stepRecorder returns the function that records a finished step in the
+// fallback lock. A step that cannot be recorded is not a reason to stop a
+// switch half done (a resumed promotion merely redoes it), except the last:
+// a lock left short of "done" would make every later tick redo the switch.
+func (r *Runner) stepRecorder(res *Result, path string, fl *FallbackLock) func(string) error {
+	return func(step string) error {
+		fl.Step = step
+		err := writeFallbackLock(path, fl)
+		switch {
+		case err == nil:
+			return nil
+		case step == StepDone:
+			return fmt.Errorf("record the finished promotion: %w", err)
+		}
+		res.note("could not record step %s in the fallback lock (%v); a resumed promotion redoes it", step, err)
+		return nil
+	}
+}
+
+// switchStep is one launchctl step of switchToFallback, named as the
+// fallback lock records it once done.
+type switchStep struct {
+	done string
+	run  func(ctx context.Context, res *Result) error
 }
 
 // switchToFallback hands serving from primary to fallback in launchd:
 // bootout the primary (not loaded is fine), disable it so the next login
 // does not start it, enable the fallback, bootstrap its plist (with the
-// EIO recovery) and `kickstart -k` it. PromoteFallback and the rollback of
-// a failed RestorePrimary share it, so both leave launchd in the same
-// state.
-func (r *Runner) switchToFallback(ctx context.Context, res *Result, primary, fallback, fallbackPlist string) error {
-	if err := r.bootoutLoaded(ctx, res, primary); err != nil {
-		return err
+// EIO recovery) and `kickstart -k` it. PromoteFallback, ResumePromotion
+// and the rollback of a failed RestorePrimary share it, so all leave
+// launchd in the same state.
+//
+// It runs the steps after the one named after ("" or StepLocked: all; an
+// unknown name: all, since every step is safe to redo) and calls record
+// (if not nil) after each. Each step gets a context that ctx's
+// cancellation does not reach, bounded by StepTimeout, so a signal never
+// kills launchctl halfway; a cancelled ctx stops the switch before the
+// next step.
+func (r *Runner) switchToFallback(ctx context.Context, res *Result, primary, fallback, fallbackPlist, after string,
+	record func(string) error) error {
+	steps := []switchStep{
+		{StepPrimaryBootedOut, func(ctx context.Context, res *Result) error { return r.bootoutLoaded(ctx, res, primary) }},
+		{StepPrimaryDisabled, func(ctx context.Context, res *Result) error { return r.disable(ctx, &res.Steps, primary) }},
+		{StepFallbackEnabled, func(ctx context.Context, res *Result) error { return r.enable(ctx, &res.Steps, fallback) }},
+		{StepFallbackBootstrapped, func(ctx context.Context, res *Result) error {
+			return r.bootstrapRecovering(ctx, res, fallback, fallbackPlist)
+		}},
+		{StepFallbackStarted, func(ctx context.Context, res *Result) error { return r.kickstart(ctx, &res.Steps, fallback, true) }},
 	}
-	if err := r.disable(ctx, &res.Steps, primary); err != nil {
-		return err
+	for i, st := range steps {
+		if st.done == after {
+			steps = steps[i+1:]
+			break
+		}
 	}
-	if err := r.enable(ctx, &res.Steps, fallback); err != nil {
-		return err
+	timeout := r.StepTimeout
+	if timeout <= 0 {
+		timeout = DefaultStepTimeout
 	}
-	if err := r.bootstrapRecovering(ctx, res, fallback, fallbackPlist); err != nil {
-		return err
+	for _, st := range steps {
+		if err := ctx.Err(); err != nil {
+			res.note("stopped before the step after %s: %v", after, err)
+			return fmt.Errorf("stopped after step %q: %w", after, err)
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		err := st.run(sctx, res)
+		cancel()
+		if err != nil {
+			return err
+		}
+		after = st.done
+		if record != nil {
+			if err := record(st.done); err != nil {
+				return err
+			}
+		}
 	}
-	return r.kickstart(ctx, &res.Steps, fallback, true)
+	return nil
 }
 
 // RestoreOpts configures RestorePrimary.
@@ -391,7 +552,7 @@ func (r *Runner) switchToPrimary(ctx context.Context, res *Result, o RestoreOpts
 // ctx.
 func (r *Runner) rollback(ctx context.Context, res *Result, o RestoreOpts, cause error) error {
 	res.note("rollback: %s did not take over (%v); switching back to %s", o.PrimaryLabel, cause, o.FallbackLabel)
-	if err := r.switchToFallback(context.WithoutCancel(ctx), res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist); err != nil {
+	if err := r.switchToFallback(context.WithoutCancel(ctx), res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, "", nil); err != nil {
 		return err
 	}
 	// Verified and VerifyAttempts describe the primary; the fallback's

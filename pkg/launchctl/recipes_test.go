@@ -248,7 +248,7 @@ func TestPromoteFallback(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fl.Who != opts.Who || fl.Why != opts.Why || fl.PID != os.Getpid() || fl.When.Before(start) || fl.Fallback != fallback {
+			if fl.Who != opts.Who || fl.Why != opts.Why || fl.PID != os.Getpid() || fl.When.Before(start) || fl.Fallback != fallback || fl.Step != StepDone {
 				t.Errorf("lock %+v", fl)
 			}
 			if st, err := os.Stat(opts.FallbackLockPath); err != nil || st.Mode().Perm() != 0o600 {

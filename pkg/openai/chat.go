@@ -3,6 +3,7 @@ package openai
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 )
@@ -145,19 +146,11 @@ type completion struct {
 func (c *Client) Chat(ctx context.Context, req ChatRequest) (ChatResult, error) {
 	res := newChatResult()
 	req.Stream, req.StreamOptions = false, nil
-	body, err := json.Marshal(req)
-	if err != nil {
-		return res, &Error{Class: BadResponse, Op: http.MethodPost + " " + ChatPath, Detail: "encode request: " + err.Error(), Err: err}
-	}
-	x, err := c.sendOK(ctx, http.MethodPost, ChatPath, body, "application/json", &res.Timings)
-	if e, ok := err.(*Error); ok {
-		res.Status = e.Status
-	}
+	x, err := c.postChat(ctx, req, "application/json", &res)
 	if err != nil {
 		return res, err
 	}
 	defer x.close()
-	res.Status = x.resp.StatusCode
 	data, err := c.readBody(x)
 	if err != nil {
 		return res, err
@@ -197,6 +190,25 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest) (ChatResult, error) 
 		}
 	}
 	return res, nil
+}
+
+// postChat sends a chat request and returns the exchange of its 200,
+// recording the status in res either way.
+func (c *Client) postChat(ctx context.Context, req ChatRequest, accept string, res *ChatResult) (*exchange, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		// Only a NaN or infinite temperature gets here.
+		return nil, &Error{Class: BadResponse, Op: http.MethodPost + " " + ChatPath, Detail: "encode request: " + err.Error(), Err: err}
+	}
+	x, err := c.sendOK(ctx, http.MethodPost, ChatPath, body, accept, &res.Timings)
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		res.Status = e.Status
+	case err == nil:
+		res.Status = x.resp.StatusCode
+	}
+	return x, err
 }
 
 // contentText reads message content: a string, null, or an array of

@@ -313,9 +313,11 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 		}
 		return nil, e
 	}
+	mu.Lock()
 	if tm.FirstByte.IsZero() {
 		tm.FirstByte = c.now()
 	}
+	mu.Unlock()
 	return &exchange{resp: resp, ctx: rctx, cancel: cancel, op: op, parent: ctx, tm: tm}, nil
 }
 
@@ -369,7 +371,7 @@ func decodeJSON(x *exchange, data []byte, v any) error {
 	case len(bytes.TrimSpace(data)) == 0:
 		return x.fail(BadResponse, ErrEmptyBody, "200 with an empty body")
 	case isHTML(ctype, data):
-		e := x.fail(BadResponse, ErrHTML, "200 with an HTML page instead of JSON (%s): %s", orNone(ctype), Excerpt(data))
+		e := x.fail(BadResponse, ErrHTML, "200 with an HTML page, not JSON (%s): %s", orNone(ctype), Excerpt(data))
 		e.Body = Excerpt(data)
 		return e
 	}

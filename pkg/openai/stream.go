@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -43,19 +42,11 @@ func (c *Client) ChatStream(ctx context.Context, req ChatRequest) (ChatResult, e
 	if req.StreamOptions == nil {
 		req.StreamOptions = &StreamOptions{IncludeUsage: true}
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return res, &Error{Class: BadResponse, Op: http.MethodPost + " " + ChatPath, Detail: "encode request: " + err.Error(), Err: err}
-	}
-	x, err := c.sendOK(ctx, http.MethodPost, ChatPath, body, "text/event-stream", &res.Timings)
-	if e, ok := err.(*Error); ok {
-		res.Status = e.Status
-	}
+	x, err := c.postChat(ctx, req, "text/event-stream", &res)
 	if err != nil {
 		return res, err
 	}
 	defer x.close()
-	res.Status = x.resp.StatusCode
 	if ctype := x.resp.Header.Get("Content-Type"); !isEventStream(ctype) {
 		// Not a stream at all: say what it is instead.
 		data, err := c.readBody(x)

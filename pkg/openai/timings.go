@@ -16,7 +16,8 @@ type Timings struct {
 	// FirstByte is when the first byte of the response arrived.
 	FirstByte time.Time
 	// FirstToken and LastToken are when the first and the last stream
-	// event carrying a content or reasoning token arrived.
+	// event carrying a content or reasoning token arrived (for a JSON
+	// answer, both are End: the whole answer arrives at once).
 	FirstToken, LastToken time.Time
 	// FirstContent is when the first non-empty content token arrived
 	// (reasoning excluded).

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -17,6 +19,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/tilde"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -218,34 +221,94 @@ func (t *Tick) ExitCode() int {
 
 var codeNames = map[int]string{ExitOK: "OK", ExitWarning: "WARNING", ExitCritical: "CRITICAL", ExitUnknown: "UNKNOWN"}
 
-// summary is the status line text: the failing checks, or the OK summary.
+// The status line's text is bounded: monitoring systems keep a few hundred
+// bytes of plugin output, and a line that wraps three times is not read at
+// 3 a.m. The full summaries are in the log, the alert and the state.
+const (
+	// statusTextMax bounds the text before the perfdata, in bytes.
+	statusTextMax = 300
+	// Each failing check ("check: reason") gets an equal share of it,
+	// within these bounds: enough for one check's whole message and its
+	// hint ("run: chmod 600 ..."), short enough that a second failing
+	// check is still named.
+	entryMin, entryMax = 100, 200
+)
+
+// summary is the status line text: each failing check with its reason cut
+// short ("check: reason…; other: reason; +2 more"), or the OK summary.
+// Paths under $HOME are written with ~.
 func (t *Tick) summary() string {
 	var bad []string
 	for _, r := range t.results {
 		if r.Status != StatusOK && (r.Status == StatusUnknown || r.Severity.Rank() >= alert.Warn.Rank()) {
-			bad = append(bad, r.Check+": "+r.Summary)
+			bad = append(bad, oneLine(tilde.Text(r.Check+": "+r.Summary, t.Common.Home)))
 		}
 	}
 	if t.exitWhy != "" && len(bad) == 0 {
-		bad = append(bad, t.exitWhy)
+		bad = append(bad, oneLine(tilde.Text(t.exitWhy, t.Common.Home)))
 	}
 	if len(bad) > 0 {
-		return oneLine(strings.Join(bad, "; "))
+		share := min(max(statusTextMax/len(bad), entryMin), entryMax)
+		for i := range bad {
+			bad[i] = cut(bad[i], share)
+		}
+		return joinBounded(bad, statusTextMax)
 	}
 	if t.okSummary != "" {
-		return oneLine(t.okSummary)
+		return cut(oneLine(tilde.Text(t.okSummary, t.Common.Home)), statusTextMax)
 	}
 	return fmt.Sprintf("%d check(s) ok", len(t.results))
 }
 
-// oneLine keeps the status line a single line (Nagios reads the first line;
-// '|' would start perfdata).
-func oneLine(s string) string {
-	s = strings.NewReplacer("\n", " ", "\r", " ", "|", "/").Replace(s)
-	if len(s) > 400 {
-		s = s[:400] + "…"
+// joinBounded joins parts with "; " within max bytes; the parts that do not
+// fit are counted ("+2 more"), so the line still says how many checks fail.
+func joinBounded(parts []string, max int) string {
+	var b strings.Builder
+	for i, p := range parts {
+		more := ""
+		if rest := len(parts) - i - 1; rest > 0 {
+			more = fmt.Sprintf("; +%d more", rest)
+		}
+		sep := ""
+		if i > 0 {
+			sep = "; "
+		}
+		if b.Len()+len(sep)+len(p)+len(more) > max && i > 0 {
+			fmt.Fprintf(&b, "; +%d more", len(parts)-i)
+			break
+		}
+		b.WriteString(sep + p)
 	}
-	return s
+	return cut(b.String(), max)
+}
+
+// cut shortens s to at most max bytes, ending in "…" when it cut, and
+// never inside a UTF-8 sequence.
+func cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const ellipsis = "…"
+	n := max - len(ellipsis)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.TrimRight(s[:n], " ;,:") + ellipsis
+}
+
+// oneLine keeps the status line a single line of text: Nagios reads the
+// first line, '|' would start perfdata, and a control character (an
+// escape sequence a server put in an error) must not reach a terminal.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '|':
+			return '/'
+		case unicode.IsControl(r):
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // StatusLine renders the plugin status line with perfdata, e.g.

@@ -172,7 +172,7 @@ func newMTLS(cfg Config) (*Client, error) {
 func newBearer(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("transport: bad URL %q: want http(s)://host:port", cfg.URL)
+		return nil, fmt.Errorf("transport: bad URL %q: want http(s)://host:port", redact.URL(cfg.URL))
 	}
 	token, err := ReadToken(cfg.TokenFile)
 	if err != nil {
@@ -193,7 +193,7 @@ func newBearer(cfg Config) (*Client, error) {
 	c := &Client{Kind: KindPlain, BaseURL: strings.TrimRight(cfg.URL, "/"), HTTP: newHTTPClient(tlsCfg)}
 	if token != "" {
 		if u.Scheme != "https" && !IsLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("transport: %w (%s); use https or a loopback URL", ErrInsecureBearer, cfg.URL)
+			return nil, fmt.Errorf("transport: %w (%s); use https or a loopback URL", ErrInsecureBearer, redact.URL(cfg.URL))
 		}
 		c.Kind, c.token = KindBearer, token
 	}

@@ -282,6 +282,18 @@ func TestMissingTokenIsPlain(t *testing.T) {
 	}
 }
 
+// A URL's password is never written out, whichever way the URL is refused.
+func TestRefusedURLKeepsItsPasswordMasked(t *testing.T) {
+	tok := filepath.Join(t.TempDir(), "t")
+	writeToken(t, tok, 0o600)
+	for _, url := range []string{"http://probe:urlpass-PLANTED@192.0.2.10:1337", "ftp://probe:urlpass-PLANTED@127.0.0.1:1337"} {
+		_, err := Resolve(Config{Mode: Bearer, URL: url, TokenFile: tok})
+		if err == nil || strings.Contains(err.Error(), "urlpass-PLANTED") || !strings.Contains(err.Error(), "probe:xxxxx@") {
+			t.Fatalf("%s: error %v, want a refusal naming the URL with its password masked", url, err)
+		}
+	}
+}
+
 func TestBearerNeverLeavesInClear(t *testing.T) {
 	tok := filepath.Join(t.TempDir(), "t")
 	writeToken(t, tok, 0o600)

@@ -48,7 +48,7 @@ func BenchmarkCheckFiles(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			cachePath := filepath.Join(b.TempDir(), "cache.json")
 			warm, _ := hashcache.Open(cachePath, bc.opts)
-			if _, err := checkFiles(b.Context(), entries, repo, warm); err != nil {
+			if _, err := checkFiles(b.Context(), entries, "", repo, warm); err != nil {
 				b.Fatal(err)
 			}
 			warm.Save()
@@ -56,7 +56,7 @@ func BenchmarkCheckFiles(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				cache, _ := hashcache.Open(cachePath, bc.opts)
-				rep, err := checkFiles(b.Context(), entries, repo, cache)
+				rep, err := checkFiles(b.Context(), entries, "", repo, cache)
 				if err != nil || rep.Matching != n {
 					b.Fatalf("%v %+v", err, rep)
 				}

@@ -5,14 +5,14 @@
 // Each tick runs these checks, each subject on its own alert channel so a
 // chronic condition can never bundle, and so silence, a real one:
 //
-//   - drifted:<deployed path> (error): the SHA-256 of a deployed file differs
+//   - drifted:<file> (error): the SHA-256 of a deployed file differs
 //     from its canonical copy as committed at HEAD of --repo. The committed
 //     blob is read with `git cat-file --batch` and hashed here, so uncommitted
 //     edits in the working tree never read as drift. Deployed files are hashed
 //     through pkg/hashcache (cache file council-drift.hashcache.json in the
 //     state dir, full re-hash every --full-rehash).
-//   - deployed_missing:<deployed path> (error): a mapped deployed file does
-//     not exist.
+//   - deployed_missing:<file> (error): a mapped deployed file does not
+//     exist.
 //   - canonical_missing:<canonical path> (error): a canonical path is not a
 //     file in HEAD.
 //   - repo_dirty (info, never more): `git status --porcelain` shows
@@ -35,8 +35,17 @@
 //     warning.
 //   - probe_stale:<name> (error): the watched probe's last completed tick
 //     (LastTick in council-<name>.json in the state dir) is older than 3x its
-//     interval (the state file's interval_seconds, else the --watch-probe
-//     one), or it never ran. Drift does not watch itself.
+//     interval, or it never ran. The interval is the --watch-probe one when
+//     the operator set that flag (or its env var); with the built-in list,
+//     the state file's interval_seconds wins, the list's value being the
+//     fallback. Drift does not watch itself.
+//
+// <file> is the deployed path as the map's author writes it: relative to
+// $HOME as "~/Library/LaunchAgents/com.sanctum.mlx.plist", absolute
+// elsewhere (FileSubject). The full path and both sums are in the event's
+// fields and the alert's message. State from versions that named these
+// channels after the absolute path is renamed in place on the first tick
+// (event channel_renamed), keeping each channel's count and cooldown.
 //
 // map and repo are UNKNOWN (exit 3) when the drift map or the repository
 // cannot be read; the other checks still run.
@@ -123,7 +132,7 @@ func flags(home string) []cli.Flag {
 		&cli.StringSliceFlag{Name: "expect-agent", EnvVars: []string{"COUNCIL_EXPECT_AGENTS"},
 			Usage: "launchd label that must be loaded (repeatable); default: --primary-label and <label-prefix>.council-{guardian,canary,drift,integrity,parity-smoke}"},
 		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(DefaultWatched...),
-			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable)"},
+			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable); set here, the interval wins over the one the probe records in its state file"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"COUNCIL_DRIFT_TIMEOUT"}, Value: time.Minute,
 			Usage: "time limit of each group of checks (git and hashing, launchctl)"},
 		&cli.DurationFlag{Name: "full-rehash", EnvVars: []string{"COUNCIL_DRIFT_FULL_REHASH"}, Value: hashcache.DefaultFullEvery,
@@ -159,6 +168,11 @@ func configFrom(t *probe.Tick) (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	if c.IsSet("watch-probe") {
+		for i := range w {
+			w[i].FromOperator = true
+		}
+	}
 	cfg.Watched = w
 	return cfg, nil
 }
@@ -171,6 +185,11 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 		return nil
 	}
 	t.Clear("config")
+	// State written before file channels had short names: rename in place
+	// (t.State.Channels is the alert engine's map).
+	for old, short := range renameOldFileChannels(t.State.Channels, t.Common.Home) {
+		t.Log.Info("channel_renamed", "from", old, "to", short)
+	}
 	r := &reporter{t: t, reported: map[string]bool{}}
 	lc := launchctl.New(t.Common.Launchctl)
 	lc.DryRun, lc.Out = t.DryRun(), t.Out
@@ -252,7 +271,7 @@ func (r *reporter) files(ctx context.Context, cfg Config) string {
 		t.Log.Warn("hashcache_reset", "error", warn.Error())
 	}
 	repo := &Repo{Dir: cfg.Repo, Git: cfg.Git}
-	rep, err := checkFiles(fctx, entries, repo, cache)
+	rep, err := checkFiles(fctx, entries, t.Common.Home, repo, cache)
 	if ctx.Err() != nil {
 		// A signal cut the comparison short: a cancelled tick decides
 		// nothing (Tick returns ctx.Err()), least of all "repo unreadable".

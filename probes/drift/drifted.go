@@ -22,7 +22,7 @@ type fileReport struct {
 // copy as committed at HEAD. The error is non-nil only when the comparison
 // could not be made at all (no repository, no HEAD, git failing, ctx ended);
 // one file's problem is that file's finding.
-func checkFiles(ctx context.Context, entries []Entry, repo *Repo, cache *hashcache.Cache) (*fileReport, error) {
+func checkFiles(ctx context.Context, entries []Entry, home string, repo *Repo, cache *hashcache.Cache) (*fileReport, error) {
 	head, err := repo.Head(ctx)
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ func checkFiles(ctx context.Context, entries []Entry, repo *Repo, cache *hashcac
 	if err != nil {
 		return nil, fmt.Errorf("hash deployed files: %w", err)
 	}
-	rep := compareFiles(entries, head, repo.Dir, blobs, hashes)
+	rep := compareFiles(entries, home, head, repo.Dir, blobs, hashes)
 	rep.Cache = cache.Stats()
 	return rep, nil
 }
@@ -52,7 +52,9 @@ func checkFiles(ctx context.Context, entries []Entry, repo *Repo, cache *hashcac
 // compareFiles turns the committed blobs and the deployed files' hashes
 // (hashes[i] belongs to entries[i]) into findings: one per deployed file on
 // drifted or deployed_missing, and one per canonical path absent from HEAD.
-func compareFiles(entries []Entry, head, repoDir string, blobs map[string]Blob, hashes []hashcache.Result) *fileReport {
+// A deployed file's channel is named by FileSubject; its summary (the alert
+// message) and its event's fields keep the full paths and both sums.
+func compareFiles(entries []Entry, home, head, repoDir string, blobs map[string]Blob, hashes []hashcache.Result) *fileReport {
 	rep := &fileReport{Head: head}
 	short := shortID(head)
 	type missingCanonical struct {
@@ -64,6 +66,7 @@ func compareFiles(entries []Entry, head, repoDir string, blobs map[string]Blob, 
 
 	for i, e := range entries {
 		b, h := blobs[e.Canonical], hashes[i]
+		name := FileSubject(e.Deployed, home)
 		committed := fmt.Sprintf("%s:%s", short, e.Canonical)
 		inHead := !b.Missing && b.Type == "blob"
 		if !inHead {
@@ -77,25 +80,28 @@ func compareFiles(entries []Entry, head, repoDir string, blobs map[string]Blob, 
 		}
 		switch {
 		case errors.Is(h.Err, fs.ErrNotExist):
-			summary := fmt.Sprintf("deployed file %s is missing (HEAD %s sha256 %s)", e.Deployed, committed, b.SHA256)
+			summary := fmt.Sprintf("deployed file is missing (HEAD has %s, sha256 %s): %s", committed, b.SHA256, e.Deployed)
 			if !inHead {
-				summary = fmt.Sprintf("deployed file %s is missing, and so is its canonical %s in HEAD %s", e.Deployed, e.Canonical, short)
+				summary = fmt.Sprintf("deployed file is missing, and so is its canonical %s in HEAD %s: %s", e.Canonical, short, e.Deployed)
 			}
-			rep.Findings = append(rep.Findings, fail(Channel(CheckDeployedMissing, e.Deployed), CheckDeployedMissing, alert.Error, summary,
+			rep.Findings = append(rep.Findings, fail(Channel(CheckDeployedMissing, name), CheckDeployedMissing, alert.Error, summary,
 				"deployed", e.Deployed, "canonical", e.Canonical, "head", head, "canonical_sha256", b.SHA256))
 		case h.Err != nil:
-			rep.Findings = append(rep.Findings, unknown(Channel(CheckDrifted, e.Deployed), "hash_error",
+			rep.Findings = append(rep.Findings, unknown(Channel(CheckDrifted, name), "hash_error",
 				fmt.Sprintf("cannot hash deployed file %s: %v", e.Deployed, h.Err),
 				"deployed", e.Deployed, "canonical", e.Canonical))
 		case !inHead:
 			// Nothing to compare with: canonical_missing below says so.
 		case h.SHA256 == b.SHA256:
 			rep.Matching++
-			rep.Findings = append(rep.Findings, pass(Channel(CheckDrifted, e.Deployed), "deploy_matches",
+			rep.Findings = append(rep.Findings, pass(Channel(CheckDrifted, name), "deploy_matches",
 				"deployed", e.Deployed, "canonical", e.Canonical, "head", head, "sha256", h.SHA256, "cached", h.FromCache))
 		default:
-			rep.Findings = append(rep.Findings, fail(Channel(CheckDrifted, e.Deployed), CheckDrifted, alert.Error,
-				fmt.Sprintf("%s differs from HEAD %s: deployed sha256 %s, committed sha256 %s", e.Deployed, committed, h.SHA256, b.SHA256),
+			// The reason first: the status line and a narrow screen show
+			// the start of a summary; the paths and sums follow for the
+			// alert.
+			rep.Findings = append(rep.Findings, fail(Channel(CheckDrifted, name), CheckDrifted, alert.Error,
+				fmt.Sprintf("differs from HEAD %s: deployed %s sha256 %s, committed sha256 %s", committed, e.Deployed, h.SHA256, b.SHA256),
 				"deployed", e.Deployed, "canonical", e.Canonical, "head", head,
 				"deployed_sha256", h.SHA256, "canonical_sha256", b.SHA256, "deployed_size", h.Size, "canonical_size", b.Size))
 		}

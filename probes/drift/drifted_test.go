@@ -37,9 +37,16 @@ func TestCompareFiles(t *testing.T) {
 		{"match", []Entry{{Deployed: "/d/ok", Canonical: "ok"}}, []hashcache.Result{{SHA256: a}},
 			[]want{{"drifted:/d/ok", outcomePass, nil}}},
 		{"drifted names the file and both hashes", []Entry{{Deployed: "/d/c", Canonical: "changed"}}, []hashcache.Result{{SHA256: b}},
-			[]want{{"drifted:/d/c", outcomeFail, []string{"/d/c differs from HEAD 0123456789ab:changed", "deployed sha256 " + b, "committed sha256 " + a}}}},
+			[]want{{"drifted:/d/c", outcomeFail, []string{"differs from HEAD 0123456789ab:changed: deployed /d/c sha256 " + b, "committed sha256 " + a}}}},
+		{"under $HOME the channel says ~, the summary the full path", []Entry{{Deployed: "/home/op/Library/LaunchAgents/a.plist", Canonical: "changed"}},
+			[]hashcache.Result{{SHA256: b}},
+			[]want{{"drifted:~/Library/LaunchAgents/a.plist", outcomeFail, []string{"deployed /home/op/Library/LaunchAgents/a.plist sha256 " + b}}}},
+		{"missing under $HOME", []Entry{{Deployed: "/home/op/bin/x.sh", Canonical: "ok"}}, []hashcache.Result{{Err: notExist}},
+			[]want{{"deployed_missing:~/bin/x.sh", outcomeFail, []string{"is missing", ": /home/op/bin/x.sh"}}}},
+		{"a home-like prefix is not $HOME", []Entry{{Deployed: "/home/operator/x", Canonical: "ok"}}, []hashcache.Result{{SHA256: a}},
+			[]want{{"drifted:/home/operator/x", outcomePass, nil}}},
 		{"deployed missing", []Entry{{Deployed: "/d/m", Canonical: "ok"}}, []hashcache.Result{{Err: notExist}},
-			[]want{{"deployed_missing:/d/m", outcomeFail, []string{"deployed file /d/m is missing", a}}}},
+			[]want{{"deployed_missing:/d/m", outcomeFail, []string{"deployed file is missing (HEAD has 0123456789ab:ok, sha256 " + a + "): /d/m"}}}},
 		{"unhashable", []Entry{{Deployed: "/d/dir", Canonical: "ok"}}, []hashcache.Result{{Err: fmt.Errorf("hash: %w", hashcache.ErrNotRegular)}},
 			[]want{{"drifted:/d/dir", outcomeUnknown, []string{"cannot hash deployed file /d/dir", "not a regular file"}}}},
 		{"canonical missing, shared by two", []Entry{{Deployed: "/d/1", Canonical: "gone"}, {Deployed: "/d/2", Canonical: "gone"}},
@@ -49,13 +56,13 @@ func TestCompareFiles(t *testing.T) {
 			[]want{{"canonical_missing:tree", outcomeFail, []string{"canonical tree is a tree, not a file, in HEAD"}}}},
 		{"both missing", []Entry{{Deployed: "/d/x", Canonical: "gone"}}, []hashcache.Result{{Err: notExist}},
 			[]want{
-				{"deployed_missing:/d/x", outcomeFail, []string{"deployed file /d/x is missing, and so is its canonical gone"}},
+				{"deployed_missing:/d/x", outcomeFail, []string{"deployed file is missing, and so is its canonical gone in HEAD 0123456789ab: /d/x"}},
 				{"canonical_missing:gone", outcomeFail, nil},
 			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := compareFiles(tt.entries, head, "/repo", blobs, tt.hashes)
+			rep := compareFiles(tt.entries, "/home/op", head, "/repo", blobs, tt.hashes)
 			if len(rep.Findings) != len(tt.want) {
 				t.Fatalf("findings = %+v, want %d", rep.Findings, len(tt.want))
 			}
@@ -101,7 +108,7 @@ func TestCheckFilesUsesTheHashCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := checkFiles(t.Context(), entries, &Repo{Dir: r.Dir}, cache)
+		rep, err := checkFiles(t.Context(), entries, "", &Repo{Dir: r.Dir}, cache)
 		if err != nil {
 			t.Fatal(err)
 		}

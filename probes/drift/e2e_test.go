@@ -269,7 +269,7 @@ func TestIdenticalDeployPasses(t *testing.T) {
 		t.Fatalf("failing checks on a clean host: %v", bad)
 	}
 	for _, d := range f.files {
-		if len(probetest.Find(tk.events, "deploy_matches", "drifted:"+f.path(d.Deployed))) != 1 {
+		if len(probetest.Find(tk.events, "deploy_matches", "drifted:~/"+d.Deployed)) != 1 {
 			t.Errorf("no deploy_matches for %s", d.Deployed)
 		}
 	}
@@ -324,6 +324,7 @@ func TestDriftLifecycle(t *testing.T) {
 	f := newFixture(t)
 	script := f.files[1]
 	scriptPath := f.path(script.Deployed)
+	scriptName := "~/" + script.Deployed // the channel's short name
 	committed := sum(script.Content)
 
 	t.Run("editing a deployed file drifts", func(t *testing.T) {
@@ -331,18 +332,18 @@ func TestDriftLifecycle(t *testing.T) {
 		f.writeDeployed(script.Deployed, edited)
 		tk := f.run()
 		tk.mustExit(t, 2)
-		tk.mustFail(t, "drifted:"+scriptPath, "drifted", "error", scriptPath, "deployed sha256 "+sum(edited), "committed sha256 "+committed)
+		tk.mustFail(t, "drifted:"+scriptName, "drifted", "error", "deployed "+scriptPath+" sha256 "+sum(edited), "committed sha256 "+committed)
 		if bad := tk.failing(); len(bad) != 1 {
 			t.Errorf("other checks failing too: %v", bad)
 		}
-		alerts := f.ff.AlertsFor("drifted:" + scriptPath)
+		alerts := f.ff.AlertsFor("drifted:" + scriptName)
 		if len(alerts) != 1 || alerts[0].Severity != alert.Error || !strings.Contains(alerts[0].Message, sum(edited)) {
 			t.Fatalf("alerts = %+v, want one error naming the hash", alerts)
 		}
 		f.writeDeployed(script.Deployed, script.Content)
 		tk = f.run()
 		tk.mustExit(t, 0)
-		if a := f.ff.AlertsFor("drifted:" + scriptPath); len(a) != 2 || !strings.HasSuffix(a[1].Title, "recovered") || a[1].Severity != alert.Info {
+		if a := f.ff.AlertsFor("drifted:" + scriptName); len(a) != 2 || !strings.HasSuffix(a[1].Title, "recovered") || a[1].Severity != alert.Info {
 			t.Fatalf("want one recovered alert, got %+v", a)
 		}
 	})
@@ -357,7 +358,7 @@ func TestDriftLifecycle(t *testing.T) {
 		if files, _ := e["files"].([]any); len(files) != 1 || files[0] != script.Canonical {
 			t.Errorf("repo_dirty files = %v", e["files"])
 		}
-		if len(tk.checkEvents("drifted:"+scriptPath)) != 1 || len(probetest.Find(tk.events, "deploy_matches", "drifted:"+scriptPath)) != 1 {
+		if len(tk.checkEvents("drifted:"+scriptName)) != 1 || len(probetest.Find(tk.events, "deploy_matches", "drifted:"+scriptName)) != 1 {
 			t.Error("an uncommitted edit read as drift")
 		}
 		if got := f.ff.Alerts()[before:]; len(got) != 0 {
@@ -369,7 +370,7 @@ func TestDriftLifecycle(t *testing.T) {
 		f.repo.commitAll("change the script")
 		tk := f.run()
 		tk.mustExit(t, 2)
-		tk.mustFail(t, "drifted:"+scriptPath, "drifted", "error", "deployed sha256 "+committed, "committed sha256 "+sum(canonicalEdit))
+		tk.mustFail(t, "drifted:"+scriptName, "drifted", "error", "deployed "+scriptPath+" sha256 "+committed, "committed sha256 "+sum(canonicalEdit))
 		if len(probetest.Find(tk.events, "repo_clean", "repo_dirty")) != 1 {
 			t.Error("repo not clean after the commit")
 		}
@@ -379,14 +380,15 @@ func TestDriftLifecycle(t *testing.T) {
 
 	yaml := f.files[2]
 	yamlPath := f.path(yaml.Deployed)
+	yamlName := "~/" + yaml.Deployed
 	t.Run("deleting a deployed file is deployed_missing", func(t *testing.T) {
 		if err := os.Remove(yamlPath); err != nil {
 			t.Fatal(err)
 		}
 		tk := f.run()
 		tk.mustExit(t, 2)
-		tk.mustFail(t, "deployed_missing:"+yamlPath, "deployed_missing", "error", yamlPath, sum(yaml.Content))
-		if a := f.ff.AlertsFor("deployed_missing:" + yamlPath); len(a) != 1 || a[0].Severity != alert.Error {
+		tk.mustFail(t, "deployed_missing:"+yamlName, "deployed_missing", "error", yamlPath, sum(yaml.Content))
+		if a := f.ff.AlertsFor("deployed_missing:" + yamlName); len(a) != 1 || a[0].Severity != alert.Error {
 			t.Errorf("alerts = %+v", a)
 		}
 	})
@@ -400,14 +402,14 @@ func TestDriftLifecycle(t *testing.T) {
 		tk.mustFail(t, "canonical_missing:"+yaml.Canonical, "canonical_missing", "error", yaml.Canonical, yamlPath)
 		// The file came back, so its deployed_missing channel recovered
 		// and was forgotten.
-		if a := f.ff.AlertsFor("deployed_missing:" + yamlPath); len(a) != 2 || !strings.HasSuffix(a[1].Title, "recovered") {
+		if a := f.ff.AlertsFor("deployed_missing:" + yamlName); len(a) != 2 || !strings.HasSuffix(a[1].Title, "recovered") {
 			t.Errorf("deployed_missing alerts = %+v, want the recovery", a)
 		}
 		s, err := state.Load(f.home.StateFile("drift"), "drift")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, kept := s.Channels["deployed_missing:"+yamlPath]; kept {
+		if _, kept := s.Channels["deployed_missing:"+yamlName]; kept {
 			t.Error("a closed per-file channel stayed in the state file")
 		}
 	})
@@ -423,6 +425,7 @@ func TestChronicRepoDirtyNeverBundlesWithDrift(t *testing.T) {
 	f.repo.git("add", f.files[2].Canonical)
 	f.repo.write("notes/untracked.md", []byte("not a canonical path\n"))
 	binPath := f.path(f.files[3].Deployed)
+	binName := "~/" + f.files[3].Deployed
 
 	for i := 1; i <= 10; i++ {
 		if i == 10 {
@@ -444,7 +447,7 @@ func TestChronicRepoDirtyNeverBundlesWithDrift(t *testing.T) {
 			continue
 		}
 		tk.mustExit(t, 2)
-		tk.mustFail(t, "drifted:"+binPath, "drifted", "error", binPath)
+		tk.mustFail(t, "drifted:"+binName, "drifted", "error", binPath)
 		if bad := tk.failing(); len(bad) != 1 {
 			t.Errorf("tick 10 failing: %v", bad)
 		}
@@ -453,7 +456,7 @@ func TestChronicRepoDirtyNeverBundlesWithDrift(t *testing.T) {
 		t.Errorf("repo_dirty alerted: %+v", a)
 	}
 	all := f.ff.Alerts()
-	if len(all) != 1 || all[0].Severity != alert.Error || all[0].Title != "council-drift: drifted:"+binPath {
+	if len(all) != 1 || all[0].Severity != alert.Error || all[0].Title != "council-drift: drifted:"+binName {
 		t.Fatalf("alerts = %+v, want exactly the one drift alert at error", all)
 	}
 	if strings.Contains(all[0].Message, "uncommitted") || strings.Contains(all[0].Message, f.files[0].Canonical) {
@@ -633,5 +636,54 @@ func TestBadFlagIsUnknown(t *testing.T) {
 	f.run().mustExit(t, 0)
 	if a := f.ff.AlertsFor("config"); len(a) != 2 || !strings.HasSuffix(a[1].Title, "recovered") {
 		t.Errorf("config alerts = %+v, want the alert and its recovery", a)
+	}
+}
+
+// State written when file channels were named after the absolute path
+// (drifted:/Users/x/...) is renamed, not duplicated: an open drift keeps its
+// count, its start and its cooldown under the short name, so the upgrade
+// neither re-alerts nor announces a recovery; a channel of a file that is no
+// longer mapped is closed and forgotten. No ghost channel is left.
+func TestOldChannelNamesAreRenamed(t *testing.T) {
+	f := newFixture(t)
+	script := f.files[1]
+	scriptPath := f.path(script.Deployed)
+	f.writeDeployed(script.Deployed, append([]byte("# hotfix\n"), script.Content...))
+
+	since := time.Now().Add(-5 * time.Hour).UTC().Round(time.Second)
+	s := state.New("drift")
+	s.IntervalSeconds = 3600
+	s.LastTick = time.Now().Add(-time.Hour)
+	s.Channels["drifted:"+scriptPath] = &alert.Channel{Consecutive: 5, Firing: true, Severity: alert.Error,
+		Summary: "old", Since: since, LastAlert: since, LastSeverity: alert.Error}
+	s.Channels["drifted:"+f.path("Library/LaunchAgents/com.sanctum.mlx.plist")] = &alert.Channel{LastOK: since}
+	gone := filepath.Join(filepath.Dir(f.home.Dir), "another-home", "bin", "x.sh")
+	s.Channels["deployed_missing:"+gone] = &alert.Channel{Consecutive: 2, Severity: alert.Error, Summary: "missing", Since: since}
+	if err := s.Save(f.home.StateFile("drift")); err != nil {
+		t.Fatal(err)
+	}
+
+	tk := f.run()
+	tk.mustExit(t, 2)
+	tk.mustFail(t, "drifted:~/"+script.Deployed, "drifted", "error", scriptPath)
+	if evs := probetest.Find(tk.events, "channel_renamed", ""); len(evs) != 2 {
+		t.Errorf("%d channel_renamed events, want 2: %v", len(evs), evs)
+	}
+	if a := f.ff.Alerts(); len(a) != 0 {
+		t.Errorf("the rename alerted (a drift in its cooldown, or a false recovery): %+v", a)
+	}
+	got, err := state.Load(f.home.StateFile("drift"), "drift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.Channels["drifted:~/"+script.Deployed]
+	if c == nil || c.Consecutive != 6 || !c.Firing || !c.Since.Equal(since) || !c.LastAlert.Equal(since) {
+		t.Errorf("renamed channel = %+v, want the old one's state carried on (6 in a row since %s, firing)", c, since)
+	}
+	for name := range got.Channels {
+		check, subject, _ := strings.Cut(name, ":")
+		if (check == CheckDrifted || check == CheckDeployedMissing) && !strings.HasPrefix(subject, "~/") {
+			t.Errorf("ghost channel %q left in the state", name)
+		}
 	}
 }

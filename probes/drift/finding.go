@@ -5,6 +5,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/tilde"
 )
 
 // The checks. The per-subject ones (drifted, deployed_missing,
@@ -28,6 +29,14 @@ const (
 
 // Channel is the channel name of a per-subject check.
 func Channel(check, subject string) string { return check + ":" + subject }
+
+// FileSubject names a deployed file in its channel (drifted:<subject>,
+// deployed_missing:<subject>): the path as the drift map's author writes
+// it, "~/Library/LaunchAgents/com.sanctum.mlx.plist" under $HOME and the
+// absolute path elsewhere. It is short enough to read on a status screen
+// and stable across machines whose homes differ; the full path is in the
+// event's fields and the alert's message.
+func FileSubject(deployed, home string) string { return tilde.Path(deployed, home) }
 
 // outcome is what a finding reports.
 type outcome int
@@ -99,4 +108,33 @@ func hasCheckPrefix(channel string, checks []string) bool {
 		}
 	}
 	return false
+}
+
+// renameOldFileChannels renames the channels that earlier versions named
+// after the absolute deployed path ("drifted:/Users/x/Library/a.plist") to
+// their FileSubject name ("drifted:~/Library/a.plist"), keeping their
+// state: an open drift stays open under its new name with its count, its
+// start and its cooldown, so the rename neither alerts again nor announces
+// a recovery that did not happen. When the new name is already taken the
+// old channel is dropped (the new one is current). It returns the renames
+// made, old name to new. A name it does not recognise (a file that was under
+// another $HOME) is closed by reconcile, like any subject no longer checked.
+func renameOldFileChannels(chs map[string]*alert.Channel, home string) map[string]string {
+	renamed := map[string]string{}
+	for name, c := range chs {
+		check, subject, ok := strings.Cut(name, ":")
+		if !ok || (check != CheckDrifted && check != CheckDeployedMissing) {
+			continue
+		}
+		short := Channel(check, FileSubject(subject, home))
+		if short == name {
+			continue
+		}
+		if _, taken := chs[short]; !taken {
+			chs[short] = c
+		}
+		delete(chs, name)
+		renamed[name] = short
+	}
+	return renamed
 }

@@ -21,9 +21,13 @@ const StaleFactor = 3
 // WatchedProbe is a probe whose heartbeat drift checks.
 type WatchedProbe struct {
 	Name string
-	// Interval is the launchd interval to assume when the probe's state
-	// file does not record one.
+	// Interval is the probe's launchd interval.
 	Interval time.Duration
+	// FromOperator is true when an operator named the probe (--watch-probe,
+	// its env var or the config file): Interval then wins over the one the
+	// probe recorded in its state file. Otherwise Interval is the built-in
+	// default, used only when the state file records none.
+	FromOperator bool
 }
 
 // DefaultWatched is the default --watch-probe list: every probe but drift
@@ -93,7 +97,11 @@ func staleFinding(now time.Time, w WatchedProbe, path string, data []byte, readE
 			fmt.Sprintf("%s's state file %s is corrupt (%v): no completed tick since", bin, path, err), attrs...)
 	}
 	interval := w.Interval
-	if f.IntervalSeconds > 0 {
+	if f.IntervalSeconds > 0 && !w.FromOperator {
+		// The state file records the interval the probe was built with;
+		// an operator who changed the plist's StartInterval says so with
+		// --watch-probe, and that must win, or drift cries stale at a
+		// slowed probe and stays silent about a fast one.
 		interval = time.Duration(f.IntervalSeconds) * time.Second
 	}
 	limit := StaleFactor * interval

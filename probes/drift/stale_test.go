@@ -27,30 +27,39 @@ func TestStaleFinding(t *testing.T) {
 		return b
 	}
 	tests := []struct {
-		name    string
-		data    []byte
-		err     error
-		outcome outcome
-		want    string // summary substring
+		name string
+		data []byte
+		err  error
+		// operator, when set, is the interval of --watch-probe given by
+		// the operator (not the built-in list).
+		operator time.Duration
+		outcome  outcome
+		want     string // summary substring
 	}{
-		{"fresh", stateJSON(now.Add(-5*time.Minute), 0), nil, outcomePass, ""},
-		{"just inside 3x", stateJSON(now.Add(-30*time.Minute), 0), nil, outcomePass, ""},
-		{"stale", stateJSON(now.Add(-31*time.Minute), 0), nil, outcomeFail,
+		{"fresh", stateJSON(now.Add(-5*time.Minute), 0), nil, 0, outcomePass, ""},
+		{"just inside 3x", stateJSON(now.Add(-30*time.Minute), 0), nil, 0, outcomePass, ""},
+		{"stale", stateJSON(now.Add(-31*time.Minute), 0), nil, 0, outcomeFail,
 			"council-canary last completed a tick 31m0s ago at 2026-04-21T02:29:00Z (interval 10m0s, stale after 30m0s)"},
-		{"state file interval wins", stateJSON(now.Add(-4*time.Minute), 60), nil, outcomeFail, "(interval 1m0s, stale after 3m0s)"},
-		{"state file interval wins the other way", stateJSON(now.Add(-2*time.Hour), 3600), nil, outcomePass, ""},
-		{"a few seconds in the future (clock skew) is fresh", stateJSON(now.Add(20*time.Second), 0), nil, outcomePass, ""},
+		{"state file interval wins", stateJSON(now.Add(-4*time.Minute), 60), nil, 0, outcomeFail, "(interval 1m0s, stale after 3m0s)"},
+		{"state file interval wins the other way", stateJSON(now.Add(-2*time.Hour), 3600), nil, 0, outcomePass, ""},
+		{"the operator's longer interval wins over the state file's", stateJSON(now.Add(-10*time.Minute), 30), nil, 10 * time.Minute, outcomePass, ""},
+		{"the operator's shorter interval wins over the state file's", stateJSON(now.Add(-time.Minute), 300), nil, 5 * time.Second, outcomeFail, "(interval 5s, stale after 15s)"},
+		{"a few seconds in the future (clock skew) is fresh", stateJSON(now.Add(20*time.Second), 0), nil, 0, outcomePass, ""},
 		// Far in the future would read as fresh until the clock catches
 		// up (for a bad file: forever); the probe's next tick rewrites it.
-		{"far in the future is stale", stateJSON(now.Add(time.Hour), 0), nil, outcomeFail, "is 1h0m0s in the future"},
-		{"never completed a tick", stateJSON(time.Time{}, 600), nil, outcomeFail, "council-canary has never completed a tick"},
-		{"never ran", nil, &fs.PathError{Op: "open", Path: "x", Err: fs.ErrNotExist}, outcomeFail, "council-canary never ran: no state file /s/council-canary.json"},
-		{"corrupt", []byte("{trunc"), nil, outcomeFail, "council-canary's state file /s/council-canary.json is corrupt"},
-		{"unreadable", nil, &fs.PathError{Op: "open", Path: "x", Err: fs.ErrPermission}, outcomeUnknown, "cannot read council-canary's state"},
+		{"far in the future is stale", stateJSON(now.Add(time.Hour), 0), nil, 0, outcomeFail, "is 1h0m0s in the future"},
+		{"never completed a tick", stateJSON(time.Time{}, 600), nil, 0, outcomeFail, "council-canary has never completed a tick"},
+		{"never ran", nil, &fs.PathError{Op: "open", Path: "x", Err: fs.ErrNotExist}, 0, outcomeFail, "council-canary never ran: no state file /s/council-canary.json"},
+		{"corrupt", []byte("{trunc"), nil, 0, outcomeFail, "council-canary's state file /s/council-canary.json is corrupt"},
+		{"unreadable", nil, &fs.PathError{Op: "open", Path: "x", Err: fs.ErrPermission}, 0, outcomeUnknown, "cannot read council-canary's state"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := staleFinding(now, canary, "/s/council-canary.json", tt.data, tt.err)
+			w := canary
+			if tt.operator != 0 {
+				w = WatchedProbe{Name: "canary", Interval: tt.operator, FromOperator: true}
+			}
+			f := staleFinding(now, w, "/s/council-canary.json", tt.data, tt.err)
 			if f.Channel != "probe_stale:canary" {
 				t.Errorf("channel = %q", f.Channel)
 			}
@@ -72,7 +81,7 @@ func TestCheckStaleLeavesOtherProbesStateAlone(t *testing.T) {
 	if err := os.WriteFile(p, []byte("{corrupt"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fs := checkStale(time.Now(), dir, []WatchedProbe{{"canary", time.Minute}, {"guardian", time.Second}})
+	fs := checkStale(time.Now(), dir, []WatchedProbe{{Name: "canary", Interval: time.Minute}, {Name: "guardian", Interval: time.Second}})
 	if len(fs) != 2 || fs[0].Outcome != outcomeFail || fs[1].Outcome != outcomeFail {
 		t.Fatalf("findings = %+v", fs)
 	}
@@ -91,9 +100,9 @@ func TestParseWatched(t *testing.T) {
 		want    []WatchedProbe
 		wantErr string
 	}{
-		{"defaults", DefaultWatched, []WatchedProbe{{"guardian", 30 * time.Second}, {"canary", 10 * time.Minute}, {"integrity", 5 * time.Minute}, {"parity-smoke", 24 * time.Hour}}, ""},
+		{"defaults", DefaultWatched, []WatchedProbe{{Name: "guardian", Interval: 30 * time.Second}, {Name: "canary", Interval: 10 * time.Minute}, {Name: "integrity", Interval: 5 * time.Minute}, {Name: "parity-smoke", Interval: 24 * time.Hour}}, ""},
 		{"none", nil, nil, ""},
-		{"spaces", []string{" canary = 10m "}, []WatchedProbe{{"canary", 10 * time.Minute}}, ""},
+		{"spaces", []string{" canary = 10m "}, []WatchedProbe{{Name: "canary", Interval: 10 * time.Minute}}, ""},
 		{"no interval", []string{"canary"}, nil, "want name=interval"},
 		{"bad interval", []string{"canary=soon"}, nil, "positive duration"},
 		{"zero interval", []string{"canary=0s"}, nil, "positive duration"},

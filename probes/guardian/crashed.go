@@ -84,7 +84,7 @@ func (g *guardian) checkCrashed(ctx context.Context) {
 	if _, err := t.State.Get(crashesKey, &crashes); err != nil {
 		crashes = nil
 	}
-	crashes = PruneHistory(crashes, t.Now(), window)
+	crashes = recentCrashes(crashes, t.Now(), window)
 
 	crashed := had && (now.Runs > prev.Runs || (now.Runs == prev.Runs && now.LastExit != prev.LastExit && info.Abnormal()))
 	if !crashed {
@@ -109,4 +109,16 @@ func (g *guardian) checkCrashed(ctx context.Context) {
 	t.Fail(CheckCrashed, "crashed", alert.Warn,
 		withCause(fmt.Sprintf("launchd restarted primary %s by itself (%d time(s) since the last tick); it serves again",
 			t.Common.PrimaryLabel, restarts), cause), attrs...)
+}
+
+// recentCrashes keeps the crashes within window before now (a crash dated
+// in the future, a clock stepped back, is dropped: it cannot be judged).
+func recentCrashes(all []time.Time, now time.Time, window time.Duration) []time.Time {
+	var kept []time.Time
+	for _, ts := range all {
+		if d := now.Sub(ts); d >= 0 && d < window {
+			kept = append(kept, ts)
+		}
+	}
+	return kept
 }

@@ -20,6 +20,58 @@ func (g *guardian) promote(ctx context.Context, why, evidence string, cause Caus
 	t, cfg := g.t, g.t.Common
 	t.Log.Warn("promoting_fallback", append([]any{"check", CheckFallbackActivated, "why", why, "log_line", evidence,
 		"primary", cfg.PrimaryLabel, "fallback", cfg.FallbackLabel, "dry_run", t.DryRun()}, cause.attrs()...)...)
+	res, err := g.runner.PromoteFallback(ctx, g.promoteOpts(why))
+	if ctx.Err() != nil {
+		// A signal, not a verdict. The launchctl step under way finished
+		// and the lock records it: the next tick resumes the promotion.
+		t.Log.Warn("promotion_interrupted", "check", CheckFallbackActivated, "steps", res.Steps, "step", lockStep(res),
+			"reason", "signal received; the next tick finishes the promotion")
+		return ctx.Err()
+	}
+	if errors.Is(err, launchctl.ErrAlreadyOnFallback) {
+		// Another probe won the race; it alerts. Nothing changed here.
+		t.Log.Info("fallback_already_active", "check", CheckFallbackActivated,
+			"detail", "another probe promoted the fallback first; nothing done", "lock", cfg.FallbackLock)
+		return nil
+	}
+	g.reportPromotion(why, "", res, err, cause)
+	return nil
+}
+
+// resume finishes a promotion cut short by a signal, a crash or a reboot
+// (the fallback lock's step is not "done"): the remaining launchctl steps,
+// then verify, then the usual notice. It reports whether the tick is over;
+// false means there was nothing to resume after all (another probe
+// finished it) or the resume succeeded, and the fallback is watched as
+// usual.
+func (g *guardian) resume(ctx context.Context, lk *launchctl.FallbackLock) (over bool, err error) {
+	t, cfg := g.t, g.t.Common
+	t.Log.Warn("promotion_resuming", "check", CheckFallbackActivated, "step", lk.Step, "lock_who", lk.Who,
+		"lock_when", lk.When.UTC().Format(time.RFC3339), "why", lk.Why, "primary", cfg.PrimaryLabel,
+		"fallback", cfg.FallbackLabel, "dry_run", t.DryRun())
+	why := lk.Why
+	if why == "" {
+		why = "unknown reason"
+	}
+	res, err := g.runner.ResumePromotion(ctx, g.promoteOpts(why))
+	if ctx.Err() != nil {
+		t.Log.Warn("promotion_interrupted", "check", CheckFallbackActivated, "steps", res.Steps, "step", lockStep(res),
+			"reason", "signal received; the next tick finishes the promotion")
+		return true, ctx.Err()
+	}
+	if errors.Is(err, launchctl.ErrNothingToResume) {
+		t.Log.Info("promotion_resume_skipped", "check", CheckFallbackActivated, "reason", err.Error())
+		return false, nil
+	}
+	// The cause was reported when the promotion began.
+	g.reportPromotion(why, lk.Step, res, err, Cause{})
+	return err != nil || t.DryRun(), nil
+}
+
+// promoteOpts are the PromoteFallback and ResumePromotion options of this
+// guardian; verify probes the fallback's model list.
+func (g *guardian) promoteOpts(why string) launchctl.PromoteOpts {
+	cfg := g.t.Common
 	verify := func(ctx context.Context) error {
 		c, err := fallbackClient(cfg, g.s)
 		if err != nil {
@@ -27,51 +79,65 @@ func (g *guardian) promote(ctx context.Context, why, evidence string, cause Caus
 		}
 		return ProbeModels(ctx, c, g.s.Timeout, "").Err
 	}
-	res, err := g.runner.PromoteFallback(ctx, launchctl.PromoteOpts{
+	return launchctl.PromoteOpts{
 		PrimaryLabel: cfg.PrimaryLabel, FallbackLabel: cfg.FallbackLabel, FallbackPlist: cfg.FallbackPlist,
 		FallbackLockPath: cfg.FallbackLock, RemediationLockPath: cfg.RemediationLock,
 		Who: Who, Why: why, Verify: verify,
-	})
-	if ctx.Err() != nil {
-		return ctx.Err() // a signal, not a verdict; the lock (if written) stays
 	}
+}
+
+// reportPromotion reports how a promotion (or, with resumedAfter set, the
+// resume of one interrupted after that step) ended.
+func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Result, err error, cause Cause) {
+	t, cfg := g.t, g.t.Common
 	rc := rcOf(err)
+	attrs := append([]any{"steps", res.Steps}, cause.attrs()...)
+	if resumedAfter != "" {
+		attrs = append(attrs, "resumed_after", resumedAfter)
+	}
 	switch {
-	case errors.Is(err, launchctl.ErrAlreadyOnFallback):
-		// Another probe won the race; it alerts. Nothing changed here.
-		t.Log.Info("fallback_already_active", "check", CheckFallbackActivated,
-			"detail", "another probe promoted the fallback first; nothing done", "lock", cfg.FallbackLock)
 	case err == nil && t.DryRun():
-		t.Log.Info("fallback_dry_run", "check", CheckFallbackActivated, "why", why, "steps", res.Steps)
-		t.Notify(CheckFallbackActivated, alert.Warn, withCause(activatedMessage(cfg, why, 0), cause))
+		t.Log.Info("fallback_dry_run", append(attrs, "check", CheckFallbackActivated, "why", why)...)
+		t.Notify(CheckFallbackActivated, alert.Warn, withCause(activatedMessage(cfg, why, 0, resumedAfter), cause))
 	case err == nil:
-		t.Log.Warn("fallback_activated", append([]any{"check", CheckFallbackActivated, "why", why, "fallback", cfg.FallbackLabel,
-			"lock", cfg.FallbackLock, "steps", res.Steps, "verify_attempts", res.VerifyAttempts, "rc", rc}, cause.attrs()...)...)
+		t.Log.Warn("fallback_activated", append(attrs, "check", CheckFallbackActivated, "why", why, "fallback", cfg.FallbackLabel,
+			"lock", cfg.FallbackLock, "verify_attempts", res.VerifyAttempts, "rc", rc)...)
 		// News of a recovery, not a failing state: one warn notice. The
 		// council serves again; a human should fix the primary, calmly.
-		t.Notify(CheckFallbackActivated, alert.Warn, withCause(activatedMessage(cfg, why, res.VerifyAttempts), cause))
+		t.Notify(CheckFallbackActivated, alert.Warn, withCause(activatedMessage(cfg, why, res.VerifyAttempts, resumedAfter), cause))
 	case errors.Is(err, launchctl.ErrUnverified):
 		t.Fail(CheckFallbackDown, "fallback_down", alert.Critical,
 			withCause(fmt.Sprintf("promoted %s because %s, but it does not serve: %v; a human is needed", cfg.FallbackLabel, why, err), cause),
-			"steps", res.Steps, "verify_attempts", res.VerifyAttempts, "rc", rc)
+			append(attrs, "verify_attempts", res.VerifyAttempts, "rc", rc)...)
 	default:
 		t.Fail(CheckFallbackDown, "fallback_failed", alert.Critical,
 			withCause(fmt.Sprintf("could not promote %s (%s): %v; a human is needed", cfg.FallbackLabel, why, err), cause),
-			"steps", res.Steps, "rc", rc)
+			append(attrs, "rc", rc)...)
 	}
-	return nil
 }
 
-func activatedMessage(cfg probe.Common, why string, attempts int) string {
+// lockStep is the step the fallback lock records after res, for the log.
+func lockStep(res *launchctl.Result) string {
+	if res == nil || res.Lock == nil {
+		return ""
+	}
+	return res.Lock.Step
+}
+
+func activatedMessage(cfg probe.Common, why string, attempts int, resumedAfter string) string {
 	msg := fmt.Sprintf("primary %s can never serve (%s); fallback %s promoted", cfg.PrimaryLabel, why, cfg.FallbackLabel)
+	if resumedAfter != "" {
+		msg += fmt.Sprintf(" (an interrupted promotion, finished after step %s)", resumedAfter)
+	}
 	if attempts > 0 {
 		msg += " and serving"
 	}
 	return msg + "; fix the primary, then run council-guardian restore-primary"
 }
 
-// watchFallback runs while the fallback lock exists: probe the fallback,
-// never promote again, call for a human if it is down too.
+// watchFallback runs while the fallback lock exists: finish a promotion
+// that was cut short, then probe the fallback, never promote again, call
+// for a human if it is down too.
 func (g *guardian) watchFallback(ctx context.Context) error {
 	g.t.SetRestarts(g.restartsTotal())
 	t, cfg := g.t, g.t.Common
@@ -82,6 +148,12 @@ func (g *guardian) watchFallback(ctx context.Context) error {
 		t.Log.Warn("remediation_in_progress", "lock", cfg.RemediationLock, "error", err.Error())
 	}
 	lk, lerr := launchctl.ReadFallbackLock(cfg.FallbackLock)
+	if lerr == nil && !lk.Done() {
+		// A promotion was cut short: finish it before watching.
+		if over, err := g.resume(ctx, lk); over || err != nil {
+			return err
+		}
+	}
 	since, why := "unknown time", "unknown reason"
 	if lerr == nil && lk != nil {
 		since, why = lk.When.UTC().Format(time.RFC3339), lk.Why

@@ -28,7 +28,10 @@
 //     (launchctl.PromoteFallback, under the shared remediation lock).
 //   - fallback_down: while the fallback lock exists the guardian watches the
 //     fallback, never promotes again, and calls for a human (critical) if
-//     the fallback is down too.
+//     the fallback is down too. A lock whose promotion was cut short (its
+//     step is not "done": a SIGTERM or SIGKILL between two launchctl steps)
+//     is finished first (launchctl.ResumePromotion).
+//   - rate_limit ignores restarts recorded in the future (clock_skew).
 //
 // The operator switches back with `council-guardian restore-primary`.
 package guardian
@@ -230,7 +233,7 @@ func newRunner(cfg probe.Common, s Settings, out io.Writer) *launchctl.Runner {
 // watchPrimary probes the primary and escalates its failures.
 func (g *guardian) watchPrimary(ctx context.Context) error {
 	t, s := g.t, g.s
-	history := g.restartHistory()
+	rl := g.rateLimit()
 	t.SetRestarts(g.restartsTotal())
 
 	live := ProbeModels(ctx, t.Client, s.Timeout, t.Common.Model)
@@ -246,7 +249,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 		// /v1/models is green: did launchd restart it behind our back,
 		// and is chat wedged behind the green light?
 		g.checkCrashed(ctx)
-		return g.checkWedged(ctx, history)
+		return g.checkWedged(ctx, rl)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err() // a signal, not a verdict on the server
@@ -295,7 +298,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 		g.skipStarting(pid, age, s.StartupGrace, consecutive)
 		return nil
 	}
-	return g.restart(ctx, history, consecutive, cause)
+	return g.restart(ctx, rl, consecutive, cause)
 }
 
 // authRefused reports a 401 or 403 from target's /v1/models: our side's

@@ -221,31 +221,3 @@ func TestCheckBinary(t *testing.T) {
 		})
 	}
 }
-
-func TestPruneHistory(t *testing.T) {
-	w := DefaultRestartWindow
-	tests := []struct {
-		name string
-		in   []time.Time
-		want int
-	}{
-		{"empty", nil, 0},
-		{"all inside", []time.Time{now.Add(-10 * time.Second), now.Add(-299 * time.Second)}, 2},
-		{"old ones dropped", []time.Time{now.Add(-301 * time.Second), now.Add(-time.Hour), now.Add(-time.Second)}, 1},
-		{"exactly one window ago is outside", []time.Time{now.Add(-w)}, 0},
-		{"future (clock stepped back) still counts", []time.Time{now.Add(time.Minute)}, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := PruneHistory(tt.in, now, w)
-			if len(got) != tt.want {
-				t.Fatalf("kept %v, want %d", got, tt.want)
-			}
-			for i := 1; i < len(got); i++ {
-				if got[i].Before(got[i-1]) {
-					t.Errorf("not oldest first: %v", got)
-				}
-			}
-		})
-	}
-}

@@ -34,30 +34,74 @@ func (g *guardian) restartsTotal() int {
 	return n
 }
 
-// restartHistory returns the restarts inside the rate-limit window, oldest
-// first. A corrupt entry is dropped with a warning rather than blocking
-// restarts forever.
-func (g *guardian) restartHistory() []time.Time {
+// rateLimit reads the restart history from the state and decides whether
+// the limit allows another restart. A corrupt history is dropped with a
+// warning rather than blocking restarts forever; restarts dated in the
+// future are ignored, logged (clock_skew) and dropped from the state, so
+// the warning is not repeated every tick.
+func (g *guardian) rateLimit() RateLimit {
 	var all []time.Time
 	if _, err := g.t.State.Get(historyKey, &all); err != nil {
 		g.t.Log.Warn("state_reset", "key", historyKey, "error", err.Error())
 		all = nil
 	}
-	return PruneHistory(all, g.t.Now(), g.s.RestartWindow)
-}
-
-// PruneHistory keeps the restarts within window before now, oldest first.
-// Restarts dated in the future (a clock stepped back) are kept: they still
-// count against the limit until the window has passed them.
-func PruneHistory(all []time.Time, now time.Time, window time.Duration) []time.Time {
-	var kept []time.Time
-	for _, ts := range all {
-		if now.Sub(ts) < window {
-			kept = append(kept, ts)
+	now := g.t.Now()
+	rl := DecideRestart(all, now, g.s.RestartWindow, g.s.MaxRestarts)
+	if len(rl.Future) > 0 {
+		latest := rl.Future[len(rl.Future)-1]
+		g.t.Log.Warn("clock_skew", "check", CheckRateLimit, "key", historyKey, "ignored", len(rl.Future),
+			"latest", latest.UTC().Format(time.RFC3339), "ahead_s", int(latest.Sub(now).Seconds()),
+			"reason", "restarts dated in the future (a clock stepped back, or a bad state file) do not count against the limit")
+		if !g.t.DryRun() {
+			if err := g.t.State.Put(historyKey, rl.Recent); err != nil {
+				g.t.Log.Warn("state_error", "key", historyKey, "error", err.Error())
+			}
 		}
 	}
-	sort.Slice(kept, func(i, j int) bool { return kept[i].Before(kept[j]) })
-	return kept
+	return rl
+}
+
+// futureRestartSkew is how far ahead of now a recorded restart may lie and
+// still count: a clock corrected by a few seconds is normal.
+const futureRestartSkew = futureSkew
+
+// RateLimit is the restart rate limit's decision for one tick.
+type RateLimit struct {
+	// Recent are the restarts inside the window, oldest first: they count.
+	Recent []time.Time
+	// Future are restarts dated more than a few seconds after now (a clock
+	// stepped back, or a planted state file), oldest first. They do not
+	// count: counted, a restart dated in 2031 would refuse every restart
+	// until 2031.
+	Future []time.Time
+	// Refused: Recent has reached the maximum. Until is when the oldest of
+	// them leaves the window and a restart is allowed again.
+	Refused bool
+	Until   time.Time
+}
+
+// DecideRestart applies the limit of maxRestarts restarts per window to
+// the recorded restart times at now.
+func DecideRestart(history []time.Time, now time.Time, window time.Duration, maxRestarts int) RateLimit {
+	var rl RateLimit
+	for _, ts := range history {
+		switch {
+		case ts.After(now.Add(futureRestartSkew)):
+			rl.Future = append(rl.Future, ts)
+		case now.Sub(ts) < window:
+			rl.Recent = append(rl.Recent, ts)
+		}
+	}
+	sort.Slice(rl.Recent, func(i, j int) bool { return rl.Recent[i].Before(rl.Recent[j]) })
+	sort.Slice(rl.Future, func(i, j int) bool { return rl.Future[i].Before(rl.Future[j]) })
+	if len(rl.Recent) >= maxRestarts {
+		rl.Refused = true
+		rl.Until = now
+		if len(rl.Recent) > 0 {
+			rl.Until = rl.Recent[0].Add(window)
+		}
+	}
+	return rl
 }
 
 // restartWhy says what a restart is for: the check that asked for it
@@ -72,19 +116,17 @@ type restartWhy struct {
 
 // restart kickstarts the primary and verifies the heal, unless the rate
 // limit refuses it.
-func (g *guardian) restart(ctx context.Context, history []time.Time, consecutive int, cause Cause) error {
-	return g.restartFor(ctx, history, consecutive, restartWhy{check: CheckUnreachable, reason: "unreachable", verify: g.verifyPrimary, cause: cause})
+func (g *guardian) restart(ctx context.Context, rl RateLimit, consecutive int, cause Cause) error {
+	return g.restartFor(ctx, rl, consecutive, restartWhy{check: CheckUnreachable, reason: "unreachable", verify: g.verifyPrimary, cause: cause})
 }
 
 // restartFor is the Restart recipe, shared by every check that restarts:
 // one rate limit, the remediation lock, a verified heal.
-func (g *guardian) restartFor(ctx context.Context, history []time.Time, consecutive int, why restartWhy) error {
+func (g *guardian) restartFor(ctx context.Context, rl RateLimit, consecutive int, why restartWhy) error {
 	t, s, cfg := g.t, g.s, g.t.Common
-	if len(history) >= s.MaxRestarts {
-		next := t.Now()
-		if len(history) > 0 {
-			next = history[0].Add(s.RestartWindow)
-		}
+	history := rl.Recent
+	if rl.Refused {
+		next := rl.Until
 		t.Fail(CheckRateLimit, "rate_limit", alert.Critical,
 			withCause(fmt.Sprintf("primary %s still failing (%s) after %d restart(s) in %s; restart refused until %s; a human is needed",
 				cfg.PrimaryLabel, why.reason, len(history), s.RestartWindow, next.UTC().Format(time.RFC3339)), why.cause),

@@ -154,7 +154,7 @@ func ReadHangEvidence(path string, after int, interval time.Duration, now time.T
 
 // checkWedged runs when /v1/models passed: if the canary says chat hangs,
 // the primary's CPU decides between wedged (restart) and working (wait).
-func (g *guardian) checkWedged(ctx context.Context, history []time.Time) error {
+func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 	t := g.t
 	w, err := wedgedSettingsFrom(t.C, t.Common.StateDir)
 	if err != nil {
@@ -247,7 +247,7 @@ func (g *guardian) checkWedged(ctx context.Context, history []time.Time) error {
 	}
 	cause := g.causeFrom(info, g.primaryLogTail())
 	t.Fail(CheckWedged, "wedged", alert.Error, withCause(msg, cause), append(append(attrs, "reason", reason), cause.attrs()...)...)
-	if err := g.restartFor(ctx, history, ev.Consecutive, restartWhy{check: CheckWedged, reason: reason, verify: g.verifyChat, cause: cause}); err != nil {
+	if err := g.restartFor(ctx, rl, ev.Consecutive, restartWhy{check: CheckWedged, reason: reason, verify: g.verifyChat, cause: cause}); err != nil {
 		return err
 	}
 	if c := t.Channel(CheckWedged); c == nil || !c.Open() {

@@ -40,12 +40,20 @@ func commands() []*cli.Command {
 			Action:    sign,
 		},
 		{
-			Name:      "verify",
-			Usage:     "check FILE against its detached signature (FILE.sig unless --sig)",
+			Name:  "verify",
+			Usage: "check FILE against its detached signature (FILE.sig unless --sig)",
+			Description: "Exits as signature tools do: 0 the signature is valid, 1 it is invalid (the content changed, it was\n" +
+				"signed with another key, or the signature file is not a 64-byte signature), 2 it cannot be checked\n" +
+				"(no or unreadable key, file or signature, bad usage).",
 			ArgsUsage: "FILE",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "pubkey", Usage: "public key file", Required: true},
+				// Not Required: the library would report a missing flag with
+				// its own exit code, and a script must get 2 (cannot check).
+				&cli.StringFlag{Name: "pubkey", Usage: "public key file (required)"},
 				&cli.StringFlag{Name: "sig", Usage: "signature file (default FILE.sig)"},
+			},
+			OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+				return cli.Exit(fmt.Sprintf("verify: %v", err), VerifyCannotCheck)
 			},
 			Action: verify,
 		},
@@ -92,17 +100,28 @@ func publicOf(keyPath string) (string, error) {
 	return signing.Fingerprint(priv.Public().(ed25519.PublicKey)), nil
 }
 
+// Exit codes of verify, as signature tools answer (gpgv, openssl dgst
+// -verify): a script tells "tampered" from "could not look".
+const (
+	VerifyValid       = 0
+	VerifyInvalid     = 1
+	VerifyCannotCheck = 2
+)
+
 func verify(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return errors.New("verify: want exactly one FILE")
+		return cli.Exit("verify: want exactly one FILE", VerifyCannotCheck)
+	}
+	if c.String("pubkey") == "" {
+		return cli.Exit("verify: --pubkey is required", VerifyCannotCheck)
 	}
 	file := c.Args().First()
 	pub, err := signing.LoadPublicKey(c.String("pubkey"))
 	if err != nil {
-		return err
+		return cli.Exit(err.Error(), VerifyCannotCheck)
 	}
 	if err := signing.VerifyFile(pub, file, c.String("sig")); err != nil {
-		return err
+		return cli.Exit(err.Error(), verifyExit(err))
 	}
 	sig := c.String("sig")
 	if sig == "" {
@@ -110,4 +129,14 @@ func verify(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "%s: signature %s OK (key %s)\n", file, sig, signing.Fingerprint(pub))
 	return nil
+}
+
+// verifyExit maps a verification error to verify's exit code: a signature
+// that was read and does not match (or is not a signature at all) is
+// invalid; anything that stopped the check before that cannot check.
+func verifyExit(err error) int {
+	if errors.Is(err, signing.ErrBadSignature) || errors.Is(err, signing.ErrSignatureSize) {
+		return VerifyInvalid
+	}
+	return VerifyCannotCheck
 }

@@ -2,19 +2,19 @@ package integrity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/openai"
 	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/transport"
 )
 
 // Remediation events.
@@ -25,6 +25,12 @@ const (
 	EventPromoteDryRun  = "promote_dry_run"
 	EventPromoteFailed  = "promote_failed"
 	EventFallback       = "fallback_activated"
+	// EventResuming: the fallback lock records a promotion that did not
+	// finish (its prober was killed mid-way); this tick finishes it.
+	EventResuming = "promotion_resuming"
+	// EventInterrupted: a signal stopped this tick's promotion between two
+	// launchctl steps; the lock records where, and the next tick resumes.
+	EventInterrupted = "promotion_interrupted"
 )
 
 // The promotion's channels are the guardian's, so an operator sees one
@@ -60,8 +66,15 @@ func promoteReasons(t *probe.Tick) (reasons []string, streak int) {
 
 // remediate promotes the fallback once when a remediating check failed.
 // Never from the fallback: if the fallback lock exists the fallback already
-// serves and the probe only reports.
+// serves and the probe only reports, unless the lock says that promotion
+// was cut short, which this tick then finishes.
 func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runner) {
+	if lk, err := launchctl.ReadFallbackLock(t.Common.FallbackLock); err == nil && !lk.Done() {
+		// A promotion was cut short (whoever started it): finish it,
+		// whatever this tick found.
+		resume(ctx, t, s, r, lk)
+		return
+	}
 	reasons, streak := promoteReasons(t)
 	if len(reasons) == 0 {
 		return
@@ -84,32 +97,77 @@ func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runn
 	}
 
 	t.Log.Warn(EventPromoting, "reason", why, "primary", t.Common.PrimaryLabel, "fallback", t.Common.FallbackLabel, "dry_run", t.DryRun())
-	res, err := r.PromoteFallback(ctx, launchctl.PromoteOpts{
+	res, err := r.PromoteFallback(ctx, promoteOpts(t, s, r, why))
+	if errors.Is(err, launchctl.ErrAlreadyOnFallback) {
+		// Another probe promoted between our look and the lock.
+		t.Log.Warn(EventPromoteSkipped, "reason", err.Error(), "steps", res.Steps)
+		return
+	}
+	reportPromotion(ctx, t, why, "", res, err)
+}
+
+// promoteOpts are this probe's PromoteFallback and ResumePromotion options.
+func promoteOpts(t *probe.Tick, s Settings, r *launchctl.Runner, why string) launchctl.PromoteOpts {
+	return launchctl.PromoteOpts{
 		PrimaryLabel: t.Common.PrimaryLabel, FallbackLabel: t.Common.FallbackLabel, FallbackPlist: t.Common.FallbackPlist,
 		FallbackLockPath: t.Common.FallbackLock, RemediationLockPath: t.Common.RemediationLock,
 		Who: "council-integrity", Why: why,
 		Verify: fallbackServes(r, t.Common.FallbackLabel, s.FallbackURL),
-	})
-	var steps []string
-	if res != nil {
-		steps = res.Steps
+	}
+}
+
+// resume finishes a promotion whose fallback lock stops short of "done"
+// (the probe promoting was killed between two launchctl steps): the
+// remaining steps under the shared remediation lock, then verify, then the
+// promotion's own notice.
+func resume(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runner, lk *launchctl.FallbackLock) {
+	why := lk.Why
+	if why == "" {
+		why = "unknown reason"
+	}
+	t.Log.Warn(EventResuming, "step", lk.Step, "lock_who", lk.Who, "lock_when", lk.When.UTC().Format(time.RFC3339), "lock_why", lk.Why,
+		"primary", t.Common.PrimaryLabel, "fallback", t.Common.FallbackLabel, "dry_run", t.DryRun())
+	res, err := r.ResumePromotion(ctx, promoteOpts(t, s, r, why))
+	if errors.Is(err, launchctl.ErrNothingToResume) {
+		// Another probe finished it while we waited for the lock.
+		t.Log.Info(EventPromoteSkipped, "reason", err.Error(), "steps", res.Steps)
+		return
+	}
+	reportPromotion(ctx, t, why, lk.Step, res, err)
+}
+
+// reportPromotion reports how a promotion (or, with resumedAfter set, the
+// resume of one interrupted after that step) ended.
+func reportPromotion(ctx context.Context, t *probe.Tick, why, resumedAfter string, res *launchctl.Result, err error) {
+	steps := res.Steps
+	if ctx.Err() != nil {
+		// A signal, not a verdict: the launchctl step under way finished
+		// and the lock records it; the next tick resumes.
+		step := ""
+		if res.Lock != nil {
+			step = res.Lock.Step
+		}
+		t.Log.Warn(EventInterrupted, "step", step, "steps", steps, "reason", "signal received; the next tick finishes the promotion")
+		return
+	}
+	resumed := ""
+	if resumedAfter != "" {
+		resumed = fmt.Sprintf(" (an interrupted promotion, finished after step %s)", resumedAfter)
 	}
 	switch {
-	case errors.Is(err, launchctl.ErrAlreadyOnFallback):
-		// Another probe promoted between our look and the lock.
-		t.Log.Warn(EventPromoteSkipped, "reason", err.Error(), "steps", steps)
 	case err != nil:
 		// A one-off notice, not an open channel: integrity never watches
 		// the fallback afterwards (the guardian does, on fallback_down).
 		t.Log.Log(ctx, eventlog.LevelCritical, EventPromoteFailed, "check", checkFallbackDown, "error", err.Error(), "steps", steps)
-		t.Notify(checkFallbackDown, alert.Critical, fmt.Sprintf("promoting %s failed: %v (was promoting because %s)", t.Common.FallbackLabel, err, why))
+		t.Notify(checkFallbackDown, alert.Critical, fmt.Sprintf("promoting %s failed: %v (was promoting because %s)%s", t.Common.FallbackLabel, err, why, resumed))
 		t.SetExit(probe.ExitCritical, "fallback promotion failed")
 	case t.DryRun():
 		t.Log.Info(EventPromoteDryRun, "steps", steps)
 	default:
-		msg := fmt.Sprintf("fallback %s activated and serving; primary %s booted out because %s. Fix the binary, then restore the primary.",
-			t.Common.FallbackLabel, t.Common.PrimaryLabel, why)
-		t.Log.Warn(EventFallback, "check", checkFallbackActivated, "detail", msg, "steps", steps, "verify_attempts", res.VerifyAttempts)
+		msg := fmt.Sprintf("fallback %s activated and serving; primary %s booted out because %s%s. Fix the binary, then restore the primary.",
+			t.Common.FallbackLabel, t.Common.PrimaryLabel, why, resumed)
+		t.Log.Warn(EventFallback, "check", checkFallbackActivated, "detail", msg, "steps", steps, "verify_attempts", res.VerifyAttempts,
+			"resumed_after", resumedAfter)
 		t.Notify(checkFallbackActivated, alert.Warn, msg)
 		t.SetExit(probe.ExitCritical, "fallback activated; a human must restore the primary")
 	}
@@ -121,8 +179,9 @@ func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runn
 // probe holds no credentials, and a server asking for them is serving).
 // Anything else (a 404 or HTML from some other listener, a 5xx) is not a
 // heal; the guardian checks the model list itself with its credentials.
+// The request goes through pkg/openai over a credential-free transport,
+// which refuses redirects and proxies like every council request.
 func fallbackServes(r *launchctl.Runner, label, url string) func(context.Context) error {
-	client := &http.Client{Timeout: 10 * time.Second}
 	return func(ctx context.Context) error {
 		info, err := r.Print(ctx, label)
 		if err != nil {
@@ -134,28 +193,22 @@ func fallbackServes(r *launchctl.Runner, label, url string) func(context.Context
 		if url == "" {
 			return nil
 		}
-		target := strings.TrimRight(url, "/") + "/v1/models"
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		tc, err := transport.Resolve(transport.Config{Mode: transport.Bearer, URL: url})
 		if err != nil {
 			return err
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("GET %s: %w", target, err)
-		}
-		defer resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusUnauthorized, http.StatusForbidden:
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		where := redact.URL(strings.TrimRight(url, "/"))
+		models, err := openai.New(tc).ListModels(ctx)
+		switch {
+		case openai.ClassOf(err) == openai.Auth:
 			return nil
-		case http.StatusOK:
-			var list struct {
-				Data []json.RawMessage `json:"data"`
-			}
-			if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&list); err != nil || list.Data == nil {
-				return fmt.Errorf("GET %s: 200 but not a JSON model list", target)
-			}
-			return nil
+		case err != nil:
+			return fmt.Errorf("fallback at %s: %w", where, err)
+		case models.Data == nil:
+			return fmt.Errorf("fallback at %s: GET %s: 200 but not a JSON model list", where, openai.ModelsPath)
 		}
-		return fmt.Errorf("GET %s: %s", target, resp.Status)
+		return nil
 	}
 }

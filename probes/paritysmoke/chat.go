@@ -1,20 +1,15 @@
 package paritysmoke
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/redact"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -35,10 +30,6 @@ type Backend struct {
 	// servers return them.
 	Logprobs bool
 	Log      *slog.Logger
-	// Secrets are redacted from response excerpts in errors (the bearer
-	// token: a misbehaving server or proxy may echo the request's headers
-	// into an error page), on top of anything shaped like one.
-	Secrets []string
 
 	// noExtras is set once the server refused seed/logprobs with a 400, so
 	// the rest of the set is sent without them.
@@ -86,40 +77,6 @@ func (a Answer) TokenCount() int {
 	return Tokenize(a.Text).Len()
 }
 
-type chatRequest struct {
-	Model       string        `json:"model,omitempty"`
-	Messages    []chatMessage `json:"messages"`
-	Temperature float64       `json:"temperature"`
-	Seed        *int64        `json:"seed,omitempty"`
-	MaxTokens   int           `json:"max_tokens"`
-	Logprobs    bool          `json:"logprobs,omitempty"`
-	Stream      bool          `json:"stream"`
-}
-
-type chatMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
-
-type chatResponse struct {
-	Choices []struct {
-		Message struct {
-			Content          *string `json:"content"`
-			ReasoningContent string  `json:"reasoning_content"`
-			Reasoning        string  `json:"reasoning"`
-		} `json:"message"`
-		Logprobs *struct {
-			Content []struct {
-				Token string `json:"token"`
-			} `json:"content"`
-		} `json:"logprobs"`
-		FinishReason string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *struct {
-		CompletionTokens int `json:"completion_tokens"`
-	} `json:"usage"`
-}
-
 // errRejectedExtras marks a 400 that may be the server refusing seed or
 // logprobs.
 var errRejectedExtras = errors.New("server rejected the request")
@@ -156,128 +113,60 @@ func (b *Backend) Ask(ctx context.Context, p Prompt, timeout time.Duration) Answ
 }
 
 func (b *Backend) post(ctx context.Context, p Prompt, extras bool) (Answer, error) {
-	body := chatRequest{
-		Model:     b.Model,
-		Messages:  []chatMessage{{Role: "user", Content: p.Prompt}},
-		MaxTokens: p.MaxTokens,
-	}
+	req := openai.UserPrompt(b.Model, p.Prompt, p.MaxTokens)
 	if extras {
 		if b.Seed != 0 {
 			seed := b.Seed
-			body.Seed = &seed
+			req.Seed = &seed
 		}
-		body.Logprobs = b.Logprobs
+		req.Logprobs = b.Logprobs
 	}
-	buf, err := json.Marshal(body)
+	api := openai.New(b.Client)
+	api.MaxBody = maxResponseBytes
+	res, err := api.Chat(ctx, req)
 	if err != nil {
-		return Answer{}, fmt.Errorf("encode request: %w", err)
-	}
-	req, err := b.Client.NewRequest(ctx, http.MethodPost, "/v1/chat/completions", bytes.NewReader(buf))
-	if err != nil {
-		return Answer{}, err
-	}
-	resp, err := b.Client.HTTP.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return Answer{}, fmt.Errorf("request failed: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return Answer{}, fmt.Errorf("read answer (HTTP %d): %w", resp.StatusCode, err)
-	}
-	if len(data) > maxResponseBytes {
-		return Answer{}, fmt.Errorf("answer larger than %d bytes", maxResponseBytes)
-	}
-	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, printable(redact(data, b.Secrets), 120))
-		if resp.StatusCode == http.StatusBadRequest && extras {
-			err = fmt.Errorf("%w: %w", errRejectedExtras, err)
+		var e *openai.Error
+		switch {
+		case errors.As(err, &e) && e.Status == http.StatusBadRequest && extras:
+			return Answer{}, fmt.Errorf("%w: %w", errRejectedExtras, err)
+		case errors.As(err, &e) && e.Class == openai.Unreachable:
+			return Answer{}, fmt.Errorf("request failed: %w", err)
 		}
 		return Answer{}, err
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return Answer{}, errors.New("HTTP 200 with an empty body")
+	a := Answer{
+		// The answer is shown (events, the table, the alert, a recorded
+		// file), so it is redacted here, once: a server that echoes the
+		// request's credentials gets a wrong answer, not a leak. Its own
+		// tokens would spell the secret again; then they are dropped and
+		// the redacted text is tokenized instead.
+		Text:            redact.String(res.Answer),
+		ReasoningBytes:  res.ReasoningBytes,
+		InlineReasoning: res.InlineReasoning,
+		ModelTokens:     res.LogprobTokens,
+		UsageTokens:     max(res.CompletionTokens, 0),
+		FinishReason:    redact.String(res.FinishReason),
 	}
-	var cr chatResponse
-	if err := json.Unmarshal(data, &cr); err != nil {
-		return Answer{}, fmt.Errorf("answer is not JSON (Content-Type %q): %s", resp.Header.Get("Content-Type"), printable(redact(data, b.Secrets), 60))
-	}
-	if len(cr.Choices) == 0 {
-		return Answer{}, errors.New("answer has no choices")
-	}
-	ch := cr.Choices[0]
-	a := Answer{FinishReason: ch.FinishReason}
-	inline := 0
-	if ch.Message.Content != nil {
-		a.Text, inline = openai.Visible(*ch.Message.Content)
-	}
-	a.InlineReasoning = inline > 0
-	a.ReasoningBytes = inline + len(ch.Message.ReasoningContent) + len(ch.Message.Reasoning)
-	if ch.Logprobs != nil && len(ch.Logprobs.Content) > 0 {
-		a.ModelTokens = make([]string, len(ch.Logprobs.Content))
-		for i, t := range ch.Logprobs.Content {
-			a.ModelTokens[i] = t.Token
-		}
-	}
-	if cr.Usage != nil {
-		a.UsageTokens = cr.Usage.CompletionTokens
+	if a.Text != res.Answer {
+		a.ModelTokens = nil
 	}
 	return a, nil
 }
 
-// bearerRE matches a bearer credential as an echoed Authorization header
-// spells it.
-var bearerRE = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',;]+`)
-
-// redact returns a response body as text with the known secrets and
-// anything shaped like a bearer credential replaced, before any excerpt of
-// it reaches an error, a log line or an alert.
-func redact(body []byte, secrets []string) string {
-	s := string(body)
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return bearerRE.ReplaceAllString(s, "${1}[redacted]")
-}
-
-// ResolveModel sets Model to the server's first listed model when it is
-// empty (the --model contract). A server that cannot list its models is
-// left to choose itself; the error says why.
+// ResolveModel sets Model, when it is empty, to the model the server
+// serves (openai.Models.Served: the first non-empty id it lists; the
+// --model contract). A server that cannot list its models is left to
+// choose itself; the error says why.
 func (b *Backend) ResolveModel(ctx context.Context, timeout time.Duration) error {
 	if b.Model != "" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := b.Client.NewRequest(ctx, http.MethodGet, "/v1/models", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := b.Client.HTTP.Do(req)
+	id, _, err := openai.New(b.Client).ServedModel(ctx, "")
 	if err != nil {
 		return fmt.Errorf("list models: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("list models: HTTP %d", resp.StatusCode)
-	}
-	var list struct {
-		Data []struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&list); err != nil {
-		return fmt.Errorf("list models: %w", err)
-	}
-	if len(list.Data) == 0 || list.Data[0].ID == "" {
-		return errors.New("list models: the server lists no model")
-	}
-	b.Model = list.Data[0].ID
+	b.Model = id
 	return nil
 }

@@ -257,7 +257,7 @@ func TestBackendRedactsEchoedToken(t *testing.T) {
 			}))
 			defer srv.Close()
 			c := plainClient(t, srv.URL, tokenFile)
-			b := &Backend{Role: "primary", Client: c, Secrets: tokenOf(c, tokenFile)}
+			b := &Backend{Role: "primary", Client: c}
 			a := b.Ask(context.Background(), Prompt{ID: "p", Prompt: "2+2", MaxTokens: 4}, 5*time.Second)
 			if a.Err == nil {
 				t.Fatalf("Ask = %+v, want an error", a)

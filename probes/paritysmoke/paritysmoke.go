@@ -95,6 +95,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/redact"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
@@ -220,8 +221,7 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	}
 
 	runner := &Runner{
-		Primary: &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: o.Logprobs, Log: t.Log,
-			Secrets: tokenOf(t.Client, t.Common.TokenFile)},
+		Primary:       &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: o.Logprobs, Log: t.Log},
 		PromptTimeout: o.PromptTimeout,
 		MinPrefix:     o.MinPrefix,
 	}
@@ -234,14 +234,16 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 			t.Unknown(CheckReference, "reference_transport_error", err.Error())
 		} else {
 			runner.Reference = &Backend{Role: "reference", Client: c, Model: o.RefModel, Seed: o.Seed, Logprobs: o.Logprobs,
-				Log: t.Log.With("reference_transport", string(c.Kind)), Secrets: tokenOf(c, o.Reference.TokenFile)}
+				Log: t.Log.With("reference_transport", string(c.Kind))}
 			resolveModel(ctx, t, runner.Reference, o.PromptTimeout)
 		}
 	} else {
 		t.Clear(CheckReference)
 	}
-	t.Log.Info("parity_start", "prompts", len(set.Prompts), "model", runner.Primary.Model,
-		"reference", o.ReferenceURL, "seed", o.Seed, "prompt_timeout_ms", o.PromptTimeout.Milliseconds())
+	// The model id may be the server's (first listed): redacted, as is
+	// any password in the reference URL.
+	t.Log.Info("parity_start", "prompts", len(set.Prompts), "model", redact.String(runner.Primary.Model),
+		"reference", redact.URL(o.ReferenceURL), "seed", o.Seed, "prompt_timeout_ms", o.PromptTimeout.Milliseconds())
 
 	results, err := runner.Run(ctx, set, func(r Result) { logResult(t, r) })
 	if err != nil {
@@ -253,18 +255,6 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	judgeSet(t, results, o)
 	if runner.Reference != nil {
 		judgeReference(t, results)
-	}
-	return nil
-}
-
-// tokenOf is the bearer token a client sends, read again from its file only
-// so that it can be redacted should a server echo it back.
-func tokenOf(c *transport.Client, tokenFile string) []string {
-	if c == nil || c.Kind != transport.KindBearer {
-		return nil
-	}
-	if tok, err := transport.ReadToken(tokenFile); err == nil && tok != "" {
-		return []string{tok}
 	}
 	return nil
 }
@@ -385,8 +375,7 @@ func record(ctx context.Context, t *probe.Tick, o Options, set *PromptSet) error
 			return nil
 		}
 	}
-	b := &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: false, Log: t.Log,
-		Secrets: tokenOf(t.Client, t.Common.TokenFile)}
+	b := &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: false, Log: t.Log}
 	resolveModel(ctx, t, b, o.PromptTimeout)
 	runner := &Runner{Primary: b, PromptTimeout: o.PromptTimeout}
 	results, err := runner.Run(ctx, set, func(r Result) {
@@ -421,7 +410,7 @@ func record(ctx context.Context, t *probe.Tick, o Options, set *PromptSet) error
 		t.SetExit(probe.ExitCritical, why)
 		return nil
 	}
-	golden := Golden(results, RecordNote(t.Now(), t.Client.BaseURL, b.Model))
+	golden := Golden(results, RecordNote(t.Now(), redact.URL(t.Client.BaseURL), redact.String(b.Model)))
 	if t.DryRun() {
 		data, err := MarshalPrompts(golden)
 		if err != nil {

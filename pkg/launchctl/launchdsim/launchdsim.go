@@ -17,17 +17,19 @@
 //   - a disabled label does not start: not at bootstrap, and kickstart
 //     fails with `Could not kickstart service "x": 119: Service is
 //     disabled`;
-//   - RunAtLoad=true, or KeepAlive without an explicit RunAtLoad=false,
-//     starts the program at bootstrap; kickstart starts it; kickstart -k
-//     restarts it; bootout stops it;
+//   - RunAtLoad=true starts the program at bootstrap, and so does
+//     KeepAlive=true whatever RunAtLoad says (launchd.plist(5): KeepAlive
+//     "unconditionally keep[s] the job alive" once it is loaded and
+//     enabled; only the disabled state keeps such a job down); kickstart
+//     starts it; kickstart -k restarts it; bootout stops it;
 //   - the program in ProgramArguments really runs (detached, in its own
 //     session, stdio to StandardOutPath/StandardErrorPath or /dev/null, the
 //     plist's EnvironmentVariables, not the caller's environment), its pid
 //     is recorded and shown by print, and it is sent SIGTERM (then SIGKILL)
 //     on bootout and kickstart -k;
-//   - KeepAlive respawn is approximated: every invocation first looks for
-//     recorded processes that died and starts those whose label is
-//     KeepAlive and enabled again;
+//   - KeepAlive is approximated: every invocation first starts every
+//     loaded, enabled KeepAlive label that has no running process (one
+//     that died, or one enabled since it was loaded disabled);
 //   - print and print-disabled write launchctl's real output format.
 //
 // How a program ended: the fake is not the parent of the processes it
@@ -48,6 +50,13 @@
 //	                    "verb[:label]=mode[-once]" where mode is eio (5:
 //	                    Input/output error), eperm (1: Operation not
 //	                    permitted) or a number; e.g. "bootstrap=eio-once"
+//	FAKE_LAUNCHD_PAUSE  the start of an invocation's arguments, e.g.
+//	                    "enable gui/501/com.sanctum.server-mlx": the first
+//	                    invocation that starts so (once per state file)
+//	                    writes its pid to <state>.paused and waits, before
+//	                    doing anything, until that file is removed; then it
+//	                    runs as usual. Tests use it to catch a caller in the
+//	                    middle of a launchctl step and signal or kill it.
 package launchdsim
 
 import (
@@ -74,7 +83,43 @@ const (
 	EnvState = "FAKE_LAUNCHD_STATE"
 	EnvLog   = "FAKE_LAUNCHD_LOG"
 	EnvFail  = "FAKE_LAUNCHD_FAIL"
+	EnvPause = "FAKE_LAUNCHD_PAUSE"
 )
+
+// PauseFile is where a paused invocation (FAKE_LAUNCHD_PAUSE) writes its
+// pid; removing it lets the invocation go on.
+func PauseFile(statePath string) string { return statePath + ".paused" }
+
+// maxPause bounds a pause nobody releases: the invocation then fails
+// without touching the state.
+const maxPause = 60 * time.Second
+
+// pause holds an invocation whose arguments start with prefix, the first
+// time one does, until PauseFile is removed. It reports false when the
+// pause was never released.
+func pause(statePath, prefix string, args []string) bool {
+	if prefix == "" || !strings.HasPrefix(strings.Join(args, " "), prefix) {
+		return true
+	}
+	used, err := os.OpenFile(statePath+".pause-used", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return true // paused once already (or cannot tell): run as usual
+	}
+	used.Close()
+	file := PauseFile(statePath)
+	tmp := file + ".tmp"
+	if os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o600) != nil || os.Rename(tmp, file) != nil {
+		return true
+	}
+	deadline := time.Now().Add(maxPause)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
 
 // State is the fake launchd's whole state, kept in the JSON state file.
 type State struct {
@@ -187,6 +232,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fake launchctl: %s is not set (this is a test double, not launchctl)\n", EnvState)
 		return 64
 	}
+	if !pause(statePath, os.Getenv(EnvPause), args) {
+		fmt.Fprintf(stderr, "fake launchctl: paused for %s and never released\n", maxPause)
+		return 70
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := lock.Acquire(ctx, statePath+".lock")
@@ -229,22 +278,25 @@ func appendLine(path, line string) error {
 	return err
 }
 
-// reap notices recorded processes that died and respawns KeepAlive ones.
+// reap notices recorded processes that died, and keeps every loaded,
+// enabled KeepAlive label running: launchd starts such a job whether its
+// process died, it was never started (RunAtLoad=false), or it was loaded
+// while disabled and has been enabled since.
 func (st *State) reap() {
 	for _, svc := range st.Services {
-		if svc.PID <= 0 || alive(svc.PID) {
-			continue
+		if svc.PID > 0 && !alive(svc.PID) {
+			// How it ended, as its supervisor recorded it.
+			svc.LastExit, svc.LastSignal = "(unknown)", ""
+			if n, isSignal, ok := lastStatus(svc.PID, svc.Supervisor); ok && isSignal {
+				svc.LastExit, svc.LastSignal = "", signalText(n)
+			} else if ok {
+				svc.LastExit = strconv.Itoa(n)
+			}
+			svc.PID, svc.Supervisor = 0, 0
 		}
-		svc.LastExit, svc.LastSignal = "(unknown)", ""
-		if n, isSignal, ok := lastStatus(svc.PID, svc.Supervisor); ok && isSignal {
-			svc.LastExit, svc.LastSignal = "", signalText(n)
-		} else if ok {
-			svc.LastExit = strconv.Itoa(n)
-		}
-		svc.PID, svc.Supervisor = 0, 0
-		// A KeepAlive job is started again, as launchd does on its own;
-		// runs counts it and print keeps how the last process ended.
-		if svc.KeepAlive && !st.disabled(svc) {
+		// runs counts launchd's own restart; print keeps how the last
+		// process ended.
+		if svc.PID == 0 && svc.KeepAlive && !st.disabled(svc) {
 			start(svc)
 		}
 	}
@@ -386,7 +438,8 @@ func (s *session) bootstrap(args []string) int {
 	}
 	svc.Domain = domain
 	s.st.Services[svc.Label] = svc
-	startsAtLoad := (svc.RunAtLoad != nil && *svc.RunAtLoad) || (svc.KeepAlive && svc.RunAtLoad == nil)
+	// KeepAlive starts the job at load whatever RunAtLoad says.
+	startsAtLoad := (svc.RunAtLoad != nil && *svc.RunAtLoad) || svc.KeepAlive
 	if startsAtLoad && !s.st.disabled(svc) {
 		start(svc)
 	}

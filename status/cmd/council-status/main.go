@@ -7,8 +7,12 @@
 // Usage:
 //
 //	council-status [--state-dir DIR] [--log-dir DIR] [--fallback-lock FILE]
-//	               [--probes guardian,canary,...] [--json] [--watch 5s]
-//	               [--color auto|always|never]
+//	               [--probes guardian,canary,...] [--json] [--wide]
+//	               [--watch 5s] [--color auto|always|never]
+//
+// The table fits the screen: every line is cut to $COLUMNS, else the
+// terminal's width, else 100 columns, with an ellipsis; --wide prints
+// everything in full, and --json the whole report.
 //
 // Every flag has an environment variable (COUNCIL_STATE_DIR, COUNCIL_LOG_DIR,
 // COUNCIL_FALLBACK_LOCK, ...); see --help. Exit codes: 0 OK, 1 WARNING,

@@ -14,8 +14,9 @@
 //	council-integrity verify --pubkey PUB FILE [--sig SIG]
 //
 // Every flag has an environment variable and a default; run
-// `council-integrity --help` for the list. Exit codes follow the Nagios
-// convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+// `council-integrity --help` for the list. A tick's exit codes follow the
+// Nagios convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. verify answers
+// as signature tools do: 0 valid, 1 invalid, 2 cannot check.
 package main
 
 import (

@@ -1,0 +1,92 @@
+package status
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// The screen width comes from $COLUMNS, else the terminal, else 100; --wide
+// cuts nothing; --json is the whole report whatever the width.
+func TestWidthFromColumnsTerminalOrDefault(t *testing.T) {
+	dir := filepath.Join("testdata", "demo-end")
+	t.Setenv("HOME", "/Users/operator")
+	tests := []struct {
+		name     string
+		columns  string
+		terminal int
+		args     []string
+		want     int // the widest line must be at most this (0: wider than 100)
+	}{
+		{"COLUMNS wins", "72", 120, nil, 72},
+		{"the terminal's width", "", 90, nil, 90},
+		{"a bad COLUMNS is ignored", "wide", 0, nil, DefaultWidth},
+		{"neither: 100", "", 0, nil, DefaultWidth},
+		{"--wide cuts nothing", "72", 0, []string{"--wide"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			c := &Command{Stdout: &out, Stderr: io.Discard,
+				Now:           func() time.Time { return time.Date(2026, 12, 2, 15, 17, 52, 0, time.UTC) },
+				IsTerminal:    func(io.Writer) bool { return false },
+				TerminalWidth: func(io.Writer) int { return tt.terminal },
+				Getenv:        func(k string) string { return map[string]string{"COLUMNS": tt.columns}[k] },
+			}
+			args := append([]string{"council-status", "--state-dir", filepath.Join(dir, "state"), "--log-dir", filepath.Join(dir, "logs"),
+				"--fallback-lock", filepath.Join(dir, "none.lock")}, tt.args...)
+			if code := c.Run(args); code != ExitCritical {
+				t.Fatalf("exit %d\n%s", code, out.String())
+			}
+			widest := 0
+			for _, l := range strings.Split(out.String(), "\n") {
+				widest = max(widest, utf8.RuneCountInString(l))
+			}
+			switch {
+			case tt.want == 0 && widest <= DefaultWidth:
+				t.Errorf("--wide: widest line %d columns, want the full text (> %d)\n%s", widest, DefaultWidth, out.String())
+			case tt.want > 0 && widest > tt.want:
+				t.Errorf("widest line %d columns, want at most %d\n%s", widest, tt.want, out.String())
+			case tt.want > 0 && widest < tt.want-30:
+				t.Errorf("widest line %d columns: the width %d was not used\n%s", widest, tt.want, out.String())
+			}
+		})
+	}
+
+	var out bytes.Buffer
+	c := &Command{Stdout: &out, Stderr: io.Discard, Now: time.Now, IsTerminal: func(io.Writer) bool { return false },
+		Getenv: func(k string) string { return map[string]string{"COLUMNS": "40"}[k] }}
+	c.Run([]string{"council-status", "--json", "--state-dir", filepath.Join(dir, "state"), "--log-dir", filepath.Join(dir, "logs")})
+	var r Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Probes {
+		if p.Name == "drift" && (len(p.Channels) != 2 || !strings.Contains(p.Channels[0].Summary, "committed sha256 cfe17c9fc948bafd43538ac8e75af42925e10267e0958565c748b83cc4a0a794")) {
+			t.Errorf("--json lost a channel or its full summary: %+v", p.Channels)
+		}
+	}
+}
+
+// Text a server or a file put in a summary cannot break a line or drive
+// the terminal: control characters reach the screen as spaces.
+func TestControlCharactersAreNotPrinted(t *testing.T) {
+	r := Report{GeneratedAt: time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC), Exit: ExitCritical, Result: "CRITICAL",
+		Probes: []ProbeStatus{{Name: "canary", Exit: ExitCritical, Result: "CRITICAL", LastSummary: "answer: line one\nline two\x1b[2J",
+			Channels: []ChannelStatus{{Check: "answer", Severity: "error", Consecutive: 1, Summary: "bell\a and \x1b]0;title\x07"}}}}}
+	for _, wide := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := WriteText(&b, r, TextOptions{Location: time.UTC, Wide: wide}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if strings.ContainsAny(out, "\x1b\a") || !strings.Contains(out, "line one line two") {
+			t.Errorf("wide=%v: control characters reached the screen:\n%q", wide, out)
+		}
+	}
+}
