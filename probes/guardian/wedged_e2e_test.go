@@ -230,3 +230,43 @@ func TestCrashHiddenByKeepAlive(t *testing.T) {
 	}
 	alertWith(t, r, "crashed", "error", "crash-looping", "signal 11")
 }
+
+// A primary that died of SIGSEGV right after a Metal out-of-memory line is
+// restarted, not replaced by the fallback (a Metal OOM is worth a
+// restart), and the alert and the restarting event carry launchd's signal
+// and the log line.
+func TestMetalOOMCrashRestartsWithItsCause(t *testing.T) {
+	r := newRig(t)
+	r.writeFallback()
+	prim, ctl := r.loadSim(false)
+	r.args = append(r.args, "--url", prim.URL, "--restart-after", "1")
+	setFault(t, ctl, "crash")
+	chatOnce(prim.URL, 5*time.Second)
+	r.waitDown(prim.URL)
+	setup := len(r.ld.Calls())
+
+	wantCode(t, r.run(), 2)
+	evs := r.events()
+	none(t, evs, "promoting_fallback")
+	wantCalls(t, r.mutating(setup), "kickstart -k "+service(primaryLabel))
+	ev := one(t, evs, "restarting", "unreachable")
+	lines := fmt.Sprint(ev["fatal_lines"])
+	if !strings.Contains(fmt.Sprint(ev["last_exit"]), "signal 11") || !strings.Contains(lines, "kIOGPUCommandBufferCallbackErrorOutOfMemory") {
+		t.Fatalf("restarting event lacks the cause: %v", ev)
+	}
+	alertWith(t, r, "unreachable", "error", "signal 11", "kIOGPUCommandBufferCallbackErrorOutOfMemory")
+	one(t, evs, "restart_verified", "restart_unverified")
+}
+
+// waitDown waits until url refuses connections.
+func (r *rig) waitDown(url string) {
+	r.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(url + "/v1/models")
+		if err != nil {
+			return
+		}
+		resp.Body.Close()
+	}
+	r.t.Fatalf("%s still serves", url)
+}
