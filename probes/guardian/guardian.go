@@ -32,6 +32,14 @@
 //     step is not "done": a SIGTERM or SIGKILL between two launchctl steps)
 //     is finished first (launchctl.ResumePromotion).
 //   - rate_limit ignores restarts recorded in the future (clock_skew).
+//   - wedged: /v1/models is green but the canary's state says chat hangs;
+//     the primary's CPU decides: idle is a deadlock (restarted, verified by
+//     a chat answer), busy is work (left alone until --max-busy). See
+//     wedged.go.
+//   - crashed: launchd restarted the primary by itself (KeepAlive hides a
+//     crash from /v1/models). See crashed.go. Every restart and promotion
+//     carries the cause: launchd's last exit or signal and the fatal log
+//     lines (cause.go).
 //
 // The operator switches back with `council-guardian restore-primary`.
 package guardian
@@ -113,7 +121,14 @@ launchd started less than --startup-grace ago is still loading and is not
 restarted (its failures still count and alert). While the
 fallback lock exists the fallback (--fallback-url) is watched instead and
 nothing is promoted again; restore-primary switches back. A 401 or 403
-is an auth fault: UNKNOWN (exit 3) on the auth channel, never restarted.`
+is an auth fault: UNKNOWN (exit 3) on the auth channel, never restarted.
+A restart signature (--restart-signature: a Metal or CUDA out-of-memory,
+...) restarts instead of promoting. When /v1/models passes but the
+canary's state (--canary-state) shows hang or stream_stall for
+--wedged-after ticks, the primary's CPU is sampled over --cpu-window:
+under --idle-cpu it is wedged and restarted (verified by a tiny chat);
+busy, it is left alone until --max-busy. A primary launchd restarted by
+itself is "crashed" (warn; error at --crash-loop in --crash-window).`
 
 func flags() []cli.Flag {
 	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
