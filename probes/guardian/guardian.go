@@ -218,6 +218,11 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	if err != nil {
 		return err
 	}
+	// The wedged and crashed checks run only on a healthy tick; their
+	// flags are checked on every one, so a typo is caught at once.
+	if _, err := wedgedSettingsFrom(t.C, t.Common.StateDir); err != nil {
+		return err
+	}
 	if t.Common.PrimaryBinary == "" {
 		// An unset path must not read as "binary missing" and promote.
 		return errors.New("--primary-binary is empty: set the primary server's binary path")

@@ -97,6 +97,10 @@ func wedgedSettingsFrom(c *cli.Context, stateDir string) (WedgedSettings, error)
 		return w, fmt.Errorf("--max-busy must not be negative, got %s", w.MaxBusy)
 	case w.CanaryInterval <= 0:
 		return w, fmt.Errorf("--canary-interval must be positive, got %s", w.CanaryInterval)
+	case c.Int("crash-loop") < 0:
+		return w, fmt.Errorf("--crash-loop must not be negative, got %d", c.Int("crash-loop"))
+	case c.Duration("crash-window") <= 0:
+		return w, fmt.Errorf("--crash-window must be positive, got %s", c.Duration("crash-window"))
 	}
 	return w, nil
 }

@@ -270,3 +270,19 @@ func (r *rig) waitDown(url string) {
 	}
 	r.t.Fatalf("%s still serves", url)
 }
+
+// A bad wedged or crashed setting is a config error on every tick (exit
+// 3, naming the flag), not only on the healthy ticks that use it.
+func TestBadWedgedSettingsAreConfigErrors(t *testing.T) {
+	for _, args := range [][]string{{"--idle-cpu", "2"}, {"--cpu-window", "0s"}, {"--crash-window", "0s"}, {"--wedged-after", "-1"}} {
+		t.Run(args[0], func(t *testing.T) {
+			r := newRig(t)
+			r.args = append(r.args, "--url", deadURL(t))
+			res := r.run(args...)
+			wantCode(t, res, 3)
+			if !strings.Contains(res.Stderr+res.Stdout, args[0]) {
+				t.Fatalf("the error does not name %s:\n%s\n%s", args[0], res.Stdout, res.Stderr)
+			}
+		})
+	}
+}
