@@ -36,6 +36,8 @@ var parsers = []struct {
 	{"Ollama /api/ps, /api/tags", "pkg/backend", "ParseOllamaModels"},
 	{"LM Studio /api/v0/models", "pkg/backend", "ParseLMStudioModels"},
 	{"OpenAI /v1/models (backend adapters)", "pkg/backend", "ParseOpenAIModels"},
+	{"/proc/<pid>/stat", "pkg/proccpu", "ParseStat"},
+	{"ps -o cputime=", "pkg/proccpu", "ParsePSCPUTime"},
 }
 
 // fuzzTarget is one func FuzzXxx(f *testing.F) and the functions it calls.

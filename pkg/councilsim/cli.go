@@ -107,6 +107,8 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "personality", Usage: "also serve one real server's own endpoints: " + PersonalityNames(), Value: string(PersonalityGeneric)},
 		&cli.StringFlag{Name: "backend-fault", Usage: "initial fault of the personality (loading|unloaded|on_cpu|expiring|version_changed|kv_full|engine_dead; each personality supports some)", Value: string(BackendFaultNone)},
 		&cli.DurationFlag{Name: "loading-for", Usage: "how long backend fault loading lasts (0 = until changed)"},
+		&cli.StringFlag{Name: "crash-signal", Usage: "signal fault crash dies of (SEGV, BUS, ABRT, KILL, ... or a number)", Value: DefaultCrashSignal},
+		&cli.StringFlag{Name: "crash-line", Usage: "line fault crash writes to --access-log before it dies", Value: DefaultCrashLine},
 		&cli.StringFlag{Name: "access-log", Usage: "append one line per request to this file (empty = none)"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process id here once listening; removed on exit"},
 	}
@@ -126,7 +128,13 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	crashSignal, err := ParseCrashSignal(c.String("crash-signal"))
+	if err != nil {
+		return err
+	}
 	cfg := Config{
+		CrashSignal:   crashSignal,
+		CrashLine:     c.String("crash-line"),
 		PlainAddr:     c.String("listen"),
 		DisablePlain:  c.String("listen") == "",
 		MTLSAddr:      c.String("mtls-listen"),

@@ -216,6 +216,9 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	fault, slowDelay, divergeAfter, pace := s.fault, s.slowDelay, s.divergeAfter, s.pace
 	s.mu.Unlock()
 
+	if !s.processFault(r.Context(), fault, slowDelay) {
+		return
+	}
 	switch fault {
 	case FaultHang:
 		s.hang(r.Context())

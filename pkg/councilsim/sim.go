@@ -61,6 +61,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -116,6 +117,12 @@ type Config struct {
 	// Pace is the initial generation speed (see Pace); zero is as fast as
 	// possible.
 	Pace Pace
+
+	// CrashSignal and CrashLine are how FaultCrash dies and what it
+	// writes to the access log first; zero values mean SIGSEGV and
+	// DefaultCrashLine.
+	CrashSignal syscall.Signal
+	CrashLine   string
 
 	// AccessLog receives the access log; nil means none. Lines are
 	// written with one Write call each.
@@ -274,6 +281,7 @@ func (s *Sim) Start(ctx context.Context) error {
 		}
 	}
 	s.up = true
+	go s.burnWhileBusy()
 	if s.fault == FaultDown {
 		s.downLocked()
 	}

@@ -29,6 +29,9 @@ type ServiceInfo struct {
 	LastExitKnown bool
 	LastExit      string
 	LastSignal    string // "last terminating signal", e.g. "Terminated: 15"
+	// LastSignalNumber is the number at the end of LastSignal ("Segmentation
+	// fault: 11" -> 11); 0 when there is none.
+	LastSignalNumber int
 
 	Path       string   // the plist launchd loaded the service from
 	Program    string   // program launchd execs
@@ -44,6 +47,30 @@ type ServiceInfo struct {
 
 // Running reports whether launchd says a process of the service is running.
 func (s *ServiceInfo) Running() bool { return s.State == "running" && s.PID > 0 }
+
+// Abnormal reports whether the service's last process ended badly: by a
+// signal, or with a non-zero exit code. A service that never exited, or
+// whose exit launchd did not see, is not abnormal.
+func (s *ServiceInfo) Abnormal() bool {
+	return s.LastSignal != "" || (s.LastExitKnown && s.LastExitCode != 0)
+}
+
+// ExitCause says how the service's last process ended, for an alert:
+// "signal 11 (Segmentation fault: 11)", "exit code 78 (78: EX_CONFIG)",
+// "exit code 0"; "" when launchd reports no exit (never exited, unknown).
+func (s *ServiceInfo) ExitCause() string {
+	switch {
+	case s.LastSignalNumber > 0:
+		return fmt.Sprintf("signal %d (%s)", s.LastSignalNumber, s.LastSignal)
+	case s.LastSignal != "":
+		return "signal " + s.LastSignal
+	case s.LastExitKnown && s.LastExit != strconv.Itoa(s.LastExitCode):
+		return fmt.Sprintf("exit code %d (%s)", s.LastExitCode, s.LastExit)
+	case s.LastExitKnown:
+		return fmt.Sprintf("exit code %d", s.LastExitCode)
+	}
+	return ""
+}
 
 // HasProperty reports whether the "properties = a | b" line lists p.
 func (s *ServiceInfo) HasProperty(p string) bool {
@@ -157,6 +184,12 @@ func (s *ServiceInfo) set(key, value string) error {
 		}
 	case "last terminating signal":
 		s.LastSignal = value
+		s.LastSignalNumber = 0
+		if i := strings.LastIndexByte(value, ':'); i >= 0 {
+			if n, err := strconv.Atoi(strings.TrimSpace(value[i+1:])); err == nil && n > 0 && n < 128 {
+				s.LastSignalNumber = n
+			}
+		}
 	case "path":
 		s.Path = value
 	case "program":

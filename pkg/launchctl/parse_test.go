@@ -37,7 +37,7 @@ func golden(t *testing.T, name string, got any) {
 }
 
 func TestParsePrintGolden(t *testing.T) {
-	for _, name := range []string{"print-running", "print-exited", "print-signal"} {
+	for _, name := range []string{"print-running", "print-exited", "print-signal", "print-crashed", "print-exit-nonzero"} {
 		t.Run(name, func(t *testing.T) {
 			in, err := os.ReadFile(filepath.Join("testdata", name+".txt"))
 			if err != nil {
@@ -54,6 +54,52 @@ func TestParsePrintGolden(t *testing.T) {
 
 // The facts the probes act on, spelled out so the golden files are not
 // the only check.
+// What launchd tells about a KeepAlive primary it restarted by itself:
+// how many times it ran, and how the last process ended.
+func TestParsePrintExitCause(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		runs     int
+		sig      int
+		abnormal bool
+		cause    string
+	}{
+		{"print-crashed.txt", 4, 11, true, "signal 11 (Segmentation fault: 11)"},
+		{"print-exit-nonzero.txt", 2, 0, true, "exit code 1"},
+		{"print-signal.txt", 14, 15, true, "signal 15 (Terminated: 15)"},
+		{"print-running.txt", 3, 0, false, ""},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			in, err := os.ReadFile(filepath.Join("testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := ParsePrint(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Runs != tc.runs || s.LastSignalNumber != tc.sig || s.Abnormal() != tc.abnormal || s.ExitCause() != tc.cause {
+				t.Fatalf("runs %d signal %d abnormal %v cause %q; want %d %d %v %q",
+					s.Runs, s.LastSignalNumber, s.Abnormal(), s.ExitCause(), tc.runs, tc.sig, tc.abnormal, tc.cause)
+			}
+		})
+	}
+	for _, tc := range []struct{ exit, cause string }{
+		{"78: EX_CONFIG", "exit code 78 (78: EX_CONFIG)"},
+		{"0", "exit code 0"},
+		{"(unknown)", ""},
+	} {
+		s, err := ParsePrint([]byte("gui/501/x = {\n\tlast exit code = " + tc.exit + "\n}\n"))
+		if err != nil || s.ExitCause() != tc.cause {
+			t.Errorf("last exit code = %s: cause %q, %v; want %q", tc.exit, s.ExitCause(), err, tc.cause)
+		}
+	}
+	s, _ := ParsePrint([]byte("gui/501/x = {\n\tlast terminating signal = Weird\n}\n"))
+	if s.LastSignalNumber != 0 || s.ExitCause() != "signal Weird" || !s.Abnormal() {
+		t.Errorf("a signal without a number: %d %q", s.LastSignalNumber, s.ExitCause())
+	}
+}
+
 func TestParsePrintFacts(t *testing.T) {
 	read := func(name string) *ServiceInfo {
 		t.Helper()

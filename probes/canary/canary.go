@@ -71,7 +71,7 @@ func New() *probe.Probe {
 			"It never restarts anything.",
 		Interval: 10 * time.Minute,
 		Network:  true,
-		Flags:    flags(),
+		Flags:    append(flags(), cpuFlags()...),
 		Default:  alert.Policy{Threshold: 2, Cooldown: 30 * time.Minute},
 		Tick:     tick,
 	}
@@ -139,6 +139,9 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	res, err := can.Run(ctx)
 	if err != nil {
 		return err
+	}
+	if res.Check == CheckHang || res.Check == CheckStreamStall {
+		res.Detail += cpuVerdict(ctx, t) // busy or idle, for the human
 	}
 	report(t, res)
 	return nil

@@ -16,10 +16,10 @@ import (
 // promote switches serving to the fallback because the primary can never
 // serve (why). PromoteFallback refuses when the lock already exists, and
 // takes the shared remediation lock, so two probes racing promote once.
-func (g *guardian) promote(ctx context.Context, why, evidence string) error {
+func (g *guardian) promote(ctx context.Context, why, evidence string, cause Cause) error {
 	t, cfg := g.t, g.t.Common
-	t.Log.Warn("promoting_fallback", "check", CheckFallbackActivated, "why", why, "log_line", evidence,
-		"primary", cfg.PrimaryLabel, "fallback", cfg.FallbackLabel, "dry_run", t.DryRun())
+	t.Log.Warn("promoting_fallback", append([]any{"check", CheckFallbackActivated, "why", why, "log_line", evidence,
+		"primary", cfg.PrimaryLabel, "fallback", cfg.FallbackLabel, "dry_run", t.DryRun()}, cause.attrs()...)...)
 	res, err := g.runner.PromoteFallback(ctx, g.promoteOpts(why))
 	if ctx.Err() != nil {
 		// A signal, not a verdict. The launchctl step under way finished
@@ -34,7 +34,7 @@ func (g *guardian) promote(ctx context.Context, why, evidence string) error {
 			"detail", "another probe promoted the fallback first; nothing done", "lock", cfg.FallbackLock)
 		return nil
 	}
-	g.reportPromotion(why, "", res, err)
+	g.reportPromotion(why, "", res, err, cause)
 	return nil
 }
 
@@ -63,7 +63,8 @@ func (g *guardian) resume(ctx context.Context, lk *launchctl.FallbackLock) (over
 		t.Log.Info("promotion_resume_skipped", "check", CheckFallbackActivated, "reason", err.Error())
 		return false, nil
 	}
-	g.reportPromotion(why, lk.Step, res, err)
+	// The cause was reported when the promotion began.
+	g.reportPromotion(why, lk.Step, res, err, Cause{})
 	return err != nil || t.DryRun(), nil
 }
 
@@ -87,30 +88,30 @@ func (g *guardian) promoteOpts(why string) launchctl.PromoteOpts {
 
 // reportPromotion reports how a promotion (or, with resumedAfter set, the
 // resume of one interrupted after that step) ended.
-func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Result, err error) {
+func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Result, err error, cause Cause) {
 	t, cfg := g.t, g.t.Common
 	rc := rcOf(err)
-	attrs := []any{"steps", res.Steps}
+	attrs := append([]any{"steps", res.Steps}, cause.attrs()...)
 	if resumedAfter != "" {
 		attrs = append(attrs, "resumed_after", resumedAfter)
 	}
 	switch {
 	case err == nil && t.DryRun():
 		t.Log.Info("fallback_dry_run", append(attrs, "check", CheckFallbackActivated, "why", why)...)
-		t.Notify(CheckFallbackActivated, alert.Warn, activatedMessage(cfg, why, 0, resumedAfter))
+		t.Notify(CheckFallbackActivated, alert.Warn, withCause(activatedMessage(cfg, why, 0, resumedAfter), cause))
 	case err == nil:
 		t.Log.Warn("fallback_activated", append(attrs, "check", CheckFallbackActivated, "why", why, "fallback", cfg.FallbackLabel,
 			"lock", cfg.FallbackLock, "verify_attempts", res.VerifyAttempts, "rc", rc)...)
 		// News of a recovery, not a failing state: one warn notice. The
 		// council serves again; a human should fix the primary, calmly.
-		t.Notify(CheckFallbackActivated, alert.Warn, activatedMessage(cfg, why, res.VerifyAttempts, resumedAfter))
+		t.Notify(CheckFallbackActivated, alert.Warn, withCause(activatedMessage(cfg, why, res.VerifyAttempts, resumedAfter), cause))
 	case errors.Is(err, launchctl.ErrUnverified):
 		t.Fail(CheckFallbackDown, "fallback_down", alert.Critical,
-			fmt.Sprintf("promoted %s because %s, but it does not serve: %v; a human is needed", cfg.FallbackLabel, why, err),
+			withCause(fmt.Sprintf("promoted %s because %s, but it does not serve: %v; a human is needed", cfg.FallbackLabel, why, err), cause),
 			append(attrs, "verify_attempts", res.VerifyAttempts, "rc", rc)...)
 	default:
 		t.Fail(CheckFallbackDown, "fallback_failed", alert.Critical,
-			fmt.Sprintf("could not promote %s (%s): %v; a human is needed", cfg.FallbackLabel, why, err),
+			withCause(fmt.Sprintf("could not promote %s (%s): %v; a human is needed", cfg.FallbackLabel, why, err), cause),
 			append(attrs, "rc", rc)...)
 	}
 }

@@ -32,6 +32,14 @@
 //     step is not "done": a SIGTERM or SIGKILL between two launchctl steps)
 //     is finished first (launchctl.ResumePromotion).
 //   - rate_limit ignores restarts recorded in the future (clock_skew).
+//   - wedged: /v1/models is green but the canary's state says chat hangs;
+//     the primary's CPU decides: idle is a deadlock (restarted, verified by
+//     a chat answer), busy is work (left alone until --max-busy). See
+//     wedged.go.
+//   - crashed: launchd restarted the primary by itself (KeepAlive hides a
+//     crash from /v1/models). See crashed.go. Every restart and promotion
+//     carries the cause: launchd's last exit or signal and the fatal log
+//     lines (cause.go).
 //
 // The operator switches back with `council-guardian restore-primary`.
 package guardian
@@ -92,7 +100,7 @@ func New() *probe.Probe {
 		Interval:    30 * time.Second,
 		Network:     true,
 		Layout:      true,
-		Flags:       append(flags(), backendFlags()...),
+		Flags:       append(append(append(flags(), wedgedFlags()...), crashedFlags()...), backendFlags()...),
 		Commands:    []*cli.Command{restoreCommand()},
 		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
 		Policies: map[string]alert.Policy{
@@ -113,7 +121,14 @@ launchd started less than --startup-grace ago is still loading and is not
 restarted (its failures still count and alert). While the
 fallback lock exists the fallback (--fallback-url) is watched instead and
 nothing is promoted again; restore-primary switches back. A 401 or 403
-is an auth fault: UNKNOWN (exit 3) on the auth channel, never restarted.`
+is an auth fault: UNKNOWN (exit 3) on the auth channel, never restarted.
+A restart signature (--restart-signature: a Metal or CUDA out-of-memory,
+...) restarts instead of promoting. When /v1/models passes but the
+canary's state (--canary-state) shows hang or stream_stall for
+--wedged-after ticks, the primary's CPU is sampled over --cpu-window:
+under --idle-cpu it is wedged and restarted (verified by a tiny chat);
+busy, it is left alone until --max-busy. A primary launchd restarted by
+itself is "crashed" (warn; error at --crash-loop in --crash-window).`
 
 func flags() []cli.Flag {
 	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
@@ -131,6 +146,8 @@ func flags() []cli.Flag {
 		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: DefaultTailBytes, Usage: "how much of the end of --primary-log the busy and fatal scans read"},
 		&cli.StringSliceFlag{Name: "fatal-signature", EnvVars: env("FATAL_SIGNATURES"), Value: cli.NewStringSlice(DefaultFatalSignatures...),
 			Usage: "log text of a primary that can never serve (repeatable, case-insensitive); found in the log tail -> promote the fallback"},
+		&cli.StringSliceFlag{Name: "restart-signature", EnvVars: env("RESTART_SIGNATURES"), Value: cli.NewStringSlice(DefaultRestartSignatures...),
+			Usage: "log text of a crash a restart recovers from (repeatable, case-insensitive): reported as the cause; newer than a --fatal-signature line, it restarts instead of promoting"},
 		&cli.DurationFlag{Name: "startup-grace", EnvVars: env("STARTUP_GRACE"), Value: DefaultStartupGrace,
 			Usage: "do not restart a primary that launchd started less than this long ago (it is still loading); failures still count and alert (0 = off)"},
 		&cli.StringFlag{Name: "fallback-url", EnvVars: env("FALLBACK_URL"), Usage: "URL probed while the fallback lock exists (bearer transport; --model is not required of the fallback); empty = --url"},
@@ -150,8 +167,11 @@ type Settings struct {
 	BusyIgnore      []string
 	TailBytes       int64
 	FatalSignatures []string
-	FallbackURL     string
-	StartupGrace    time.Duration
+	// RestartSignatures are crash lines that call for a restart, not a
+	// promotion (the restart rows of FatalSignatures).
+	RestartSignatures []string
+	FallbackURL       string
+	StartupGrace      time.Duration
 }
 
 // SettingsFrom reads the guardian's flags (from c or, for a subcommand, its
@@ -163,7 +183,8 @@ func SettingsFrom(c *cli.Context) (Settings, error) {
 		VerifyTimeout: c.Duration("verify-timeout"), VerifyInterval: c.Duration("verify-interval"),
 		BusyWindow: c.Duration("busy-window"), BusyMarker: c.String("busy-marker"), BusyIgnore: c.StringSlice("busy-ignore"),
 		TailBytes: c.Int64("log-tail-bytes"), FatalSignatures: c.StringSlice("fatal-signature"),
-		FallbackURL: c.String("fallback-url"), StartupGrace: c.Duration("startup-grace"),
+		RestartSignatures: c.StringSlice("restart-signature"),
+		FallbackURL:       c.String("fallback-url"), StartupGrace: c.Duration("startup-grace"),
 	}
 	switch {
 	case s.Timeout <= 0:
@@ -195,6 +216,11 @@ type guardian struct {
 func Tick(ctx context.Context, t *probe.Tick) error {
 	s, err := SettingsFrom(t.C)
 	if err != nil {
+		return err
+	}
+	// The wedged and crashed checks run only on a healthy tick; their
+	// flags are checked on every one, so a typo is caught at once.
+	if _, err := wedgedSettingsFrom(t.C, t.Common.StateDir); err != nil {
 		return err
 	}
 	if t.Common.PrimaryBinary == "" {
@@ -243,7 +269,10 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 			t.Clear(c)
 		}
 		t.OKSummary(fmt.Sprintf("%d model(s) in %dms over %s", len(live.Models), ms, t.Client.Kind))
-		return nil
+		// /v1/models is green: did launchd restart it behind our back,
+		// and is chat wedged behind the green light?
+		g.checkCrashed(ctx)
+		return g.checkWedged(ctx, rl)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err() // a signal, not a verdict on the server
@@ -270,26 +299,29 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 
 	consecutive := prev + 1
 	sev := alert.Warn
+	var cause Cause
 	if consecutive >= s.RestartAfter {
 		sev = alert.Error
+		// Why it died, read before anything is kickstarted or booted out.
+		cause = g.causeFrom(g.primaryInfo(ctx), tail)
 	}
 	t.Fail(CheckUnreachable, "probe_fail", sev,
-		fmt.Sprintf("primary not serving (%d in a row): %v", consecutive, live.Err),
-		"probe_ms", ms, "http_status", live.Status, "reason", live.Reason, "url", redact.URL(t.Client.BaseURL))
+		withCause(fmt.Sprintf("primary not serving (%d in a row): %v", consecutive, live.Err), cause),
+		append([]any{"probe_ms", ms, "http_status", live.Status, "reason", live.Reason, "url", redact.URL(t.Client.BaseURL)}, cause.attrs()...)...)
 	if consecutive < s.RestartAfter {
 		return nil
 	}
 
 	// Escalate: a binary that can never serve is not restarted.
 	if why, evidence := g.neverServes(tail); why != "" {
-		return g.promote(ctx, why, evidence)
+		return g.promote(ctx, why, evidence, cause)
 	}
 	// A primary still loading is not restarted (that would restart the load).
 	if pid, age, starting := g.startingUp(ctx, s.StartupGrace); starting {
 		g.skipStarting(pid, age, s.StartupGrace, consecutive)
 		return nil
 	}
-	return g.restart(ctx, rl, consecutive)
+	return g.restart(ctx, rl, consecutive, cause)
 }
 
 // authRefused reports a 401 or 403 from target's /v1/models: our side's
@@ -324,7 +356,7 @@ func (g *guardian) neverServes(tail []byte) (why, evidence string) {
 	if err := CheckBinary(cfg.PrimaryBinary); err != nil {
 		return err.Error(), ""
 	}
-	if f, ok := FindFatal(tail, g.s.FatalSignatures, g.s.BusyMarker); ok {
+	if f, action, ok := ClassifyFatal(tail, g.s.FatalSignatures, g.s.RestartSignatures, g.s.BusyMarker); ok && action == ActionPromote {
 		return fmt.Sprintf("fatal signature %q in %s", f.Signature, filepath.Base(cfg.PrimaryLog)), f.Line
 	}
 	return "", ""

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/accesslog"
+	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // DefaultTailBytes is how much of the end of the primary's log the busy and
@@ -24,17 +25,79 @@ const DefaultBusyMarker = accesslog.DefaultMarker
 // restart of a dead server by a whole busy window.
 var DefaultBusyIgnore = append(append([]string(nil), accesslog.DefaultIgnore...), backendPaths()...)
 
-// DefaultFatalSignatures are log lines of a primary that can never serve
-// (SPEC section 5): restarting it only loops, so the fallback is promoted.
-var DefaultFatalSignatures = []string{
-	"Failed to load the default metallib",
-	"library not found",
-	"Segmentation fault",
-	"manifest verification failed",
-	"signature invalid",
-	"Out of memory",
-	"address already in use",
+// FatalAction is what the guardian does when a fatal signature is the
+// newest one in the primary's log and the primary does not serve.
+type FatalAction string
+
+// The actions of the fatal-signature table.
+const (
+	// ActionPromote: the binary can never serve; restarting it only loops,
+	// so the fallback is promoted.
+	ActionPromote FatalAction = "promote"
+	// ActionRestart: the process died of something a fresh start clears
+	// (memory pressure, a GPU fault, one bad request); restart it, within
+	// the rate limit. The signature is reported as the cause.
+	ActionRestart FatalAction = "restart"
+)
+
+// FatalSignature is one row of the built-in table: the log text
+// (case-insensitive), what it calls for, and why.
+type FatalSignature struct {
+	Text   string
+	Action FatalAction
+	Why    string
 }
+
+// FatalSignatures is the built-in table, documented in docs/RELIABILITY.md
+// ("Busy or wedged, and why it died"). The promote rows are the failures
+// of a binary or its environment that a restart cannot change; the restart
+// rows are crashes of a binary that served and can serve again.
+var FatalSignatures = []FatalSignature{
+	{"Failed to load the default metallib", ActionPromote, "the Metal library is missing beside the binary: every start fails the same way"},
+	{"library not found", ActionPromote, "a dynamic library is missing: every start fails the same way"},
+	{"Segmentation fault", ActionPromote, "a segfault with no request served since: the binary crashes at start"},
+	{"manifest verification failed", ActionPromote, "the weights do not match their signed manifest"},
+	{"signature invalid", ActionPromote, "the binary's code signature is invalid"},
+	{"Out of memory", ActionPromote, "the weights do not fit: every load fails the same way"},
+	{"address already in use", ActionPromote, "another process holds the port; a restart would race it again"},
+	{"kIOGPUCommandBufferCallbackErrorOutOfMemory", ActionRestart, "Metal ran out of GPU memory under load; a fresh process starts with it free"},
+	{"[METAL] Command buffer execution failed", ActionRestart, "a GPU command buffer failed (usually memory pressure); a fresh process recovers"},
+	{"Insufficient Memory", ActionRestart, "Metal could not allocate under load; a fresh process recovers"},
+	{"libc++abi: terminating", ActionRestart, "an uncaught C++ exception ended the process; it served before and can again"},
+	{"EngineDeadError", ActionRestart, "vLLM's engine died; the server must be restarted to serve again"},
+	{"CUDA out of memory", ActionRestart, "the GPU ran out of memory under load; a fresh process starts with it free"},
+	{"Abort trap", ActionRestart, "the process aborted (SIGABRT) after serving; a restart recovers"},
+	{"Bus error", ActionRestart, "SIGBUS, often a memory-mapped weight file changed under the process; a restart remaps it"},
+}
+
+// signaturesFor lists the texts of the table's rows with action a.
+func signaturesFor(a FatalAction) []string {
+	var out []string
+	for _, s := range FatalSignatures {
+		if s.Action == a {
+			out = append(out, s.Text)
+		}
+	}
+	return out
+}
+
+// DefaultFatalSignatures are log lines of a primary that can never serve
+// (--fatal-signature): restarting it only loops, so the fallback is
+// promoted.
+var DefaultFatalSignatures = signaturesFor(ActionPromote)
+
+// DefaultRestartSignatures are log lines of a crash a restart recovers
+// from (--restart-signature): they never promote, and a newer one of them
+// overrides an older promote signature (the process got past the point
+// where that one would have stopped it).
+var DefaultRestartSignatures = signaturesFor(ActionRestart)
+
+// MaxCauseLines is how many matching log lines a restart or promotion
+// alert carries as the cause, and MaxCauseLine how long each may be.
+const (
+	MaxCauseLines = 5
+	MaxCauseLine  = 200
+)
 
 // futureSkew is how far in the future a log timestamp may lie and still
 // count (as age 0): a little clock skew between writers is normal, a line
@@ -118,6 +181,62 @@ func FindFatal(tail []byte, sigs []string, marker string) (Fatal, bool) {
 		}
 	}
 	return Fatal{}, false
+}
+
+// ClassifyFatal returns the newest line of tail that matches a promote or
+// a restart signature, and which kind it matched; ok is false when there
+// is none, or when a completed request (marker) follows it (see
+// FindFatal). A restart signature newer than a promote signature wins.
+func ClassifyFatal(tail []byte, promote, restart []string, marker string) (f Fatal, action FatalAction, ok bool) {
+	all := append(append([]string(nil), promote...), restart...)
+	f, ok = FindFatal(tail, all, marker)
+	if !ok {
+		return Fatal{}, "", false
+	}
+	// FindFatal tries signatures in order per line, promote first: the
+	// matched text's place in all says which list it came from.
+	for i, s := range all {
+		if strings.EqualFold(strings.TrimSpace(s), f.Signature) {
+			if i < len(promote) {
+				return f, ActionPromote, true
+			}
+			return f, ActionRestart, true
+		}
+	}
+	return f, ActionRestart, true
+}
+
+// CauseLines returns up to max lines of tail that contain one of sigs
+// (case-insensitively), the newest ones, oldest first, each redacted
+// (pkg/redact) and cut to MaxCauseLine bytes: the "why it died" evidence
+// of an alert. A log line may hold anything the server printed, a token
+// included, so it is redacted before it goes anywhere.
+func CauseLines(tail []byte, sigs []string, max int) []string {
+	var low []string
+	for _, s := range sigs {
+		if s = strings.TrimSpace(s); s != "" {
+			low = append(low, strings.ToLower(s))
+		}
+	}
+	if len(low) == 0 || max <= 0 {
+		return nil
+	}
+	var out []string
+	for rest := tail; len(rest) > 0 && len(out) < max; {
+		var line []byte
+		rest, line = accesslog.LastLine(rest)
+		l := strings.ToLower(string(line))
+		for _, s := range low {
+			if strings.Contains(l, s) {
+				out = append(out, clip(redact.String(strings.TrimSpace(string(line))), MaxCauseLine))
+				break
+			}
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
 }
 
 // clip cuts s to at most n bytes without splitting a UTF-8 sequence.

@@ -18,7 +18,11 @@ import (
 // window would read as a counter reset and inflate increase()).
 const (
 	historyKey = "restart_history"
-	totalKey   = "restarts_total"
+	// lastRestartKey is the time of the last restart, kept past the
+	// rate-limit window: evidence older than it (a canary tick) is about
+	// the process that restart replaced.
+	lastRestartKey = "last_restart"
+	totalKey       = "restarts_total"
 )
 
 // restartsTotal is the lifetime restart count from the state.
@@ -100,17 +104,33 @@ func DecideRestart(history []time.Time, now time.Time, window time.Duration, max
 	return rl
 }
 
+// restartWhy says what a restart is for: the check that asked for it
+// (unreachable, wedged), its reason for the event log, how the heal is
+// verified, and why the primary died, when known.
+type restartWhy struct {
+	check  string
+	reason string
+	verify func(context.Context) error
+	cause  Cause
+}
+
 // restart kickstarts the primary and verifies the heal, unless the rate
 // limit refuses it.
-func (g *guardian) restart(ctx context.Context, rl RateLimit, consecutive int) error {
+func (g *guardian) restart(ctx context.Context, rl RateLimit, consecutive int, cause Cause) error {
+	return g.restartFor(ctx, rl, consecutive, restartWhy{check: CheckUnreachable, reason: "unreachable", verify: g.verifyPrimary, cause: cause})
+}
+
+// restartFor is the Restart recipe, shared by every check that restarts:
+// one rate limit, the remediation lock, a verified heal.
+func (g *guardian) restartFor(ctx context.Context, rl RateLimit, consecutive int, why restartWhy) error {
 	t, s, cfg := g.t, g.s, g.t.Common
 	history := rl.Recent
 	if rl.Refused {
 		next := rl.Until
 		t.Fail(CheckRateLimit, "rate_limit", alert.Critical,
-			fmt.Sprintf("primary %s still down after %d restart(s) in %s; restart refused until %s; a human is needed",
-				cfg.PrimaryLabel, len(history), s.RestartWindow, next.UTC().Format(time.RFC3339)),
-			"restarts", len(history), "max_restarts", s.MaxRestarts, "window_s", int(s.RestartWindow.Seconds()))
+			withCause(fmt.Sprintf("primary %s still failing (%s) after %d restart(s) in %s; restart refused until %s; a human is needed",
+				cfg.PrimaryLabel, why.reason, len(history), s.RestartWindow, next.UTC().Format(time.RFC3339)), why.cause),
+			append([]any{"restarts", len(history), "max_restarts", s.MaxRestarts, "window_s", int(s.RestartWindow.Seconds()), "reason", why.reason}, why.cause.attrs()...)...)
 		return nil
 	}
 	t.Clear(CheckRateLimit)
@@ -127,23 +147,27 @@ func (g *guardian) restart(ctx context.Context, rl RateLimit, consecutive int) e
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			t.Log.Warn("restart_deferred", "check", CheckUnreachable, "lock", cfg.RemediationLock, "error", err.Error(),
+			t.Log.Warn("restart_deferred", "check", why.check, "lock", cfg.RemediationLock, "error", err.Error(),
 				"reason", "another probe is changing launchd; the next tick decides again")
 			return nil
 		}
 		defer lk.Release()
 		if onFallback, err := launchctl.FallbackLockExists(cfg.FallbackLock); err != nil || onFallback {
-			t.Log.Warn("restart_skipped", "check", CheckUnreachable, "fallback_lock", cfg.FallbackLock,
+			t.Log.Warn("restart_skipped", "check", why.check, "fallback_lock", cfg.FallbackLock,
 				"reason", "the fallback was promoted while this tick ran; the next tick watches it")
 			return nil
 		}
 	}
 
 	action := g.runner.CommandLine("kickstart", "-k", g.runner.Service(cfg.PrimaryLabel))
-	t.Log.Warn("restarting", "check", CheckUnreachable, "action", action, "consecutive", consecutive,
-		"restarts_in_window", len(history), "dry_run", t.DryRun())
+	t.Log.Warn("restarting", append([]any{"check", why.check, "action", action, "consecutive", consecutive,
+		"restarts_in_window", len(history), "dry_run", t.DryRun(), "reason", why.reason}, why.cause.attrs()...)...)
 	start := time.Now()
-	res, err := g.runner.Restart(ctx, cfg.PrimaryLabel, g.verifyPrimary)
+	res, err := g.runner.Restart(ctx, cfg.PrimaryLabel, why.verify)
+	if !t.DryRun() {
+		// launchd's runs count rose because of this kickstart, not a crash.
+		g.noteLaunchd(ctx)
+	}
 	if !t.DryRun() {
 		// A restart that failed still counts: the limit is on attempts.
 		history = append(history, t.Now())
@@ -154,6 +178,9 @@ func (g *guardian) restart(ctx context.Context, rl RateLimit, consecutive int) e
 			return perr
 		}
 		g.forgetBackend()
+		if perr := t.State.Put(lastRestartKey, t.Now()); perr != nil {
+			return perr
+		}
 	}
 	t.SetRestarts(g.restartsTotal())
 	if ctx.Err() != nil {
@@ -161,24 +188,25 @@ func (g *guardian) restart(ctx context.Context, rl RateLimit, consecutive int) e
 		return ctx.Err()
 	}
 	rc := rcOf(err)
-	t.Log.Info("restart_requested", "check", CheckUnreachable, "action", action, "rc", rc, "dry_run", t.DryRun())
+	t.Log.Info("restart_requested", "check", why.check, "action", action, "rc", rc, "dry_run", t.DryRun())
 
 	switch {
 	case err == nil && t.DryRun():
 		t.Log.Info("restart_dry_run", "check", CheckRestartUnverified, "steps", res.Steps)
 	case err == nil:
-		t.Log.Info("restart_verified", "check", CheckRestartUnverified, "action", action,
-			"verify_attempts", res.VerifyAttempts, "heal_ms", time.Since(start).Milliseconds())
+		t.Log.Info("restart_verified", append([]any{"check", CheckRestartUnverified, "action", action,
+			"verify_attempts", res.VerifyAttempts, "heal_ms", time.Since(start).Milliseconds(), "reason", why.reason}, why.cause.attrs()...)...)
 		t.Clear(CheckRestartUnverified)
-		// The heal was verified by the same probe: the episode is over.
-		t.Clear(CheckUnreachable)
+		// The heal was verified by the check's own test: the episode is over.
+		t.Clear(why.check)
 	case errors.Is(err, launchctl.ErrRestartUnverified):
 		t.Fail(CheckRestartUnverified, "restart_unverified", alert.Error,
-			fmt.Sprintf("%s ran but the primary did not serve within %s: %v", action, s.VerifyTimeout, err),
-			"action", action, "rc", rc, "verify_attempts", res.VerifyAttempts)
+			withCause(fmt.Sprintf("%s (%s) ran but the primary did not serve within %s: %v", action, why.reason, s.VerifyTimeout, err), why.cause),
+			append([]any{"action", action, "rc", rc, "verify_attempts", res.VerifyAttempts, "reason", why.reason}, why.cause.attrs()...)...)
 	default:
 		t.Fail(CheckRestartUnverified, "restart_failed", alert.Error,
-			fmt.Sprintf("restart of %s failed: %v", cfg.PrimaryLabel, err), "action", action, "rc", rc)
+			withCause(fmt.Sprintf("restart of %s (%s) failed: %v", cfg.PrimaryLabel, why.reason, err), why.cause),
+			append([]any{"action", action, "rc", rc, "reason", why.reason}, why.cause.attrs()...)...)
 	}
 	return nil
 }

@@ -32,9 +32,12 @@
 //     that died, or one enabled since it was loaded disabled);
 //   - print and print-disabled write launchctl's real output format.
 //
-// What it cannot see: the fake is not the parent of the processes it
-// starts, so the exit status of one that dies on its own is unknown and
-// print shows "last exit code = (unknown)".
+// How a program ended: the fake is not the parent of the processes it
+// starts, so it starts each under a supervisor (the fake-launchctl binary
+// itself, see supervise_unix.go) that waits for it and records its exit
+// code or terminating signal; print shows "last exit code = N" or "last
+// terminating signal = Segmentation fault: 11" as launchd does, and
+// "(unknown)" when no supervisor ran (SupervisorPath unset).
 //
 // Environment:
 //
@@ -144,9 +147,12 @@ type Service struct {
 	// PlistDisabled is the plist's Disabled key as read at bootstrap.
 	PlistDisabled bool `json:"plist_disabled"`
 
-	PID      int    `json:"pid"`
-	Runs     int    `json:"runs"`
-	LastExit string `json:"last_exit,omitempty"` // "" = never exited
+	PID int `json:"pid"`
+	// Supervisor is the pid of the process that waits for PID and records
+	// how it ended (see supervise_unix.go); 0 when started directly.
+	Supervisor int    `json:"supervisor,omitempty"`
+	Runs       int    `json:"runs"`
+	LastExit   string `json:"last_exit,omitempty"` // "" = never exited
 	// LastSignal is set when the fake stopped the process.
 	LastSignal string `json:"last_signal,omitempty"`
 }
@@ -215,6 +221,9 @@ func (st *State) disabled(svc *Service) bool {
 // Main is fake-launchctl: args are the arguments after the program name.
 // It returns the exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == superviseVerb {
+		return supervise(args[1:])
+	}
 	statePath := os.Getenv(EnvState)
 	if statePath == "" {
 		fmt.Fprintf(stderr, "fake launchctl: %s is not set (this is a test double, not launchctl)\n", EnvState)
@@ -243,6 +252,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fake launchctl: %v\n", err)
 		return 70
 	}
+	exitDir = statePath + ".exits"
 	st.reap()
 	s := &session{st: st, stdout: stdout, stderr: stderr, fail: os.Getenv(EnvFail)}
 	code := s.dispatch(args)
@@ -272,10 +282,17 @@ func appendLine(path, line string) error {
 func (st *State) reap() {
 	for _, svc := range st.Services {
 		if svc.PID > 0 && !alive(svc.PID) {
-			svc.PID = 0
-			svc.LastExit = "(unknown)"
-			svc.LastSignal = ""
+			// How it ended, as its supervisor recorded it.
+			svc.LastExit, svc.LastSignal = "(unknown)", ""
+			if n, isSignal, ok := lastStatus(svc.PID, svc.Supervisor); ok && isSignal {
+				svc.LastExit, svc.LastSignal = "", signalText(n)
+			} else if ok {
+				svc.LastExit = strconv.Itoa(n)
+			}
+			svc.PID, svc.Supervisor = 0, 0
 		}
+		// runs counts launchd's own restart; print keeps how the last
+		// process ended.
 		if svc.PID == 0 && svc.KeepAlive && !st.disabled(svc) {
 			start(svc)
 		}

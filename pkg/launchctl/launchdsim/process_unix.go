@@ -19,22 +19,22 @@ import (
 // is recorded as launchd records it: not running, last exit code 78.
 func start(svc *Service) {
 	svc.Runs++
-	pid, err := spawn(svc)
+	pid, supervisor, err := spawn(svc)
 	if err != nil {
 		svc.PID = 0
 		svc.LastExit = "78: EX_CONFIG"
 		svc.LastSignal = ""
 		return
 	}
-	svc.PID = pid
+	svc.PID, svc.Supervisor = pid, supervisor
 }
 
-func spawn(svc *Service) (int, error) {
+func spawn(svc *Service) (pid, supervisor int, err error) {
 	prog := svc.Program
 	if !filepath.IsAbs(prog) {
 		p, err := exec.LookPath(prog)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		prog = p
 	}
@@ -56,7 +56,7 @@ func spawn(svc *Service) (int, error) {
 	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer devnull.Close()
 	cmd.Stdin = devnull
@@ -64,7 +64,7 @@ func spawn(svc *Service) (int, error) {
 	if svc.StdoutPath != "" {
 		f, err := os.OpenFile(svc.StdoutPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		defer f.Close()
 		cmd.Stdout = f
@@ -72,26 +72,29 @@ func spawn(svc *Service) (int, error) {
 	if svc.StderrPath != "" {
 		f, err := os.OpenFile(svc.StderrPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		defer f.Close()
 		cmd.Stderr = f
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return 0, err
+	if SupervisorPath != "" && exitDir != "" {
+		return spawnSupervised(cmd)
 	}
-	pid := cmd.Process.Pid
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
 	// Not waited for: like launchd's jobs it outlives this invocation.
+	pid = cmd.Process.Pid
 	cmd.Process.Release()
-	return pid, nil
+	return pid, 0, nil
 }
 
 // stop sends SIGTERM to the service's process group, then SIGKILL if it
 // has not gone after a few seconds (launchd's exit timeout is 5 s).
 func stop(svc *Service) {
 	pid := svc.PID
-	svc.PID = 0
+	svc.PID, svc.Supervisor = 0, 0
 	if pid <= 0 {
 		return
 	}

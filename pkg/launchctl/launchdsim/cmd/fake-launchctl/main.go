@@ -17,5 +17,10 @@ import (
 )
 
 func main() {
+	// Programs run under this same binary as their supervisor, so print
+	// can report how they ended (launchd is their parent; the fake is not).
+	if exe, err := os.Executable(); err == nil {
+		launchdsim.SupervisorPath = exe
+	}
 	os.Exit(launchdsim.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

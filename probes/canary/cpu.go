@@ -1,0 +1,69 @@
+package canary
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/proccpu"
+	"github.com/sanctum/council-probes/pkg/redact"
+)
+
+// A hang looks the same from outside whether the server is deadlocked or
+// busy with a long job; its CPU tells them apart. The canary never acts on
+// it (the guardian does, by the same rule: pkg/proccpu, under --idle-cpu
+// of one core over --cpu-window is idle); it says which it was in the
+// hang alert, for the human reading it.
+
+// Defaults of the CPU sample, the guardian's.
+const (
+	DefaultCPUWindow    = 10 * time.Second
+	DefaultIdleCPU      = 0.02
+	DefaultPrimaryLabel = "com.sanctum.mlx"
+)
+
+func cpuFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "cpu-window", EnvVars: []string{"COUNCIL_CANARY_CPU_WINDOW"}, Value: DefaultCPUWindow,
+			Usage: "on a hang or stall, sample the primary's CPU this long to say busy or idle in the alert (0 = do not sample)"},
+		&cli.Float64Flag{Name: "idle-cpu", EnvVars: []string{"COUNCIL_CANARY_IDLE_CPU"}, Value: DefaultIdleCPU,
+			Usage: "below this fraction of one core the primary reads as idle (the guardian's --idle-cpu)"},
+		&cli.StringFlag{Name: "primary-label", EnvVars: []string{"COUNCIL_PRIMARY_LABEL"}, Value: DefaultPrimaryLabel,
+			Usage: "launchd label of the primary, whose pid (launchctl print) is sampled"},
+	}
+}
+
+// cpuVerdict samples the primary's CPU and words the result for the hang
+// alert: " The primary (pid N) was idle (0.1% of a core over 10s): wedged,
+// not working." Empty when sampling is off or impossible (logged).
+func cpuVerdict(ctx context.Context, t *probe.Tick) string {
+	window, idle := t.C.Duration("cpu-window"), t.C.Float64("idle-cpu")
+	if window <= 0 {
+		return ""
+	}
+	label := t.C.String("primary-label")
+	info, err := launchctl.New(t.Common.Launchctl).Print(ctx, label)
+	if err != nil || !info.Running() {
+		t.Log.Info("primary_cpu_unknown", "label", label, "reason", "launchd runs no primary process", "error", redact.Error(err))
+		return ""
+	}
+	u, err := proccpu.New().Sample(ctx, info.PID, window)
+	if err != nil {
+		t.Log.Info("primary_cpu_unknown", "label", label, "pid", info.PID, "error", redact.Error(err))
+		return ""
+	}
+	pct := u.Cores() * 100
+	verdict := "busy"
+	if u.Below(idle) {
+		verdict = "idle"
+	}
+	t.Log.Info("primary_cpu", "pid", info.PID, "cpu_pct", float64(int64(pct*100+0.5))/100, "cpu_window_ms", u.Window.Milliseconds(), "verdict", verdict)
+	if verdict == "idle" {
+		return fmt.Sprintf(" The primary (pid %d) was idle (%.1f%% of a core over %s): wedged, not working.", info.PID, pct, u.Window.Round(time.Second))
+	}
+	return fmt.Sprintf(" The primary (pid %d) was busy (%.1f%% of a core over %s): working, perhaps on a long request.", info.PID, pct, u.Window.Round(time.Second))
+}

@@ -1,0 +1,49 @@
+package canary
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sanctum/council-probes/pkg/councilsim"
+)
+
+// On a hang the alert says whether the primary was busy or idle: its pid
+// comes from launchctl print (a fake launchctl that prints a real
+// process's pid) and its CPU is really sampled. The idle line is a little
+// above the default (/proc counts in 10 ms ticks); nothing asserts on time.
+func TestHangAlertSaysBusyOrIdle(t *testing.T) {
+	for _, tc := range []struct{ name, script, want string }{
+		{"idle", "exec sleep 60", "was idle"},
+		{"busy", "while :; do :; done", "was busy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			child := exec.Command("/bin/sh", "-c", tc.script)
+			if err := child.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+			f := newFixture(t, false, "--cpu-window", "1s", "--idle-cpu", "0.05")
+			print := fmt.Sprintf("gui/501/com.sanctum.mlx = {\n\tstate = running\n\tpid = %d\n}\n", child.Process.Pid)
+			script := "#!/bin/sh\necho \"$@\" >> " + f.launchctl + "\ncat <<'EOF'\n" + print + "EOF\n"
+			if err := os.WriteFile(filepath.Join(f.home.Dir, "launchctl"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.sim.SetFault(councilsim.FaultHang); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				f.run(t)
+			}
+			alerts := f.ff.AlertsFor(CheckHang)
+			if len(alerts) != 1 || !strings.Contains(alerts[0].Message, tc.want) ||
+				!strings.Contains(alerts[0].Message, fmt.Sprintf("pid %d", child.Process.Pid)) {
+				t.Fatalf("hang alert should say %q: %+v", tc.want, alerts)
+			}
+			f.finalChecks(t)
+		})
+	}
+}

@@ -1,0 +1,296 @@
+package guardian
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/proccpu"
+	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/state"
+)
+
+// CheckWedged is the channel of a primary whose /v1/models is green while
+// its chat hangs and its CPU is idle: deadlocked, not working.
+const CheckWedged = "wedged"
+
+// Defaults of the wedged check.
+const (
+	DefaultWedgedAfter    = 2
+	DefaultCPUWindow      = 10 * time.Second
+	DefaultIdleCPU        = 0.02 // of one core
+	DefaultMaxBusy        = 15 * time.Minute
+	DefaultCanaryInterval = 10 * time.Minute
+	// VerifyChatMaxTokens is the size of the chat that verifies a heal:
+	// any answer at all proves chat works again.
+	VerifyChatMaxTokens = 8
+)
+
+// Reasons of a wedged restart, in its events and alert.
+const (
+	ReasonIdle    = "idle"    // hang + idle CPU: deadlocked
+	ReasonRunaway = "runaway" // hang + busy CPU for longer than --max-busy
+)
+
+// canaryHangChecks are the canary channels that mean "chat does not
+// answer" (the canary's own names).
+var canaryHangChecks = []string{"hang", "stream_stall"}
+
+// busySinceKey holds when the current hang-with-busy-CPU episode began.
+const busySinceKey = "wedged_busy_since"
+
+// maxCanaryState bounds the canary state file read: it is a few KiB.
+const maxCanaryState = 1 << 20
+
+func wedgedFlags() []cli.Flag {
+	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
+	return []cli.Flag{
+		&cli.IntFlag{Name: "wedged-after", EnvVars: env("WEDGED_AFTER"), Value: DefaultWedgedAfter,
+			Usage: "consecutive canary ticks of hang or stream_stall before the primary's CPU is sampled (0 = wedged check off)"},
+		&cli.DurationFlag{Name: "cpu-window", EnvVars: env("CPU_WINDOW"), Value: DefaultCPUWindow, Usage: "how long the primary's CPU is sampled"},
+		&cli.Float64Flag{Name: "idle-cpu", EnvVars: env("IDLE_CPU"), Value: DefaultIdleCPU,
+			Usage: "below this fraction of one core over --cpu-window, a hung primary is wedged (restarted); above, it is working"},
+		&cli.DurationFlag{Name: "max-busy", EnvVars: env("MAX_BUSY"), Value: DefaultMaxBusy,
+			Usage: "a hang with a busy CPU this long is a runaway and is restarted like a wedge"},
+		&cli.StringFlag{Name: "canary-state", EnvVars: env("CANARY_STATE"), Usage: "the canary's state file, read only (empty = <state-dir>/council-canary.json)"},
+		&cli.DurationFlag{Name: "canary-interval", EnvVars: env("CANARY_INTERVAL"), Value: DefaultCanaryInterval,
+			Usage: "the canary's schedule, when its state does not say; a canary state older than 3 intervals is no evidence"},
+	}
+}
+
+// WedgedSettings are the wedged check's flags, resolved.
+type WedgedSettings struct {
+	After          int
+	CPUWindow      time.Duration
+	IdleCPU        float64
+	MaxBusy        time.Duration
+	CanaryState    string
+	CanaryInterval time.Duration
+}
+
+func wedgedSettingsFrom(c *cli.Context, stateDir string) (WedgedSettings, error) {
+	w := WedgedSettings{
+		After: c.Int("wedged-after"), CPUWindow: c.Duration("cpu-window"), IdleCPU: c.Float64("idle-cpu"),
+		MaxBusy: c.Duration("max-busy"), CanaryState: c.String("canary-state"), CanaryInterval: c.Duration("canary-interval"),
+	}
+	if w.CanaryState == "" {
+		w.CanaryState = filepath.Join(stateDir, "council-canary.json")
+	}
+	switch {
+	case w.After < 0:
+		return w, fmt.Errorf("--wedged-after must not be negative, got %d", w.After)
+	case w.CPUWindow <= 0:
+		return w, fmt.Errorf("--cpu-window must be positive, got %s", w.CPUWindow)
+	case w.IdleCPU <= 0 || w.IdleCPU > 1:
+		return w, fmt.Errorf("--idle-cpu must be a fraction of one core in (0, 1], got %g", w.IdleCPU)
+	case w.MaxBusy < 0:
+		return w, fmt.Errorf("--max-busy must not be negative, got %s", w.MaxBusy)
+	case w.CanaryInterval <= 0:
+		return w, fmt.Errorf("--canary-interval must be positive, got %s", w.CanaryInterval)
+	case c.Int("crash-loop") < 0:
+		return w, fmt.Errorf("--crash-loop must not be negative, got %d", c.Int("crash-loop"))
+	case c.Duration("crash-window") <= 0:
+		return w, fmt.Errorf("--crash-window must be positive, got %s", c.Duration("crash-window"))
+	}
+	return w, nil
+}
+
+// HangEvidence is what the canary's state says about chat.
+type HangEvidence struct {
+	Check       string    // the canary channel that is failing: hang or stream_stall
+	Consecutive int       // its consecutive failures
+	LastTick    time.Time // when the canary last completed a tick
+	Since       time.Time // when the failure episode began
+}
+
+// ErrStaleCanary means the canary's state is too old to count.
+var ErrStaleCanary = errors.New("canary state is stale")
+
+// ReadHangEvidence reads the canary's state file without changing it (a
+// corrupt file is an error, never renamed: it is the canary's) and returns
+// its hang or stream_stall channel when that has failed at least after
+// times in a row. ok is false when chat is not hanging by that measure.
+// A state whose last tick is older than 3 canary intervals (the state's
+// own interval, else interval), or dated after now, is ErrStaleCanary.
+func ReadHangEvidence(path string, after int, interval time.Duration, now time.Time) (HangEvidence, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return HangEvidence{}, false, fmt.Errorf("read canary state: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxCanaryState+1))
+	if err != nil {
+		return HangEvidence{}, false, fmt.Errorf("read canary state %s: %w", path, err)
+	}
+	if len(b) > maxCanaryState {
+		return HangEvidence{}, false, fmt.Errorf("read canary state %s: larger than %d bytes", path, maxCanaryState)
+	}
+	var st state.File
+	if err := json.Unmarshal(b, &st); err != nil {
+		return HangEvidence{}, false, fmt.Errorf("read canary state %s: %w", path, err)
+	}
+	if st.IntervalSeconds > 0 {
+		interval = time.Duration(st.IntervalSeconds) * time.Second
+	}
+	age := now.Sub(st.LastTick)
+	if st.LastTick.IsZero() || age > 3*interval || age < -futureSkew {
+		return HangEvidence{LastTick: st.LastTick}, false,
+			fmt.Errorf("%w: last tick %s, more than 3 x %s before now (or in the future)", ErrStaleCanary, st.LastTick.UTC().Format(time.RFC3339), interval)
+	}
+	best := HangEvidence{LastTick: st.LastTick}
+	for _, name := range canaryHangChecks {
+		if c := st.Channels[name]; c != nil && c.Consecutive > best.Consecutive {
+			best.Check, best.Consecutive, best.Since = name, c.Consecutive, c.Since
+		}
+	}
+	return best, after > 0 && best.Consecutive >= after, nil
+}
+
+// checkWedged runs when /v1/models passed: if the canary says chat hangs,
+// the primary's CPU decides between wedged (restart) and working (wait).
+func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
+	t := g.t
+	w, err := wedgedSettingsFrom(t.C, t.Common.StateDir)
+	if err != nil {
+		return err
+	}
+	if w.After == 0 {
+		return nil
+	}
+	ev, hanging, err := ReadHangEvidence(w.CanaryState, w.After, w.CanaryInterval, t.Now())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// No canary on this host (yet): nothing to judge by.
+		return g.notWedged()
+	case errors.Is(err, ErrStaleCanary):
+		t.Log.Info("wedged_no_evidence", "check", CheckWedged, "canary_state", w.CanaryState, "reason", err.Error())
+		return g.notWedged()
+	case err != nil:
+		t.Log.Warn("wedged_no_evidence", "check", CheckWedged, "canary_state", w.CanaryState, "error", redact.Error(err))
+		return g.notWedged()
+	case !hanging:
+		return g.notWedged()
+	}
+	// The canary's evidence predates the last restart: it was about the
+	// process that restart replaced. Wait for the canary's next word.
+	var last time.Time
+	if _, err := t.State.Get(lastRestartKey, &last); err == nil && !last.IsZero() && !ev.LastTick.After(last) {
+		t.Log.Info("wedged_no_evidence", "check", CheckWedged, "canary_check", ev.Check,
+			"reason", "the canary has not run since the last restart")
+		return nil
+	}
+
+	info := g.primaryInfo(ctx)
+	if info == nil || !info.Running() {
+		// Gone or not found: the unreachable path's business.
+		t.Log.Info("wedged_skip", "check", CheckWedged, "canary_check", ev.Check, "reason", "launchd runs no primary process")
+		return nil
+	}
+	// A primary still loading is not judged: its chat may well hang.
+	if pid, age, starting := g.startingUp(ctx, g.s.StartupGrace); starting {
+		t.Log.Info("probe_skip_starting", "check", CheckWedged, "pid", pid, "age_ms", age.Milliseconds(),
+			"grace_ms", g.s.StartupGrace.Milliseconds(), "canary_check", ev.Check,
+			"reason", fmt.Sprintf("the primary (pid %d) started %s ago, inside the %s start-up grace: not judged", pid, age.Round(time.Second), g.s.StartupGrace))
+		return nil
+	}
+	usage, err := proccpu.New().Sample(ctx, info.PID, w.CPUWindow)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, proccpu.ErrNoProcess) {
+		t.Log.Info("wedged_skip", "check", CheckWedged, "pid", info.PID, "reason", "the primary process went away while sampled")
+		return nil
+	}
+	if err != nil {
+		t.Unknown(CheckWedged, "cpu_sample_failed", fmt.Sprintf("cannot sample the primary's CPU (pid %d): %s", info.PID, redact.Error(err)))
+		return nil
+	}
+	cpuPct := usage.Cores() * 100
+	attrs := []any{"canary_check", ev.Check, "canary_consecutive", ev.Consecutive, "pid", info.PID,
+		"cpu_pct", round2(cpuPct), "cpu_window_ms", usage.Window.Milliseconds(), "idle_cpu_pct", round2(w.IdleCPU * 100)}
+
+	reason := ReasonIdle
+	if !usage.Below(w.IdleCPU) {
+		since := g.busySince()
+		if since.IsZero() {
+			since = t.Now()
+			if err := t.State.Put(busySinceKey, since); err != nil {
+				return err
+			}
+		}
+		busyFor := max(t.Now().Sub(since), 0)
+		if busyFor < w.MaxBusy {
+			t.Log.Info("probe_skip_busy", append(attrs, "check", CheckWedged, "reason", "cpu",
+				"busy_ms", busyFor.Milliseconds(), "max_busy_ms", w.MaxBusy.Milliseconds())...)
+			t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the primary is working (%.1f%% CPU): not restarted",
+				ev.Check, ev.Consecutive, cpuPct))
+			return nil
+		}
+		reason = ReasonRunaway
+		attrs = append(attrs, "busy_ms", busyFor.Milliseconds())
+	}
+
+	// Wedged (or a runaway): the primary is restarted, as for unreachable.
+	var msg string
+	if reason == ReasonIdle {
+		msg = fmt.Sprintf("primary %s is wedged: /v1/models answers but chat has hung for %d canary tick(s) (%s) and its CPU is idle (%.1f%% of a core over %s); restarting",
+			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, cpuPct, usage.Window.Round(time.Second))
+	} else {
+		msg = fmt.Sprintf("primary %s is a runaway: chat has hung for %d canary tick(s) (%s) while its CPU stayed busy (%.1f%% of a core) for over %s; restarting",
+			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, cpuPct, w.MaxBusy)
+	}
+	cause := g.causeFrom(info, g.primaryLogTail())
+	t.Fail(CheckWedged, "wedged", alert.Error, withCause(msg, cause), append(append(attrs, "reason", reason), cause.attrs()...)...)
+	if err := g.restartFor(ctx, rl, ev.Consecutive, restartWhy{check: CheckWedged, reason: reason, verify: g.verifyChat, cause: cause}); err != nil {
+		return err
+	}
+	if c := t.Channel(CheckWedged); c == nil || !c.Open() {
+		// Verified: the busy episode is over with the process it timed.
+		delete(t.State.Data, busySinceKey)
+	}
+	return nil
+}
+
+// notWedged closes the wedged channel and forgets a busy episode: chat
+// answers (or nothing says it does not).
+func (g *guardian) notWedged() error {
+	delete(g.t.State.Data, busySinceKey)
+	g.t.Clear(CheckWedged)
+	return nil
+}
+
+func (g *guardian) busySince() time.Time {
+	var ts time.Time
+	if _, err := g.t.State.Get(busySinceKey, &ts); err != nil {
+		return time.Time{}
+	}
+	return ts
+}
+
+// verifyChat is the heal check of a wedged restart: a tiny chat completion
+// must come back within --timeout. /v1/models proves nothing here: it was
+// green all along.
+func (g *guardian) verifyChat(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, g.s.Timeout)
+	defer cancel()
+	res, err := openai.New(g.t.Client).Chat(ctx, openai.UserPrompt(g.t.Common.Model, "Reply with OK.", VerifyChatMaxTokens))
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(res.Content) == "" && strings.TrimSpace(res.Reasoning) == "" {
+		return errors.New("chat verify: HTTP 200 with an empty answer")
+	}
+	return nil
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
