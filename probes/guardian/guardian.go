@@ -1,5 +1,5 @@
 // Package guardian is the council's liveness probe and first responder:
-// "is it up; if not, fix it" (SPEC section 5).
+// "is it up; if not, fix it" (docs/DESIGN.md, section 3).
 //
 // Every 30 s launchd runs one tick. The tick asks the council for its model
 // list (GET /v1/models, 10 s budget) over the autodetected transport. A 200
@@ -77,7 +77,7 @@ const (
 	CheckAuth = "auth"
 )
 
-// Defaults of the guardian's own settings (the seed's values).
+// Defaults of the guardian's own settings, measured on the council host (docs/DESIGN.md).
 const (
 	DefaultTimeout        = 10 * time.Second
 	DefaultRestartAfter   = 3

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// DefaultStartupGrace covers the seed's primary start-up: verify the signed
+// DefaultStartupGrace covers the council's own start-up: verify the signed
 // manifest (10 s), hash 16 GB of weights (10 s), load into Metal (60 s),
 // slower under a reboot's load.
 const DefaultStartupGrace = 2 * time.Minute
