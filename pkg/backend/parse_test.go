@@ -135,7 +135,8 @@ func FuzzParsePrometheus(f *testing.F) {
 		f.Add([]byte(body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		agreeWithExpfmt(t, body)
+		fams, err := ParsePrometheus(body)
+		agreeWithExpfmt(t, body, fams, err)
 	})
 }
 

@@ -114,12 +114,12 @@ func finite(vs []float64) []float64 {
 	return out
 }
 
-// agreeWithExpfmt fails t when expfmt accepts body and the reader does not
-// read the same families and values, or the Sum and Max the adapters use
-// differ; it reports whether expfmt accepted the body.
-func agreeWithExpfmt(t *testing.T, body []byte) bool {
+// agreeWithExpfmt fails t when expfmt accepts body and the reader's answer
+// (fams, err: ParsePrometheus(body)) is an error, other families or
+// values, or another Sum or Max than the adapters would get from expfmt;
+// it reports whether expfmt accepted the body.
+func agreeWithExpfmt(t *testing.T, body []byte, fams Families, err error) bool {
 	t.Helper()
-	fams, err := ParsePrometheus(body)
 	want, oerr := expfmtValues(body)
 	if oerr != nil {
 		return false
@@ -169,12 +169,15 @@ func keys(f Families) []string {
 func TestParsePrometheusAgreesWithExpfmt(t *testing.T) {
 	accepted := 0
 	for _, name := range []string{"llama-server/metrics.txt", "vllm/metrics.txt"} {
-		if !agreeWithExpfmt(t, fixture(t, name)) {
+		body := fixture(t, name)
+		fams, err := ParsePrometheus(body)
+		if !agreeWithExpfmt(t, body, fams, err) {
 			t.Fatalf("expfmt refuses the fixture %s", name)
 		}
 	}
 	for _, body := range promCases {
-		if agreeWithExpfmt(t, []byte(body)) {
+		fams, err := ParsePrometheus([]byte(body))
+		if agreeWithExpfmt(t, []byte(body), fams, err) {
 			accepted++
 		}
 	}
