@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/backend"
+	"github.com/sanctum/council-probes/pkg/backend/detection"
 	"github.com/sanctum/council-probes/pkg/launchctl"
 	"github.com/sanctum/council-probes/pkg/state"
 )
@@ -107,7 +107,7 @@ type Report struct {
 	Fallback Fallback      `json:"fallback"`
 	// Backend is the server the network probes last detected behind the
 	// council URL (absent until one has run with --backend auto).
-	Backend *backend.Cached `json:"backend,omitempty"`
+	Backend *detection.Cached `json:"backend,omitempty"`
 }
 
 // ProbeStatus is one probe's row.
@@ -207,7 +207,7 @@ func Collect(cfg Config) Report {
 		r.Probes = append(r.Probes, collectProbe(cfg, name, at))
 	}
 	r.Fallback = readFallback(cfg.FallbackLock)
-	if b, err := backend.LoadCache(filepath.Join(cfg.StateDir, backend.CacheFile)); err == nil {
+	if b, err := detection.LoadCache(filepath.Join(cfg.StateDir, detection.CacheFile)); err == nil {
 		r.Backend = &b
 	}
 	r.Exit = ExitOK

@@ -33,22 +33,24 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sanctum/council-probes/pkg/backend/detection"
 	"github.com/sanctum/council-probes/pkg/redact"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
-// Kind names a backend. Auto is a setting, never a detected kind.
-type Kind string
+// Kind names a backend. Auto is a setting, never a detected kind. It
+// lives in package detection, which council-status reads without HTTP.
+type Kind = detection.Kind
 
 // The kinds.
 const (
-	Auto        Kind = "auto"
-	Generic     Kind = "generic"
-	MLX         Kind = "mlx"
-	LlamaServer Kind = "llama-server"
-	VLLM        Kind = "vllm"
-	Ollama      Kind = "ollama"
-	LMStudio    Kind = "lmstudio"
+	Auto        = detection.Auto
+	Generic     = detection.Generic
+	MLX         = detection.MLX
+	LlamaServer = detection.LlamaServer
+	VLLM        = detection.VLLM
+	Ollama      = detection.Ollama
+	LMStudio    = detection.LMStudio
 )
 
 // Kinds lists every kind a --backend flag accepts, auto first.

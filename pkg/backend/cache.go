@@ -4,21 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/atomicfile"
+	"github.com/sanctum/council-probes/pkg/backend/detection"
 	"github.com/sanctum/council-probes/pkg/redact"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
 // CacheFile is the name of the detection cache in the state directory. All
 // probes share it: one detection a day serves them all, and council-status
-// reads it.
-const CacheFile = "council-backend.json"
+// reads it (through package detection).
+const CacheFile = detection.CacheFile
 
 // DetectionMaxAge is how long a detection is trusted. A server can be
 // replaced under the same URL (an upgrade, another server on the port), so
@@ -32,11 +31,7 @@ const DetectionMaxAge = 24 * time.Hour
 const GenericMaxAge = time.Hour
 
 // Cached is the detection cache's content.
-type Cached struct {
-	Detection
-	URL        string    `json:"url"`
-	DetectedAt time.Time `json:"detected_at"`
-}
+type Cached = detection.Cached
 
 // Resolved is the backend a tick uses.
 type Resolved struct {
@@ -77,22 +72,7 @@ func Resolve(ctx context.Context, setting Kind, c *transport.Client, stateDir st
 }
 
 // LoadCache reads the detection cache (bounded: it is small).
-func LoadCache(path string) (Cached, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Cached{}, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
-	if err != nil {
-		return Cached{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	var c Cached
-	if err := json.Unmarshal(b, &c); err != nil {
-		return Cached{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	return c, nil
-}
+func LoadCache(path string) (Cached, error) { return detection.LoadCache(path) }
 
 // Forget drops the cached detection, so the next tick detects again: after
 // the guardian restarts the server, which may come back as another one.

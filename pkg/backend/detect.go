@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/sanctum/council-probes/pkg/backend/detection"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
 // Detection is Detect's answer: the kind and what proved it.
-type Detection struct {
-	Kind     Kind   `json:"kind"`
-	Evidence string `json:"evidence"`
-}
+type Detection = detection.Detection
 
 // Detect asks the server the endpoints each backend documents and returns
 // the first whose body has that backend's shape:
@@ -45,7 +43,7 @@ func Detect(ctx context.Context, c *transport.Client) (Detection, error) {
 	}
 	if ok {
 		if list, err := ParseLMStudioModels(b); err == nil {
-			return Detection{LMStudio, fmt.Sprintf("GET /api/v0/models lists %d models with a state", len(list))}, nil
+			return Detection{Kind: LMStudio, Evidence: fmt.Sprintf("GET /api/v0/models lists %d models with a state", len(list))}, nil
 		}
 	}
 
@@ -54,7 +52,7 @@ func Detect(ctx context.Context, c *transport.Client) (Detection, error) {
 	}
 	if ok {
 		if p, err := ParseLlamaProps(b); err == nil {
-			return Detection{LlamaServer, "GET /props has model_path " + Words(p.ModelPath)}, nil
+			return Detection{Kind: LlamaServer, Evidence: "GET /props has model_path " + Words(p.ModelPath)}, nil
 		}
 	}
 	// While it loads, llama-server answers every endpoint but /health with
@@ -62,7 +60,7 @@ func Detect(ctx context.Context, c *transport.Client) (Detection, error) {
 	if resp, err := h.get(ctx, "/health", maxJSONBody); err != nil {
 		return Detection{}, fmt.Errorf("detect backend: %w", err)
 	} else if r := ParseLlamaHealth(resp.status, resp.body); r.State == Loading {
-		return Detection{LlamaServer, "GET /health 503 \"Loading model\" (llama-server loading)"}, nil
+		return Detection{Kind: LlamaServer, Evidence: "GET /health 503 \"Loading model\" (llama-server loading)"}, nil
 	}
 
 	if b, ok, err = body("/api/version", maxJSONBody); err != nil {
@@ -72,7 +70,7 @@ func Detect(ctx context.Context, c *transport.Client) (Detection, error) {
 		if v, err := ParseVersion(b); err == nil {
 			if pb, ok, err := body("/api/ps", maxJSONBody); err == nil && ok {
 				if _, err := ParseOllamaModels(pb); err == nil {
-					return Detection{Ollama, "GET /api/version " + Words(v) + " and GET /api/ps"}, nil
+					return Detection{Kind: Ollama, Evidence: "GET /api/version " + Words(v) + " and GET /api/ps"}, nil
 				}
 			} else if err != nil {
 				return Detection{}, fmt.Errorf("detect backend: %w", err)
@@ -90,9 +88,9 @@ func Detect(ctx context.Context, c *transport.Client) (Detection, error) {
 				return Detection{}, fmt.Errorf("detect backend: %w", err)
 			}
 			if exported && fams.HasPrefix("vllm:") {
-				return Detection{VLLM, "GET /version " + Words(v) + " and vllm: series in GET /metrics"}, nil
+				return Detection{Kind: VLLM, Evidence: "GET /version " + Words(v) + " and vllm: series in GET /metrics"}, nil
 			}
 		}
 	}
-	return Detection{Generic, "none of /api/v0/models, /props, /api/version, /version+/metrics has a known shape"}, nil
+	return Detection{Kind: Generic, Evidence: "none of /api/v0/models, /props, /api/version, /version+/metrics has a known shape"}, nil
 }

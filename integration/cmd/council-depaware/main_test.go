@@ -50,3 +50,12 @@ func TestChain(t *testing.T) {
 		t.Errorf("chain %q, want %q", got, want)
 	}
 }
+
+// A new binary's budget is its size plus 10%, never past the 10 MB target.
+func TestNewBudget(t *testing.T) {
+	for size, want := range map[int64]int64{4_210_850: 4_700_000, 9_203_977: 9_900_000, 12_000_000: 9_900_000} {
+		if got := newBudget(size); got != want {
+			t.Errorf("newBudget(%d) = %d, want %d", size, got, want)
+		}
+	}
+}
