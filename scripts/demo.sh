@@ -240,17 +240,24 @@ note "the degraded samples never entered the baseline: it still says the usual s
 
 step "10. Another server: council-sim playing llama-server while it loads, then Ollama with the model half on the CPU"
 note "--personality serves that server's own documented endpoints; the probes' --backend auto detects it"
+note "these ticks keep their own state and log (another host's), so the council's own rows stay the council's"
+OTHER="$ROOT/other-host"
+mkdir -p "$OTHER/state"
+# other_events prints the matching events of one of those logs.
+other_events() {
+	jq -c "select(.event != \"tick_done\") | $2 | del(.ts, .probe, .duration_ms) | with_entries(select(.value != null))" "$OTHER/$1.log" | tail -n "${3:-6}"
+}
 "$BIN/council-sim" --personality llama-server --backend-fault loading --listen 127.0.0.1:0 >"$ROOT/llama.out" 2>&1 &
 pids+=($!)
 LLAMA_URL=$(wait_line "$ROOT/llama.out" COUNCIL_URL)
-tick "$BIN/council-guardian" --transport bearer --url "$LLAMA_URL"
-events guardian 'select(.event=="backend_detected" or .event=="server_loading") | {event, backend, evidence, detail}' 2
+run "$BIN/council-guardian" --transport bearer --url "$LLAMA_URL" --state-dir "$OTHER/state" --log-file "$OTHER/llama.log"
+other_events llama 'select(.event=="backend_detected" or .event=="server_loading") | {event, backend, evidence, detail}' 2
 note "loading is not a failure and is not restarted, for up to --max-loading (10 min)"
 "$BIN/council-sim" --personality ollama --backend-fault on_cpu --listen 127.0.0.1:0 >"$ROOT/ollama.out" 2>&1 &
 pids+=($!)
 OLLAMA_URL=$(wait_line "$ROOT/ollama.out" COUNCIL_URL)
-tick "$BIN/council-guardian" --transport bearer --url "$OLLAMA_URL" --model council-sim-27b
-events guardian 'select(.event=="backend_detected" or .event=="model_on_cpu") | {event, backend, level, detail}' 2
+run "$BIN/council-guardian" --transport bearer --url "$OLLAMA_URL" --model council-sim-27b --state-dir "$OTHER/state" --log-file "$OTHER/ollama.log"
+other_events ollama 'select(.event=="backend_detected" or .event=="model_on_cpu") | {event, backend, level, detail}' 2
 
 step "11. What Force Flow received, and the suite at a glance"
 cat "$ROOT/forceflow.out" | grep -v '^FORCE_FLOW_URL=' || true

@@ -26,7 +26,7 @@ func TestDemoScreenGolden(t *testing.T) {
 		StateDir: filepath.Join(dir, "state"), LogDir: filepath.Join(dir, "logs"),
 		FallbackLock: filepath.Join(dir, "state", "council-fallback.lock"),
 		Probes:       DefaultProbes,
-		Now:          func() time.Time { return time.Date(2026, 12, 2, 15, 17, 52, 0, time.UTC) },
+		Now:          func() time.Time { return time.Date(2026, 12, 2, 16, 20, 34, 0, time.UTC) },
 	}
 	r := Collect(cfg)
 	if r.Exit != ExitCritical {
@@ -78,7 +78,7 @@ func TestDemoScreenGolden(t *testing.T) {
 func TestScreenFitsEveryWidth(t *testing.T) {
 	dir := filepath.Join("testdata", "demo-end")
 	r := Collect(Config{StateDir: filepath.Join(dir, "state"), LogDir: filepath.Join(dir, "logs"), Probes: DefaultProbes,
-		Now: func() time.Time { return time.Date(2026, 12, 2, 15, 17, 52, 0, time.UTC) }})
+		Now: func() time.Time { return time.Date(2026, 12, 2, 16, 20, 34, 0, time.UTC) }})
 	for _, width := range []int{60, 80, 100, 132} {
 		var b bytes.Buffer
 		if err := WriteText(&b, r, TextOptions{Width: width, Location: time.UTC, Home: "/Users/operator"}); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fatih/color"
 
+	"github.com/sanctum/council-probes/pkg/redact"
 	"github.com/sanctum/council-probes/pkg/tilde"
 )
 
@@ -224,8 +225,8 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		b.WriteString(fit(fmt.Sprintf("  the fallback serves until an operator restores the primary (%s)", home(fb.Path))) + "\n")
 	}
 	if be := r.Backend; be != nil {
-		fmt.Fprintf(&b, "backend: %s at %s, detected %s (%s ago): %s\n", be.Kind, be.URL, stamp(be.DetectedAt),
-			FormatAge(r.GeneratedAt.Sub(be.DetectedAt)), be.Evidence)
+		b.WriteString(fit(fmt.Sprintf("backend: %s at %s, detected %s (%s ago): %s", be.Kind, redact.URL(be.URL), stamp(be.DetectedAt),
+			FormatAge(r.GeneratedAt.Sub(be.DetectedAt)), redact.String(be.Evidence))) + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

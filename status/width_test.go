@@ -33,7 +33,7 @@ func TestWidthFromColumnsTerminalOrDefault(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			c := &Command{Stdout: &out, Stderr: io.Discard,
-				Now:           func() time.Time { return time.Date(2026, 12, 2, 15, 17, 52, 0, time.UTC) },
+				Now:           func() time.Time { return time.Date(2026, 12, 2, 16, 20, 34, 0, time.UTC) },
 				IsTerminal:    func(io.Writer) bool { return false },
 				TerminalWidth: func(io.Writer) int { return tt.terminal },
 				Getenv:        func(k string) string { return map[string]string{"COLUMNS": tt.columns}[k] },
@@ -67,7 +67,7 @@ func TestWidthFromColumnsTerminalOrDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range r.Probes {
-		if p.Name == "drift" && (len(p.Channels) != 2 || !strings.Contains(p.Channels[0].Summary, "committed sha256 cfe17c9fc948bafd43538ac8e75af42925e10267e0958565c748b83cc4a0a794")) {
+		if p.Name == "drift" && (len(p.Channels) != 2 || !strings.Contains(p.Channels[0].Summary, "committed sha256 788efce707490885d26b33608116cb50969f24c0fc463ae3a1590248201d7653")) {
 			t.Errorf("--json lost a channel or its full summary: %+v", p.Channels)
 		}
 	}
