@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -104,10 +105,11 @@ func spin(d time.Duration) {
 			x = x*6364136223846793005 + 1442695040888963407
 		}
 	}
-	spinSink = x
+	spinSink.Store(x)
 }
 
-var spinSink uint64
+// spinSink keeps the spin loop's result observable, so the work is done.
+var spinSink atomic.Uint64
 
 // crash writes the crash line to the server's log and stderr and dies of
 // the configured signal. It does not return.
