@@ -22,24 +22,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "council-drift-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		if driftBin, err = probetest.Build(dir, "./cmd/council-drift", "council-drift"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if launchctlBin, err = probetest.BuildFakeLaunchctl(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}()
-	os.Exit(code)
+	probetest.RunMain(m,
+		probetest.Binary{Out: &driftBin, Pkg: "./cmd/council-drift", Name: "council-drift"},
+		probetest.FakeLaunchctl(&launchctlBin))
 }
 
 const (

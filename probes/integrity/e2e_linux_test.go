@@ -28,23 +28,9 @@ import (
 var integrityBin, fakeLaunchctl string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "council-integrity-e2e")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	integrityBin, err = probetest.Build(dir, "./cmd/council-integrity", "council-integrity")
-	if err == nil {
-		fakeLaunchctl, err = probetest.BuildFakeLaunchctl(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	probetest.RunMain(m,
+		probetest.Binary{Out: &integrityBin, Pkg: "./cmd/council-integrity", Name: "council-integrity"},
+		probetest.FakeLaunchctl(&fakeLaunchctl))
 }
 
 const (

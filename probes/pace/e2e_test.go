@@ -2,7 +2,6 @@ package pace
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -21,27 +20,9 @@ var bin string
 
 func TestMain(m *testing.M) {
 	// The end-to-end cases spend their time waiting on the simulator's
-	// pace, not on the CPU; unless -parallel was given, run more at once.
-	flag.Parse()
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		flag.Set("test.parallel", "6")
-	}
-	dir, err := os.MkdirTemp("", "council-pace-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin, err = probetest.Build(dir, "github.com/sanctum/council-probes/probes/pace/cmd/council-pace", "council-pace")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// pace, not on the CPU: run more of them at once.
+	probetest.RunMain(m, probetest.Parallel(6),
+		probetest.Binary{Out: &bin, Pkg: "github.com/sanctum/council-probes/probes/pace/cmd/council-pace", Name: "council-pace"})
 }
 
 // The simulator's usual pace in these tests. The degradations are 4x the

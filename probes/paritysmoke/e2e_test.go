@@ -3,7 +3,6 @@ package paritysmoke
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,25 +20,8 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		// A fuzz worker runs only the fuzz target; don't rebuild per worker.
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "parity-smoke-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin, err = probetest.Build(dir, "github.com/sanctum/council-probes/probes/paritysmoke/cmd/council-parity-smoke", "council-parity-smoke")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	probetest.RunMain(m,
+		probetest.Binary{Out: &bin, Pkg: "github.com/sanctum/council-probes/probes/paritysmoke/cmd/council-parity-smoke", Name: "council-parity-smoke"})
 }
 
 // refToken is the reference backend's own bearer token; it must never
