@@ -18,7 +18,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
-func startSim(t *testing.T, cfg councilsim.Config) *councilsim.Sim {
+func startSim(t testing.TB, cfg councilsim.Config) *councilsim.Sim {
 	t.Helper()
 	sim := councilsim.New(cfg)
 	if err := sim.Start(context.Background()); err != nil {

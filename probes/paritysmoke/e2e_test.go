@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,7 +63,7 @@ func defaultAnswers(t testing.TB, override map[string]string) map[string]string 
 // newSetup starts the primary (bearer, or mTLS with certs) and, when
 // withRef, a reference simulator with its own token. mutate adjusts the
 // primary's config.
-func newSetup(t *testing.T, certs, withRef bool, mutate func(*councilsim.Config)) *setup {
+func newSetup(t testing.TB, certs, withRef bool, mutate func(*councilsim.Config)) *setup {
 	t.Helper()
 	s := &setup{home: probetest.NewHome(t).WithToken(0o600), ff: probetest.NewForceFlow(t)}
 	if certs {
@@ -86,7 +87,7 @@ func newSetup(t *testing.T, certs, withRef bool, mutate func(*councilsim.Config)
 
 // useReference starts the reference simulator (its own bearer token, the
 // good answers with override by id) and points the probe at it.
-func (s *setup) useReference(t *testing.T, override map[string]string) {
+func (s *setup) useReference(t testing.TB, override map[string]string) {
 	t.Helper()
 	s.ref = startSim(t, councilsim.Config{Token: refToken, Answers: defaultAnswers(t, override)})
 	s.refToken = filepath.Join(s.home.Dir, ".sanctum", "secrets", "reference.token")
@@ -518,26 +519,6 @@ func TestE2ERecord(t *testing.T) {
 	}
 }
 
-// TestE2ECPUCost measures the whole process's CPU (user+system, from
-// rusage) for a 10-prompt run against two simulators: the probe's own
-// cost outside the model. It reports, it does not assert (no timing
-// assertions on a shared machine).
-func TestE2ECPUCost(t *testing.T) {
-	s := newSetup(t, true, true, nil)
-	var best time.Duration
-	var rss int64
-	for i := 0; i < 3; i++ {
-		cpu, maxrss, code := runRusage(t, s.env, bin)
-		if code != 0 {
-			t.Fatalf("exit %d", code)
-		}
-		if i == 0 || cpu < best {
-			best, rss = cpu, maxrss
-		}
-	}
-	t.Logf("10 prompts, mTLS primary + bearer reference (20 chat requests): CPU %s (user+sys, best of 3), max RSS %d KiB", best, rss)
-}
-
 func runRusage(t testing.TB, env []string, bin string, args ...string) (cpu time.Duration, maxRSS int64, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -557,28 +538,46 @@ func runRusage(t testing.TB, env []string, bin string, args ...string) (cpu time
 	}
 	ps := cmd.ProcessState
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		maxRSS = int64(ru.Maxrss)
+		maxRSS = int64(ru.Maxrss) // KiB on Linux, bytes on macOS
+		if runtime.GOOS == "darwin" {
+			maxRSS /= 1024
+		}
 	}
 	return ps.UserTime() + ps.SystemTime(), maxRSS, ps.ExitCode()
 }
 
-// BenchmarkRun reports the CPU of one 10-prompt run (as a process) against
-// a simulator primary and reference.
+// BenchmarkRun reports, per 10-prompt run of the binary as a process, its
+// own CPU (user+system, from rusage: the probe's cost outside the model)
+// and its peak RSS. "bearer" asks a plain-HTTP primary and reference;
+// "mtls+reference" is the nightly shape: an mTLS primary and a bearer
+// reference, 20 chat requests.
 func BenchmarkRun(b *testing.B) {
-	home := probetest.NewHome(b).WithToken(0o600)
-	sim := home.Sim(func(c *councilsim.Config) { c.Answers = defaultAnswers(b, nil) })
-	ref := home.Sim(func(c *councilsim.Config) { c.Answers = defaultAnswers(b, nil) })
-	env := home.Env("FORCE_FLOW_URL=", "COUNCIL_URL="+sim.PlainURL(), "COUNCIL_REFERENCE_URL="+ref.PlainURL(),
-		"COUNCIL_REFERENCE_TOKEN_FILE="+home.TokenFile())
+	b.Run("bearer", func(b *testing.B) {
+		home := probetest.NewHome(b).WithToken(0o600)
+		sim := home.Sim(func(c *councilsim.Config) { c.Answers = defaultAnswers(b, nil) })
+		ref := home.Sim(func(c *councilsim.Config) { c.Answers = defaultAnswers(b, nil) })
+		benchRuns(b, home.Env("FORCE_FLOW_URL=", "COUNCIL_URL="+sim.PlainURL(), "COUNCIL_REFERENCE_URL="+ref.PlainURL(),
+			"COUNCIL_REFERENCE_TOKEN_FILE="+home.TokenFile()))
+	})
+	b.Run("mtls+reference", func(b *testing.B) {
+		s := newSetup(b, true, true, nil)
+		benchRuns(b, s.env)
+	})
+}
+
+func benchRuns(b *testing.B, env []string) {
 	var total time.Duration
+	var peak int64
 	for b.Loop() {
-		cpu, _, code := runRusage(b, env, bin)
+		cpu, maxRSS, code := runRusage(b, env, bin)
 		if code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 		total += cpu
+		peak = max(peak, maxRSS)
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "cpu-ms/run")
+	b.ReportMetric(float64(peak), "peak-rss-KiB")
 }
 
 // A model that thinks inline (a whole <think> block, or one opened by the
