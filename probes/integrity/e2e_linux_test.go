@@ -185,36 +185,36 @@ func TestE2EChecks(t *testing.T) {
 	}{
 		{name: "healthy", running: true, break_: func(h *host) {}, want: map[string]string{}},
 		{name: "binary deleted", running: true, break_: func(h *host) { os.Remove(h.bin) },
-			want: map[string]string{BinaryMissing: EventFailed, StaleProcess: EventFailed}, promote: true, // no signature alert: nothing to verify, one cause
-			detail: map[string]string{BinaryMissing: "binary missing", StaleProcess: "gone"}},
+			want: map[string]string{CheckBinaryMissing: EventFailed, CheckStaleProcess: EventFailed}, promote: true, // no signature alert: nothing to verify, one cause
+			detail: map[string]string{CheckBinaryMissing: "binary missing", CheckStaleProcess: "gone"}},
 		{name: "chmod -x", running: true, break_: func(h *host) { os.Chmod(h.bin, 0o644) },
-			want: map[string]string{BinaryMissing: EventFailed}, promote: true,
-			detail: map[string]string{BinaryMissing: "mode 0644"}},
+			want: map[string]string{CheckBinaryMissing: EventFailed}, promote: true,
+			detail: map[string]string{CheckBinaryMissing: "mode 0644"}},
 		{name: "truncated one byte", break_: func(h *host) { truncateOne(h.t, h.bin) },
-			want: map[string]string{SignatureInvalid: EventFailed, StaleProcess: EventNotRunning}, promote: true,
-			detail: map[string]string{SignatureInvalid: "signature invalid"}},
+			want: map[string]string{CheckSignatureInvalid: EventFailed, CheckStaleProcess: EventNotRunning}, promote: true,
+			detail: map[string]string{CheckSignatureInvalid: "signature invalid"}},
 		{name: "one byte flipped", break_: func(h *host) { probetest.FlipByte(h.t, h.bin, 1000) },
-			want: map[string]string{SignatureInvalid: EventFailed, StaleProcess: EventNotRunning}, promote: true,
-			detail: map[string]string{SignatureInvalid: "signature invalid"}},
+			want: map[string]string{CheckSignatureInvalid: EventFailed, CheckStaleProcess: EventNotRunning}, promote: true,
+			detail: map[string]string{CheckSignatureInvalid: "signature invalid"}},
 		{name: "signed with another key", running: true, break_: func(h *host) {
 			other, _ := probetest.NewKey(h.t, h.t.TempDir(), "other")
 			probetest.SignFile(h.t, other, h.bin)
-		}, want: map[string]string{SignatureInvalid: EventFailed}, promote: true,
-			detail: map[string]string{SignatureInvalid: "another key"}},
+		}, want: map[string]string{CheckSignatureInvalid: EventFailed}, promote: true,
+			detail: map[string]string{CheckSignatureInvalid: "another key"}},
 		{name: "metallib removed", running: true, break_: func(h *host) { os.Remove(primarycheck.MetallibPath(h.bin, primarycheck.DefaultMetallib)) },
-			want: map[string]string{MetallibMissing: EventFailed}, detail: map[string]string{MetallibMissing: "mlx.metallib"}},
+			want: map[string]string{CheckMetallibMissing: EventFailed}, detail: map[string]string{CheckMetallibMissing: "mlx.metallib"}},
 		{name: "rebuilt, not restarted", running: true, break_: func(h *host) { probetest.CopyFile(h.t, "/bin/sleep", h.bin, 0o755) },
-			want: map[string]string{StaleProcess: EventFailed}, detail: map[string]string{StaleProcess: "rebuilt, not restarted"}},
+			want: map[string]string{CheckStaleProcess: EventFailed}, detail: map[string]string{CheckStaleProcess: "rebuilt, not restarted"}},
 		{name: "primary not running", break_: func(h *host) {},
-			want: map[string]string{StaleProcess: EventNotRunning}},
+			want: map[string]string{CheckStaleProcess: EventNotRunning}},
 		{name: "one weight file tampered", running: true, break_: func(h *host) {
 			probetest.FlipByte(h.t, filepath.Join(filepath.Dir(h.manifest), h.weights[1]), 4)
-		}, want: map[string]string{ManifestInvalid: EventFailed}, detail: map[string]string{ManifestInvalid: h1weight}},
+		}, want: map[string]string{CheckManifestInvalid: EventFailed}, detail: map[string]string{CheckManifestInvalid: h1weight}},
 		{name: "manifest tampered", running: true, break_: func(h *host) {
 			f, _ := os.OpenFile(h.manifest, os.O_APPEND|os.O_WRONLY, 0)
 			fmt.Fprintf(f, "%s *extra.bin\n", strings.Repeat("a", 64))
 			f.Close()
-		}, want: map[string]string{ManifestInvalid: EventFailed}, detail: map[string]string{ManifestInvalid: "manifest signature invalid"}},
+		}, want: map[string]string{CheckManifestInvalid: EventFailed}, detail: map[string]string{CheckManifestInvalid: "manifest signature invalid"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,11 +239,11 @@ func TestE2EChecks(t *testing.T) {
 			}
 			// Every check reports every tick, whatever else failed; the
 			// signature of a binary that is not there is skipped, saying why.
-			for _, c := range []string{BinaryMissing, SignatureInvalid, MetallibMissing, StaleProcess, ManifestInvalid} {
+			for _, c := range []string{CheckBinaryMissing, CheckSignatureInvalid, CheckMetallibMissing, CheckStaleProcess, CheckManifestInvalid} {
 				if _, bad := tt.want[c]; bad {
 					continue
 				}
-				if c == SignatureInvalid && tt.name == "binary deleted" {
+				if c == CheckSignatureInvalid && tt.name == "binary deleted" {
 					one(t, evs, EventSkipped, c)
 					continue
 				}
@@ -302,7 +302,7 @@ func TestE2EWeightTamperNamesExactlyThatFile(t *testing.T) {
 	}
 	probetest.FlipByte(t, filepath.Join(filepath.Dir(h.manifest), h.weights[1]), 4)
 	_, evs := h.run()
-	ev := one(t, evs, EventFailed, ManifestInvalid)
+	ev := one(t, evs, EventFailed, CheckManifestInvalid)
 	bad, _ := ev["bad_files"].([]any)
 	if len(bad) != 1 || bad[0] != h.weights[1] {
 		t.Errorf("bad_files = %v, want exactly [%s]", bad, h.weights[1])
@@ -312,7 +312,7 @@ func TestE2EWeightTamperNamesExactlyThatFile(t *testing.T) {
 			t.Errorf("detail names the untouched %s: %s", w, ev["detail"])
 		}
 	}
-	if len(h.ff.AlertsFor(ManifestInvalid)) != 1 {
+	if len(h.ff.AlertsFor(CheckManifestInvalid)) != 1 {
 		t.Errorf("want one manifest_invalid alert, got %v", h.ff.Alerts())
 	}
 }
@@ -324,7 +324,7 @@ func TestE2EManifestTamperFailsBeforeHashing(t *testing.T) {
 	// Swap a digest: a valid-looking manifest that is not what was signed.
 	os.WriteFile(h.manifest, []byte(strings.Replace(string(data), string(data[:8]), "00000000", 1)), 0o644)
 	_, evs := h.run()
-	ev := one(t, evs, EventFailed, ManifestInvalid)
+	ev := one(t, evs, EventFailed, CheckManifestInvalid)
 	if ev["hashed"] != false || ev["bytes_hashed"] != nil {
 		t.Errorf("manifest_invalid event %v: files were hashed before the signature failed", ev)
 	}
@@ -338,19 +338,19 @@ func TestE2EStaleProcessRestartClears(t *testing.T) {
 	h.start()
 	probetest.CopyFile(t, "/bin/sleep", h.bin, 0o755) // rebuilt: new inode, same signed bytes
 	_, evs := h.run()
-	ev := one(t, evs, EventFailed, StaleProcess)
+	ev := one(t, evs, EventFailed, CheckStaleProcess)
 	running, disk := ev["running_inode"], ev["disk_inode"]
 	if running == nil || disk == nil || running == disk {
 		t.Fatalf("stale_process must report both inodes, got running=%v disk=%v", running, disk)
 	}
 	h.start() // restart from the new binary
 	_, evs = h.run()
-	ev = one(t, evs, EventOK, StaleProcess)
+	ev = one(t, evs, EventOK, CheckStaleProcess)
 	if ev["running_inode"] != disk {
 		t.Errorf("after restart running inode %v, want the new binary's %v", ev["running_inode"], disk)
 	}
-	one(t, evs, "recovered", StaleProcess)
-	if got := h.ff.AlertsFor(StaleProcess); len(got) != 2 {
+	one(t, evs, "recovered", CheckStaleProcess)
+	if got := h.ff.AlertsFor(CheckStaleProcess); len(got) != 2 {
 		t.Errorf("want the alert and its recovery, got %v", got)
 	}
 }
@@ -365,11 +365,11 @@ func TestE2ELaunchctlPIDSource(t *testing.T) {
 		t.Fatalf("bootstrap primary: %v %s", err, out)
 	}
 	args := []string{"--pid-source", "launchctl"}
-	if _, evs := h.run(args...); failing(evs)[StaleProcess] != "" {
+	if _, evs := h.run(args...); failing(evs)[CheckStaleProcess] != "" {
 		t.Fatalf("primary under launchd: %v", failing(evs))
 	}
 	probetest.CopyFile(t, "/bin/sleep", h.bin, 0o755)
-	if _, evs := h.run(args...); failing(evs)[StaleProcess] != EventFailed {
+	if _, evs := h.run(args...); failing(evs)[CheckStaleProcess] != EventFailed {
 		t.Fatalf("after rebuild: %v, want stale_process", failing(evs))
 	}
 	lc = exec.Command(fakeLaunchctl, "kickstart", "-k", "gui/0/"+primaryLabel)
@@ -377,7 +377,7 @@ func TestE2ELaunchctlPIDSource(t *testing.T) {
 	if out, err := lc.CombinedOutput(); err != nil {
 		t.Fatalf("kickstart: %v %s", err, out)
 	}
-	if _, evs := h.run(args...); failing(evs)[StaleProcess] != "" {
+	if _, evs := h.run(args...); failing(evs)[CheckStaleProcess] != "" {
 		t.Fatalf("after kickstart -k: %v", failing(evs))
 	}
 }
@@ -420,7 +420,7 @@ func TestE2ERemediation(t *testing.T) {
 			t.Errorf("launchd overrides after the promotion: %v %v, want the primary disabled and the fallback enabled", disabled, err)
 		}
 		lk, err := launchctl.ReadFallbackLock(filepath.Join(h.home.StateDir, "council-fallback.lock"))
-		if err != nil || lk.Who != "council-integrity" || !strings.Contains(lk.Why, BinaryMissing) {
+		if err != nil || lk.Who != "council-integrity" || !strings.Contains(lk.Why, CheckBinaryMissing) {
 			t.Errorf("fallback lock %+v, %v", lk, err)
 		}
 		alerts := h.ff.AlertsFor(checkFallbackActivated)
@@ -439,7 +439,7 @@ func TestE2ERemediation(t *testing.T) {
 		os.WriteFile(filepath.Join(h.home.StateDir, "council-fallback.lock"), []byte(`{"who":"council-guardian"}`), 0o600)
 		os.Chmod(h.bin, 0o600)
 		res, evs := h.run()
-		if res.Code != 2 || failing(evs)[BinaryMissing] != EventFailed {
+		if res.Code != 2 || failing(evs)[CheckBinaryMissing] != EventFailed {
 			t.Errorf("exit %d, failing %v", res.Code, failing(evs))
 		}
 		ev := one(t, evs, EventPromoteSkipped, "")
@@ -534,7 +534,7 @@ func TestE2ESignatureSkippedWithoutKey(t *testing.T) {
 	i := slices.Index(h.args, "--signing-pubkey")
 	h.args = slices.Delete(h.args, i, i+2)
 	res, evs := h.run("--manifest-pubkey", h.pub)
-	ev := one(t, evs, EventSkipped, SignatureInvalid)
+	ev := one(t, evs, EventSkipped, CheckSignatureInvalid)
 	if r, _ := ev["reason"].(string); !strings.Contains(r, "--signing-pubkey") || ev["level"] != "info" {
 		t.Errorf("skip event %v does not say why at info", ev)
 	}

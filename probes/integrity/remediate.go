@@ -44,7 +44,7 @@ const (
 // remediating are the checks whose failure means the next respawn will
 // fail: only these promote the fallback. metallib_missing, stale_process
 // and manifest_invalid are fixed by a rebuild or a restart and alert only.
-var remediating = []string{BinaryMissing, SignatureInvalid}
+var remediating = []string{CheckBinaryMissing, CheckSignatureInvalid}
 
 // promoteReasons returns the summaries of the remediating checks that
 // failed this tick (at error: an unknown or skipped check is no evidence
