@@ -13,7 +13,7 @@ const DefaultPrompt = "What is 2+2? Respond with only the number."
 // number ("14", "40", "4.5", "0.4", "4,5") nor of a word ("4th"), optionally
 // written "4.0", and followed by anything else. So "4", "4.", " 4\n",
 // "**4**", "2+2=4" and "The answer is 4." pass; "14", "40", "four" and "5"
-// do not. It is deliberately a "contains" test, as the seed's canary was: a
+// do not. It is deliberately a "contains" test, not an exact match: a
 // chatty but correct model is healthy; one that says "14" is not.
 const DefaultExpect = `(?:^|[^\pL\pN.,])4(?:\.0+)?(?:$|[^\pL\pN.,]|[.,](?:$|[^\pN]))`
 

@@ -462,7 +462,7 @@ func TestFallbackRace(t *testing.T) {
 		level          string
 	}{
 		{name: "RunAtLoad true", keys: map[string]any{"RunAtLoad": true}, want: []string{"RunAtLoad is true (it starts at login)"}, level: "error"},
-		{name: "the seed's KeepAlive without RunAtLoad", keys: map[string]any{"RunAtLoad": nil},
+		{name: "KeepAlive without RunAtLoad (incident I5)", keys: map[string]any{"RunAtLoad": nil},
 			want: []string{"RunAtLoad is missing (KeepAlive=true starts it at login)"}, level: "error"},
 		{name: "without Disabled", keys: map[string]any{"Disabled": nil}, want: []string{"Disabled is missing (a login bootstrap loads it enabled)"}, level: "error"},
 		{name: "fine plist, launchd's disabled state missing", forget: true,

@@ -25,6 +25,8 @@ const (
 	// or repository makes the file checks UNKNOWN.
 	CheckMap  = "map"
 	CheckRepo = "repo"
+	// CheckConfig is a bad setting: the tick checks nothing.
+	CheckConfig = "config"
 )
 
 // Channel is the channel name of a per-subject check.

@@ -31,8 +31,8 @@ type WatchedProbe struct {
 }
 
 // DefaultWatched is the default --watch-probe list: every probe but drift
-// itself (a probe cannot notice its own silence), with the seed's
-// intervals.
+// itself (a probe cannot notice its own silence), with the intervals the
+// plists schedule them at.
 var DefaultWatched = []string{"guardian=30s", "canary=10m", "integrity=5m", "parity-smoke=24h", "pace=15m"}
 
 // FutureSkew is how far in the future a last tick may be (clock
@@ -47,17 +47,17 @@ func ParseWatched(values []string) ([]WatchedProbe, error) {
 		name, iv, ok := strings.Cut(strings.TrimSpace(v), "=")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
-			return nil, fmt.Errorf("watch-probe %q: want name=interval, e.g. canary=10m", v)
+			return nil, fmt.Errorf("bad --watch-probe %q: want name=interval, e.g. canary=10m", v)
 		}
 		if strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
-			return nil, fmt.Errorf("watch-probe %q: %q is not a probe name", v, name)
+			return nil, fmt.Errorf("bad --watch-probe %q: want a probe name, not %q", v, name)
 		}
 		d, err := time.ParseDuration(strings.TrimSpace(iv))
 		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("watch-probe %q: interval must be a positive duration like 30s or 10m", v)
+			return nil, fmt.Errorf("bad --watch-probe %q: want a positive duration like 30s or 10m after the =", v)
 		}
 		if seen[name] {
-			return nil, fmt.Errorf("watch-probe %q: %s is listed twice", v, name)
+			return nil, fmt.Errorf("bad --watch-probe %q: want each probe once, %s is listed twice", v, name)
 		}
 		seen[name] = true
 		out = append(out, WatchedProbe{Name: name, Interval: d})

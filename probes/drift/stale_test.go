@@ -107,7 +107,7 @@ func TestParseWatched(t *testing.T) {
 		{"no interval", []string{"canary"}, nil, "want name=interval"},
 		{"bad interval", []string{"canary=soon"}, nil, "positive duration"},
 		{"zero interval", []string{"canary=0s"}, nil, "positive duration"},
-		{"path in name", []string{"../x=1m"}, nil, "not a probe name"},
+		{"path in name", []string{"../x=1m"}, nil, "want a probe name"},
 		{"twice", []string{"canary=1m", "canary=2m"}, nil, "listed twice"},
 	}
 	for _, tt := range tests {

@@ -18,7 +18,8 @@ func TestDefaultPrompts(t *testing.T) {
 	if len(set.Prompts) != 10 {
 		t.Fatalf("default set has %d prompts, want 10", len(set.Prompts))
 	}
-	// The set must cover what the issue asks for; ids are prefixed by kind.
+	// The set must cover every kind of prompt (arithmetic, fact, code,
+	// list, long); ids are prefixed by kind.
 	kinds := map[string]int{}
 	for _, p := range set.Prompts {
 		kinds[strings.SplitN(p.ID, "-", 2)[0]]++
