@@ -44,7 +44,7 @@ type setup struct {
 // overrides by prompt id.
 func defaultAnswers(t testing.TB, override map[string]string) map[string]string {
 	t.Helper()
-	set, err := LoadPrompts("")
+	set, err := loadPrompts("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,17 +101,17 @@ func (s *setup) useReference(t testing.TB, override map[string]string) {
 // that no secret leaked anywhere.
 func (s *setup) run(t *testing.T, args ...string) (probetest.Result, []map[string]any) {
 	t.Helper()
-	os.Remove(s.home.LogFile(Name))
+	os.Remove(s.home.LogFile(name))
 	res := probetest.Run(t, 90*time.Second, s.env, bin, args...)
 	if leaks := probetest.Leaks(s.home.Dir, res.Stdout, res.Stderr); len(leaks) > 0 {
 		t.Fatalf("planted token leaked into %v", leaks)
 	}
-	for _, out := range []string{res.Stdout, res.Stderr, readFile(s.home.LogFile(Name))} {
+	for _, out := range []string{res.Stdout, res.Stderr, readFile(s.home.LogFile(name))} {
 		if strings.Contains(out, refToken) {
 			t.Fatalf("reference token leaked:\n%s", out)
 		}
 	}
-	return res, probetest.Events(t, s.home.LogFile(Name))
+	return res, probetest.Events(t, s.home.LogFile(name))
 }
 
 func readFile(p string) string {
@@ -198,7 +198,7 @@ func TestE2EDivergence(t *testing.T) {
 				want := same
 				if tt.basis == "text" {
 					// The same point, counted in our own tokens.
-					want = Tokenize(strings.Join(simToks[:same], "")).Len()
+					want = tokenize(strings.Join(simToks[:same], "")).Len()
 				}
 				if e["basis"] != tt.basis || e["exact"] != false || num(e, "divergence") != want || num(e, "prefix") != want {
 					t.Errorf("%s: basis %v divergence %v prefix %v, want %s %d", id, e["basis"], e["divergence"], e["prefix"], tt.basis, want)
@@ -314,7 +314,7 @@ func TestE2EFailures(t *testing.T) {
 
 func TestE2EHungPrompt(t *testing.T) {
 	s := newSetup(t, false, false, nil)
-	set, _ := LoadPrompts("")
+	set, _ := loadPrompts("")
 	hung := set.Prompts[4]
 	proxy := hangProxy(t, s.primary.PlainURL(), hung.Prompt)
 	s.env = append(s.env, "COUNCIL_URL="+proxy.URL)
@@ -439,7 +439,7 @@ func TestE2ESIGTERM(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 3 {
 		t.Fatalf("exit %d, want 3\n%s", code, out.String())
 	}
-	evs := probetest.Events(t, s.home.LogFile(Name))
+	evs := probetest.Events(t, s.home.LogFile(name))
 	if len(probetest.Find(evs, "tick_cancelled", "")) != 1 || len(probetest.Find(evs, "parity_prompt", "")) != 0 || len(s.ff.AlertsFor(CheckParity)) != 0 {
 		t.Fatalf("events after SIGTERM: %v", evs)
 	}
@@ -469,7 +469,7 @@ func TestE2ERecord(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
-	set, err := LoadPrompts(golden)
+	set, err := loadPrompts(golden)
 	if err != nil {
 		t.Fatalf("recorded file is not a valid prompt file: %v", err)
 	}
@@ -625,7 +625,7 @@ func TestE2EReasoningModel(t *testing.T) {
 	if data := readFile(golden); strings.Contains(data, marker) || strings.Contains(data, "think>") {
 		t.Fatalf("recorded file holds reasoning:\n%s", data)
 	}
-	set, err := LoadPrompts(golden)
+	set, err := loadPrompts(golden)
 	if err != nil {
 		t.Fatal(err)
 	}

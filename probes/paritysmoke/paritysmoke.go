@@ -98,9 +98,9 @@ import (
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
-// Name is the probe's name: binary council-parity-smoke, client cert
+// name is the probe's name: binary council-parity-smoke, client cert
 // clients/parity-smoke.crt.
-const Name = "parity-smoke"
+const name = "parity-smoke"
 
 // Checks (alert channels).
 const (
@@ -112,16 +112,16 @@ const (
 
 // Defaults.
 const (
-	DefaultPromptTimeout = 90 * time.Second
-	DefaultSeed          = 42
-	DefaultMaxFailures   = 1
-	DefaultMinPrefix     = 8
+	defaultPromptTimeout = 90 * time.Second
+	defaultSeed          = 42
+	defaultMaxFailures   = 1
+	defaultMinPrefix     = 8
 )
 
 // New returns the council-parity-smoke probe.
 func New() *probe.Probe {
 	return &probe.Probe{
-		Name:  Name,
+		Name:  name,
 		Usage: "nightly golden prompts and reference-backend parity",
 		Description: "Sends a set of golden prompts to the council at temperature 0 with a fixed seed and checks\n" +
 			"each answer; with --reference-url, compares every answer token by token with a second backend.\n" +
@@ -129,21 +129,21 @@ func New() *probe.Probe {
 			"--record FILE writes a golden prompt file from a known-good backend for review.",
 		Interval: 24 * time.Hour,
 		Network:  true,
-		Flags:    Flags(),
+		Flags:    flags(),
 		Default:  alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour},
-		Tick:     Tick,
+		Tick:     tick,
 	}
 }
 
-// Tick runs the prompt set once.
-func Tick(ctx context.Context, t *probe.Tick) error {
+// tick runs the prompt set once.
+func tick(ctx context.Context, t *probe.Tick) error {
 	o, err := settingsFrom(t)
 	if err != nil {
 		t.Unknown(CheckConfig, "config_error", err.Error())
 		return nil
 	}
 	t.Clear(CheckConfig)
-	set, err := LoadPrompts(o.Prompts)
+	set, err := loadPrompts(o.Prompts)
 	if err != nil {
 		t.Unknown(CheckPrompts, "prompts_invalid", oneLine(err.Error()))
 		return nil
@@ -153,8 +153,8 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 		return record(ctx, t, o, set)
 	}
 
-	runner := &Runner{
-		Primary:       &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: o.Logprobs, Log: t.Log},
+	runner := &runner{
+		Primary:       &backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: o.Logprobs, Log: t.Log},
 		PromptTimeout: o.PromptTimeout,
 		MinPrefix:     o.MinPrefix,
 	}
@@ -166,7 +166,7 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 			// the only one.
 			t.Unknown(CheckReference, "reference_transport_error", err.Error())
 		} else {
-			runner.Reference = &Backend{Role: "reference", Client: c, Model: o.RefModel, Seed: o.Seed, Logprobs: o.Logprobs,
+			runner.Reference = &backend{Role: "reference", Client: c, Model: o.RefModel, Seed: o.Seed, Logprobs: o.Logprobs,
 				Log: t.Log.With("reference_transport", string(c.Kind))}
 			resolveModel(ctx, t, runner.Reference, o.PromptTimeout)
 		}
@@ -178,12 +178,12 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	t.Log.Info("parity_start", "prompts", len(set.Prompts), "model", redact.String(runner.Primary.Model),
 		"reference", redact.URL(o.ReferenceURL), "seed", o.Seed, "prompt_timeout_ms", o.PromptTimeout.Milliseconds())
 
-	results, err := runner.Run(ctx, set, func(r Result) { logResult(t, r) })
+	results, err := runner.Run(ctx, set, func(r result) { logResult(t, r) })
 	if err != nil {
 		return err
 	}
 	if showTable(o.Table, t) {
-		WriteTable(t.Out, results, runner.Reference != nil)
+		writeTable(t.Out, results, runner.Reference != nil)
 	}
 	judgeSet(t, results, o)
 	if runner.Reference != nil {
@@ -192,7 +192,7 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	return nil
 }
 
-func resolveModel(ctx context.Context, t *probe.Tick, b *Backend, timeout time.Duration) {
+func resolveModel(ctx context.Context, t *probe.Tick, b *backend, timeout time.Duration) {
 	if err := b.ResolveModel(ctx, timeout); err != nil {
 		t.Log.Warn("model_unresolved", "backend", b.Role, "detail", err.Error(), "action", "letting the server choose")
 	}
@@ -210,7 +210,7 @@ func showTable(mode string, t *probe.Tick) bool {
 }
 
 // logResult writes the prompt's parity_prompt event.
-func logResult(t *probe.Tick, r Result) {
+func logResult(t *probe.Tick, r result) {
 	attrs := []any{"check", CheckParity, "id", r.Prompt.ID, "pass", r.Pass, "reason", r.Reason,
 		"latency_ms", r.Primary.Latency.Milliseconds(), "tokens", r.Primary.TokenCount(), "finish_reason", r.Primary.FinishReason}
 	if n := r.Primary.ReasoningBytes; n > 0 {
@@ -237,8 +237,8 @@ func logResult(t *probe.Tick, r Result) {
 }
 
 // judgeSet reports the set's verdict on the parity channel.
-func judgeSet(t *probe.Tick, results []Result, o settings) {
-	failed := Failed(results)
+func judgeSet(t *probe.Tick, results []result, o settings) {
+	failed := failed(results)
 	exact, compared := 0, 0
 	for _, r := range results {
 		if r.Cmp != nil {
@@ -283,7 +283,7 @@ func judgeSet(t *probe.Tick, results []Result, o settings) {
 // judgeReference reports prompts the reference could not answer usably: the
 // comparison is missing, which is its own (warn) failure mode, not the
 // primary's.
-func judgeReference(t *probe.Tick, results []Result) {
+func judgeReference(t *probe.Tick, results []result) {
 	var bad []string
 	for _, r := range results {
 		if r.RefProblem != "" {
@@ -300,22 +300,22 @@ func judgeReference(t *probe.Tick, results []Result) {
 }
 
 // record runs the set against the primary and writes the golden file.
-func record(ctx context.Context, t *probe.Tick, o settings, set *PromptSet) error {
+func record(ctx context.Context, t *probe.Tick, o settings, set *promptSet) error {
 	if !o.Force {
 		if _, err := os.Lstat(o.Record); err == nil {
-			t.Log.Error("record_refused", "path", o.Record, "detail", ErrRecordExists.Error())
-			t.SetExit(probe.ExitUnknown, fmt.Sprintf("--record %s: %v", o.Record, ErrRecordExists))
+			t.Log.Error("record_refused", "path", o.Record, "detail", errRecordExists.Error())
+			t.SetExit(probe.ExitUnknown, fmt.Sprintf("--record %s: %v", o.Record, errRecordExists))
 			return nil
 		}
 	}
-	b := &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: false, Log: t.Log}
+	b := &backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: false, Log: t.Log}
 	resolveModel(ctx, t, b, o.PromptTimeout)
-	runner := &Runner{Primary: b, PromptTimeout: o.PromptTimeout}
-	results, err := runner.Run(ctx, set, func(r Result) {
+	runner := &runner{Primary: b, PromptTimeout: o.PromptTimeout}
+	results, err := runner.Run(ctx, set, func(r result) {
 		// Recording judges usability only: the new expectations come
 		// from these answers.
 		level := slog.LevelInfo
-		reason := Unusable(r.Primary)
+		reason := unusable(r.Primary)
 		if reason != "" {
 			level = slog.LevelWarn
 		}
@@ -328,14 +328,14 @@ func record(ctx context.Context, t *probe.Tick, o settings, set *PromptSet) erro
 	var bad []string
 	for i := range results {
 		r := &results[i]
-		r.Reason = Unusable(r.Primary)
+		r.Reason = unusable(r.Primary)
 		r.Pass = r.Reason == ""
 		if !r.Pass {
 			bad = append(bad, r.Prompt.ID)
 		}
 	}
 	if showTable(o.Table, t) {
-		WriteTable(t.Out, results, false)
+		writeTable(t.Out, results, false)
 	}
 	if len(bad) > 0 {
 		why := fmt.Sprintf("--record: %d/%d prompts got no usable answer (%s); nothing written", len(bad), len(results), strings.Join(bad, ", "))
@@ -343,9 +343,9 @@ func record(ctx context.Context, t *probe.Tick, o settings, set *PromptSet) erro
 		t.SetExit(probe.ExitCritical, why)
 		return nil
 	}
-	golden := Golden(results, RecordNote(t.Now(), redact.URL(t.Client.BaseURL), redact.String(b.Model)))
+	golden := goldenSet(results, recordNote(t.Now(), redact.URL(t.Client.BaseURL), redact.String(b.Model)))
 	if t.DryRun() {
-		data, err := MarshalPrompts(golden)
+		data, err := marshalPrompts(golden)
 		if err != nil {
 			return err
 		}
@@ -353,7 +353,7 @@ func record(ctx context.Context, t *probe.Tick, o settings, set *PromptSet) erro
 		t.OKSummary(fmt.Sprintf("dry-run: %d prompts recorded, %s not written", len(results), o.Record))
 		return nil
 	}
-	if _, err := WriteGolden(o.Record, golden, o.Force); err != nil {
+	if _, err := writeGolden(o.Record, golden, o.Force); err != nil {
 		t.Log.Error("record_refused", "path", o.Record, "detail", err.Error())
 		t.SetExit(probe.ExitUnknown, err.Error())
 		return nil

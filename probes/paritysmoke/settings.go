@@ -11,15 +11,15 @@ import (
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
-// Flags are the probe's own settings, each with its env var and default.
-func Flags() []cli.Flag {
+// flags are the probe's own settings, each with its env var and default.
+func flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "prompts", EnvVars: []string{"COUNCIL_PARITY_PROMPTS"}, Usage: "prompt file (JSON, see the package doc); empty = the 10 prompts built into the binary"},
-		&cli.DurationFlag{Name: "prompt-timeout", EnvVars: []string{"COUNCIL_PARITY_PROMPT_TIMEOUT"}, Value: DefaultPromptTimeout, Usage: "deadline of one prompt on one backend; a hung prompt fails alone"},
-		&cli.Int64Flag{Name: "seed", EnvVars: []string{"COUNCIL_PARITY_SEED"}, Value: DefaultSeed, Usage: "sampling seed sent with every prompt (0 = none)"},
+		&cli.DurationFlag{Name: "prompt-timeout", EnvVars: []string{"COUNCIL_PARITY_PROMPT_TIMEOUT"}, Value: defaultPromptTimeout, Usage: "deadline of one prompt on one backend; a hung prompt fails alone"},
+		&cli.Int64Flag{Name: "seed", EnvVars: []string{"COUNCIL_PARITY_SEED"}, Value: defaultSeed, Usage: "sampling seed sent with every prompt (0 = none)"},
 		&cli.BoolFlag{Name: "logprobs", EnvVars: []string{"COUNCIL_PARITY_LOGPROBS"}, Value: true, Usage: "ask for the servers' tokens and compare those when both return them"},
-		&cli.IntFlag{Name: "max-failures", EnvVars: []string{"COUNCIL_PARITY_MAX_FAILURES"}, Value: DefaultMaxFailures, Usage: "failing prompts tolerated before the set fails"},
-		&cli.IntFlag{Name: "min-prefix", EnvVars: []string{"COUNCIL_PARITY_MIN_PREFIX"}, Value: DefaultMinPrefix, Usage: "with a reference: answers that differ must agree for at least this many tokens"},
+		&cli.IntFlag{Name: "max-failures", EnvVars: []string{"COUNCIL_PARITY_MAX_FAILURES"}, Value: defaultMaxFailures, Usage: "failing prompts tolerated before the set fails"},
+		&cli.IntFlag{Name: "min-prefix", EnvVars: []string{"COUNCIL_PARITY_MIN_PREFIX"}, Value: defaultMinPrefix, Usage: "with a reference: answers that differ must agree for at least this many tokens"},
 		&cli.StringFlag{Name: "reference-url", EnvVars: []string{"COUNCIL_REFERENCE_URL"}, Usage: "second backend to compare with (empty = no comparison)"},
 		&cli.StringFlag{Name: "reference-transport", EnvVars: []string{"COUNCIL_REFERENCE_TRANSPORT"}, Value: "auto", Usage: "auto|mtls|bearer for the reference: auto uses mTLS when its full cert set is given"},
 		&cli.StringFlag{Name: "reference-token-file", EnvVars: []string{"COUNCIL_REFERENCE_TOKEN_FILE"}, Usage: "bearer token file of the reference (mode 0600; empty = no token)"},
