@@ -59,11 +59,11 @@ const (
 
 // Events the checks log besides the probe contract's.
 const (
-	EventOK         = "check_ok"
-	EventFailed     = "check_failed"
-	EventUnknown    = "check_unknown"
-	EventSkipped    = "check_skipped"
-	EventNotRunning = "not_running"
+	eventOK         = "check_ok"
+	eventFailed     = "check_failed"
+	eventUnknown    = "check_unknown"
+	eventSkipped    = "check_skipped"
+	eventNotRunning = "not_running"
 )
 
 // commandTimeout bounds each external command (codesign, lsof, launchctl
@@ -105,7 +105,7 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	} else {
 		// There is nothing to verify: one cause, one alert (binary_missing).
 		// The signature channel is left as it was, neither failed nor passed.
-		t.Log.Info(EventSkipped, "check", CheckSignatureInvalid, "reason", "the binary is missing; reported on "+CheckBinaryMissing)
+		t.Log.Info(eventSkipped, "check", CheckSignatureInvalid, "reason", "the binary is missing; reported on "+CheckBinaryMissing)
 	}
 	ok = append(ok, checkMetallib(t, s), checkStale(ctx, t, s, r), checkManifest(ctx, t, s))
 	if ctx.Err() != nil {
@@ -119,24 +119,24 @@ func tick(ctx context.Context, t *probe.Tick) error {
 // checkBinary reports binary_missing and returns its OK note and whether a
 // file is there at all (a present but non-executable binary can still have
 // its signature checked).
-func checkBinary(t *probe.Tick, s Settings) (note string, present bool) {
+func checkBinary(t *probe.Tick, s settings) (note string, present bool) {
 	info, err := primarycheck.CheckBinary(s.Binary, primarycheck.CurrentIdentity())
 	attrs := []any{"binary", s.Binary}
 	if info.Mode != 0 {
 		attrs = append(attrs, "mode", fmt.Sprintf("%04o", info.Mode.Perm()), "uid", info.Owner.UID, "size", info.Size)
 	}
 	if err != nil {
-		t.Fail(CheckBinaryMissing, EventFailed, alert.Error, err.Error(), attrs...)
+		t.Fail(CheckBinaryMissing, eventFailed, alert.Error, err.Error(), attrs...)
 		return "", primarycheck.Present(s.Binary)
 	}
-	t.Pass(CheckBinaryMissing, EventOK, append(attrs, "inode", info.Inode)...)
+	t.Pass(CheckBinaryMissing, eventOK, append(attrs, "inode", info.Inode)...)
 	return "binary ok", true
 }
 
-func checkSignature(ctx context.Context, t *probe.Tick, s Settings) (note string) {
+func checkSignature(ctx context.Context, t *probe.Tick, s settings) (note string) {
 	v, skip := primarycheck.PlatformVerifier(s.Signature)
 	if v == nil {
-		t.Log.Info(EventSkipped, "check", CheckSignatureInvalid, "reason", skip)
+		t.Log.Info(eventSkipped, "check", CheckSignatureInvalid, "reason", skip)
 		return "signature skipped (no key)"
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
@@ -145,32 +145,32 @@ func checkSignature(ctx context.Context, t *probe.Tick, s Settings) (note string
 	attrs := []any{"binary", s.Binary, "method", v.Describe()}
 	switch {
 	case err == nil:
-		t.Pass(CheckSignatureInvalid, EventOK, attrs...)
+		t.Pass(CheckSignatureInvalid, eventOK, attrs...)
 		return "signature ok"
 	case ctx.Err() != nil:
 	case primarycheck.IsConfigError(err):
-		t.Unknown(CheckSignatureInvalid, EventUnknown, err.Error(), attrs...)
+		t.Unknown(CheckSignatureInvalid, eventUnknown, err.Error(), attrs...)
 	default:
-		t.Fail(CheckSignatureInvalid, EventFailed, alert.Error, err.Error(), attrs...)
+		t.Fail(CheckSignatureInvalid, eventFailed, alert.Error, err.Error(), attrs...)
 	}
 	return ""
 }
 
-func checkMetallib(t *probe.Tick, s Settings) (note string) {
+func checkMetallib(t *probe.Tick, s settings) (note string) {
 	p := primarycheck.MetallibPath(s.Binary, s.Metallib)
 	size, err := primarycheck.CheckMetallib(s.Binary, s.Metallib)
 	if err != nil {
-		t.Fail(CheckMetallibMissing, EventFailed, alert.Error, err.Error(), "metallib", p)
+		t.Fail(CheckMetallibMissing, eventFailed, alert.Error, err.Error(), "metallib", p)
 		return ""
 	}
-	t.Pass(CheckMetallibMissing, EventOK, "metallib", p, "size", size)
+	t.Pass(CheckMetallibMissing, eventOK, "metallib", p, "size", size)
 	return "metallib ok"
 }
 
-func checkStale(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runner) (note string) {
-	sc := &StaleCheck{
+func checkStale(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runner) (note string) {
+	sc := &staleCheck{
 		Source: s.PIDSource, PIDFile: s.PIDFile, Port: s.Port, Label: t.Common.PrimaryLabel,
-		Launchctl: r, Lsof: &Lsof{Path: s.Lsof},
+		Launchctl: r, Lsof: &lsof{Path: s.Lsof},
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
@@ -190,24 +190,24 @@ func checkStale(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Run
 	}
 	switch {
 	case err == nil:
-		t.Pass(CheckStaleProcess, EventOK, attrs...)
+		t.Pass(CheckStaleProcess, eventOK, attrs...)
 		return fmt.Sprintf("pid %d current", rep.PID)
 	case ctx.Err() != nil:
-	case errors.Is(err, ErrNotRunning):
-		t.Fail(CheckStaleProcess, EventNotRunning, alert.Warn, err.Error(), attrs...)
-	case errors.Is(err, ErrStale):
-		t.Fail(CheckStaleProcess, EventFailed, alert.Error, err.Error(), attrs...)
+	case errors.Is(err, errNotRunning):
+		t.Fail(CheckStaleProcess, eventNotRunning, alert.Warn, err.Error(), attrs...)
+	case errors.Is(err, errStale):
+		t.Fail(CheckStaleProcess, eventFailed, alert.Error, err.Error(), attrs...)
 	default:
-		t.Unknown(CheckStaleProcess, EventUnknown, err.Error(), attrs...)
+		t.Unknown(CheckStaleProcess, eventUnknown, err.Error(), attrs...)
 	}
 	return ""
 }
 
-func checkManifest(ctx context.Context, t *probe.Tick, s Settings) (note string) {
+func checkManifest(ctx context.Context, t *probe.Tick, s settings) (note string) {
 	if s.Manifest == "" {
 		return ""
 	}
-	mc := &ManifestCheck{
+	mc := &manifestCheck{
 		Path: s.Manifest, SigPath: s.ManifestSig, PubKey: s.ManifestPubKey,
 		CachePath: filepath.Join(t.Common.StateDir, "integrity-hashcache.json"),
 		FullEvery: s.FullEvery, Workers: s.HashWorkers, Now: t.Now,
@@ -231,20 +231,20 @@ func checkManifest(ctx context.Context, t *probe.Tick, s Settings) (note string)
 	}
 	switch {
 	case err == nil:
-		t.Pass(CheckManifestInvalid, EventOK, attrs...)
+		t.Pass(CheckManifestInvalid, eventOK, attrs...)
 		return fmt.Sprintf("%d weight files ok", res.Report.Files)
 	case ctx.Err() != nil:
 	case primarycheck.IsConfigError(err):
-		t.Unknown(CheckManifestInvalid, EventUnknown, err.Error(), attrs...)
-	case errors.Is(err, ErrWeightsMismatch):
+		t.Unknown(CheckManifestInvalid, eventUnknown, err.Error(), attrs...)
+	case errors.Is(err, errWeightsMismatch):
 		bad := res.BadFiles()
 		summary := err.Error()
 		if res.Stats.SilentChanges > 0 {
 			summary += fmt.Sprintf(" (%d changed without their timestamps moving: tampering or disk corruption)", res.Stats.SilentChanges)
 		}
-		t.Fail(CheckManifestInvalid, EventFailed, alert.Error, summary, append(attrs, "bad_files", bad)...)
+		t.Fail(CheckManifestInvalid, eventFailed, alert.Error, summary, append(attrs, "bad_files", bad)...)
 	default:
-		t.Fail(CheckManifestInvalid, EventFailed, alert.Error, err.Error(), attrs...)
+		t.Fail(CheckManifestInvalid, eventFailed, alert.Error, err.Error(), attrs...)
 	}
 	return ""
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
-// Settings are the probe's own settings, read from its flags. The
+// settings are the probe's own settings, read from its flags. The
 // binary, signature and metallib checks are pkg/primarycheck's, shared with
 // council-guardian restore-primary.
-type Settings struct {
+type settings struct {
 	primarycheck.Settings
 
 	PIDSource string
@@ -35,7 +35,7 @@ type Settings struct {
 
 func flags() []cli.Flag {
 	return append(primarycheck.Flags(),
-		&cli.StringFlag{Name: "pid-source", EnvVars: []string{"COUNCIL_PID_SOURCE"}, Value: PIDAuto,
+		&cli.StringFlag{Name: "pid-source", EnvVars: []string{"COUNCIL_PID_SOURCE"}, Value: pidAuto,
 			Usage: "where to find the running primary's pid: auto (launchctl on macOS; else pid-file if set, else port), launchctl, pid-file, port"},
 		&cli.StringFlag{Name: "pid-file", EnvVars: []string{"COUNCIL_PID_FILE"}, Usage: "pid file of the primary (pid source pid-file)"},
 		&cli.IntFlag{Name: "primary-port", EnvVars: []string{"COUNCIL_PRIMARY_PORT"}, Value: 1337, Usage: "port the primary listens on (pid source port, via /proc/net/tcp)"},
@@ -56,16 +56,16 @@ func flags() []cli.Flag {
 }
 
 // settingsFrom reads the probe's flags.
-func settingsFrom(t *probe.Tick) Settings {
+func settingsFrom(t *probe.Tick) settings {
 	c := t.C
-	s := Settings{
+	s := settings{
 		Settings: primarycheck.SettingsFrom(c, t.Common.PrimaryBinary),
 		PIDFile:  c.String("pid-file"), Port: c.Int("primary-port"), Lsof: c.String("lsof"),
 		Manifest: c.String("manifest"), ManifestSig: c.String("manifest-sig"), ManifestPubKey: c.String("manifest-pubkey"),
 		FullEvery: c.Duration("full-every"), HashWorkers: c.Int("hash-workers"),
 		PromoteAfter: c.Int("promote-after"), FallbackURL: c.String("fallback-url"), VerifyTimeout: c.Duration("verify-timeout"),
 	}
-	s.PIDSource = ResolvePIDSource(c.String("pid-source"), runtime.GOOS, s.PIDFile)
+	s.PIDSource = resolvePIDSource(c.String("pid-source"), runtime.GOOS, s.PIDFile)
 	if s.ManifestPubKey == "" {
 		s.ManifestPubKey = s.Signature.PubKey
 	}
