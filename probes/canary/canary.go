@@ -82,7 +82,7 @@ func tick(ctx context.Context, t *probe.Tick) error {
 }
 
 // report logs the result and feeds the alert channels.
-func report(t *probe.Tick, res Result) {
+func report(t *probe.Tick, res result) {
 	t.Perf("latency_ms", float64(res.Latency.Milliseconds()), "ms")
 	if res.Stream && res.TTFT > 0 {
 		t.Perf("ttft_ms", float64(res.TTFT.Milliseconds()), "ms")
@@ -102,7 +102,7 @@ func report(t *probe.Tick, res Result) {
 	t.Fail(res.Check, "canary_fail", alert.Error, res.Detail, attrs...)
 }
 
-func okSummary(res Result, kind transport.Kind) string {
+func okSummary(res result, kind transport.Kind) string {
 	// The model id and the answer are the server's words: redacted.
 	shown := openai.Truncate(strings.TrimSpace(res.Answer), 40)
 	s := fmt.Sprintf("%s answered %q in %d ms (%s", redact.String(res.Model), redact.String(shown), res.Latency.Milliseconds(), kind)

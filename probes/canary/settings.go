@@ -13,39 +13,39 @@ import (
 
 // Defaults of the canary's own settings.
 const (
-	DefaultMaxTokens    = 256
-	DefaultDeadline     = 75 * time.Second
-	DefaultTTFBTimeout  = 45 * time.Second
-	DefaultStallTimeout = 30 * time.Second
+	defaultMaxTokens    = 256
+	defaultDeadline     = 75 * time.Second
+	defaultTTFBTimeout  = 45 * time.Second
+	defaultStallTimeout = 30 * time.Second
 )
 
 func flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "prompt", EnvVars: []string{"COUNCIL_CANARY_PROMPT"}, Value: DefaultPrompt,
+		&cli.StringFlag{Name: "prompt", EnvVars: []string{"COUNCIL_CANARY_PROMPT"}, Value: defaultPrompt,
 			Usage: "the question to ask"},
-		&cli.StringFlag{Name: "expect", EnvVars: []string{"COUNCIL_CANARY_EXPECT"}, Value: DefaultExpect,
+		&cli.StringFlag{Name: "expect", EnvVars: []string{"COUNCIL_CANARY_EXPECT"}, Value: defaultExpect,
 			Usage: "regexp (RE2) the answer must match; the default is the number 4 standing alone (\"4\", \"4.\", \"The answer is 4\" pass; \"14\", \"40\" do not)"},
-		&cli.IntFlag{Name: "max-tokens", EnvVars: []string{"COUNCIL_CANARY_MAX_TOKENS"}, Value: DefaultMaxTokens,
+		&cli.IntFlag{Name: "max-tokens", EnvVars: []string{"COUNCIL_CANARY_MAX_TOKENS"}, Value: defaultMaxTokens,
 			Usage: "max_tokens of the request; leave room for models that think before answering"},
 		&cli.BoolFlag{Name: "stream", EnvVars: []string{"COUNCIL_CANARY_STREAM"},
 			Usage: "ask over server-sent events and check the stream (chunks, [DONE], finish_reason, stalls, time to first token)"},
-		&cli.DurationFlag{Name: "deadline", EnvVars: []string{"COUNCIL_CANARY_DEADLINE"}, Value: DefaultDeadline,
+		&cli.DurationFlag{Name: "deadline", EnvVars: []string{"COUNCIL_CANARY_DEADLINE"}, Value: defaultDeadline,
 			Usage: "hard limit on the whole request, model lookup included"},
-		&cli.DurationFlag{Name: "ttfb-timeout", EnvVars: []string{"COUNCIL_CANARY_TTFB_TIMEOUT"}, Value: DefaultTTFBTimeout,
+		&cli.DurationFlag{Name: "ttfb-timeout", EnvVars: []string{"COUNCIL_CANARY_TTFB_TIMEOUT"}, Value: defaultTTFBTimeout,
 			Usage: "limit on the wait for a response header (without --stream that is the whole generation)"},
-		&cli.DurationFlag{Name: "stall-timeout", EnvVars: []string{"COUNCIL_CANARY_STALL_TIMEOUT"}, Value: DefaultStallTimeout,
+		&cli.DurationFlag{Name: "stall-timeout", EnvVars: []string{"COUNCIL_CANARY_STALL_TIMEOUT"}, Value: defaultStallTimeout,
 			Usage: "(--stream) longest allowed gap between two stream events"},
 	}
 }
 
 // settingsFrom builds the Canary from the tick's flags.
-func settingsFrom(t *probe.Tick) (*Canary, error) {
+func settingsFrom(t *probe.Tick) (*canary, error) {
 	c := t.C
 	expect, err := regexp.Compile(c.String("expect"))
 	if err != nil {
 		return nil, fmt.Errorf("bad --expect %q: want a regexp (RE2): %w", c.String("expect"), err)
 	}
-	can := &Canary{
+	can := &canary{
 		Client:    t.Client,
 		Model:     t.Common.Model,
 		Prompt:    c.String("prompt"),

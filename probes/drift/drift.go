@@ -81,15 +81,15 @@ import (
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
-// Interval is drift's launchd interval.
-const Interval = time.Hour
+// interval is drift's launchd interval.
+const interval = time.Hour
 
 // Default alert policies. Drift runs hourly, so one failure is enough to
 // alert; a still-open channel re-alerts every six hours. repo_dirty alerts
 // (at info) only after a day of consecutive dirty ticks, then daily.
 var (
-	DefaultPolicy   = alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour}
-	RepoDirtyPolicy = alert.Policy{Threshold: 24, Cooldown: 24 * time.Hour}
+	defaultPolicy   = alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour}
+	repoDirtyPolicy = alert.Policy{Threshold: 24, Cooldown: 24 * time.Hour}
 )
 
 // New returns the council-drift probe. Flag defaults are computed from
@@ -103,12 +103,12 @@ func New() *probe.Probe {
 			"(uncommitted edits are repo_dirty, at info), checks the expected launchd agents are loaded, the\n" +
 			"fallback's boot discipline and that every other probe completed a tick within 3x its interval.\n" +
 			"Map format, one pair a line: `<deployed path> = <canonical path relative to the repo>`.",
-		Interval: Interval,
+		Interval: interval,
 		Layout:   true,
 		Flags:    flags(h),
-		Default:  DefaultPolicy,
-		Policies: map[string]alert.Policy{CheckRepoDirty: RepoDirtyPolicy},
-		Tick:     Tick,
+		Default:  defaultPolicy,
+		Policies: map[string]alert.Policy{CheckRepoDirty: repoDirtyPolicy},
+		Tick:     runTick,
 	}
 }
 
@@ -120,8 +120,8 @@ func homeDir() string {
 	return h
 }
 
-// Tick runs one drift tick.
-func Tick(ctx context.Context, t *probe.Tick) error {
+// runTick runs one drift tick.
+func runTick(ctx context.Context, t *probe.Tick) error {
 	cfg, err := settingsFrom(t)
 	if err != nil {
 		t.Unknown(CheckConfig, "config_error", err.Error())
@@ -194,7 +194,7 @@ func countPass(fs []finding) int {
 // their part.
 func (r *reporter) files(ctx context.Context, cfg settings) string {
 	t := r.t
-	entries, err := ReadMap(cfg.MapFile, t.Common.Home)
+	entries, err := readMap(cfg.MapFile, t.Common.Home)
 	if err != nil {
 		t.Unknown(CheckMap, "map_error", err.Error(), "map", cfg.MapFile)
 		return "drift map unreadable"
@@ -213,11 +213,11 @@ func (r *reporter) files(ctx context.Context, cfg settings) string {
 	if warn != nil {
 		t.Log.Warn("hashcache_reset", "error", warn.Error())
 	}
-	repo := &Repo{Dir: cfg.Repo, Git: cfg.Git}
+	repo := &repo{Dir: cfg.Repo, Git: cfg.Git}
 	rep, err := checkFiles(fctx, entries, t.Common.Home, repo, cache)
 	if ctx.Err() != nil {
 		// A signal cut the comparison short: a cancelled tick decides
-		// nothing (Tick returns ctx.Err()), least of all "repo unreadable".
+		// nothing (runTick returns ctx.Err()), least of all "repo unreadable".
 		return "cancelled"
 	}
 	if err != nil {

@@ -86,7 +86,7 @@ func newFixture(t *testing.T) *fixture {
 
 	// Every expected agent loaded (plists outside LaunchAgents, as a
 	// bootstrap from anywhere loads them); the fallback disciplined.
-	for _, label := range DefaultExpectedAgents(primaryLabel, "com.sanctum") {
+	for _, label := range defaultExpectedAgents(primaryLabel, "com.sanctum") {
 		p := filepath.Join(t.TempDir(), label+".plist")
 		if err := os.WriteFile(p, agentPlist(t, label), 0o644); err != nil {
 			t.Fatal(err)
@@ -96,7 +96,7 @@ func newFixture(t *testing.T) *fixture {
 	f.writeFallbackPlist(map[string]any{"RunAtLoad": false, "Disabled": true, "KeepAlive": true})
 	f.launchctl("disable", f.domain()+"/"+fallbackLabel)
 
-	for _, w := range DefaultWatched {
+	for _, w := range defaultWatched {
 		name, _, _ := strings.Cut(w, "=")
 		f.writeProbeState(name, time.Now(), 0)
 	}
@@ -258,7 +258,7 @@ func TestIdenticalDeployPasses(t *testing.T) {
 			t.Errorf("no deploy_matches for %s", d.Deployed)
 		}
 	}
-	for _, label := range DefaultExpectedAgents(primaryLabel, "com.sanctum") {
+	for _, label := range defaultExpectedAgents(primaryLabel, "com.sanctum") {
 		if len(probetest.Find(tk.events, "agent_loaded", "agent_not_loaded:"+label)) != 1 {
 			t.Errorf("no agent_loaded for %s", label)
 		}
@@ -495,7 +495,7 @@ func TestFallbackRace(t *testing.T) {
 			case tt.forget:
 				// A fresh launchd that never heard of the label.
 				f.ld = probetest.NewLaunchd(t, launchctlBin)
-				for _, label := range DefaultExpectedAgents(primaryLabel, "com.sanctum") {
+				for _, label := range defaultExpectedAgents(primaryLabel, "com.sanctum") {
 					p := filepath.Join(t.TempDir(), label+".plist")
 					os.WriteFile(p, agentPlist(t, label), 0o644)
 					f.launchctl("bootstrap", f.domain(), p)
@@ -606,7 +606,7 @@ func TestConfigProblemsAreUnknown(t *testing.T) {
 			tk := f.run()
 			tk.mustExit(t, 3)
 			tk.mustFail(t, tt.check, tt.event, "error", tt.detail)
-			if len(probetest.Find(tk.events, "agent_loaded", "")) != 6 || len(probetest.Find(tk.events, "probe_fresh", "")) != len(DefaultWatched) {
+			if len(probetest.Find(tk.events, "agent_loaded", "")) != 6 || len(probetest.Find(tk.events, "probe_fresh", "")) != len(defaultWatched) {
 				t.Error("the other checks did not run")
 			}
 		})

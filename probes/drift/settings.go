@@ -20,7 +20,7 @@ func flags(home string) []cli.Flag {
 		&cli.StringFlag{Name: "git", EnvVars: []string{"COUNCIL_GIT"}, Value: "git", Usage: "path of the git binary"},
 		&cli.StringSliceFlag{Name: "expect-agent", EnvVars: []string{"COUNCIL_EXPECT_AGENTS"},
 			Usage: "launchd label that must be loaded (repeatable); default: --primary-label and <label-prefix>.council-{guardian,canary,drift,integrity,parity-smoke}"},
-		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(DefaultWatched...),
+		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(defaultWatched...),
 			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable); set here, the interval wins over the one the probe records in its state file"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"COUNCIL_DRIFT_TIMEOUT"}, Value: time.Minute,
 			Usage: "time limit of each group of checks (git and hashing, launchctl)"},
@@ -35,7 +35,7 @@ type settings struct {
 	Repo         string
 	Git          string
 	ExpectAgents []string
-	Watched      []WatchedProbe
+	Watched      []watchedProbe
 	Timeout      time.Duration
 	FullRehash   time.Duration
 }
@@ -48,12 +48,12 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 		ExpectAgents: c.StringSlice("expect-agent"), Timeout: c.Duration("timeout"), FullRehash: c.Duration("full-rehash"),
 	}
 	if len(cfg.ExpectAgents) == 0 {
-		cfg.ExpectAgents = DefaultExpectedAgents(t.Common.PrimaryLabel, t.Common.LabelPrefix)
+		cfg.ExpectAgents = defaultExpectedAgents(t.Common.PrimaryLabel, t.Common.LabelPrefix)
 	}
 	if cfg.Timeout <= 0 {
 		return cfg, fmt.Errorf("bad --timeout %s: want a positive duration", cfg.Timeout)
 	}
-	w, err := ParseWatched(c.StringSlice("watch-probe"))
+	w, err := parseWatched(c.StringSlice("watch-probe"))
 	if err != nil {
 		return cfg, err
 	}

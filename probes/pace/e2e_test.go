@@ -128,14 +128,14 @@ func (f *fixture) learn(t *testing.T, extra ...string) {
 }
 
 // baseline reads the baseline from the probe's state file.
-func (f *fixture) baseline(t *testing.T) Baseline {
+func (f *fixture) baseline(t *testing.T) baseline {
 	t.Helper()
 	data, err := os.ReadFile(f.home.StateFile("pace"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st struct {
-		Data map[string]Baseline `json:"data"`
+		Data map[string]baseline `json:"data"`
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
@@ -310,7 +310,7 @@ func TestBusyNeitherJudgedNorLearned(t *testing.T) {
 	if ev["busy_requests"] != float64(1) {
 		t.Errorf("busy_requests %v, want 1 (the other client; the probe's own request is not counted)", ev["busy_requests"])
 	}
-	if r, _ := ev["ttft_ratio"].(float64); r <= DefaultTTFTFactor {
+	if r, _ := ev["ttft_ratio"].(float64); r <= defaultTTFTFactor {
 		t.Errorf("ttft_ratio %v: the busy sample should still be measured against the baseline", ev["ttft_ratio"])
 	}
 	if n := len(probetest.Find(tk.events, "pace_degraded", "")); n != 0 {
@@ -463,7 +463,7 @@ func TestSlowDeclineEndToEnd(t *testing.T) {
 		if k == 1 {
 			preBase, _ = ev["baseline_ttft_ms"].(float64)
 		}
-		if ms, _ := ev["ttft_ms"].(float64); crossed == 0 && ms > DefaultTTFTFactor*preBase {
+		if ms, _ := ev["ttft_ms"].(float64); crossed == 0 && ms > defaultTTFTFactor*preBase {
 			crossed = k
 		}
 		if ev["result"] == resultDegraded {
