@@ -69,7 +69,7 @@ type manifestResult struct {
 func (m *manifestCheck) Check(ctx context.Context) (manifestResult, error) {
 	var res manifestResult
 	if m.PubKey == "" {
-		return res, &primarycheck.ConfigError{Err: errors.New("--manifest is set but no --manifest-pubkey (or --signing-pubkey) to verify it with")}
+		return res, &primarycheck.ConfigError{Err: errors.New("bad --manifest-pubkey \"\": want the key to verify --manifest with (or --signing-pubkey)")}
 	}
 	pub, err := signing.LoadPublicKey(m.PubKey)
 	if err != nil {

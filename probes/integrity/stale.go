@@ -182,7 +182,7 @@ func (c *staleCheck) FindPID(ctx context.Context) (int, error) {
 	case pidFromPort:
 		return pidListeningOn(c.procRoot(), c.Port)
 	}
-	return 0, fmt.Errorf("find pid: unknown pid source %q (want %s, %s, %s or %s)", c.Source, pidAuto, pidFromLaunchctl, pidFromFile, pidFromPort)
+	return 0, fmt.Errorf("bad --pid-source %q: want %s, %s, %s or %s", c.Source, pidAuto, pidFromLaunchctl, pidFromFile, pidFromPort)
 }
 
 func (c *staleCheck) procRoot() string {

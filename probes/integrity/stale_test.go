@@ -270,3 +270,12 @@ func TestResolvePIDSource(t *testing.T) {
 		})
 	}
 }
+
+// An unknown --pid-source is a setting error in the one wording of every
+// probe's flag errors, naming the sources there are.
+func TestUnknownPIDSource(t *testing.T) {
+	_, err := (&staleCheck{Source: "ps"}).FindPID(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `bad --pid-source "ps": want auto, launchctl, pid-file or port`) {
+		t.Fatalf("err = %v", err)
+	}
+}
