@@ -8,7 +8,7 @@
 //     spooled (never lost), that a healthy run alerts nothing, and that no
 //     secret reaches any output. It prints the matrix at the end of the run
 //     (go test -v, or on failure).
-//   - fuzz_test.go fails when a parser named by the issue has no Fuzz target
+//   - fuzz_test.go fails when a parser of untrusted input has no Fuzz target
 //     with a seed corpus under its package's testdata/fuzz.
 //   - cmd/council-bench is `make bench`: whole-process costs against the
 //     shell and openssl baselines.

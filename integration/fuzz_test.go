@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// parsers are the parsers of untrusted input the issue names. Each must be
+// parsers are the parsers of untrusted input (server answers, files, flags). Each must be
 // exercised by a Fuzz target in its package (a target whose body calls the
 // parser) with a seed corpus in testdata/fuzz/<Target>, so `make fuzz` has
 // something to start from and a parser without fuzzing fails CI.
@@ -85,7 +85,7 @@ func fuzzTargets(t *testing.T, dir string) []fuzzTarget {
 	return out
 }
 
-// corpus returns the seed files of target under dir, failing on any that
+// corpus returns the corpus files of target under dir, failing on any that
 // is not in the `go test fuzz v1` format.
 func corpus(t *testing.T, dir, target string) []string {
 	t.Helper()

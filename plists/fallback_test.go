@@ -72,8 +72,8 @@ func writeLock(t *testing.T, path string) {
 func TestInstallDisablesFallback(t *testing.T) {
 	tests := []struct {
 		name string
-		// enabled: launchd already has the fallback enabled (the seed's
-		// boot race: bootstrapped before the plist said Disabled).
+		// enabled: launchd already has the fallback enabled (incident
+		// I5's boot race: bootstrapped before the plist said Disabled).
 		enabled bool
 		// defaultLock, envLock: a fallback lock at the probes' default path
 		// / at a path given by COUNCIL_FALLBACK_LOCK; flagLock passes

@@ -218,7 +218,7 @@ func (in *Installer) Install(ctx context.Context) error {
 // fallback, before any probe is loaded (a probe could promote it): the
 // plist's Disabled=true is read only at bootstrap, so a fallback label
 // launchd already knows would still win the boot race; launchd's disabled
-// state is the enforcement (SPEC section 4). The fallback is never
+// state is the enforcement (docs/DESIGN.md section 5). The fallback is never
 // bootstrapped or kickstarted here. While the fallback lock exists the
 // fallback serves, and disabling it would stop KeepAlive from respawning
 // the only server: then nothing is run and stderr says why. A lock that

@@ -22,24 +22,9 @@ var plistsBin, fakeLaunchctl string
 // TestMain builds the real council-plists binary and the fake launchctl
 // once; the end-to-end tests run them.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "council-plists-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		if plistsBin, err = probetest.Build(dir, "./cmd/council-plists", "council-plists"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if fakeLaunchctl, err = probetest.BuildFakeLaunchctl(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}()
-	os.Exit(code)
+	probetest.RunMain(m,
+		probetest.Binary{Out: &plistsBin, Pkg: "./cmd/council-plists", Name: "council-plists"},
+		probetest.FakeLaunchctl(&fakeLaunchctl))
 }
 
 var labels = func() []string {

@@ -9,7 +9,7 @@
 // linted with `plutil -lint` where plutil exists.
 //
 // The fallback server's plist (com.sanctum.server-mlx) is a template too,
-// written the way the seed learned to write it (RunAtLoad=false,
+// written the way incident I5 in docs/DESIGN.md taught (RunAtLoad=false,
 // Disabled=true, KeepAlive=true). It is rendered on request and never
 // loaded (bootstrapped or kickstarted): loading it would start the
 // fallback. Install also runs `launchctl disable` on its label, because
@@ -30,7 +30,8 @@ import (
 	"unicode/utf8"
 )
 
-// Defaults of Config, matching the probes' default layout (SPEC section 3).
+// Defaults of Config, matching the probes' default layout (docs/DESIGN.md
+// section 2).
 const (
 	DefaultLabelPrefix   = "com.sanctum"
 	DefaultFallbackLabel = "com.sanctum.server-mlx"

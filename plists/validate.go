@@ -222,7 +222,8 @@ func validateProbe(a agent, j Job, bad func(string, ...any)) {
 	}
 }
 
-// validateFallback enforces the seed's fallback discipline: do not start
+// validateFallback enforces the fallback discipline of incident I5 in
+// docs/DESIGN.md: do not start
 // unless told to, but once told, persist.
 func validateFallback(a agent, bad func(string, ...any)) {
 	if a.RunAtLoad != nil && *a.RunAtLoad {

@@ -21,18 +21,8 @@ var statusBin string
 // TestMain builds the real council-status binary once for the end-to-end
 // tests.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "council-status-bin")
-	if err != nil {
-		panic(err)
-	}
-	statusBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/status/cmd/council-status", "council-status")
-	if err != nil {
-		os.RemoveAll(dir)
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	probetest.RunMain(m,
+		probetest.Binary{Out: &statusBin, Pkg: "github.com/sanctum/council-probes/status/cmd/council-status", Name: "council-status"})
 }
 
 // cleanEnv is the environment without the settings a developer's shell may

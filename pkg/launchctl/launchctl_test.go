@@ -221,7 +221,7 @@ func TestPrintDisabledAgainstFake(t *testing.T) {
 	f.wantCalls("disable gui/501/com.sanctum.server-mlx", "enable gui/501/com.sanctum.mlx", "print-disabled gui/501")
 }
 
-// The launchd lessons of the seed, as the fake reproduces them.
+// The launchd facts of docs/DESIGN.md section 5, as the fake reproduces them.
 func TestFakeDisabledSemantics(t *testing.T) {
 	ctx := context.Background()
 	t.Run("Disabled=true loads but does not start, until enabled", func(t *testing.T) {

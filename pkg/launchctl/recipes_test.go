@@ -161,7 +161,7 @@ func TestReload(t *testing.T) {
 	})
 }
 
-// promoteSetup is the seed's world: the primary runs, the fallback plist
+// promoteSetup is incident I5's world: the primary runs, the fallback plist
 // ships RunAtLoad=false + Disabled=true + KeepAlive.
 func promoteSetup(t *testing.T, f *fakeLaunchd, r *Runner, fallbackLoaded bool) (p, fb *agent, opts PromoteOpts) {
 	t.Helper()

@@ -208,7 +208,7 @@ func TestAlertmanagerFlagsInHelp(t *testing.T) {
 // TestMetricsFilesFromTicksAreConsistent writes textfile output from real
 // ticks of differently named probes and checks the whole directory the way
 // node_exporter will read it: every file parses, HELP and TYPE agree across
-// files, no sample carries a timestamp, and the families are there.
+// files, no sample carries a timestamp, and every metric family is there.
 func TestMetricsFilesFromTicksAreConsistent(t *testing.T) {
 	e := newEnv(t)
 	dir := filepath.Join(e.home, "textfile")

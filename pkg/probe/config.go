@@ -18,7 +18,8 @@ import (
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
-// Common is the resolved value of every common flag (SPEC section 3).
+// Common is the resolved value of every common flag (docs/DESIGN.md
+// section 2).
 type Common struct {
 	Home string
 

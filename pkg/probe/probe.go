@@ -1,4 +1,5 @@
-// Package probe is the contract every council probe shares (SPEC section 3):
+// Package probe is the contract every council probe shares (docs/DESIGN.md
+// section 2):
 // the common flags with env vars and $HOME-relative defaults, one run = one
 // tick under a non-blocking lock, the JSON-lines event log, per-channel
 // alerting with a durable outbox, transport autodetection for network
@@ -10,7 +11,7 @@
 // each one on its own channel through the Tick (Pass, Fail, Unknown). Main
 // does the rest:
 //
-//	func main() { os.Exit(guardian.Probe().Run(os.Args)) }
+//	func main() { os.Exit(guardian.New().Run(os.Args)) }
 package probe
 
 import (

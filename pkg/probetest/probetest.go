@@ -43,8 +43,10 @@ func Build(dir, pkg, name string) (string, error) {
 
 // BuildFakeLaunchctl builds the fake launchctl into dir.
 func BuildFakeLaunchctl(dir string) (string, error) {
-	return Build(dir, "github.com/sanctum/council-probes/pkg/launchctl/launchdsim/cmd/fake-launchctl", "fake-launchctl")
+	return Build(dir, fakeLaunchctlPkg, "fake-launchctl")
 }
+
+const fakeLaunchctlPkg = "github.com/sanctum/council-probes/pkg/launchctl/launchdsim/cmd/fake-launchctl"
 
 // Home is a throwaway $HOME laid out like the council host.
 type Home struct {

@@ -222,7 +222,7 @@ func ParsePrivateKey(data []byte) (ed25519.PrivateKey, error) {
 		// The second half is the public key; a mismatch means a corrupt
 		// key that would make signatures nobody can verify.
 		if !priv.Public().(ed25519.PublicKey).Equal(ed25519.NewKeyFromSeed(raw[:32]).Public()) {
-			return nil, errors.New("parse private key: public half does not match the seed")
+			return nil, errors.New("parse private key: public half does not match its seed")
 		}
 		return priv, nil
 	default:

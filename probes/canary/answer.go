@@ -6,16 +6,16 @@ import (
 	"strings"
 )
 
-// DefaultPrompt is the question the canary asks.
-const DefaultPrompt = "What is 2+2? Respond with only the number."
+// defaultPrompt is the question the canary asks.
+const defaultPrompt = "What is 2+2? Respond with only the number."
 
-// DefaultExpect matches the number 4 standing alone: not part of another
+// defaultExpect matches the number 4 standing alone: not part of another
 // number ("14", "40", "4.5", "0.4", "4,5") nor of a word ("4th"), optionally
 // written "4.0", and followed by anything else. So "4", "4.", " 4\n",
 // "**4**", "2+2=4" and "The answer is 4." pass; "14", "40", "four" and "5"
-// do not. It is deliberately a "contains" test, as the seed's canary was: a
+// do not. It is deliberately a "contains" test, not an exact match: a
 // chatty but correct model is healthy; one that says "14" is not.
-const DefaultExpect = `(?:^|[^\pL\pN.,])4(?:\.0+)?(?:$|[^\pL\pN.,]|[.,](?:$|[^\pN]))`
+const defaultExpect = `(?:^|[^\pL\pN.,])4(?:\.0+)?(?:$|[^\pL\pN.,]|[.,](?:$|[^\pN]))`
 
 // answerLogMax bounds the answer as logged; answer_sha256 covers all of it.
 const answerLogMax = 200

@@ -7,7 +7,7 @@ import (
 )
 
 func TestDefaultExpect(t *testing.T) {
-	re := regexp.MustCompile(DefaultExpect)
+	re := regexp.MustCompile(defaultExpect)
 	tests := []struct {
 		answer string
 		pass   bool

@@ -2,7 +2,8 @@
 // the council "What is 2+2? Respond with only the number." and checks that the
 // answer is 4, over plain JSON or (--stream) over server-sent events.
 //
-// It exists because a liveness check cannot see the seed's worst failure: the
+// It exists because a liveness check cannot see the worst failure (incident
+// I1 in docs/DESIGN.md): the
 // port answered and /v1/models said 200 in 25 ms while chat completions hung
 // for eight minutes. So the whole request runs under a hard deadline, the
 // response header under a separate time-to-first-byte limit, and each way the
@@ -39,25 +40,14 @@ package canary
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/openai"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/redact"
 	"github.com/sanctum/council-probes/pkg/transport"
-)
-
-// Defaults of the canary's own settings.
-const (
-	DefaultMaxTokens    = 256
-	DefaultDeadline     = 75 * time.Second
-	DefaultTTFBTimeout  = 45 * time.Second
-	DefaultStallTimeout = 30 * time.Second
 )
 
 // New returns the canary probe.
@@ -77,62 +67,9 @@ func New() *probe.Probe {
 	}
 }
 
-func flags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "prompt", EnvVars: []string{"COUNCIL_CANARY_PROMPT"}, Value: DefaultPrompt,
-			Usage: "the question to ask"},
-		&cli.StringFlag{Name: "expect", EnvVars: []string{"COUNCIL_CANARY_EXPECT"}, Value: DefaultExpect,
-			Usage: "regexp (RE2) the answer must match; the default is the number 4 standing alone (\"4\", \"4.\", \"The answer is 4\" pass; \"14\", \"40\" do not)"},
-		&cli.IntFlag{Name: "max-tokens", EnvVars: []string{"COUNCIL_CANARY_MAX_TOKENS"}, Value: DefaultMaxTokens,
-			Usage: "max_tokens of the request; leave room for models that think before answering"},
-		&cli.BoolFlag{Name: "stream", EnvVars: []string{"COUNCIL_CANARY_STREAM"},
-			Usage: "ask over server-sent events and check the stream (chunks, [DONE], finish_reason, stalls, time to first token)"},
-		&cli.DurationFlag{Name: "deadline", EnvVars: []string{"COUNCIL_CANARY_DEADLINE"}, Value: DefaultDeadline,
-			Usage: "hard limit on the whole request, model lookup included"},
-		&cli.DurationFlag{Name: "ttfb-timeout", EnvVars: []string{"COUNCIL_CANARY_TTFB_TIMEOUT"}, Value: DefaultTTFBTimeout,
-			Usage: "limit on the wait for a response header (without --stream that is the whole generation)"},
-		&cli.DurationFlag{Name: "stall-timeout", EnvVars: []string{"COUNCIL_CANARY_STALL_TIMEOUT"}, Value: DefaultStallTimeout,
-			Usage: "(--stream) longest allowed gap between two stream events"},
-	}
-}
-
-// fromFlags builds the Canary from the tick's settings.
-func fromFlags(t *probe.Tick) (*Canary, error) {
-	c := t.C
-	expect, err := regexp.Compile(c.String("expect"))
-	if err != nil {
-		return nil, fmt.Errorf("bad --expect: %w", err)
-	}
-	can := &Canary{
-		Client:    t.Client,
-		Model:     t.Common.Model,
-		Prompt:    c.String("prompt"),
-		Expect:    expect,
-		MaxTokens: c.Int("max-tokens"),
-		Stream:    c.Bool("stream"),
-		Deadline:  c.Duration("deadline"),
-		TTFB:      c.Duration("ttfb-timeout"),
-		Stall:     c.Duration("stall-timeout"),
-		Now:       t.Now,
-	}
-	switch {
-	case strings.TrimSpace(can.Prompt) == "":
-		return nil, fmt.Errorf("bad --prompt: empty")
-	case can.MaxTokens < 1:
-		return nil, fmt.Errorf("bad --max-tokens %d: want at least 1", can.MaxTokens)
-	case can.Deadline <= 0:
-		return nil, fmt.Errorf("bad --deadline %s: want a positive duration", can.Deadline)
-	case can.TTFB <= 0:
-		return nil, fmt.Errorf("bad --ttfb-timeout %s: want a positive duration", can.TTFB)
-	case can.Stall <= 0:
-		return nil, fmt.Errorf("bad --stall-timeout %s: want a positive duration", can.Stall)
-	}
-	return can, nil
-}
-
 // tick runs the canary once and reports it.
 func tick(ctx context.Context, t *probe.Tick) error {
-	can, err := fromFlags(t)
+	can, err := settingsFrom(t)
 	if err != nil {
 		return err
 	}
@@ -148,7 +85,7 @@ func tick(ctx context.Context, t *probe.Tick) error {
 }
 
 // report logs the result and feeds the alert channels.
-func report(t *probe.Tick, res Result) {
+func report(t *probe.Tick, res result) {
 	t.Perf("latency_ms", float64(res.Latency.Milliseconds()), "ms")
 	if res.Stream && res.TTFT > 0 {
 		t.Perf("ttft_ms", float64(res.TTFT.Milliseconds()), "ms")
@@ -168,7 +105,7 @@ func report(t *probe.Tick, res Result) {
 	t.Fail(res.Check, "canary_fail", alert.Error, res.Detail, attrs...)
 }
 
-func okSummary(res Result, kind transport.Kind) string {
+func okSummary(res result, kind transport.Kind) string {
 	// The model id and the answer are the server's words: redacted.
 	shown := openai.Truncate(strings.TrimSpace(res.Answer), 40)
 	s := fmt.Sprintf("%s answered %q in %d ms (%s", redact.String(res.Model), redact.String(shown), res.Latency.Milliseconds(), kind)

@@ -15,9 +15,9 @@ import (
 // maxBodyBytes bounds a non-streamed response body the canary reads.
 const maxBodyBytes = 1 << 20
 
-// Canary asks the council one question and judges the answer. Its zero
+// canary asks the council one question and judges the answer. Its zero
 // limits are not usable; New's flags fill them.
-type Canary struct {
+type canary struct {
 	Client *transport.Client
 	// Model is the model to ask; empty asks for the one /v1/models serves
 	// (openai.Models.Served).
@@ -37,7 +37,7 @@ type Canary struct {
 	Now func() time.Time
 }
 
-func (c *Canary) now() time.Time {
+func (c *canary) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}
@@ -45,7 +45,7 @@ func (c *Canary) now() time.Time {
 }
 
 // api is the council client under the canary's limits.
-func (c *Canary) api() *openai.Client {
+func (c *canary) api() *openai.Client {
 	api := openai.New(c.Client).WithLimits(openai.Limits{TTFB: c.TTFB, Stall: c.Stall})
 	api.MaxBody, api.MaxEvent, api.Now = maxBodyBytes, c.MaxEventBytes, c.Now
 	return api
@@ -54,7 +54,7 @@ func (c *Canary) api() *openai.Client {
 // Run asks the question once and returns what it found. The error is
 // non-nil only when ctx itself was cancelled (SIGTERM): then nothing was
 // determined and nothing must be reported as failing.
-func (c *Canary) Run(ctx context.Context) (Result, error) {
+func (c *canary) Run(ctx context.Context) (result, error) {
 	res := newResult(c.Stream)
 	begin := c.now()
 	err := c.run(ctx, &res)
@@ -62,7 +62,7 @@ func (c *Canary) Run(ctx context.Context) (Result, error) {
 	return res, err
 }
 
-func (c *Canary) run(ctx context.Context, res *Result) error {
+func (c *canary) run(ctx context.Context, res *result) error {
 	dctx, cancel := context.WithTimeout(ctx, c.Deadline)
 	defer cancel()
 	api := c.api()
@@ -102,7 +102,7 @@ func (c *Canary) run(ctx context.Context, res *Result) error {
 }
 
 // record copies what the council said into res.
-func (r *Result) record(chat openai.ChatResult, err error) {
+func (r *result) record(chat openai.ChatResult, err error) {
 	r.HTTPStatus = chat.Status
 	tm := chat.Timings
 	r.TTFB = tm.TTFB()
@@ -132,7 +132,7 @@ func (r *Result) record(chat openai.ChatResult, err error) {
 }
 
 // setAnswer records the answer: content without inline reasoning, bounded.
-func (r *Result) setAnswer(chat openai.ChatResult) {
+func (r *result) setAnswer(chat openai.ChatResult) {
 	r.Answered = true
 	r.Answer = chat.Answer
 	if len(r.Answer) > maxAnswerBytes {
@@ -144,7 +144,7 @@ func (r *Result) setAnswer(chat openai.ChatResult) {
 // failWith records err as the failing check. An auth refusal (401, 403) is
 // an http_error to the canary: it has no channel of its own here, and it
 // never remediates anything either way.
-func (c *Canary) failWith(res *Result, err error) {
+func (c *canary) failWith(res *result, err error) {
 	var e *openai.Error
 	if !errors.As(err, &e) {
 		res.fail(CheckBadResponse, "%v", err)
@@ -170,7 +170,7 @@ func (c *Canary) failWith(res *Result, err error) {
 }
 
 // judge decides whether the assembled answer is the expected one.
-func (c *Canary) judge(res *Result) {
+func (c *canary) judge(res *result) {
 	switch {
 	case empty(res.Answer) && res.ReasoningBytes > 0 && res.FinishReason == "length":
 		res.fail(CheckBadResponse, "empty answer: the model spent max_tokens=%d on reasoning (%d bytes; finish_reason=length); raise --max-tokens",
@@ -186,7 +186,7 @@ func (c *Canary) judge(res *Result) {
 }
 
 func describeExpect(re *regexp.Regexp) string {
-	if re.String() == DefaultExpect {
+	if re.String() == defaultExpect {
 		return "the number 4 standing alone"
 	}
 	return "/" + re.String() + "/"

@@ -23,7 +23,7 @@ const testToken = "sk-council-PLANTED-token-7d41f0"
 
 // newCanary returns a canary against url over bearer (the token in a real
 // 0600 file), with small limits so failing cases stay fast.
-func newCanary(t *testing.T, url string, stream bool) *Canary {
+func newCanary(t *testing.T, url string, stream bool) *canary {
 	t.Helper()
 	tokenFile := filepath.Join(t.TempDir(), "council.token")
 	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
@@ -33,8 +33,8 @@ func newCanary(t *testing.T, url string, stream bool) *Canary {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Canary{
-		Client: cl, Prompt: DefaultPrompt, Expect: regexp.MustCompile(DefaultExpect), MaxTokens: DefaultMaxTokens,
+	return &canary{
+		Client: cl, Prompt: defaultPrompt, Expect: regexp.MustCompile(defaultExpect), MaxTokens: defaultMaxTokens,
 		Stream: stream, Deadline: 3 * time.Second, TTFB: time.Second, Stall: 500 * time.Millisecond,
 	}
 }
@@ -118,10 +118,10 @@ func TestRun(t *testing.T) {
 		handler    http.HandlerFunc
 		wantCheck  string // "" = pass
 		wantDetail string
-		check      func(t *testing.T, r Result)
+		check      func(t *testing.T, r result)
 	}{
 		{name: "json pass", handler: jsonReply(200, message("4", "", "stop")),
-			check: func(t *testing.T, r Result) {
+			check: func(t *testing.T, r result) {
 				if r.Model != "m1" || r.PromptTokens != 9 || r.CompletionTokens != 3 || r.FinishReason != "stop" || r.HTTPStatus != 200 || !r.Answered {
 					t.Errorf("result = %+v", r)
 				}
@@ -129,7 +129,7 @@ func TestRun(t *testing.T) {
 		{name: "reasoning_content is measured, not judged", handler: jsonReply(200, message("5", "2+2 is 4", "stop")),
 			wantCheck: CheckWrongAnswer, wantDetail: `answered "5"`},
 		{name: "reasoning then the right answer", handler: jsonReply(200, message("4", "2+2... four", "stop")),
-			check: func(t *testing.T, r Result) {
+			check: func(t *testing.T, r result) {
 				if r.ReasoningBytes != len("2+2... four") {
 					t.Errorf("reasoning_bytes = %d", r.ReasoningBytes)
 				}
@@ -138,7 +138,7 @@ func TestRun(t *testing.T) {
 			wantCheck: CheckWrongAnswer, wantDetail: `answered "5"`},
 		{name: "think opened by the chat template is not the answer", handler: jsonReply(200, message("2+2 is 4</think>5", "", "stop")),
 			wantCheck: CheckWrongAnswer, wantDetail: `answered "5"`,
-			check: func(t *testing.T, r Result) {
+			check: func(t *testing.T, r result) {
 				if r.Answer != "5" || r.ReasoningBytes != len("2+2 is 4</think>") {
 					t.Errorf("answer %q, reasoning_bytes %d", r.Answer, r.ReasoningBytes)
 				}
@@ -175,14 +175,14 @@ func TestRun(t *testing.T) {
 		}, wantCheck: CheckHang, wantDetail: "no response header within 1s"},
 
 		{name: "stream pass", stream: true, handler: sseReply(0, roleChunk, delta("4"), finishChunk, usageChunk, "[DONE]"),
-			check: func(t *testing.T, r Result) {
+			check: func(t *testing.T, r result) {
 				if r.Answer != "4" || r.Chunks != 4 || r.CompletionTokens != 2 || r.TTFT <= 0 || r.FinishReason != "stop" {
 					t.Errorf("result = %+v", r)
 				}
 			}},
 		{name: "stream without usage counts deltas", stream: true,
 			handler: sseReply(10*time.Millisecond, roleChunk, delta("The"), delta(" answer"), delta(" is 4"), finishChunk, "[DONE]"),
-			check: func(t *testing.T, r Result) {
+			check: func(t *testing.T, r result) {
 				if r.CompletionTokens != 3 || r.TokensPerSecond <= 0 || r.PromptTokens != -1 {
 					t.Errorf("result = %+v", r)
 				}
@@ -288,7 +288,7 @@ func TestRequestBody(t *testing.T) {
 				t.Errorf("model = %v, want the first listed model m1", got["model"])
 			case got["stream"] != stream:
 				t.Errorf("stream = %v", got["stream"])
-			case len(msgs) != 1 || msgs[0].(map[string]any)["content"] != DefaultPrompt:
+			case len(msgs) != 1 || msgs[0].(map[string]any)["content"] != defaultPrompt:
 				t.Errorf("messages = %v", got["messages"])
 			case auth != "Bearer "+testToken:
 				t.Errorf("Authorization header missing")

@@ -1,8 +1,6 @@
 package canary
 
 import (
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,27 +16,9 @@ var bin string
 
 func TestMain(m *testing.M) {
 	// The end-to-end cases spend their time waiting out ~1 s limits, not
-	// on the CPU; unless -parallel was given, run more of them at once.
-	flag.Parse()
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		flag.Set("test.parallel", "8")
-	}
-	dir, err := os.MkdirTemp("", "council-canary-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin, err = probetest.Build(dir, "github.com/sanctum/council-probes/probes/canary/cmd/council-canary", "council-canary")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// on the CPU: run more of them at once.
+	probetest.RunMain(m, probetest.Parallel(8),
+		probetest.Binary{Out: &bin, Pkg: "github.com/sanctum/council-probes/probes/canary/cmd/council-canary", Name: "council-canary"})
 }
 
 // runTimeout only catches a hung binary; the limits under test are ~1 s.

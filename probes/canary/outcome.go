@@ -50,8 +50,8 @@ func passedBefore(check string, stream bool) []string {
 	return nil
 }
 
-// Result is what one canary request found. Check is empty when it passed.
-type Result struct {
+// result is what one canary request found. Check is empty when it passed.
+type result struct {
 	Check  string
 	Detail string
 
@@ -71,23 +71,23 @@ type Result struct {
 	Stream           bool
 }
 
-func newResult(stream bool) Result {
-	return Result{PromptTokens: -1, CompletionTokens: -1, Stream: stream}
+func newResult(stream bool) result {
+	return result{PromptTokens: -1, CompletionTokens: -1, Stream: stream}
 }
 
 // fail records the failing check. The detail may quote the server (an
 // answer, a model id, a body excerpt), so it is redacted here, once, before
 // it reaches an event, the state or an alert.
-func (r *Result) fail(check, format string, args ...any) {
+func (r *result) fail(check, format string, args ...any) {
 	r.Check, r.Detail = check, redact.String(fmt.Sprintf(format, args...))
 }
 
 // OK reports whether the canary passed.
-func (r Result) OK() bool { return r.Check == "" }
+func (r result) OK() bool { return r.Check == "" }
 
 // Attrs are the event attributes of the result (transport and duration_ms
 // come from the probe's logger).
-func (r Result) Attrs() []any {
+func (r result) Attrs() []any {
 	a := []any{"latency_ms", r.Latency.Milliseconds(), "mode", mode(r.Stream)}
 	if r.Model != "" {
 		a = append(a, "model", redact.String(r.Model))

@@ -8,15 +8,15 @@ import (
 	"github.com/sanctum/council-probes/pkg/launchctl"
 )
 
-// ProbeNames are the five council probes, whose launchd labels are
+// probeNames are the five council probes, whose launchd labels are
 // <label-prefix>.council-<name>.
-var ProbeNames = []string{"guardian", "canary", "drift", "integrity", "parity-smoke"}
+var probeNames = []string{"guardian", "canary", "drift", "integrity", "parity-smoke"}
 
-// DefaultExpectedAgents is the default --expect-agent list: the primary
+// defaultExpectedAgents is the default --expect-agent list: the primary
 // server and the five probes.
-func DefaultExpectedAgents(primaryLabel, labelPrefix string) []string {
+func defaultExpectedAgents(primaryLabel, labelPrefix string) []string {
 	labels := []string{primaryLabel}
-	for _, n := range ProbeNames {
+	for _, n := range probeNames {
 		labels = append(labels, labelPrefix+".council-"+n)
 	}
 	return labels
@@ -33,7 +33,7 @@ func checkAgents(ctx context.Context, lc *launchctl.Runner, labels []string, pri
 			continue
 		}
 		seen[label] = true
-		ch := Channel(CheckAgentNotLoaded, label)
+		ch := channel(CheckAgentNotLoaded, label)
 		info, err := lc.Print(ctx, label)
 		switch {
 		case err == nil:

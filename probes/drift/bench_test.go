@@ -20,7 +20,7 @@ func BenchmarkCheckFiles(b *testing.B) {
 	r := newTestRepo(b, "")
 	deployDir := b.TempDir()
 	content := make([]byte, size)
-	var entries []Entry
+	var entries []entry
 	for i := range n {
 		for j := range content {
 			content[j] = byte(i + j)
@@ -31,10 +31,10 @@ func BenchmarkCheckFiles(b *testing.B) {
 		if err := os.WriteFile(d, content, 0o644); err != nil {
 			b.Fatal(err)
 		}
-		entries = append(entries, Entry{Deployed: d, Canonical: rel})
+		entries = append(entries, entry{Deployed: d, Canonical: rel})
 	}
 	r.commitAll("bench")
-	repo := &Repo{Dir: r.Dir}
+	repo := &repo{Dir: r.Dir}
 	// A clock ahead of the files' ctime, so the cache trusts them.
 	ahead := func() time.Time { return time.Now().Add(time.Minute) }
 

@@ -18,7 +18,7 @@
 //   - repo_dirty (info, never more): `git status --porcelain` shows
 //     uncommitted changes under the canonical paths. Logged each tick; its
 //     alert policy sends at most one info notice after a day of dirt, and it
-//     never changes the exit code. This is the seed's alert-fatigue lesson:
+//     never changes the exit code. This is incident I7 in docs/DESIGN.md:
 //     hourly repo-dirty noise on the drift channel taught operators to filter
 //     drift alerts.
 //   - agent_not_loaded:<label> (error): an --expect-agent label is not loaded
@@ -75,23 +75,21 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/hashcache"
 	"github.com/sanctum/council-probes/pkg/launchctl"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
-// Interval is drift's launchd interval.
-const Interval = time.Hour
+// interval is drift's launchd interval.
+const interval = time.Hour
 
 // Default alert policies. Drift runs hourly, so one failure is enough to
 // alert; a still-open channel re-alerts every six hours. repo_dirty alerts
 // (at info) only after a day of consecutive dirty ticks, then daily.
 var (
-	DefaultPolicy   = alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour}
-	RepoDirtyPolicy = alert.Policy{Threshold: 24, Cooldown: 24 * time.Hour}
+	defaultPolicy   = alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour}
+	repoDirtyPolicy = alert.Policy{Threshold: 24, Cooldown: 24 * time.Hour}
 )
 
 // New returns the council-drift probe. Flag defaults are computed from
@@ -105,12 +103,12 @@ func New() *probe.Probe {
 			"(uncommitted edits are repo_dirty, at info), checks the expected launchd agents are loaded, the\n" +
 			"fallback's boot discipline and that every other probe completed a tick within 3x its interval.\n" +
 			"Map format, one pair a line: `<deployed path> = <canonical path relative to the repo>`.",
-		Interval: Interval,
+		Interval: interval,
 		Layout:   true,
 		Flags:    flags(h),
-		Default:  DefaultPolicy,
-		Policies: map[string]alert.Policy{CheckRepoDirty: RepoDirtyPolicy},
-		Tick:     Tick,
+		Default:  defaultPolicy,
+		Policies: map[string]alert.Policy{CheckRepoDirty: repoDirtyPolicy},
+		Tick:     runTick,
 	}
 }
 
@@ -122,69 +120,14 @@ func homeDir() string {
 	return h
 }
 
-func flags(home string) []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "map", EnvVars: []string{"COUNCIL_DRIFT_MAP"}, Value: filepath.Join(home, ".sanctum", "council-drift.map"),
-			Usage: "drift map `FILE`: lines of <deployed path> = <canonical path relative to --repo>"},
-		&cli.StringFlag{Name: "repo", EnvVars: []string{"COUNCIL_DRIFT_REPO"}, Value: filepath.Join(home, "sanctum-rs"),
-			Usage: "git repository holding the canonical copies (compared at HEAD)"},
-		&cli.StringFlag{Name: "git", EnvVars: []string{"COUNCIL_GIT"}, Value: "git", Usage: "path of the git binary"},
-		&cli.StringSliceFlag{Name: "expect-agent", EnvVars: []string{"COUNCIL_EXPECT_AGENTS"},
-			Usage: "launchd label that must be loaded (repeatable); default: --primary-label and <label-prefix>.council-{guardian,canary,drift,integrity,parity-smoke}"},
-		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(DefaultWatched...),
-			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable); set here, the interval wins over the one the probe records in its state file"},
-		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"COUNCIL_DRIFT_TIMEOUT"}, Value: time.Minute,
-			Usage: "time limit of each group of checks (git and hashing, launchctl)"},
-		&cli.DurationFlag{Name: "full-rehash", EnvVars: []string{"COUNCIL_DRIFT_FULL_REHASH"}, Value: hashcache.DefaultFullEvery,
-			Usage: "re-hash every deployed file, ignoring the cache, at least this often"},
-	}
-}
-
-// Config is drift's own configuration, read from its flags.
-type Config struct {
-	MapFile      string
-	Repo         string
-	Git          string
-	ExpectAgents []string
-	Watched      []WatchedProbe
-	Timeout      time.Duration
-	FullRehash   time.Duration
-}
-
-// configFrom reads drift's flags; expected agents default from the layout.
-func configFrom(t *probe.Tick) (Config, error) {
-	c := t.C
-	cfg := Config{
-		MapFile: c.String("map"), Repo: c.String("repo"), Git: c.String("git"),
-		ExpectAgents: c.StringSlice("expect-agent"), Timeout: c.Duration("timeout"), FullRehash: c.Duration("full-rehash"),
-	}
-	if len(cfg.ExpectAgents) == 0 {
-		cfg.ExpectAgents = DefaultExpectedAgents(t.Common.PrimaryLabel, t.Common.LabelPrefix)
-	}
-	if cfg.Timeout <= 0 {
-		return cfg, fmt.Errorf("--timeout %s: must be positive", cfg.Timeout)
-	}
-	w, err := ParseWatched(c.StringSlice("watch-probe"))
+// runTick runs one drift tick.
+func runTick(ctx context.Context, t *probe.Tick) error {
+	cfg, err := settingsFrom(t)
 	if err != nil {
-		return cfg, err
-	}
-	if c.IsSet("watch-probe") {
-		for i := range w {
-			w[i].FromOperator = true
-		}
-	}
-	cfg.Watched = w
-	return cfg, nil
-}
-
-// Tick runs one drift tick.
-func Tick(ctx context.Context, t *probe.Tick) error {
-	cfg, err := configFrom(t)
-	if err != nil {
-		t.Unknown("config", "config_error", err.Error())
+		t.Unknown(CheckConfig, "config_error", err.Error())
 		return nil
 	}
-	t.Clear("config")
+	t.Clear(CheckConfig)
 	// State written before file channels had short names: rename in place
 	// (t.State.Channels is the alert engine's map).
 	for old, short := range renameOldFileChannels(t.State.Channels, t.Common.Home) {
@@ -249,9 +192,9 @@ func countPass(fs []finding) int {
 
 // files runs the file checks and repo_dirty and returns the OK summary of
 // their part.
-func (r *reporter) files(ctx context.Context, cfg Config) string {
+func (r *reporter) files(ctx context.Context, cfg settings) string {
 	t := r.t
-	entries, err := ReadMap(cfg.MapFile, t.Common.Home)
+	entries, err := readMap(cfg.MapFile, t.Common.Home)
 	if err != nil {
 		t.Unknown(CheckMap, "map_error", err.Error(), "map", cfg.MapFile)
 		return "drift map unreadable"
@@ -270,11 +213,11 @@ func (r *reporter) files(ctx context.Context, cfg Config) string {
 	if warn != nil {
 		t.Log.Warn("hashcache_reset", "error", warn.Error())
 	}
-	repo := &Repo{Dir: cfg.Repo, Git: cfg.Git}
+	repo := &repo{Dir: cfg.Repo, Git: cfg.Git}
 	rep, err := checkFiles(fctx, entries, t.Common.Home, repo, cache)
 	if ctx.Err() != nil {
 		// A signal cut the comparison short: a cancelled tick decides
-		// nothing (Tick returns ctx.Err()), least of all "repo unreadable".
+		// nothing (runTick returns ctx.Err()), least of all "repo unreadable".
 		return "cancelled"
 	}
 	if err != nil {

@@ -22,7 +22,7 @@ type fileReport struct {
 // copy as committed at HEAD. The error is non-nil only when the comparison
 // could not be made at all (no repository, no HEAD, git failing, ctx ended);
 // one file's problem is that file's finding.
-func checkFiles(ctx context.Context, entries []Entry, home string, repo *Repo, cache *hashcache.Cache) (*fileReport, error) {
+func checkFiles(ctx context.Context, entries []entry, home string, repo *repo, cache *hashcache.Cache) (*fileReport, error) {
 	head, err := repo.Head(ctx)
 	if err != nil {
 		return nil, err
@@ -54,11 +54,11 @@ func checkFiles(ctx context.Context, entries []Entry, home string, repo *Repo, c
 // drifted or deployed_missing, and one per canonical path absent from HEAD.
 // A deployed file's channel is named by FileSubject; its summary (the alert
 // message) and its event's fields keep the full paths and both sums.
-func compareFiles(entries []Entry, home, head, repoDir string, blobs map[string]Blob, hashes []hashcache.Result) *fileReport {
+func compareFiles(entries []entry, home, head, repoDir string, blobs map[string]blob, hashes []hashcache.Result) *fileReport {
 	rep := &fileReport{Head: head}
 	short := shortID(head)
 	type missingCanonical struct {
-		blob     Blob
+		blob     blob
 		deployed []any
 	}
 	var missingOrder []string
@@ -66,7 +66,7 @@ func compareFiles(entries []Entry, home, head, repoDir string, blobs map[string]
 
 	for i, e := range entries {
 		b, h := blobs[e.Canonical], hashes[i]
-		name := FileSubject(e.Deployed, home)
+		name := fileSubject(e.Deployed, home)
 		committed := fmt.Sprintf("%s:%s", short, e.Canonical)
 		inHead := !b.Missing && b.Type == "blob"
 		if !inHead {
@@ -84,23 +84,23 @@ func compareFiles(entries []Entry, home, head, repoDir string, blobs map[string]
 			if !inHead {
 				summary = fmt.Sprintf("deployed file is missing, and so is its canonical %s in HEAD %s: %s", e.Canonical, short, e.Deployed)
 			}
-			rep.Findings = append(rep.Findings, fail(Channel(CheckDeployedMissing, name), CheckDeployedMissing, alert.Error, summary,
+			rep.Findings = append(rep.Findings, fail(channel(CheckDeployedMissing, name), CheckDeployedMissing, alert.Error, summary,
 				"deployed", e.Deployed, "canonical", e.Canonical, "head", head, "canonical_sha256", b.SHA256))
 		case h.Err != nil:
-			rep.Findings = append(rep.Findings, unknown(Channel(CheckDrifted, name), "hash_error",
+			rep.Findings = append(rep.Findings, unknown(channel(CheckDrifted, name), "hash_error",
 				fmt.Sprintf("cannot hash deployed file %s: %v", e.Deployed, h.Err),
 				"deployed", e.Deployed, "canonical", e.Canonical))
 		case !inHead:
 			// Nothing to compare with: canonical_missing below says so.
 		case h.SHA256 == b.SHA256:
 			rep.Matching++
-			rep.Findings = append(rep.Findings, pass(Channel(CheckDrifted, name), "deploy_matches",
+			rep.Findings = append(rep.Findings, pass(channel(CheckDrifted, name), "deploy_matches",
 				"deployed", e.Deployed, "canonical", e.Canonical, "head", head, "sha256", h.SHA256, "cached", h.FromCache))
 		default:
 			// The reason first: the status line and a narrow screen show
 			// the start of a summary; the paths and sums follow for the
 			// alert.
-			rep.Findings = append(rep.Findings, fail(Channel(CheckDrifted, name), CheckDrifted, alert.Error,
+			rep.Findings = append(rep.Findings, fail(channel(CheckDrifted, name), CheckDrifted, alert.Error,
 				fmt.Sprintf("differs from HEAD %s: deployed %s sha256 %s, committed sha256 %s", committed, e.Deployed, h.SHA256, b.SHA256),
 				"deployed", e.Deployed, "canonical", e.Canonical, "head", head,
 				"deployed_sha256", h.SHA256, "canonical_sha256", b.SHA256, "deployed_size", h.Size, "canonical_size", b.Size))
@@ -112,7 +112,7 @@ func compareFiles(entries []Entry, home, head, repoDir string, blobs map[string]
 		if !m.blob.Missing {
 			what = fmt.Sprintf("is a %s, not a file, in", m.blob.Type)
 		}
-		rep.Findings = append(rep.Findings, fail(Channel(CheckCanonicalMissing, c), CheckCanonicalMissing, alert.Error,
+		rep.Findings = append(rep.Findings, fail(channel(CheckCanonicalMissing, c), CheckCanonicalMissing, alert.Error,
 			fmt.Sprintf("canonical %s %s HEAD %s of %s (deployed as %s)", c, what, short, repoDir, joinAny(m.deployed)),
 			"canonical", c, "head", head, "repo", repoDir, "deployed", m.deployed))
 	}

@@ -17,7 +17,7 @@ func TestCompareFiles(t *testing.T) {
 	const head = "0123456789abcdef0123456789abcdef01234567"
 	a, b := sum([]byte("a")), sum([]byte("b"))
 	notExist := &fs.PathError{Op: "stat", Path: "x", Err: fs.ErrNotExist}
-	blobs := map[string]Blob{
+	blobs := map[string]blob{
 		"ok":      {Type: "blob", SHA256: a},
 		"changed": {Type: "blob", SHA256: a},
 		"gone":    {Missing: true},
@@ -30,31 +30,31 @@ func TestCompareFiles(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		entries []Entry
+		entries []entry
 		hashes  []hashcache.Result
 		want    []want
 	}{
-		{"match", []Entry{{Deployed: "/d/ok", Canonical: "ok"}}, []hashcache.Result{{SHA256: a}},
+		{"match", []entry{{Deployed: "/d/ok", Canonical: "ok"}}, []hashcache.Result{{SHA256: a}},
 			[]want{{"drifted:/d/ok", outcomePass, nil}}},
-		{"drifted names the file and both hashes", []Entry{{Deployed: "/d/c", Canonical: "changed"}}, []hashcache.Result{{SHA256: b}},
+		{"drifted names the file and both hashes", []entry{{Deployed: "/d/c", Canonical: "changed"}}, []hashcache.Result{{SHA256: b}},
 			[]want{{"drifted:/d/c", outcomeFail, []string{"differs from HEAD 0123456789ab:changed: deployed /d/c sha256 " + b, "committed sha256 " + a}}}},
-		{"under $HOME the channel says ~, the summary the full path", []Entry{{Deployed: "/home/op/Library/LaunchAgents/a.plist", Canonical: "changed"}},
+		{"under $HOME the channel says ~, the summary the full path", []entry{{Deployed: "/home/op/Library/LaunchAgents/a.plist", Canonical: "changed"}},
 			[]hashcache.Result{{SHA256: b}},
 			[]want{{"drifted:~/Library/LaunchAgents/a.plist", outcomeFail, []string{"deployed /home/op/Library/LaunchAgents/a.plist sha256 " + b}}}},
-		{"missing under $HOME", []Entry{{Deployed: "/home/op/bin/x.sh", Canonical: "ok"}}, []hashcache.Result{{Err: notExist}},
+		{"missing under $HOME", []entry{{Deployed: "/home/op/bin/x.sh", Canonical: "ok"}}, []hashcache.Result{{Err: notExist}},
 			[]want{{"deployed_missing:~/bin/x.sh", outcomeFail, []string{"is missing", ": /home/op/bin/x.sh"}}}},
-		{"a home-like prefix is not $HOME", []Entry{{Deployed: "/home/operator/x", Canonical: "ok"}}, []hashcache.Result{{SHA256: a}},
+		{"a home-like prefix is not $HOME", []entry{{Deployed: "/home/operator/x", Canonical: "ok"}}, []hashcache.Result{{SHA256: a}},
 			[]want{{"drifted:/home/operator/x", outcomePass, nil}}},
-		{"deployed missing", []Entry{{Deployed: "/d/m", Canonical: "ok"}}, []hashcache.Result{{Err: notExist}},
+		{"deployed missing", []entry{{Deployed: "/d/m", Canonical: "ok"}}, []hashcache.Result{{Err: notExist}},
 			[]want{{"deployed_missing:/d/m", outcomeFail, []string{"deployed file is missing (HEAD has 0123456789ab:ok, sha256 " + a + "): /d/m"}}}},
-		{"unhashable", []Entry{{Deployed: "/d/dir", Canonical: "ok"}}, []hashcache.Result{{Err: fmt.Errorf("hash: %w", hashcache.ErrNotRegular)}},
+		{"unhashable", []entry{{Deployed: "/d/dir", Canonical: "ok"}}, []hashcache.Result{{Err: fmt.Errorf("hash: %w", hashcache.ErrNotRegular)}},
 			[]want{{"drifted:/d/dir", outcomeUnknown, []string{"cannot hash deployed file /d/dir", "not a regular file"}}}},
-		{"canonical missing, shared by two", []Entry{{Deployed: "/d/1", Canonical: "gone"}, {Deployed: "/d/2", Canonical: "gone"}},
+		{"canonical missing, shared by two", []entry{{Deployed: "/d/1", Canonical: "gone"}, {Deployed: "/d/2", Canonical: "gone"}},
 			[]hashcache.Result{{SHA256: a}, {SHA256: a}},
 			[]want{{"canonical_missing:gone", outcomeFail, []string{"canonical gone is not in HEAD 0123456789ab of /repo (deployed as /d/1, /d/2)"}}}},
-		{"canonical is a directory", []Entry{{Deployed: "/d/t", Canonical: "tree"}}, []hashcache.Result{{SHA256: a}},
+		{"canonical is a directory", []entry{{Deployed: "/d/t", Canonical: "tree"}}, []hashcache.Result{{SHA256: a}},
 			[]want{{"canonical_missing:tree", outcomeFail, []string{"canonical tree is a tree, not a file, in HEAD"}}}},
-		{"both missing", []Entry{{Deployed: "/d/x", Canonical: "gone"}}, []hashcache.Result{{Err: notExist}},
+		{"both missing", []entry{{Deployed: "/d/x", Canonical: "gone"}}, []hashcache.Result{{Err: notExist}},
 			[]want{
 				{"deployed_missing:/d/x", outcomeFail, []string{"deployed file is missing, and so is its canonical gone in HEAD 0123456789ab: /d/x"}},
 				{"canonical_missing:gone", outcomeFail, nil},
@@ -96,7 +96,7 @@ func TestCheckFilesUsesTheHashCache(t *testing.T) {
 	if err := os.WriteFile(deployed, []byte("a=1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	entries := []Entry{{Deployed: deployed, Canonical: "etc/a.conf"}}
+	entries := []entry{{Deployed: deployed, Canonical: "etc/a.conf"}}
 	cachePath := filepath.Join(t.TempDir(), "cache.json")
 	// A clock a minute ahead: the file's ctime is then old enough for the
 	// cache to trust its digest (it distrusts files changed in the last
@@ -108,7 +108,7 @@ func TestCheckFilesUsesTheHashCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := checkFiles(t.Context(), entries, "", &Repo{Dir: r.Dir}, cache)
+		rep, err := checkFiles(t.Context(), entries, "", &repo{Dir: r.Dir}, cache)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,9 +11,9 @@ import (
 	"strings"
 )
 
-// Entry is one line of the drift map: a deployed file and the path of its
+// entry is one line of the drift map: a deployed file and the path of its
 // canonical copy inside the repository.
-type Entry struct {
+type entry struct {
 	// Deployed is the absolute, cleaned path of the deployed file.
 	Deployed string
 	// Canonical is the slash-separated path relative to the repository
@@ -27,7 +27,7 @@ type Entry struct {
 // silent truncation.
 const maxMapLine = 16 << 10
 
-// ParseMap reads the drift map format:
+// parseMap reads the drift map format:
 //
 //	# comment
 //	<deployed path> = <canonical path relative to the repo>
@@ -36,8 +36,8 @@ const maxMapLine = 16 << 10
 // one) and both sides are trimmed. A deployed path must be absolute or start
 // with "~/", which expands against home. Errors name the source and line,
 // e.g. "council-drift.map:3: canonical path ../x leaves the repository".
-func ParseMap(r io.Reader, name, home string) ([]Entry, error) {
-	var entries []Entry
+func parseMap(r io.Reader, name, home string) ([]entry, error) {
+	var entries []entry
 	seen := map[string]int{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxMapLine)
@@ -68,28 +68,28 @@ func ParseMap(r io.Reader, name, home string) ([]Entry, error) {
 }
 
 // parseMapLine parses one line; ok is false for blank and comment lines.
-func parseMapLine(line, home string) (e Entry, ok bool, err error) {
+func parseMapLine(line, home string) (e entry, ok bool, err error) {
 	if strings.ContainsAny(line, "\x00\r") {
-		return Entry{}, false, errors.New("line contains a NUL or carriage return")
+		return entry{}, false, errors.New("line contains a NUL or carriage return")
 	}
 	line = strings.TrimSpace(line)
 	if line == "" || strings.HasPrefix(line, "#") {
-		return Entry{}, false, nil
+		return entry{}, false, nil
 	}
 	deployed, canonical, found := strings.Cut(line, "=")
 	deployed, canonical = strings.TrimSpace(deployed), strings.TrimSpace(canonical)
 	if !found || deployed == "" || canonical == "" {
-		return Entry{}, false, fmt.Errorf("want `<deployed path> = <canonical path>`, got %q", line)
+		return entry{}, false, fmt.Errorf("want `<deployed path> = <canonical path>`, got %q", line)
 	}
 	d, err := deployedPath(deployed, home)
 	if err != nil {
-		return Entry{}, false, err
+		return entry{}, false, err
 	}
 	c, err := canonicalPath(canonical)
 	if err != nil {
-		return Entry{}, false, err
+		return entry{}, false, err
 	}
-	return Entry{Deployed: d, Canonical: c}, true, nil
+	return entry{Deployed: d, Canonical: c}, true, nil
 }
 
 // deployedPath expands a leading "~" against home and requires an absolute
@@ -141,19 +141,19 @@ func canonicalPath(p string) (string, error) {
 	return p, nil
 }
 
-// ReadMap reads and parses the drift map file at path.
-func ReadMap(path, home string) ([]Entry, error) {
+// readMap reads and parses the drift map file at path.
+func readMap(path, home string) ([]entry, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("drift map: %w", err)
 	}
 	defer f.Close()
-	return ParseMap(f, path, home)
+	return parseMap(f, path, home)
 }
 
-// FormatMap writes entries in the map format ParseMap reads, with deployed
+// formatMap writes entries in the map format ParseMap reads, with deployed
 // paths absolute (no ~).
-func FormatMap(w io.Writer, entries []Entry) error {
+func formatMap(w io.Writer, entries []entry) error {
 	for _, e := range entries {
 		if _, err := fmt.Fprintf(w, "%s = %s\n", e.Deployed, e.Canonical); err != nil {
 			return err

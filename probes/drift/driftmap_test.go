@@ -14,7 +14,7 @@ func TestParseMap(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		want    []Entry
+		want    []entry
 		wantErr string // substring, including the line number
 	}{
 		{name: "empty", in: "", want: nil},
@@ -22,7 +22,7 @@ func TestParseMap(t *testing.T) {
 		{
 			name: "tilde and absolute",
 			in:   "~/Library/LaunchAgents/a.plist = deploy/a.plist\n/opt/x/y.sh=scripts/y.sh\n",
-			want: []Entry{
+			want: []entry{
 				{Deployed: "/home/op/Library/LaunchAgents/a.plist", Canonical: "deploy/a.plist", Line: 1},
 				{Deployed: "/opt/x/y.sh", Canonical: "scripts/y.sh", Line: 2},
 			},
@@ -30,17 +30,17 @@ func TestParseMap(t *testing.T) {
 		{
 			name: "paths are cleaned and spaces inside kept",
 			in:   "\t/opt//x/../y/My File.txt =  ./a//b/c d.txt \n",
-			want: []Entry{{Deployed: "/opt/y/My File.txt", Canonical: "a/b/c d.txt", Line: 1}},
+			want: []entry{{Deployed: "/opt/y/My File.txt", Canonical: "a/b/c d.txt", Line: 1}},
 		},
 		{
 			name: "split at the first equals",
 			in:   "/opt/a = b=c\n",
-			want: []Entry{{Deployed: "/opt/a", Canonical: "b=c", Line: 1}},
+			want: []entry{{Deployed: "/opt/a", Canonical: "b=c", Line: 1}},
 		},
 		{
 			name: "two deployed copies share a canonical",
 			in:   "/a = x\n/b = x\n",
-			want: []Entry{{Deployed: "/a", Canonical: "x", Line: 1}, {Deployed: "/b", Canonical: "x", Line: 2}},
+			want: []entry{{Deployed: "/a", Canonical: "x", Line: 1}, {Deployed: "/b", Canonical: "x", Line: 2}},
 		},
 		{name: "no equals", in: "# ok\n/opt/a deploy/a\n", wantErr: "m:2: want `<deployed path> = <canonical path>`"},
 		{name: "empty deployed", in: " = a\n", wantErr: "m:1: want"},
@@ -55,13 +55,13 @@ func TestParseMap(t *testing.T) {
 		{name: "inside .git", in: "/a = .git/config\n", wantErr: "m:1: canonical path .git/config is inside .git"},
 		{name: "duplicate deployed", in: "/a = x\n/b = y\n/a/./ = z\n", wantErr: "m:3: deployed path /a is already mapped on line 1"},
 		{name: "NUL", in: "/a = x\x00y\n", wantErr: "m:1: line contains a NUL"},
-		{name: "CRLF line ends", in: "/a = x\r\n/b = y\r\n", want: []Entry{{Deployed: "/a", Canonical: "x", Line: 1}, {Deployed: "/b", Canonical: "y", Line: 2}}},
+		{name: "CRLF line ends", in: "/a = x\r\n/b = y\r\n", want: []entry{{Deployed: "/a", Canonical: "x", Line: 1}, {Deployed: "/b", Canonical: "y", Line: 2}}},
 		{name: "carriage return inside", in: "/a = x\ry\n", wantErr: "m:1: line contains a NUL or carriage return"},
 		{name: "line too long", in: "/a = x\n/b = " + strings.Repeat("y", maxMapLine) + "\n", wantErr: "m:2: line longer than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseMap(strings.NewReader(tt.in), "m", home)
+			got, err := parseMap(strings.NewReader(tt.in), "m", home)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
@@ -79,14 +79,14 @@ func TestParseMap(t *testing.T) {
 }
 
 func TestParseMapNoHome(t *testing.T) {
-	if _, err := ParseMap(strings.NewReader("~/a = a\n"), "m", ""); err == nil || !strings.Contains(err.Error(), "no home directory") {
+	if _, err := parseMap(strings.NewReader("~/a = a\n"), "m", ""); err == nil || !strings.Contains(err.Error(), "no home directory") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 // The documented example must parse, so the documentation cannot rot.
 func TestExampleMapParses(t *testing.T) {
-	entries, err := ReadMap(filepath.Join("testdata", "example.map"), "/Users/op")
+	entries, err := readMap(filepath.Join("testdata", "example.map"), "/Users/op")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestExampleMapParses(t *testing.T) {
 }
 
 func TestReadMapMissing(t *testing.T) {
-	_, err := ReadMap(filepath.Join(t.TempDir(), "nope.map"), "/h")
+	_, err := readMap(filepath.Join(t.TempDir(), "nope.map"), "/h")
 	if !os.IsNotExist(err) && (err == nil || !strings.Contains(err.Error(), "no such file")) {
 		t.Fatalf("err = %v", err)
 	}
@@ -122,7 +122,7 @@ func FuzzParseMap(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		entries, err := ParseMap(strings.NewReader(in), "fuzz", "/home/op")
+		entries, err := parseMap(strings.NewReader(in), "fuzz", "/home/op")
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz:") {
 				t.Fatalf("error without the source name: %v", err)
@@ -139,10 +139,10 @@ func FuzzParseMap(f *testing.F) {
 			}
 		}
 		var buf bytes.Buffer
-		if err := FormatMap(&buf, entries); err != nil {
+		if err := formatMap(&buf, entries); err != nil {
 			t.Fatal(err)
 		}
-		again, err := ParseMap(&buf, "again", "/home/op")
+		again, err := parseMap(&buf, "again", "/home/op")
 		if err != nil {
 			t.Fatalf("formatted map does not parse: %v\n%s", err, buf.String())
 		}

@@ -22,24 +22,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "council-drift-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		if driftBin, err = probetest.Build(dir, "./cmd/council-drift", "council-drift"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if launchctlBin, err = probetest.BuildFakeLaunchctl(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}()
-	os.Exit(code)
+	probetest.RunMain(m,
+		probetest.Binary{Out: &driftBin, Pkg: "./cmd/council-drift", Name: "council-drift"},
+		probetest.FakeLaunchctl(&launchctlBin))
 }
 
 const (
@@ -101,7 +86,7 @@ func newFixture(t *testing.T) *fixture {
 
 	// Every expected agent loaded (plists outside LaunchAgents, as a
 	// bootstrap from anywhere loads them); the fallback disciplined.
-	for _, label := range DefaultExpectedAgents(primaryLabel, "com.sanctum") {
+	for _, label := range defaultExpectedAgents(primaryLabel, "com.sanctum") {
 		p := filepath.Join(t.TempDir(), label+".plist")
 		if err := os.WriteFile(p, agentPlist(t, label), 0o644); err != nil {
 			t.Fatal(err)
@@ -111,7 +96,7 @@ func newFixture(t *testing.T) *fixture {
 	f.writeFallbackPlist(map[string]any{"RunAtLoad": false, "Disabled": true, "KeepAlive": true})
 	f.launchctl("disable", f.domain()+"/"+fallbackLabel)
 
-	for _, w := range DefaultWatched {
+	for _, w := range defaultWatched {
 		name, _, _ := strings.Cut(w, "=")
 		f.writeProbeState(name, time.Now(), 0)
 	}
@@ -273,7 +258,7 @@ func TestIdenticalDeployPasses(t *testing.T) {
 			t.Errorf("no deploy_matches for %s", d.Deployed)
 		}
 	}
-	for _, label := range DefaultExpectedAgents(primaryLabel, "com.sanctum") {
+	for _, label := range defaultExpectedAgents(primaryLabel, "com.sanctum") {
 		if len(probetest.Find(tk.events, "agent_loaded", "agent_not_loaded:"+label)) != 1 {
 			t.Errorf("no agent_loaded for %s", label)
 		}
@@ -477,7 +462,7 @@ func TestFallbackRace(t *testing.T) {
 		level          string
 	}{
 		{name: "RunAtLoad true", keys: map[string]any{"RunAtLoad": true}, want: []string{"RunAtLoad is true (it starts at login)"}, level: "error"},
-		{name: "the seed's KeepAlive without RunAtLoad", keys: map[string]any{"RunAtLoad": nil},
+		{name: "KeepAlive without RunAtLoad (incident I5)", keys: map[string]any{"RunAtLoad": nil},
 			want: []string{"RunAtLoad is missing (KeepAlive=true starts it at login)"}, level: "error"},
 		{name: "without Disabled", keys: map[string]any{"Disabled": nil}, want: []string{"Disabled is missing (a login bootstrap loads it enabled)"}, level: "error"},
 		{name: "fine plist, launchd's disabled state missing", forget: true,
@@ -510,7 +495,7 @@ func TestFallbackRace(t *testing.T) {
 			case tt.forget:
 				// A fresh launchd that never heard of the label.
 				f.ld = probetest.NewLaunchd(t, launchctlBin)
-				for _, label := range DefaultExpectedAgents(primaryLabel, "com.sanctum") {
+				for _, label := range defaultExpectedAgents(primaryLabel, "com.sanctum") {
 					p := filepath.Join(t.TempDir(), label+".plist")
 					os.WriteFile(p, agentPlist(t, label), 0o644)
 					f.launchctl("bootstrap", f.domain(), p)
@@ -621,7 +606,7 @@ func TestConfigProblemsAreUnknown(t *testing.T) {
 			tk := f.run()
 			tk.mustExit(t, 3)
 			tk.mustFail(t, tt.check, tt.event, "error", tt.detail)
-			if len(probetest.Find(tk.events, "agent_loaded", "")) != 6 || len(probetest.Find(tk.events, "probe_fresh", "")) != len(DefaultWatched) {
+			if len(probetest.Find(tk.events, "agent_loaded", "")) != 6 || len(probetest.Find(tk.events, "probe_fresh", "")) != len(defaultWatched) {
 				t.Error("the other checks did not run")
 			}
 		})

@@ -44,7 +44,7 @@ func TestPlistReasons(t *testing.T) {
 		{"Disabled false", base(map[string]any{"Disabled": false}), []string{"Disabled is false (a login bootstrap loads it enabled)"}},
 		{"Disabled a number", base(map[string]any{"Disabled": 1}), []string{"Disabled is a number, want <true/>"}},
 		{"other label", base(map[string]any{"Label": "com.sanctum.mlx"}), []string{`Label is "com.sanctum.mlx", want "com.sanctum.server-mlx"`}},
-		{"the seed's plist", base(nil, "RunAtLoad", "Disabled"), []string{
+		{"a plist with KeepAlive only (incident I5)", base(nil, "RunAtLoad", "Disabled"), []string{
 			"RunAtLoad is missing (KeepAlive=true starts it at login)",
 			"Disabled is missing (a login bootstrap loads it enabled)",
 		}},

@@ -25,18 +25,20 @@ const (
 	// or repository makes the file checks UNKNOWN.
 	CheckMap  = "map"
 	CheckRepo = "repo"
+	// CheckConfig is a bad setting: the tick checks nothing.
+	CheckConfig = "config"
 )
 
-// Channel is the channel name of a per-subject check.
-func Channel(check, subject string) string { return check + ":" + subject }
+// channel is the channel name of a per-subject check.
+func channel(check, subject string) string { return check + ":" + subject }
 
-// FileSubject names a deployed file in its channel (drifted:<subject>,
+// fileSubject names a deployed file in its channel (drifted:<subject>,
 // deployed_missing:<subject>): the path as the drift map's author writes
 // it, "~/Library/LaunchAgents/com.sanctum.mlx.plist" under $HOME and the
 // absolute path elsewhere. It is short enough to read on a status screen
 // and stable across machines whose homes differ; the full path is in the
 // event's fields and the alert's message.
-func FileSubject(deployed, home string) string { return tilde.Path(deployed, home) }
+func fileSubject(deployed, home string) string { return tilde.Path(deployed, home) }
 
 // outcome is what a finding reports.
 type outcome int
@@ -48,7 +50,7 @@ const (
 )
 
 // finding is one check's result for one subject, ready to report on its
-// channel. Check functions return findings; Tick reports them. Keeping the
+// channel. Check functions return findings; runTick reports them. Keeping the
 // two apart lets the checks be tested without a Tick.
 type finding struct {
 	Channel  string
@@ -126,7 +128,7 @@ func renameOldFileChannels(chs map[string]*alert.Channel, home string) map[strin
 		if !ok || (check != CheckDrifted && check != CheckDeployedMissing) {
 			continue
 		}
-		short := Channel(check, FileSubject(subject, home))
+		short := channel(check, fileSubject(subject, home))
 		if short == name {
 			continue
 		}

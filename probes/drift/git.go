@@ -15,26 +15,26 @@ import (
 	"strings"
 )
 
-// Repo reads committed content from a git repository by running git by argv
+// repo reads committed content from a git repository by running git by argv
 // (never through a shell). Only committed objects are read: the working
 // tree and the index are never consulted for content, so a parallel
 // session's uncommitted edits cannot read as drift.
-type Repo struct {
+type repo struct {
 	// Dir is the repository (any directory inside its work tree).
 	Dir string
 	// Git is the git binary. Default "git".
 	Git string
 }
 
-// GitError is a git command that ran and failed (or could not run).
-type GitError struct {
+// gitError is a git command that ran and failed (or could not run).
+type gitError struct {
 	Args   []string
 	Code   int // -1 when git could not be started
 	Output string
 	Err    error
 }
 
-func (e *GitError) Error() string {
+func (e *gitError) Error() string {
 	out := strings.TrimSpace(e.Output)
 	if len(out) > 500 {
 		out = out[:500] + "…"
@@ -48,9 +48,9 @@ func (e *GitError) Error() string {
 	return fmt.Sprintf("git %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, out)
 }
 
-func (e *GitError) Unwrap() error { return e.Err }
+func (e *gitError) Unwrap() error { return e.Err }
 
-func (r *Repo) git() string {
+func (r *repo) git() string {
 	if r.Git == "" {
 		return "git"
 	}
@@ -62,7 +62,7 @@ func (r *Repo) git() string {
 // (so a status does not contend with a developer's index.lock) and never
 // prompts. Pathspecs are literal: a canonical path is a file name, not a
 // pattern.
-func (r *Repo) command(ctx context.Context, args ...string) *exec.Cmd {
+func (r *repo) command(ctx context.Context, args ...string) *exec.Cmd {
 	full := append([]string{"--no-optional-locks", "--literal-pathspecs", "-C", r.Dir}, args...)
 	cmd := exec.CommandContext(ctx, r.git(), full...)
 	env := []string{"GIT_OPTIONAL_LOCKS=0", "GIT_TERMINAL_PROMPT=0", "LC_ALL=C"}
@@ -82,7 +82,7 @@ func (r *Repo) command(ctx context.Context, args ...string) *exec.Cmd {
 
 // output runs git and returns its stdout; a failure is a *GitError with
 // stderr.
-func (r *Repo) output(ctx context.Context, args ...string) ([]byte, error) {
+func (r *repo) output(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := r.command(ctx, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -92,22 +92,22 @@ func (r *Repo) output(ctx context.Context, args ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-func (r *Repo) exitError(ctx context.Context, args []string, err error, stderr string) error {
+func (r *repo) exitError(ctx context.Context, args []string, err error, stderr string) error {
 	if ctx.Err() != nil {
-		return &GitError{Args: args, Code: -1, Err: ctx.Err()}
+		return &gitError{Args: args, Code: -1, Err: ctx.Err()}
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return &GitError{Args: args, Code: ee.ExitCode(), Output: stderr, Err: err}
+		return &gitError{Args: args, Code: ee.ExitCode(), Output: stderr, Err: err}
 	}
-	return &GitError{Args: args, Code: -1, Err: err}
+	return &gitError{Args: args, Code: -1, Err: err}
 }
 
 // Head resolves HEAD to a commit id.
-func (r *Repo) Head(ctx context.Context) (string, error) {
+func (r *repo) Head(ctx context.Context) (string, error) {
 	out, err := r.output(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
 	if err != nil {
-		var ge *GitError
+		var ge *gitError
 		if errors.As(err, &ge) && ge.Code == 1 && strings.TrimSpace(ge.Output) == "" {
 			return "", fmt.Errorf("git rev-parse HEAD in %s: no commit yet", r.Dir)
 		}
@@ -120,8 +120,8 @@ func (r *Repo) Head(ctx context.Context) (string, error) {
 	return id, nil
 }
 
-// Blob is what a commit holds at one path.
-type Blob struct {
+// blob is what a commit holds at one path.
+type blob struct {
 	// Missing is true when the commit has nothing at the path.
 	Missing bool
 	// Type is git's object type: "blob" for a file; "tree" for a
@@ -137,7 +137,7 @@ type Blob struct {
 // --batch` and hashes each blob's bytes with SHA-256 as they stream past, so
 // memory stays flat whatever the size of a committed binary. The result maps
 // each path to its Blob.
-func (r *Repo) Blobs(ctx context.Context, commit string, paths []string) (map[string]Blob, error) {
+func (r *repo) Blobs(ctx context.Context, commit string, paths []string) (map[string]blob, error) {
 	args := []string{"cat-file", "--batch"}
 	cmd := r.command(ctx, args...)
 	var stderr bytes.Buffer
@@ -171,12 +171,12 @@ func (r *Repo) Blobs(ctx context.Context, commit string, paths []string) (map[st
 		writeErr <- err
 	}()
 
-	blobs := make(map[string]Blob, len(paths))
+	blobs := make(map[string]blob, len(paths))
 	br := bufio.NewReaderSize(stdout, 64<<10)
 	var readErr error
 	for _, p := range paths {
 		if strings.ContainsAny(p, "\n\x00") {
-			blobs[p] = Blob{Missing: true}
+			blobs[p] = blob{Missing: true}
 			continue
 		}
 		b, err := readBatchEntry(br, commit+":"+p)
@@ -206,36 +206,36 @@ func (r *Repo) Blobs(ctx context.Context, commit string, paths []string) (map[st
 //
 //	<oid> <type> <size>\n<content>\n
 //	<object> missing\n
-func readBatchEntry(br *bufio.Reader, object string) (Blob, error) {
+func readBatchEntry(br *bufio.Reader, object string) (blob, error) {
 	header, err := br.ReadString('\n')
 	if err != nil {
-		return Blob{}, fmt.Errorf("header for %s: %w", object, err)
+		return blob{}, fmt.Errorf("header for %s: %w", object, err)
 	}
 	header = strings.TrimSuffix(header, "\n")
 	if strings.HasSuffix(header, " missing") || strings.HasSuffix(header, " ambiguous") {
-		return Blob{Missing: true}, nil
+		return blob{Missing: true}, nil
 	}
 	fields := strings.Fields(header)
 	if len(fields) != 3 {
-		return Blob{}, fmt.Errorf("unexpected header %q for %s", header, object)
+		return blob{}, fmt.Errorf("unexpected header %q for %s", header, object)
 	}
 	size, err := strconv.ParseInt(fields[2], 10, 64)
 	if err != nil || size < 0 {
-		return Blob{}, fmt.Errorf("unexpected size in header %q for %s", header, object)
+		return blob{}, fmt.Errorf("unexpected size in header %q for %s", header, object)
 	}
 	h := sha256.New()
 	if _, err := io.CopyN(h, br, size); err != nil {
-		return Blob{}, fmt.Errorf("content of %s: %w", object, err)
+		return blob{}, fmt.Errorf("content of %s: %w", object, err)
 	}
 	if nl, err := br.ReadByte(); err != nil || nl != '\n' {
-		return Blob{}, fmt.Errorf("content of %s: missing terminating newline", object)
+		return blob{}, fmt.Errorf("content of %s: missing terminating newline", object)
 	}
-	return Blob{Type: fields[1], Size: size, ObjectID: fields[0], SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return blob{Type: fields[1], Size: size, ObjectID: fields[0], SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // Dirty lists the paths under pathspecs with uncommitted changes (staged,
 // unstaged or untracked), as `git status --porcelain` reports them.
-func (r *Repo) Dirty(ctx context.Context, pathspecs []string) ([]string, error) {
+func (r *repo) Dirty(ctx context.Context, pathspecs []string) ([]string, error) {
 	if len(pathspecs) == 0 {
 		return nil, nil
 	}

@@ -71,7 +71,7 @@ func sum(b []byte) string {
 
 func TestRepoHeadAndBlobs(t *testing.T) {
 	r := newTestRepo(t, "")
-	repo := &Repo{Dir: r.Dir}
+	repo := &repo{Dir: r.Dir}
 	if _, err := repo.Head(t.Context()); err == nil || !strings.Contains(err.Error(), "no commit yet") {
 		t.Fatalf("Head of an empty repo: %v", err)
 	}
@@ -137,12 +137,12 @@ func TestRepoErrors(t *testing.T) {
 	notRepo := t.TempDir()
 	tests := []struct {
 		name string
-		repo *Repo
+		repo *repo
 		want string
 	}{
-		{"not a repository", &Repo{Dir: notRepo}, "not a git repository"},
-		{"missing directory", &Repo{Dir: filepath.Join(notRepo, "gone")}, "exit 128"},
-		{"no git binary", &Repo{Dir: notRepo, Git: filepath.Join(notRepo, "no-git")}, "no-git"},
+		{"not a repository", &repo{Dir: notRepo}, "not a git repository"},
+		{"missing directory", &repo{Dir: filepath.Join(notRepo, "gone")}, "exit 128"},
+		{"no git binary", &repo{Dir: notRepo, Git: filepath.Join(notRepo, "no-git")}, "no-git"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,7 +160,7 @@ func TestRepoDirty(t *testing.T) {
 		r.write(p, []byte(p))
 	}
 	r.commitAll("base")
-	repo := &Repo{Dir: r.Dir}
+	repo := &repo{Dir: r.Dir}
 	specs := []string{"a", "b", "c", "d", "sub/e", "new", ":magic", "*"}
 
 	got, err := repo.Dirty(t.Context(), specs)

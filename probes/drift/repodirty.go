@@ -14,7 +14,7 @@ import (
 // only HEAD, so a real drift still alerts on its own channel; letting this
 // chronic, expected condition share an escalation track with it is how the
 // seed's drift alerts came to be filtered as noise.
-func checkRepoDirty(ctx context.Context, repo *Repo, entries []Entry) (finding, error) {
+func checkRepoDirty(ctx context.Context, repo *repo, entries []entry) (finding, error) {
 	var paths []string
 	seen := map[string]bool{}
 	for _, e := range entries {

@@ -14,12 +14,12 @@ import (
 	"github.com/sanctum/council-probes/pkg/state"
 )
 
-// StaleFactor is how many intervals may pass without a completed tick
+// staleFactor is how many intervals may pass without a completed tick
 // before a probe counts as silent.
-const StaleFactor = 3
+const staleFactor = 3
 
-// WatchedProbe is a probe whose heartbeat drift checks.
-type WatchedProbe struct {
+// watchedProbe is a probe whose heartbeat drift checks.
+type watchedProbe struct {
 	Name string
 	// Interval is the probe's launchd interval.
 	Interval time.Duration
@@ -30,37 +30,37 @@ type WatchedProbe struct {
 	FromOperator bool
 }
 
-// DefaultWatched is the default --watch-probe list: every probe but drift
-// itself (a probe cannot notice its own silence), with the seed's
-// intervals.
-var DefaultWatched = []string{"guardian=30s", "canary=10m", "integrity=5m", "parity-smoke=24h", "pace=15m"}
+// defaultWatched is the default --watch-probe list: every probe but drift
+// itself (a probe cannot notice its own silence), with the intervals the
+// plists schedule them at.
+var defaultWatched = []string{"guardian=30s", "canary=10m", "integrity=5m", "parity-smoke=24h", "pace=15m"}
 
-// FutureSkew is how far in the future a last tick may be (clock
+// futureSkew is how far in the future a last tick may be (clock
 // adjustments between two processes) before it counts as stale.
-const FutureSkew = time.Minute
+const futureSkew = time.Minute
 
-// ParseWatched parses --watch-probe values "name=interval".
-func ParseWatched(values []string) ([]WatchedProbe, error) {
-	var out []WatchedProbe
+// parseWatched parses --watch-probe values "name=interval".
+func parseWatched(values []string) ([]watchedProbe, error) {
+	var out []watchedProbe
 	seen := map[string]bool{}
 	for _, v := range values {
 		name, iv, ok := strings.Cut(strings.TrimSpace(v), "=")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
-			return nil, fmt.Errorf("watch-probe %q: want name=interval, e.g. canary=10m", v)
+			return nil, fmt.Errorf("bad --watch-probe %q: want name=interval, e.g. canary=10m", v)
 		}
 		if strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
-			return nil, fmt.Errorf("watch-probe %q: %q is not a probe name", v, name)
+			return nil, fmt.Errorf("bad --watch-probe %q: want a probe name, not %q", v, name)
 		}
 		d, err := time.ParseDuration(strings.TrimSpace(iv))
 		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("watch-probe %q: interval must be a positive duration like 30s or 10m", v)
+			return nil, fmt.Errorf("bad --watch-probe %q: want a positive duration like 30s or 10m after the =", v)
 		}
 		if seen[name] {
-			return nil, fmt.Errorf("watch-probe %q: %s is listed twice", v, name)
+			return nil, fmt.Errorf("bad --watch-probe %q: want each probe once, %s is listed twice", v, name)
 		}
 		seen[name] = true
-		out = append(out, WatchedProbe{Name: name, Interval: d})
+		out = append(out, watchedProbe{Name: name, Interval: d})
 	}
 	return out, nil
 }
@@ -69,7 +69,7 @@ func ParseWatched(values []string) ([]WatchedProbe, error) {
 // on probe_stale:<name> whether its last completed tick is younger than
 // StaleFactor intervals. The state files are only read: drift never resets
 // another probe's state, even a corrupt one.
-func checkStale(now time.Time, stateDir string, watched []WatchedProbe) []finding {
+func checkStale(now time.Time, stateDir string, watched []watchedProbe) []finding {
 	var out []finding
 	for _, w := range watched {
 		path := filepath.Join(stateDir, "council-"+w.Name+".json")
@@ -82,8 +82,8 @@ func checkStale(now time.Time, stateDir string, watched []WatchedProbe) []findin
 
 // staleFinding judges one probe's state file (data, or the error reading
 // it).
-func staleFinding(now time.Time, w WatchedProbe, path string, data []byte, readErr error) finding {
-	ch := Channel(CheckProbeStale, w.Name)
+func staleFinding(now time.Time, w watchedProbe, path string, data []byte, readErr error) finding {
+	ch := channel(CheckProbeStale, w.Name)
 	bin := "council-" + w.Name
 	attrs := []any{"watched", w.Name, "state_file", path}
 	switch {
@@ -105,14 +105,14 @@ func staleFinding(now time.Time, w WatchedProbe, path string, data []byte, readE
 		// slowed probe and stays silent about a fast one.
 		interval = time.Duration(f.IntervalSeconds) * time.Second
 	}
-	limit := StaleFactor * interval
+	limit := staleFactor * interval
 	attrs = append(attrs, "interval", interval.String(), "stale_after", limit.String())
 	if f.LastTick.IsZero() {
 		return fail(ch, CheckProbeStale, alert.Error, fmt.Sprintf("%s has never completed a tick (state file %s)", bin, path), attrs...)
 	}
 	age := now.Sub(f.LastTick)
 	attrs = append(attrs, "last_tick", f.LastTick.UTC().Format(time.RFC3339), "age", age.Round(time.Second).String())
-	if age < -FutureSkew {
+	if age < -futureSkew {
 		// A tick "in the future" would read as fresh forever: a silent
 		// probe must not hide behind a stepped-back clock or a bad file.
 		return fail(ch, CheckProbeStale, alert.Error,

@@ -17,7 +17,7 @@ import (
 
 func TestStaleFinding(t *testing.T) {
 	now := time.Date(2026, 4, 21, 3, 0, 0, 0, time.UTC)
-	canary := WatchedProbe{Name: "canary", Interval: 10 * time.Minute}
+	canary := watchedProbe{Name: "canary", Interval: 10 * time.Minute}
 	stateJSON := func(last time.Time, intervalSeconds int) []byte {
 		f := state.New("canary")
 		f.LastTick, f.IntervalSeconds = last, intervalSeconds
@@ -58,7 +58,7 @@ func TestStaleFinding(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := canary
 			if tt.operator != 0 {
-				w = WatchedProbe{Name: "canary", Interval: tt.operator, FromOperator: true}
+				w = watchedProbe{Name: "canary", Interval: tt.operator, FromOperator: true}
 			}
 			f := staleFinding(now, w, "/s/council-canary.json", tt.data, tt.err)
 			if f.Channel != "probe_stale:canary" {
@@ -82,7 +82,7 @@ func TestCheckStaleLeavesOtherProbesStateAlone(t *testing.T) {
 	if err := os.WriteFile(p, []byte("{corrupt"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fs := checkStale(time.Now(), dir, []WatchedProbe{{Name: "canary", Interval: time.Minute}, {Name: "guardian", Interval: time.Second}})
+	fs := checkStale(time.Now(), dir, []watchedProbe{{Name: "canary", Interval: time.Minute}, {Name: "guardian", Interval: time.Second}})
 	if len(fs) != 2 || fs[0].Outcome != outcomeFail || fs[1].Outcome != outcomeFail {
 		t.Fatalf("findings = %+v", fs)
 	}
@@ -98,21 +98,21 @@ func TestParseWatched(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      []string
-		want    []WatchedProbe
+		want    []watchedProbe
 		wantErr string
 	}{
-		{"defaults", DefaultWatched, []WatchedProbe{{Name: "guardian", Interval: 30 * time.Second}, {Name: "canary", Interval: 10 * time.Minute}, {Name: "integrity", Interval: 5 * time.Minute}, {Name: "parity-smoke", Interval: 24 * time.Hour}, {Name: "pace", Interval: 15 * time.Minute}}, ""},
+		{"defaults", defaultWatched, []watchedProbe{{Name: "guardian", Interval: 30 * time.Second}, {Name: "canary", Interval: 10 * time.Minute}, {Name: "integrity", Interval: 5 * time.Minute}, {Name: "parity-smoke", Interval: 24 * time.Hour}, {Name: "pace", Interval: 15 * time.Minute}}, ""},
 		{"none", nil, nil, ""},
-		{"spaces", []string{" canary = 10m "}, []WatchedProbe{{Name: "canary", Interval: 10 * time.Minute}}, ""},
+		{"spaces", []string{" canary = 10m "}, []watchedProbe{{Name: "canary", Interval: 10 * time.Minute}}, ""},
 		{"no interval", []string{"canary"}, nil, "want name=interval"},
 		{"bad interval", []string{"canary=soon"}, nil, "positive duration"},
 		{"zero interval", []string{"canary=0s"}, nil, "positive duration"},
-		{"path in name", []string{"../x=1m"}, nil, "not a probe name"},
+		{"path in name", []string{"../x=1m"}, nil, "want a probe name"},
 		{"twice", []string{"canary=1m", "canary=2m"}, nil, "listed twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseWatched(tt.in)
+			got, err := parseWatched(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -147,7 +147,7 @@ func TestCheckStaleNeverBlocksOrReadsAHugeState(t *testing.T) {
 	f.Close()
 	done := make(chan []finding, 1)
 	go func() {
-		done <- checkStale(time.Now(), dir, []WatchedProbe{{Name: "canary", Interval: time.Minute}, {Name: "guardian", Interval: time.Second}})
+		done <- checkStale(time.Now(), dir, []watchedProbe{{Name: "canary", Interval: time.Minute}, {Name: "guardian", Interval: time.Second}})
 	}()
 	select {
 	case fs := <-done:

@@ -28,23 +28,9 @@ import (
 var integrityBin, fakeLaunchctl string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "council-integrity-e2e")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	integrityBin, err = probetest.Build(dir, "./cmd/council-integrity", "council-integrity")
-	if err == nil {
-		fakeLaunchctl, err = probetest.BuildFakeLaunchctl(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	probetest.RunMain(m,
+		probetest.Binary{Out: &integrityBin, Pkg: "./cmd/council-integrity", Name: "council-integrity"},
+		probetest.FakeLaunchctl(&fakeLaunchctl))
 }
 
 const (
@@ -159,7 +145,7 @@ func failing(evs []map[string]any) map[string]string {
 		check, _ := e["check"].(string)
 		ev, _ := e["event"].(string)
 		switch ev {
-		case EventFailed, EventNotRunning, EventUnknown:
+		case eventFailed, eventNotRunning, eventUnknown:
 			out[check] = ev
 		}
 	}
@@ -199,36 +185,36 @@ func TestE2EChecks(t *testing.T) {
 	}{
 		{name: "healthy", running: true, break_: func(h *host) {}, want: map[string]string{}},
 		{name: "binary deleted", running: true, break_: func(h *host) { os.Remove(h.bin) },
-			want: map[string]string{BinaryMissing: EventFailed, StaleProcess: EventFailed}, promote: true, // no signature alert: nothing to verify, one cause
-			detail: map[string]string{BinaryMissing: "binary missing", StaleProcess: "gone"}},
+			want: map[string]string{CheckBinaryMissing: eventFailed, CheckStaleProcess: eventFailed}, promote: true, // no signature alert: nothing to verify, one cause
+			detail: map[string]string{CheckBinaryMissing: "binary missing", CheckStaleProcess: "gone"}},
 		{name: "chmod -x", running: true, break_: func(h *host) { os.Chmod(h.bin, 0o644) },
-			want: map[string]string{BinaryMissing: EventFailed}, promote: true,
-			detail: map[string]string{BinaryMissing: "mode 0644"}},
+			want: map[string]string{CheckBinaryMissing: eventFailed}, promote: true,
+			detail: map[string]string{CheckBinaryMissing: "mode 0644"}},
 		{name: "truncated one byte", break_: func(h *host) { truncateOne(h.t, h.bin) },
-			want: map[string]string{SignatureInvalid: EventFailed, StaleProcess: EventNotRunning}, promote: true,
-			detail: map[string]string{SignatureInvalid: "signature invalid"}},
+			want: map[string]string{CheckSignatureInvalid: eventFailed, CheckStaleProcess: eventNotRunning}, promote: true,
+			detail: map[string]string{CheckSignatureInvalid: "signature invalid"}},
 		{name: "one byte flipped", break_: func(h *host) { probetest.FlipByte(h.t, h.bin, 1000) },
-			want: map[string]string{SignatureInvalid: EventFailed, StaleProcess: EventNotRunning}, promote: true,
-			detail: map[string]string{SignatureInvalid: "signature invalid"}},
+			want: map[string]string{CheckSignatureInvalid: eventFailed, CheckStaleProcess: eventNotRunning}, promote: true,
+			detail: map[string]string{CheckSignatureInvalid: "signature invalid"}},
 		{name: "signed with another key", running: true, break_: func(h *host) {
 			other, _ := probetest.NewKey(h.t, h.t.TempDir(), "other")
 			probetest.SignFile(h.t, other, h.bin)
-		}, want: map[string]string{SignatureInvalid: EventFailed}, promote: true,
-			detail: map[string]string{SignatureInvalid: "another key"}},
+		}, want: map[string]string{CheckSignatureInvalid: eventFailed}, promote: true,
+			detail: map[string]string{CheckSignatureInvalid: "another key"}},
 		{name: "metallib removed", running: true, break_: func(h *host) { os.Remove(primarycheck.MetallibPath(h.bin, primarycheck.DefaultMetallib)) },
-			want: map[string]string{MetallibMissing: EventFailed}, detail: map[string]string{MetallibMissing: "mlx.metallib"}},
+			want: map[string]string{CheckMetallibMissing: eventFailed}, detail: map[string]string{CheckMetallibMissing: "mlx.metallib"}},
 		{name: "rebuilt, not restarted", running: true, break_: func(h *host) { probetest.CopyFile(h.t, "/bin/sleep", h.bin, 0o755) },
-			want: map[string]string{StaleProcess: EventFailed}, detail: map[string]string{StaleProcess: "rebuilt, not restarted"}},
+			want: map[string]string{CheckStaleProcess: eventFailed}, detail: map[string]string{CheckStaleProcess: "rebuilt, not restarted"}},
 		{name: "primary not running", break_: func(h *host) {},
-			want: map[string]string{StaleProcess: EventNotRunning}},
+			want: map[string]string{CheckStaleProcess: eventNotRunning}},
 		{name: "one weight file tampered", running: true, break_: func(h *host) {
 			probetest.FlipByte(h.t, filepath.Join(filepath.Dir(h.manifest), h.weights[1]), 4)
-		}, want: map[string]string{ManifestInvalid: EventFailed}, detail: map[string]string{ManifestInvalid: h1weight}},
+		}, want: map[string]string{CheckManifestInvalid: eventFailed}, detail: map[string]string{CheckManifestInvalid: h1weight}},
 		{name: "manifest tampered", running: true, break_: func(h *host) {
 			f, _ := os.OpenFile(h.manifest, os.O_APPEND|os.O_WRONLY, 0)
 			fmt.Fprintf(f, "%s *extra.bin\n", strings.Repeat("a", 64))
 			f.Close()
-		}, want: map[string]string{ManifestInvalid: EventFailed}, detail: map[string]string{ManifestInvalid: "manifest signature invalid"}},
+		}, want: map[string]string{CheckManifestInvalid: eventFailed}, detail: map[string]string{CheckManifestInvalid: "manifest signature invalid"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,15 +239,15 @@ func TestE2EChecks(t *testing.T) {
 			}
 			// Every check reports every tick, whatever else failed; the
 			// signature of a binary that is not there is skipped, saying why.
-			for _, c := range []string{BinaryMissing, SignatureInvalid, MetallibMissing, StaleProcess, ManifestInvalid} {
+			for _, c := range []string{CheckBinaryMissing, CheckSignatureInvalid, CheckMetallibMissing, CheckStaleProcess, CheckManifestInvalid} {
 				if _, bad := tt.want[c]; bad {
 					continue
 				}
-				if c == SignatureInvalid && tt.name == "binary deleted" {
-					one(t, evs, EventSkipped, c)
+				if c == CheckSignatureInvalid && tt.name == "binary deleted" {
+					one(t, evs, eventSkipped, c)
 					continue
 				}
-				one(t, evs, EventOK, c)
+				one(t, evs, eventOK, c)
 			}
 			calls := promoteCalls(h.launchd.Calls())
 			if tt.promote != (len(calls) > 0) {
@@ -270,7 +256,7 @@ func TestE2EChecks(t *testing.T) {
 			if tt.promote {
 				// Once: the next tick finds the fallback lock and leaves launchd alone.
 				_, evs := h.run()
-				one(t, evs, EventPromoteSkipped, "")
+				one(t, evs, eventPromoteSkipped, "")
 				if again := promoteCalls(h.launchd.Calls()); len(again) != len(calls) {
 					t.Errorf("second tick changed launchd again: %q", again[len(calls):])
 				}
@@ -299,9 +285,9 @@ func mapsEqual(a, b map[string]string) bool {
 func probe0(want map[string]string) int {
 	code := 0
 	for _, ev := range want {
-		if ev == EventNotRunning && code < 1 {
+		if ev == eventNotRunning && code < 1 {
 			code = 1
-		} else if ev != EventNotRunning {
+		} else if ev != eventNotRunning {
 			code = 2
 		}
 	}
@@ -316,7 +302,7 @@ func TestE2EWeightTamperNamesExactlyThatFile(t *testing.T) {
 	}
 	probetest.FlipByte(t, filepath.Join(filepath.Dir(h.manifest), h.weights[1]), 4)
 	_, evs := h.run()
-	ev := one(t, evs, EventFailed, ManifestInvalid)
+	ev := one(t, evs, eventFailed, CheckManifestInvalid)
 	bad, _ := ev["bad_files"].([]any)
 	if len(bad) != 1 || bad[0] != h.weights[1] {
 		t.Errorf("bad_files = %v, want exactly [%s]", bad, h.weights[1])
@@ -326,7 +312,7 @@ func TestE2EWeightTamperNamesExactlyThatFile(t *testing.T) {
 			t.Errorf("detail names the untouched %s: %s", w, ev["detail"])
 		}
 	}
-	if len(h.ff.AlertsFor(ManifestInvalid)) != 1 {
+	if len(h.ff.AlertsFor(CheckManifestInvalid)) != 1 {
 		t.Errorf("want one manifest_invalid alert, got %v", h.ff.Alerts())
 	}
 }
@@ -338,7 +324,7 @@ func TestE2EManifestTamperFailsBeforeHashing(t *testing.T) {
 	// Swap a digest: a valid-looking manifest that is not what was signed.
 	os.WriteFile(h.manifest, []byte(strings.Replace(string(data), string(data[:8]), "00000000", 1)), 0o644)
 	_, evs := h.run()
-	ev := one(t, evs, EventFailed, ManifestInvalid)
+	ev := one(t, evs, eventFailed, CheckManifestInvalid)
 	if ev["hashed"] != false || ev["bytes_hashed"] != nil {
 		t.Errorf("manifest_invalid event %v: files were hashed before the signature failed", ev)
 	}
@@ -352,19 +338,19 @@ func TestE2EStaleProcessRestartClears(t *testing.T) {
 	h.start()
 	probetest.CopyFile(t, "/bin/sleep", h.bin, 0o755) // rebuilt: new inode, same signed bytes
 	_, evs := h.run()
-	ev := one(t, evs, EventFailed, StaleProcess)
+	ev := one(t, evs, eventFailed, CheckStaleProcess)
 	running, disk := ev["running_inode"], ev["disk_inode"]
 	if running == nil || disk == nil || running == disk {
 		t.Fatalf("stale_process must report both inodes, got running=%v disk=%v", running, disk)
 	}
 	h.start() // restart from the new binary
 	_, evs = h.run()
-	ev = one(t, evs, EventOK, StaleProcess)
+	ev = one(t, evs, eventOK, CheckStaleProcess)
 	if ev["running_inode"] != disk {
 		t.Errorf("after restart running inode %v, want the new binary's %v", ev["running_inode"], disk)
 	}
-	one(t, evs, "recovered", StaleProcess)
-	if got := h.ff.AlertsFor(StaleProcess); len(got) != 2 {
+	one(t, evs, "recovered", CheckStaleProcess)
+	if got := h.ff.AlertsFor(CheckStaleProcess); len(got) != 2 {
 		t.Errorf("want the alert and its recovery, got %v", got)
 	}
 }
@@ -379,11 +365,11 @@ func TestE2ELaunchctlPIDSource(t *testing.T) {
 		t.Fatalf("bootstrap primary: %v %s", err, out)
 	}
 	args := []string{"--pid-source", "launchctl"}
-	if _, evs := h.run(args...); failing(evs)[StaleProcess] != "" {
+	if _, evs := h.run(args...); failing(evs)[CheckStaleProcess] != "" {
 		t.Fatalf("primary under launchd: %v", failing(evs))
 	}
 	probetest.CopyFile(t, "/bin/sleep", h.bin, 0o755)
-	if _, evs := h.run(args...); failing(evs)[StaleProcess] != EventFailed {
+	if _, evs := h.run(args...); failing(evs)[CheckStaleProcess] != eventFailed {
 		t.Fatalf("after rebuild: %v, want stale_process", failing(evs))
 	}
 	lc = exec.Command(fakeLaunchctl, "kickstart", "-k", "gui/0/"+primaryLabel)
@@ -391,7 +377,7 @@ func TestE2ELaunchctlPIDSource(t *testing.T) {
 	if out, err := lc.CombinedOutput(); err != nil {
 		t.Fatalf("kickstart: %v %s", err, out)
 	}
-	if _, evs := h.run(args...); failing(evs)[StaleProcess] != "" {
+	if _, evs := h.run(args...); failing(evs)[CheckStaleProcess] != "" {
 		t.Fatalf("after kickstart -k: %v", failing(evs))
 	}
 }
@@ -409,7 +395,7 @@ func TestE2ERemediation(t *testing.T) {
 		if res.Code != 2 {
 			t.Errorf("exit %d, want 2", res.Code)
 		}
-		one(t, evs, EventFallback, checkFallbackActivated)
+		one(t, evs, eventFallback, checkFallbackActivated)
 		// The primary is disabled as well as booted out: login bootstraps
 		// every plist in ~/Library/LaunchAgents, and a primary that is
 		// only booted out would start again beside the fallback.
@@ -434,7 +420,7 @@ func TestE2ERemediation(t *testing.T) {
 			t.Errorf("launchd overrides after the promotion: %v %v, want the primary disabled and the fallback enabled", disabled, err)
 		}
 		lk, err := launchctl.ReadFallbackLock(filepath.Join(h.home.StateDir, "council-fallback.lock"))
-		if err != nil || lk.Who != "council-integrity" || !strings.Contains(lk.Why, BinaryMissing) {
+		if err != nil || lk.Who != "council-integrity" || !strings.Contains(lk.Why, CheckBinaryMissing) {
 			t.Errorf("fallback lock %+v, %v", lk, err)
 		}
 		alerts := h.ff.AlertsFor(checkFallbackActivated)
@@ -442,7 +428,7 @@ func TestE2ERemediation(t *testing.T) {
 			t.Errorf("fallback alerts %+v, want one warn (the council serves again)", alerts)
 		}
 		_, evs = h.run("--fallback-url", srv.URL)
-		one(t, evs, EventPromoteSkipped, "")
+		one(t, evs, eventPromoteSkipped, "")
 		if again := promoteCalls(h.launchd.Calls()); len(again) != len(calls) {
 			t.Errorf("second tick promoted again: %q", again[len(calls):])
 		}
@@ -453,10 +439,10 @@ func TestE2ERemediation(t *testing.T) {
 		os.WriteFile(filepath.Join(h.home.StateDir, "council-fallback.lock"), []byte(`{"who":"council-guardian"}`), 0o600)
 		os.Chmod(h.bin, 0o600)
 		res, evs := h.run()
-		if res.Code != 2 || failing(evs)[BinaryMissing] != EventFailed {
+		if res.Code != 2 || failing(evs)[CheckBinaryMissing] != eventFailed {
 			t.Errorf("exit %d, failing %v", res.Code, failing(evs))
 		}
-		ev := one(t, evs, EventPromoteSkipped, "")
+		ev := one(t, evs, eventPromoteSkipped, "")
 		if ev["lock_who"] != "council-guardian" {
 			t.Errorf("promote_skipped %v does not say who holds the lock", ev)
 		}
@@ -469,7 +455,7 @@ func TestE2ERemediation(t *testing.T) {
 		h := newHost(t)
 		os.Remove(h.bin)
 		res, evs := h.run("--dry-run")
-		one(t, evs, EventPromoteDryRun, "")
+		one(t, evs, eventPromoteDryRun, "")
 		for _, w := range []string{
 			"dry-run: " + fakeLaunchctl + " bootout gui/0/" + primaryLabel,
 			"dry-run: " + fakeLaunchctl + " disable gui/0/" + primaryLabel,
@@ -494,12 +480,12 @@ func TestE2ERemediation(t *testing.T) {
 		other, _ := probetest.NewKey(t, t.TempDir(), "other")
 		probetest.SignFile(t, other, h.bin)
 		_, evs := h.run("--promote-after", "2")
-		one(t, evs, EventPromotePending, "")
+		one(t, evs, eventPromotePending, "")
 		if calls := promoteCalls(h.launchd.Calls()); len(calls) > 0 {
 			t.Fatalf("promoted on the first failure: %q", calls)
 		}
 		_, evs = h.run("--promote-after", "2")
-		one(t, evs, EventFallback, checkFallbackActivated)
+		one(t, evs, eventFallback, checkFallbackActivated)
 	})
 
 	t.Run("unverified fallback is critical", func(t *testing.T) {
@@ -510,7 +496,7 @@ func TestE2ERemediation(t *testing.T) {
 		defer srv.Close()
 		os.Remove(h.bin)
 		res, evs := h.run("--fallback-url", srv.URL, "--verify-timeout", "1s")
-		ev := one(t, evs, EventPromoteFailed, checkFallbackDown)
+		ev := one(t, evs, eventPromoteFailed, checkFallbackDown)
 		if !strings.Contains(ev["error"].(string), "503") || res.Code != 2 {
 			t.Errorf("promote_failed %v exit %d", ev, res.Code)
 		}
@@ -534,7 +520,7 @@ func TestE2ERemediation(t *testing.T) {
 			defer srv.Close()
 			os.Remove(h.bin)
 			res, evs := h.run("--fallback-url", srv.URL, "--verify-timeout", "1s")
-			one(t, evs, EventPromoteFailed, checkFallbackDown)
+			one(t, evs, eventPromoteFailed, checkFallbackDown)
 			if res.Code != 2 {
 				t.Errorf("exit %d", res.Code)
 			}
@@ -548,7 +534,7 @@ func TestE2ESignatureSkippedWithoutKey(t *testing.T) {
 	i := slices.Index(h.args, "--signing-pubkey")
 	h.args = slices.Delete(h.args, i, i+2)
 	res, evs := h.run("--manifest-pubkey", h.pub)
-	ev := one(t, evs, EventSkipped, SignatureInvalid)
+	ev := one(t, evs, eventSkipped, CheckSignatureInvalid)
 	if r, _ := ev["reason"].(string); !strings.Contains(r, "--signing-pubkey") || ev["level"] != "info" {
 		t.Errorf("skip event %v does not say why at info", ev)
 	}

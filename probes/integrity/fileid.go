@@ -5,9 +5,9 @@ import (
 	"os"
 )
 
-// FileID identifies a file's content on disk: a rebuilt binary written to a
+// fileID identifies a file's content on disk: a rebuilt binary written to a
 // new file (as linkers and cargo do) gets a new inode even at the same path.
-type FileID struct {
+type fileID struct {
 	Dev, Ino uint64
 	// DevKnown is false where only the inode is known (lsof's -Fi).
 	DevKnown bool
@@ -15,25 +15,25 @@ type FileID struct {
 
 // Same reports whether a and b are the same file. The device is compared
 // only when both sides know it.
-func (a FileID) Same(b FileID) bool {
+func (a fileID) Same(b fileID) bool {
 	if a.Ino != b.Ino {
 		return false
 	}
 	return !a.DevKnown || !b.DevKnown || a.Dev == b.Dev
 }
 
-func (a FileID) String() string {
+func (a fileID) String() string {
 	if a.DevKnown {
 		return fmt.Sprintf("%d (dev %d)", a.Ino, a.Dev)
 	}
 	return fmt.Sprint(a.Ino)
 }
 
-// StatID returns the FileID of the file at path (following symlinks).
-func StatID(path string) (FileID, error) {
+// statID returns the FileID of the file at path (following symlinks).
+func statID(path string) (fileID, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return FileID{}, err
+		return fileID{}, err
 	}
 	return fileIDOf(fi), nil
 }

@@ -6,4 +6,4 @@ import "io/fs"
 
 // Without a Unix stat there is no inode: the stale-process check reports
 // unsupported.
-func fileIDOf(fs.FileInfo) FileID { return FileID{} }
+func fileIDOf(fs.FileInfo) fileID { return fileID{} }

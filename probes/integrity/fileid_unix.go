@@ -7,10 +7,10 @@ import (
 	"syscall"
 )
 
-func fileIDOf(fi fs.FileInfo) FileID {
+func fileIDOf(fi fs.FileInfo) fileID {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return FileID{}
+		return fileID{}
 	}
-	return FileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino), DevKnown: true} // Dev is int32 on darwin
+	return fileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino), DevKnown: true} // Dev is int32 on darwin
 }

@@ -38,11 +38,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/launchctl"
@@ -52,47 +50,25 @@ import (
 
 // The checks, each its own alert channel.
 const (
-	BinaryMissing    = "binary_missing"
-	SignatureInvalid = "signature_invalid"
-	MetallibMissing  = "metallib_missing"
-	StaleProcess     = "stale_process"
-	ManifestInvalid  = "manifest_invalid"
+	CheckBinaryMissing    = "binary_missing"
+	CheckSignatureInvalid = "signature_invalid"
+	CheckMetallibMissing  = "metallib_missing"
+	CheckStaleProcess     = "stale_process"
+	CheckManifestInvalid  = "manifest_invalid"
 )
 
 // Events the checks log besides the probe contract's.
 const (
-	EventOK         = "check_ok"
-	EventFailed     = "check_failed"
-	EventUnknown    = "check_unknown"
-	EventSkipped    = "check_skipped"
-	EventNotRunning = "not_running"
+	eventOK         = "check_ok"
+	eventFailed     = "check_failed"
+	eventUnknown    = "check_unknown"
+	eventSkipped    = "check_skipped"
+	eventNotRunning = "not_running"
 )
 
 // commandTimeout bounds each external command (codesign, lsof, launchctl
 // print) so a wedged tool cannot hold the tick.
 const commandTimeout = 30 * time.Second
-
-// Settings are the probe's own settings, read from its flags. The
-// binary, signature and metallib checks are pkg/primarycheck's, shared with
-// council-guardian restore-primary.
-type Settings struct {
-	primarycheck.Settings
-
-	PIDSource string
-	PIDFile   string
-	Port      int
-	Lsof      string
-
-	Manifest       string
-	ManifestSig    string
-	ManifestPubKey string
-	FullEvery      time.Duration
-	HashWorkers    int
-
-	PromoteAfter  int
-	FallbackURL   string
-	VerifyTimeout time.Duration
-}
 
 // New returns the council-integrity probe.
 func New() *probe.Probe {
@@ -112,98 +88,56 @@ func New() *probe.Probe {
 	}
 }
 
-func flags() []cli.Flag {
-	return append(primarycheck.Flags(),
-		&cli.StringFlag{Name: "pid-source", EnvVars: []string{"COUNCIL_PID_SOURCE"}, Value: PIDAuto,
-			Usage: "where to find the running primary's pid: auto (launchctl on macOS; else pid-file if set, else port), launchctl, pid-file, port"},
-		&cli.StringFlag{Name: "pid-file", EnvVars: []string{"COUNCIL_PID_FILE"}, Usage: "pid file of the primary (pid source pid-file)"},
-		&cli.IntFlag{Name: "primary-port", EnvVars: []string{"COUNCIL_PRIMARY_PORT"}, Value: 1337, Usage: "port the primary listens on (pid source port, via /proc/net/tcp)"},
-		&cli.StringFlag{Name: "lsof", EnvVars: []string{"COUNCIL_LSOF"}, Value: "lsof", Usage: "lsof binary (macOS: the running process's text vnode)"},
-		&cli.StringFlag{Name: "manifest", EnvVars: []string{"COUNCIL_MANIFEST"}, Usage: "signed shasum -a 256 manifest of the model weights; empty disables manifest_invalid"},
-		&cli.StringFlag{Name: "manifest-sig", EnvVars: []string{"COUNCIL_MANIFEST_SIG"}, Usage: "detached ed25519 signature of the manifest (default <manifest>.sig)"},
-		&cli.StringFlag{Name: "manifest-pubkey", EnvVars: []string{"COUNCIL_MANIFEST_PUBKEY"}, Usage: "public key of the manifest signature (default --signing-pubkey)"},
-		&cli.DurationFlag{Name: "full-every", EnvVars: []string{"COUNCIL_FULL_EVERY"}, Value: 24 * time.Hour,
-			Usage: "re-hash every weight file at least this often, ignoring the cache (negative: never)"},
-		&cli.IntFlag{Name: "hash-workers", EnvVars: []string{"COUNCIL_HASH_WORKERS"}, Usage: "files hashed at once (0: one per CPU)"},
-		&cli.IntFlag{Name: "promote-after", EnvVars: []string{"COUNCIL_PROMOTE_AFTER"}, Value: 1,
-			Usage: "consecutive failing ticks of binary_missing or signature_invalid before promoting the fallback (raise it to ride out a deploy)"},
-		&cli.StringFlag{Name: "fallback-url", EnvVars: []string{"COUNCIL_FALLBACK_URL"}, Value: "http://127.0.0.1:1337",
-			Usage: "after promoting, the fallback counts as serving once launchd runs it and this URL's /v1/models answers (empty: launchd only)"},
-		&cli.DurationFlag{Name: "verify-timeout", EnvVars: []string{"COUNCIL_VERIFY_TIMEOUT"}, Value: launchctl.DefaultVerifyTimeout,
-			Usage: "how long a promoted fallback has to start serving"},
-	)
-}
-
-// settingsFrom reads the probe's flags.
-func settingsFrom(c *cli.Context, cfg probe.Common) Settings {
-	s := Settings{
-		Settings: primarycheck.SettingsFrom(c, cfg.PrimaryBinary),
-		PIDFile:  c.String("pid-file"), Port: c.Int("primary-port"), Lsof: c.String("lsof"),
-		Manifest: c.String("manifest"), ManifestSig: c.String("manifest-sig"), ManifestPubKey: c.String("manifest-pubkey"),
-		FullEvery: c.Duration("full-every"), HashWorkers: c.Int("hash-workers"),
-		PromoteAfter: c.Int("promote-after"), FallbackURL: c.String("fallback-url"), VerifyTimeout: c.Duration("verify-timeout"),
-	}
-	s.PIDSource = ResolvePIDSource(c.String("pid-source"), runtime.GOOS, s.PIDFile)
-	if s.ManifestPubKey == "" {
-		s.ManifestPubKey = s.Signature.PubKey
-	}
-	if s.PromoteAfter < 1 {
-		s.PromoteAfter = 1
-	}
-	return s
-}
-
 func tick(ctx context.Context, t *probe.Tick) error {
-	s := settingsFrom(t.C, t.Common)
+	s := settingsFrom(t)
 	r := launchctl.New(t.Common.Launchctl)
 	r.DryRun, r.Out = t.DryRun(), t.Out
 	if s.VerifyTimeout > 0 {
 		r.VerifyTimeout = s.VerifyTimeout
 	}
+	// Each check reports on its own channel and returns what the OK
+	// summary says of it ("" when it did not pass).
 	var ok []string
-
-	if present := checkBinary(t, s, &ok); present {
-		checkSignature(ctx, t, s, &ok)
+	note, present := checkBinary(t, s)
+	ok = append(ok, note)
+	if present {
+		ok = append(ok, checkSignature(ctx, t, s))
 	} else {
 		// There is nothing to verify: one cause, one alert (binary_missing).
 		// The signature channel is left as it was, neither failed nor passed.
-		t.Log.Info(EventSkipped, "check", SignatureInvalid, "reason", "the binary is missing; reported on "+BinaryMissing)
+		t.Log.Info(eventSkipped, "check", CheckSignatureInvalid, "reason", "the binary is missing; reported on "+CheckBinaryMissing)
 	}
-	checkMetallib(t, s, &ok)
-	checkStale(ctx, t, s, r, &ok)
-	checkManifest(ctx, t, s, &ok)
+	ok = append(ok, checkMetallib(t, s), checkStale(ctx, t, s, r), checkManifest(ctx, t, s))
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	remediate(ctx, t, s, r)
-	t.OKSummary(strings.Join(ok, "; "))
+	t.OKSummary(strings.Join(slices.DeleteFunc(ok, func(n string) bool { return n == "" }), "; "))
 	return nil
 }
 
-// checkBinary reports binary_missing and returns whether a file is there at
-// all (a present but non-executable binary can still have its signature
-// checked).
-func checkBinary(t *probe.Tick, s Settings, ok *[]string) bool {
+// checkBinary reports binary_missing and returns its OK note and whether a
+// file is there at all (a present but non-executable binary can still have
+// its signature checked).
+func checkBinary(t *probe.Tick, s settings) (note string, present bool) {
 	info, err := primarycheck.CheckBinary(s.Binary, primarycheck.CurrentIdentity())
 	attrs := []any{"binary", s.Binary}
 	if info.Mode != 0 {
 		attrs = append(attrs, "mode", fmt.Sprintf("%04o", info.Mode.Perm()), "uid", info.Owner.UID, "size", info.Size)
 	}
 	if err != nil {
-		t.Fail(BinaryMissing, EventFailed, alert.Error, err.Error(), attrs...)
-		return primarycheck.Present(s.Binary)
+		t.Fail(CheckBinaryMissing, eventFailed, alert.Error, err.Error(), attrs...)
+		return "", primarycheck.Present(s.Binary)
 	}
-	t.Pass(BinaryMissing, EventOK, append(attrs, "inode", info.Inode)...)
-	*ok = append(*ok, "binary ok")
-	return true
+	t.Pass(CheckBinaryMissing, eventOK, append(attrs, "inode", info.Inode)...)
+	return "binary ok", true
 }
 
-func checkSignature(ctx context.Context, t *probe.Tick, s Settings, ok *[]string) {
+func checkSignature(ctx context.Context, t *probe.Tick, s settings) (note string) {
 	v, skip := primarycheck.PlatformVerifier(s.Signature)
 	if v == nil {
-		t.Log.Info(EventSkipped, "check", SignatureInvalid, "reason", skip)
-		*ok = append(*ok, "signature skipped (no key)")
-		return
+		t.Log.Info(eventSkipped, "check", CheckSignatureInvalid, "reason", skip)
+		return "signature skipped (no key)"
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
@@ -211,31 +145,32 @@ func checkSignature(ctx context.Context, t *probe.Tick, s Settings, ok *[]string
 	attrs := []any{"binary", s.Binary, "method", v.Describe()}
 	switch {
 	case err == nil:
-		t.Pass(SignatureInvalid, EventOK, attrs...)
-		*ok = append(*ok, "signature ok")
+		t.Pass(CheckSignatureInvalid, eventOK, attrs...)
+		return "signature ok"
 	case ctx.Err() != nil:
 	case primarycheck.IsConfigError(err):
-		t.Unknown(SignatureInvalid, EventUnknown, err.Error(), attrs...)
+		t.Unknown(CheckSignatureInvalid, eventUnknown, err.Error(), attrs...)
 	default:
-		t.Fail(SignatureInvalid, EventFailed, alert.Error, err.Error(), attrs...)
+		t.Fail(CheckSignatureInvalid, eventFailed, alert.Error, err.Error(), attrs...)
 	}
+	return ""
 }
 
-func checkMetallib(t *probe.Tick, s Settings, ok *[]string) {
+func checkMetallib(t *probe.Tick, s settings) (note string) {
 	p := primarycheck.MetallibPath(s.Binary, s.Metallib)
 	size, err := primarycheck.CheckMetallib(s.Binary, s.Metallib)
 	if err != nil {
-		t.Fail(MetallibMissing, EventFailed, alert.Error, err.Error(), "metallib", p)
-		return
+		t.Fail(CheckMetallibMissing, eventFailed, alert.Error, err.Error(), "metallib", p)
+		return ""
 	}
-	t.Pass(MetallibMissing, EventOK, "metallib", p, "size", size)
-	*ok = append(*ok, "metallib ok")
+	t.Pass(CheckMetallibMissing, eventOK, "metallib", p, "size", size)
+	return "metallib ok"
 }
 
-func checkStale(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runner, ok *[]string) {
-	sc := &StaleCheck{
+func checkStale(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runner) (note string) {
+	sc := &staleCheck{
 		Source: s.PIDSource, PIDFile: s.PIDFile, Port: s.Port, Label: t.Common.PrimaryLabel,
-		Launchctl: r, Lsof: &Lsof{Path: s.Lsof},
+		Launchctl: r, Lsof: &lsof{Path: s.Lsof},
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
@@ -255,23 +190,24 @@ func checkStale(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Run
 	}
 	switch {
 	case err == nil:
-		t.Pass(StaleProcess, EventOK, attrs...)
-		*ok = append(*ok, fmt.Sprintf("pid %d current", rep.PID))
+		t.Pass(CheckStaleProcess, eventOK, attrs...)
+		return fmt.Sprintf("pid %d current", rep.PID)
 	case ctx.Err() != nil:
-	case errors.Is(err, ErrNotRunning):
-		t.Fail(StaleProcess, EventNotRunning, alert.Warn, err.Error(), attrs...)
-	case errors.Is(err, ErrStale):
-		t.Fail(StaleProcess, EventFailed, alert.Error, err.Error(), attrs...)
+	case errors.Is(err, errNotRunning):
+		t.Fail(CheckStaleProcess, eventNotRunning, alert.Warn, err.Error(), attrs...)
+	case errors.Is(err, errStale):
+		t.Fail(CheckStaleProcess, eventFailed, alert.Error, err.Error(), attrs...)
 	default:
-		t.Unknown(StaleProcess, EventUnknown, err.Error(), attrs...)
+		t.Unknown(CheckStaleProcess, eventUnknown, err.Error(), attrs...)
 	}
+	return ""
 }
 
-func checkManifest(ctx context.Context, t *probe.Tick, s Settings, ok *[]string) {
+func checkManifest(ctx context.Context, t *probe.Tick, s settings) (note string) {
 	if s.Manifest == "" {
-		return
+		return ""
 	}
-	mc := &ManifestCheck{
+	mc := &manifestCheck{
 		Path: s.Manifest, SigPath: s.ManifestSig, PubKey: s.ManifestPubKey,
 		CachePath: filepath.Join(t.Common.StateDir, "integrity-hashcache.json"),
 		FullEvery: s.FullEvery, Workers: s.HashWorkers, Now: t.Now,
@@ -279,7 +215,7 @@ func checkManifest(ctx context.Context, t *probe.Tick, s Settings, ok *[]string)
 	start := time.Now()
 	res, err := mc.Check(ctx)
 	if res.CacheWarning != nil {
-		t.Log.Warn("hashcache_warning", "check", ManifestInvalid, "error", res.CacheWarning.Error())
+		t.Log.Warn("hashcache_warning", "check", CheckManifestInvalid, "error", res.CacheWarning.Error())
 	}
 	attrs := []any{"manifest", s.Manifest, "hashed", res.Hashed}
 	if res.KeyFingerprint != "" {
@@ -295,19 +231,20 @@ func checkManifest(ctx context.Context, t *probe.Tick, s Settings, ok *[]string)
 	}
 	switch {
 	case err == nil:
-		t.Pass(ManifestInvalid, EventOK, attrs...)
-		*ok = append(*ok, fmt.Sprintf("%d weight files ok", res.Report.Files))
+		t.Pass(CheckManifestInvalid, eventOK, attrs...)
+		return fmt.Sprintf("%d weight files ok", res.Report.Files)
 	case ctx.Err() != nil:
 	case primarycheck.IsConfigError(err):
-		t.Unknown(ManifestInvalid, EventUnknown, err.Error(), attrs...)
-	case errors.Is(err, ErrWeightsMismatch):
+		t.Unknown(CheckManifestInvalid, eventUnknown, err.Error(), attrs...)
+	case errors.Is(err, errWeightsMismatch):
 		bad := res.BadFiles()
 		summary := err.Error()
 		if res.Stats.SilentChanges > 0 {
 			summary += fmt.Sprintf(" (%d changed without their timestamps moving: tampering or disk corruption)", res.Stats.SilentChanges)
 		}
-		t.Fail(ManifestInvalid, EventFailed, alert.Error, summary, append(attrs, "bad_files", bad)...)
+		t.Fail(CheckManifestInvalid, eventFailed, alert.Error, summary, append(attrs, "bad_files", bad)...)
 	default:
-		t.Fail(ManifestInvalid, EventFailed, alert.Error, err.Error(), attrs...)
+		t.Fail(CheckManifestInvalid, eventFailed, alert.Error, err.Error(), attrs...)
 	}
+	return ""
 }

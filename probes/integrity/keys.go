@@ -13,7 +13,7 @@ import (
 
 // Default key file names written by keygen.
 const (
-	DefaultKeyName = "council-integrity"
+	defaultKeyName = "council-integrity"
 	keySuffix      = ".key"
 	pubSuffix      = ".pub"
 )
@@ -28,7 +28,7 @@ func commands() []*cli.Command {
 			ArgsUsage: " ",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "out", Usage: "directory for the key pair", Required: true},
-				&cli.StringFlag{Name: "name", Value: DefaultKeyName, Usage: "base name of the key files"},
+				&cli.StringFlag{Name: "name", Value: defaultKeyName, Usage: "base name of the key files"},
 			},
 			Action: keygen,
 		},
@@ -53,7 +53,7 @@ func commands() []*cli.Command {
 				&cli.StringFlag{Name: "sig", Usage: "signature file (default FILE.sig)"},
 			},
 			OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-				return cli.Exit(fmt.Sprintf("verify: %v", err), VerifyCannotCheck)
+				return cli.Exit(fmt.Sprintf("verify: %v", err), verifyCannotCheck)
 			},
 			Action: verify,
 		},
@@ -103,22 +103,22 @@ func publicOf(keyPath string) (string, error) {
 // Exit codes of verify, as signature tools answer (gpgv, openssl dgst
 // -verify): a script tells "tampered" from "could not look".
 const (
-	VerifyValid       = 0
-	VerifyInvalid     = 1
-	VerifyCannotCheck = 2
+	verifyValid       = 0
+	verifyInvalid     = 1
+	verifyCannotCheck = 2
 )
 
 func verify(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return cli.Exit("verify: want exactly one FILE", VerifyCannotCheck)
+		return cli.Exit("verify: want exactly one FILE", verifyCannotCheck)
 	}
 	if c.String("pubkey") == "" {
-		return cli.Exit("verify: --pubkey is required", VerifyCannotCheck)
+		return cli.Exit("verify: --pubkey is required", verifyCannotCheck)
 	}
 	file := c.Args().First()
 	pub, err := signing.LoadPublicKey(c.String("pubkey"))
 	if err != nil {
-		return cli.Exit(err.Error(), VerifyCannotCheck)
+		return cli.Exit(err.Error(), verifyCannotCheck)
 	}
 	if err := signing.VerifyFile(pub, file, c.String("sig")); err != nil {
 		return cli.Exit(err.Error(), verifyExit(err))
@@ -136,7 +136,7 @@ func verify(c *cli.Context) error {
 // invalid; anything that stopped the check before that cannot check.
 func verifyExit(err error) int {
 	if errors.Is(err, signing.ErrBadSignature) || errors.Is(err, signing.ErrSignatureSize) {
-		return VerifyInvalid
+		return verifyInvalid
 	}
-	return VerifyCannotCheck
+	return verifyCannotCheck
 }

@@ -55,17 +55,17 @@ func TestVerifyExitCodes(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{"valid", []string{"--pubkey", pub, signed}, VerifyValid, "signature " + signed + ".sig OK", ""},
-		{"content changed", []string{"--pubkey", pub, tampered}, VerifyInvalid, "", "signature invalid"},
-		{"another key", []string{"--pubkey", otherPub, signed}, VerifyInvalid, "", "signature invalid"},
-		{"not a signature", []string{"--pubkey", pub, short}, VerifyInvalid, "", "not 64 bytes"},
-		{"no signature file", []string{"--pubkey", pub, unsigned}, VerifyCannotCheck, "", "no such file"},
-		{"no file", []string{"--pubkey", pub, filepath.Join(dir, "absent")}, VerifyCannotCheck, "", "no such file"},
-		{"no key file", []string{"--pubkey", filepath.Join(dir, "absent.pub"), signed}, VerifyCannotCheck, "", "no such file"},
-		{"key is not a key", []string{"--pubkey", signed, signed}, VerifyCannotCheck, "", ""},
-		{"no --pubkey", []string{signed}, VerifyCannotCheck, "", "--pubkey is required"},
-		{"no FILE", []string{"--pubkey", pub}, VerifyCannotCheck, "", "want exactly one FILE"},
-		{"unknown flag", []string{"--pubkey", pub, "--nope", signed}, VerifyCannotCheck, "", "nope"},
+		{"valid", []string{"--pubkey", pub, signed}, verifyValid, "signature " + signed + ".sig OK", ""},
+		{"content changed", []string{"--pubkey", pub, tampered}, verifyInvalid, "", "signature invalid"},
+		{"another key", []string{"--pubkey", otherPub, signed}, verifyInvalid, "", "signature invalid"},
+		{"not a signature", []string{"--pubkey", pub, short}, verifyInvalid, "", "not 64 bytes"},
+		{"no signature file", []string{"--pubkey", pub, unsigned}, verifyCannotCheck, "", "no such file"},
+		{"no file", []string{"--pubkey", pub, filepath.Join(dir, "absent")}, verifyCannotCheck, "", "no such file"},
+		{"no key file", []string{"--pubkey", filepath.Join(dir, "absent.pub"), signed}, verifyCannotCheck, "", "no such file"},
+		{"key is not a key", []string{"--pubkey", signed, signed}, verifyCannotCheck, "", ""},
+		{"no --pubkey", []string{signed}, verifyCannotCheck, "", "--pubkey is required"},
+		{"no FILE", []string{"--pubkey", pub}, verifyCannotCheck, "", "want exactly one FILE"},
+		{"unknown flag", []string{"--pubkey", pub, "--nope", signed}, verifyCannotCheck, "", "nope"},
 	}
 	if os.Geteuid() != 0 {
 		// root reads a mode-000 file anyway.
@@ -75,7 +75,7 @@ func TestVerifyExitCodes(t *testing.T) {
 			code   int
 			stdout string
 			stderr string
-		}{"unreadable key", []string{"--pubkey", unreadableKey, signed}, VerifyCannotCheck, "", "permission denied"})
+		}{"unreadable key", []string{"--pubkey", unreadableKey, signed}, verifyCannotCheck, "", "permission denied"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

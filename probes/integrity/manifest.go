@@ -17,26 +17,26 @@ import (
 	"github.com/sanctum/council-probes/pkg/signing"
 )
 
-// MaxManifestSize bounds the manifest read into memory: a weight manifest
+// maxManifestSize bounds the manifest read into memory: a weight manifest
 // is a line per file, and the bytes verified must be the bytes parsed.
-const MaxManifestSize = 16 << 20
+const maxManifestSize = 16 << 20
 
 // Reasons the manifest check fails, for errors.Is.
 var (
-	// ErrManifestSignature: the manifest's detached signature is missing,
+	// errManifestSignature: the manifest's detached signature is missing,
 	// malformed or does not verify. Nothing was hashed.
-	ErrManifestSignature = errors.New("manifest signature invalid")
-	// ErrManifestUnreadable: the manifest itself is missing, too large or
+	errManifestSignature = errors.New("manifest signature invalid")
+	// errManifestUnreadable: the manifest itself is missing, too large or
 	// does not parse.
-	ErrManifestUnreadable = errors.New("manifest unreadable")
-	// ErrWeightsMismatch: a listed file is missing, unreadable or hashes
+	errManifestUnreadable = errors.New("manifest unreadable")
+	// errWeightsMismatch: a listed file is missing, unreadable or hashes
 	// to something else; the Report names each.
-	ErrWeightsMismatch = errors.New("weights do not match the manifest")
+	errWeightsMismatch = errors.New("weights do not match the manifest")
 )
 
-// ManifestCheck verifies the weight manifest: its signature first, over the
+// manifestCheck verifies the weight manifest: its signature first, over the
 // exact bytes then parsed, and only then every file it lists.
-type ManifestCheck struct {
+type manifestCheck struct {
 	Path    string // the shasum -a 256 manifest
 	SigPath string // its detached signature; empty means <manifest>.sig
 	PubKey  string // the public key file
@@ -49,8 +49,8 @@ type ManifestCheck struct {
 	Now func() time.Time
 }
 
-// ManifestResult is what the manifest check saw.
-type ManifestResult struct {
+// manifestResult is what the manifest check saw.
+type manifestResult struct {
 	KeyFingerprint string
 	Report         manifest.Report
 	Stats          hashcache.Stats
@@ -66,19 +66,19 @@ type ManifestResult struct {
 // ErrManifestUnreadable or ErrWeightsMismatch, or are a
 // *primarycheck.ConfigError (no or unreadable public key), or the
 // context's error.
-func (m *ManifestCheck) Check(ctx context.Context) (ManifestResult, error) {
-	var res ManifestResult
+func (m *manifestCheck) Check(ctx context.Context) (manifestResult, error) {
+	var res manifestResult
 	if m.PubKey == "" {
-		return res, &primarycheck.ConfigError{Err: errors.New("--manifest is set but no --manifest-pubkey (or --signing-pubkey) to verify it with")}
+		return res, &primarycheck.ConfigError{Err: errors.New("bad --manifest-pubkey \"\": want the key to verify --manifest with (or --signing-pubkey)")}
 	}
 	pub, err := signing.LoadPublicKey(m.PubKey)
 	if err != nil {
 		return res, &primarycheck.ConfigError{Err: err}
 	}
 	res.KeyFingerprint = signing.Fingerprint(pub)
-	data, err := readBounded(m.Path, MaxManifestSize)
+	data, err := readBounded(m.Path, maxManifestSize)
 	if err != nil {
-		return res, fmt.Errorf("%w: %w", ErrManifestUnreadable, err)
+		return res, fmt.Errorf("%w: %w", errManifestUnreadable, err)
 	}
 	sigPath := m.SigPath
 	if sigPath == "" {
@@ -86,14 +86,14 @@ func (m *ManifestCheck) Check(ctx context.Context) (ManifestResult, error) {
 	}
 	sig, err := signing.ReadSignature(sigPath)
 	if err != nil {
-		return res, fmt.Errorf("%w: %w", ErrManifestSignature, err)
+		return res, fmt.Errorf("%w: %w", errManifestSignature, err)
 	}
 	if err := signing.Verify(pub, bytes.NewReader(data), sig); err != nil {
-		return res, fmt.Errorf("%w: %s: %w", ErrManifestSignature, m.Path, err)
+		return res, fmt.Errorf("%w: %s: %w", errManifestSignature, m.Path, err)
 	}
 	man, err := manifest.Parse(bytes.NewReader(data), filepath.Dir(m.Path))
 	if err != nil {
-		return res, fmt.Errorf("%w: %s: %w", ErrManifestUnreadable, m.Path, err)
+		return res, fmt.Errorf("%w: %s: %w", errManifestUnreadable, m.Path, err)
 	}
 	cache, warn := hashcache.Open(m.CachePath, hashcache.Options{Workers: m.Workers, FullEvery: m.FullEvery, Now: m.Now})
 	res.CacheWarning = warn
@@ -107,13 +107,13 @@ func (m *ManifestCheck) Check(ctx context.Context) (ManifestResult, error) {
 		res.CacheWarning = err
 	}
 	if err := rep.Err(); err != nil {
-		return res, fmt.Errorf("%w: %w", ErrWeightsMismatch, err)
+		return res, fmt.Errorf("%w: %w", errWeightsMismatch, err)
 	}
 	return res, nil
 }
 
 // BadFiles lists every file the report found wrong, by its manifest name.
-func (r ManifestResult) BadFiles() []string {
+func (r manifestResult) BadFiles() []string {
 	var out []string
 	for _, m := range r.Report.Mismatched {
 		out = append(out, m.Path)

@@ -67,31 +67,31 @@ func TestManifestCheck(t *testing.T) {
 		{"one weight file tampered", func(t *testing.T, m string, names []string) string {
 			probetest.FlipByte(t, filepath.Join(filepath.Dir(m), names[1]), 100)
 			return pub
-		}, ErrWeightsMismatch, false, []string{"shards/model-00002-of-00003.safetensors"}, true},
+		}, errWeightsMismatch, false, []string{"shards/model-00002-of-00003.safetensors"}, true},
 		{"one weight file missing", func(t *testing.T, m string, names []string) string {
 			os.Remove(filepath.Join(filepath.Dir(m), names[2]))
 			return pub
-		}, ErrWeightsMismatch, false, []string{"shards/model-00003-of-00003.safetensors"}, true},
+		}, errWeightsMismatch, false, []string{"shards/model-00003-of-00003.safetensors"}, true},
 		{"manifest tampered", func(t *testing.T, m string, names []string) string {
 			// Point an entry at a digest the attacker controls: the
 			// signature must fail before any file is read.
 			data, _ := os.ReadFile(m)
 			os.WriteFile(m, append([]byte(strings.Repeat("0", 64)+" *evil.bin\n"), data...), 0o644)
 			return pub
-		}, ErrManifestSignature, false, nil, false},
+		}, errManifestSignature, false, nil, false},
 		{"manifest signed with another key", func(t *testing.T, m string, names []string) string {
 			probetest.SignFile(t, otherPriv, m)
 			return pub
-		}, ErrManifestSignature, false, nil, false},
-		{"verified with the other key", func(t *testing.T, m string, names []string) string { return otherPub }, ErrManifestSignature, false, nil, false},
+		}, errManifestSignature, false, nil, false},
+		{"verified with the other key", func(t *testing.T, m string, names []string) string { return otherPub }, errManifestSignature, false, nil, false},
 		{"signature missing", func(t *testing.T, m string, names []string) string {
 			os.Remove(m + ".sig")
 			return pub
-		}, ErrManifestSignature, false, nil, false},
+		}, errManifestSignature, false, nil, false},
 		{"manifest missing", func(t *testing.T, m string, names []string) string {
 			os.Remove(m)
 			return pub
-		}, ErrManifestUnreadable, false, nil, false},
+		}, errManifestUnreadable, false, nil, false},
 		{"no public key configured", func(t *testing.T, m string, names []string) string { return "" }, nil, true, nil, false},
 		{"public key unreadable", func(t *testing.T, m string, names []string) string { return m + ".nokey" }, nil, true, nil, false},
 	}
@@ -100,7 +100,7 @@ func TestManifestCheck(t *testing.T) {
 			dir := t.TempDir()
 			m, names := weights(t, dir, priv, 3, 64<<10)
 			cache := filepath.Join(dir, "state", "integrity-hashcache.json")
-			mc := &ManifestCheck{Path: m, PubKey: tt.setup(t, m, names), CachePath: cache, Workers: 2}
+			mc := &manifestCheck{Path: m, PubKey: tt.setup(t, m, names), CachePath: cache, Workers: 2}
 			res, err := mc.Check(context.Background())
 			switch {
 			case tt.wantConfig:
@@ -146,7 +146,7 @@ func TestManifestCheckCache(t *testing.T) {
 	// The cache does not trust a digest taken within 2 s of the file's
 	// ctime; a clock 10 s ahead makes the first pass cacheable.
 	now := time.Now().Add(10 * time.Second)
-	mc := &ManifestCheck{Path: m, PubKey: pub, CachePath: filepath.Join(dir, "cache.json"), Workers: 2,
+	mc := &manifestCheck{Path: m, PubKey: pub, CachePath: filepath.Join(dir, "cache.json"), Workers: 2,
 		FullEvery: time.Hour, Now: func() time.Time { return now }}
 	ctx := context.Background()
 
@@ -163,7 +163,7 @@ func TestManifestCheckCache(t *testing.T) {
 	probetest.FlipByte(t, filepath.Join(filepath.Dir(m), names[0]), 10)
 	now = time.Now().Add(20 * time.Second)
 	res, err = mc.Check(ctx)
-	if !errors.Is(err, ErrWeightsMismatch) || res.Stats.Misses != 1 || res.Stats.Hits != 3 {
+	if !errors.Is(err, errWeightsMismatch) || res.Stats.Misses != 1 || res.Stats.Hits != 3 {
 		t.Fatalf("after a rewrite: %v, stats %+v; want the one file re-hashed and named", err, res.Stats)
 	}
 
@@ -188,7 +188,7 @@ func BenchmarkManifestVerify(b *testing.B) {
 	m, _ := weights(b, dir, priv, files, size)
 	ctx := context.Background()
 	b.Run("cold", func(b *testing.B) {
-		mc := &ManifestCheck{Path: m, PubKey: pub}
+		mc := &manifestCheck{Path: m, PubKey: pub}
 		b.SetBytes(files * size)
 		for b.Loop() {
 			if _, err := mc.Check(ctx); err != nil {
@@ -198,7 +198,7 @@ func BenchmarkManifestVerify(b *testing.B) {
 	})
 	b.Run("cached", func(b *testing.B) {
 		later := time.Now().Add(time.Minute)
-		mc := &ManifestCheck{Path: m, PubKey: pub, CachePath: filepath.Join(dir, "cache.json"), Now: func() time.Time { return later }}
+		mc := &manifestCheck{Path: m, PubKey: pub, CachePath: filepath.Join(dir, "cache.json"), Now: func() time.Time { return later }}
 		if _, err := mc.Check(ctx); err != nil {
 			b.Fatal(err)
 		}

@@ -19,18 +19,18 @@ import (
 
 // Remediation events.
 const (
-	EventPromotePending = "promote_pending"
-	EventPromoteSkipped = "promote_skipped"
-	EventPromoting      = "promoting_fallback"
-	EventPromoteDryRun  = "promote_dry_run"
-	EventPromoteFailed  = "promote_failed"
-	EventFallback       = "fallback_activated"
-	// EventResuming: the fallback lock records a promotion that did not
+	eventPromotePending = "promote_pending"
+	eventPromoteSkipped = "promote_skipped"
+	eventPromoting      = "promoting_fallback"
+	eventPromoteDryRun  = "promote_dry_run"
+	eventPromoteFailed  = "promote_failed"
+	eventFallback       = "fallback_activated"
+	// eventResuming: the fallback lock records a promotion that did not
 	// finish (its prober was killed mid-way); this tick finishes it.
-	EventResuming = "promotion_resuming"
-	// EventInterrupted: a signal stopped this tick's promotion between two
+	eventResuming = "promotion_resuming"
+	// eventInterrupted: a signal stopped this tick's promotion between two
 	// launchctl steps; the lock records where, and the next tick resumes.
-	EventInterrupted = "promotion_interrupted"
+	eventInterrupted = "promotion_interrupted"
 )
 
 // The promotion's channels are the guardian's, so an operator sees one
@@ -44,7 +44,7 @@ const (
 // remediating are the checks whose failure means the next respawn will
 // fail: only these promote the fallback. metallib_missing, stale_process
 // and manifest_invalid are fixed by a rebuild or a restart and alert only.
-var remediating = []string{BinaryMissing, SignatureInvalid}
+var remediating = []string{CheckBinaryMissing, CheckSignatureInvalid}
 
 // promoteReasons returns the summaries of the remediating checks that
 // failed this tick (at error: an unknown or skipped check is no evidence
@@ -68,7 +68,7 @@ func promoteReasons(t *probe.Tick) (reasons []string, streak int) {
 // Never from the fallback: if the fallback lock exists the fallback already
 // serves and the probe only reports, unless the lock says that promotion
 // was cut short, which this tick then finishes.
-func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runner) {
+func remediate(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runner) {
 	if lk, err := launchctl.ReadFallbackLock(t.Common.FallbackLock); err == nil && !lk.Done() {
 		// A promotion was cut short (whoever started it): finish it,
 		// whatever this tick found.
@@ -81,7 +81,7 @@ func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runn
 	}
 	why := strings.Join(reasons, "; ")
 	if streak < s.PromoteAfter {
-		t.Log.Warn(EventPromotePending, "reason", why, "consecutive", streak, "promote_after", s.PromoteAfter)
+		t.Log.Warn(eventPromotePending, "reason", why, "consecutive", streak, "promote_after", s.PromoteAfter)
 		return
 	}
 	if lk, err := launchctl.ReadFallbackLock(t.Common.FallbackLock); lk != nil || (err != nil && !errors.Is(err, fs.ErrNotExist)) {
@@ -92,22 +92,22 @@ func remediate(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runn
 		if err != nil {
 			attrs = append(attrs, "lock_error", err.Error())
 		}
-		t.Log.Warn(EventPromoteSkipped, attrs...)
+		t.Log.Warn(eventPromoteSkipped, attrs...)
 		return
 	}
 
-	t.Log.Warn(EventPromoting, "reason", why, "primary", t.Common.PrimaryLabel, "fallback", t.Common.FallbackLabel, "dry_run", t.DryRun())
+	t.Log.Warn(eventPromoting, "reason", why, "primary", t.Common.PrimaryLabel, "fallback", t.Common.FallbackLabel, "dry_run", t.DryRun())
 	res, err := r.PromoteFallback(ctx, promoteOpts(t, s, r, why))
 	if errors.Is(err, launchctl.ErrAlreadyOnFallback) {
 		// Another probe promoted between our look and the lock.
-		t.Log.Warn(EventPromoteSkipped, "reason", err.Error(), "steps", res.Steps)
+		t.Log.Warn(eventPromoteSkipped, "reason", err.Error(), "steps", res.Steps)
 		return
 	}
 	reportPromotion(ctx, t, why, "", res, err)
 }
 
 // promoteOpts are this probe's PromoteFallback and ResumePromotion options.
-func promoteOpts(t *probe.Tick, s Settings, r *launchctl.Runner, why string) launchctl.PromoteOpts {
+func promoteOpts(t *probe.Tick, s settings, r *launchctl.Runner, why string) launchctl.PromoteOpts {
 	return launchctl.PromoteOpts{
 		PrimaryLabel: t.Common.PrimaryLabel, FallbackLabel: t.Common.FallbackLabel, FallbackPlist: t.Common.FallbackPlist,
 		FallbackLockPath: t.Common.FallbackLock, RemediationLockPath: t.Common.RemediationLock,
@@ -120,17 +120,17 @@ func promoteOpts(t *probe.Tick, s Settings, r *launchctl.Runner, why string) lau
 // (the probe promoting was killed between two launchctl steps): the
 // remaining steps under the shared remediation lock, then verify, then the
 // promotion's own notice.
-func resume(ctx context.Context, t *probe.Tick, s Settings, r *launchctl.Runner, lk *launchctl.FallbackLock) {
+func resume(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runner, lk *launchctl.FallbackLock) {
 	why := lk.Why
 	if why == "" {
 		why = "unknown reason"
 	}
-	t.Log.Warn(EventResuming, "step", lk.Step, "lock_who", lk.Who, "lock_when", lk.When.UTC().Format(time.RFC3339), "lock_why", lk.Why,
+	t.Log.Warn(eventResuming, "step", lk.Step, "lock_who", lk.Who, "lock_when", lk.When.UTC().Format(time.RFC3339), "lock_why", lk.Why,
 		"primary", t.Common.PrimaryLabel, "fallback", t.Common.FallbackLabel, "dry_run", t.DryRun())
 	res, err := r.ResumePromotion(ctx, promoteOpts(t, s, r, why))
 	if errors.Is(err, launchctl.ErrNothingToResume) {
 		// Another probe finished it while we waited for the lock.
-		t.Log.Info(EventPromoteSkipped, "reason", err.Error(), "steps", res.Steps)
+		t.Log.Info(eventPromoteSkipped, "reason", err.Error(), "steps", res.Steps)
 		return
 	}
 	reportPromotion(ctx, t, why, lk.Step, res, err)
@@ -147,7 +147,7 @@ func reportPromotion(ctx context.Context, t *probe.Tick, why, resumedAfter strin
 		if res.Lock != nil {
 			step = res.Lock.Step
 		}
-		t.Log.Warn(EventInterrupted, "step", step, "steps", steps, "reason", "signal received; the next tick finishes the promotion")
+		t.Log.Warn(eventInterrupted, "step", step, "steps", steps, "reason", "signal received; the next tick finishes the promotion")
 		return
 	}
 	resumed := ""
@@ -158,15 +158,15 @@ func reportPromotion(ctx context.Context, t *probe.Tick, why, resumedAfter strin
 	case err != nil:
 		// A one-off notice, not an open channel: integrity never watches
 		// the fallback afterwards (the guardian does, on fallback_down).
-		t.Log.Log(ctx, eventlog.LevelCritical, EventPromoteFailed, "check", checkFallbackDown, "error", err.Error(), "steps", steps)
+		t.Log.Log(ctx, eventlog.LevelCritical, eventPromoteFailed, "check", checkFallbackDown, "error", err.Error(), "steps", steps)
 		t.Notify(checkFallbackDown, alert.Critical, fmt.Sprintf("promoting %s failed: %v (was promoting because %s)%s", t.Common.FallbackLabel, err, why, resumed))
 		t.SetExit(probe.ExitCritical, "fallback promotion failed")
 	case t.DryRun():
-		t.Log.Info(EventPromoteDryRun, "steps", steps)
+		t.Log.Info(eventPromoteDryRun, "steps", steps)
 	default:
 		msg := fmt.Sprintf("fallback %s activated and serving; primary %s booted out because %s%s. Fix the binary, then restore the primary.",
 			t.Common.FallbackLabel, t.Common.PrimaryLabel, why, resumed)
-		t.Log.Warn(EventFallback, "check", checkFallbackActivated, "detail", msg, "steps", steps, "verify_attempts", res.VerifyAttempts,
+		t.Log.Warn(eventFallback, "check", checkFallbackActivated, "detail", msg, "steps", steps, "verify_attempts", res.VerifyAttempts,
 			"resumed_after", resumedAfter)
 		t.Notify(checkFallbackActivated, alert.Warn, msg)
 		t.SetExit(probe.ExitCritical, "fallback activated; a human must restore the primary")

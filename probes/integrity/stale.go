@@ -18,50 +18,50 @@ import (
 
 // PID sources: where the stale-process check learns the primary's pid.
 const (
-	PIDFromLaunchctl = "launchctl" // `launchctl print gui/<uid>/<label>` (macOS default)
-	PIDFromFile      = "pid-file"  // --pid-file
-	PIDFromPort      = "port"      // the process listening on --primary-port, via /proc/net/tcp (Linux)
-	PIDAuto          = "auto"      // launchctl on macOS; elsewhere pid-file if set, else port
+	pidFromLaunchctl = "launchctl" // `launchctl print gui/<uid>/<label>` (macOS default)
+	pidFromFile      = "pid-file"  // --pid-file
+	pidFromPort      = "port"      // the process listening on --primary-port, via /proc/net/tcp (Linux)
+	pidAuto          = "auto"      // launchctl on macOS; elsewhere pid-file if set, else port
 )
 
 // Outcomes of the stale-process check, for errors.Is.
 var (
-	// ErrNotRunning: no primary process to compare. Its own state (warn),
+	// errNotRunning: no primary process to compare. Its own state (warn),
 	// neither a pass nor a stale process.
-	ErrNotRunning = errors.New("primary not running")
-	// ErrStale: the running process executes a file other than the
+	errNotRunning = errors.New("primary not running")
+	// errStale: the running process executes a file other than the
 	// binary on disk (rebuilt but not restarted); the next respawn
 	// changes behaviour.
-	ErrStale = errors.New("running primary is stale")
+	errStale = errors.New("running primary is stale")
 )
 
-// RunningExe is what the platform knows about a process's executable.
-type RunningExe struct {
+// runningExe is what the platform knows about a process's executable.
+type runningExe struct {
 	// IDs are the candidate file identities: on Linux the one of
 	// /proc/<pid>/exe; on macOS every text vnode lsof lists (the
 	// executable, dyld, libraries), since lsof's order is not a contract.
-	IDs []FileID
+	IDs []fileID
 	// Primary is the ID to report as "the running inode".
-	Primary FileID
+	Primary fileID
 	// Path is the executable's path when known ("" otherwise), without
 	// Linux's " (deleted)" suffix.
 	Path string
 }
 
-// ProcessReport is what the stale-process check saw.
-type ProcessReport struct {
+// processReport is what the stale-process check saw.
+type processReport struct {
 	PID     int
 	Source  string
 	Exe     string
-	Running FileID
-	Disk    FileID
+	Running fileID
+	Disk    fileID
 	// DiskErr is set when the binary on disk could not be stat'ed.
 	DiskErr error
 }
 
-// StaleCheck compares the running primary's executable with the binary on
+// staleCheck compares the running primary's executable with the binary on
 // disk. Its side effects are fields so tests point them at fixtures.
-type StaleCheck struct {
+type staleCheck struct {
 	Source  string // a PIDFrom* constant, resolved (not auto)
 	PIDFile string
 	Port    int
@@ -71,31 +71,31 @@ type StaleCheck struct {
 	// ProcRoot is /proc (PIDFromPort, and the Linux exe lookup).
 	ProcRoot string
 	// Lsof is the lsof runner (macOS exe lookup).
-	Lsof *Lsof
+	Lsof *lsof
 	// Exe looks up a process's executable; default the platform's.
-	Exe func(ctx context.Context, c *StaleCheck, pid int, binary string) (RunningExe, error)
+	Exe func(ctx context.Context, c *staleCheck, pid int, binary string) (runningExe, error)
 }
 
-// ResolvePIDSource turns "auto" into the source for goos.
-func ResolvePIDSource(source, goos, pidFile string) string {
-	if source != PIDAuto && source != "" {
+// resolvePIDSource turns "auto" into the source for goos.
+func resolvePIDSource(source, goos, pidFile string) string {
+	if source != pidAuto && source != "" {
 		return source
 	}
 	switch {
 	case goos == "darwin":
-		return PIDFromLaunchctl
+		return pidFromLaunchctl
 	case pidFile != "":
-		return PIDFromFile
+		return pidFromFile
 	}
-	return PIDFromPort
+	return pidFromPort
 }
 
 // Check finds the primary's pid, looks up its executable and compares it
 // with binary. It returns ErrNotRunning (wrapped) when there is no primary
 // process, ErrStale when the inodes differ, another error when the check
 // could not be made.
-func (c *StaleCheck) Check(ctx context.Context, binary string) (ProcessReport, error) {
-	rep := ProcessReport{Source: c.Source}
+func (c *staleCheck) Check(ctx context.Context, binary string) (processReport, error) {
+	rep := processReport{Source: c.Source}
 	pid, err := c.FindPID(ctx)
 	if err != nil {
 		return rep, err
@@ -106,14 +106,14 @@ func (c *StaleCheck) Check(ctx context.Context, binary string) (ProcessReport, e
 		return rep, err
 	}
 	rep.Exe, rep.Running = exe.Path, exe.Primary
-	if c.Source != PIDFromLaunchctl && exe.Path != "" && !samePath(exe.Path, binary) {
+	if c.Source != pidFromLaunchctl && exe.Path != "" && !samePath(exe.Path, binary) {
 		// A pid file left behind, or the port held by the fallback: that
 		// process is not the primary, and comparing inodes would cry stale.
-		return rep, fmt.Errorf("%w: pid %d (from %s) runs %s, not %s", ErrNotRunning, pid, c.Source, exe.Path, binary)
+		return rep, fmt.Errorf("%w: pid %d (from %s) runs %s, not %s", errNotRunning, pid, c.Source, exe.Path, binary)
 	}
-	rep.Disk, rep.DiskErr = StatID(binary)
+	rep.Disk, rep.DiskErr = statID(binary)
 	if rep.DiskErr != nil {
-		return rep, fmt.Errorf("%w: pid %d runs inode %s; the binary on disk is gone (%v)", ErrStale, pid, rep.Running, rep.DiskErr)
+		return rep, fmt.Errorf("%w: pid %d runs inode %s; the binary on disk is gone (%v)", errStale, pid, rep.Running, rep.DiskErr)
 	}
 	for _, id := range exe.IDs {
 		if id.Same(rep.Disk) {
@@ -122,10 +122,10 @@ func (c *StaleCheck) Check(ctx context.Context, binary string) (ProcessReport, e
 		}
 	}
 	return rep, fmt.Errorf("%w: pid %d runs inode %s, the binary on disk is inode %s (rebuilt, not restarted)",
-		ErrStale, pid, rep.Running, rep.Disk)
+		errStale, pid, rep.Running, rep.Disk)
 }
 
-func (c *StaleCheck) exe(ctx context.Context, pid int, binary string) (RunningExe, error) {
+func (c *staleCheck) exe(ctx context.Context, pid int, binary string) (runningExe, error) {
 	lookup := c.Exe
 	if lookup == nil {
 		lookup = platformExe
@@ -149,52 +149,52 @@ func samePath(exe, binary string) bool {
 }
 
 // FindPID returns the primary's pid from the configured source.
-func (c *StaleCheck) FindPID(ctx context.Context) (int, error) {
+func (c *staleCheck) FindPID(ctx context.Context) (int, error) {
 	switch c.Source {
-	case PIDFromLaunchctl:
+	case pidFromLaunchctl:
 		if c.Launchctl == nil {
 			return 0, errors.New("find pid: no launchctl runner")
 		}
 		info, err := c.Launchctl.Print(ctx, c.Label)
 		if launchctl.IsNotLoaded(err) {
-			return 0, fmt.Errorf("%w: %s is not loaded in launchd", ErrNotRunning, c.Label)
+			return 0, fmt.Errorf("%w: %s is not loaded in launchd", errNotRunning, c.Label)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("find pid: %w", err)
 		}
 		if !info.Running() {
-			return 0, fmt.Errorf("%w: launchd reports %s %q with no pid", ErrNotRunning, c.Label, info.State)
+			return 0, fmt.Errorf("%w: launchd reports %s %q with no pid", errNotRunning, c.Label, info.State)
 		}
 		return info.PID, nil
-	case PIDFromFile:
+	case pidFromFile:
 		data, err := os.ReadFile(c.PIDFile)
 		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("%w: no pid file %s", ErrNotRunning, c.PIDFile)
+			return 0, fmt.Errorf("%w: no pid file %s", errNotRunning, c.PIDFile)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("find pid: %w", err)
 		}
-		pid, err := ParsePIDFile(data)
+		pid, err := parsePIDFile(data)
 		if err != nil {
 			return 0, fmt.Errorf("find pid: %s: %w", c.PIDFile, err)
 		}
 		return pid, nil
-	case PIDFromPort:
-		return PIDListeningOn(c.procRoot(), c.Port)
+	case pidFromPort:
+		return pidListeningOn(c.procRoot(), c.Port)
 	}
-	return 0, fmt.Errorf("find pid: unknown pid source %q (want %s, %s, %s or %s)", c.Source, PIDAuto, PIDFromLaunchctl, PIDFromFile, PIDFromPort)
+	return 0, fmt.Errorf("bad --pid-source %q: want %s, %s, %s or %s", c.Source, pidAuto, pidFromLaunchctl, pidFromFile, pidFromPort)
 }
 
-func (c *StaleCheck) procRoot() string {
+func (c *staleCheck) procRoot() string {
 	if c.ProcRoot == "" {
 		return "/proc"
 	}
 	return c.ProcRoot
 }
 
-// ParsePIDFile reads a pid file: a positive decimal number on the first
+// parsePIDFile reads a pid file: a positive decimal number on the first
 // line, surrounding space allowed.
-func ParsePIDFile(data []byte) (int, error) {
+func parsePIDFile(data []byte) (int, error) {
 	line, _, _ := strings.Cut(string(data), "\n")
 	line = strings.TrimSpace(line)
 	pid, err := strconv.Atoi(line)
@@ -214,9 +214,9 @@ func truncateRunes(s string, n int) string {
 // tcpListen is the socket state LISTEN in /proc/net/tcp{,6}.
 const tcpListen = "0A"
 
-// ListeningInodes parses /proc/net/tcp or /proc/net/tcp6 and returns the
+// listeningInodes parses /proc/net/tcp or /proc/net/tcp6 and returns the
 // socket inodes listening on port (any local address).
-func ListeningInodes(r io.Reader, port int) ([]uint64, error) {
+func listeningInodes(r io.Reader, port int) ([]uint64, error) {
 	var inodes []uint64
 	sc := bufio.NewScanner(r)
 	first := true
@@ -253,10 +253,10 @@ func ListeningInodes(r io.Reader, port int) ([]uint64, error) {
 	return inodes, sc.Err()
 }
 
-// PIDListeningOn finds the process holding a listening TCP socket on port,
+// pidListeningOn finds the process holding a listening TCP socket on port,
 // from /proc/net/tcp{,6} and the /proc/<pid>/fd links ("socket:[inode]").
 // Processes whose fds cannot be read (other users') are skipped.
-func PIDListeningOn(procRoot string, port int) (int, error) {
+func pidListeningOn(procRoot string, port int) (int, error) {
 	want := map[uint64]bool{}
 	found := false
 	for _, name := range []string{"tcp", "tcp6"} {
@@ -264,7 +264,7 @@ func PIDListeningOn(procRoot string, port int) (int, error) {
 		if err != nil {
 			continue // no IPv6, or not Linux
 		}
-		inodes, err := ListeningInodes(f, port)
+		inodes, err := listeningInodes(f, port)
 		f.Close()
 		if err != nil {
 			return 0, fmt.Errorf("find pid on port %d: %w", port, err)
@@ -278,7 +278,7 @@ func PIDListeningOn(procRoot string, port int) (int, error) {
 		return 0, fmt.Errorf("find pid on port %d: %s/net/tcp unreadable: the port source needs Linux's /proc (use --pid-source launchctl on macOS)", port, procRoot)
 	}
 	if len(want) == 0 {
-		return 0, fmt.Errorf("%w: nothing listens on port %d", ErrNotRunning, port)
+		return 0, fmt.Errorf("%w: nothing listens on port %d", errNotRunning, port)
 	}
 	procs, err := os.ReadDir(procRoot)
 	if err != nil {
@@ -304,7 +304,7 @@ func PIDListeningOn(procRoot string, port int) (int, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("%w: a socket listens on port %d but no readable process holds it (another user's?)", ErrNotRunning, port)
+	return 0, fmt.Errorf("%w: a socket listens on port %d but no readable process holds it (another user's?)", errNotRunning, port)
 }
 
 // socketInode parses an fd link target "socket:[12345]".
@@ -317,28 +317,28 @@ func socketInode(target string) (uint64, bool) {
 	return ino, err == nil
 }
 
-// LsofFile is one file of `lsof -F` output.
-type LsofFile struct {
+// lsofFile is one file of `lsof -F` output.
+type lsofFile struct {
 	FD    string
 	Inode uint64
 	Name  string
 }
 
-// Lsof runs `lsof -Fin -a -p <pid> -d txt`: the text (executable and
+// lsof runs `lsof -Fin -a -p <pid> -d txt`: the text (executable and
 // mapped code) vnodes of one process, in lsof's field output.
-type Lsof struct {
+type lsof struct {
 	Path string
 	Exec func(ctx context.Context, path string, args []string) ([]byte, int, error)
 }
 
 // Args is lsof's argv (after the program name) for pid.
-func (l *Lsof) Args(pid int) []string {
+func (l *lsof) Args(pid int) []string {
 	return []string{"-Fin", "-a", "-p", strconv.Itoa(pid), "-d", "txt"}
 }
 
 // TextFiles runs lsof and parses its answer. lsof exits 1 with no output
 // when the process is gone: that is ErrNotRunning.
-func (l *Lsof) TextFiles(ctx context.Context, pid int) ([]LsofFile, error) {
+func (l *lsof) TextFiles(ctx context.Context, pid int) ([]lsofFile, error) {
 	path := l.Path
 	if path == "" {
 		path = "lsof"
@@ -351,10 +351,10 @@ func (l *Lsof) TextFiles(ctx context.Context, pid int) ([]LsofFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", path, err)
 	}
-	files, perr := ParseLsof(out, pid)
+	files, perr := parseLsof(out, pid)
 	if code != 0 {
 		if len(files) == 0 && len(bytes.TrimSpace(out)) == 0 {
-			return nil, fmt.Errorf("%w: lsof finds no process %d", ErrNotRunning, pid)
+			return nil, fmt.Errorf("%w: lsof finds no process %d", errNotRunning, pid)
 		}
 		if perr != nil || len(files) == 0 {
 			return nil, fmt.Errorf("%s %s: exit %d: %s", path, strings.Join(l.Args(pid), " "), code, primarycheck.FirstLines(string(out), 3))
@@ -365,18 +365,18 @@ func (l *Lsof) TextFiles(ctx context.Context, pid int) ([]LsofFile, error) {
 		return nil, perr
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("%w: lsof lists no text file for pid %d", ErrNotRunning, pid)
+		return nil, fmt.Errorf("%w: lsof lists no text file for pid %d", errNotRunning, pid)
 	}
 	return files, nil
 }
 
-// ParseLsof parses lsof's field output (-F): a 'p' line starts a process,
+// parseLsof parses lsof's field output (-F): a 'p' line starts a process,
 // an 'f' line a file, and 'i' (inode) and 'n' (name) lines describe it.
 // Only the files of pid are kept; files without an inode are skipped.
 // Lines of other fields are ignored, so -F with more fields parses too.
-func ParseLsof(out []byte, pid int) ([]LsofFile, error) {
-	var files []LsofFile
-	var cur *LsofFile
+func parseLsof(out []byte, pid int) ([]lsofFile, error) {
+	var files []lsofFile
+	var cur *lsofFile
 	curPID := -1
 	flush := func() {
 		if cur != nil && curPID == pid && cur.Inode != 0 {
@@ -404,7 +404,7 @@ func ParseLsof(out []byte, pid int) ([]LsofFile, error) {
 			if curPID < 0 {
 				return nil, fmt.Errorf("parse lsof line %d: file before any process", n)
 			}
-			cur = &LsofFile{FD: val}
+			cur = &lsofFile{FD: val}
 		case 'i':
 			if cur == nil {
 				return nil, fmt.Errorf("parse lsof line %d: inode before any file", n)
@@ -431,15 +431,15 @@ func ParseLsof(out []byte, pid int) ([]LsofFile, error) {
 // lsofExe turns lsof's text files into the process's executable: every
 // text inode is a candidate, and the one named like binary (or else the
 // first, which lsof lists first on macOS) is reported.
-func lsofExe(files []LsofFile, binary string) RunningExe {
-	exe := RunningExe{}
+func lsofExe(files []lsofFile, binary string) runningExe {
+	exe := runningExe{}
 	for _, f := range files {
-		exe.IDs = append(exe.IDs, FileID{Ino: f.Inode})
+		exe.IDs = append(exe.IDs, fileID{Ino: f.Inode})
 	}
 	exe.Primary = exe.IDs[0]
 	for _, f := range files {
 		if f.Name != "" && samePath(f.Name, binary) {
-			exe.Primary, exe.Path = FileID{Ino: f.Inode}, f.Name
+			exe.Primary, exe.Path = fileID{Ino: f.Inode}, f.Name
 			break
 		}
 	}

@@ -14,16 +14,16 @@ import (
 // platformExe on Linux stats /proc/<pid>/exe, which the kernel resolves to
 // the file the process executes, even after that file was replaced or
 // deleted; its link text is the path, with " (deleted)" once it is gone.
-func platformExe(_ context.Context, c *StaleCheck, pid int, _ string) (RunningExe, error) {
+func platformExe(_ context.Context, c *staleCheck, pid int, _ string) (runningExe, error) {
 	link := filepath.Join(c.procRoot(), strconv.Itoa(pid), "exe")
-	id, err := StatID(link)
+	id, err := statID(link)
 	if errors.Is(err, fs.ErrNotExist) {
-		return RunningExe{}, fmt.Errorf("%w: no process %d", ErrNotRunning, pid)
+		return runningExe{}, fmt.Errorf("%w: no process %d", errNotRunning, pid)
 	}
 	if err != nil {
-		return RunningExe{}, fmt.Errorf("stat %s: %w", link, err)
+		return runningExe{}, fmt.Errorf("stat %s: %w", link, err)
 	}
-	exe := RunningExe{IDs: []FileID{id}, Primary: id}
+	exe := runningExe{IDs: []fileID{id}, Primary: id}
 	if target, err := os.Readlink(link); err == nil {
 		exe.Path = strings.TrimSuffix(target, " (deleted)")
 	}

@@ -37,7 +37,7 @@ func TestStaleCheckRealProcess(t *testing.T) {
 	bin := filepath.Join(dir, "sanctum-mlx")
 	pidFile := filepath.Join(dir, "sanctum-mlx.pid")
 	probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
-	sc := &StaleCheck{Source: PIDFromFile, PIDFile: pidFile}
+	sc := &staleCheck{Source: pidFromFile, PIDFile: pidFile}
 	ctx := context.Background()
 
 	cmd := startPrimary(t, bin, pidFile)
@@ -53,7 +53,7 @@ func TestStaleCheckRealProcess(t *testing.T) {
 	// Rebuild: a new file renamed over the old one, as a linker does.
 	probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
 	rep, err = sc.Check(ctx, bin)
-	if !errors.Is(err, ErrStale) {
+	if !errors.Is(err, errStale) {
 		t.Fatalf("after a rebuild: %v, want ErrStale", err)
 	}
 	if rep.Running.Ino != old.Ino || rep.Disk.Ino == old.Ino || rep.Disk.Ino == 0 {
@@ -91,8 +91,8 @@ func TestStaleCheckNotRunning(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			os.Remove(pidFile)
 			tt.setup(t)
-			_, err := (&StaleCheck{Source: PIDFromFile, PIDFile: pidFile}).Check(context.Background(), bin)
-			if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), tt.want) {
+			_, err := (&staleCheck{Source: pidFromFile, PIDFile: pidFile}).Check(context.Background(), bin)
+			if !errors.Is(err, errNotRunning) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Check = %v, want ErrNotRunning saying %q", err, tt.want)
 			}
 		})
@@ -106,8 +106,8 @@ func TestStaleCheckBinaryDeletedWhileRunning(t *testing.T) {
 	probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
 	startPrimary(t, bin, pidFile)
 	os.Remove(bin)
-	rep, err := (&StaleCheck{Source: PIDFromFile, PIDFile: pidFile}).Check(context.Background(), bin)
-	if !errors.Is(err, ErrStale) || rep.DiskErr == nil || rep.Exe != bin {
+	rep, err := (&staleCheck{Source: pidFromFile, PIDFile: pidFile}).Check(context.Background(), bin)
+	if !errors.Is(err, errStale) || rep.DiskErr == nil || rep.Exe != bin {
 		t.Errorf("Check = %+v, %v; want ErrStale with the disk error, exe named without (deleted)", rep, err)
 	}
 }
@@ -119,12 +119,12 @@ func TestPIDListeningOnRealSocket(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	pid, err := PIDListeningOn("/proc", port)
+	pid, err := pidListeningOn("/proc", port)
 	if err != nil || pid != os.Getpid() {
 		t.Fatalf("PIDListeningOn(%d) = %d, %v; want this test process %d", port, pid, err, os.Getpid())
 	}
 	ln.Close()
-	if _, err := PIDListeningOn("/proc", port); !errors.Is(err, ErrNotRunning) {
+	if _, err := pidListeningOn("/proc", port); !errors.Is(err, errNotRunning) {
 		t.Errorf("closed listener: %v, want ErrNotRunning", err)
 	}
 }

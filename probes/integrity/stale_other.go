@@ -8,6 +8,6 @@ import (
 	"runtime"
 )
 
-func platformExe(context.Context, *StaleCheck, int, string) (RunningExe, error) {
-	return RunningExe{}, errors.New("stale-process check: finding a process's executable is unsupported on " + runtime.GOOS)
+func platformExe(context.Context, *staleCheck, int, string) (runningExe, error) {
+	return runningExe{}, errors.New("stale-process check: finding a process's executable is unsupported on " + runtime.GOOS)
 }

@@ -29,7 +29,7 @@ func TestParsePIDFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParsePIDFile([]byte(tt.in))
+			got, err := parsePIDFile([]byte(tt.in))
 			if (err != nil) != tt.wantErr || got != tt.want {
 				t.Errorf("ParsePIDFile(%q) = %d, %v; want %d, err %v", tt.in, got, err, tt.want, tt.wantErr)
 			}
@@ -56,7 +56,7 @@ func TestListeningInodes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			got, err := ListeningInodes(f, tt.port)
+			got, err := listeningInodes(f, tt.port)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func TestListeningInodes(t *testing.T) {
 		})
 	}
 	t.Run("malformed", func(t *testing.T) {
-		if _, err := ListeningInodes(strings.NewReader("  sl local\n 0: zz\n"), 1337); err == nil {
+		if _, err := listeningInodes(strings.NewReader("  sl local\n 0: zz\n"), 1337); err == nil {
 			t.Error("a short line parsed")
 		}
 	})
@@ -107,20 +107,20 @@ func TestPIDListeningOn(t *testing.T) {
 		wantErr error
 	}{
 		{"the listener's pid", 1337, 4242, nil},
-		{"listening socket held by nobody readable", 1338, 0, ErrNotRunning},
-		{"nothing listens", 9999, 0, ErrNotRunning},
+		{"listening socket held by nobody readable", 1338, 0, errNotRunning},
+		{"nothing listens", 9999, 0, errNotRunning},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := PIDListeningOn(root, tt.port)
+			got, err := pidListeningOn(root, tt.port)
 			if got != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
 				t.Errorf("PIDListeningOn(%d) = %d, %v; want %d, %v", tt.port, got, err, tt.want, tt.wantErr)
 			}
 		})
 	}
 	t.Run("no proc at all", func(t *testing.T) {
-		_, err := PIDListeningOn(t.TempDir(), 1337)
-		if err == nil || errors.Is(err, ErrNotRunning) {
+		_, err := pidListeningOn(t.TempDir(), 1337)
+		if err == nil || errors.Is(err, errNotRunning) {
 			t.Errorf("err = %v, want an error saying /proc is needed (not 'not running')", err)
 		}
 	})
@@ -130,14 +130,14 @@ func TestParseLsof(t *testing.T) {
 	tests := []struct {
 		name, file string
 		pid        int
-		want       []LsofFile
+		want       []lsofFile
 	}{
-		{"executable, dyld and a library", "lsof_txt.txt", 4242, []LsofFile{
+		{"executable, dyld and a library", "lsof_txt.txt", 4242, []lsofFile{
 			{FD: "txt", Inode: 9977907, Name: "/Users/sanctum/sanctum-rs/target/release/sanctum-mlx"},
 			{FD: "txt", Inode: 1152921500312811482, Name: "/usr/lib/dyld"},
 			{FD: "txt", Inode: 33571, Name: "/Users/sanctum/sanctum-rs/target/release/libmlx.dylib"},
 		}},
-		{"replaced executable", "lsof_txt_replaced.txt", 4242, []LsofFile{
+		{"replaced executable", "lsof_txt_replaced.txt", 4242, []lsofFile{
 			{FD: "txt", Inode: 9977801, Name: "/Users/sanctum/sanctum-rs/target/release (/dev/disk3s5)"},
 			{FD: "txt", Inode: 1152921500312811482, Name: "/usr/lib/dyld"},
 		}},
@@ -149,7 +149,7 @@ func TestParseLsof(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := ParseLsof(data, tt.pid)
+			got, err := parseLsof(data, tt.pid)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +160,7 @@ func TestParseLsof(t *testing.T) {
 	}
 	for _, bad := range []string{"ftxt\ni1\n", "p1\ni5\n", "pxyz\n", "p1\nftxt\nizz\n"} {
 		t.Run("malformed "+strings.ReplaceAll(bad, "\n", `\n`), func(t *testing.T) {
-			if _, err := ParseLsof([]byte(bad), 1); err == nil {
+			if _, err := parseLsof([]byte(bad), 1); err == nil {
 				t.Error("parsed")
 			}
 		})
@@ -168,7 +168,7 @@ func TestParseLsof(t *testing.T) {
 }
 
 func TestLsofExe(t *testing.T) {
-	files := []LsofFile{{Inode: 11, Name: "/usr/lib/dyld"}, {Inode: 22, Name: "/nonexistent/bin/sanctum-mlx"}}
+	files := []lsofFile{{Inode: 11, Name: "/usr/lib/dyld"}, {Inode: 22, Name: "/nonexistent/bin/sanctum-mlx"}}
 	exe := lsofExe(files, "/nonexistent/bin/sanctum-mlx")
 	if exe.Primary.Ino != 22 || exe.Path != "/nonexistent/bin/sanctum-mlx" {
 		t.Errorf("named executable not preferred: %+v", exe)
@@ -189,7 +189,7 @@ func TestLsofTextFiles(t *testing.T) {
 [ "$4" = 4343 ] && { echo "lsof: WARNING: can't stat() nfs file system" >&2; cat "`+fixture+`" | sed s/4242/4343/; exit 1; }
 exit 1
 `)
-	l := &Lsof{Path: path}
+	l := &lsof{Path: path}
 	tests := []struct {
 		name    string
 		pid     int
@@ -198,7 +198,7 @@ exit 1
 	}{
 		{"running", 4242, 3, nil},
 		{"warning but files listed", 4343, 3, nil},
-		{"gone", 99999, 0, ErrNotRunning},
+		{"gone", 99999, 0, errNotRunning},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,22 +220,22 @@ func TestStaleCheckWithLsof(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sanctum-mlx")
 	probetest.CopyFile(t, "/bin/sleep", bin, 0o755)
-	disk, _ := StatID(bin)
+	disk, _ := statID(bin)
 	pidFile := filepath.Join(dir, "pid")
 	os.WriteFile(pidFile, []byte("4242\n"), 0o644)
 	tests := []struct {
 		name    string
-		files   []LsofFile
+		files   []lsofFile
 		wantErr error
 	}{
-		{"running the binary on disk", []LsofFile{{Inode: 1}, {Inode: disk.Ino, Name: bin}}, nil},
-		{"running the binary on disk, unnamed", []LsofFile{{Inode: 1}, {Inode: disk.Ino}}, nil},
-		{"running a replaced binary", []LsofFile{{Inode: disk.Ino + 1, Name: bin}, {Inode: 1}}, ErrStale},
+		{"running the binary on disk", []lsofFile{{Inode: 1}, {Inode: disk.Ino, Name: bin}}, nil},
+		{"running the binary on disk, unnamed", []lsofFile{{Inode: 1}, {Inode: disk.Ino}}, nil},
+		{"running a replaced binary", []lsofFile{{Inode: disk.Ino + 1, Name: bin}, {Inode: 1}}, errStale},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sc := &StaleCheck{Source: PIDFromFile, PIDFile: pidFile,
-				Exe: func(_ context.Context, _ *StaleCheck, pid int, binary string) (RunningExe, error) {
+			sc := &staleCheck{Source: pidFromFile, PIDFile: pidFile,
+				Exe: func(_ context.Context, _ *staleCheck, pid int, binary string) (runningExe, error) {
 					return lsofExe(tt.files, binary), nil
 				}}
 			rep, err := sc.Check(context.Background(), bin)
@@ -254,19 +254,28 @@ func TestStaleCheckWithLsof(t *testing.T) {
 
 func TestResolvePIDSource(t *testing.T) {
 	tests := []struct{ source, goos, pidFile, want string }{
-		{"auto", "darwin", "", PIDFromLaunchctl},
-		{"auto", "darwin", "/x.pid", PIDFromLaunchctl},
-		{"auto", "linux", "/x.pid", PIDFromFile},
-		{"auto", "linux", "", PIDFromPort},
-		{"", "linux", "", PIDFromPort},
-		{"launchctl", "linux", "", PIDFromLaunchctl},
-		{"port", "darwin", "", PIDFromPort},
+		{"auto", "darwin", "", pidFromLaunchctl},
+		{"auto", "darwin", "/x.pid", pidFromLaunchctl},
+		{"auto", "linux", "/x.pid", pidFromFile},
+		{"auto", "linux", "", pidFromPort},
+		{"", "linux", "", pidFromPort},
+		{"launchctl", "linux", "", pidFromLaunchctl},
+		{"port", "darwin", "", pidFromPort},
 	}
 	for _, tt := range tests {
 		t.Run(tt.source+"/"+tt.goos+"/"+tt.pidFile, func(t *testing.T) {
-			if got := ResolvePIDSource(tt.source, tt.goos, tt.pidFile); got != tt.want {
+			if got := resolvePIDSource(tt.source, tt.goos, tt.pidFile); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// An unknown --pid-source is a setting error in the one wording of every
+// probe's flag errors, naming the sources there are.
+func TestUnknownPIDSource(t *testing.T) {
+	_, err := (&staleCheck{Source: "ps"}).FindPID(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `bad --pid-source "ps": want auto, launchctl, pid-file or port`) {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -30,20 +30,20 @@ import (
 // pinned value (--baseline-ttft, --baseline-decode) replaces the learned
 // median of its measure and judges from the first sample.
 
-// SlowBand bounds how much slower than the median a learned sample may be:
+// slowBand bounds how much slower than the median a learned sample may be:
 // see rule 2 above.
-const SlowBand = 1.10
+const slowBand = 1.10
 
 // Defaults of the baseline rules.
 const (
-	DefaultBaselineSamples = 96 // a day of ticks at the 15-minute interval
-	DefaultWarmup          = 6
-	DefaultTTFTFactor      = 2.5
-	DefaultDecodeFactor    = 0.5
+	defaultBaselineSamples = 96 // a day of ticks at the 15-minute interval
+	defaultWarmup          = 6
+	defaultTTFTFactor      = 2.5
+	defaultDecodeFactor    = 0.5
 )
 
-// Rules are the baseline settings.
-type Rules struct {
+// rules are the baseline settings.
+type rules struct {
 	// Samples is the window: how many healthy samples the median is over.
 	Samples int
 	// Warmup is how many samples only learn before any is judged.
@@ -60,16 +60,16 @@ type Rules struct {
 	PinnedDecode float64
 }
 
-// Sample is one tick's measurement. A zero DecodeTPS means the decode speed
+// sample is one tick's measurement. A zero DecodeTPS means the decode speed
 // could not be measured (fewer than two tokens, or all in one chunk): it is
 // neither judged nor learned.
-type Sample struct {
+type sample struct {
 	TTFT      float64 // seconds from the request to the first token
 	DecodeTPS float64 // tokens per second after the first token
 }
 
-// Baseline is the learned state of one model, persisted between ticks.
-type Baseline struct {
+// baseline is the learned state of one model, persisted between ticks.
+type baseline struct {
 	Model       string `json:"model"`
 	Fingerprint string `json:"system_fingerprint,omitempty"`
 	// TTFT (seconds) and Decode (tokens/s) are the windows, oldest first.
@@ -84,7 +84,7 @@ type Baseline struct {
 // different server than the baseline was learned on, and why. A
 // fingerprint counts only when both sides have one: servers that send none
 // (or only sometimes) must not relearn every tick.
-func (b *Baseline) Changed(model, fingerprint string) (string, bool) {
+func (b *baseline) Changed(model, fingerprint string) (string, bool) {
 	switch {
 	case b.Model != model:
 		return "model", true
@@ -94,8 +94,8 @@ func (b *Baseline) Changed(model, fingerprint string) (string, bool) {
 	return "", false
 }
 
-// Verdict is what the rules make of one sample.
-type Verdict struct {
+// verdict is what the rules make of one sample.
+type verdict struct {
 	// Learning: no judged measure yet (warmup, nothing pinned).
 	Learning bool
 	// TTFTBase (seconds) and DecodeBase (tokens/s): the medians (or pinned
@@ -111,12 +111,12 @@ type Verdict struct {
 }
 
 // Degraded reports whether either measure is degraded.
-func (v Verdict) Degraded() bool { return v.TTFTDegraded || v.DecodeDegraded }
+func (v verdict) Degraded() bool { return v.TTFTDegraded || v.DecodeDegraded }
 
 // Compare computes the bases and ratios of s without judging it: for a
 // busy sample, which is measured and logged but never judged or learned.
-func (r Rules) Compare(b *Baseline, s Sample) Verdict {
-	var v Verdict
+func (r rules) Compare(b *baseline, s sample) verdict {
+	var v verdict
 	v.TTFTBase = r.ttftBase(b)
 	v.DecodeBase = r.decodeBase(b)
 	if v.TTFTBase > 0 && s.TTFT > 0 {
@@ -130,7 +130,7 @@ func (r Rules) Compare(b *Baseline, s Sample) Verdict {
 
 // Observe judges s against b and then learns it into b unless it is
 // degraded. A measure is judged once it is pinned or the warmup is over.
-func (r Rules) Observe(b *Baseline, s Sample) Verdict {
+func (r rules) Observe(b *baseline, s sample) verdict {
 	v := r.Compare(b, s)
 	warm := b.Learned >= r.Warmup
 	v.TTFTJudged = v.TTFTRatio > 0 && (warm || r.PinnedTTFT > 0)
@@ -147,13 +147,13 @@ func (r Rules) Observe(b *Baseline, s Sample) Verdict {
 // learn adds a healthy sample to the windows: every sample during the
 // warmup, after it only those within SlowBand of the median or faster.
 // Learned counts the samples that taught the baseline something.
-func (r Rules) learn(b *Baseline, s Sample, warm bool) {
+func (r rules) learn(b *baseline, s sample, warm bool) {
 	learned := false
-	if m := median(b.TTFT); s.TTFT > 0 && (!warm || m <= 0 || s.TTFT <= m*SlowBand) {
+	if m := median(b.TTFT); s.TTFT > 0 && (!warm || m <= 0 || s.TTFT <= m*slowBand) {
 		b.TTFT = push(b.TTFT, s.TTFT, r.Samples)
 		learned = true
 	}
-	if m := median(b.Decode); s.DecodeTPS > 0 && (!warm || m <= 0 || s.DecodeTPS >= m/SlowBand) {
+	if m := median(b.Decode); s.DecodeTPS > 0 && (!warm || m <= 0 || s.DecodeTPS >= m/slowBand) {
 		b.Decode = push(b.Decode, s.DecodeTPS, r.Samples)
 		learned = true
 	}
@@ -162,14 +162,14 @@ func (r Rules) learn(b *Baseline, s Sample, warm bool) {
 	}
 }
 
-func (r Rules) ttftBase(b *Baseline) float64 {
+func (r rules) ttftBase(b *baseline) float64 {
 	if r.PinnedTTFT > 0 {
 		return r.PinnedTTFT
 	}
 	return median(b.TTFT)
 }
 
-func (r Rules) decodeBase(b *Baseline) float64 {
+func (r rules) decodeBase(b *baseline) float64 {
 	if r.PinnedDecode > 0 {
 		return r.PinnedDecode
 	}

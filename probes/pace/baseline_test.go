@@ -7,13 +7,13 @@ import (
 	"testing"
 )
 
-func defaultRules() Rules {
-	return Rules{Samples: DefaultBaselineSamples, Warmup: DefaultWarmup, TTFTFactor: DefaultTTFTFactor, DecodeFactor: DefaultDecodeFactor}
+func defaultRules() rules {
+	return rules{Samples: defaultBaselineSamples, Warmup: defaultWarmup, TTFTFactor: defaultTTFTFactor, DecodeFactor: defaultDecodeFactor}
 }
 
 // code is a one-letter verdict for the tables: L learning, H healthy, T ttft
 // degraded, D decode degraded, B both.
-func code(v Verdict) string {
+func code(v verdict) string {
 	switch {
 	case v.TTFTDegraded && v.DecodeDegraded:
 		return "B"
@@ -27,23 +27,23 @@ func code(v Verdict) string {
 	return "H"
 }
 
-func repeat(s Sample, n int) []Sample {
-	out := make([]Sample, n)
+func repeat(s sample, n int) []sample {
+	out := make([]sample, n)
 	for i := range out {
 		out[i] = s
 	}
 	return out
 }
 
-func seq(parts ...[]Sample) []Sample {
-	var out []Sample
+func seq(parts ...[]sample) []sample {
+	var out []sample
 	for _, p := range parts {
 		out = append(out, p...)
 	}
 	return out
 }
 
-var usual = Sample{TTFT: 0.4, DecodeTPS: 30}
+var usual = sample{TTFT: 0.4, DecodeTPS: 30}
 
 // TestObserve runs sequences of samples through the rules and checks the
 // verdict of each, and the baseline left behind.
@@ -58,39 +58,39 @@ func TestObserve(t *testing.T) {
 	three.Samples = 3
 	tests := []struct {
 		name       string
-		rules      Rules
-		samples    []Sample
+		rules      rules
+		samples    []sample
 		want       string
 		wantTTFT   float64 // baseline median after the sequence
 		wantDecode float64
 	}{
 		{"warmup only learns, then healthy", defaultRules(), repeat(usual, 8), "LLLLLLHH", 0.4, 30},
 		{"warmup learns even a slow sample", defaultRules(),
-			seq(repeat(usual, 2), []Sample{{TTFT: 4, DecodeTPS: 3}}, repeat(usual, 4)), "LLLLLLH", 0.4, 30},
+			seq(repeat(usual, 2), []sample{{TTFT: 4, DecodeTPS: 3}}, repeat(usual, 4)), "LLLLLLH", 0.4, 30},
 		{"ttft x4 is degraded and not learned", defaultRules(),
-			seq(repeat(usual, 6), repeat(Sample{TTFT: 1.6, DecodeTPS: 30}, 3), repeat(usual, 1)), "LLLLLLTTTH", 0.4, 30},
+			seq(repeat(usual, 6), repeat(sample{TTFT: 1.6, DecodeTPS: 30}, 3), repeat(usual, 1)), "LLLLLLTTTH", 0.4, 30},
 		{"decode /3 is degraded and not learned", defaultRules(),
-			seq(repeat(usual, 6), repeat(Sample{TTFT: 0.4, DecodeTPS: 10}, 3), repeat(usual, 1)), "LLLLLLDDDH", 0.4, 30},
+			seq(repeat(usual, 6), repeat(sample{TTFT: 0.4, DecodeTPS: 10}, 3), repeat(usual, 1)), "LLLLLLDDDH", 0.4, 30},
 		{"both at once", defaultRules(),
-			seq(repeat(usual, 6), []Sample{{TTFT: 2, DecodeTPS: 5}}), "LLLLLLB", 0.4, 30},
+			seq(repeat(usual, 6), []sample{{TTFT: 2, DecodeTPS: 5}}), "LLLLLLB", 0.4, 30},
 		{"exactly the factor is not degraded", defaultRules(),
-			seq(repeat(usual, 6), []Sample{{TTFT: 1.0, DecodeTPS: 15}}), "LLLLLLH", 0.4, 30},
+			seq(repeat(usual, 6), []sample{{TTFT: 1.0, DecodeTPS: 15}}), "LLLLLLH", 0.4, 30},
 		{"unmeasured decode is neither judged nor learned", defaultRules(),
-			seq(repeat(usual, 6), []Sample{{TTFT: 0.4}}), "LLLLLLH", 0.4, 30},
+			seq(repeat(usual, 6), []sample{{TTFT: 0.4}}), "LLLLLLH", 0.4, 30},
 		{"a faster server is followed at once", small,
-			seq(repeat(usual, 6), repeat(Sample{TTFT: 0.2, DecodeTPS: 60}, 4)), "LLLLLLHHHH", 0.2, 60},
+			seq(repeat(usual, 6), repeat(sample{TTFT: 0.2, DecodeTPS: 60}, 4)), "LLLLLLHHHH", 0.2, 60},
 		{"a slower healthy sample within the band is learned", three,
-			seq(repeat(usual, 6), repeat(Sample{TTFT: 0.43, DecodeTPS: 28}, 2)), "LLLLLLHH", 0.43, 28},
+			seq(repeat(usual, 6), repeat(sample{TTFT: 0.43, DecodeTPS: 28}, 2)), "LLLLLLHH", 0.43, 28},
 		{"a slower healthy sample beyond the band is judged, not learned", defaultRules(),
-			seq(repeat(usual, 6), repeat(Sample{TTFT: 0.8, DecodeTPS: 20}, 8)), "LLLLLLHHHHHHHH", 0.4, 30},
+			seq(repeat(usual, 6), repeat(sample{TTFT: 0.8, DecodeTPS: 20}, 8)), "LLLLLLHHHHHHHH", 0.4, 30},
 		{"pinned baselines judge from the first sample", pinned,
-			[]Sample{{TTFT: 1.3, DecodeTPS: 25}, {TTFT: 0.4, DecodeTPS: 9}, usual}, "TDH", 0.4, 30},
+			[]sample{{TTFT: 1.3, DecodeTPS: 25}, {TTFT: 0.4, DecodeTPS: 9}, usual}, "TDH", 0.4, 30},
 		{"a pinned TTFT judges while the decode learns", pinnedTTFT,
-			[]Sample{{TTFT: 1.3, DecodeTPS: 25}, usual, usual}, "THH", 0.4, 30},
+			[]sample{{TTFT: 1.3, DecodeTPS: 25}, usual, usual}, "THH", 0.4, 30},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var b Baseline
+			var b baseline
 			var got strings.Builder
 			for _, s := range tt.samples {
 				got.WriteString(code(tt.rules.Observe(&b, s)))
@@ -117,7 +117,7 @@ func TestObserve(t *testing.T) {
 func TestPinnedTTFTLearningVerdict(t *testing.T) {
 	r := defaultRules()
 	r.PinnedTTFT = 0.5
-	var b Baseline
+	var b baseline
 	v := r.Observe(&b, usual)
 	if v.Learning || !v.TTFTJudged || v.DecodeJudged || !near(v.TTFTRatio, 0.8) {
 		t.Errorf("verdict %+v", v)
@@ -130,12 +130,12 @@ func TestPinnedTTFTLearningVerdict(t *testing.T) {
 // decline. A baseline that learned every healthy sample as measured would
 // follow the decline and never alert.
 func TestSlowDecline(t *testing.T) {
-	for _, before := range []int{1, 3, DefaultWarmup, 20, DefaultBaselineSamples + 10} {
+	for _, before := range []int{1, 3, defaultWarmup, 20, defaultBaselineSamples + 10} {
 		for _, measure := range []string{"ttft", "decode"} {
 			t.Run(measure+"/"+strconv.Itoa(before)+" samples before", func(t *testing.T) {
 				r := defaultRules()
-				r.Warmup = min(before, DefaultWarmup)
-				var b Baseline
+				r.Warmup = min(before, defaultWarmup)
+				var b baseline
 				for range before {
 					r.Observe(&b, usual)
 				}
@@ -169,7 +169,7 @@ func TestSlowDecline(t *testing.T) {
 // TestChanged: a model change always relearns; a fingerprint only when both
 // sides have one.
 func TestChanged(t *testing.T) {
-	b := Baseline{Model: "m1", Fingerprint: "fp1"}
+	b := baseline{Model: "m1", Fingerprint: "fp1"}
 	tests := []struct {
 		model, fp string
 		want      string
@@ -185,7 +185,7 @@ func TestChanged(t *testing.T) {
 			t.Errorf("Changed(%q, %q) = %q %v, want %q", tt.model, tt.fp, why, changed, tt.want)
 		}
 	}
-	if why, changed := (&Baseline{Model: "m1"}).Changed("m1", "fp9"); changed {
+	if why, changed := (&baseline{Model: "m1"}).Changed("m1", "fp9"); changed {
 		t.Errorf("a first fingerprint counted as a change: %q", why)
 	}
 }

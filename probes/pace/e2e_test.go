@@ -2,7 +2,6 @@ package pace
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -21,27 +20,9 @@ var bin string
 
 func TestMain(m *testing.M) {
 	// The end-to-end cases spend their time waiting on the simulator's
-	// pace, not on the CPU; unless -parallel was given, run more at once.
-	flag.Parse()
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		flag.Set("test.parallel", "6")
-	}
-	dir, err := os.MkdirTemp("", "council-pace-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin, err = probetest.Build(dir, "github.com/sanctum/council-probes/probes/pace/cmd/council-pace", "council-pace")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// pace, not on the CPU: run more of them at once.
+	probetest.RunMain(m, probetest.Parallel(6),
+		probetest.Binary{Out: &bin, Pkg: "github.com/sanctum/council-probes/probes/pace/cmd/council-pace", Name: "council-pace"})
 }
 
 // The simulator's usual pace in these tests. The degradations are 4x the
@@ -147,14 +128,14 @@ func (f *fixture) learn(t *testing.T, extra ...string) {
 }
 
 // baseline reads the baseline from the probe's state file.
-func (f *fixture) baseline(t *testing.T) Baseline {
+func (f *fixture) baseline(t *testing.T) baseline {
 	t.Helper()
 	data, err := os.ReadFile(f.home.StateFile("pace"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st struct {
-		Data map[string]Baseline `json:"data"`
+		Data map[string]baseline `json:"data"`
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
@@ -329,7 +310,7 @@ func TestBusyNeitherJudgedNorLearned(t *testing.T) {
 	if ev["busy_requests"] != float64(1) {
 		t.Errorf("busy_requests %v, want 1 (the other client; the probe's own request is not counted)", ev["busy_requests"])
 	}
-	if r, _ := ev["ttft_ratio"].(float64); r <= DefaultTTFTFactor {
+	if r, _ := ev["ttft_ratio"].(float64); r <= defaultTTFTFactor {
 		t.Errorf("ttft_ratio %v: the busy sample should still be measured against the baseline", ev["ttft_ratio"])
 	}
 	if n := len(probetest.Find(tk.events, "pace_degraded", "")); n != 0 {
@@ -482,7 +463,7 @@ func TestSlowDeclineEndToEnd(t *testing.T) {
 		if k == 1 {
 			preBase, _ = ev["baseline_ttft_ms"].(float64)
 		}
-		if ms, _ := ev["ttft_ms"].(float64); crossed == 0 && ms > DefaultTTFTFactor*preBase {
+		if ms, _ := ev["ttft_ms"].(float64); crossed == 0 && ms > defaultTTFTFactor*preBase {
 			crossed = k
 		}
 		if ev["result"] == resultDegraded {

@@ -9,7 +9,7 @@ import (
 // number of words, and asks for a count (the simulator answers a count
 // only when asked with "count from 1").
 func TestBuildPrompt(t *testing.T) {
-	for _, n := range []int{minPromptTokens, DefaultPromptTokens, 2000} {
+	for _, n := range []int{minPromptTokens, defaultPromptTokens, 2000} {
 		p := buildPrompt("00112233aabbccdd", n)
 		if !strings.HasPrefix(p, "Request 00112233aabbccdd.") {
 			t.Errorf("prompt does not begin with the nonce: %.40q", p)

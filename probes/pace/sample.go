@@ -21,7 +21,7 @@ const ownMargin = 50 * time.Millisecond
 // measured is one sample as taken from the server.
 type measured struct {
 	Model, Fingerprint string
-	Sample             Sample
+	Sample             sample
 	TTFT, Total        time.Duration
 	PrefillTPS         float64
 	PromptTokens       int // -1 when the server did not say

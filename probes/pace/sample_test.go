@@ -72,12 +72,12 @@ func TestTakeWithoutUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := settings{Model: "m", PromptTokens: DefaultPromptTokens, DecodeTokens: 5, Deadline: 10 * time.Second, Stall: 5 * time.Second}
+	s := settings{Model: "m", PromptTokens: defaultPromptTokens, DecodeTokens: 5, Deadline: 10 * time.Second, Stall: 5 * time.Second}
 	m := sampler{Client: openai.New(tc)}.take(context.Background(), s)
 	if m.Skip != "" || !m.TokensCounted || m.CompletionTokens != 5 || m.PromptTokens != -1 || m.Sample.DecodeTPS <= 0 || m.Sample.TTFT <= 0 {
 		t.Fatalf("sample %+v (err %v): want 5 counted tokens, a decode speed, no prompt count", m, m.Err)
 	}
-	attrs := fmt.Sprint(sampleAttrs(s, &Baseline{}, m, Verdict{}))
+	attrs := fmt.Sprint(sampleAttrs(s, &baseline{}, m, verdict{}))
 	if !strings.Contains(attrs, "tokens_counted true") || strings.Contains(attrs, "prompt_tokens") || strings.Contains(attrs, "prefill_tps") {
 		t.Errorf("pace_sample attributes %s: want tokens_counted, and no prompt or prefill figures", attrs)
 	}
@@ -105,7 +105,7 @@ func TestTakeCutByDeadline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := settings{Model: "m", PromptTokens: DefaultPromptTokens, DecodeTokens: 128, Deadline: 500 * time.Millisecond, Stall: 30 * time.Second}
+			s := settings{Model: "m", PromptTokens: defaultPromptTokens, DecodeTokens: 128, Deadline: 500 * time.Millisecond, Stall: 30 * time.Second}
 			m := sampler{Client: openai.New(tc)}.take(context.Background(), s)
 			if tokens == 0 {
 				if m.Skip != "hang" {

@@ -15,11 +15,11 @@ import (
 
 // Defaults of the pace probe's own settings.
 const (
-	DefaultPromptTokens = 512
-	DefaultDecodeTokens = 128
-	DefaultDeadline     = 3 * time.Minute
-	DefaultStall        = 30 * time.Second
-	DefaultSeverity     = alert.Warn
+	defaultPromptTokens = 512
+	defaultDecodeTokens = 128
+	defaultDeadline     = 3 * time.Minute
+	defaultStall        = 30 * time.Second
+	defaultSeverity     = alert.Warn
 )
 
 // settings are the pace probe's resolved settings.
@@ -29,7 +29,7 @@ type settings struct {
 	DecodeTokens int
 	Deadline     time.Duration
 	Stall        time.Duration
-	Rules        Rules
+	Rules        rules
 	Severity     alert.Severity
 	PrimaryLog   string
 	BusyMarker   string
@@ -42,27 +42,27 @@ func env(name string) []string { return []string{"COUNCIL_PACE_" + name} }
 func flags() []cli.Flag {
 	h, _ := os.UserHomeDir() // $HOME at run time, as the common flags
 	return []cli.Flag{
-		&cli.IntFlag{Name: "prompt-tokens", EnvVars: env("PROMPT_TOKENS"), Value: DefaultPromptTokens,
+		&cli.IntFlag{Name: "prompt-tokens", EnvVars: env("PROMPT_TOKENS"), Value: defaultPromptTokens,
 			Usage: "about how many tokens the prompt has (a nonce, padding, and the request to count)"},
-		&cli.IntFlag{Name: "decode-tokens", EnvVars: env("DECODE_TOKENS"), Value: DefaultDecodeTokens,
+		&cli.IntFlag{Name: "decode-tokens", EnvVars: env("DECODE_TOKENS"), Value: defaultDecodeTokens,
 			Usage: "max_tokens of the request: how many tokens the decode speed is measured over"},
-		&cli.IntFlag{Name: "baseline-samples", EnvVars: env("BASELINE_SAMPLES"), Value: DefaultBaselineSamples,
+		&cli.IntFlag{Name: "baseline-samples", EnvVars: env("BASELINE_SAMPLES"), Value: defaultBaselineSamples,
 			Usage: "the baseline is the median of this many last healthy samples (96 = a day at 15 min)"},
-		&cli.IntFlag{Name: "warmup", EnvVars: env("WARMUP"), Value: DefaultWarmup,
+		&cli.IntFlag{Name: "warmup", EnvVars: env("WARMUP"), Value: defaultWarmup,
 			Usage: "samples that only learn before any is judged (per model)"},
-		&cli.Float64Flag{Name: "ttft-factor", EnvVars: env("TTFT_FACTOR"), Value: DefaultTTFTFactor,
+		&cli.Float64Flag{Name: "ttft-factor", EnvVars: env("TTFT_FACTOR"), Value: defaultTTFTFactor,
 			Usage: "degraded when the time to first token exceeds this times the baseline"},
-		&cli.Float64Flag{Name: "decode-factor", EnvVars: env("DECODE_FACTOR"), Value: DefaultDecodeFactor,
+		&cli.Float64Flag{Name: "decode-factor", EnvVars: env("DECODE_FACTOR"), Value: defaultDecodeFactor,
 			Usage: "degraded when the decode speed falls below this times the baseline"},
 		&cli.DurationFlag{Name: "baseline-ttft", EnvVars: env("BASELINE_TTFT"),
 			Usage: "pin the TTFT baseline (e.g. 400ms) and judge from the first sample; 0 = learn it"},
 		&cli.Float64Flag{Name: "baseline-decode", EnvVars: env("BASELINE_DECODE"),
 			Usage: "pin the decode baseline in tokens/s and judge from the first sample; 0 = learn it"},
-		&cli.StringFlag{Name: "severity", EnvVars: env("SEVERITY"), Value: string(DefaultSeverity),
+		&cli.StringFlag{Name: "severity", EnvVars: env("SEVERITY"), Value: string(defaultSeverity),
 			Usage: "severity of the ttft_degraded and decode_degraded alerts: warn|error|critical"},
-		&cli.DurationFlag{Name: "deadline", EnvVars: env("DEADLINE"), Value: DefaultDeadline,
+		&cli.DurationFlag{Name: "deadline", EnvVars: env("DEADLINE"), Value: defaultDeadline,
 			Usage: "hard limit on the whole sample, model lookup included; a stream cut by it is measured on what arrived"},
-		&cli.DurationFlag{Name: "stall-timeout", EnvVars: env("STALL_TIMEOUT"), Value: DefaultStall,
+		&cli.DurationFlag{Name: "stall-timeout", EnvVars: env("STALL_TIMEOUT"), Value: defaultStall,
 			Usage: "longest gap between two stream events before the sample is skipped as stalled"},
 		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: filepath.Join(h, ".openclaw", "logs", "sanctum-mlx.log"),
 			Usage: "the primary server's access log: a request completed in it during the sample makes the sample busy; empty = never busy"},
@@ -84,7 +84,7 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 		DecodeTokens: c.Int("decode-tokens"),
 		Deadline:     c.Duration("deadline"),
 		Stall:        c.Duration("stall-timeout"),
-		Rules: Rules{
+		Rules: rules{
 			Samples:      c.Int("baseline-samples"),
 			Warmup:       c.Int("warmup"),
 			TTFTFactor:   c.Float64("ttft-factor"),

@@ -34,10 +34,10 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	if ctx.Err() != nil {
 		return ctx.Err() // cancelled by a signal: report nothing
 	}
-	var b Baseline
+	var b baseline
 	if _, err := t.State.Get(stateKey, &b); err != nil {
 		t.Log.Warn("state_reset", "check", "baseline", "error", err.Error())
-		b = Baseline{}
+		b = baseline{}
 	}
 	report(t, s, &b, m)
 	return t.State.Put(stateKey, b)
@@ -45,7 +45,7 @@ func tick(ctx context.Context, t *probe.Tick) error {
 
 // report judges m against b (learning it when healthy), logs the
 // pace_sample event and feeds the channels, the perfdata and the metrics.
-func report(t *probe.Tick, s settings, b *Baseline, m measured) {
+func report(t *probe.Tick, s settings, b *baseline, m measured) {
 	// The model id and fingerprint are the server's words: masked before
 	// they are kept (the baseline's identity), logged or sent.
 	m.Model, m.Fingerprint = redact.String(m.Model), redact.String(m.Fingerprint)
@@ -60,7 +60,7 @@ func report(t *probe.Tick, s settings, b *Baseline, m measured) {
 	if b.Fingerprint == "" {
 		b.Fingerprint = m.Fingerprint
 	}
-	var v Verdict
+	var v verdict
 	result := resultBusy
 	if m.Busy > 0 {
 		v = s.Rules.Compare(b, m.Sample)
@@ -96,7 +96,7 @@ func report(t *probe.Tick, s settings, b *Baseline, m measured) {
 
 // judge feeds each judged measure's channel; a measure not judged this
 // tick (warmup, not measured) leaves its channel as it was.
-func judge(t *probe.Tick, s settings, m measured, v Verdict) {
+func judge(t *probe.Tick, s settings, m measured, v verdict) {
 	if v.TTFTJudged {
 		if v.TTFTDegraded {
 			t.Fail(CheckTTFTDegraded, "pace_degraded", s.Severity,
@@ -122,7 +122,7 @@ func judge(t *probe.Tick, s settings, m measured, v Verdict) {
 // skipped reports a sample the server could not give: exit 3, nothing
 // learned, the pace channels untouched. A refusal of our credentials is our
 // fault, not the server's, and alerts on its own channel.
-func skipped(t *probe.Tick, s settings, b *Baseline, m measured) {
+func skipped(t *probe.Tick, s settings, b *baseline, m measured) {
 	detail := redact.Error(m.Err)
 	attrs := []any{"result", resultSkipped, "reason", m.Skip, "detail", detail, "learned", b.Learned, "warmup", s.Rules.Warmup}
 	if m.Model != "" {
@@ -138,7 +138,7 @@ func skipped(t *probe.Tick, s settings, b *Baseline, m measured) {
 
 // relearn starts a new baseline for a new model or server, closing the
 // pace channels: a degradation measured against the old one is moot.
-func relearn(t *probe.Tick, b *Baseline, m measured, why string) {
+func relearn(t *probe.Tick, b *baseline, m measured, why string) {
 	if b.Model != "" {
 		t.Log.Info("baseline_reset", "reason", why,
 			"old_model", redact.String(b.Model), "model", m.Model,
@@ -147,11 +147,11 @@ func relearn(t *probe.Tick, b *Baseline, m measured, why string) {
 		t.Clear(CheckTTFTDegraded)
 		t.Clear(CheckDecodeDegraded)
 	}
-	*b = Baseline{Model: m.Model, Fingerprint: m.Fingerprint}
+	*b = baseline{Model: m.Model, Fingerprint: m.Fingerprint}
 }
 
 // sampleAttrs are pace_sample's fields.
-func sampleAttrs(s settings, b *Baseline, m measured, v Verdict) []any {
+func sampleAttrs(s settings, b *baseline, m measured, v verdict) []any {
 	a := []any{
 		"model", m.Model,
 		"ttft_ms", ms(m.Sample.TTFT), "total_ms", m.Total.Milliseconds(),
@@ -212,7 +212,7 @@ const (
 )
 
 // output adds the perfdata and the textfile series of a measured sample.
-func output(t *probe.Tick, m measured, v Verdict) {
+func output(t *probe.Tick, m measured, v verdict) {
 	model := m.Model
 	t.Perf("ttft_ms", float64(ms(m.Sample.TTFT)), "ms")
 	t.Gauge(metricTTFT, "Time to first token of the pace probe's last sample.", m.Sample.TTFT, "model", model)
@@ -242,7 +242,7 @@ func output(t *probe.Tick, m measured, v Verdict) {
 
 // speeds is the human summary: "TTFT 0.41 s (1.1x usual), decode 31.2
 // tok/s (0.97x usual)".
-func speeds(m measured, v Verdict) string {
+func speeds(m measured, v verdict) string {
 	s := "TTFT " + secs(m.Sample.TTFT)
 	if v.TTFTRatio > 0 {
 		s += fmt.Sprintf(" (%.2gx usual)", v.TTFTRatio)

@@ -17,9 +17,9 @@ import (
 // most MaxTokensLimit, so anything bigger is not an answer.
 const maxResponseBytes = 4 << 20
 
-// Backend is one OpenAI-compatible server the prompts are sent to, at
+// backend is one OpenAI-compatible server the prompts are sent to, at
 // temperature 0 with a fixed seed.
-type Backend struct {
+type backend struct {
 	// Role is "primary" or "reference", for events and errors.
 	Role   string
 	Client *transport.Client
@@ -36,8 +36,8 @@ type Backend struct {
 	noExtras bool
 }
 
-// Answer is one server's answer to one prompt.
-type Answer struct {
+// answer is one server's answer to one prompt.
+type answer struct {
 	// Text is the visible answer: the message content without the model's
 	// reasoning (openai.Visible). It is all that is judged, checked for
 	// garbage, compared and recorded; reasoning is never the answer.
@@ -66,7 +66,7 @@ type Answer struct {
 // gave one, else Tokenize's. When inline reasoning was cut from the
 // content the server's counts include it, so Text is counted with
 // Tokenize instead.
-func (a Answer) TokenCount() int {
+func (a answer) TokenCount() int {
 	switch {
 	case a.InlineReasoning:
 	case len(a.ModelTokens) > 0:
@@ -74,7 +74,7 @@ func (a Answer) TokenCount() int {
 	case a.UsageTokens > 0:
 		return a.UsageTokens
 	}
-	return Tokenize(a.Text).Len()
+	return tokenize(a.Text).Len()
 }
 
 // errRejectedExtras marks a 400 that may be the server refusing seed or
@@ -84,7 +84,7 @@ var errRejectedExtras = errors.New("server rejected the request")
 // Ask sends p and waits at most timeout for the whole answer. It never
 // returns an error: failures are in Answer.Err, so one bad prompt does not
 // stop the set.
-func (b *Backend) Ask(ctx context.Context, p Prompt, timeout time.Duration) Answer {
+func (b *backend) Ask(ctx context.Context, p prompt, timeout time.Duration) answer {
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
@@ -112,7 +112,7 @@ func (b *Backend) Ask(ctx context.Context, p Prompt, timeout time.Duration) Answ
 	return a
 }
 
-func (b *Backend) post(ctx context.Context, p Prompt, extras bool) (Answer, error) {
+func (b *backend) post(ctx context.Context, p prompt, extras bool) (answer, error) {
 	req := openai.UserPrompt(b.Model, p.Prompt, p.MaxTokens)
 	if extras {
 		if b.Seed != 0 {
@@ -128,13 +128,13 @@ func (b *Backend) post(ctx context.Context, p Prompt, extras bool) (Answer, erro
 		var e *openai.Error
 		switch {
 		case errors.As(err, &e) && e.Status == http.StatusBadRequest && extras:
-			return Answer{}, fmt.Errorf("%w: %w", errRejectedExtras, err)
+			return answer{}, fmt.Errorf("%w: %w", errRejectedExtras, err)
 		case errors.As(err, &e) && e.Class == openai.Unreachable:
-			return Answer{}, fmt.Errorf("request failed: %w", err)
+			return answer{}, fmt.Errorf("request failed: %w", err)
 		}
-		return Answer{}, err
+		return answer{}, err
 	}
-	a := Answer{
+	a := answer{
 		// The answer is shown (events, the table, the alert, a recorded
 		// file), so it is redacted here, once: a server that echoes the
 		// request's credentials gets a wrong answer, not a leak. Its own
@@ -157,7 +157,7 @@ func (b *Backend) post(ctx context.Context, p Prompt, extras bool) (Answer, erro
 // serves (openai.Models.Served: the first non-empty id it lists; the
 // --model contract). A server that cannot list its models is left to
 // choose itself; the error says why.
-func (b *Backend) ResolveModel(ctx context.Context, timeout time.Duration) error {
+func (b *backend) ResolveModel(ctx context.Context, timeout time.Duration) error {
 	if b.Model != "" {
 		return nil
 	}

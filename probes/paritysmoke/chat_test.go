@@ -18,7 +18,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
-func startSim(t *testing.T, cfg councilsim.Config) *councilsim.Sim {
+func startSim(t testing.TB, cfg councilsim.Config) *councilsim.Sim {
 	t.Helper()
 	sim := councilsim.New(cfg)
 	if err := sim.Start(context.Background()); err != nil {
@@ -38,7 +38,7 @@ func plainClient(t *testing.T, url, tokenFile string) *transport.Client {
 }
 
 func TestBackendAsk(t *testing.T) {
-	prompt := Prompt{ID: "p", Prompt: "What is the capital of France?", MaxTokens: 16}
+	prompt := prompt{ID: "p", Prompt: "What is the capital of France?", MaxTokens: 16}
 	tests := []struct {
 		name    string
 		fault   councilsim.Fault
@@ -60,7 +60,7 @@ func TestBackendAsk(t *testing.T) {
 			if err := sim.SetFault(tt.fault); err != nil {
 				t.Fatal(err)
 			}
-			b := &Backend{Role: "primary", Client: plainClient(t, url, ""), Seed: 42, Logprobs: true}
+			b := &backend{Role: "primary", Client: plainClient(t, url, ""), Seed: 42, Logprobs: true}
 			a := b.Ask(context.Background(), prompt, tt.timeout)
 			if tt.err != "" {
 				if a.Err == nil || !strings.Contains(a.Err.Error(), tt.err) {
@@ -94,10 +94,10 @@ func TestBackendRetriesWithoutExtras(t *testing.T) {
 	}))
 	defer srv.Close()
 	var logs bytes.Buffer
-	b := &Backend{Role: "reference", Client: plainClient(t, srv.URL, ""), Seed: 7, Logprobs: true,
+	b := &backend{Role: "reference", Client: plainClient(t, srv.URL, ""), Seed: 7, Logprobs: true,
 		Log: slog.New(slog.NewJSONHandler(&logs, nil))}
 	for i := 0; i < 2; i++ {
-		a := b.Ask(context.Background(), Prompt{ID: "p", Prompt: "q", MaxTokens: 4}, 5*time.Second)
+		a := b.Ask(context.Background(), prompt{ID: "p", Prompt: "q", MaxTokens: 4}, 5*time.Second)
 		if a.Err != nil || a.Text != "42" || a.TokenCount() != 1 {
 			t.Fatalf("Ask #%d = %+v", i, a)
 		}
@@ -123,31 +123,31 @@ func TestBackendBearerAndModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim := startSim(t, councilsim.Config{Token: "tok-parity-test", Models: []string{"m-first", "m-second"}})
-	b := &Backend{Role: "primary", Client: plainClient(t, sim.PlainURL(), tokenFile)}
+	b := &backend{Role: "primary", Client: plainClient(t, sim.PlainURL(), tokenFile)}
 	if err := b.ResolveModel(context.Background(), 5*time.Second); err != nil || b.Model != "m-first" {
 		t.Fatalf("ResolveModel = %v, model %q", err, b.Model)
 	}
-	a := b.Ask(context.Background(), Prompt{ID: "p", Prompt: "2+2", MaxTokens: 4}, 5*time.Second)
+	a := b.Ask(context.Background(), prompt{ID: "p", Prompt: "2+2", MaxTokens: 4}, 5*time.Second)
 	if a.Err != nil || a.Text != "4" {
 		t.Fatalf("Ask with bearer = %+v", a)
 	}
 	// Without the token the simulator refuses, and the error says so.
-	nob := &Backend{Role: "primary", Client: plainClient(t, sim.PlainURL(), "")}
+	nob := &backend{Role: "primary", Client: plainClient(t, sim.PlainURL(), "")}
 	if err := nob.ResolveModel(context.Background(), 5*time.Second); err == nil || !strings.Contains(err.Error(), "HTTP 401") {
 		t.Fatalf("ResolveModel without token = %v", err)
 	}
-	if a := nob.Ask(context.Background(), Prompt{ID: "p", Prompt: "2+2", MaxTokens: 4}, 5*time.Second); a.Err == nil || strings.Contains(a.Err.Error(), "tok-parity-test") {
+	if a := nob.Ask(context.Background(), prompt{ID: "p", Prompt: "2+2", MaxTokens: 4}, 5*time.Second); a.Err == nil || strings.Contains(a.Err.Error(), "tok-parity-test") {
 		t.Fatalf("Ask without token = %+v", a)
 	}
 	// An explicit model is kept.
-	fixed := &Backend{Role: "primary", Client: plainClient(t, sim.PlainURL(), tokenFile), Model: "m-second"}
+	fixed := &backend{Role: "primary", Client: plainClient(t, sim.PlainURL(), tokenFile), Model: "m-second"}
 	if err := fixed.ResolveModel(context.Background(), time.Second); err != nil || fixed.Model != "m-second" {
 		t.Fatalf("explicit model replaced: %v %q", err, fixed.Model)
 	}
 }
 
 func TestRunnerHungPromptDoesNotStopTheRest(t *testing.T) {
-	set, err := LoadPrompts("")
+	set, err := loadPrompts("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,26 +159,26 @@ func TestRunnerHungPromptDoesNotStopTheRest(t *testing.T) {
 	sim := startSim(t, councilsim.Config{Answers: simAns})
 	hangOn := set.Prompts[3].Prompt
 	srv := hangProxy(t, sim.PlainURL(), hangOn)
-	r := &Runner{Primary: &Backend{Role: "primary", Client: plainClient(t, srv.URL, "")}, PromptTimeout: 300 * time.Millisecond, MinPrefix: 8}
+	r := &runner{Primary: &backend{Role: "primary", Client: plainClient(t, srv.URL, "")}, PromptTimeout: 300 * time.Millisecond, MinPrefix: 8}
 	var seen []string
-	results, err := r.Run(context.Background(), set, func(res Result) { seen = append(seen, res.Prompt.ID) })
+	results, err := r.Run(context.Background(), set, func(res result) { seen = append(seen, res.Prompt.ID) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(results) != 10 || len(seen) != 10 {
 		t.Fatalf("results %d, callbacks %d; want 10", len(results), len(seen))
 	}
-	failed := Failed(results)
+	failed := failed(results)
 	if len(failed) != 1 || failed[0].Prompt.ID != set.Prompts[3].ID || !strings.Contains(failed[0].Reason, "timeout") {
 		t.Fatalf("failed = %+v", failed)
 	}
 }
 
 func TestRunnerStopsOnCancel(t *testing.T) {
-	set, _ := LoadPrompts("")
+	set, _ := loadPrompts("")
 	sim := startSim(t, councilsim.Config{Fault: councilsim.FaultHang})
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Runner{Primary: &Backend{Role: "primary", Client: plainClient(t, sim.PlainURL(), "")}, PromptTimeout: time.Minute}
+	r := &runner{Primary: &backend{Role: "primary", Client: plainClient(t, sim.PlainURL(), "")}, PromptTimeout: time.Minute}
 	time.AfterFunc(100*time.Millisecond, cancel)
 	results, err := r.Run(ctx, set, nil)
 	if err == nil || len(results) != 0 {
@@ -257,8 +257,8 @@ func TestBackendRedactsEchoedToken(t *testing.T) {
 			}))
 			defer srv.Close()
 			c := plainClient(t, srv.URL, tokenFile)
-			b := &Backend{Role: "primary", Client: c}
-			a := b.Ask(context.Background(), Prompt{ID: "p", Prompt: "2+2", MaxTokens: 4}, 5*time.Second)
+			b := &backend{Role: "primary", Client: c}
+			a := b.Ask(context.Background(), prompt{ID: "p", Prompt: "2+2", MaxTokens: 4}, 5*time.Second)
 			if a.Err == nil {
 				t.Fatalf("Ask = %+v, want an error", a)
 			}

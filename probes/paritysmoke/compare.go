@@ -6,24 +6,24 @@ import (
 	"unicode/utf8"
 )
 
-// Tokens is an answer split into tokens, with each token's byte offset in
+// tokens is an answer split into tokens, with each token's byte offset in
 // Text so that an excerpt can quote the original answer.
-type Tokens struct {
+type tokens struct {
 	Text string
 	Toks []string
 	Offs []int
 }
 
 // Len is the number of tokens.
-func (t Tokens) Len() int { return len(t.Toks) }
+func (t tokens) Len() int { return len(t.Toks) }
 
-// Tokenize splits s for comparison: each run of letters, numbers and
+// tokenize splits s for comparison: each run of letters, numbers and
 // combining marks is one token, every other visible character is a token
 // of its own, and whitespace only separates. So "Paris." and "Paris ." agree,
 // and a re-wrapped line does not count as a divergence, while a changed
 // digit or bracket does.
-func Tokenize(s string) Tokens {
-	t := Tokens{Text: s}
+func tokenize(s string) tokens {
+	t := tokens{Text: s}
 	start := -1
 	flush := func(end int) {
 		if start >= 0 {
@@ -54,10 +54,10 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r) || r == '_'
 }
 
-// FromModelTokens builds Tokens from the server's own tokens (logprobs),
+// fromModelTokens builds Tokens from the server's own tokens (logprobs),
 // which concatenate to the answer.
-func FromModelTokens(toks []string) Tokens {
-	t := Tokens{Toks: toks, Offs: make([]int, len(toks))}
+func fromModelTokens(toks []string) tokens {
+	t := tokens{Toks: toks, Offs: make([]int, len(toks))}
 	off := 0
 	text := make([]byte, 0, 64)
 	for i, tok := range toks {
@@ -69,9 +69,9 @@ func FromModelTokens(toks []string) Tokens {
 	return t
 }
 
-// Comparison is the token-by-token comparison of the primary's answer with
+// comparison is the token-by-token comparison of the primary's answer with
 // the reference's.
-type Comparison struct {
+type comparison struct {
 	// Basis is "logprobs" when both servers returned their own tokens for
 	// the answer, else "text" (Tokenize on both answers).
 	Basis string
@@ -88,35 +88,35 @@ type Comparison struct {
 	PrimaryExcerpt, ReferenceExcerpt string
 }
 
-// Compare compares two answers. The server tokens are used when both sides
+// compare compares two answers. The server tokens are used when both sides
 // have them; otherwise both texts are tokenized the same way. When inline
 // reasoning was cut from either answer, the server tokens spell the
 // reasoning too and no longer line up with the answer, so both texts are
 // tokenized then as well: reasoning never enters the comparison.
-func Compare(primary, reference Answer) Comparison {
-	var a, b Tokens
+func compare(primary, reference answer) comparison {
+	var a, b tokens
 	basis := "text"
 	if primary.serverTokens() && reference.serverTokens() {
-		a, b, basis = FromModelTokens(primary.ModelTokens), FromModelTokens(reference.ModelTokens), "logprobs"
+		a, b, basis = fromModelTokens(primary.ModelTokens), fromModelTokens(reference.ModelTokens), "logprobs"
 	} else {
-		a, b = Tokenize(primary.Text), Tokenize(reference.Text)
+		a, b = tokenize(primary.Text), tokenize(reference.Text)
 	}
-	return CompareTokens(a, b, basis)
+	return compareTokens(a, b, basis)
 }
 
 // serverTokens reports whether a's server tokens spell its answer, and
 // nothing else.
-func (a Answer) serverTokens() bool {
+func (a answer) serverTokens() bool {
 	return len(a.ModelTokens) > 0 && !a.InlineReasoning
 }
 
-// CompareTokens compares two token sequences.
-func CompareTokens(a, b Tokens, basis string) Comparison {
+// compareTokens compares two token sequences.
+func compareTokens(a, b tokens, basis string) comparison {
 	n := 0
 	for n < a.Len() && n < b.Len() && a.Toks[n] == b.Toks[n] {
 		n++
 	}
-	c := Comparison{Basis: basis, Prefix: n, Tokens: a.Len(), RefTokens: b.Len(), Divergence: -1}
+	c := comparison{Basis: basis, Prefix: n, Tokens: a.Len(), RefTokens: b.Len(), Divergence: -1}
 	if n == a.Len() && n == b.Len() {
 		c.Exact = true
 		return c
@@ -137,7 +137,7 @@ const (
 
 // excerpt quotes t around token i: a few tokens of shared context, then
 // the diverging part. "∅" marks an answer that ended there.
-func excerpt(t Tokens, i int) string {
+func excerpt(t tokens, i int) string {
 	lo := max(i-excerptBefore, 0)
 	hi := min(i+excerptAfter, t.Len())
 	s := ""

@@ -3,11 +3,11 @@ package paritysmoke
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,25 +21,8 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		// A fuzz worker runs only the fuzz target; don't rebuild per worker.
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "parity-smoke-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin, err = probetest.Build(dir, "github.com/sanctum/council-probes/probes/paritysmoke/cmd/council-parity-smoke", "council-parity-smoke")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	probetest.RunMain(m,
+		probetest.Binary{Out: &bin, Pkg: "github.com/sanctum/council-probes/probes/paritysmoke/cmd/council-parity-smoke", Name: "council-parity-smoke"})
 }
 
 // refToken is the reference backend's own bearer token; it must never
@@ -61,7 +44,7 @@ type setup struct {
 // overrides by prompt id.
 func defaultAnswers(t testing.TB, override map[string]string) map[string]string {
 	t.Helper()
-	set, err := LoadPrompts("")
+	set, err := loadPrompts("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +63,7 @@ func defaultAnswers(t testing.TB, override map[string]string) map[string]string 
 // newSetup starts the primary (bearer, or mTLS with certs) and, when
 // withRef, a reference simulator with its own token. mutate adjusts the
 // primary's config.
-func newSetup(t *testing.T, certs, withRef bool, mutate func(*councilsim.Config)) *setup {
+func newSetup(t testing.TB, certs, withRef bool, mutate func(*councilsim.Config)) *setup {
 	t.Helper()
 	s := &setup{home: probetest.NewHome(t).WithToken(0o600), ff: probetest.NewForceFlow(t)}
 	if certs {
@@ -104,7 +87,7 @@ func newSetup(t *testing.T, certs, withRef bool, mutate func(*councilsim.Config)
 
 // useReference starts the reference simulator (its own bearer token, the
 // good answers with override by id) and points the probe at it.
-func (s *setup) useReference(t *testing.T, override map[string]string) {
+func (s *setup) useReference(t testing.TB, override map[string]string) {
 	t.Helper()
 	s.ref = startSim(t, councilsim.Config{Token: refToken, Answers: defaultAnswers(t, override)})
 	s.refToken = filepath.Join(s.home.Dir, ".sanctum", "secrets", "reference.token")
@@ -118,17 +101,17 @@ func (s *setup) useReference(t *testing.T, override map[string]string) {
 // that no secret leaked anywhere.
 func (s *setup) run(t *testing.T, args ...string) (probetest.Result, []map[string]any) {
 	t.Helper()
-	os.Remove(s.home.LogFile(Name))
+	os.Remove(s.home.LogFile(name))
 	res := probetest.Run(t, 90*time.Second, s.env, bin, args...)
 	if leaks := probetest.Leaks(s.home.Dir, res.Stdout, res.Stderr); len(leaks) > 0 {
 		t.Fatalf("planted token leaked into %v", leaks)
 	}
-	for _, out := range []string{res.Stdout, res.Stderr, readFile(s.home.LogFile(Name))} {
+	for _, out := range []string{res.Stdout, res.Stderr, readFile(s.home.LogFile(name))} {
 		if strings.Contains(out, refToken) {
 			t.Fatalf("reference token leaked:\n%s", out)
 		}
 	}
-	return res, probetest.Events(t, s.home.LogFile(Name))
+	return res, probetest.Events(t, s.home.LogFile(name))
 }
 
 func readFile(p string) string {
@@ -215,7 +198,7 @@ func TestE2EDivergence(t *testing.T) {
 				want := same
 				if tt.basis == "text" {
 					// The same point, counted in our own tokens.
-					want = Tokenize(strings.Join(simToks[:same], "")).Len()
+					want = tokenize(strings.Join(simToks[:same], "")).Len()
 				}
 				if e["basis"] != tt.basis || e["exact"] != false || num(e, "divergence") != want || num(e, "prefix") != want {
 					t.Errorf("%s: basis %v divergence %v prefix %v, want %s %d", id, e["basis"], e["divergence"], e["prefix"], tt.basis, want)
@@ -331,7 +314,7 @@ func TestE2EFailures(t *testing.T) {
 
 func TestE2EHungPrompt(t *testing.T) {
 	s := newSetup(t, false, false, nil)
-	set, _ := LoadPrompts("")
+	set, _ := loadPrompts("")
 	hung := set.Prompts[4]
 	proxy := hangProxy(t, s.primary.PlainURL(), hung.Prompt)
 	s.env = append(s.env, "COUNCIL_URL="+proxy.URL)
@@ -456,7 +439,7 @@ func TestE2ESIGTERM(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 3 {
 		t.Fatalf("exit %d, want 3\n%s", code, out.String())
 	}
-	evs := probetest.Events(t, s.home.LogFile(Name))
+	evs := probetest.Events(t, s.home.LogFile(name))
 	if len(probetest.Find(evs, "tick_cancelled", "")) != 1 || len(probetest.Find(evs, "parity_prompt", "")) != 0 || len(s.ff.AlertsFor(CheckParity)) != 0 {
 		t.Fatalf("events after SIGTERM: %v", evs)
 	}
@@ -486,7 +469,7 @@ func TestE2ERecord(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
-	set, err := LoadPrompts(golden)
+	set, err := loadPrompts(golden)
 	if err != nil {
 		t.Fatalf("recorded file is not a valid prompt file: %v", err)
 	}
@@ -536,26 +519,6 @@ func TestE2ERecord(t *testing.T) {
 	}
 }
 
-// TestE2ECPUCost measures the whole process's CPU (user+system, from
-// rusage) for a 10-prompt run against two simulators: the probe's own
-// cost outside the model. It reports, it does not assert (no timing
-// assertions on a shared machine).
-func TestE2ECPUCost(t *testing.T) {
-	s := newSetup(t, true, true, nil)
-	var best time.Duration
-	var rss int64
-	for i := 0; i < 3; i++ {
-		cpu, maxrss, code := runRusage(t, s.env, bin)
-		if code != 0 {
-			t.Fatalf("exit %d", code)
-		}
-		if i == 0 || cpu < best {
-			best, rss = cpu, maxrss
-		}
-	}
-	t.Logf("10 prompts, mTLS primary + bearer reference (20 chat requests): CPU %s (user+sys, best of 3), max RSS %d KiB", best, rss)
-}
-
 func runRusage(t testing.TB, env []string, bin string, args ...string) (cpu time.Duration, maxRSS int64, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -575,28 +538,46 @@ func runRusage(t testing.TB, env []string, bin string, args ...string) (cpu time
 	}
 	ps := cmd.ProcessState
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		maxRSS = int64(ru.Maxrss)
+		maxRSS = int64(ru.Maxrss) // KiB on Linux, bytes on macOS
+		if runtime.GOOS == "darwin" {
+			maxRSS /= 1024
+		}
 	}
 	return ps.UserTime() + ps.SystemTime(), maxRSS, ps.ExitCode()
 }
 
-// BenchmarkRun reports the CPU of one 10-prompt run (as a process) against
-// a simulator primary and reference.
+// BenchmarkRun reports, per 10-prompt run of the binary as a process, its
+// own CPU (user+system, from rusage: the probe's cost outside the model)
+// and its peak RSS. "bearer" asks a plain-HTTP primary and reference;
+// "mtls+reference" is the nightly shape: an mTLS primary and a bearer
+// reference, 20 chat requests.
 func BenchmarkRun(b *testing.B) {
-	home := probetest.NewHome(b).WithToken(0o600)
-	sim := home.Sim(func(c *councilsim.Config) { c.Answers = defaultAnswers(b, nil) })
-	ref := home.Sim(func(c *councilsim.Config) { c.Answers = defaultAnswers(b, nil) })
-	env := home.Env("FORCE_FLOW_URL=", "COUNCIL_URL="+sim.PlainURL(), "COUNCIL_REFERENCE_URL="+ref.PlainURL(),
-		"COUNCIL_REFERENCE_TOKEN_FILE="+home.TokenFile())
+	b.Run("bearer", func(b *testing.B) {
+		home := probetest.NewHome(b).WithToken(0o600)
+		sim := home.Sim(func(c *councilsim.Config) { c.Answers = defaultAnswers(b, nil) })
+		ref := home.Sim(func(c *councilsim.Config) { c.Answers = defaultAnswers(b, nil) })
+		benchRuns(b, home.Env("FORCE_FLOW_URL=", "COUNCIL_URL="+sim.PlainURL(), "COUNCIL_REFERENCE_URL="+ref.PlainURL(),
+			"COUNCIL_REFERENCE_TOKEN_FILE="+home.TokenFile()))
+	})
+	b.Run("mtls+reference", func(b *testing.B) {
+		s := newSetup(b, true, true, nil)
+		benchRuns(b, s.env)
+	})
+}
+
+func benchRuns(b *testing.B, env []string) {
 	var total time.Duration
+	var peak int64
 	for b.Loop() {
-		cpu, _, code := runRusage(b, env, bin)
+		cpu, maxRSS, code := runRusage(b, env, bin)
 		if code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 		total += cpu
+		peak = max(peak, maxRSS)
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "cpu-ms/run")
+	b.ReportMetric(float64(peak), "peak-rss-KiB")
 }
 
 // A model that thinks inline (a whole <think> block, or one opened by the
@@ -644,7 +625,7 @@ func TestE2EReasoningModel(t *testing.T) {
 	if data := readFile(golden); strings.Contains(data, marker) || strings.Contains(data, "think>") {
 		t.Fatalf("recorded file holds reasoning:\n%s", data)
 	}
-	set, err := LoadPrompts(golden)
+	set, err := loadPrompts(golden)
 	if err != nil {
 		t.Fatal(err)
 	}

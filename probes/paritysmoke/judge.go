@@ -21,12 +21,12 @@ const (
 // specialTokens are tokenizer leftovers that must never reach an answer.
 var specialTokens = regexp.MustCompile(`<unk>|<pad>|</?s>|<0x[0-9A-Fa-f]{2}>|<\|[a-z_]+\|>`)
 
-// Garbage reports why text is garbage, or "" when it is not.
-func Garbage(text string) string {
+// garbage reports why text is garbage, or "" when it is not.
+func garbage(text string) string {
 	if reason := unprintable(text); reason != "" {
 		return reason
 	}
-	return loop(Tokenize(text).Toks)
+	return loop(tokenize(text).Toks)
 }
 
 func unprintable(text string) string {
@@ -88,8 +88,8 @@ func hasWord(toks []string) bool {
 	return false
 }
 
-// Expectations reports what of p's expectations text misses, or "".
-func Expectations(p Prompt, text string) string {
+// expectations reports what of p's expectations text misses, or "".
+func expectations(p prompt, text string) string {
 	var missing []string
 	for _, s := range p.Expect {
 		if !strings.Contains(text, s) {
@@ -108,19 +108,19 @@ func Expectations(p Prompt, text string) string {
 	return ""
 }
 
-// Problem reports why a primary answer fails on its own (without a
+// problem reports why a primary answer fails on its own (without a
 // reference), or "": a request error, an empty answer, garbage, or a missing
 // expectation, checked in that order.
-func Problem(p Prompt, a Answer) string {
-	if reason := Unusable(a); reason != "" {
+func problem(p prompt, a answer) string {
+	if reason := unusable(a); reason != "" {
 		return reason
 	}
-	return Expectations(p, a.Text)
+	return expectations(p, a.Text)
 }
 
-// Unusable reports why an answer cannot be judged or compared at all: a
+// unusable reports why an answer cannot be judged or compared at all: a
 // request error, an empty answer (reasoning alone is empty), or garbage.
-func Unusable(a Answer) string {
+func unusable(a answer) string {
 	switch {
 	case a.Err != nil:
 		return a.Err.Error()
@@ -134,12 +134,12 @@ func Unusable(a Answer) string {
 		}
 		return why
 	}
-	return Garbage(a.Text)
+	return garbage(a.Text)
 }
 
-// PrefixProblem reports a comparison below the common-prefix threshold:
+// prefixProblem reports a comparison below the common-prefix threshold:
 // answers that are not identical must agree for at least minPrefix tokens.
-func PrefixProblem(c Comparison, minPrefix int) string {
+func prefixProblem(c comparison, minPrefix int) string {
 	if c.Exact || c.Prefix >= minPrefix {
 		return ""
 	}

@@ -27,7 +27,7 @@ func TestGarbage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Garbage(tt.text)
+			got := garbage(tt.text)
 			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
 				t.Fatalf("Garbage(%q) = %q, want %q", tt.text, got, tt.want)
 			}
@@ -36,28 +36,28 @@ func TestGarbage(t *testing.T) {
 }
 
 func TestProblem(t *testing.T) {
-	p := Prompt{ID: "p", Expect: []string{"42", "answer"}}
-	pre := Prompt{ID: "r", ExpectRegex: `(?i)\bparis\b`, re: regexp.MustCompile(`(?i)\bparis\b`)}
-	many := Prompt{ID: "m", Expect: []string{"a1", "a2", "a3", "a4", "a5"}}
+	p := prompt{ID: "p", Expect: []string{"42", "answer"}}
+	pre := prompt{ID: "r", ExpectRegex: `(?i)\bparis\b`, re: regexp.MustCompile(`(?i)\bparis\b`)}
+	many := prompt{ID: "m", Expect: []string{"a1", "a2", "a3", "a4", "a5"}}
 	tests := []struct {
 		name string
-		p    Prompt
-		a    Answer
+		p    prompt
+		a    answer
 		want string // substring; "" = passes
 	}{
-		{"all expected substrings", p, Answer{Text: "the answer is 42"}, ""},
-		{"one substring missing", p, Answer{Text: "the answer is 41"}, `missing "42"`},
-		{"substrings are case-sensitive", p, Answer{Text: "ANSWER 42"}, `missing "answer"`},
-		{"many missing are summarised", many, Answer{Text: "nothing"}, "and 2 more"},
-		{"regex matches", pre, Answer{Text: "PARIS."}, ""},
-		{"regex does not match", pre, Answer{Text: "Parisian"}, "no match for"},
-		{"request error first", p, Answer{Err: errors.New("HTTP 500: boom")}, "HTTP 500: boom"},
-		{"empty answer", p, Answer{Text: "  \n", FinishReason: "stop"}, "empty answer (finish_reason stop)"},
-		{"garbage before expectations", p, Answer{Text: "42 answer " + strings.Repeat("\x00", 20)}, "garbage"},
+		{"all expected substrings", p, answer{Text: "the answer is 42"}, ""},
+		{"one substring missing", p, answer{Text: "the answer is 41"}, `missing "42"`},
+		{"substrings are case-sensitive", p, answer{Text: "ANSWER 42"}, `missing "answer"`},
+		{"many missing are summarised", many, answer{Text: "nothing"}, "and 2 more"},
+		{"regex matches", pre, answer{Text: "PARIS."}, ""},
+		{"regex does not match", pre, answer{Text: "Parisian"}, "no match for"},
+		{"request error first", p, answer{Err: errors.New("HTTP 500: boom")}, "HTTP 500: boom"},
+		{"empty answer", p, answer{Text: "  \n", FinishReason: "stop"}, "empty answer (finish_reason stop)"},
+		{"garbage before expectations", p, answer{Text: "42 answer " + strings.Repeat("\x00", 20)}, "garbage"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Problem(tt.p, tt.a)
+			got := problem(tt.p, tt.a)
 			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
 				t.Fatalf("Problem = %q, want %q", got, tt.want)
 			}
@@ -68,20 +68,20 @@ func TestProblem(t *testing.T) {
 func TestPrefixProblem(t *testing.T) {
 	tests := []struct {
 		name      string
-		c         Comparison
+		c         comparison
 		minPrefix int
 		fails     bool
 	}{
-		{"exact passes", Comparison{Exact: true, Prefix: 2, Divergence: -1}, 8, false},
-		{"late divergence passes", Comparison{Prefix: 12, Divergence: 12}, 8, false},
-		{"divergence at the threshold passes", Comparison{Prefix: 8, Divergence: 8}, 8, false},
-		{"early divergence fails", Comparison{Prefix: 3, Divergence: 3, PrimaryExcerpt: "a", ReferenceExcerpt: "b"}, 8, true},
-		{"short answers must match exactly", Comparison{Prefix: 1, Divergence: 1}, 8, true},
-		{"min-prefix 0 only reports", Comparison{Prefix: 0, Divergence: 0}, 0, false},
+		{"exact passes", comparison{Exact: true, Prefix: 2, Divergence: -1}, 8, false},
+		{"late divergence passes", comparison{Prefix: 12, Divergence: 12}, 8, false},
+		{"divergence at the threshold passes", comparison{Prefix: 8, Divergence: 8}, 8, false},
+		{"early divergence fails", comparison{Prefix: 3, Divergence: 3, PrimaryExcerpt: "a", ReferenceExcerpt: "b"}, 8, true},
+		{"short answers must match exactly", comparison{Prefix: 1, Divergence: 1}, 8, true},
+		{"min-prefix 0 only reports", comparison{Prefix: 0, Divergence: 0}, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := PrefixProblem(tt.c, tt.minPrefix)
+			got := prefixProblem(tt.c, tt.minPrefix)
 			if (got != "") != tt.fails {
 				t.Fatalf("PrefixProblem = %q, want failure %v", got, tt.fails)
 			}

@@ -1,5 +1,5 @@
-// Package paritysmoke is the council's nightly quality probe (SPEC section
-// 5, "did quality silently regress"): it sends a set of golden prompts to the
+// Package paritysmoke is the council's nightly quality probe ("did quality
+// silently regress", docs/DESIGN.md section 3): it sends a set of golden prompts to the
 // council at temperature 0 with a fixed seed, one at a time, each with its
 // own deadline, checks every answer, and optionally compares each answer
 // token by token with a reference backend's (the Python server, a shadow,
@@ -91,7 +91,6 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
-	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/probe"
@@ -99,9 +98,9 @@ import (
 	"github.com/sanctum/council-probes/pkg/transport"
 )
 
-// Name is the probe's name: binary council-parity-smoke, client cert
+// name is the probe's name: binary council-parity-smoke, client cert
 // clients/parity-smoke.crt.
-const Name = "parity-smoke"
+const name = "parity-smoke"
 
 // Checks (alert channels).
 const (
@@ -113,16 +112,16 @@ const (
 
 // Defaults.
 const (
-	DefaultPromptTimeout = 90 * time.Second
-	DefaultSeed          = 42
-	DefaultMaxFailures   = 1
-	DefaultMinPrefix     = 8
+	defaultPromptTimeout = 90 * time.Second
+	defaultSeed          = 42
+	defaultMaxFailures   = 1
+	defaultMinPrefix     = 8
 )
 
 // New returns the council-parity-smoke probe.
 func New() *probe.Probe {
 	return &probe.Probe{
-		Name:  Name,
+		Name:  name,
 		Usage: "nightly golden prompts and reference-backend parity",
 		Description: "Sends a set of golden prompts to the council at temperature 0 with a fixed seed and checks\n" +
 			"each answer; with --reference-url, compares every answer token by token with a second backend.\n" +
@@ -130,87 +129,21 @@ func New() *probe.Probe {
 			"--record FILE writes a golden prompt file from a known-good backend for review.",
 		Interval: 24 * time.Hour,
 		Network:  true,
-		Flags:    Flags(),
+		Flags:    flags(),
 		Default:  alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour},
-		Tick:     Tick,
+		Tick:     tick,
 	}
 }
 
-// Flags are the probe's own settings, each with its env var and default.
-func Flags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "prompts", EnvVars: []string{"COUNCIL_PARITY_PROMPTS"}, Usage: "prompt file (JSON, see the package doc); empty = the 10 prompts built into the binary"},
-		&cli.DurationFlag{Name: "prompt-timeout", EnvVars: []string{"COUNCIL_PARITY_PROMPT_TIMEOUT"}, Value: DefaultPromptTimeout, Usage: "deadline of one prompt on one backend; a hung prompt fails alone"},
-		&cli.Int64Flag{Name: "seed", EnvVars: []string{"COUNCIL_PARITY_SEED"}, Value: DefaultSeed, Usage: "sampling seed sent with every prompt (0 = none)"},
-		&cli.BoolFlag{Name: "logprobs", EnvVars: []string{"COUNCIL_PARITY_LOGPROBS"}, Value: true, Usage: "ask for the servers' tokens and compare those when both return them"},
-		&cli.IntFlag{Name: "max-failures", EnvVars: []string{"COUNCIL_PARITY_MAX_FAILURES"}, Value: DefaultMaxFailures, Usage: "failing prompts tolerated before the set fails"},
-		&cli.IntFlag{Name: "min-prefix", EnvVars: []string{"COUNCIL_PARITY_MIN_PREFIX"}, Value: DefaultMinPrefix, Usage: "with a reference: answers that differ must agree for at least this many tokens"},
-		&cli.StringFlag{Name: "reference-url", EnvVars: []string{"COUNCIL_REFERENCE_URL"}, Usage: "second backend to compare with (empty = no comparison)"},
-		&cli.StringFlag{Name: "reference-transport", EnvVars: []string{"COUNCIL_REFERENCE_TRANSPORT"}, Value: "auto", Usage: "auto|mtls|bearer for the reference: auto uses mTLS when its full cert set is given"},
-		&cli.StringFlag{Name: "reference-token-file", EnvVars: []string{"COUNCIL_REFERENCE_TOKEN_FILE"}, Usage: "bearer token file of the reference (mode 0600; empty = no token)"},
-		&cli.StringFlag{Name: "reference-ca-cert", EnvVars: []string{"COUNCIL_REFERENCE_CA_CERT"}, Usage: "CA certificate of the reference's TLS listener"},
-		&cli.StringFlag{Name: "reference-client-cert", EnvVars: []string{"COUNCIL_REFERENCE_CLIENT_CERT"}, Usage: "client certificate for an mTLS reference"},
-		&cli.StringFlag{Name: "reference-client-key", EnvVars: []string{"COUNCIL_REFERENCE_CLIENT_KEY"}, Usage: "client key for an mTLS reference (mode 0600)"},
-		&cli.StringFlag{Name: "reference-model", EnvVars: []string{"COUNCIL_REFERENCE_MODEL"}, Usage: "model id at the reference; empty = its first listed model"},
-		&cli.StringFlag{Name: "record", EnvVars: []string{"COUNCIL_PARITY_RECORD"}, Usage: "write a golden prompt file from the primary's answers to this path, for review"},
-		&cli.BoolFlag{Name: "force", EnvVars: []string{"COUNCIL_PARITY_FORCE"}, Usage: "let --record replace an existing file"},
-		&cli.StringFlag{Name: "table", EnvVars: []string{"COUNCIL_PARITY_TABLE"}, Value: "auto", Usage: "auto|always|never: print the per-prompt table (auto = on a terminal)"},
-	}
-}
-
-// Options are the probe's resolved settings.
-type Options struct {
-	Prompts       string
-	PromptTimeout time.Duration
-	Seed          int64
-	Logprobs      bool
-	MaxFailures   int
-	MinPrefix     int
-	Reference     transport.Config
-	ReferenceURL  string
-	RefModel      string
-	Record        string
-	Force         bool
-	Table         string
-}
-
-// OptionsFrom reads and checks the probe's flags.
-func OptionsFrom(c *cli.Context) (Options, error) {
-	o := Options{
-		Prompts: c.String("prompts"), PromptTimeout: c.Duration("prompt-timeout"), Seed: c.Int64("seed"),
-		Logprobs: c.Bool("logprobs"), MaxFailures: c.Int("max-failures"), MinPrefix: c.Int("min-prefix"),
-		ReferenceURL: c.String("reference-url"), RefModel: c.String("reference-model"),
-		Record: c.String("record"), Force: c.Bool("force"), Table: c.String("table"),
-	}
-	o.Reference = transport.Config{
-		Mode: transport.Mode(c.String("reference-transport")), URL: o.ReferenceURL, MTLSURL: o.ReferenceURL,
-		CACert: c.String("reference-ca-cert"), ClientCert: c.String("reference-client-cert"),
-		ClientKey: c.String("reference-client-key"), TokenFile: c.String("reference-token-file"),
-	}
-	switch {
-	case o.PromptTimeout <= 0:
-		return o, fmt.Errorf("--prompt-timeout must be positive, not %s", o.PromptTimeout)
-	case o.MaxFailures < 0:
-		return o, fmt.Errorf("--max-failures must be 0 or more, not %d", o.MaxFailures)
-	case o.MinPrefix < 0:
-		return o, fmt.Errorf("--min-prefix must be 0 or more, not %d", o.MinPrefix)
-	case o.Table != "auto" && o.Table != "always" && o.Table != "never":
-		return o, fmt.Errorf("--table must be auto, always or never, not %q", o.Table)
-	case o.Record != "" && o.ReferenceURL != "":
-		return o, fmt.Errorf("--record records the primary (--url); drop --reference-url")
-	}
-	return o, nil
-}
-
-// Tick runs the prompt set once.
-func Tick(ctx context.Context, t *probe.Tick) error {
-	o, err := OptionsFrom(t.C)
+// tick runs the prompt set once.
+func tick(ctx context.Context, t *probe.Tick) error {
+	o, err := settingsFrom(t)
 	if err != nil {
 		t.Unknown(CheckConfig, "config_error", err.Error())
 		return nil
 	}
 	t.Clear(CheckConfig)
-	set, err := LoadPrompts(o.Prompts)
+	set, err := loadPrompts(o.Prompts)
 	if err != nil {
 		t.Unknown(CheckPrompts, "prompts_invalid", oneLine(err.Error()))
 		return nil
@@ -220,8 +153,8 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 		return record(ctx, t, o, set)
 	}
 
-	runner := &Runner{
-		Primary:       &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: o.Logprobs, Log: t.Log},
+	runner := &runner{
+		Primary:       &backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: o.Logprobs, Log: t.Log},
 		PromptTimeout: o.PromptTimeout,
 		MinPrefix:     o.MinPrefix,
 	}
@@ -233,7 +166,7 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 			// the only one.
 			t.Unknown(CheckReference, "reference_transport_error", err.Error())
 		} else {
-			runner.Reference = &Backend{Role: "reference", Client: c, Model: o.RefModel, Seed: o.Seed, Logprobs: o.Logprobs,
+			runner.Reference = &backend{Role: "reference", Client: c, Model: o.RefModel, Seed: o.Seed, Logprobs: o.Logprobs,
 				Log: t.Log.With("reference_transport", string(c.Kind))}
 			resolveModel(ctx, t, runner.Reference, o.PromptTimeout)
 		}
@@ -245,12 +178,12 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	t.Log.Info("parity_start", "prompts", len(set.Prompts), "model", redact.String(runner.Primary.Model),
 		"reference", redact.URL(o.ReferenceURL), "seed", o.Seed, "prompt_timeout_ms", o.PromptTimeout.Milliseconds())
 
-	results, err := runner.Run(ctx, set, func(r Result) { logResult(t, r) })
+	results, err := runner.Run(ctx, set, func(r result) { logResult(t, r) })
 	if err != nil {
 		return err
 	}
 	if showTable(o.Table, t) {
-		WriteTable(t.Out, results, runner.Reference != nil)
+		writeTable(t.Out, results, runner.Reference != nil)
 	}
 	judgeSet(t, results, o)
 	if runner.Reference != nil {
@@ -259,7 +192,7 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	return nil
 }
 
-func resolveModel(ctx context.Context, t *probe.Tick, b *Backend, timeout time.Duration) {
+func resolveModel(ctx context.Context, t *probe.Tick, b *backend, timeout time.Duration) {
 	if err := b.ResolveModel(ctx, timeout); err != nil {
 		t.Log.Warn("model_unresolved", "backend", b.Role, "detail", err.Error(), "action", "letting the server choose")
 	}
@@ -277,7 +210,7 @@ func showTable(mode string, t *probe.Tick) bool {
 }
 
 // logResult writes the prompt's parity_prompt event.
-func logResult(t *probe.Tick, r Result) {
+func logResult(t *probe.Tick, r result) {
 	attrs := []any{"check", CheckParity, "id", r.Prompt.ID, "pass", r.Pass, "reason", r.Reason,
 		"latency_ms", r.Primary.Latency.Milliseconds(), "tokens", r.Primary.TokenCount(), "finish_reason", r.Primary.FinishReason}
 	if n := r.Primary.ReasoningBytes; n > 0 {
@@ -304,8 +237,8 @@ func logResult(t *probe.Tick, r Result) {
 }
 
 // judgeSet reports the set's verdict on the parity channel.
-func judgeSet(t *probe.Tick, results []Result, o Options) {
-	failed := Failed(results)
+func judgeSet(t *probe.Tick, results []result, o settings) {
+	failed := failed(results)
 	exact, compared := 0, 0
 	for _, r := range results {
 		if r.Cmp != nil {
@@ -350,7 +283,7 @@ func judgeSet(t *probe.Tick, results []Result, o Options) {
 // judgeReference reports prompts the reference could not answer usably: the
 // comparison is missing, which is its own (warn) failure mode, not the
 // primary's.
-func judgeReference(t *probe.Tick, results []Result) {
+func judgeReference(t *probe.Tick, results []result) {
 	var bad []string
 	for _, r := range results {
 		if r.RefProblem != "" {
@@ -367,22 +300,22 @@ func judgeReference(t *probe.Tick, results []Result) {
 }
 
 // record runs the set against the primary and writes the golden file.
-func record(ctx context.Context, t *probe.Tick, o Options, set *PromptSet) error {
+func record(ctx context.Context, t *probe.Tick, o settings, set *promptSet) error {
 	if !o.Force {
 		if _, err := os.Lstat(o.Record); err == nil {
-			t.Log.Error("record_refused", "path", o.Record, "detail", ErrRecordExists.Error())
-			t.SetExit(probe.ExitUnknown, fmt.Sprintf("--record %s: %v", o.Record, ErrRecordExists))
+			t.Log.Error("record_refused", "path", o.Record, "detail", errRecordExists.Error())
+			t.SetExit(probe.ExitUnknown, fmt.Sprintf("--record %s: %v", o.Record, errRecordExists))
 			return nil
 		}
 	}
-	b := &Backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: false, Log: t.Log}
+	b := &backend{Role: "primary", Client: t.Client, Model: t.Common.Model, Seed: o.Seed, Logprobs: false, Log: t.Log}
 	resolveModel(ctx, t, b, o.PromptTimeout)
-	runner := &Runner{Primary: b, PromptTimeout: o.PromptTimeout}
-	results, err := runner.Run(ctx, set, func(r Result) {
+	runner := &runner{Primary: b, PromptTimeout: o.PromptTimeout}
+	results, err := runner.Run(ctx, set, func(r result) {
 		// Recording judges usability only: the new expectations come
 		// from these answers.
 		level := slog.LevelInfo
-		reason := Unusable(r.Primary)
+		reason := unusable(r.Primary)
 		if reason != "" {
 			level = slog.LevelWarn
 		}
@@ -395,14 +328,14 @@ func record(ctx context.Context, t *probe.Tick, o Options, set *PromptSet) error
 	var bad []string
 	for i := range results {
 		r := &results[i]
-		r.Reason = Unusable(r.Primary)
+		r.Reason = unusable(r.Primary)
 		r.Pass = r.Reason == ""
 		if !r.Pass {
 			bad = append(bad, r.Prompt.ID)
 		}
 	}
 	if showTable(o.Table, t) {
-		WriteTable(t.Out, results, false)
+		writeTable(t.Out, results, false)
 	}
 	if len(bad) > 0 {
 		why := fmt.Sprintf("--record: %d/%d prompts got no usable answer (%s); nothing written", len(bad), len(results), strings.Join(bad, ", "))
@@ -410,9 +343,9 @@ func record(ctx context.Context, t *probe.Tick, o Options, set *PromptSet) error
 		t.SetExit(probe.ExitCritical, why)
 		return nil
 	}
-	golden := Golden(results, RecordNote(t.Now(), redact.URL(t.Client.BaseURL), redact.String(b.Model)))
+	golden := goldenSet(results, recordNote(t.Now(), redact.URL(t.Client.BaseURL), redact.String(b.Model)))
 	if t.DryRun() {
-		data, err := MarshalPrompts(golden)
+		data, err := marshalPrompts(golden)
 		if err != nil {
 			return err
 		}
@@ -420,7 +353,7 @@ func record(ctx context.Context, t *probe.Tick, o Options, set *PromptSet) error
 		t.OKSummary(fmt.Sprintf("dry-run: %d prompts recorded, %s not written", len(results), o.Record))
 		return nil
 	}
-	if _, err := WriteGolden(o.Record, golden, o.Force); err != nil {
+	if _, err := writeGolden(o.Record, golden, o.Force); err != nil {
 		t.Log.Error("record_refused", "path", o.Record, "detail", err.Error())
 		t.SetExit(probe.ExitUnknown, err.Error())
 		return nil

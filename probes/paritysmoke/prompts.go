@@ -18,11 +18,11 @@ import (
 // --prompts) from turning into a multi-gigabyte parse, and a nightly run
 // bounded.
 const (
-	MaxFileBytes    = 1 << 20
-	MaxPrompts      = 200
-	MaxPromptBytes  = 32 << 10
-	MaxTokensLimit  = 8192
-	MaxExpectations = 32
+	maxFileBytes    = 1 << 20
+	maxPrompts      = 200
+	maxPromptBytes  = 32 << 10
+	maxTokensLimit  = 8192
+	maxExpectations = 32
 	maxIDLen        = 64
 	maxRegexLen     = 1024
 	maxObservedLen  = 4096
@@ -33,18 +33,18 @@ const (
 //go:embed prompts/default.json
 var defaultPrompts []byte
 
-// DefaultPrompts returns the prompt file shipped inside the binary.
-func DefaultPrompts() []byte { return append([]byte(nil), defaultPrompts...) }
+// builtinPrompts returns the prompt file shipped inside the binary.
+func builtinPrompts() []byte { return append([]byte(nil), defaultPrompts...) }
 
-// PromptSet is a prompt file (see the package documentation for the schema).
-type PromptSet struct {
+// promptSet is a prompt file (see the package documentation for the schema).
+type promptSet struct {
 	Version int      `json:"version"`
 	Note    string   `json:"note,omitempty"`
-	Prompts []Prompt `json:"prompts"`
+	Prompts []prompt `json:"prompts"`
 }
 
-// Prompt is one golden prompt and what its answer must contain.
-type Prompt struct {
+// prompt is one golden prompt and what its answer must contain.
+type prompt struct {
 	ID          string   `json:"id"`
 	Prompt      string   `json:"prompt"`
 	MaxTokens   int      `json:"max_tokens"`
@@ -58,18 +58,18 @@ type Prompt struct {
 }
 
 // Regexp is the compiled ExpectRegex (nil when there is none).
-func (p Prompt) Regexp() *regexp.Regexp { return p.re }
+func (p prompt) Regexp() *regexp.Regexp { return p.re }
 
-// ParseError is one problem in a prompt file, with the position of the
+// parseError is one problem in a prompt file, with the position of the
 // value it concerns (1-based line and column) and the field path.
-type ParseError struct {
+type parseError struct {
 	File      string
 	Line, Col int
 	Field     string // e.g. prompts[3].max_tokens; empty for syntax errors
 	Msg       string
 }
 
-func (e *ParseError) Error() string {
+func (e *parseError) Error() string {
 	var b strings.Builder
 	if e.File != "" {
 		b.WriteString(e.File)
@@ -84,37 +84,37 @@ func (e *ParseError) Error() string {
 	return b.String()
 }
 
-// LoadPrompts reads and validates the prompt file at path; an empty path
+// loadPrompts reads and validates the prompt file at path; an empty path
 // means the set embedded in the binary.
-func LoadPrompts(path string) (*PromptSet, error) {
+func loadPrompts(path string) (*promptSet, error) {
 	if path == "" {
-		return ParsePrompts("(embedded default)", defaultPrompts)
+		return parsePrompts("(embedded default)", defaultPrompts)
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read prompt file: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read prompt file %s: %w", path, err)
 	}
-	return ParsePrompts(path, data)
+	return parsePrompts(path, data)
 }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// ParsePrompts parses and validates a prompt file. name labels positions in
+// parsePrompts parses and validates a prompt file. name labels positions in
 // errors. A syntax or type error stops the parse; validation problems are
 // all reported, joined, each as a *ParseError.
-func ParsePrompts(name string, data []byte) (*PromptSet, error) {
-	if len(data) > MaxFileBytes {
-		return nil, &ParseError{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileBytes)}
+func parsePrompts(name string, data []byte) (*promptSet, error) {
+	if len(data) > maxFileBytes {
+		return nil, &parseError{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileBytes)}
 	}
 	if !utf8.Valid(data) {
 		off := firstInvalidUTF8(data)
 		line, col := position(data, off)
-		return nil, &ParseError{File: name, Line: line, Col: col, Msg: "invalid UTF-8"}
+		return nil, &parseError{File: name, Line: line, Col: col, Msg: "invalid UTF-8"}
 	}
 	p := &parser{name: name, data: data, dec: json.NewDecoder(bytes.NewReader(data))}
 	p.dec.DisallowUnknownFields()
@@ -137,9 +137,9 @@ type parser struct {
 	fieldPos map[string]int
 }
 
-func (p *parser) errAt(off int, field, format string, args ...any) *ParseError {
+func (p *parser) errAt(off int, field, format string, args ...any) *parseError {
 	line, col := position(p.data, off)
-	return &ParseError{File: p.name, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)}
+	return &parseError{File: p.name, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // next is the offset of the next token: the decoder's offset past any
@@ -218,8 +218,8 @@ func (p *parser) delim(want json.Delim, field, what string) error {
 	return nil
 }
 
-func (p *parser) parse() (*PromptSet, error) {
-	set := &PromptSet{}
+func (p *parser) parse() (*promptSet, error) {
+	set := &promptSet{}
 	if err := p.delim('{', "", "a JSON object with \"version\" and \"prompts\""); err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func (p *parser) parse() (*PromptSet, error) {
 	return set, nil
 }
 
-func (p *parser) parsePrompts(set *PromptSet) error {
+func (p *parser) parsePrompts(set *promptSet) error {
 	if err := p.delim('[', "prompts", "an array of prompt objects"); err != nil {
 		return err
 	}
@@ -273,10 +273,10 @@ func (p *parser) parsePrompts(set *PromptSet) error {
 		if off < len(p.data) && p.data[off] != '{' {
 			return p.errAt(off, field, "must be an object with id, prompt, max_tokens and expect or expect_regex")
 		}
-		if i >= MaxPrompts {
-			return p.errAt(off, field, "too many prompts (at most %d)", MaxPrompts)
+		if i >= maxPrompts {
+			return p.errAt(off, field, "too many prompts (at most %d)", maxPrompts)
 		}
-		var pr Prompt
+		var pr prompt
 		if err := p.dec.Decode(&pr); err != nil {
 			return p.jsonErr(err, off, field)
 		}
@@ -288,7 +288,7 @@ func (p *parser) parsePrompts(set *PromptSet) error {
 
 // validate checks the decoded set against the schema's rules and compiles
 // the regexes.
-func (p *parser) validate(set *PromptSet) []error {
+func (p *parser) validate(set *promptSet) []error {
 	var errs []error
 	bad := func(off int, field, format string, args ...any) {
 		errs = append(errs, p.errAt(off, field, format, args...))
@@ -331,21 +331,21 @@ func (p *parser) validate(set *PromptSet) []error {
 		switch {
 		case strings.TrimSpace(pr.Prompt) == "":
 			bad(off, field+".prompt", "missing or blank")
-		case len(pr.Prompt) > MaxPromptBytes:
-			bad(off, field+".prompt", "longer than %d bytes", MaxPromptBytes)
+		case len(pr.Prompt) > maxPromptBytes:
+			bad(off, field+".prompt", "longer than %d bytes", maxPromptBytes)
 		}
-		if pr.MaxTokens < 1 || pr.MaxTokens > MaxTokensLimit {
+		if pr.MaxTokens < 1 || pr.MaxTokens > maxTokensLimit {
 			what := fmt.Sprintf("is %d", pr.MaxTokens)
 			if pr.MaxTokens == 0 {
 				what = "is missing"
 			}
-			bad(off, field+".max_tokens", "%s; want 1 to %d", what, MaxTokensLimit)
+			bad(off, field+".max_tokens", "%s; want 1 to %d", what, maxTokensLimit)
 		}
 		if len(pr.Expect) == 0 && pr.ExpectRegex == "" {
 			bad(off, field, "needs expect (substrings) or expect_regex")
 		}
-		if len(pr.Expect) > MaxExpectations {
-			bad(off, field+".expect", "more than %d substrings", MaxExpectations)
+		if len(pr.Expect) > maxExpectations {
+			bad(off, field+".expect", "more than %d substrings", maxExpectations)
 		}
 		for j, s := range pr.Expect {
 			if strings.TrimSpace(s) == "" {
@@ -370,8 +370,8 @@ func (p *parser) validate(set *PromptSet) []error {
 	return errs
 }
 
-// MarshalPrompts renders set as the indented JSON of a prompt file.
-func MarshalPrompts(set *PromptSet) ([]byte, error) {
+// marshalPrompts renders set as the indented JSON of a prompt file.
+func marshalPrompts(set *promptSet) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

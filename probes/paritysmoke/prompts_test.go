@@ -11,14 +11,15 @@ import (
 )
 
 func TestDefaultPrompts(t *testing.T) {
-	set, err := ParsePrompts("default", DefaultPrompts())
+	set, err := parsePrompts("default", builtinPrompts())
 	if err != nil {
 		t.Fatalf("the shipped prompt file does not validate: %v", err)
 	}
 	if len(set.Prompts) != 10 {
 		t.Fatalf("default set has %d prompts, want 10", len(set.Prompts))
 	}
-	// The set must cover what the issue asks for; ids are prefixed by kind.
+	// The set must cover every kind of prompt (arithmetic, fact, code,
+	// list, long); ids are prefixed by kind.
 	kinds := map[string]int{}
 	for _, p := range set.Prompts {
 		kinds[strings.SplitN(p.ID, "-", 2)[0]]++
@@ -35,7 +36,7 @@ func TestDefaultPrompts(t *testing.T) {
 		}
 	}
 	// LoadPrompts("") is the same embedded set.
-	again, err := LoadPrompts("")
+	again, err := loadPrompts("")
 	if err != nil || len(again.Prompts) != 10 {
 		t.Fatalf("LoadPrompts(\"\") = %v, %v", again, err)
 	}
@@ -44,7 +45,7 @@ func TestDefaultPrompts(t *testing.T) {
 // The answers the end-to-end tests give the simulator must satisfy the
 // default expectations, and only because they contain what is expected.
 func TestDefaultExpectationsAgainstSimAnswers(t *testing.T) {
-	set, err := LoadPrompts("")
+	set, err := loadPrompts("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +56,10 @@ func TestDefaultExpectationsAgainstSimAnswers(t *testing.T) {
 			if !ok {
 				t.Fatalf("testdata/sim-answers.json has no answer for %s", p.ID)
 			}
-			if why := Problem(p, Answer{Text: a}); why != "" {
+			if why := problem(p, answer{Text: a}); why != "" {
 				t.Fatalf("good answer %q fails: %s", a, why)
 			}
-			if why := Problem(p, Answer{Text: "I cannot help with that."}); why == "" {
+			if why := problem(p, answer{Text: "I cannot help with that."}); why == "" {
 				t.Fatalf("an unrelated answer passes: the expectations check nothing")
 			}
 		})
@@ -120,7 +121,7 @@ func TestParsePromptsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParsePrompts("x.json", []byte(tt.file))
+			_, err := parsePrompts("x.json", []byte(tt.file))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -129,7 +130,7 @@ func TestParsePromptsErrors(t *testing.T) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
 			}
-			var pe *ParseError
+			var pe *parseError
 			if !errors.As(err, &pe) {
 				t.Errorf("error is not a *ParseError: %T", err)
 			}
@@ -138,32 +139,32 @@ func TestParsePromptsErrors(t *testing.T) {
 }
 
 func TestParsePromptsLimits(t *testing.T) {
-	big := make([]byte, MaxFileBytes+1)
-	if _, err := ParsePrompts("big", big); err == nil || !strings.Contains(err.Error(), "larger than") {
+	big := make([]byte, maxFileBytes+1)
+	if _, err := parsePrompts("big", big); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("oversized file: %v", err)
 	}
 	var b strings.Builder
 	b.WriteString(`{"version": 1, "prompts": [`)
-	for i := 0; i <= MaxPrompts; i++ {
+	for i := 0; i <= maxPrompts; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(`{"id": "p` + strings.Repeat("x", i%3) + `", "prompt": "p", "max_tokens": 1, "expect": ["x"]}`)
 	}
 	b.WriteString(`]}`)
-	if _, err := ParsePrompts("many", []byte(b.String())); err == nil || !strings.Contains(err.Error(), "too many prompts") {
+	if _, err := parsePrompts("many", []byte(b.String())); err == nil || !strings.Contains(err.Error(), "too many prompts") {
 		t.Fatalf("too many prompts: %v", err)
 	}
 }
 
 func TestLoadPromptsFile(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := LoadPrompts(filepath.Join(dir, "missing.json")); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if _, err := loadPrompts(filepath.Join(dir, "missing.json")); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 	path := filepath.Join(dir, "p.json")
 	os.WriteFile(path, []byte(`{"version": 1, "prompts": [{"id": "a", "prompt": "p", "max_tokens": 4, "expect_regex": "(?i)yes"}]}`), 0o644)
-	set, err := LoadPrompts(path)
+	set, err := loadPrompts(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,15 +174,15 @@ func TestLoadPromptsFile(t *testing.T) {
 }
 
 func TestMarshalPromptsRoundTrip(t *testing.T) {
-	set, err := LoadPrompts("")
+	set, err := loadPrompts("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := MarshalPrompts(set)
+	data, err := marshalPrompts(set)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := ParsePrompts("again", data)
+	again, err := parsePrompts("again", data)
 	if err != nil {
 		t.Fatalf("marshalled set does not parse: %v\n%s", err, data)
 	}
@@ -190,10 +191,10 @@ func TestMarshalPromptsRoundTrip(t *testing.T) {
 	}
 }
 
-func equalSets(a, b *PromptSet) bool {
-	strip := func(s *PromptSet) PromptSet {
+func equalSets(a, b *promptSet) bool {
+	strip := func(s *promptSet) promptSet {
 		c := *s
-		c.Prompts = make([]Prompt, len(s.Prompts))
+		c.Prompts = make([]prompt, len(s.Prompts))
 		for i, p := range s.Prompts {
 			p.re = nil
 			if len(p.Expect) == 0 {
@@ -209,25 +210,25 @@ func equalSets(a, b *PromptSet) bool {
 // FuzzParsePrompts: any input either fails with a positioned error or
 // yields a set that survives a marshal/parse round trip unchanged.
 func FuzzParsePrompts(f *testing.F) {
-	f.Add(DefaultPrompts())
+	f.Add(builtinPrompts())
 	f.Add([]byte(`{"version": 1, "prompts": [{"id": "a", "prompt": "p", "max_tokens": 4, "expect": ["x"]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		set, err := ParsePrompts("fuzz", data)
+		set, err := parsePrompts("fuzz", data)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("empty error message")
 			}
-			var pe *ParseError
+			var pe *parseError
 			if !errors.As(err, &pe) || pe.Line < 1 || pe.Col < 1 {
 				t.Fatalf("error without a position: %v", err)
 			}
 			return
 		}
-		out, err := MarshalPrompts(set)
+		out, err := marshalPrompts(set)
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := ParsePrompts("again", out)
+		again, err := parsePrompts("again", out)
 		if err != nil {
 			t.Fatalf("valid set does not re-parse: %v\n%s", err, out)
 		}

@@ -14,22 +14,22 @@ import (
 
 // capitalPrompt is asked of simulators whose answer to "capital of France"
 // the test sets; the simulator returns its tokens as logprobs.
-var capitalPrompt = Prompt{ID: "capital", Prompt: "What is the capital of France?", MaxTokens: 256, Expect: []string{"Paris"}}
+var capitalPrompt = prompt{ID: "capital", Prompt: "What is the capital of France?", MaxTokens: 256, Expect: []string{"Paris"}}
 
 // runOne sends capitalPrompt to a simulator answering primary and, when
 // reference is not "", to a second one answering reference, both asked
 // for logprobs, and judges the result as a tick does.
-func runOne(t *testing.T, primary, reference string) Result {
+func runOne(t *testing.T, primary, reference string) result {
 	t.Helper()
-	backend := func(role, answer string) *Backend {
+	backend := func(role, answer string) *backend {
 		sim := startSim(t, councilsim.Config{Answers: map[string]string{"capital of France": answer}})
-		return &Backend{Role: role, Client: plainClient(t, sim.PlainURL(), ""), Seed: 42, Logprobs: true}
+		return &backend{Role: role, Client: plainClient(t, sim.PlainURL(), ""), Seed: 42, Logprobs: true}
 	}
-	r := &Runner{Primary: backend("primary", primary), PromptTimeout: 5 * time.Second, MinPrefix: 8}
+	r := &runner{Primary: backend("primary", primary), PromptTimeout: 5 * time.Second, MinPrefix: 8}
 	if reference != "" {
 		r.Reference = backend("reference", reference)
 	}
-	results, err := r.Run(context.Background(), &PromptSet{Version: 1, Prompts: []Prompt{capitalPrompt}}, nil)
+	results, err := r.Run(context.Background(), &promptSet{Version: 1, Prompts: []prompt{capitalPrompt}}, nil)
 	if err != nil || len(results) != 1 {
 		t.Fatalf("Run = %d results, %v", len(results), err)
 	}
@@ -104,7 +104,7 @@ func TestGoldenHasNoReasoning(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runOne(t, tt.primary, "")
-			set := Golden([]Result{r}, "note")
+			set := goldenSet([]result{r}, "note")
 			p := set.Prompts[0]
 			if p.Observed != "Lyon, Marseille." {
 				t.Errorf("observed = %q", p.Observed)
@@ -143,7 +143,7 @@ func TestBackendAskReasoning(t *testing.T) {
 				io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			b := &Backend{Role: "primary", Client: plainClient(t, srv.URL, ""), Logprobs: true}
+			b := &backend{Role: "primary", Client: plainClient(t, srv.URL, ""), Logprobs: true}
 			a := b.Ask(context.Background(), capitalPrompt, 5*time.Second)
 			if a.Err != nil || a.Text != tt.text || a.ReasoningBytes != tt.reasoning || a.InlineReasoning != tt.inline || a.TokenCount() != tt.tokens {
 				t.Fatalf("Ask = text %q err %v reasoning %d inline %v tokens %d; want %q %d %v %d",

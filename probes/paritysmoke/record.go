@@ -16,16 +16,16 @@ import (
 // expectations no longer hold.
 const maxKeys = 3
 
-// ErrRecordExists: --record would overwrite a file and --force is not set.
-var ErrRecordExists = errors.New("record file exists (pass --force to replace it)")
+// errRecordExists: --record would overwrite a file and --force is not set.
+var errRecordExists = errors.New("record file exists (pass --force to replace it)")
 
-// Golden builds the prompt file an operator reviews after --record: each
+// goldenSet builds the prompt file an operator reviews after --record: each
 // prompt keeps the expectations that still hold against the observed answer
 // (they were vetted before); a prompt whose old expectations all fail gets
 // up to three key substrings picked from the answer instead. Observed keeps
 // the answer itself for the review. Results must all have usable answers.
-func Golden(results []Result, note string) *PromptSet {
-	set := &PromptSet{Version: schemaVersion, Note: note}
+func goldenSet(results []result, note string) *promptSet {
+	set := &promptSet{Version: schemaVersion, Note: note}
 	for _, r := range results {
 		p := r.Prompt
 		text := r.Primary.Text
@@ -40,9 +40,9 @@ func Golden(results []Result, note string) *PromptSet {
 			re = ""
 		}
 		if len(keep) == 0 && re == "" {
-			keep = KeySubstrings(text, maxKeys)
+			keep = keySubstrings(text, maxKeys)
 		}
-		set.Prompts = append(set.Prompts, Prompt{
+		set.Prompts = append(set.Prompts, prompt{
 			ID: p.ID, Prompt: p.Prompt, MaxTokens: p.MaxTokens,
 			Expect: keep, ExpectRegex: re,
 			Observed: truncateBytes(strings.TrimSpace(text), maxObservedLen),
@@ -62,17 +62,17 @@ func init() {
 	}
 }
 
-// KeySubstrings picks up to n distinctive words of text, in the order they
+// keySubstrings picks up to n distinctive words of text, in the order they
 // appear: numbers first, then identifiers and capitalised words, then the
 // longest other words; stop words and single letters are skipped. An
 // answer of only short tokens yields its first token.
-func KeySubstrings(text string, n int) []string {
+func keySubstrings(text string, n int) []string {
 	type cand struct {
 		word  string
 		score int
 		pos   int
 	}
-	toks := Tokenize(text)
+	toks := tokenize(text)
 	seen := map[string]bool{}
 	var cands []cand
 	for i, w := range toks.Toks {
@@ -124,19 +124,19 @@ func truncateBytes(s string, n int) string {
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
-// WriteGolden validates set by parsing its own output and writes it to path
+// writeGolden validates set by parsing its own output and writes it to path
 // atomically. An existing file is replaced only with force.
-func WriteGolden(path string, set *PromptSet, force bool) ([]byte, error) {
-	data, err := MarshalPrompts(set)
+func writeGolden(path string, set *promptSet, force bool) ([]byte, error) {
+	data, err := marshalPrompts(set)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ParsePrompts(path, data); err != nil {
+	if _, err := parsePrompts(path, data); err != nil {
 		return nil, fmt.Errorf("recorded prompt file would not validate: %w", err)
 	}
 	if !force {
 		if _, err := os.Lstat(path); err == nil {
-			return nil, fmt.Errorf("%s: %w", path, ErrRecordExists)
+			return nil, fmt.Errorf("%s: %w", path, errRecordExists)
 		}
 	}
 	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
@@ -145,8 +145,8 @@ func WriteGolden(path string, set *PromptSet, force bool) ([]byte, error) {
 	return data, nil
 }
 
-// RecordNote is the note of a recorded file: when and from where.
-func RecordNote(now time.Time, backend, model string) string {
+// recordNote is the note of a recorded file: when and from where.
+func recordNote(now time.Time, backend, model string) string {
 	return fmt.Sprintf("recorded %s by council-parity-smoke --record from %s (model %s); review every expect list before using this file",
 		now.UTC().Format(time.RFC3339), backend, orNone(model))
 }

@@ -27,7 +27,7 @@ func TestKeySubstrings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := KeySubstrings(tt.text, 3)
+			got := keySubstrings(tt.text, 3)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("KeySubstrings(%q) = %q, want %q", tt.text, got, tt.want)
 			}
@@ -42,12 +42,12 @@ func TestKeySubstrings(t *testing.T) {
 
 func TestGolden(t *testing.T) {
 	re := regexp.MustCompile(`(?i)paris`)
-	results := []Result{
-		{Prompt: Prompt{ID: "kept", Prompt: "p1", MaxTokens: 4, Expect: []string{"42", "gone"}}, Primary: Answer{Text: " 42 \n"}},
-		{Prompt: Prompt{ID: "regex", Prompt: "p2", MaxTokens: 8, ExpectRegex: re.String(), re: re}, Primary: Answer{Text: "PARIS"}},
-		{Prompt: Prompt{ID: "new", Prompt: "p3", MaxTokens: 8, Expect: []string{"Mercury"}}, Primary: Answer{Text: "Jupiter and Saturn"}},
+	results := []result{
+		{Prompt: prompt{ID: "kept", Prompt: "p1", MaxTokens: 4, Expect: []string{"42", "gone"}}, Primary: answer{Text: " 42 \n"}},
+		{Prompt: prompt{ID: "regex", Prompt: "p2", MaxTokens: 8, ExpectRegex: re.String(), re: re}, Primary: answer{Text: "PARIS"}},
+		{Prompt: prompt{ID: "new", Prompt: "p3", MaxTokens: 8, Expect: []string{"Mercury"}}, Primary: answer{Text: "Jupiter and Saturn"}},
 	}
-	set := Golden(results, "note")
+	set := goldenSet(results, "note")
 	if set.Version != 1 || set.Note != "note" || len(set.Prompts) != 3 {
 		t.Fatalf("Golden = %+v", set)
 	}
@@ -73,12 +73,12 @@ func TestGolden(t *testing.T) {
 func TestWriteGolden(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "golden.json")
-	set := &PromptSet{Version: 1, Note: RecordNote(time.Date(2026, 4, 20, 3, 0, 0, 0, time.UTC), "http://127.0.0.1:1337", ""),
-		Prompts: []Prompt{{ID: "a", Prompt: "q", MaxTokens: 4, Expect: []string{"x"}, Observed: "x"}}}
-	if _, err := WriteGolden(path, set, false); err != nil {
+	set := &promptSet{Version: 1, Note: recordNote(time.Date(2026, 4, 20, 3, 0, 0, 0, time.UTC), "http://127.0.0.1:1337", ""),
+		Prompts: []prompt{{ID: "a", Prompt: "q", MaxTokens: 4, Expect: []string{"x"}, Observed: "x"}}}
+	if _, err := writeGolden(path, set, false); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadPrompts(path)
+	got, err := loadPrompts(path)
 	if err != nil {
 		t.Fatalf("written file does not load: %v", err)
 	}
@@ -87,21 +87,21 @@ func TestWriteGolden(t *testing.T) {
 	}
 	before, _ := os.ReadFile(path)
 	set.Prompts[0].Expect = []string{"y"}
-	if _, err := WriteGolden(path, set, false); !errors.Is(err, ErrRecordExists) {
+	if _, err := writeGolden(path, set, false); !errors.Is(err, errRecordExists) {
 		t.Fatalf("overwrite without force: %v", err)
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Fatal("file changed without --force")
 	}
-	if _, err := WriteGolden(path, set, true); err != nil {
+	if _, err := writeGolden(path, set, true); err != nil {
 		t.Fatalf("overwrite with force: %v", err)
 	}
-	if got, _ := LoadPrompts(path); got.Prompts[0].Expect[0] != "y" {
+	if got, _ := loadPrompts(path); got.Prompts[0].Expect[0] != "y" {
 		t.Fatal("force did not replace the file")
 	}
 	// An invalid set is never written.
-	bad := &PromptSet{Version: 1, Prompts: []Prompt{{ID: "a", Prompt: "q", MaxTokens: 0, Expect: []string{"x"}}}}
-	if _, err := WriteGolden(filepath.Join(dir, "bad.json"), bad, false); err == nil {
+	bad := &promptSet{Version: 1, Prompts: []prompt{{ID: "a", Prompt: "q", MaxTokens: 0, Expect: []string{"x"}}}}
+	if _, err := writeGolden(filepath.Join(dir, "bad.json"), bad, false); err == nil {
 		t.Fatal("invalid set written")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bad.json")); !errors.Is(err, os.ErrNotExist) {

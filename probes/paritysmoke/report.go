@@ -13,11 +13,11 @@ import (
 // reasonWidth caps the reason column so a row fits a terminal line.
 const reasonWidth = 90
 
-// WriteTable writes the human report: one row per prompt with its result,
+// writeTable writes the human report: one row per prompt with its result,
 // latency, tokens (the common prefix with the reference as prefix/tokens)
 // and the reason, then a one-line total. Colour follows fatih/color
 // (off without a terminal or with NO_COLOR).
-func WriteTable(w io.Writer, results []Result, withRef bool) {
+func writeTable(w io.Writer, results []result, withRef bool) {
 	head := []string{"ID", "RESULT", "LATENCY", "TOKENS", "REASON"}
 	if withRef {
 		head = []string{"ID", "RESULT", "LATENCY", "REF", "PREFIX/TOKENS", "REASON"}
@@ -63,7 +63,7 @@ func WriteTable(w io.Writer, results []Result, withRef bool) {
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
-	failed := len(Failed(results))
+	failed := len(failed(results))
 	fmt.Fprintf(w, "%d/%d passed", len(results)-failed, len(results))
 	if withRef {
 		exact := 0
@@ -87,14 +87,14 @@ func latency(d time.Duration) string {
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
-func refLatency(r Result) string {
+func refLatency(r result) string {
 	if r.Reference == nil {
 		return "-"
 	}
 	return latency(r.Reference.Latency)
 }
 
-func prefixCell(r Result) string {
+func prefixCell(r result) string {
 	switch {
 	case r.Cmp == nil:
 		return "-"
@@ -104,7 +104,7 @@ func prefixCell(r Result) string {
 	return fmt.Sprintf("%d/%d", r.Cmp.Prefix, r.Cmp.Tokens)
 }
 
-func reasonCell(r Result) string {
+func reasonCell(r result) string {
 	var parts []string
 	if r.Reason != "" {
 		parts = append(parts, r.Reason)

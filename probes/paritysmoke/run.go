@@ -5,28 +5,28 @@ import (
 	"time"
 )
 
-// Result is the outcome of one prompt.
-type Result struct {
-	Prompt  Prompt
+// result is the outcome of one prompt.
+type result struct {
+	Prompt  prompt
 	Pass    bool
 	Reason  string
-	Primary Answer
+	Primary answer
 	// Reference is the reference's answer (nil without a reference).
-	Reference *Answer
+	Reference *answer
 	// RefProblem says why the reference's answer could not be compared
 	// (its own error, empty or garbage answer); the prompt is then judged
 	// on the primary alone, and the reference check reports it.
 	RefProblem string
 	// Cmp is the comparison (nil without a usable reference answer).
-	Cmp *Comparison
+	Cmp *comparison
 }
 
-// Runner sends a prompt set to the primary and, optionally, the reference,
+// runner sends a prompt set to the primary and, optionally, the reference,
 // one prompt at a time, and judges each answer.
-type Runner struct {
-	Primary *Backend
+type runner struct {
+	Primary *backend
 	// Reference is nil when no reference backend is configured.
-	Reference     *Backend
+	Reference     *backend
 	PromptTimeout time.Duration
 	MinPrefix     int
 }
@@ -35,8 +35,8 @@ type Runner struct {
 // prompt costs PromptTimeout and the rest still run. onResult sees each
 // result as soon as it is judged. Run stops early only when ctx ends (a
 // SIGTERM); the results so far are returned with ctx's error.
-func (r *Runner) Run(ctx context.Context, set *PromptSet, onResult func(Result)) ([]Result, error) {
-	results := make([]Result, 0, len(set.Prompts))
+func (r *runner) Run(ctx context.Context, set *promptSet, onResult func(result)) ([]result, error) {
+	results := make([]result, 0, len(set.Prompts))
 	for _, p := range set.Prompts {
 		if err := ctx.Err(); err != nil {
 			return results, err
@@ -55,20 +55,20 @@ func (r *Runner) Run(ctx context.Context, set *PromptSet, onResult func(Result))
 	return results, nil
 }
 
-func (r *Runner) one(ctx context.Context, p Prompt) Result {
-	res := Result{Prompt: p, Primary: r.Primary.Ask(ctx, p, r.PromptTimeout)}
-	res.Reason = Problem(p, res.Primary)
+func (r *runner) one(ctx context.Context, p prompt) result {
+	res := result{Prompt: p, Primary: r.Primary.Ask(ctx, p, r.PromptTimeout)}
+	res.Reason = problem(p, res.Primary)
 	if r.Reference != nil {
 		ref := r.Reference.Ask(ctx, p, r.PromptTimeout)
 		res.Reference = &ref
-		res.RefProblem = Unusable(ref)
+		res.RefProblem = unusable(ref)
 		if res.RefProblem == "" && res.Primary.Err == nil {
-			c := Compare(res.Primary, ref)
+			c := compare(res.Primary, ref)
 			res.Cmp = &c
 			// A divergence after some agreement is worth reading even when
 			// the answer already failed on its own (a looping tail diverges,
 			// too); at token 0 it only repeats that failure.
-			switch why := PrefixProblem(c, r.MinPrefix); {
+			switch why := prefixProblem(c, r.MinPrefix); {
 			case why == "":
 			case res.Reason == "":
 				res.Reason = why
@@ -81,9 +81,9 @@ func (r *Runner) one(ctx context.Context, p Prompt) Result {
 	return res
 }
 
-// Failed returns the results that did not pass.
-func Failed(results []Result) []Result {
-	var out []Result
+// failed returns the results that did not pass.
+func failed(results []result) []result {
+	var out []result
 	for _, r := range results {
 		if !r.Pass {
 			out = append(out, r)

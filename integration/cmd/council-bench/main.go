@@ -1,6 +1,6 @@
 // The council-bench command measures the built probes as whole processes
 // against the baselines they replace, in one run, and prints the ratios
-// (SPEC section 8):
+// (the targets are in docs/RELIABILITY.md):
 //
 //   - a guardian tick against a healthy simulator vs the shell equivalent,
 //     `curl -sf URL/v1/models | jq -e '.data | length > 0'` (wall and CPU);

@@ -162,7 +162,7 @@ type tickRow struct {
 }
 
 // rows are a measured pair's wall and CPU lines with their targets: the
-// guardian must beat its shell baseline on both (SPEC section 8); a pair
+// guardian must beat its shell baseline on both (docs/RELIABILITY.md); a pair
 // with a CPUTarget must stay under it.
 func (p pairResult) rows() []tickRow {
 	ow, oc := medians(p.Ours)

@@ -26,7 +26,8 @@ type config struct {
 	strict    bool
 }
 
-// Targets from SPEC section 8. MB is 10^6 bytes throughout.
+// The performance targets (docs/RELIABILITY.md): peak RSS and stripped
+// binary size. MB is 10^6 bytes throughout.
 const (
 	rssTarget  = 20e6
 	sizeTarget = 10e6
@@ -52,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, `usage: council-bench [flags]
 
 Measures the built probes (make build) as whole processes against the
-shell/openssl baselines they replace and prints the SPEC section 8 table;
+shell/openssl baselines they replace and prints the table of targets;
 results go to -out. Exit status: 0 when everything was measured (missed
 targets are marked MISSED in the table, and fail the run only with -strict),
 1 when something could not be measured or, with -strict, a target was

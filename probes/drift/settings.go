@@ -1,0 +1,67 @@
+package drift
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/hashcache"
+	"github.com/sanctum/council-probes/pkg/probe"
+)
+
+func flags(home string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "map", EnvVars: []string{"COUNCIL_DRIFT_MAP"}, Value: filepath.Join(home, ".sanctum", "council-drift.map"),
+			Usage: "drift map `FILE`: lines of <deployed path> = <canonical path relative to --repo>"},
+		&cli.StringFlag{Name: "repo", EnvVars: []string{"COUNCIL_DRIFT_REPO"}, Value: filepath.Join(home, "sanctum-rs"),
+			Usage: "git repository holding the canonical copies (compared at HEAD)"},
+		&cli.StringFlag{Name: "git", EnvVars: []string{"COUNCIL_GIT"}, Value: "git", Usage: "path of the git binary"},
+		&cli.StringSliceFlag{Name: "expect-agent", EnvVars: []string{"COUNCIL_EXPECT_AGENTS"},
+			Usage: "launchd label that must be loaded (repeatable); default: --primary-label and <label-prefix>.council-{guardian,canary,drift,integrity,parity-smoke}"},
+		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(defaultWatched...),
+			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable); set here, the interval wins over the one the probe records in its state file"},
+		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"COUNCIL_DRIFT_TIMEOUT"}, Value: time.Minute,
+			Usage: "time limit of each group of checks (git and hashing, launchctl)"},
+		&cli.DurationFlag{Name: "full-rehash", EnvVars: []string{"COUNCIL_DRIFT_FULL_REHASH"}, Value: hashcache.DefaultFullEvery,
+			Usage: "re-hash every deployed file, ignoring the cache, at least this often"},
+	}
+}
+
+// settings are drift's own settings, read from its flags.
+type settings struct {
+	MapFile      string
+	Repo         string
+	Git          string
+	ExpectAgents []string
+	Watched      []watchedProbe
+	Timeout      time.Duration
+	FullRehash   time.Duration
+}
+
+// settingsFrom reads drift's flags; expected agents default from the layout.
+func settingsFrom(t *probe.Tick) (settings, error) {
+	c := t.C
+	cfg := settings{
+		MapFile: c.String("map"), Repo: c.String("repo"), Git: c.String("git"),
+		ExpectAgents: c.StringSlice("expect-agent"), Timeout: c.Duration("timeout"), FullRehash: c.Duration("full-rehash"),
+	}
+	if len(cfg.ExpectAgents) == 0 {
+		cfg.ExpectAgents = defaultExpectedAgents(t.Common.PrimaryLabel, t.Common.LabelPrefix)
+	}
+	if cfg.Timeout <= 0 {
+		return cfg, fmt.Errorf("bad --timeout %s: want a positive duration", cfg.Timeout)
+	}
+	w, err := parseWatched(c.StringSlice("watch-probe"))
+	if err != nil {
+		return cfg, err
+	}
+	if c.IsSet("watch-probe") {
+		for i := range w {
+			w[i].FromOperator = true
+		}
+	}
+	cfg.Watched = w
+	return cfg, nil
+}
