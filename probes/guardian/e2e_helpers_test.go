@@ -26,37 +26,15 @@ import (
 var guardianBin, launchctlBin, simBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "guardian-e2e-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		for _, b := range []struct {
-			out       *string
-			pkg, name string
-		}{
-			{&guardianBin, "github.com/sanctum/council-probes/probes/guardian/cmd/council-guardian", "council-guardian"},
-			{&simBin, "github.com/sanctum/council-probes/pkg/councilsim/cmd/council-sim", "council-sim"},
-		} {
-			if *b.out, err = probetest.Build(dir, b.pkg, b.name); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return 1
-			}
-		}
-		if launchctlBin, err = probetest.BuildFakeLaunchctl(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+	probetest.RunMain(m,
+		probetest.Binary{Out: &guardianBin, Pkg: "github.com/sanctum/council-probes/probes/guardian/cmd/council-guardian", Name: "council-guardian"},
+		probetest.Binary{Out: &simBin, Pkg: "github.com/sanctum/council-probes/pkg/councilsim/cmd/council-sim", Name: "council-sim"},
+		probetest.FakeLaunchctl(&launchctlBin),
 		// simBin is the rigs' --primary-binary: give it the Metal library
 		// restore-primary's checks want beside it.
-		if err := os.WriteFile(filepath.Join(dir, "mlx.metallib"), []byte("MTLB metal library"), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}())
+		probetest.Setup(func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "mlx.metallib"), []byte("MTLB metal library"), 0o644)
+		}))
 }
 
 const (

@@ -446,8 +446,9 @@ func TestServerFailureIsSkipped(t *testing.T) {
 // the decline began (the bases and samples are read from the events, so
 // the judgement is the probe's own measurement).
 func TestSlowDeclineEndToEnd(t *testing.T) {
-	t.Parallel()
-	// A longer usual TTFT than the other tests', so the process's own
+	// Not parallel: it judges real time to first token, so it runs while
+	// this package's other end-to-end tests wait, away from their load. A
+	// longer usual TTFT than the other tests', so the process's own
 	// overhead and a loaded machine's jitter are small against one 5% step.
 	const base = 500 * time.Millisecond
 	f := newFixture(t, func(c *councilsim.Config) { c.Pace.TTFT = base })
