@@ -180,6 +180,25 @@ type Metrics struct {
 	RequestsWaiting *float64 `json:"requests_waiting,omitempty"`
 	// KVCacheUsage is a ratio, 1 = full.
 	KVCacheUsage *float64 `json:"kv_cache_usage_ratio,omitempty"`
+	// TokensTotal counts the tokens the server has processed (prompt and
+	// generated) since it started: between two reads it advances on a
+	// server at work and stands still on a stuck one.
+	TokensTotal *float64 `json:"tokens_total,omitempty"`
+}
+
+// addCounters is the sum of the counters that exist; nil when none does.
+func addCounters(cs ...*float64) *float64 {
+	var acc *float64
+	for _, c := range cs {
+		if c == nil {
+			continue
+		}
+		if acc == nil {
+			acc = float(0)
+		}
+		*acc += *c
+	}
+	return acc
 }
 
 // Adapter asks one kind of server about itself. A method returns an error

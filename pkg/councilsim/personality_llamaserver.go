@@ -54,6 +54,7 @@ func (s *Sim) llamaRoutes(mux *http.ServeMux) {
 		})
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		running, waiting, tokens := s.reportedLoad()
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprintf(w, `# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.
 # TYPE llamacpp:prompt_tokens_total counter
@@ -63,8 +64,8 @@ llamacpp:prompt_tokens_total %d
 llamacpp:requests_processing %d
 # HELP llamacpp:requests_deferred Number of requests deferred.
 # TYPE llamacpp:requests_deferred gauge
-llamacpp:requests_deferred 0
-`, s.Requests()*8, s.persona.inflight.Load())
+llamacpp:requests_deferred %d
+`, tokens, running, waiting)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONRaw(w, http.StatusNotFound, `{"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}`)
