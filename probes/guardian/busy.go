@@ -21,7 +21,7 @@ const ReasonRequests = "requests"
 // is not zero) is never busy by this rule: its CPU decides, as without a
 // backend. why says what the reads showed, for the event.
 func RequestsBusy(before, after backend.Metrics) (busy bool, why string) {
-	run, t0, t1 := after.RequestsRunning, before.TokensTotal, after.TokensTotal
+	run, t0, t1 := after.RequestsRunning, before.ProgressTotal, after.ProgressTotal
 	switch {
 	case run == nil || t0 == nil || t1 == nil:
 		return false, "the server does not report its running requests and token counter"

@@ -9,7 +9,7 @@ import (
 func TestRequestsBusy(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	m := func(running, tokens *float64) backend.Metrics {
-		return backend.Metrics{RequestsRunning: running, TokensTotal: tokens}
+		return backend.Metrics{RequestsRunning: running, ProgressTotal: tokens}
 	}
 	for _, tc := range []struct {
 		name          string
