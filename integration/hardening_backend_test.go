@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/sanctum/council-probes/pkg/councilsim"
 	"github.com/sanctum/council-probes/pkg/probetest"
@@ -14,10 +17,11 @@ const (
 	fBackendEngineDead = "engine dead, /v1/models up (vLLM)"
 	fBackendUnloaded   = "model not loaded (Ollama)"
 	fBackendOnCPU      = "model on CPU (Ollama)"
+	fBackendBusy       = "chat hung, requests advancing (vLLM)"
 )
 
 func init() {
-	register("guardian", []string{fBackendLoading, fBackendEngineDead, fBackendUnloaded, fBackendOnCPU}, guardianBackendCells)
+	register("guardian", []string{fBackendLoading, fBackendEngineDead, fBackendUnloaded, fBackendOnCPU, fBackendBusy}, guardianBackendCells)
 }
 
 func personality(p councilsim.Personality, f councilsim.BackendFault) func(*councilsim.Config) {
@@ -48,5 +52,27 @@ func guardianBackendCells() []cell {
 		{fault: fBackendOnCPU, sim: personality(councilsim.PersonalityOllama, councilsim.BackendFaultOnCPU), args: model,
 			want: want{code: 1, event: "model_on_cpu", check: "model_on_cpu", alert: delivered, then: serverNotRestarted},
 			note: "/api/ps size_vram < size: warns on model_on_cpu, never restarts"},
+		{fault: fBackendBusy,
+			setup: func(t *testing.T, w *world) {
+				p := w.loadPrimarySim(false, "--personality", "vllm")
+				w.args = append(w.args, "--backend", "vllm")
+				w.primaryFault(p, "wedge")
+				resp, err := http.Post(p.Control+"/backend-load", "application/json", strings.NewReader(`{"running":2,"waiting":1}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				w.canaryHang(2, time.Now())
+			},
+			want: want{code: 0, event: "probe_skip_busy", check: "wedged", then: func(t *testing.T, w *world) {
+				serverNotRestarted(t, w)
+				if hasCall(w.ld.Calls(), "kickstart -k") {
+					t.Errorf("kickstart -k of a server at work: %q", w.ld.Calls())
+				}
+				if ev := probetest.Find(w.events(), "probe_skip_busy", "wedged"); len(ev) == 0 || ev[0]["reason"] != "requests" {
+					t.Errorf("probe_skip_busy %v: want reason requests", ev)
+				}
+			}},
+			note: "canary hang x2, idle CPU, /metrics shows requests running with tokens advancing: probe_skip_busy reason=requests until --max-busy"},
 	}
 }

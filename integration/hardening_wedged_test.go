@@ -39,13 +39,15 @@ var wedgedCPUArgs = []string{"--cpu-window", "2s", "--idle-cpu", "0.05", "--veri
 type primarySim struct{ URL, Control string }
 
 // loadPrimarySim writes the primary's plist (council-sim, with a control
-// listener) and bootstraps it; it returns once the simulator serves.
-func (w *world) loadPrimarySim(keepAlive bool) primarySim {
+// listener, and extra flags) and bootstraps it; it returns once the
+// simulator serves.
+func (w *world) loadPrimarySim(keepAlive bool, extra ...string) primarySim {
 	w.t.Helper()
 	port, ctl := probetest.FreePort(w.t), probetest.FreePort(w.t)
 	p := primarySim{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Control: fmt.Sprintf("http://127.0.0.1:%d", ctl)}
 	args := []string{simBin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--control", fmt.Sprintf("127.0.0.1:%d", ctl),
 		"--access-log", filepath.Join(w.home.LogDir, "sanctum-mlx.log"), "--slow-delay", "1h"}
+	args = append(args, extra...)
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">

@@ -180,6 +180,27 @@ type Metrics struct {
 	RequestsWaiting *float64 `json:"requests_waiting,omitempty"`
 	// KVCacheUsage is a ratio, 1 = full.
 	KVCacheUsage *float64 `json:"kv_cache_usage_ratio,omitempty"`
+	// ProgressTotal is the sum of the server's work counters since it
+	// started (prompt and generated tokens; for llama-server also its
+	// decode calls, since it counts generated tokens only when a request
+	// ends): between two reads it advances on a server at work and stands
+	// still on a stuck one. Its value means nothing on its own.
+	ProgressTotal *float64 `json:"progress_total,omitempty"`
+}
+
+// addCounters is the sum of the counters that exist; nil when none does.
+func addCounters(cs ...*float64) *float64 {
+	var acc *float64
+	for _, c := range cs {
+		if c == nil {
+			continue
+		}
+		if acc == nil {
+			acc = float(0)
+		}
+		*acc += *c
+	}
+	return acc
 }
 
 // Adapter asks one kind of server about itself. A method returns an error

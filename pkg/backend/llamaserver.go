@@ -68,5 +68,6 @@ func (a llamaAdapter) Metrics(ctx context.Context) (Metrics, error) {
 		RequestsRunning: f.Sum("llamacpp:requests_processing"),
 		RequestsWaiting: f.Sum("llamacpp:requests_deferred"),
 		KVCacheUsage:    f.Max("llamacpp:kv_cache_usage_ratio"),
+		ProgressTotal:   addCounters(f.Sum("llamacpp:prompt_tokens_total"), f.Sum("llamacpp:tokens_predicted_total"), f.Sum("llamacpp:n_decode_total")),
 	}, nil
 }

@@ -80,5 +80,6 @@ func (a vllmAdapter) Metrics(ctx context.Context) (Metrics, error) {
 		RequestsRunning: f.Sum("vllm:num_requests_running"),
 		RequestsWaiting: f.Sum("vllm:num_requests_waiting"),
 		KVCacheUsage:    f.Max("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
+		ProgressTotal:   addCounters(f.Sum("vllm:prompt_tokens_total"), f.Sum("vllm:generation_tokens_total")),
 	}, nil
 }

@@ -52,6 +52,7 @@ Control listener:
   POST /fault  {"ttft":"400ms","token_delay":"30ms","system_fingerprint":"fp_2"}  (pace)
   GET  /state
   POST /backend-fault  {"fault":"loading","loading_for":"30s"}  (the --personality's faults)
+  POST /backend-load   {"running":2,"waiting":1}  (other clients' requests in /metrics)
 
 Pace: --ttft delays the first token, --token-delay every later one; a
 prompt containing "count from 1" is answered by counting, up to max_tokens.

@@ -69,6 +69,7 @@ func (s *Sim) controlHandler() http.Handler {
 		writeJSON(w, http.StatusOK, s.State())
 	})
 	mux.HandleFunc("POST /backend-fault", s.backendFaultHandler)
+	mux.HandleFunc("POST /backend-load", s.backendLoadHandler)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found_error", fmt.Sprintf("no route for %s %s (control: POST /fault, GET /state)", r.Method, r.URL.Path))
 	})

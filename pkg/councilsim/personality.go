@@ -137,6 +137,62 @@ type persona struct {
 	// inflight counts chat requests being served, reported as the
 	// server's "requests running" metric.
 	inflight atomic.Int64
+	// otherRunning and otherWaiting are other clients' requests the
+	// metrics report on top of inflight (SetReportedLoad); otherTokens is
+	// what those clients have been served so far.
+	otherRunning, otherWaiting, otherTokens atomic.Int64
+}
+
+// BackendLoadRequest is the body of POST /backend-load on the control
+// listener: other clients' requests the server's /metrics reports.
+type BackendLoadRequest struct {
+	Running int `json:"running"`
+	Waiting int `json:"waiting"`
+}
+
+// otherTokensPerRead is how many tokens each running request of another
+// client is served between two reads of /metrics.
+const otherTokensPerRead = 16
+
+// SetReportedLoad makes the personality's /metrics report running and
+// waiting requests of other clients on top of the chats the simulator
+// serves (llama-server and vLLM export them). While any runs, every read
+// of /metrics finds the token counters advanced, as on a server at work;
+// a stuck chat alone leaves them still, as on a wedged one.
+func (s *Sim) SetReportedLoad(running, waiting int) error {
+	if running < 0 || waiting < 0 {
+		return fmt.Errorf("set reported load: running %d and waiting %d must not be negative", running, waiting)
+	}
+	s.persona.otherRunning.Store(int64(running))
+	s.persona.otherWaiting.Store(int64(waiting))
+	s.log.Info("backend load set", "personality", string(s.persona.kind), "running", running, "waiting", waiting)
+	return nil
+}
+
+// reportedLoad is what /metrics says: requests running (the chats being
+// served and other clients'), waiting, and tokens processed so far. Each
+// call is one read: other clients' running requests advance the tokens.
+func (s *Sim) reportedLoad() (running, waiting, tokens int64) {
+	p := s.persona
+	others := p.otherRunning.Load()
+	done := p.otherTokens.Add(others * otherTokensPerRead)
+	return p.inflight.Load() + others, p.otherWaiting.Load(), int64(s.Requests())*8 + done
+}
+
+// backendLoadHandler serves POST /backend-load on the control listener.
+func (s *Sim) backendLoadHandler(w http.ResponseWriter, r *http.Request) {
+	var req BackendLoadRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid backend load request: "+err.Error())
+		return
+	}
+	if err := s.SetReportedLoad(req.Running, req.Waiting); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, req)
 }
 
 // SetBackendFault switches the personality's fault; loadingFor bounds

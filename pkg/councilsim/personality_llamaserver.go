@@ -54,17 +54,21 @@ func (s *Sim) llamaRoutes(mux *http.ServeMux) {
 		})
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		running, waiting, tokens := s.reportedLoad()
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprintf(w, `# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.
 # TYPE llamacpp:prompt_tokens_total counter
-llamacpp:prompt_tokens_total %d
+llamacpp:prompt_tokens_total %[1]d
+# HELP llamacpp:n_decode_total Total number of llama_decode() calls
+# TYPE llamacpp:n_decode_total counter
+llamacpp:n_decode_total %[1]d
 # HELP llamacpp:requests_processing Number of requests processing.
 # TYPE llamacpp:requests_processing gauge
-llamacpp:requests_processing %d
+llamacpp:requests_processing %[2]d
 # HELP llamacpp:requests_deferred Number of requests deferred.
 # TYPE llamacpp:requests_deferred gauge
-llamacpp:requests_deferred 0
-`, s.Requests()*8, s.persona.inflight.Load())
+llamacpp:requests_deferred %[3]d
+`, tokens, running, waiting)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONRaw(w, http.StatusNotFound, `{"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}`)

@@ -39,7 +39,8 @@ func (s *Sim) vllmRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"version": v})
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		running, waiting, kv := s.persona.inflight.Load(), int64(0), 0.02
+		running, waiting, tokens := s.reportedLoad()
+		kv := 0.02
 		if s.BackendFault() == BackendFaultKVFull {
 			running, waiting, kv = running+4, 3, 1.0
 		}
@@ -57,7 +58,7 @@ vllm:kv_cache_usage_perc{%[1]s} %[4]g
 # HELP vllm:prompt_tokens_total Number of prefill tokens processed.
 # TYPE vllm:prompt_tokens_total counter
 vllm:prompt_tokens_total{%[1]s} %[5]d.0
-`, labels, running, waiting, kv, s.Requests()*8)
+`, labels, running, waiting, kv, tokens)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONRaw(w, http.StatusNotFound, `{"detail":"Not Found"}`)

@@ -39,7 +39,7 @@ const (
 // Reasons of a wedged restart, in its events and alert.
 const (
 	ReasonIdle    = "idle"    // hang + idle CPU: deadlocked
-	ReasonRunaway = "runaway" // hang + busy CPU for longer than --max-busy
+	ReasonRunaway = "runaway" // hang + busy (CPU or requests) for longer than --max-busy
 )
 
 // canaryHangChecks are the canary channels that mean "chat does not
@@ -157,7 +157,8 @@ func ReadHangEvidence(path string, after int, interval time.Duration, now time.T
 }
 
 // checkWedged runs when /v1/models passed: if the canary says chat hangs,
-// the primary's CPU decides between wedged (restart) and working (wait).
+// the primary's CPU, or the server's own metrics where it exports them
+// (RequestsBusy), decide between wedged (restart) and working (wait).
 func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 	t := g.t
 	w, err := wedgedSettingsFrom(t.C, t.Common.StateDir)
@@ -203,6 +204,10 @@ func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 			"reason", fmt.Sprintf("the primary (pid %d) started %s ago, inside the %s start-up grace: not judged", pid, age.Round(time.Second), g.s.StartupGrace))
 		return nil
 	}
+	// The server's own metrics, read on both sides of the CPU window, can
+	// say it is at work where its CPU does not (a GPU server's CPU idles
+	// while it serves): see RequestsBusy.
+	metricsBefore := g.readServerMetrics(ctx)
 	usage, err := proccpu.New().Sample(ctx, info.PID, w.CPUWindow)
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -220,7 +225,14 @@ func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 		"cpu_pct", round2(cpuPct), "cpu_window_ms", usage.Window.Milliseconds(), "idle_cpu_pct", round2(w.IdleCPU * 100)}
 
 	reason := ReasonIdle
+	busyBy := ""
 	if !usage.Below(w.IdleCPU) {
+		busyBy = "cpu"
+	} else if busy, why := RequestsBusy(metricsBefore, g.readServerMetrics(ctx)); busy {
+		busyBy = ReasonRequests
+		attrs = append(attrs, "requests_running", *t.ServerMetrics.RequestsRunning, "busy_detail", why)
+	}
+	if busyBy != "" {
 		since := g.busySince()
 		if since.IsZero() {
 			since = t.Now()
@@ -230,14 +242,19 @@ func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 		}
 		busyFor := max(t.Now().Sub(since), 0)
 		if busyFor < w.MaxBusy {
-			t.Log.Info("probe_skip_busy", append(attrs, "check", CheckWedged, "reason", "cpu",
+			t.Log.Info("probe_skip_busy", append(attrs, "check", CheckWedged, "reason", busyBy,
 				"busy_ms", busyFor.Milliseconds(), "max_busy_ms", w.MaxBusy.Milliseconds())...)
-			t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the primary is working (%.1f%% CPU): not restarted",
-				ev.Check, ev.Consecutive, cpuPct))
+			if busyBy == ReasonRequests {
+				t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the server is serving %g request(s) (%.1f%% CPU): not restarted",
+					ev.Check, ev.Consecutive, *t.ServerMetrics.RequestsRunning, cpuPct))
+			} else {
+				t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the primary is working (%.1f%% CPU): not restarted",
+					ev.Check, ev.Consecutive, cpuPct))
+			}
 			return nil
 		}
 		reason = ReasonRunaway
-		attrs = append(attrs, "busy_ms", busyFor.Milliseconds())
+		attrs = append(attrs, "busy_ms", busyFor.Milliseconds(), "busy_by", busyBy)
 	}
 
 	// Wedged (or a runaway): the primary is restarted, as for unreachable.
@@ -246,8 +263,8 @@ func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 		msg = fmt.Sprintf("primary %s is wedged: /v1/models answers but chat has hung for %d canary tick(s) (%s) and its CPU is idle (%.1f%% of a core over %s); restarting",
 			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, cpuPct, usage.Window.Round(time.Second))
 	} else {
-		msg = fmt.Sprintf("primary %s is a runaway: chat has hung for %d canary tick(s) (%s) while its CPU stayed busy (%.1f%% of a core) for over %s; restarting",
-			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, cpuPct, w.MaxBusy)
+		msg = fmt.Sprintf("primary %s is a runaway: chat has hung for %d canary tick(s) (%s) while it stayed busy (%s; %.1f%% of a core) for over %s; restarting",
+			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, busyBy, cpuPct, w.MaxBusy)
 	}
 	cause := g.causeFrom(info, g.primaryLogTail())
 	t.Fail(CheckWedged, "wedged", alert.Error, withCause(msg, cause), append(append(attrs, "reason", reason), cause.attrs()...)...)

@@ -39,7 +39,26 @@ type measured struct {
 	// configured).
 	Busy    int
 	BusyErr string
+	// BusyRequests counts other clients' requests the server's metrics
+	// reported around the sample (otherRequests); BusyWhy says so.
+	BusyRequests int
+	BusyWhy      string
 }
+
+// busy says whether other work shared the server during the sample, and
+// by which evidence.
+func (m measured) busy() (bool, string) {
+	switch {
+	case m.Busy > 0:
+		return true, busyByLog
+	case m.BusyRequests > 0:
+		return true, busyByRequests
+	}
+	return false, ""
+}
+
+// others is how many other requests the sample saw, by either evidence.
+func (m measured) others() int { return max(m.Busy, m.BusyRequests) }
 
 // sampler takes samples over Client (the side effect, for tests).
 type sampler struct {

@@ -30,9 +30,13 @@ func tick(ctx context.Context, t *probe.Tick) error {
 		return err
 	}
 	client := openai.New(t.Client).WithLimits(openai.Limits{Stall: s.Stall})
+	before := serverMetrics(ctx, t)
 	m := sampler{Client: client}.take(ctx, s)
 	if ctx.Err() != nil {
 		return ctx.Err() // cancelled by a signal: report nothing
+	}
+	if m.Skip == "" {
+		m.BusyRequests, m.BusyWhy = otherRequests(before, serverMetrics(ctx, t))
 	}
 	var b baseline
 	if _, err := t.State.Get(stateKey, &b); err != nil {
@@ -62,7 +66,7 @@ func report(t *probe.Tick, s settings, b *baseline, m measured) {
 	}
 	var v verdict
 	result := resultBusy
-	if m.Busy > 0 {
+	if busy, _ := m.busy(); busy {
 		v = s.Rules.Compare(b, m.Sample)
 	} else {
 		v = s.Rules.Observe(b, m.Sample)
@@ -83,7 +87,7 @@ func report(t *probe.Tick, s settings, b *baseline, m measured) {
 	output(t, m, v)
 
 	if result == resultBusy {
-		t.OKSummary(fmt.Sprintf("busy (%d other request(s) during the sample), not judged: %s", m.Busy, speeds(m, v)))
+		t.OKSummary(fmt.Sprintf("busy (%d other request(s) during the sample), not judged: %s", m.others(), speeds(m, v)))
 		return
 	}
 	judge(t, s, m, v)
@@ -193,6 +197,12 @@ func sampleAttrs(s settings, b *baseline, m measured, v verdict) []any {
 	}
 	if m.Busy > 0 {
 		a = append(a, "busy_requests", m.Busy)
+	}
+	if busy, reason := m.busy(); busy {
+		a = append(a, "busy_reason", reason)
+	}
+	if m.BusyRequests > 0 {
+		a = append(a, "busy_server_requests", m.BusyRequests, "busy_detail", m.BusyWhy)
 	}
 	if m.BusyErr != "" {
 		a = append(a, "busy_scan_error", redact.String(m.BusyErr))
