@@ -43,6 +43,27 @@ type primarySim struct{ URL, Control string }
 // simulator serves.
 func (w *world) loadPrimarySim(keepAlive bool, extra ...string) primarySim {
 	w.t.Helper()
+	// The ports are found free, then released for the simulator to take:
+	// under the matrix's parallel load another listener can take one in
+	// between, and the simulator then exits at start. Such a start is
+	// retried on fresh ports; a simulator that never serves still fails.
+	for attempt := 1; ; attempt++ {
+		p := w.bootstrapPrimarySim(keepAlive, extra)
+		if w.servesFault(p, "none", 20*time.Second) {
+			w.args = append(append(w.args, "--url", p.URL), wedgedCPUArgs...)
+			return p
+		}
+		if attempt == 3 {
+			w.t.Fatalf("the primary simulator never served with fault none (3 starts)")
+		}
+		w.launchctl("bootout", domain()+"/com.sanctum.mlx")
+	}
+}
+
+// bootstrapPrimarySim writes the primary's plist for council-sim on fresh
+// ports and bootstraps it in the fake launchd.
+func (w *world) bootstrapPrimarySim(keepAlive bool, extra []string) primarySim {
+	w.t.Helper()
 	port, ctl := probetest.FreePort(w.t), probetest.FreePort(w.t)
 	p := primarySim{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Control: fmt.Sprintf("http://127.0.0.1:%d", ctl)}
 	args := []string{simBin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--control", fmt.Sprintf("127.0.0.1:%d", ctl),
@@ -69,25 +90,31 @@ func (w *world) loadPrimarySim(keepAlive bool, extra ...string) primarySim {
 		w.t.Fatal(err)
 	}
 	w.launchctl("bootstrap", domain(), plistPath)
-	w.waitFault(p, "none")
-	w.args = append(append(w.args, "--url", p.URL), wedgedCPUArgs...)
 	return p
 }
 
 // waitFault waits until the simulator at p serves with fault f.
 func (w *world) waitFault(p primarySim, f string) {
 	w.t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	if !w.servesFault(p, f, 20*time.Second) {
+		w.t.Fatalf("the primary simulator never served with fault %s", f)
+	}
+}
+
+// servesFault reports whether the simulator at p serves with fault f
+// within limit (a bound on a hang, not a timing assertion).
+func (w *world) servesFault(p primarySim, f string, limit time.Duration) bool {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get(p.Control + "/state"); err == nil {
 			var buf [1024]byte
 			n, _ := resp.Body.Read(buf[:])
 			resp.Body.Close()
 			if strings.Contains(string(buf[:n]), fmt.Sprintf(`"fault":%q`, f)) {
-				return
+				return true
 			}
 		}
 	}
-	w.t.Fatalf("the primary simulator never served with fault %s", f)
+	return false
 }
 
 func (w *world) primaryFault(p primarySim, f string) {
