@@ -93,14 +93,6 @@ func (w *world) bootstrapPrimarySim(keepAlive bool, extra []string) primarySim {
 	return p
 }
 
-// waitFault waits until the simulator at p serves with fault f.
-func (w *world) waitFault(p primarySim, f string) {
-	w.t.Helper()
-	if !w.servesFault(p, f, 20*time.Second) {
-		w.t.Fatalf("the primary simulator never served with fault %s", f)
-	}
-}
-
 // servesFault reports whether the simulator at p serves with fault f
 // within limit (a bound on a hang, not a timing assertion).
 func (w *world) servesFault(p primarySim, f string, limit time.Duration) bool {
