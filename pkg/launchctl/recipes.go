@@ -292,16 +292,11 @@ func (r *Runner) ResumePromotion(ctx context.Context, o PromoteOpts) (*Result, e
 		return fail(err)
 	}
 	var record func(string) error
-	if r.DryRun {
-		r.dryRunNote(res, "take remediation lock %s", o.RemediationLockPath)
-	} else {
-		lk, err := r.acquire(ctx, o.RemediationLockPath)
-		if err != nil {
-			return fail(err)
-		}
-		defer lk.Release()
-		res.note("took remediation lock %s", o.RemediationLockPath)
+	release, err := r.lockRemediation(ctx, res, o.RemediationLockPath)
+	if err != nil {
+		return fail(err)
 	}
+	defer release()
 	// Read again under the lock: another probe may have finished it.
 	fl, err := read()
 	if err != nil {
@@ -493,17 +488,12 @@ func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, er
 		return fail(fmt.Errorf("%w: %w", ErrPrimaryCheckFailed, err))
 	}
 	res.note("primary check passed")
-	if r.DryRun {
-		r.dryRunNote(res, "take remediation lock %s", o.RemediationLockPath)
-	} else {
-		lk, err := r.acquire(ctx, o.RemediationLockPath)
-		if err != nil {
-			return fail(err)
-		}
-		defer lk.Release()
-		res.note("took remediation lock %s", o.RemediationLockPath)
+	release, err := r.lockRemediation(ctx, res, o.RemediationLockPath)
+	if err != nil {
+		return fail(err)
 	}
-	err := r.switchToPrimary(ctx, res, o)
+	defer release()
+	err = r.switchToPrimary(ctx, res, o)
 	if r.DryRun && err == nil {
 		res.note("dry-run: verify skipped")
 		r.dryRunNote(res, "if %s does not serve: roll back to %s (bootout and disable %s; enable, bootstrap, kickstart -k %s; verify), keep the fallback lock",
@@ -610,6 +600,21 @@ func (r *Runner) dryRunNote(res *Result, format string, args ...any) {
 	line := "dry-run: " + fmt.Sprintf(format, args...)
 	fmt.Fprintln(r.out(), line)
 	res.Steps = append(res.Steps, line)
+}
+
+// lockRemediation takes the shared remediation lock and returns its
+// release; a dry run only notes that it would, and releases nothing.
+func (r *Runner) lockRemediation(ctx context.Context, res *Result, path string) (release func(), err error) {
+	if r.DryRun {
+		r.dryRunNote(res, "take remediation lock %s", path)
+		return func() {}, nil
+	}
+	lk, err := r.acquire(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	res.note("took remediation lock %s", path)
+	return func() { lk.Release() }, nil
 }
 
 func (r *Runner) acquire(ctx context.Context, path string) (*lock.Lock, error) {
