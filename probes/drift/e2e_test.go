@@ -400,7 +400,7 @@ func TestDriftLifecycle(t *testing.T) {
 	})
 }
 
-// The seed's alert fatigue: ten hourly ticks of a chronically dirty repo
+// Alert fatigue (docs/DESIGN.md, incident I7): ten hourly ticks of a chronically dirty repo
 // raise no error-severity alert (nor any alert), while a real drift in the
 // same tick still alerts at error on its own channel.
 func TestChronicRepoDirtyNeverBundlesWithDrift(t *testing.T) {
