@@ -53,40 +53,6 @@ func (t *Tick) stateFault(err error, stderr io.Writer) {
 	}
 }
 
-// sendDirect delivers n to every sink without the outbox (for the state
-// alert: the state dir may be read-only or full). What cannot be delivered
-// is logged, and raises a local notification where there is one.
-func (t *Tick) sendDirect(ctx context.Context, n alert.Notice) {
-	sendDirect(ctx, t.dispatch, t.Log, n)
-}
-
-func sendDirect(ctx context.Context, d *deliver.Dispatcher, log *slog.Logger, n alert.Notice) {
-	if d.DryRun {
-		for _, s := range d.Sinks {
-			fmt.Fprintf(d.DryRunOut, "dry-run: would send alert: %s\n", s.DryRun(n))
-		}
-		return
-	}
-	delivered := false
-	for _, s := range d.Sinks {
-		r, err := s.Deliver(ctx, n)
-		if err != nil {
-			log.Error("alert_failed", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
-				"title", n.Title, "error", redact.Error(err), "reason", "sent directly, not spooled")
-			continue
-		}
-		delivered = true
-		d.Sent++
-		log.Info("alert_sent", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
-			"title", n.Title, "via", "direct", "http_status", r.HTTPStatus)
-	}
-	if !delivered && d.LocalNotify != nil {
-		if err := d.LocalNotify(ctx, n); err != nil {
-			log.Warn("local_notify_failed", "check", n.Check, "error", err.Error())
-		}
-	}
-}
-
 // stateDirFault reports a state dir the tick cannot start in: the dir
 // cannot be created, the tick lock cannot be taken (read-only before the
 // first tick, a planted symlink), the outbox cannot be opened. No check
@@ -102,7 +68,7 @@ func (p *Probe) stateDirFault(c *cli.Context, cfg Common, log *slog.Logger, stdo
 	now := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.AlertBudget)
 	defer cancel()
-	sendDirect(ctx, d, log, alert.Notice{
+	d.SendDirect(ctx, alert.Notice{
 		Probe: p.Name, Check: "state", Severity: alert.Error,
 		Title: fmt.Sprintf("council-%s: state", p.Name), Message: msg, At: now, StartsAt: now,
 	})

@@ -410,7 +410,7 @@ func (t *Tick) finish(cancelled bool, logFile *eventlog.File, human bool, stderr
 	}
 	if t.stateNotice != nil {
 		code, summary = verdict()
-		t.sendDirect(actx, *t.stateNotice)
+		t.dispatch.SendDirect(actx, *t.stateNotice)
 	}
 	if t.Common.MetricsDir != "" {
 		if err := metrics.Write(t.Common.MetricsDir, t.snapshot(code)); err != nil {

@@ -158,10 +158,7 @@ func (d *Dispatcher) probeName() string {
 // saved: the one way a notice could be lost, so the caller must surface it.
 func (d *Dispatcher) Send(ctx context.Context, n alert.Notice) error {
 	if d.DryRun {
-		for _, s := range d.Sinks {
-			fmt.Fprintf(d.DryRunOut, "dry-run: would send alert: %s\n", s.DryRun(n))
-			d.Log.Info("alert_dry_run", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity), "title", n.Title)
-		}
+		d.dryRun(n)
 		return nil
 	}
 	failedAll := len(d.Sinks) > 0
@@ -197,6 +194,42 @@ func (d *Dispatcher) Send(ctx context.Context, n alert.Notice) error {
 		return fmt.Errorf("%w: %w", ErrNotSaved, err)
 	}
 	return nil
+}
+
+// SendDirect delivers n to every sink without the outbox: for the alert
+// saying the state dir cannot be written, where the outbox may not be
+// writable either. What cannot be delivered is logged and, where there is
+// one, raises a local notification; nothing is spooled.
+func (d *Dispatcher) SendDirect(ctx context.Context, n alert.Notice) {
+	if d.DryRun {
+		d.dryRun(n)
+		return
+	}
+	delivered := false
+	for _, s := range d.Sinks {
+		r, err := s.Deliver(ctx, n)
+		if err != nil {
+			d.Log.Error("alert_failed", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity),
+				"title", n.Title, "error", redact.Error(err), "reason", "sent directly, not spooled")
+			continue
+		}
+		delivered = true
+		d.Sent++
+		d.logSent(s, n, r, "direct", 0)
+	}
+	if !delivered && d.LocalNotify != nil {
+		if err := d.LocalNotify(ctx, n); err != nil {
+			d.Log.Warn("local_notify_failed", "check", n.Check, "error", redact.Error(err))
+		}
+	}
+}
+
+// dryRun prints the request each sink would make for n.
+func (d *Dispatcher) dryRun(n alert.Notice) {
+	for _, s := range d.Sinks {
+		fmt.Fprintf(d.DryRunOut, "dry-run: would send alert: %s\n", s.DryRun(n))
+		d.Log.Info("alert_dry_run", "check", n.Check, "sink", s.Name(), "severity", string(n.Severity), "title", n.Title)
+	}
 }
 
 // ErrNotSaved marks a notice that could neither be delivered nor saved to
