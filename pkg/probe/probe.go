@@ -61,6 +61,11 @@ type Probe struct {
 	Interval time.Duration
 	// Network adds the transport flags and resolves a transport before Tick.
 	Network bool
+	// ServerOptional: the probe's own checks do not need the server (drift
+	// reads files, git and launchd, and asks the server only who it is). A
+	// transport that cannot be resolved is still reported on the transport
+	// channel, but Tick runs, with a nil Client and Server.
+	ServerOptional bool
 	// Layout adds the launchd layout flags (labels, binary, fallback lock).
 	Layout bool
 	// Flags are the probe's own flags; Commands its subcommands.
@@ -243,11 +248,14 @@ func (p *Probe) tick(c *cli.Context) int {
 	}
 
 	var tickErr error
-	if t.reportConfig(problems) && (!p.Network || t.resolveTransport()) {
-		if p.Network {
+	if t.reportConfig(problems) {
+		served := p.Network && t.resolveTransport()
+		if served {
 			t.resolveBackend(ctx)
 		}
-		tickErr = p.Tick(ctx, t)
+		if served || !p.Network || p.ServerOptional {
+			tickErr = p.Tick(ctx, t)
+		}
 	}
 	cancelled := ctx.Err() != nil
 	switch {

@@ -62,7 +62,8 @@ type Tick struct {
 	// State is the probe's persistent state; Tick saves it at the end.
 	State     *state.File
 	StatePath string
-	// Client is the resolved council transport (network probes only).
+	// Client is the resolved council transport (network probes only; nil
+	// in a ServerOptional probe whose transport could not be resolved).
 	Client *transport.Client
 	// Backend is the server behind Client and how it was chosen; Server
 	// asks it (network probes only; see backend.go).
