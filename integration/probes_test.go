@@ -445,8 +445,11 @@ var driftRig = probeRig{
 		w.launchctl("bootstrap", domain(), filepath.Join(w.launchAgents(), primaryLabel+".plist"))
 		// A watched probe that ticked just now.
 		w.freshTick("guardian", 30*time.Second)
+		// Drift asks the server only who it is; these cells are about its
+		// files and launchd, so the server is a port nobody listens on.
 		return []string{"--map", d.Map, "--repo", d.Repo, "--expect-agent", primaryLabel,
-			"--watch-probe", "guardian=30s", "--timeout", "10s"}
+			"--watch-probe", "guardian=30s", "--timeout", "10s",
+			"--url", fmt.Sprintf("http://127.0.0.1:%d", probetest.FreePort(t))}
 	},
 }
 

@@ -238,7 +238,7 @@ tick "${PACE[@]}"
 events pace 'select(.event | test("recovered|alert_")) | {event, check, severity}' 2
 note "the degraded samples never entered the baseline: it still says the usual speed"
 
-step "10. Another server: council-sim playing llama-server while it loads, then Ollama with the model half on the CPU"
+step "10. Another server: council-sim playing llama-server while it loads, then Ollama with the model half on the CPU, then upgraded"
 note "--personality serves that server's own documented endpoints; the probes' --backend auto detects it"
 note "these ticks keep their own state and log (another host's), so the council's own rows stay the council's"
 OTHER="$ROOT/other-host"
@@ -253,11 +253,23 @@ LLAMA_URL=$(wait_line "$ROOT/llama.out" COUNCIL_URL)
 run "$BIN/council-guardian" --transport bearer --url "$LLAMA_URL" --state-dir "$OTHER/state" --log-file "$OTHER/llama.log"
 other_events llama 'select(.event=="backend_detected" or .event=="server_loading") | {event, backend, evidence, detail}' 2
 note "loading is not a failure and is not restarted, for up to --max-loading (10 min)"
-"$BIN/council-sim" --personality ollama --backend-fault on_cpu --listen 127.0.0.1:0 >"$ROOT/ollama.out" 2>&1 &
+"$BIN/council-sim" --personality ollama --backend-fault on_cpu --listen 127.0.0.1:0 --control 127.0.0.1:0 >"$ROOT/ollama.out" 2>&1 &
 pids+=($!)
 OLLAMA_URL=$(wait_line "$ROOT/ollama.out" COUNCIL_URL)
+OLLAMA_CONTROL=$(wait_line "$ROOT/ollama.out" COUNCIL_SIM_CONTROL_URL)
 run "$BIN/council-guardian" --transport bearer --url "$OLLAMA_URL" --model council-sim-27b --state-dir "$OTHER/state" --log-file "$OTHER/ollama.log"
 other_events ollama 'select(.event=="backend_detected" or .event=="model_on_cpu") | {event, backend, level, detail}' 2
+note "drift records who the server is (version, the model's digest); an upgrade between two ticks is news at info"
+mkdir -p "$OTHER/deployed"
+git -C "$REPO" show HEAD:deploy/com.sanctum.mlx.plist >"$OTHER/deployed/com.sanctum.mlx.plist"
+echo "$OTHER/deployed/com.sanctum.mlx.plist = deploy/com.sanctum.mlx.plist" >"$OTHER/drift.map"
+DRIFT_OTHER=("$BIN/council-drift" --transport bearer --url "$OLLAMA_URL" --state-dir "$OTHER/state" --log-file "$OTHER/drift.log"
+	--map "$OTHER/drift.map" --expect-agent com.sanctum.mlx --watch-probe guardian=15m)
+run "${DRIFT_OTHER[@]}"
+show "curl -X POST $OLLAMA_CONTROL/backend-fault -d '{\"fault\":\"version_changed\"}'"
+curl -sf -X POST "$OLLAMA_CONTROL/backend-fault" -d '{"fault":"version_changed"}' >/dev/null
+run "${DRIFT_OTHER[@]}"
+other_events drift 'select(.event | test("server_")) | {event, level, detail, version}' 2
 
 step "11. What Force Flow received, and the suite at a glance"
 cat "$ROOT/forceflow.out" | grep -v '^FORCE_FLOW_URL=' || true

@@ -1,6 +1,8 @@
 // Package drift is council-drift, the hourly probe that asks "is what runs
-// what we committed, and is everything that should run loaded" (SPEC
-// section 5). It is not a network probe: it reads files, git and launchd.
+// what we committed, and is everything that should run loaded" (the drift
+// section of docs/DESIGN.md). It reads files, git and launchd, and asks the
+// server only who it is: its file and launchd checks run even when the
+// transport cannot be resolved or the server is down.
 //
 // Each tick runs these checks, each subject on its own alert channel so a
 // chronic condition can never bundle, and so silence, a real one:
@@ -33,6 +35,21 @@
 //     "RunAtLoad is missing (KeepAlive=true starts it at login)" or "launchd
 //     has com.sanctum.server-mlx enabled". A missing fallback plist alone is a
 //     warning.
+//   - server_changed (info, a notice, never a failing state): the server's
+//     version or build, or the path or digest of a resident model (or of
+//     --model), differs from what the previous tick recorded (state key
+//     server_identity). A value the server stops reporting is not a change:
+//     the last known one is kept, so an Ollama model unloaded after its
+//     keep-alive and loaded again is not news.
+//   - unexpected_server (error): --expect-server patterns are set and the
+//     server's version and build match none. UNKNOWN when the backend
+//     reports neither (the generic and mlx backends never do).
+//   - unexpected_model (error): --expect-model-digest values are set and
+//     --model's digest (else any resident model's) is not one of them.
+//   - auth (UNKNOWN): the server refused drift's credentials. A server
+//     that is down or hangs is the guardian's and the canary's business:
+//     drift logs server_identity_skipped and leaves these channels as they
+//     are.
 //   - probe_stale:<name> (error): the watched probe's last completed tick
 //     (LastTick in council-<name>.json in the state dir) is older than 3x its
 //     interval, or it never ran. The interval is the --watch-probe one when
@@ -101,14 +118,20 @@ func New() *probe.Probe {
 		Usage: "check that deployed files match what is committed, expected agents are loaded, the fallback cannot race and every probe still ticks",
 		Description: "Compares each deployed file in the drift map with its canonical copy committed at HEAD of the repo\n" +
 			"(uncommitted edits are repo_dirty, at info), checks the expected launchd agents are loaded, the\n" +
-			"fallback's boot discipline and that every other probe completed a tick within 3x its interval.\n" +
+			"fallback's boot discipline, that every other probe completed a tick within 3x its interval, and\n" +
+			"records the server's version and model digests (a change is news at info; --expect-server and\n" +
+			"--expect-model-digest make an excluded one an error).\n" +
 			"Map format, one pair a line: `<deployed path> = <canonical path relative to the repo>`.",
 		Interval: interval,
 		Layout:   true,
-		Flags:    flags(h),
-		Default:  defaultPolicy,
-		Policies: map[string]alert.Policy{CheckRepoDirty: repoDirtyPolicy},
-		Tick:     runTick,
+		// Drift asks the server only who it is; its file and launchd checks
+		// run whatever the transport.
+		Network:        true,
+		ServerOptional: true,
+		Flags:          flags(h),
+		Default:        defaultPolicy,
+		Policies:       map[string]alert.Policy{CheckRepoDirty: repoDirtyPolicy},
+		Tick:           runTick,
 	}
 }
 
@@ -160,8 +183,13 @@ func runTick(ctx context.Context, t *probe.Tick) error {
 	r.report(stale...)
 	r.reconcile(CheckProbeStale)
 
-	t.OKSummary(fmt.Sprintf("%s; %d agent(s) loaded; fallback disciplined; %d probe(s) ticking",
-		files, countPass(agents), countPass(stale)))
+	server := checkServer(ctx, t, cfg)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	t.OKSummary(fmt.Sprintf("%s; %d agent(s) loaded; fallback disciplined; %d probe(s) ticking; %s",
+		files, countPass(agents), countPass(stale), server))
 	return nil
 }
 

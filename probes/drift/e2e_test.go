@@ -52,6 +52,10 @@ type fixture struct {
 	ld    *probetest.Launchd
 	ff    *probetest.ForceFlow
 	files []deployment
+	// serverURL is the council drift asks who it is: by default a
+	// loopback port nobody listens on (the server is the guardian's
+	// business; drift's other checks must not depend on it).
+	serverURL string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -61,7 +65,8 @@ func newFixture(t *testing.T) *fixture {
 	if err := os.MkdirAll(repoDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, home: home, repo: newTestRepo(t, repoDir), ld: probetest.NewLaunchd(t, launchctlBin), ff: probetest.NewForceFlow(t)}
+	f := &fixture{t: t, home: home, repo: newTestRepo(t, repoDir), ld: probetest.NewLaunchd(t, launchctlBin), ff: probetest.NewForceFlow(t),
+		serverURL: fmt.Sprintf("http://127.0.0.1:%d", probetest.FreePort(t))}
 
 	binary := make([]byte, 256<<10)
 	for i := range binary {
@@ -175,7 +180,7 @@ func (f *fixture) run(args ...string) tick {
 	f.t.Helper()
 	logFile := f.home.LogFile("drift")
 	os.Remove(logFile)
-	env := f.home.Env(append(f.ld.Env(), "FORCE_FLOW_URL="+f.ff.URL())...)
+	env := f.home.Env(append(f.ld.Env(), "FORCE_FLOW_URL="+f.ff.URL(), "COUNCIL_URL="+f.serverURL)...)
 	res := probetest.Run(f.t, 60*time.Second, env, driftBin, append([]string{"--timeout", "20s", "--alert-budget", "5s"}, args...)...)
 	if leaks := probetest.Leaks(f.home.Dir, res.Stdout, res.Stderr); len(leaks) > 0 {
 		f.t.Errorf("token leaked into %v", leaks)

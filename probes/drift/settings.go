@@ -24,6 +24,10 @@ func flags(home string) []cli.Flag {
 			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable); set here, the interval wins over the one the probe records in its state file"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"COUNCIL_DRIFT_TIMEOUT"}, Value: time.Minute,
 			Usage: "time limit of each group of checks (git and hashing, launchctl)"},
+		&cli.StringSliceFlag{Name: "expect-server", EnvVars: []string{"COUNCIL_EXPECT_SERVER"},
+			Usage: "`PATTERN` the server's version or build must match (repeatable; path.Match syntax, e.g. 0.12.*); a server that matches none is an error"},
+		&cli.StringSliceFlag{Name: "expect-model-digest", EnvVars: []string{"COUNCIL_EXPECT_MODEL_DIGEST"},
+			Usage: "`DIGEST` (or a prefix of 12+ hex digits) the loaded model's weights must have (repeatable); --model's, else every loaded model's"},
 		&cli.DurationFlag{Name: "full-rehash", EnvVars: []string{"COUNCIL_DRIFT_FULL_REHASH"}, Value: hashcache.DefaultFullEvery,
 			Usage: "re-hash every deployed file, ignoring the cache, at least this often"},
 	}
@@ -38,6 +42,10 @@ type settings struct {
 	Watched      []watchedProbe
 	Timeout      time.Duration
 	FullRehash   time.Duration
+	// ExpectServer are version/build patterns; ExpectDigests normalized
+	// digest prefixes (server.go).
+	ExpectServer  []string
+	ExpectDigests []string
 }
 
 // settingsFrom reads drift's flags; expected agents default from the layout.
@@ -63,5 +71,11 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 		}
 	}
 	cfg.Watched = w
+	if cfg.ExpectServer, err = parseServerPatterns(c.StringSlice("expect-server")); err != nil {
+		return cfg, err
+	}
+	if cfg.ExpectDigests, err = parseDigests(c.StringSlice("expect-model-digest")); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
