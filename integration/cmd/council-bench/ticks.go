@@ -30,10 +30,11 @@ type tickSpec struct {
 	RSSTarget int64
 }
 
-// common are the flags every probe tick gets: no log file, no alert
-// delivery, state in the bench home.
+// common are the flags every probe tick gets: no alert delivery, state and
+// the JSON-lines log in the bench home (a real file, as in production: the
+// log refuses /dev/null, a device, and would write its events to stderr).
 func common(e *env) []string {
-	return []string{"--log-file", "/dev/null", "--force-flow-url", "", "--state-dir", e.StateDir}
+	return []string{"--log-file", filepath.Join(e.StateDir, "bench.log"), "--force-flow-url", "", "--state-dir", e.StateDir}
 }
 
 var tickSpecs = []tickSpec{
