@@ -68,6 +68,22 @@ func TestBusyMarkerIsConfigurable(t *testing.T) {
 	}
 }
 
+// The guardian's own questions to the server are not work: they must not
+// make the primary look busy.
+func TestBackendQuestionsAreNotBusy(t *testing.T) {
+	now := time.Date(2026, 12, 2, 15, 0, 10, 0, time.UTC)
+	for _, path := range []string{"/health", "/props", "/version", "/metrics", "/api/version", "/api/ps", "/api/tags", "/api/v0/models"} {
+		line := "2026-12-02T15:00:05.000Z INFO request completed method=GET path=" + path + " status=200 duration_ms=1\n"
+		if _, busy := Busy([]byte(line), DefaultBusyMarker, DefaultBusyIgnore, now, 90*time.Second); busy {
+			t.Errorf("GET %s counted as busy", path)
+		}
+	}
+	chat := "2026-12-02T15:00:05.000Z INFO request completed method=POST path=/v1/chat/completions status=200 duration_ms=900\n"
+	if _, busy := Busy([]byte(chat), DefaultBusyMarker, DefaultBusyIgnore, now, 90*time.Second); !busy {
+		t.Error("a chat completion no longer counts as busy")
+	}
+}
+
 func TestFindFatal(t *testing.T) {
 	chat := "/v1/chat/completions"
 	tests := []struct {
