@@ -19,8 +19,8 @@ const CheckCrashed = "crashed"
 
 // Defaults of the crashed check.
 const (
-	DefaultCrashLoop   = 3
-	DefaultCrashWindow = 30 * time.Minute
+	defaultCrashLoop   = 3
+	defaultCrashWindow = 30 * time.Minute
 )
 
 // State keys: launchd's view of the primary at the last tick, and the
@@ -39,9 +39,9 @@ type launchdSeen struct {
 func crashedFlags() []cli.Flag {
 	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
 	return []cli.Flag{
-		&cli.IntFlag{Name: "crash-loop", EnvVars: env("CRASH_LOOP"), Value: DefaultCrashLoop,
+		&cli.IntFlag{Name: "crash-loop", EnvVars: env("CRASH_LOOP"), Value: defaultCrashLoop,
 			Usage: "this many crashes of the primary within --crash-window alert at error (one is a warn)"},
-		&cli.DurationFlag{Name: "crash-window", EnvVars: env("CRASH_WINDOW"), Value: DefaultCrashWindow, Usage: "window of --crash-loop"},
+		&cli.DurationFlag{Name: "crash-window", EnvVars: env("CRASH_WINDOW"), Value: defaultCrashWindow, Usage: "window of --crash-loop"},
 	}
 }
 

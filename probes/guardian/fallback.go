@@ -16,7 +16,7 @@ import (
 // promote switches serving to the fallback because the primary can never
 // serve (why). PromoteFallback refuses when the lock already exists, and
 // takes the shared remediation lock, so two probes racing promote once.
-func (g *guardian) promote(ctx context.Context, why, evidence string, cause Cause) error {
+func (g *guardian) promote(ctx context.Context, why, evidence string, cause deathCause) error {
 	t, cfg := g.t, g.t.Common
 	t.Log.Warn("promoting_fallback", append([]any{"check", CheckFallbackActivated, "why", why, "log_line", evidence,
 		"primary", cfg.PrimaryLabel, "fallback", cfg.FallbackLabel, "dry_run", t.DryRun()}, cause.attrs()...)...)
@@ -64,7 +64,7 @@ func (g *guardian) resume(ctx context.Context, lk *launchctl.FallbackLock) (over
 		return false, nil
 	}
 	// The cause was reported when the promotion began.
-	g.reportPromotion(why, lk.Step, res, err, Cause{})
+	g.reportPromotion(why, lk.Step, res, err, deathCause{})
 	return err != nil || t.DryRun(), nil
 }
 
@@ -77,18 +77,18 @@ func (g *guardian) promoteOpts(why string) launchctl.PromoteOpts {
 		if err != nil {
 			return err
 		}
-		return ProbeModels(ctx, c, g.s.Timeout, "").Err
+		return probeModels(ctx, c, g.s.Timeout, "").Err
 	}
 	return launchctl.PromoteOpts{
 		PrimaryLabel: cfg.PrimaryLabel, FallbackLabel: cfg.FallbackLabel, FallbackPlist: cfg.FallbackPlist,
 		FallbackLockPath: cfg.FallbackLock, RemediationLockPath: cfg.RemediationLock,
-		Who: Who, Why: why, Verify: verify,
+		Who: who, Why: why, Verify: verify,
 	}
 }
 
 // reportPromotion reports how a promotion (or, with resumedAfter set, the
 // resume of one interrupted after that step) ended.
-func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Result, err error, cause Cause) {
+func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Result, err error, cause deathCause) {
 	t, cfg := g.t, g.t.Common
 	rc := rcOf(err)
 	attrs := append([]any{"steps", res.Steps}, cause.attrs()...)
@@ -165,7 +165,7 @@ func (g *guardian) watchFallback(ctx context.Context) error {
 		t.Unknown(CheckFallbackDown, "transport_error", fmt.Sprintf("fallback transport: %v", err))
 		return nil
 	}
-	live := ProbeModels(ctx, c, g.s.Timeout, "")
+	live := probeModels(ctx, c, g.s.Timeout, "")
 	ms := live.Elapsed.Milliseconds()
 	t.Perf("probe_ms", float64(ms), "ms")
 	attrs := []any{"target", "fallback", "url", redact.URL(c.BaseURL), "fallback_transport", string(c.Kind), "probe_ms", ms,

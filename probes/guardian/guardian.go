@@ -79,17 +79,17 @@ const (
 
 // Defaults of the guardian's own settings, measured on the council host (docs/DESIGN.md).
 const (
-	DefaultTimeout        = 10 * time.Second
-	DefaultRestartAfter   = 3
-	DefaultMaxRestarts    = 3
-	DefaultRestartWindow  = 300 * time.Second
-	DefaultBusyWindow     = 90 * time.Second
-	DefaultVerifyTimeout  = launchctl.DefaultVerifyTimeout
-	DefaultVerifyInterval = launchctl.DefaultVerifyInterval
+	defaultTimeout        = 10 * time.Second
+	defaultRestartAfter   = 3
+	defaultMaxRestarts    = 3
+	defaultRestartWindow  = 300 * time.Second
+	defaultBusyWindow     = 90 * time.Second
+	defaultVerifyTimeout  = launchctl.DefaultVerifyTimeout
+	defaultVerifyInterval = launchctl.DefaultVerifyInterval
 )
 
-// Who is written into the fallback lock when the guardian promotes.
-const Who = "council-guardian"
+// who is written into the fallback lock when the guardian promotes.
+const who = "council-guardian"
 
 // New returns the guardian probe.
 func New() *probe.Probe {
@@ -104,10 +104,10 @@ func New() *probe.Probe {
 		Commands:    []*cli.Command{restoreCommand()},
 		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
 		Policies: map[string]alert.Policy{
-			CheckUnreachable: {Threshold: DefaultRestartAfter, Cooldown: 30 * time.Minute},
+			CheckUnreachable: {Threshold: defaultRestartAfter, Cooldown: 30 * time.Minute},
 			CheckAuth:        {Threshold: 1, Cooldown: time.Hour},
 		},
-		Tick: Tick,
+		Tick: tick,
 	}
 }
 
@@ -133,29 +133,29 @@ itself is "crashed" (warn; error at --crash-loop in --crash-window).`
 func flags() []cli.Flag {
 	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "timeout", EnvVars: env("TIMEOUT"), Value: DefaultTimeout, Usage: "budget of one GET /v1/models"},
-		&cli.IntFlag{Name: "restart-after", EnvVars: env("RESTART_AFTER"), Value: DefaultRestartAfter, Usage: "restart after this many consecutive failures"},
-		&cli.IntFlag{Name: "max-restarts", EnvVars: env("MAX_RESTARTS"), Value: DefaultMaxRestarts, Usage: "most restarts per --restart-window; the next is refused (rate_limit, exit 2)"},
-		&cli.DurationFlag{Name: "restart-window", EnvVars: env("RESTART_WINDOW"), Value: DefaultRestartWindow, Usage: "window of --max-restarts"},
-		&cli.DurationFlag{Name: "verify-timeout", EnvVars: env("VERIFY_TIMEOUT"), Value: DefaultVerifyTimeout, Usage: "how long a restart or promotion may take to serve again before it counts as unverified"},
-		&cli.DurationFlag{Name: "verify-interval", EnvVars: env("VERIFY_INTERVAL"), Value: DefaultVerifyInterval, Usage: "pause between verify probes"},
-		&cli.DurationFlag{Name: "busy-window", EnvVars: env("BUSY_WINDOW"), Value: DefaultBusyWindow, Usage: "a request completed this recently in --primary-log defers escalation (0 = never)"},
-		&cli.StringFlag{Name: "busy-marker", EnvVars: env("BUSY_MARKER"), Value: DefaultBusyMarker, Usage: "text of a completed-request line in --primary-log (lines start with an RFC 3339 time)"},
-		&cli.StringSliceFlag{Name: "busy-ignore", EnvVars: env("BUSY_IGNORE"), Value: cli.NewStringSlice(DefaultBusyIgnore...),
+		&cli.DurationFlag{Name: "timeout", EnvVars: env("TIMEOUT"), Value: defaultTimeout, Usage: "budget of one GET /v1/models"},
+		&cli.IntFlag{Name: "restart-after", EnvVars: env("RESTART_AFTER"), Value: defaultRestartAfter, Usage: "restart after this many consecutive failures"},
+		&cli.IntFlag{Name: "max-restarts", EnvVars: env("MAX_RESTARTS"), Value: defaultMaxRestarts, Usage: "most restarts per --restart-window; the next is refused (rate_limit, exit 2)"},
+		&cli.DurationFlag{Name: "restart-window", EnvVars: env("RESTART_WINDOW"), Value: defaultRestartWindow, Usage: "window of --max-restarts"},
+		&cli.DurationFlag{Name: "verify-timeout", EnvVars: env("VERIFY_TIMEOUT"), Value: defaultVerifyTimeout, Usage: "how long a restart or promotion may take to serve again before it counts as unverified"},
+		&cli.DurationFlag{Name: "verify-interval", EnvVars: env("VERIFY_INTERVAL"), Value: defaultVerifyInterval, Usage: "pause between verify probes"},
+		&cli.DurationFlag{Name: "busy-window", EnvVars: env("BUSY_WINDOW"), Value: defaultBusyWindow, Usage: "a request completed this recently in --primary-log defers escalation (0 = never)"},
+		&cli.StringFlag{Name: "busy-marker", EnvVars: env("BUSY_MARKER"), Value: defaultBusyMarker, Usage: "text of a completed-request line in --primary-log (lines start with an RFC 3339 time)"},
+		&cli.StringSliceFlag{Name: "busy-ignore", EnvVars: env("BUSY_IGNORE"), Value: cli.NewStringSlice(defaultBusyIgnore...),
 			Usage: "completed-request lines containing this do not count as busy (repeatable; default: the probes' own liveness requests)"},
-		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: DefaultTailBytes, Usage: "how much of the end of --primary-log the busy and fatal scans read"},
-		&cli.StringSliceFlag{Name: "fatal-signature", EnvVars: env("FATAL_SIGNATURES"), Value: cli.NewStringSlice(DefaultFatalSignatures...),
+		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: defaultTailBytes, Usage: "how much of the end of --primary-log the busy and fatal scans read"},
+		&cli.StringSliceFlag{Name: "fatal-signature", EnvVars: env("FATAL_SIGNATURES"), Value: cli.NewStringSlice(defaultFatalSignatures...),
 			Usage: "log text of a primary that can never serve (repeatable, case-insensitive); found in the log tail -> promote the fallback"},
-		&cli.StringSliceFlag{Name: "restart-signature", EnvVars: env("RESTART_SIGNATURES"), Value: cli.NewStringSlice(DefaultRestartSignatures...),
+		&cli.StringSliceFlag{Name: "restart-signature", EnvVars: env("RESTART_SIGNATURES"), Value: cli.NewStringSlice(defaultRestartSignatures...),
 			Usage: "log text of a crash a restart recovers from (repeatable, case-insensitive): reported as the cause; newer than a --fatal-signature line, it restarts instead of promoting"},
-		&cli.DurationFlag{Name: "startup-grace", EnvVars: env("STARTUP_GRACE"), Value: DefaultStartupGrace,
+		&cli.DurationFlag{Name: "startup-grace", EnvVars: env("STARTUP_GRACE"), Value: defaultStartupGrace,
 			Usage: "do not restart a primary that launchd started less than this long ago (it is still loading); failures still count and alert (0 = off)"},
 		&cli.StringFlag{Name: "fallback-url", EnvVars: env("FALLBACK_URL"), Usage: "URL probed while the fallback lock exists (bearer transport; --model is not required of the fallback); empty = --url"},
 	}
 }
 
-// Settings are the guardian's own flags, resolved.
-type Settings struct {
+// settings are the guardian's own flags, resolved.
+type settings struct {
 	Timeout         time.Duration
 	RestartAfter    int
 	MaxRestarts     int
@@ -174,10 +174,10 @@ type Settings struct {
 	StartupGrace      time.Duration
 }
 
-// SettingsFrom reads the guardian's flags (from c or, for a subcommand, its
+// settingsFrom reads the guardian's flags (from c or, for a subcommand, its
 // parents).
-func SettingsFrom(c *cli.Context) (Settings, error) {
-	s := Settings{
+func settingsFrom(c *cli.Context) (settings, error) {
+	s := settings{
 		Timeout: c.Duration("timeout"), RestartAfter: c.Int("restart-after"),
 		MaxRestarts: c.Int("max-restarts"), RestartWindow: c.Duration("restart-window"),
 		VerifyTimeout: c.Duration("verify-timeout"), VerifyInterval: c.Duration("verify-interval"),
@@ -208,13 +208,13 @@ func SettingsFrom(c *cli.Context) (Settings, error) {
 // guardian is one tick's worth of context.
 type guardian struct {
 	t      *probe.Tick
-	s      Settings
+	s      settings
 	runner *launchctl.Runner
 }
 
-// Tick runs one guardian tick.
-func Tick(ctx context.Context, t *probe.Tick) error {
-	s, err := SettingsFrom(t.C)
+// tick runs one guardian tick.
+func tick(ctx context.Context, t *probe.Tick) error {
+	s, err := settingsFrom(t.C)
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	return g.watchPrimary(ctx)
 }
 
-func newRunner(cfg probe.Common, s Settings, out io.Writer) *launchctl.Runner {
+func newRunner(cfg probe.Common, s settings, out io.Writer) *launchctl.Runner {
 	r := launchctl.New(cfg.Launchctl)
 	r.DryRun = cfg.DryRun
 	r.Out = out
@@ -256,7 +256,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	rl := g.rateLimit()
 	t.SetRestarts(g.restartsTotal())
 
-	live := ProbeModels(ctx, t.Client, s.Timeout, g.listedModel())
+	live := probeModels(ctx, t.Client, s.Timeout, g.listedModel())
 	if g.backendSettles(ctx, &live) {
 		return nil // the server says it is loading (backend.go)
 	}
@@ -288,7 +288,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	}
 	tail := g.primaryLogTail()
 	if s.BusyWindow > 0 {
-		if age, busy := Busy(tail, s.BusyMarker, s.BusyIgnore, t.Now(), s.BusyWindow); busy {
+		if age, busy := busyInLog(tail, s.BusyMarker, s.BusyIgnore, t.Now(), s.BusyWindow); busy {
 			t.Log.Info("probe_skip_busy", "check", CheckUnreachable, "age_ms", age.Milliseconds(), "probe_ms", ms,
 				"http_status", live.Status, "reason", live.Reason, "error", live.Err.Error(), "consecutive", prev)
 			t.OKSummary(fmt.Sprintf("probe failed (%s) but the primary completed a request %s ago: busy, not escalated",
@@ -299,7 +299,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 
 	consecutive := prev + 1
 	sev := alert.Warn
-	var cause Cause
+	var cause deathCause
 	if consecutive >= s.RestartAfter {
 		sev = alert.Error
 		// Why it died, read before anything is kickstarted or booted out.
@@ -327,7 +327,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 // authRefused reports a 401 or 403 from target's /v1/models: our side's
 // fault, so UNKNOWN on the auth channel. The unreachable (or fallback_down)
 // streak is left as it was: neither counted nor reset.
-func (g *guardian) authRefused(live Liveness, target string) {
+func (g *guardian) authRefused(live liveness, target string) {
 	g.t.Unknown(CheckAuth, "auth_refused",
 		fmt.Sprintf("the %s refused our credentials: %v; check --token-file (or the client certificate) against the server's; not counted as unreachable, nothing restarted",
 			target, live.Err),
@@ -341,8 +341,8 @@ func (g *guardian) primaryLogTail() []byte {
 	if path == "" {
 		return nil
 	}
-	tail, err := ReadTail(path, g.s.TailBytes)
-	if err != nil && !IsNotExist(err) {
+	tail, err := readTail(path, g.s.TailBytes)
+	if err != nil && !isNotExist(err) {
 		g.t.Log.Warn("primary_log_unreadable", "path", path, "error", err.Error())
 	}
 	return tail
@@ -353,10 +353,10 @@ func (g *guardian) primaryLogTail() []byte {
 // "" when a restart may help.
 func (g *guardian) neverServes(tail []byte) (why, evidence string) {
 	cfg := g.t.Common
-	if err := CheckBinary(cfg.PrimaryBinary); err != nil {
+	if err := checkBinary(cfg.PrimaryBinary); err != nil {
 		return err.Error(), ""
 	}
-	if f, action, ok := ClassifyFatal(tail, g.s.FatalSignatures, g.s.RestartSignatures, g.s.BusyMarker); ok && action == ActionPromote {
+	if f, action, ok := classifyFatal(tail, g.s.FatalSignatures, g.s.RestartSignatures, g.s.BusyMarker); ok && action == actionPromote {
 		return fmt.Sprintf("fatal signature %q in %s", f.Signature, filepath.Base(cfg.PrimaryLog)), f.Line
 	}
 	return "", ""
@@ -364,7 +364,7 @@ func (g *guardian) neverServes(tail []byte) (why, evidence string) {
 
 // verifyPrimary is the heal check of a restart: the same probe as the tick.
 func (g *guardian) verifyPrimary(ctx context.Context) error {
-	return ProbeModels(ctx, g.t.Client, g.s.Timeout, g.listedModel()).Err
+	return probeModels(ctx, g.t.Client, g.s.Timeout, g.listedModel()).Err
 }
 
 // rcOf is launchctl's exit code in err: 0 when launchctl succeeded (err
@@ -383,7 +383,7 @@ func rcOf(err error) int {
 // fallbackClient is the transport to the fallback: bearer (or plain) to
 // --fallback-url, which defaults to the primary's bearer URL because the
 // fallback binds the same port.
-func fallbackClient(cfg probe.Common, s Settings) (*transport.Client, error) {
+func fallbackClient(cfg probe.Common, s settings) (*transport.Client, error) {
 	url := s.FallbackURL
 	if url == "" {
 		url = cfg.URL
