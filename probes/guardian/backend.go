@@ -34,7 +34,7 @@ const backendAskTimeout = 5 * time.Second
 
 func backendFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "max-loading", EnvVars: []string{"COUNCIL_GUARDIAN_MAX_LOADING"}, Value: defaultMaxLoading,
+		&cli.DurationFlag{Name: "max-loading", EnvVars: env("MAX_LOADING"), Value: defaultMaxLoading,
 			Usage: "a server that says it is loading its model is not restarted for this long; after, it is a failure"},
 	}
 }

@@ -37,7 +37,6 @@ type launchdSeen struct {
 }
 
 func crashedFlags() []cli.Flag {
-	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
 	return []cli.Flag{
 		&cli.IntFlag{Name: "crash-loop", EnvVars: env("CRASH_LOOP"), Value: defaultCrashLoop,
 			Usage: "this many crashes of the primary within --crash-window alert at error (one is a warn)"},

@@ -53,7 +53,6 @@ const busySinceKey = "wedged_busy_since"
 const maxCanaryState = 1 << 20
 
 func wedgedFlags() []cli.Flag {
-	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
 	return []cli.Flag{
 		&cli.IntFlag{Name: "wedged-after", EnvVars: env("WEDGED_AFTER"), Value: defaultWedgedAfter,
 			Usage: "consecutive canary ticks of hang or stream_stall before the primary's CPU is sampled (0 = wedged check off)"},
