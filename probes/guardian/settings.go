@@ -83,19 +83,21 @@ func settingsFrom(c *cli.Context) (settings, error) {
 	}
 	switch {
 	case s.Timeout <= 0:
-		return s, fmt.Errorf("--timeout must be positive, got %s", s.Timeout)
+		return s, fmt.Errorf("bad --timeout %s: want a positive duration", s.Timeout)
 	case s.RestartAfter < 1:
-		return s, fmt.Errorf("--restart-after must be at least 1, got %d", s.RestartAfter)
+		return s, fmt.Errorf("bad --restart-after %d: want at least 1", s.RestartAfter)
 	case s.MaxRestarts < 0:
-		return s, fmt.Errorf("--max-restarts must not be negative, got %d", s.MaxRestarts)
+		return s, fmt.Errorf("bad --max-restarts %d: want 0 or more", s.MaxRestarts)
 	case s.RestartWindow <= 0:
-		return s, fmt.Errorf("--restart-window must be positive, got %s", s.RestartWindow)
-	case s.VerifyTimeout <= 0 || s.VerifyInterval <= 0:
-		return s, fmt.Errorf("--verify-timeout and --verify-interval must be positive")
+		return s, fmt.Errorf("bad --restart-window %s: want a positive duration", s.RestartWindow)
+	case s.VerifyTimeout <= 0:
+		return s, fmt.Errorf("bad --verify-timeout %s: want a positive duration", s.VerifyTimeout)
+	case s.VerifyInterval <= 0:
+		return s, fmt.Errorf("bad --verify-interval %s: want a positive duration", s.VerifyInterval)
 	case s.StartupGrace < 0:
-		return s, fmt.Errorf("--startup-grace must not be negative, got %s", s.StartupGrace)
+		return s, fmt.Errorf("bad --startup-grace %s: want a positive duration, or 0 to turn it off", s.StartupGrace)
 	case s.TailBytes <= 0:
-		return s, fmt.Errorf("--log-tail-bytes must be positive, got %d", s.TailBytes)
+		return s, fmt.Errorf("bad --log-tail-bytes %d: want at least 1", s.TailBytes)
 	}
 	return s, nil
 }

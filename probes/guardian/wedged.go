@@ -87,19 +87,19 @@ func wedgedSettingsFrom(c *cli.Context, stateDir string) (wedgedSettings, error)
 	}
 	switch {
 	case w.After < 0:
-		return w, fmt.Errorf("--wedged-after must not be negative, got %d", w.After)
+		return w, fmt.Errorf("bad --wedged-after %d: want 0 or more", w.After)
 	case w.CPUWindow <= 0:
-		return w, fmt.Errorf("--cpu-window must be positive, got %s", w.CPUWindow)
+		return w, fmt.Errorf("bad --cpu-window %s: want a positive duration", w.CPUWindow)
 	case w.IdleCPU <= 0 || w.IdleCPU > 1:
-		return w, fmt.Errorf("--idle-cpu must be a fraction of one core in (0, 1], got %g", w.IdleCPU)
+		return w, fmt.Errorf("bad --idle-cpu %g: want a fraction of one core, more than 0 and at most 1", w.IdleCPU)
 	case w.MaxBusy < 0:
-		return w, fmt.Errorf("--max-busy must not be negative, got %s", w.MaxBusy)
+		return w, fmt.Errorf("bad --max-busy %s: want 0 or a positive duration", w.MaxBusy)
 	case w.CanaryInterval <= 0:
-		return w, fmt.Errorf("--canary-interval must be positive, got %s", w.CanaryInterval)
+		return w, fmt.Errorf("bad --canary-interval %s: want a positive duration", w.CanaryInterval)
 	case c.Int("crash-loop") < 0:
-		return w, fmt.Errorf("--crash-loop must not be negative, got %d", c.Int("crash-loop"))
+		return w, fmt.Errorf("bad --crash-loop %d: want 0 or more", c.Int("crash-loop"))
 	case c.Duration("crash-window") <= 0:
-		return w, fmt.Errorf("--crash-window must be positive, got %s", c.Duration("crash-window"))
+		return w, fmt.Errorf("bad --crash-window %s: want a positive duration", c.Duration("crash-window"))
 	}
 	return w, nil
 }
