@@ -44,6 +44,19 @@ func crashedFlags() []cli.Flag {
 	}
 }
 
+// checkCrashedFlags checks the crashed check's flags. The check runs only
+// on a healthy tick; tick calls this on every one, so a typo is caught at
+// once.
+func checkCrashedFlags(c *cli.Context) error {
+	switch {
+	case c.Int("crash-loop") < 0:
+		return fmt.Errorf("bad --crash-loop %d: want 0 or more", c.Int("crash-loop"))
+	case c.Duration("crash-window") <= 0:
+		return fmt.Errorf("bad --crash-window %s: want a positive duration", c.Duration("crash-window"))
+	}
+	return nil
+}
+
 // seenOf is the part of info the crashed check compares between ticks.
 func seenOf(info *launchctl.ServiceInfo) launchdSeen {
 	return launchdSeen{Runs: info.Runs, LastExit: info.LastExit + "|" + info.LastSignal}

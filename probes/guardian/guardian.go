@@ -137,6 +137,9 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	if _, err := wedgedSettingsFrom(t.C, t.Common.StateDir); err != nil {
 		return err
 	}
+	if err := checkCrashedFlags(t.C); err != nil {
+		return err
+	}
 	if t.Common.PrimaryBinary == "" {
 		// An unset path must not read as "binary missing" and promote.
 		return errors.New("--primary-binary is empty: set the primary server's binary path")
