@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/alert"
@@ -11,7 +12,22 @@ import (
 	"github.com/sanctum/council-probes/pkg/lock"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/transport"
 )
+
+// neverServes returns why the primary can never serve (short: it goes into
+// the fallback lock and the alert) and the evidence for the event log, or
+// "" when a restart may help.
+func (g *guardian) neverServes(tail []byte) (why, evidence string) {
+	cfg := g.t.Common
+	if err := checkBinary(cfg.PrimaryBinary); err != nil {
+		return err.Error(), ""
+	}
+	if f, action, ok := classifyFatal(tail, g.s.FatalSignatures, g.s.RestartSignatures, g.s.BusyMarker); ok && action == actionPromote {
+		return fmt.Sprintf("fatal signature %q in %s", f.Signature, filepath.Base(cfg.PrimaryLog)), f.Line
+	}
+	return "", ""
+}
 
 // promote switches serving to the fallback because the primary can never
 // serve (why). PromoteFallback refuses when the lock already exists, and
@@ -67,6 +83,9 @@ func (g *guardian) resume(ctx context.Context, lk *launchctl.FallbackLock) (over
 	g.reportPromotion(why, lk.Step, res, err, deathCause{})
 	return err != nil || t.DryRun(), nil
 }
+
+// who is written into the fallback lock when the guardian promotes.
+const who = "council-guardian"
 
 // promoteOpts are the PromoteFallback and ResumePromotion options of this
 // guardian; verify probes the fallback's model list.
@@ -200,4 +219,15 @@ func (g *guardian) awaitRemediation(ctx context.Context) error {
 		return err
 	}
 	return l.Release()
+}
+
+// fallbackClient is the transport to the fallback: bearer (or plain) to
+// --fallback-url, which defaults to the primary's bearer URL because the
+// fallback binds the same port.
+func fallbackClient(cfg probe.Common, s settings) (*transport.Client, error) {
+	url := s.FallbackURL
+	if url == "" {
+		url = cfg.URL
+	}
+	return transport.Resolve(transport.Config{Mode: transport.Bearer, URL: url, TokenFile: cfg.TokenFile, CACert: cfg.CACert})
 }

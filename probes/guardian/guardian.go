@@ -47,9 +47,7 @@ package guardian
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -57,8 +55,6 @@ import (
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/launchctl"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/transport"
 )
 
 // Checks: each failure mode is its own alert channel.
@@ -76,9 +72,6 @@ const (
 	// reopen the alert every tick.
 	CheckAuth = "auth"
 )
-
-// who is written into the fallback lock when the guardian promotes.
-const who = "council-guardian"
 
 // New returns the guardian probe.
 func New() *probe.Probe {
@@ -167,123 +160,6 @@ func newRunner(cfg probe.Common, s settings, out io.Writer) *launchctl.Runner {
 	return r
 }
 
-// watchPrimary probes the primary and escalates its failures.
-func (g *guardian) watchPrimary(ctx context.Context) error {
-	t, s := g.t, g.s
-	rl := g.rateLimit()
-	t.SetRestarts(g.restartsTotal())
-
-	live := probeModels(ctx, t.Client, s.Timeout, g.listedModel())
-	if g.backendSettles(ctx, &live) {
-		return nil // the server says it is loading (backend.go)
-	}
-	ms := live.Elapsed.Milliseconds()
-	t.Perf("probe_ms", float64(ms), "ms")
-	if live.OK() {
-		t.Pass(CheckUnreachable, "probe_ok", "probe_ms", ms, "consecutive", 0, "http_status", live.Status, "models", len(live.Models))
-		// Serving again ends every remediation episode.
-		for _, c := range []string{CheckRestartUnverified, CheckRateLimit, CheckFallbackDown, CheckAuth} {
-			t.Clear(c)
-		}
-		t.OKSummary(fmt.Sprintf("%d model(s) in %dms over %s", len(live.Models), ms, t.Client.Kind))
-		// /v1/models is green: did launchd restart it behind our back,
-		// and is chat wedged behind the green light?
-		g.checkCrashed(ctx)
-		return g.checkWedged(ctx, rl)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err() // a signal, not a verdict on the server
-	}
-	if live.Auth() {
-		g.authRefused(live, "primary")
-		return nil
-	}
-
-	prev := 0
-	if c := t.Channel(CheckUnreachable); c != nil {
-		prev = c.Consecutive
-	}
-	tail := g.primaryLogTail()
-	if s.BusyWindow > 0 {
-		if age, busy := busyInLog(tail, s.BusyMarker, s.BusyIgnore, t.Now(), s.BusyWindow); busy {
-			t.Log.Info("probe_skip_busy", "check", CheckUnreachable, "age_ms", age.Milliseconds(), "probe_ms", ms,
-				"http_status", live.Status, "reason", live.Reason, "error", live.Err.Error(), "consecutive", prev)
-			t.OKSummary(fmt.Sprintf("probe failed (%s) but the primary completed a request %s ago: busy, not escalated",
-				live.Reason, age.Round(time.Second)))
-			return nil
-		}
-	}
-
-	consecutive := prev + 1
-	sev := alert.Warn
-	var cause deathCause
-	if consecutive >= s.RestartAfter {
-		sev = alert.Error
-		// Why it died, read before anything is kickstarted or booted out.
-		cause = g.causeFrom(g.primaryInfo(ctx), tail)
-	}
-	t.Fail(CheckUnreachable, "probe_fail", sev,
-		withCause(fmt.Sprintf("primary not serving (%d in a row): %v", consecutive, live.Err), cause),
-		append([]any{"probe_ms", ms, "http_status", live.Status, "reason", live.Reason, "url", redact.URL(t.Client.BaseURL)}, cause.attrs()...)...)
-	if consecutive < s.RestartAfter {
-		return nil
-	}
-
-	// Escalate: a binary that can never serve is not restarted.
-	if why, evidence := g.neverServes(tail); why != "" {
-		return g.promote(ctx, why, evidence, cause)
-	}
-	// A primary still loading is not restarted (that would restart the load).
-	if pid, age, starting := g.startingUp(ctx, s.StartupGrace); starting {
-		g.skipStarting(pid, age, s.StartupGrace, consecutive)
-		return nil
-	}
-	return g.restart(ctx, rl, consecutive, cause)
-}
-
-// authRefused reports a 401 or 403 from target's /v1/models: our side's
-// fault, so UNKNOWN on the auth channel. The unreachable (or fallback_down)
-// streak is left as it was: neither counted nor reset.
-func (g *guardian) authRefused(live liveness, target string) {
-	g.t.Unknown(CheckAuth, "auth_refused",
-		fmt.Sprintf("the %s refused our credentials: %v; check --token-file (or the client certificate) against the server's; not counted as unreachable, nothing restarted",
-			target, live.Err),
-		"target", target, "probe_ms", live.Elapsed.Milliseconds(), "http_status", live.Status, "reason", live.Reason)
-}
-
-// primaryLogTail reads the end of the primary's log; a missing log is
-// empty, an unreadable one is logged and treated as empty.
-func (g *guardian) primaryLogTail() []byte {
-	path := g.t.Common.PrimaryLog
-	if path == "" {
-		return nil
-	}
-	tail, err := readTail(path, g.s.TailBytes)
-	if err != nil && !isNotExist(err) {
-		g.t.Log.Warn("primary_log_unreadable", "path", path, "error", err.Error())
-	}
-	return tail
-}
-
-// neverServes returns why the primary can never serve (short: it goes into
-// the fallback lock and the alert) and the evidence for the event log, or
-// "" when a restart may help.
-func (g *guardian) neverServes(tail []byte) (why, evidence string) {
-	cfg := g.t.Common
-	if err := checkBinary(cfg.PrimaryBinary); err != nil {
-		return err.Error(), ""
-	}
-	if f, action, ok := classifyFatal(tail, g.s.FatalSignatures, g.s.RestartSignatures, g.s.BusyMarker); ok && action == actionPromote {
-		return fmt.Sprintf("fatal signature %q in %s", f.Signature, filepath.Base(cfg.PrimaryLog)), f.Line
-	}
-	return "", ""
-}
-
-// verifyPrimary is the heal check of a restart: the same probe as the tick.
-func (g *guardian) verifyPrimary(ctx context.Context) error {
-	return probeModels(ctx, g.t.Client, g.s.Timeout, g.listedModel()).Err
-}
-
 // rcOf is launchctl's exit code in err: 0 when launchctl succeeded (err
 // nil, or only the verify failed), -1 when it could not run.
 func rcOf(err error) int {
@@ -295,15 +171,4 @@ func rcOf(err error) int {
 		return ee.Code
 	}
 	return -1
-}
-
-// fallbackClient is the transport to the fallback: bearer (or plain) to
-// --fallback-url, which defaults to the primary's bearer URL because the
-// fallback binds the same port.
-func fallbackClient(cfg probe.Common, s settings) (*transport.Client, error) {
-	url := s.FallbackURL
-	if url == "" {
-		url = cfg.URL
-	}
-	return transport.Resolve(transport.Config{Mode: transport.Bearer, URL: url, TokenFile: cfg.TokenFile, CACert: cfg.CACert})
 }

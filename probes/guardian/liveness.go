@@ -109,3 +109,13 @@ type livenessError struct {
 
 func (e *livenessError) Error() string { return redact.String(fmt.Sprintf("%s: %s", e.what, e.detail)) }
 func (e *livenessError) Unwrap() error { return e.err }
+
+// authRefused reports a 401 or 403 from target's /v1/models: our side's
+// fault, so UNKNOWN on the auth channel. The unreachable (or fallback_down)
+// streak is left as it was: neither counted nor reset.
+func (g *guardian) authRefused(live liveness, target string) {
+	g.t.Unknown(CheckAuth, "auth_refused",
+		fmt.Sprintf("the %s refused our credentials: %v; check --token-file (or the client certificate) against the server's; not counted as unreachable, nothing restarted",
+			target, live.Err),
+		"target", target, "probe_ms", live.Elapsed.Milliseconds(), "http_status", live.Status, "reason", live.Reason)
+}

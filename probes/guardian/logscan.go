@@ -111,6 +111,20 @@ func readTail(path string, max int64) ([]byte, error) { return accesslog.ReadTai
 // isNotExist reports whether err means the log does not exist (yet).
 func isNotExist(err error) bool { return accesslog.IsNotExist(err) }
 
+// primaryLogTail reads the end of the primary's log; a missing log is
+// empty, an unreadable one is logged and treated as empty.
+func (g *guardian) primaryLogTail() []byte {
+	path := g.t.Common.PrimaryLog
+	if path == "" {
+		return nil
+	}
+	tail, err := readTail(path, g.s.TailBytes)
+	if err != nil && !isNotExist(err) {
+		g.t.Log.Warn("primary_log_unreadable", "path", path, "error", err.Error())
+	}
+	return tail
+}
+
 // lastCompleted returns the timestamp of the newest line in tail that
 // contains marker, contains none of ignore, and starts with an RFC 3339
 // timestamp no later than now+5s. Lines without a parseable leading

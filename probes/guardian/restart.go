@@ -210,3 +210,8 @@ func (g *guardian) restartFor(ctx context.Context, rl restartDecision, consecuti
 	}
 	return nil
 }
+
+// verifyPrimary is the heal check of a restart: the same probe as the tick.
+func (g *guardian) verifyPrimary(ctx context.Context) error {
+	return probeModels(ctx, g.t.Client, g.s.Timeout, g.listedModel()).Err
+}
