@@ -148,8 +148,9 @@ func lastCompleted(tail []byte, marker string, ignore []string, now time.Time) (
 	return time.Time{}, false
 }
 
-// busyInLog reports whether tail shows a completed request within window of now,
-// and how old the newest one is (0 if it is dated slightly in the future).
+// busyInLog reports whether tail shows a completed request within window
+// of now, and how old the newest one is (0 if it is dated slightly in the
+// future).
 func busyInLog(tail []byte, marker string, ignore []string, now time.Time, window time.Duration) (age time.Duration, busy bool) {
 	ts, ok := lastCompleted(tail, marker, ignore, now)
 	if !ok {
