@@ -19,21 +19,22 @@ const (
 	CheckModelNotLoaded = "model_not_loaded"
 	CheckModelOnCPU     = "model_on_cpu"
 	CheckModelUnloading = "model_unloading"
-	// CheckLoading is not a channel: the time the server has been loading
-	// is kept in the guardian's state under this key.
-	CheckLoading = "backend_loading"
 )
 
-// DefaultMaxLoading is how long a server may say it is loading before that
+// loadingKey holds, in the guardian's state, since when the server has
+// said it is loading. It is not a channel.
+const loadingKey = "backend_loading"
+
+// defaultMaxLoading is how long a server may say it is loading before that
 // counts as a failure.
-const DefaultMaxLoading = 10 * time.Minute
+const defaultMaxLoading = 10 * time.Minute
 
 // backendAskTimeout bounds each question to the server's own endpoints.
 const backendAskTimeout = 5 * time.Second
 
 func backendFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "max-loading", EnvVars: []string{"COUNCIL_GUARDIAN_MAX_LOADING"}, Value: DefaultMaxLoading,
+		&cli.DurationFlag{Name: "max-loading", EnvVars: env("MAX_LOADING"), Value: defaultMaxLoading,
 			Usage: "a server that says it is loading its model is not restarted for this long; after, it is a failure"},
 	}
 }
@@ -54,7 +55,7 @@ func (g *guardian) listedModel() string {
 // (vLLM's engine is dead though /v1/models answers; loading past the
 // limit), which the caller then escalates as any other. When the server
 // serves, it checks the expected model's residency on its own channels.
-func (g *guardian) backendSettles(ctx context.Context, live *Liveness) bool {
+func (g *guardian) backendSettles(ctx context.Context, live *liveness) bool {
 	t := g.t
 	// A server that did not answer at all (refused, hung) has nothing to
 	// say about itself: today's rules (startup grace, restart) apply.
@@ -172,7 +173,7 @@ func (g *guardian) forgetBackend() {
 
 func (g *guardian) loadingSince() time.Time {
 	var since time.Time
-	if raw, ok := g.t.State.Data[CheckLoading]; ok {
+	if raw, ok := g.t.State.Data[loadingKey]; ok {
 		json.Unmarshal(raw, &since) // a bad value reads as "not loading"
 	}
 	return since
@@ -180,14 +181,14 @@ func (g *guardian) loadingSince() time.Time {
 
 func (g *guardian) setLoadingSince(since time.Time) {
 	if since.IsZero() {
-		delete(g.t.State.Data, CheckLoading)
+		delete(g.t.State.Data, loadingKey)
 		return
 	}
 	b, _ := json.Marshal(since.UTC())
 	if g.t.State.Data == nil {
 		g.t.State.Data = map[string]json.RawMessage{}
 	}
-	g.t.State.Data[CheckLoading] = b
+	g.t.State.Data[loadingKey] = b
 }
 
 // backendPaths are the backend adapters' questions as busy-ignore

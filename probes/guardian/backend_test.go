@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sanctum/council-probes/pkg/backend"
 	"github.com/sanctum/council-probes/pkg/councilsim"
@@ -131,22 +130,6 @@ func TestListedModelRuleOnlyForGeneric(t *testing.T) {
 	none(t, evs, "probe_fail")
 	if ev := one(t, evs, guardian.CheckModelNotLoaded, guardian.CheckModelNotLoaded); !strings.Contains(ev["detail"].(string), "not listed") {
 		t.Errorf("ollama: %v", ev)
-	}
-}
-
-// The guardian's own questions to the server are not work: they must not
-// make the primary look busy.
-func TestBackendQuestionsAreNotBusy(t *testing.T) {
-	now := time.Date(2026, 12, 2, 15, 0, 10, 0, time.UTC)
-	for _, path := range []string{"/health", "/props", "/version", "/metrics", "/api/version", "/api/ps", "/api/tags", "/api/v0/models"} {
-		line := "2026-12-02T15:00:05.000Z INFO request completed method=GET path=" + path + " status=200 duration_ms=1\n"
-		if _, busy := guardian.Busy([]byte(line), guardian.DefaultBusyMarker, guardian.DefaultBusyIgnore, now, 90*time.Second); busy {
-			t.Errorf("GET %s counted as busy", path)
-		}
-	}
-	chat := "2026-12-02T15:00:05.000Z INFO request completed method=POST path=/v1/chat/completions status=200 duration_ms=900\n"
-	if _, busy := guardian.Busy([]byte(chat), guardian.DefaultBusyMarker, guardian.DefaultBusyIgnore, now, 90*time.Second); !busy {
-		t.Error("a chat completion no longer counts as busy")
 	}
 }
 

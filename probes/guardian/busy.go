@@ -7,11 +7,11 @@ import (
 	"github.com/sanctum/council-probes/pkg/backend"
 )
 
-// ReasonRequests is the busy reason of a hung primary whose own metrics
+// reasonRequests is the busy reason of a hung primary whose own metrics
 // show it at work: requests running and its token counter advancing.
-const ReasonRequests = "requests"
+const reasonRequests = "requests"
 
-// RequestsBusy says whether two reads of the server's metrics, taken a CPU
+// requestsBusy says whether two reads of the server's metrics, taken a CPU
 // window apart, show a server at work: requests running at the second read
 // and its token counter advanced since the first. A running count alone is
 // no proof: the canary's stuck request (and every request after it) shows
@@ -20,7 +20,7 @@ const ReasonRequests = "requests"
 // that does not export the running count or a token counter (absent, which
 // is not zero) is never busy by this rule: its CPU decides, as without a
 // backend. why says what the reads showed, for the event.
-func RequestsBusy(before, after backend.Metrics) (busy bool, why string) {
+func requestsBusy(before, after backend.Metrics) (busy bool, why string) {
 	run, t0, t1 := after.RequestsRunning, before.ProgressTotal, after.ProgressTotal
 	switch {
 	case run == nil || t0 == nil || t1 == nil:

@@ -27,9 +27,9 @@ func TestRequestsBusy(t *testing.T) {
 		{"running only at the second read, tokens advanced", m(f(0), f(80)), m(f(1), f(96)), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, why := RequestsBusy(tc.before, tc.after)
+			got, why := requestsBusy(tc.before, tc.after)
 			if got != tc.want || why == "" {
-				t.Errorf("RequestsBusy = %v (%q), want %v with a reason", got, why, tc.want)
+				t.Errorf("requestsBusy = %v (%q), want %v with a reason", got, why, tc.want)
 			}
 		})
 	}

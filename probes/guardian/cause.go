@@ -8,25 +8,25 @@ import (
 	"github.com/sanctum/council-probes/pkg/redact"
 )
 
-// Cause is why the primary died, as far as can be told: how launchd saw
+// deathCause is why the primary died, as far as can be told: how launchd saw
 // its last process end, and the matching fatal lines of its log. Every
 // restart and promotion event and alert carries it when there is one.
-type Cause struct {
+type deathCause struct {
 	// LastExit is launchd's "last exit code" or "last terminating
 	// signal", as ExitCause words it ("signal 11 (Segmentation fault:
 	// 11)"); empty when launchd reports none.
 	LastExit string
-	// Lines are up to MaxCauseLines log lines matching a fatal signature,
+	// Lines are up to maxCauseLines log lines matching a fatal signature,
 	// oldest first, redacted and cut.
 	Lines []string
 }
 
 // Empty reports whether nothing is known.
-func (c Cause) Empty() bool { return c.LastExit == "" && len(c.Lines) == 0 }
+func (c deathCause) Empty() bool { return c.LastExit == "" && len(c.Lines) == 0 }
 
 // String is the cause for an alert message: "launchd: signal 11
 // (Segmentation fault: 11); log: <line> | <line>".
-func (c Cause) String() string {
+func (c deathCause) String() string {
 	var parts []string
 	if c.LastExit != "" {
 		parts = append(parts, "launchd: last exit "+c.LastExit)
@@ -38,7 +38,7 @@ func (c Cause) String() string {
 }
 
 // attrs are the event-log attributes of the cause.
-func (c Cause) attrs() []any {
+func (c deathCause) attrs() []any {
 	if c.Empty() {
 		return nil
 	}
@@ -46,7 +46,7 @@ func (c Cause) attrs() []any {
 }
 
 // withCause appends the cause to an alert message.
-func withCause(msg string, c Cause) string {
+func withCause(msg string, c deathCause) string {
 	if c.Empty() {
 		return msg
 	}
@@ -55,13 +55,13 @@ func withCause(msg string, c Cause) string {
 
 // causeFrom builds the cause from launchd's view of the primary (nil when
 // unreadable) and the primary log's tail.
-func (g *guardian) causeFrom(info *launchctl.ServiceInfo, tail []byte) Cause {
-	var c Cause
+func (g *guardian) causeFrom(info *launchctl.ServiceInfo, tail []byte) deathCause {
+	var c deathCause
 	if info != nil {
 		c.LastExit = redact.String(info.ExitCause())
 	}
 	sigs := append(append([]string(nil), g.s.FatalSignatures...), g.s.RestartSignatures...)
-	c.Lines = CauseLines(tail, sigs, MaxCauseLines)
+	c.Lines = causeLines(tail, sigs, maxCauseLines)
 	return c
 }
 

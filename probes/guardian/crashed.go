@@ -19,8 +19,8 @@ const CheckCrashed = "crashed"
 
 // Defaults of the crashed check.
 const (
-	DefaultCrashLoop   = 3
-	DefaultCrashWindow = 30 * time.Minute
+	defaultCrashLoop   = 3
+	defaultCrashWindow = 30 * time.Minute
 )
 
 // State keys: launchd's view of the primary at the last tick, and the
@@ -37,12 +37,24 @@ type launchdSeen struct {
 }
 
 func crashedFlags() []cli.Flag {
-	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
 	return []cli.Flag{
-		&cli.IntFlag{Name: "crash-loop", EnvVars: env("CRASH_LOOP"), Value: DefaultCrashLoop,
+		&cli.IntFlag{Name: "crash-loop", EnvVars: env("CRASH_LOOP"), Value: defaultCrashLoop,
 			Usage: "this many crashes of the primary within --crash-window alert at error (one is a warn)"},
-		&cli.DurationFlag{Name: "crash-window", EnvVars: env("CRASH_WINDOW"), Value: DefaultCrashWindow, Usage: "window of --crash-loop"},
+		&cli.DurationFlag{Name: "crash-window", EnvVars: env("CRASH_WINDOW"), Value: defaultCrashWindow, Usage: "window of --crash-loop"},
 	}
+}
+
+// checkCrashedFlags checks the crashed check's flags. The check runs only
+// on a healthy tick; tick calls this on every one, so a typo is caught at
+// once.
+func checkCrashedFlags(c *cli.Context) error {
+	switch {
+	case c.Int("crash-loop") < 0:
+		return fmt.Errorf("bad --crash-loop %d: want 0 or more", c.Int("crash-loop"))
+	case c.Duration("crash-window") <= 0:
+		return fmt.Errorf("bad --crash-window %s: want a positive duration", c.Duration("crash-window"))
+	}
+	return nil
 }
 
 // seenOf is the part of info the crashed check compares between ticks.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/alert"
@@ -11,12 +12,27 @@ import (
 	"github.com/sanctum/council-probes/pkg/lock"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/transport"
 )
+
+// neverServes returns why the primary can never serve (short: it goes into
+// the fallback lock and the alert) and the evidence for the event log, or
+// "" when a restart may help.
+func (g *guardian) neverServes(tail []byte) (why, evidence string) {
+	cfg := g.t.Common
+	if err := checkBinary(cfg.PrimaryBinary); err != nil {
+		return err.Error(), ""
+	}
+	if f, action, ok := classifyFatal(tail, g.s.FatalSignatures, g.s.RestartSignatures, g.s.BusyMarker); ok && action == actionPromote {
+		return fmt.Sprintf("fatal signature %q in %s", f.Signature, filepath.Base(cfg.PrimaryLog)), f.Line
+	}
+	return "", ""
+}
 
 // promote switches serving to the fallback because the primary can never
 // serve (why). PromoteFallback refuses when the lock already exists, and
 // takes the shared remediation lock, so two probes racing promote once.
-func (g *guardian) promote(ctx context.Context, why, evidence string, cause Cause) error {
+func (g *guardian) promote(ctx context.Context, why, evidence string, cause deathCause) error {
 	t, cfg := g.t, g.t.Common
 	t.Log.Warn("promoting_fallback", append([]any{"check", CheckFallbackActivated, "why", why, "log_line", evidence,
 		"primary", cfg.PrimaryLabel, "fallback", cfg.FallbackLabel, "dry_run", t.DryRun()}, cause.attrs()...)...)
@@ -64,9 +80,12 @@ func (g *guardian) resume(ctx context.Context, lk *launchctl.FallbackLock) (over
 		return false, nil
 	}
 	// The cause was reported when the promotion began.
-	g.reportPromotion(why, lk.Step, res, err, Cause{})
+	g.reportPromotion(why, lk.Step, res, err, deathCause{})
 	return err != nil || t.DryRun(), nil
 }
+
+// who is written into the fallback lock when the guardian promotes.
+const who = "council-guardian"
 
 // promoteOpts are the PromoteFallback and ResumePromotion options of this
 // guardian; verify probes the fallback's model list.
@@ -77,18 +96,18 @@ func (g *guardian) promoteOpts(why string) launchctl.PromoteOpts {
 		if err != nil {
 			return err
 		}
-		return ProbeModels(ctx, c, g.s.Timeout, "").Err
+		return probeModels(ctx, c, g.s.Timeout, "").Err
 	}
 	return launchctl.PromoteOpts{
 		PrimaryLabel: cfg.PrimaryLabel, FallbackLabel: cfg.FallbackLabel, FallbackPlist: cfg.FallbackPlist,
 		FallbackLockPath: cfg.FallbackLock, RemediationLockPath: cfg.RemediationLock,
-		Who: Who, Why: why, Verify: verify,
+		Who: who, Why: why, Verify: verify,
 	}
 }
 
 // reportPromotion reports how a promotion (or, with resumedAfter set, the
 // resume of one interrupted after that step) ended.
-func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Result, err error, cause Cause) {
+func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Result, err error, cause deathCause) {
 	t, cfg := g.t, g.t.Common
 	rc := rcOf(err)
 	attrs := append([]any{"steps", res.Steps}, cause.attrs()...)
@@ -165,7 +184,7 @@ func (g *guardian) watchFallback(ctx context.Context) error {
 		t.Unknown(CheckFallbackDown, "transport_error", fmt.Sprintf("fallback transport: %v", err))
 		return nil
 	}
-	live := ProbeModels(ctx, c, g.s.Timeout, "")
+	live := probeModels(ctx, c, g.s.Timeout, "")
 	ms := live.Elapsed.Milliseconds()
 	t.Perf("probe_ms", float64(ms), "ms")
 	attrs := []any{"target", "fallback", "url", redact.URL(c.BaseURL), "fallback_transport", string(c.Kind), "probe_ms", ms,
@@ -200,4 +219,15 @@ func (g *guardian) awaitRemediation(ctx context.Context) error {
 		return err
 	}
 	return l.Release()
+}
+
+// fallbackClient is the transport to the fallback: bearer (or plain) to
+// --fallback-url, which defaults to the primary's bearer URL because the
+// fallback binds the same port.
+func fallbackClient(cfg probe.Common, s settings) (*transport.Client, error) {
+	url := s.FallbackURL
+	if url == "" {
+		url = cfg.URL
+	}
+	return transport.Resolve(transport.Config{Mode: transport.Bearer, URL: url, TokenFile: cfg.TokenFile, CACert: cfg.CACert})
 }

@@ -19,20 +19,20 @@ func FuzzLogScan(f *testing.F) {
 	f.Add([]byte("2026-04-20T11:59:59.999999999+14:00 request completed"), int64(1<<20))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, log []byte, max int64) {
-		age, busy := Busy(log, DefaultBusyMarker, DefaultBusyIgnore, now, DefaultBusyWindow)
-		if age < 0 || (busy && age > DefaultBusyWindow) {
-			t.Fatalf("Busy = (%s, %v)", age, busy)
+		age, busy := busyInLog(log, defaultBusyMarker, defaultBusyIgnore, now, defaultBusyWindow)
+		if age < 0 || (busy && age > defaultBusyWindow) {
+			t.Fatalf("busyInLog = (%s, %v)", age, busy)
 		}
-		if ts, ok := LastCompleted(log, DefaultBusyMarker, DefaultBusyIgnore, now); ok && ts.After(now.Add(futureSkew)) {
-			t.Fatalf("LastCompleted returned a time beyond the allowed skew: %s", ts)
+		if ts, ok := lastCompleted(log, defaultBusyMarker, defaultBusyIgnore, now); ok && ts.After(now.Add(futureSkew)) {
+			t.Fatalf("lastCompleted returned a time beyond the allowed skew: %s", ts)
 		}
-		if fatal, ok := FindFatal(log, DefaultFatalSignatures, DefaultBusyMarker); ok {
+		if fatal, ok := findFatal(log, defaultFatalSignatures, defaultBusyMarker); ok {
 			known := false
-			for _, s := range DefaultFatalSignatures {
+			for _, s := range defaultFatalSignatures {
 				known = known || s == fatal.Signature
 			}
 			if !known || len(fatal.Line) > 200+len("…") {
-				t.Fatalf("FindFatal = %+v", fatal)
+				t.Fatalf("findFatal = %+v", fatal)
 			}
 		}
 
@@ -40,19 +40,19 @@ func FuzzLogScan(f *testing.F) {
 		if err := os.WriteFile(p, log, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		tail, err := ReadTail(p, max)
+		tail, err := readTail(p, max)
 		if err != nil {
 			t.Fatal(err)
 		}
 		bound := max
 		if bound <= 0 {
-			bound = DefaultTailBytes
+			bound = defaultTailBytes
 		}
 		if int64(len(tail)) > bound || !bytes.HasSuffix(log, tail) {
-			t.Fatalf("ReadTail(max=%d) = %q: not a bounded suffix of the log", max, tail)
+			t.Fatalf("readTail(max=%d) = %q: not a bounded suffix of the log", max, tail)
 		}
 		if int64(len(log)) > bound && len(tail) > 0 && log[len(log)-len(tail)-1] != '\n' {
-			t.Fatalf("ReadTail(max=%d) = %q starts inside a line", max, tail)
+			t.Fatalf("readTail(max=%d) = %q starts inside a line", max, tail)
 		}
 	})
 }

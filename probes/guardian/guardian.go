@@ -47,9 +47,7 @@ package guardian
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -57,8 +55,6 @@ import (
 	"github.com/sanctum/council-probes/pkg/alert"
 	"github.com/sanctum/council-probes/pkg/launchctl"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/transport"
 )
 
 // Checks: each failure mode is its own alert channel.
@@ -77,20 +73,6 @@ const (
 	CheckAuth = "auth"
 )
 
-// Defaults of the guardian's own settings, measured on the council host (docs/DESIGN.md).
-const (
-	DefaultTimeout        = 10 * time.Second
-	DefaultRestartAfter   = 3
-	DefaultMaxRestarts    = 3
-	DefaultRestartWindow  = 300 * time.Second
-	DefaultBusyWindow     = 90 * time.Second
-	DefaultVerifyTimeout  = launchctl.DefaultVerifyTimeout
-	DefaultVerifyInterval = launchctl.DefaultVerifyInterval
-)
-
-// Who is written into the fallback lock when the guardian promotes.
-const Who = "council-guardian"
-
 // New returns the guardian probe.
 func New() *probe.Probe {
 	return &probe.Probe{
@@ -104,10 +86,10 @@ func New() *probe.Probe {
 		Commands:    []*cli.Command{restoreCommand()},
 		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
 		Policies: map[string]alert.Policy{
-			CheckUnreachable: {Threshold: DefaultRestartAfter, Cooldown: 30 * time.Minute},
+			CheckUnreachable: {Threshold: defaultRestartAfter, Cooldown: 30 * time.Minute},
 			CheckAuth:        {Threshold: 1, Cooldown: time.Hour},
 		},
-		Tick: Tick,
+		Tick: tick,
 	}
 }
 
@@ -130,97 +112,25 @@ under --idle-cpu it is wedged and restarted (verified by a tiny chat);
 busy, it is left alone until --max-busy. A primary launchd restarted by
 itself is "crashed" (warn; error at --crash-loop in --crash-window).`
 
-func flags() []cli.Flag {
-	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
-	return []cli.Flag{
-		&cli.DurationFlag{Name: "timeout", EnvVars: env("TIMEOUT"), Value: DefaultTimeout, Usage: "budget of one GET /v1/models"},
-		&cli.IntFlag{Name: "restart-after", EnvVars: env("RESTART_AFTER"), Value: DefaultRestartAfter, Usage: "restart after this many consecutive failures"},
-		&cli.IntFlag{Name: "max-restarts", EnvVars: env("MAX_RESTARTS"), Value: DefaultMaxRestarts, Usage: "most restarts per --restart-window; the next is refused (rate_limit, exit 2)"},
-		&cli.DurationFlag{Name: "restart-window", EnvVars: env("RESTART_WINDOW"), Value: DefaultRestartWindow, Usage: "window of --max-restarts"},
-		&cli.DurationFlag{Name: "verify-timeout", EnvVars: env("VERIFY_TIMEOUT"), Value: DefaultVerifyTimeout, Usage: "how long a restart or promotion may take to serve again before it counts as unverified"},
-		&cli.DurationFlag{Name: "verify-interval", EnvVars: env("VERIFY_INTERVAL"), Value: DefaultVerifyInterval, Usage: "pause between verify probes"},
-		&cli.DurationFlag{Name: "busy-window", EnvVars: env("BUSY_WINDOW"), Value: DefaultBusyWindow, Usage: "a request completed this recently in --primary-log defers escalation (0 = never)"},
-		&cli.StringFlag{Name: "busy-marker", EnvVars: env("BUSY_MARKER"), Value: DefaultBusyMarker, Usage: "text of a completed-request line in --primary-log (lines start with an RFC 3339 time)"},
-		&cli.StringSliceFlag{Name: "busy-ignore", EnvVars: env("BUSY_IGNORE"), Value: cli.NewStringSlice(DefaultBusyIgnore...),
-			Usage: "completed-request lines containing this do not count as busy (repeatable; default: the probes' own liveness requests)"},
-		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: DefaultTailBytes, Usage: "how much of the end of --primary-log the busy and fatal scans read"},
-		&cli.StringSliceFlag{Name: "fatal-signature", EnvVars: env("FATAL_SIGNATURES"), Value: cli.NewStringSlice(DefaultFatalSignatures...),
-			Usage: "log text of a primary that can never serve (repeatable, case-insensitive); found in the log tail -> promote the fallback"},
-		&cli.StringSliceFlag{Name: "restart-signature", EnvVars: env("RESTART_SIGNATURES"), Value: cli.NewStringSlice(DefaultRestartSignatures...),
-			Usage: "log text of a crash a restart recovers from (repeatable, case-insensitive): reported as the cause; newer than a --fatal-signature line, it restarts instead of promoting"},
-		&cli.DurationFlag{Name: "startup-grace", EnvVars: env("STARTUP_GRACE"), Value: DefaultStartupGrace,
-			Usage: "do not restart a primary that launchd started less than this long ago (it is still loading); failures still count and alert (0 = off)"},
-		&cli.StringFlag{Name: "fallback-url", EnvVars: env("FALLBACK_URL"), Usage: "URL probed while the fallback lock exists (bearer transport; --model is not required of the fallback); empty = --url"},
-	}
-}
-
-// Settings are the guardian's own flags, resolved.
-type Settings struct {
-	Timeout         time.Duration
-	RestartAfter    int
-	MaxRestarts     int
-	RestartWindow   time.Duration
-	VerifyTimeout   time.Duration
-	VerifyInterval  time.Duration
-	BusyWindow      time.Duration
-	BusyMarker      string
-	BusyIgnore      []string
-	TailBytes       int64
-	FatalSignatures []string
-	// RestartSignatures are crash lines that call for a restart, not a
-	// promotion (the restart rows of FatalSignatures).
-	RestartSignatures []string
-	FallbackURL       string
-	StartupGrace      time.Duration
-}
-
-// SettingsFrom reads the guardian's flags (from c or, for a subcommand, its
-// parents).
-func SettingsFrom(c *cli.Context) (Settings, error) {
-	s := Settings{
-		Timeout: c.Duration("timeout"), RestartAfter: c.Int("restart-after"),
-		MaxRestarts: c.Int("max-restarts"), RestartWindow: c.Duration("restart-window"),
-		VerifyTimeout: c.Duration("verify-timeout"), VerifyInterval: c.Duration("verify-interval"),
-		BusyWindow: c.Duration("busy-window"), BusyMarker: c.String("busy-marker"), BusyIgnore: c.StringSlice("busy-ignore"),
-		TailBytes: c.Int64("log-tail-bytes"), FatalSignatures: c.StringSlice("fatal-signature"),
-		RestartSignatures: c.StringSlice("restart-signature"),
-		FallbackURL:       c.String("fallback-url"), StartupGrace: c.Duration("startup-grace"),
-	}
-	switch {
-	case s.Timeout <= 0:
-		return s, fmt.Errorf("--timeout must be positive, got %s", s.Timeout)
-	case s.RestartAfter < 1:
-		return s, fmt.Errorf("--restart-after must be at least 1, got %d", s.RestartAfter)
-	case s.MaxRestarts < 0:
-		return s, fmt.Errorf("--max-restarts must not be negative, got %d", s.MaxRestarts)
-	case s.RestartWindow <= 0:
-		return s, fmt.Errorf("--restart-window must be positive, got %s", s.RestartWindow)
-	case s.VerifyTimeout <= 0 || s.VerifyInterval <= 0:
-		return s, fmt.Errorf("--verify-timeout and --verify-interval must be positive")
-	case s.StartupGrace < 0:
-		return s, fmt.Errorf("--startup-grace must not be negative, got %s", s.StartupGrace)
-	case s.TailBytes <= 0:
-		return s, fmt.Errorf("--log-tail-bytes must be positive, got %d", s.TailBytes)
-	}
-	return s, nil
-}
-
 // guardian is one tick's worth of context.
 type guardian struct {
 	t      *probe.Tick
-	s      Settings
+	s      settings
 	runner *launchctl.Runner
 }
 
-// Tick runs one guardian tick.
-func Tick(ctx context.Context, t *probe.Tick) error {
-	s, err := SettingsFrom(t.C)
+// tick runs one guardian tick.
+func tick(ctx context.Context, t *probe.Tick) error {
+	s, err := settingsFrom(t.C)
 	if err != nil {
 		return err
 	}
 	// The wedged and crashed checks run only on a healthy tick; their
 	// flags are checked on every one, so a typo is caught at once.
 	if _, err := wedgedSettingsFrom(t.C, t.Common.StateDir); err != nil {
+		return err
+	}
+	if err := checkCrashedFlags(t.C); err != nil {
 		return err
 	}
 	if t.Common.PrimaryBinary == "" {
@@ -241,130 +151,13 @@ func Tick(ctx context.Context, t *probe.Tick) error {
 	return g.watchPrimary(ctx)
 }
 
-func newRunner(cfg probe.Common, s Settings, out io.Writer) *launchctl.Runner {
+func newRunner(cfg probe.Common, s settings, out io.Writer) *launchctl.Runner {
 	r := launchctl.New(cfg.Launchctl)
 	r.DryRun = cfg.DryRun
 	r.Out = out
 	r.VerifyTimeout = s.VerifyTimeout
 	r.VerifyInterval = s.VerifyInterval
 	return r
-}
-
-// watchPrimary probes the primary and escalates its failures.
-func (g *guardian) watchPrimary(ctx context.Context) error {
-	t, s := g.t, g.s
-	rl := g.rateLimit()
-	t.SetRestarts(g.restartsTotal())
-
-	live := ProbeModels(ctx, t.Client, s.Timeout, g.listedModel())
-	if g.backendSettles(ctx, &live) {
-		return nil // the server says it is loading (backend.go)
-	}
-	ms := live.Elapsed.Milliseconds()
-	t.Perf("probe_ms", float64(ms), "ms")
-	if live.OK() {
-		t.Pass(CheckUnreachable, "probe_ok", "probe_ms", ms, "consecutive", 0, "http_status", live.Status, "models", len(live.Models))
-		// Serving again ends every remediation episode.
-		for _, c := range []string{CheckRestartUnverified, CheckRateLimit, CheckFallbackDown, CheckAuth} {
-			t.Clear(c)
-		}
-		t.OKSummary(fmt.Sprintf("%d model(s) in %dms over %s", len(live.Models), ms, t.Client.Kind))
-		// /v1/models is green: did launchd restart it behind our back,
-		// and is chat wedged behind the green light?
-		g.checkCrashed(ctx)
-		return g.checkWedged(ctx, rl)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err() // a signal, not a verdict on the server
-	}
-	if live.Auth() {
-		g.authRefused(live, "primary")
-		return nil
-	}
-
-	prev := 0
-	if c := t.Channel(CheckUnreachable); c != nil {
-		prev = c.Consecutive
-	}
-	tail := g.primaryLogTail()
-	if s.BusyWindow > 0 {
-		if age, busy := Busy(tail, s.BusyMarker, s.BusyIgnore, t.Now(), s.BusyWindow); busy {
-			t.Log.Info("probe_skip_busy", "check", CheckUnreachable, "age_ms", age.Milliseconds(), "probe_ms", ms,
-				"http_status", live.Status, "reason", live.Reason, "error", live.Err.Error(), "consecutive", prev)
-			t.OKSummary(fmt.Sprintf("probe failed (%s) but the primary completed a request %s ago: busy, not escalated",
-				live.Reason, age.Round(time.Second)))
-			return nil
-		}
-	}
-
-	consecutive := prev + 1
-	sev := alert.Warn
-	var cause Cause
-	if consecutive >= s.RestartAfter {
-		sev = alert.Error
-		// Why it died, read before anything is kickstarted or booted out.
-		cause = g.causeFrom(g.primaryInfo(ctx), tail)
-	}
-	t.Fail(CheckUnreachable, "probe_fail", sev,
-		withCause(fmt.Sprintf("primary not serving (%d in a row): %v", consecutive, live.Err), cause),
-		append([]any{"probe_ms", ms, "http_status", live.Status, "reason", live.Reason, "url", redact.URL(t.Client.BaseURL)}, cause.attrs()...)...)
-	if consecutive < s.RestartAfter {
-		return nil
-	}
-
-	// Escalate: a binary that can never serve is not restarted.
-	if why, evidence := g.neverServes(tail); why != "" {
-		return g.promote(ctx, why, evidence, cause)
-	}
-	// A primary still loading is not restarted (that would restart the load).
-	if pid, age, starting := g.startingUp(ctx, s.StartupGrace); starting {
-		g.skipStarting(pid, age, s.StartupGrace, consecutive)
-		return nil
-	}
-	return g.restart(ctx, rl, consecutive, cause)
-}
-
-// authRefused reports a 401 or 403 from target's /v1/models: our side's
-// fault, so UNKNOWN on the auth channel. The unreachable (or fallback_down)
-// streak is left as it was: neither counted nor reset.
-func (g *guardian) authRefused(live Liveness, target string) {
-	g.t.Unknown(CheckAuth, "auth_refused",
-		fmt.Sprintf("the %s refused our credentials: %v; check --token-file (or the client certificate) against the server's; not counted as unreachable, nothing restarted",
-			target, live.Err),
-		"target", target, "probe_ms", live.Elapsed.Milliseconds(), "http_status", live.Status, "reason", live.Reason)
-}
-
-// primaryLogTail reads the end of the primary's log; a missing log is
-// empty, an unreadable one is logged and treated as empty.
-func (g *guardian) primaryLogTail() []byte {
-	path := g.t.Common.PrimaryLog
-	if path == "" {
-		return nil
-	}
-	tail, err := ReadTail(path, g.s.TailBytes)
-	if err != nil && !IsNotExist(err) {
-		g.t.Log.Warn("primary_log_unreadable", "path", path, "error", err.Error())
-	}
-	return tail
-}
-
-// neverServes returns why the primary can never serve (short: it goes into
-// the fallback lock and the alert) and the evidence for the event log, or
-// "" when a restart may help.
-func (g *guardian) neverServes(tail []byte) (why, evidence string) {
-	cfg := g.t.Common
-	if err := CheckBinary(cfg.PrimaryBinary); err != nil {
-		return err.Error(), ""
-	}
-	if f, action, ok := ClassifyFatal(tail, g.s.FatalSignatures, g.s.RestartSignatures, g.s.BusyMarker); ok && action == ActionPromote {
-		return fmt.Sprintf("fatal signature %q in %s", f.Signature, filepath.Base(cfg.PrimaryLog)), f.Line
-	}
-	return "", ""
-}
-
-// verifyPrimary is the heal check of a restart: the same probe as the tick.
-func (g *guardian) verifyPrimary(ctx context.Context) error {
-	return ProbeModels(ctx, g.t.Client, g.s.Timeout, g.listedModel()).Err
 }
 
 // rcOf is launchctl's exit code in err: 0 when launchctl succeeded (err
@@ -378,15 +171,4 @@ func rcOf(err error) int {
 		return ee.Code
 	}
 	return -1
-}
-
-// fallbackClient is the transport to the fallback: bearer (or plain) to
-// --fallback-url, which defaults to the primary's bearer URL because the
-// fallback binds the same port.
-func fallbackClient(cfg probe.Common, s Settings) (*transport.Client, error) {
-	url := s.FallbackURL
-	if url == "" {
-		url = cfg.URL
-	}
-	return transport.Resolve(transport.Config{Mode: transport.Bearer, URL: url, TokenFile: cfg.TokenFile, CACert: cfg.CACert})
 }

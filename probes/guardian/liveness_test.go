@@ -65,9 +65,9 @@ func TestProbeModels(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
-			got := ProbeModels(context.Background(), plainClient(t, srv.URL), 5*time.Second, tt.want)
+			got := probeModels(context.Background(), plainClient(t, srv.URL), 5*time.Second, tt.want)
 			if got.Reason != tt.wantReason || got.OK() != (tt.wantReason == "") {
-				t.Fatalf("ProbeModels = reason %q err %v, want reason %q", got.Reason, got.Err, tt.wantReason)
+				t.Fatalf("probeModels = reason %q err %v, want reason %q", got.Reason, got.Err, tt.wantReason)
 			}
 			if got.Status == 0 {
 				t.Errorf("status not recorded")
@@ -92,7 +92,7 @@ func TestProbeModelsTimeoutAndRefused(t *testing.T) {
 	}))
 	defer hang.Close()
 	defer close(release)
-	got := ProbeModels(context.Background(), plainClient(t, hang.URL), 200*time.Millisecond, "")
+	got := probeModels(context.Background(), plainClient(t, hang.URL), 200*time.Millisecond, "")
 	if got.Reason != "timeout" || got.Status != 0 {
 		t.Errorf("hang: reason %q status %d err %v, want timeout", got.Reason, got.Status, got.Err)
 	}
@@ -100,7 +100,7 @@ func TestProbeModelsTimeoutAndRefused(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	url := dead.URL
 	dead.Close()
-	got = ProbeModels(context.Background(), plainClient(t, url), 2*time.Second, "")
+	got = probeModels(context.Background(), plainClient(t, url), 2*time.Second, "")
 	if got.Reason != "connect" || !strings.Contains(got.Err.Error(), "refused") {
 		t.Errorf("refused: reason %q err %v, want connect refused", got.Reason, got.Err)
 	}

@@ -9,71 +9,71 @@ import (
 	"github.com/sanctum/council-probes/pkg/redact"
 )
 
-// DefaultTailBytes is how much of the end of the primary's log the busy and
+// defaultTailBytes is how much of the end of the primary's log the busy and
 // fatal-signature scans read.
-const DefaultTailBytes = accesslog.DefaultTailBytes
+const defaultTailBytes = accesslog.DefaultTailBytes
 
-// DefaultBusyMarker marks a completed request in the council's access log:
+// defaultBusyMarker marks a completed request in the council's access log:
 //
 //	2026-11-27T01:02:03.456Z INFO request completed method=POST path=/v1/chat/completions status=200 duration_ms=12
-const DefaultBusyMarker = accesslog.DefaultMarker
+const defaultBusyMarker = accesslog.DefaultMarker
 
-// DefaultBusyIgnore are substrings of completed-request lines that do not
+// defaultBusyIgnore are substrings of completed-request lines that do not
 // mean "busy serving work": the probes' own liveness requests and the
 // backend adapters' questions (backend.go). Without this
 // the guardian would see its own last successful probe and defer the
 // restart of a dead server by a whole busy window.
-var DefaultBusyIgnore = append(append([]string(nil), accesslog.DefaultIgnore...), backendPaths()...)
+var defaultBusyIgnore = append(append([]string(nil), accesslog.DefaultIgnore...), backendPaths()...)
 
-// FatalAction is what the guardian does when a fatal signature is the
+// fatalAction is what the guardian does when a fatal signature is the
 // newest one in the primary's log and the primary does not serve.
-type FatalAction string
+type fatalAction string
 
 // The actions of the fatal-signature table.
 const (
-	// ActionPromote: the binary can never serve; restarting it only loops,
+	// actionPromote: the binary can never serve; restarting it only loops,
 	// so the fallback is promoted.
-	ActionPromote FatalAction = "promote"
-	// ActionRestart: the process died of something a fresh start clears
+	actionPromote fatalAction = "promote"
+	// actionRestart: the process died of something a fresh start clears
 	// (memory pressure, a GPU fault, one bad request); restart it, within
 	// the rate limit. The signature is reported as the cause.
-	ActionRestart FatalAction = "restart"
+	actionRestart fatalAction = "restart"
 )
 
-// FatalSignature is one row of the built-in table: the log text
+// fatalSignature is one row of the built-in table: the log text
 // (case-insensitive), what it calls for, and why.
-type FatalSignature struct {
+type fatalSignature struct {
 	Text   string
-	Action FatalAction
+	Action fatalAction
 	Why    string
 }
 
-// FatalSignatures is the built-in table, documented in docs/RELIABILITY.md
+// fatalSignatures is the built-in table, documented in docs/RELIABILITY.md
 // ("Busy or wedged, and why it died"). The promote rows are the failures
 // of a binary or its environment that a restart cannot change; the restart
 // rows are crashes of a binary that served and can serve again.
-var FatalSignatures = []FatalSignature{
-	{"Failed to load the default metallib", ActionPromote, "the Metal library is missing beside the binary: every start fails the same way"},
-	{"library not found", ActionPromote, "a dynamic library is missing: every start fails the same way"},
-	{"Segmentation fault", ActionPromote, "a segfault with no request served since: the binary crashes at start"},
-	{"manifest verification failed", ActionPromote, "the weights do not match their signed manifest"},
-	{"signature invalid", ActionPromote, "the binary's code signature is invalid"},
-	{"Out of memory", ActionPromote, "the weights do not fit: every load fails the same way"},
-	{"address already in use", ActionPromote, "another process holds the port; a restart would race it again"},
-	{"kIOGPUCommandBufferCallbackErrorOutOfMemory", ActionRestart, "Metal ran out of GPU memory under load; a fresh process starts with it free"},
-	{"[METAL] Command buffer execution failed", ActionRestart, "a GPU command buffer failed (usually memory pressure); a fresh process recovers"},
-	{"Insufficient Memory", ActionRestart, "Metal could not allocate under load; a fresh process recovers"},
-	{"libc++abi: terminating", ActionRestart, "an uncaught C++ exception ended the process; it served before and can again"},
-	{"EngineDeadError", ActionRestart, "vLLM's engine died; the server must be restarted to serve again"},
-	{"CUDA out of memory", ActionRestart, "the GPU ran out of memory under load; a fresh process starts with it free"},
-	{"Abort trap", ActionRestart, "the process aborted (SIGABRT) after serving; a restart recovers"},
-	{"Bus error", ActionRestart, "SIGBUS, often a memory-mapped weight file changed under the process; a restart remaps it"},
+var fatalSignatures = []fatalSignature{
+	{"Failed to load the default metallib", actionPromote, "the Metal library is missing beside the binary: every start fails the same way"},
+	{"library not found", actionPromote, "a dynamic library is missing: every start fails the same way"},
+	{"Segmentation fault", actionPromote, "a segfault with no request served since: the binary crashes at start"},
+	{"manifest verification failed", actionPromote, "the weights do not match their signed manifest"},
+	{"signature invalid", actionPromote, "the binary's code signature is invalid"},
+	{"Out of memory", actionPromote, "the weights do not fit: every load fails the same way"},
+	{"address already in use", actionPromote, "another process holds the port; a restart would race it again"},
+	{"kIOGPUCommandBufferCallbackErrorOutOfMemory", actionRestart, "Metal ran out of GPU memory under load; a fresh process starts with it free"},
+	{"[METAL] Command buffer execution failed", actionRestart, "a GPU command buffer failed (usually memory pressure); a fresh process recovers"},
+	{"Insufficient Memory", actionRestart, "Metal could not allocate under load; a fresh process recovers"},
+	{"libc++abi: terminating", actionRestart, "an uncaught C++ exception ended the process; it served before and can again"},
+	{"EngineDeadError", actionRestart, "vLLM's engine died; the server must be restarted to serve again"},
+	{"CUDA out of memory", actionRestart, "the GPU ran out of memory under load; a fresh process starts with it free"},
+	{"Abort trap", actionRestart, "the process aborted (SIGABRT) after serving; a restart recovers"},
+	{"Bus error", actionRestart, "SIGBUS, often a memory-mapped weight file changed under the process; a restart remaps it"},
 }
 
 // signaturesFor lists the texts of the table's rows with action a.
-func signaturesFor(a FatalAction) []string {
+func signaturesFor(a fatalAction) []string {
 	var out []string
-	for _, s := range FatalSignatures {
+	for _, s := range fatalSignatures {
 		if s.Action == a {
 			out = append(out, s.Text)
 		}
@@ -81,22 +81,22 @@ func signaturesFor(a FatalAction) []string {
 	return out
 }
 
-// DefaultFatalSignatures are log lines of a primary that can never serve
+// defaultFatalSignatures are log lines of a primary that can never serve
 // (--fatal-signature): restarting it only loops, so the fallback is
 // promoted.
-var DefaultFatalSignatures = signaturesFor(ActionPromote)
+var defaultFatalSignatures = signaturesFor(actionPromote)
 
-// DefaultRestartSignatures are log lines of a crash a restart recovers
+// defaultRestartSignatures are log lines of a crash a restart recovers
 // from (--restart-signature): they never promote, and a newer one of them
 // overrides an older promote signature (the process got past the point
 // where that one would have stopped it).
-var DefaultRestartSignatures = signaturesFor(ActionRestart)
+var defaultRestartSignatures = signaturesFor(actionRestart)
 
-// MaxCauseLines is how many matching log lines a restart or promotion
-// alert carries as the cause, and MaxCauseLine how long each may be.
+// maxCauseLines is how many matching log lines a restart or promotion
+// alert carries as the cause, and maxCauseLine how long each may be.
 const (
-	MaxCauseLines = 5
-	MaxCauseLine  = 200
+	maxCauseLines = 5
+	maxCauseLine  = 200
 )
 
 // futureSkew is how far in the future a log timestamp may lie and still
@@ -104,18 +104,32 @@ const (
 // dated hours ahead is garbage and must not make the server look busy.
 const futureSkew = 5 * time.Second
 
-// ReadTail returns at most max bytes from the end of the log at path, in
+// readTail returns at most max bytes from the end of the log at path, in
 // whole lines (see accesslog.ReadTail).
-func ReadTail(path string, max int64) ([]byte, error) { return accesslog.ReadTail(path, max) }
+func readTail(path string, max int64) ([]byte, error) { return accesslog.ReadTail(path, max) }
 
-// IsNotExist reports whether err means the log does not exist (yet).
-func IsNotExist(err error) bool { return accesslog.IsNotExist(err) }
+// isNotExist reports whether err means the log does not exist (yet).
+func isNotExist(err error) bool { return accesslog.IsNotExist(err) }
 
-// LastCompleted returns the timestamp of the newest line in tail that
+// primaryLogTail reads the end of the primary's log; a missing log is
+// empty, an unreadable one is logged and treated as empty.
+func (g *guardian) primaryLogTail() []byte {
+	path := g.t.Common.PrimaryLog
+	if path == "" {
+		return nil
+	}
+	tail, err := readTail(path, g.s.TailBytes)
+	if err != nil && !isNotExist(err) {
+		g.t.Log.Warn("primary_log_unreadable", "path", path, "error", err.Error())
+	}
+	return tail
+}
+
+// lastCompleted returns the timestamp of the newest line in tail that
 // contains marker, contains none of ignore, and starts with an RFC 3339
 // timestamp no later than now+5s. Lines without a parseable leading
 // timestamp are skipped: only the access-log format is trusted.
-func LastCompleted(tail []byte, marker string, ignore []string, now time.Time) (time.Time, bool) {
+func lastCompleted(tail []byte, marker string, ignore []string, now time.Time) (time.Time, bool) {
 	if marker == "" {
 		return time.Time{}, false
 	}
@@ -134,10 +148,11 @@ func LastCompleted(tail []byte, marker string, ignore []string, now time.Time) (
 	return time.Time{}, false
 }
 
-// Busy reports whether tail shows a completed request within window of now,
-// and how old the newest one is (0 if it is dated slightly in the future).
-func Busy(tail []byte, marker string, ignore []string, now time.Time, window time.Duration) (age time.Duration, busy bool) {
-	ts, ok := LastCompleted(tail, marker, ignore, now)
+// busyInLog reports whether tail shows a completed request within window
+// of now, and how old the newest one is (0 if it is dated slightly in the
+// future).
+func busyInLog(tail []byte, marker string, ignore []string, now time.Time, window time.Duration) (age time.Duration, busy bool) {
+	ts, ok := lastCompleted(tail, marker, ignore, now)
 	if !ok {
 		return 0, false
 	}
@@ -145,18 +160,18 @@ func Busy(tail []byte, marker string, ignore []string, now time.Time, window tim
 	return age, age <= window
 }
 
-// Fatal is a fatal signature found in the primary's log.
-type Fatal struct {
+// fatalMatch is a fatal signature found in the primary's log.
+type fatalMatch struct {
 	Signature string // the configured signature that matched
 	Line      string // the log line, trimmed and cut to 200 bytes
 }
 
-// FindFatal returns the newest line of tail that contains one of sigs
+// findFatal returns the newest line of tail that contains one of sigs
 // (case-insensitively), unless a line containing marker (a completed
 // request) follows it: a binary that served after printing the signature
 // is not one that can never serve, and the old line must not trigger a
 // promotion forever after the operator restored the primary.
-func FindFatal(tail []byte, sigs []string, marker string) (Fatal, bool) {
+func findFatal(tail []byte, sigs []string, marker string) (fatalMatch, bool) {
 	type sig struct{ orig, low string }
 	var want []sig
 	for _, s := range sigs {
@@ -165,53 +180,53 @@ func FindFatal(tail []byte, sigs []string, marker string) (Fatal, bool) {
 		}
 	}
 	if len(want) == 0 {
-		return Fatal{}, false
+		return fatalMatch{}, false
 	}
 	for rest := tail; len(rest) > 0; {
 		var line []byte
 		rest, line = accesslog.LastLine(rest)
 		if marker != "" && bytes.Contains(line, []byte(marker)) {
-			return Fatal{}, false
+			return fatalMatch{}, false
 		}
 		low := strings.ToLower(string(line))
 		for _, s := range want {
 			if strings.Contains(low, s.low) {
-				return Fatal{Signature: s.orig, Line: clip(strings.TrimSpace(string(line)), 200)}, true
+				return fatalMatch{Signature: s.orig, Line: clip(strings.TrimSpace(string(line)), 200)}, true
 			}
 		}
 	}
-	return Fatal{}, false
+	return fatalMatch{}, false
 }
 
-// ClassifyFatal returns the newest line of tail that matches a promote or
+// classifyFatal returns the newest line of tail that matches a promote or
 // a restart signature, and which kind it matched; ok is false when there
 // is none, or when a completed request (marker) follows it (see
-// FindFatal). A restart signature newer than a promote signature wins.
-func ClassifyFatal(tail []byte, promote, restart []string, marker string) (f Fatal, action FatalAction, ok bool) {
+// findFatal). A restart signature newer than a promote signature wins.
+func classifyFatal(tail []byte, promote, restart []string, marker string) (f fatalMatch, action fatalAction, ok bool) {
 	all := append(append([]string(nil), promote...), restart...)
-	f, ok = FindFatal(tail, all, marker)
+	f, ok = findFatal(tail, all, marker)
 	if !ok {
-		return Fatal{}, "", false
+		return fatalMatch{}, "", false
 	}
-	// FindFatal tries signatures in order per line, promote first: the
+	// findFatal tries signatures in order per line, promote first: the
 	// matched text's place in all says which list it came from.
 	for i, s := range all {
 		if strings.EqualFold(strings.TrimSpace(s), f.Signature) {
 			if i < len(promote) {
-				return f, ActionPromote, true
+				return f, actionPromote, true
 			}
-			return f, ActionRestart, true
+			return f, actionRestart, true
 		}
 	}
-	return f, ActionRestart, true
+	return f, actionRestart, true
 }
 
-// CauseLines returns up to max lines of tail that contain one of sigs
+// causeLines returns up to max lines of tail that contain one of sigs
 // (case-insensitively), the newest ones, oldest first, each redacted
-// (pkg/redact) and cut to MaxCauseLine bytes: the "why it died" evidence
+// (pkg/redact) and cut to maxCauseLine bytes: the "why it died" evidence
 // of an alert. A log line may hold anything the server printed, a token
 // included, so it is redacted before it goes anywhere.
-func CauseLines(tail []byte, sigs []string, max int) []string {
+func causeLines(tail []byte, sigs []string, max int) []string {
 	var low []string
 	for _, s := range sigs {
 		if s = strings.TrimSpace(s); s != "" {
@@ -228,7 +243,7 @@ func CauseLines(tail []byte, sigs []string, max int) []string {
 		l := strings.ToLower(string(line))
 		for _, s := range low {
 			if strings.Contains(l, s) {
-				out = append(out, clip(redact.String(strings.TrimSpace(string(line))), MaxCauseLine))
+				out = append(out, clip(redact.String(strings.TrimSpace(string(line))), maxCauseLine))
 				break
 			}
 		}

@@ -34,8 +34,8 @@ func TestBusy(t *testing.T) {
 		{"newest line wins", lines(access(now.Add(-5*time.Minute), chat), access(now.Add(-3*time.Second), chat)), nil, 3 * time.Second, true},
 		{"newest line wins even if older ones are recent", lines(access(now.Add(-3*time.Second), chat), access(now.Add(-5*time.Minute), chat)), nil, 5 * time.Minute, false},
 		{"own liveness probes are ignored", lines(access(now.Add(-40*time.Second), chat), access(now.Add(-1*time.Second), "/v1/models")),
-			DefaultBusyIgnore, 40 * time.Second, true},
-		{"only liveness probes: not busy", lines(access(now.Add(-1*time.Second), "/v1/models")), DefaultBusyIgnore, 0, false},
+			defaultBusyIgnore, 40 * time.Second, true},
+		{"only liveness probes: not busy", lines(access(now.Add(-1*time.Second), "/v1/models")), defaultBusyIgnore, 0, false},
 		{"canceled requests did not complete", lines(now.Add(-time.Second).Format(time.RFC3339) + " WARN request canceled method=POST path=" + chat), nil, 0, false},
 		{"marker without a leading timestamp is skipped", lines("INFO request completed somewhere", "[2026-04-20 11:59:59] request completed"), nil, 0, false},
 		{"RFC 3339 with offset and no fraction", lines("2026-04-20T13:59:30+02:00 INFO request completed method=POST"), nil, 30 * time.Second, true},
@@ -47,9 +47,9 @@ func TestBusy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			age, busy := Busy(tt.log, DefaultBusyMarker, tt.ignore, now, DefaultBusyWindow)
+			age, busy := busyInLog(tt.log, defaultBusyMarker, tt.ignore, now, defaultBusyWindow)
 			if busy != tt.busy || (tt.wantAge != 0 && age != tt.wantAge) {
-				t.Errorf("Busy = (%s, %v), want (%s, %v)", age, busy, tt.wantAge, tt.busy)
+				t.Errorf("busyInLog = (%s, %v), want (%s, %v)", age, busy, tt.wantAge, tt.busy)
 			}
 		})
 	}
@@ -57,14 +57,30 @@ func TestBusy(t *testing.T) {
 
 func TestBusyMarkerIsConfigurable(t *testing.T) {
 	log := lines(now.Add(-time.Second).Format(time.RFC3339Nano) + " finished request id=7")
-	if _, busy := Busy(log, DefaultBusyMarker, nil, now, DefaultBusyWindow); busy {
+	if _, busy := busyInLog(log, defaultBusyMarker, nil, now, defaultBusyWindow); busy {
 		t.Error("default marker matched a line without it")
 	}
-	if _, busy := Busy(log, "finished request", nil, now, DefaultBusyWindow); !busy {
+	if _, busy := busyInLog(log, "finished request", nil, now, defaultBusyWindow); !busy {
 		t.Error("custom marker did not match")
 	}
-	if _, busy := Busy(log, "", nil, now, DefaultBusyWindow); busy {
+	if _, busy := busyInLog(log, "", nil, now, defaultBusyWindow); busy {
 		t.Error("an empty marker must match nothing, not every line")
+	}
+}
+
+// The guardian's own questions to the server are not work: they must not
+// make the primary look busy.
+func TestBackendQuestionsAreNotBusy(t *testing.T) {
+	now := time.Date(2026, 12, 2, 15, 0, 10, 0, time.UTC)
+	for _, path := range []string{"/health", "/props", "/version", "/metrics", "/api/version", "/api/ps", "/api/tags", "/api/v0/models"} {
+		line := "2026-12-02T15:00:05.000Z INFO request completed method=GET path=" + path + " status=200 duration_ms=1\n"
+		if _, busy := busyInLog([]byte(line), defaultBusyMarker, defaultBusyIgnore, now, 90*time.Second); busy {
+			t.Errorf("GET %s counted as busy", path)
+		}
+	}
+	chat := "2026-12-02T15:00:05.000Z INFO request completed method=POST path=/v1/chat/completions status=200 duration_ms=900\n"
+	if _, busy := busyInLog([]byte(chat), defaultBusyMarker, defaultBusyIgnore, now, 90*time.Second); !busy {
+		t.Error("a chat completion no longer counts as busy")
 	}
 }
 
@@ -76,23 +92,23 @@ func TestFindFatal(t *testing.T) {
 		sigs    []string
 		wantSig string
 	}{
-		{"clean log", lines("2026-04-20T11:00:00Z INFO loading weights", access(now, chat)), DefaultFatalSignatures, ""},
-		{"metallib", lines("2026-04-20T11:00:00Z INFO start", "MLX error: Failed to load the default metallib. library not found"), DefaultFatalSignatures, "Failed to load the default metallib"},
-		{"segfault from the wrapper", lines("/bin/sh: line 1: 4242 Segmentation fault: 11  sanctum-mlx"), DefaultFatalSignatures, "Segmentation fault"},
-		{"case-insensitive", lines("fatal: OUT OF MEMORY while mapping weights"), DefaultFatalSignatures, "Out of memory"},
-		{"port taken", lines("Error: Os { code: 48, kind: AddrInUse, message: \"Address already in use\" }"), DefaultFatalSignatures, "address already in use"},
-		{"manifest", lines("2026-04-20T11:00:00Z ERROR manifest verification failed: sha256 mismatch model-00001"), DefaultFatalSignatures, "manifest verification failed"},
-		{"served after the signature: stale", lines("Segmentation fault", access(now, chat)), DefaultFatalSignatures, ""},
-		{"signature after the last completion counts", lines(access(now, chat), "dyld: Library not loaded: libmlx.dylib", "Reason: library not found"), DefaultFatalSignatures, "library not found"},
+		{"clean log", lines("2026-04-20T11:00:00Z INFO loading weights", access(now, chat)), defaultFatalSignatures, ""},
+		{"metallib", lines("2026-04-20T11:00:00Z INFO start", "MLX error: Failed to load the default metallib. library not found"), defaultFatalSignatures, "Failed to load the default metallib"},
+		{"segfault from the wrapper", lines("/bin/sh: line 1: 4242 Segmentation fault: 11  sanctum-mlx"), defaultFatalSignatures, "Segmentation fault"},
+		{"case-insensitive", lines("fatal: OUT OF MEMORY while mapping weights"), defaultFatalSignatures, "Out of memory"},
+		{"port taken", lines("Error: Os { code: 48, kind: AddrInUse, message: \"Address already in use\" }"), defaultFatalSignatures, "address already in use"},
+		{"manifest", lines("2026-04-20T11:00:00Z ERROR manifest verification failed: sha256 mismatch model-00001"), defaultFatalSignatures, "manifest verification failed"},
+		{"served after the signature: stale", lines("Segmentation fault", access(now, chat)), defaultFatalSignatures, ""},
+		{"signature after the last completion counts", lines(access(now, chat), "dyld: Library not loaded: libmlx.dylib", "Reason: library not found"), defaultFatalSignatures, "library not found"},
 		{"custom signature", lines("panic: weights corrupted"), []string{"weights corrupted"}, "weights corrupted"},
 		{"blank signatures never match", lines("anything at all"), []string{"", "  "}, ""},
 		{"no signatures configured", lines("Segmentation fault"), nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, ok := FindFatal(tt.log, tt.sigs, DefaultBusyMarker)
+			f, ok := findFatal(tt.log, tt.sigs, defaultBusyMarker)
 			if ok != (tt.wantSig != "") || f.Signature != tt.wantSig {
-				t.Fatalf("FindFatal = (%+v, %v), want signature %q", f, ok, tt.wantSig)
+				t.Fatalf("findFatal = (%+v, %v), want signature %q", f, ok, tt.wantSig)
 			}
 			if ok && !strings.Contains(strings.ToLower(f.Line), strings.ToLower(tt.wantSig)) {
 				t.Errorf("line %q does not hold the signature", f.Line)
@@ -103,7 +119,7 @@ func TestFindFatal(t *testing.T) {
 
 func TestFindFatalClipsLongLines(t *testing.T) {
 	long := strings.Repeat("é", 300) + " Segmentation fault"
-	f, ok := FindFatal(lines(long), DefaultFatalSignatures, DefaultBusyMarker)
+	f, ok := findFatal(lines(long), defaultFatalSignatures, defaultBusyMarker)
 	if !ok {
 		t.Fatal("not found")
 	}
@@ -137,23 +153,23 @@ func TestReadTail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadTail(write(strings.ReplaceAll(tt.name, " ", "_"), []byte(tt.data)), tt.max)
+			got, err := readTail(write(strings.ReplaceAll(tt.name, " ", "_"), []byte(tt.data)), tt.max)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if string(got) != tt.want {
-				t.Errorf("ReadTail = %q, want %q", got, tt.want)
+				t.Errorf("readTail = %q, want %q", got, tt.want)
 			}
 		})
 	}
 	t.Run("missing file", func(t *testing.T) {
-		_, err := ReadTail(filepath.Join(dir, "nope"), 10)
-		if !IsNotExist(err) {
+		_, err := readTail(filepath.Join(dir, "nope"), 10)
+		if !isNotExist(err) {
 			t.Errorf("err = %v, want not-exist", err)
 		}
 	})
 	t.Run("directory refused", func(t *testing.T) {
-		if _, err := ReadTail(dir, 10); err == nil || IsNotExist(err) {
+		if _, err := readTail(dir, 10); err == nil || isNotExist(err) {
 			t.Errorf("err = %v, want not-a-regular-file", err)
 		}
 	})
@@ -172,14 +188,14 @@ func TestReadTailIsBounded(t *testing.T) {
 	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tail, err := ReadTail(p, DefaultTailBytes)
+	tail, err := readTail(p, defaultTailBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if int64(len(tail)) > DefaultTailBytes {
-		t.Fatalf("read %d bytes, more than the %d-byte bound", len(tail), DefaultTailBytes)
+	if int64(len(tail)) > defaultTailBytes {
+		t.Fatalf("read %d bytes, more than the %d-byte bound", len(tail), defaultTailBytes)
 	}
-	if _, ok := FindFatal(tail, DefaultFatalSignatures, "no-marker-here"); ok {
+	if _, ok := findFatal(tail, defaultFatalSignatures, "no-marker-here"); ok {
 		t.Error("found a signature outside the tail")
 	}
 }
@@ -214,9 +230,9 @@ func TestCheckBinary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckBinary(tt.path)
+			err := checkBinary(tt.path)
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Errorf("CheckBinary = %v, want error containing %q", err, tt.wantErr)
+				t.Errorf("checkBinary = %v, want error containing %q", err, tt.wantErr)
 			}
 		})
 	}

@@ -39,14 +39,14 @@ func (g *guardian) restartsTotal() int {
 // warning rather than blocking restarts forever; restarts dated in the
 // future are ignored, logged (clock_skew) and dropped from the state, so
 // the warning is not repeated every tick.
-func (g *guardian) rateLimit() RateLimit {
+func (g *guardian) rateLimit() restartDecision {
 	var all []time.Time
 	if _, err := g.t.State.Get(historyKey, &all); err != nil {
 		g.t.Log.Warn("state_reset", "key", historyKey, "error", err.Error())
 		all = nil
 	}
 	now := g.t.Now()
-	rl := DecideRestart(all, now, g.s.RestartWindow, g.s.MaxRestarts)
+	rl := decideRestart(all, now, g.s.RestartWindow, g.s.MaxRestarts)
 	if len(rl.Future) > 0 {
 		latest := rl.Future[len(rl.Future)-1]
 		g.t.Log.Warn("clock_skew", "check", CheckRateLimit, "key", historyKey, "ignored", len(rl.Future),
@@ -65,8 +65,8 @@ func (g *guardian) rateLimit() RateLimit {
 // still count: a clock corrected by a few seconds is normal.
 const futureRestartSkew = futureSkew
 
-// RateLimit is the restart rate limit's decision for one tick.
-type RateLimit struct {
+// restartDecision is the restart rate limit's decision for one tick.
+type restartDecision struct {
 	// Recent are the restarts inside the window, oldest first: they count.
 	Recent []time.Time
 	// Future are restarts dated more than a few seconds after now (a clock
@@ -80,10 +80,10 @@ type RateLimit struct {
 	Until   time.Time
 }
 
-// DecideRestart applies the limit of maxRestarts restarts per window to
+// decideRestart applies the limit of maxRestarts restarts per window to
 // the recorded restart times at now.
-func DecideRestart(history []time.Time, now time.Time, window time.Duration, maxRestarts int) RateLimit {
-	var rl RateLimit
+func decideRestart(history []time.Time, now time.Time, window time.Duration, maxRestarts int) restartDecision {
+	var rl restartDecision
 	for _, ts := range history {
 		switch {
 		case ts.After(now.Add(futureRestartSkew)):
@@ -111,18 +111,18 @@ type restartWhy struct {
 	check  string
 	reason string
 	verify func(context.Context) error
-	cause  Cause
+	cause  deathCause
 }
 
 // restart kickstarts the primary and verifies the heal, unless the rate
 // limit refuses it.
-func (g *guardian) restart(ctx context.Context, rl RateLimit, consecutive int, cause Cause) error {
+func (g *guardian) restart(ctx context.Context, rl restartDecision, consecutive int, cause deathCause) error {
 	return g.restartFor(ctx, rl, consecutive, restartWhy{check: CheckUnreachable, reason: "unreachable", verify: g.verifyPrimary, cause: cause})
 }
 
 // restartFor is the Restart recipe, shared by every check that restarts:
 // one rate limit, the remediation lock, a verified heal.
-func (g *guardian) restartFor(ctx context.Context, rl RateLimit, consecutive int, why restartWhy) error {
+func (g *guardian) restartFor(ctx context.Context, rl restartDecision, consecutive int, why restartWhy) error {
 	t, s, cfg := g.t, g.s, g.t.Common
 	history := rl.Recent
 	if rl.Refused {
@@ -209,4 +209,9 @@ func (g *guardian) restartFor(ctx context.Context, rl RateLimit, consecutive int
 			append([]any{"action", action, "rc", rc, "reason", why.reason}, why.cause.attrs()...)...)
 	}
 	return nil
+}
+
+// verifyPrimary is the heal check of a restart: the same probe as the tick.
+func (g *guardian) verifyPrimary(ctx context.Context) error {
+	return probeModels(ctx, g.t.Client, g.s.Timeout, g.listedModel()).Err
 }

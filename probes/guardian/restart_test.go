@@ -6,7 +6,7 @@ import (
 )
 
 func TestDecideRestart(t *testing.T) {
-	w := DefaultRestartWindow
+	w := defaultRestartWindow
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	tests := []struct {
 		name        string
@@ -33,7 +33,7 @@ func TestDecideRestart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := DecideRestart(tt.in, now, w, tt.max)
+			got := decideRestart(tt.in, now, w, tt.max)
 			if len(got.Recent) != tt.wantRecent || len(got.Future) != tt.wantFuture {
 				t.Fatalf("recent %v future %v, want %d and %d", got.Recent, got.Future, tt.wantRecent, tt.wantFuture)
 			}

@@ -64,7 +64,7 @@ nothing changed).`,
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			return RestorePrimary(ctx, c, c.App.Writer)
+			return restorePrimary(ctx, c, c.App.Writer)
 		},
 	}
 }
@@ -80,12 +80,12 @@ func anyBool(c *cli.Context, name string) bool {
 	return false
 }
 
-// RestorePrimary runs the RestorePrimary recipe with the settings in c,
+// restorePrimary runs the RestorePrimary recipe with the settings in c,
 // prints each step to out and logs restore_primary / primary_restored /
 // restore_failed to the guardian's event log.
-func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
+func restorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	start := time.Now()
-	s, err := SettingsFrom(c)
+	s, err := settingsFrom(c)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	lockPath := c.String("fallback-lock")
 	if lk, err := launchctl.ReadFallbackLock(lockPath); err == nil {
 		fmt.Fprintf(out, "on fallback since %s (by %s: %s)\n", lk.When.UTC().Format(time.RFC3339), lk.Who, lk.Why)
-	} else if IsNotExist(err) {
+	} else if isNotExist(err) {
 		fmt.Fprintf(out, "note: no fallback lock at %s; restoring anyway\n", lockPath)
 	}
 	binary := c.String("primary-binary")
@@ -142,10 +142,10 @@ func RestorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 			return checkPrimary(ctx, primarycheck.SettingsFrom(c, binary), out, log)
 		},
 		Verify: func(ctx context.Context) error {
-			return ProbeModels(ctx, client, s.Timeout, model).Err
+			return probeModels(ctx, client, s.Timeout, model).Err
 		},
 		VerifyFallback: func(ctx context.Context) error {
-			return ProbeModels(ctx, fbClient, s.Timeout, "").Err
+			return probeModels(ctx, fbClient, s.Timeout, "").Err
 		},
 	})
 	if !dry {

@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// DefaultStartupGrace covers the council's own start-up: verify the signed
+// defaultStartupGrace covers the council's own start-up: verify the signed
 // manifest (10 s), hash 16 GB of weights (10 s), load into Metal (60 s),
 // slower under a reboot's load.
-const DefaultStartupGrace = 2 * time.Minute
+const defaultStartupGrace = 2 * time.Minute
 
 // errNoStartTime means the process's start time cannot be read here.
 var errNoStartTime = errors.New("process start time unavailable")

@@ -26,20 +26,20 @@ const CheckWedged = "wedged"
 
 // Defaults of the wedged check.
 const (
-	DefaultWedgedAfter    = 2
-	DefaultCPUWindow      = 10 * time.Second
-	DefaultIdleCPU        = 0.02 // of one core
-	DefaultMaxBusy        = 15 * time.Minute
-	DefaultCanaryInterval = 10 * time.Minute
-	// VerifyChatMaxTokens is the size of the chat that verifies a heal:
+	defaultWedgedAfter    = 2
+	defaultCPUWindow      = 10 * time.Second
+	defaultIdleCPU        = 0.02 // of one core
+	defaultMaxBusy        = 15 * time.Minute
+	defaultCanaryInterval = 10 * time.Minute
+	// verifyChatMaxTokens is the size of the chat that verifies a heal:
 	// any answer at all proves chat works again.
-	VerifyChatMaxTokens = 8
+	verifyChatMaxTokens = 8
 )
 
 // Reasons of a wedged restart, in its events and alert.
 const (
-	ReasonIdle    = "idle"    // hang + idle CPU: deadlocked
-	ReasonRunaway = "runaway" // hang + busy (CPU or requests) for longer than --max-busy
+	reasonIdle    = "idle"    // hang + idle CPU: deadlocked
+	reasonRunaway = "runaway" // hang + busy (CPU or requests) for longer than --max-busy
 )
 
 // canaryHangChecks are the canary channels that mean "chat does not
@@ -53,23 +53,22 @@ const busySinceKey = "wedged_busy_since"
 const maxCanaryState = 1 << 20
 
 func wedgedFlags() []cli.Flag {
-	env := func(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
 	return []cli.Flag{
-		&cli.IntFlag{Name: "wedged-after", EnvVars: env("WEDGED_AFTER"), Value: DefaultWedgedAfter,
+		&cli.IntFlag{Name: "wedged-after", EnvVars: env("WEDGED_AFTER"), Value: defaultWedgedAfter,
 			Usage: "consecutive canary ticks of hang or stream_stall before the primary's CPU is sampled (0 = wedged check off)"},
-		&cli.DurationFlag{Name: "cpu-window", EnvVars: env("CPU_WINDOW"), Value: DefaultCPUWindow, Usage: "how long the primary's CPU is sampled"},
-		&cli.Float64Flag{Name: "idle-cpu", EnvVars: env("IDLE_CPU"), Value: DefaultIdleCPU,
+		&cli.DurationFlag{Name: "cpu-window", EnvVars: env("CPU_WINDOW"), Value: defaultCPUWindow, Usage: "how long the primary's CPU is sampled"},
+		&cli.Float64Flag{Name: "idle-cpu", EnvVars: env("IDLE_CPU"), Value: defaultIdleCPU,
 			Usage: "below this fraction of one core over --cpu-window, a hung primary is wedged (restarted); above, it is working"},
-		&cli.DurationFlag{Name: "max-busy", EnvVars: env("MAX_BUSY"), Value: DefaultMaxBusy,
+		&cli.DurationFlag{Name: "max-busy", EnvVars: env("MAX_BUSY"), Value: defaultMaxBusy,
 			Usage: "a hang with a busy CPU this long is a runaway and is restarted like a wedge"},
 		&cli.StringFlag{Name: "canary-state", EnvVars: env("CANARY_STATE"), Usage: "the canary's state file, read only (empty = <state-dir>/council-canary.json)"},
-		&cli.DurationFlag{Name: "canary-interval", EnvVars: env("CANARY_INTERVAL"), Value: DefaultCanaryInterval,
+		&cli.DurationFlag{Name: "canary-interval", EnvVars: env("CANARY_INTERVAL"), Value: defaultCanaryInterval,
 			Usage: "the canary's schedule, when its state does not say; a canary state older than 3 intervals is no evidence"},
 	}
 }
 
-// WedgedSettings are the wedged check's flags, resolved.
-type WedgedSettings struct {
+// wedgedSettings are the wedged check's flags, resolved.
+type wedgedSettings struct {
 	After          int
 	CPUWindow      time.Duration
 	IdleCPU        float64
@@ -78,8 +77,10 @@ type WedgedSettings struct {
 	CanaryInterval time.Duration
 }
 
-func wedgedSettingsFrom(c *cli.Context, stateDir string) (WedgedSettings, error) {
-	w := WedgedSettings{
+// wedgedSettingsFrom reads and checks the wedged check's flags; an empty
+// --canary-state is the canary's state file in stateDir.
+func wedgedSettingsFrom(c *cli.Context, stateDir string) (wedgedSettings, error) {
+	w := wedgedSettings{
 		After: c.Int("wedged-after"), CPUWindow: c.Duration("cpu-window"), IdleCPU: c.Float64("idle-cpu"),
 		MaxBusy: c.Duration("max-busy"), CanaryState: c.String("canary-state"), CanaryInterval: c.Duration("canary-interval"),
 	}
@@ -88,66 +89,62 @@ func wedgedSettingsFrom(c *cli.Context, stateDir string) (WedgedSettings, error)
 	}
 	switch {
 	case w.After < 0:
-		return w, fmt.Errorf("--wedged-after must not be negative, got %d", w.After)
+		return w, fmt.Errorf("bad --wedged-after %d: want 0 or more", w.After)
 	case w.CPUWindow <= 0:
-		return w, fmt.Errorf("--cpu-window must be positive, got %s", w.CPUWindow)
+		return w, fmt.Errorf("bad --cpu-window %s: want a positive duration", w.CPUWindow)
 	case w.IdleCPU <= 0 || w.IdleCPU > 1:
-		return w, fmt.Errorf("--idle-cpu must be a fraction of one core in (0, 1], got %g", w.IdleCPU)
+		return w, fmt.Errorf("bad --idle-cpu %g: want a fraction of one core, more than 0 and at most 1", w.IdleCPU)
 	case w.MaxBusy < 0:
-		return w, fmt.Errorf("--max-busy must not be negative, got %s", w.MaxBusy)
+		return w, fmt.Errorf("bad --max-busy %s: want 0 or a positive duration", w.MaxBusy)
 	case w.CanaryInterval <= 0:
-		return w, fmt.Errorf("--canary-interval must be positive, got %s", w.CanaryInterval)
-	case c.Int("crash-loop") < 0:
-		return w, fmt.Errorf("--crash-loop must not be negative, got %d", c.Int("crash-loop"))
-	case c.Duration("crash-window") <= 0:
-		return w, fmt.Errorf("--crash-window must be positive, got %s", c.Duration("crash-window"))
+		return w, fmt.Errorf("bad --canary-interval %s: want a positive duration", w.CanaryInterval)
 	}
 	return w, nil
 }
 
-// HangEvidence is what the canary's state says about chat.
-type HangEvidence struct {
+// hangEvidence is what the canary's state says about chat.
+type hangEvidence struct {
 	Check       string    // the canary channel that is failing: hang or stream_stall
 	Consecutive int       // its consecutive failures
 	LastTick    time.Time // when the canary last completed a tick
 	Since       time.Time // when the failure episode began
 }
 
-// ErrStaleCanary means the canary's state is too old to count.
-var ErrStaleCanary = errors.New("canary state is stale")
+// errStaleCanary means the canary's state is too old to count.
+var errStaleCanary = errors.New("canary state is stale")
 
-// ReadHangEvidence reads the canary's state file without changing it (a
+// readHangEvidence reads the canary's state file without changing it (a
 // corrupt file is an error, never renamed: it is the canary's) and returns
 // its hang or stream_stall channel when that has failed at least after
 // times in a row. ok is false when chat is not hanging by that measure.
 // A state whose last tick is older than 3 canary intervals (the state's
-// own interval, else interval), or dated after now, is ErrStaleCanary.
-func ReadHangEvidence(path string, after int, interval time.Duration, now time.Time) (HangEvidence, bool, error) {
+// own interval, else interval), or dated after now, is errStaleCanary.
+func readHangEvidence(path string, after int, interval time.Duration, now time.Time) (hangEvidence, bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return HangEvidence{}, false, fmt.Errorf("read canary state: %w", err)
+		return hangEvidence{}, false, fmt.Errorf("read canary state: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxCanaryState+1))
 	if err != nil {
-		return HangEvidence{}, false, fmt.Errorf("read canary state %s: %w", path, err)
+		return hangEvidence{}, false, fmt.Errorf("read canary state %s: %w", path, err)
 	}
 	if len(b) > maxCanaryState {
-		return HangEvidence{}, false, fmt.Errorf("read canary state %s: larger than %d bytes", path, maxCanaryState)
+		return hangEvidence{}, false, fmt.Errorf("read canary state %s: larger than %d bytes", path, maxCanaryState)
 	}
 	var st state.File
 	if err := json.Unmarshal(b, &st); err != nil {
-		return HangEvidence{}, false, fmt.Errorf("read canary state %s: %w", path, err)
+		return hangEvidence{}, false, fmt.Errorf("read canary state %s: %w", path, err)
 	}
 	if st.IntervalSeconds > 0 {
 		interval = time.Duration(st.IntervalSeconds) * time.Second
 	}
 	age := now.Sub(st.LastTick)
 	if st.LastTick.IsZero() || age > 3*interval || age < -futureSkew {
-		return HangEvidence{LastTick: st.LastTick}, false,
-			fmt.Errorf("%w: last tick %s, more than 3 x %s before now (or in the future)", ErrStaleCanary, st.LastTick.UTC().Format(time.RFC3339), interval)
+		return hangEvidence{LastTick: st.LastTick}, false,
+			fmt.Errorf("%w: last tick %s, more than 3 x %s before now (or in the future)", errStaleCanary, st.LastTick.UTC().Format(time.RFC3339), interval)
 	}
-	best := HangEvidence{LastTick: st.LastTick}
+	best := hangEvidence{LastTick: st.LastTick}
 	for _, name := range canaryHangChecks {
 		if c := st.Channels[name]; c != nil && c.Consecutive > best.Consecutive {
 			best.Check, best.Consecutive, best.Since = name, c.Consecutive, c.Since
@@ -158,8 +155,8 @@ func ReadHangEvidence(path string, after int, interval time.Duration, now time.T
 
 // checkWedged runs when /v1/models passed: if the canary says chat hangs,
 // the primary's CPU, or the server's own metrics where it exports them
-// (RequestsBusy), decide between wedged (restart) and working (wait).
-func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
+// (requestsBusy), decide between wedged (restart) and working (wait).
+func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
 	t := g.t
 	w, err := wedgedSettingsFrom(t.C, t.Common.StateDir)
 	if err != nil {
@@ -168,12 +165,12 @@ func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 	if w.After == 0 {
 		return nil
 	}
-	ev, hanging, err := ReadHangEvidence(w.CanaryState, w.After, w.CanaryInterval, t.Now())
+	ev, hanging, err := readHangEvidence(w.CanaryState, w.After, w.CanaryInterval, t.Now())
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		// No canary on this host (yet): nothing to judge by.
 		return g.notWedged()
-	case errors.Is(err, ErrStaleCanary):
+	case errors.Is(err, errStaleCanary):
 		t.Log.Info("wedged_no_evidence", "check", CheckWedged, "canary_state", w.CanaryState, "reason", err.Error())
 		return g.notWedged()
 	case err != nil:
@@ -206,7 +203,7 @@ func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 	}
 	// The server's own metrics, read on both sides of the CPU window, can
 	// say it is at work where its CPU does not (a GPU server's CPU idles
-	// while it serves): see RequestsBusy.
+	// while it serves): see requestsBusy.
 	metricsBefore := g.readServerMetrics(ctx)
 	usage, err := proccpu.New().Sample(ctx, info.PID, w.CPUWindow)
 	if ctx.Err() != nil {
@@ -224,12 +221,12 @@ func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 	attrs := []any{"canary_check", ev.Check, "canary_consecutive", ev.Consecutive, "pid", info.PID,
 		"cpu_pct", round2(cpuPct), "cpu_window_ms", usage.Window.Milliseconds(), "idle_cpu_pct", round2(w.IdleCPU * 100)}
 
-	reason := ReasonIdle
+	reason := reasonIdle
 	busyBy := ""
 	if !usage.Below(w.IdleCPU) {
 		busyBy = "cpu"
-	} else if busy, why := RequestsBusy(metricsBefore, g.readServerMetrics(ctx)); busy {
-		busyBy = ReasonRequests
+	} else if busy, why := requestsBusy(metricsBefore, g.readServerMetrics(ctx)); busy {
+		busyBy = reasonRequests
 		attrs = append(attrs, "requests_running", *t.ServerMetrics.RequestsRunning, "busy_detail", why)
 	}
 	if busyBy != "" {
@@ -244,7 +241,7 @@ func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 		if busyFor < w.MaxBusy {
 			t.Log.Info("probe_skip_busy", append(attrs, "check", CheckWedged, "reason", busyBy,
 				"busy_ms", busyFor.Milliseconds(), "max_busy_ms", w.MaxBusy.Milliseconds())...)
-			if busyBy == ReasonRequests {
+			if busyBy == reasonRequests {
 				t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the server is serving %g request(s) (%.1f%% CPU): not restarted",
 					ev.Check, ev.Consecutive, *t.ServerMetrics.RequestsRunning, cpuPct))
 			} else {
@@ -253,13 +250,13 @@ func (g *guardian) checkWedged(ctx context.Context, rl RateLimit) error {
 			}
 			return nil
 		}
-		reason = ReasonRunaway
+		reason = reasonRunaway
 		attrs = append(attrs, "busy_ms", busyFor.Milliseconds(), "busy_by", busyBy)
 	}
 
 	// Wedged (or a runaway): the primary is restarted, as for unreachable.
 	var msg string
-	if reason == ReasonIdle {
+	if reason == reasonIdle {
 		msg = fmt.Sprintf("primary %s is wedged: /v1/models answers but chat has hung for %d canary tick(s) (%s) and its CPU is idle (%.1f%% of a core over %s); restarting",
 			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, cpuPct, usage.Window.Round(time.Second))
 	} else {
@@ -300,7 +297,7 @@ func (g *guardian) busySince() time.Time {
 func (g *guardian) verifyChat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, g.s.Timeout)
 	defer cancel()
-	res, err := openai.New(g.t.Client).Chat(ctx, openai.UserPrompt(g.t.Common.Model, "Reply with OK.", VerifyChatMaxTokens))
+	res, err := openai.New(g.t.Client).Chat(ctx, openai.UserPrompt(g.t.Common.Model, "Reply with OK.", verifyChatMaxTokens))
 	if err != nil {
 		return err
 	}

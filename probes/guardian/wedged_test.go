@@ -48,8 +48,8 @@ func TestReadHangEvidence(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeCanaryState(t, tc.last, tc.interval, tc.channels)
-			ev, hanging, err := ReadHangEvidence(p, 2, DefaultCanaryInterval, now)
-			if errors.Is(err, ErrStaleCanary) != tc.stale || hanging != tc.hanging || (!tc.stale && ev.Check != tc.check) {
+			ev, hanging, err := readHangEvidence(p, 2, defaultCanaryInterval, now)
+			if errors.Is(err, errStaleCanary) != tc.stale || hanging != tc.hanging || (!tc.stale && ev.Check != tc.check) {
 				t.Fatalf("= %+v, %v, %v", ev, hanging, err)
 			}
 		})
@@ -63,29 +63,29 @@ func TestReadHangEvidenceLeavesACorruptStateAlone(t *testing.T) {
 	if err := os.WriteFile(p, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ReadHangEvidence(p, 2, DefaultCanaryInterval, now); err == nil || errors.Is(err, ErrStaleCanary) {
+	if _, _, err := readHangEvidence(p, 2, defaultCanaryInterval, now); err == nil || errors.Is(err, errStaleCanary) {
 		t.Fatalf("err = %v", err)
 	}
 	if b, err := os.ReadFile(p); err != nil || string(b) != "{not json" {
 		t.Fatalf("the canary's file changed: %q, %v", b, err)
 	}
-	if _, _, err := ReadHangEvidence(filepath.Join(t.TempDir(), "none"), 2, DefaultCanaryInterval, now); !errors.Is(err, os.ErrNotExist) {
+	if _, _, err := readHangEvidence(filepath.Join(t.TempDir(), "none"), 2, defaultCanaryInterval, now); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing: err = %v", err)
 	}
 }
 
 func TestCauseString(t *testing.T) {
-	c := Cause{LastExit: "signal 11 (Segmentation fault: 11)", Lines: []string{"a", "b"}}
+	c := deathCause{LastExit: "signal 11 (Segmentation fault: 11)", Lines: []string{"a", "b"}}
 	if got := withCause("restarting", c); got != "restarting (cause: launchd: last exit signal 11 (Segmentation fault: 11); log: a | b)" {
 		t.Fatalf("withCause = %q", got)
 	}
-	if got := withCause("restarting", Cause{}); got != "restarting" {
+	if got := withCause("restarting", deathCause{}); got != "restarting" {
 		t.Fatalf("empty cause: %q", got)
 	}
-	if a := (Cause{}).attrs(); a != nil {
+	if a := (deathCause{}).attrs(); a != nil {
 		t.Fatalf("empty cause attrs: %v", a)
 	}
-	if !strings.Contains(Cause{Lines: []string{"x"}}.String(), "log: x") {
+	if !strings.Contains(deathCause{Lines: []string{"x"}}.String(), "log: x") {
 		t.Fatal("lines only")
 	}
 }
