@@ -21,18 +21,18 @@ import (
 
 // Defaults of the CPU sample, the guardian's.
 const (
-	DefaultCPUWindow    = 10 * time.Second
-	DefaultIdleCPU      = 0.02
-	DefaultPrimaryLabel = "com.sanctum.mlx"
+	defaultCPUWindow    = 10 * time.Second
+	defaultIdleCPU      = 0.02
+	defaultPrimaryLabel = "com.sanctum.mlx"
 )
 
 func cpuFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "cpu-window", EnvVars: []string{"COUNCIL_CANARY_CPU_WINDOW"}, Value: DefaultCPUWindow,
+		&cli.DurationFlag{Name: "cpu-window", EnvVars: []string{"COUNCIL_CANARY_CPU_WINDOW"}, Value: defaultCPUWindow,
 			Usage: "on a hang or stall, sample the primary's CPU this long to say busy or idle in the alert (0 = do not sample)"},
-		&cli.Float64Flag{Name: "idle-cpu", EnvVars: []string{"COUNCIL_CANARY_IDLE_CPU"}, Value: DefaultIdleCPU,
+		&cli.Float64Flag{Name: "idle-cpu", EnvVars: []string{"COUNCIL_CANARY_IDLE_CPU"}, Value: defaultIdleCPU,
 			Usage: "below this fraction of one core the primary reads as idle (the guardian's --idle-cpu)"},
-		&cli.StringFlag{Name: "primary-label", EnvVars: []string{"COUNCIL_PRIMARY_LABEL"}, Value: DefaultPrimaryLabel,
+		&cli.StringFlag{Name: "primary-label", EnvVars: []string{"COUNCIL_PRIMARY_LABEL"}, Value: defaultPrimaryLabel,
 			Usage: "launchd label of the primary, whose pid (launchctl print) is sampled"},
 	}
 }
