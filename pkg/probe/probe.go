@@ -35,6 +35,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/eventlog"
 	"github.com/sanctum/council-probes/pkg/lock"
 	"github.com/sanctum/council-probes/pkg/metrics"
+	"github.com/sanctum/council-probes/pkg/proccpu"
 	"github.com/sanctum/council-probes/pkg/state"
 	"github.com/sanctum/council-probes/pkg/transport"
 )
@@ -175,6 +176,7 @@ func (p *Probe) Run(args []string) int {
 func (p *Probe) tick(c *cli.Context) int {
 	stdout, stderr := p.stdio()
 	start := time.Now()
+	startCPU, _ := proccpu.Self()
 	cfg := commonFrom(c)
 
 	logw, logFile, err := openLog(cfg, stdout)
@@ -215,7 +217,7 @@ func (p *Probe) tick(c *cli.Context) int {
 
 	t := &Tick{
 		Probe: p, C: c, Common: cfg, Log: log, Out: stdout, Now: time.Now, Start: start,
-		StatePath: base + ".json", restarts: -1,
+		StatePath: base + ".json", restarts: -1, startCPU: startCPU,
 	}
 	t.State, err = state.Load(t.StatePath, p.Name)
 	stateErr := err
@@ -425,8 +427,15 @@ func (t *Tick) finish(cancelled bool, logFile *eventlog.File, human bool, stderr
 			t.Log.Error("metrics_error", "error", err.Error())
 		}
 	}
-	t.Log.Log(context.Background(), levelFor(code), "tick_done", "exit_code", code, "summary", summary,
-		"alerts_sent", t.dispatch.Sent, "alerts_spooled", t.dispatch.Spooled, "outbox_depth", t.dispatch.Outbox.Len())
+	done := []any{"exit_code", code, "summary", summary,
+		"alerts_sent", t.dispatch.Sent, "alerts_spooled", t.dispatch.Spooled, "outbox_depth", t.dispatch.Outbox.Len()}
+	if cpu, ok := proccpu.Self(); ok {
+		// The probe's own cost on this host: cpu_ms is the process's CPU
+		// so far, start-up included; startup_cpu_ms the part spent before
+		// the tick began (the Go runtime, package init, flag parsing).
+		done = append(done, "cpu_ms", cpu.Milliseconds(), "startup_cpu_ms", t.startCPU.Milliseconds())
+	}
+	t.Log.Log(context.Background(), levelFor(code), "tick_done", done...)
 	if logFile != nil {
 		if err := logFile.Err(); err != nil {
 			// slog drops write errors; a full disk must still be visible.

@@ -220,6 +220,13 @@ func TestEventLines(t *testing.T) {
 	if done == nil || done["exit_code"] != 2.0 {
 		t.Errorf("tick_done missing or wrong: %v", done)
 	}
+	// The probe's own cost: the process's CPU so far, and the part spent
+	// before the tick began; never less than that part.
+	cpu, ok1 := done["cpu_ms"].(float64)
+	startup, ok2 := done["startup_cpu_ms"].(float64)
+	if !ok1 || !ok2 || startup < 0 || cpu < startup {
+		t.Errorf("tick_done cpu_ms=%v startup_cpu_ms=%v, want numbers with cpu_ms >= startup_cpu_ms >= 0", done["cpu_ms"], done["startup_cpu_ms"])
+	}
 	fi, _ := os.Stat(e.logFile)
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("log mode %v", fi.Mode().Perm())

@@ -87,6 +87,9 @@ type Tick struct {
 	exitWhy   string
 	okSummary string
 	restarts  int
+	// startCPU is the process's CPU time when the tick began (tick_done
+	// reports it beside the total).
+	startCPU time.Duration
 
 	// stateUnusable: the state path is not a regular file (or unreadable);
 	// nothing is saved over it. stateNotice is the state alert, delivered

@@ -199,3 +199,26 @@ func TestUsage(t *testing.T) {
 		t.Fatal("empty window")
 	}
 }
+
+// Self counts this process's own CPU: busy work makes it grow, and it never
+// goes back. (No timing bar: the loop runs until Self moves, bounded.)
+func TestSelfGrowsWithWork(t *testing.T) {
+	before, ok := Self()
+	if !ok {
+		t.Skip("no getrusage on this system")
+	}
+	x, last := uint64(1), before
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		for i := 0; i < 100000; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		now, _ := Self()
+		if now < last {
+			t.Fatalf("Self went back from %s to %s", last, now)
+		}
+		if last = now; now-before >= 5*time.Millisecond {
+			return
+		}
+	}
+	t.Errorf("Self stayed at %s through 30 s of busy work (x=%d)", last, x)
+}

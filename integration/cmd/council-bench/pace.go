@@ -1,6 +1,13 @@
 package main
 
-import "time"
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+)
 
 // The pace probe's bars: one tick streams about 512 prompt and 128
 // generated tokens; outside the wait for the model, its own work (building
@@ -30,4 +37,64 @@ func paceRun(e *env) pair {
 		p.Probe, p.Missing = s.command(e)
 	}
 	return p
+}
+
+// selfCPU is what a probe's own tick_done events say it cost (cpu_ms, the
+// process's CPU at the end of the tick; startup_cpu_ms, the part spent
+// before the tick began): medians over the ticks of one probe in the
+// bench's log. It splits the rusage figure into the Go process's start-up
+// and the tick's own work, which is what an operator reads on the council
+// host.
+type selfCPU struct {
+	N            int
+	Total, Start time.Duration
+	Err          string
+}
+
+// readSelfCPU reads the tick_done events of probe in the JSON-lines log at
+// path.
+func readSelfCPU(path, probe string) selfCPU {
+	f, err := os.Open(path)
+	if err != nil {
+		return selfCPU{Err: err.Error()}
+	}
+	defer f.Close()
+	var totals, starts []time.Duration
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			Event   string   `json:"event"`
+			Probe   string   `json:"probe"`
+			CPU     *float64 `json:"cpu_ms"`
+			Startup *float64 `json:"startup_cpu_ms"`
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Event != "tick_done" || ev.Probe != probe || ev.CPU == nil || ev.Startup == nil {
+			continue
+		}
+		totals = append(totals, time.Duration(*ev.CPU*float64(time.Millisecond)))
+		starts = append(starts, time.Duration(*ev.Startup*float64(time.Millisecond)))
+	}
+	if err := sc.Err(); err != nil {
+		return selfCPU{Err: err.Error()}
+	}
+	if len(totals) == 0 {
+		return selfCPU{Err: "no tick_done event with cpu_ms in " + path}
+	}
+	return selfCPU{N: len(totals), Total: medianDuration(totals), Start: medianDuration(starts)}
+}
+
+func medianDuration(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// note renders the reading as one line under the tick table.
+func (s selfCPU) note(name string) string {
+	if s.Err != "" {
+		return fmt.Sprintf("%s, its own tick_done: unreadable: %s", name, s.Err)
+	}
+	return fmt.Sprintf("%s, its own tick_done (median of %d, 1 ms resolution): %s of CPU, %s of it before the tick began (Go start-up, init, flags); the tick's own work about %s",
+		name, s.N, ms(s.Total), ms(s.Start), ms(s.Total-s.Start))
 }

@@ -20,7 +20,9 @@ type report struct {
 	RSS         []rssResult
 	Sizes       []sizeResult
 	Hash        hashResult
-	Took        time.Duration
+	// PaceSelf is what the pace ticks' own tick_done events say they cost.
+	PaceSelf selfCPU
+	Took     time.Duration
 	// Failed counts measurements that could not be made (not missed
 	// targets, and not binaries that are simply absent).
 	Failed int
@@ -99,6 +101,9 @@ func (r *report) Text() string {
 		}
 	}
 	tw.Flush()
+	if r.PaceSelf != (selfCPU{}) {
+		notes = append(notes, r.PaceSelf.note("pace tick"))
+	}
 	for _, n := range notes {
 		fmt.Fprintf(&b, "  %s\n", n)
 	}

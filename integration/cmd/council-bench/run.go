@@ -186,6 +186,7 @@ func bench(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	rep.Pairs = append(rep.Pairs, comparePair(ctx, e, cfg.n, parityRun(e)))
 	progress(fmt.Sprintf("pace tick, %d runs", cfg.n))
 	rep.Pairs = append(rep.Pairs, comparePair(ctx, e, cfg.n, paceRun(e)))
+	rep.PaceSelf = readSelfCPU(benchLog(e), "pace")
 
 	progress("peak RSS of one tick of each probe")
 	e.Launcher = filepath.Join(home, "launcher")

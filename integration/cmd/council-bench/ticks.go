@@ -34,8 +34,11 @@ type tickSpec struct {
 // the JSON-lines log in the bench home (a real file, as in production: the
 // log refuses /dev/null, a device, and would write its events to stderr).
 func common(e *env) []string {
-	return []string{"--log-file", filepath.Join(e.StateDir, "bench.log"), "--force-flow-url", "", "--state-dir", e.StateDir}
+	return []string{"--log-file", benchLog(e), "--force-flow-url", "", "--state-dir", e.StateDir}
 }
+
+// benchLog is the JSON-lines log every tick of the bench writes.
+func benchLog(e *env) string { return filepath.Join(e.StateDir, "bench.log") }
 
 var tickSpecs = []tickSpec{
 	{Binary: "council-guardian", Args: func(e *env) []string {
