@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"time"
 )
 
@@ -81,13 +80,7 @@ func readSelfCPU(path, probe string) selfCPU {
 	if len(totals) == 0 {
 		return selfCPU{Err: "no tick_done event with cpu_ms in " + path}
 	}
-	return selfCPU{N: len(totals), Total: medianDuration(totals), Start: medianDuration(starts)}
-}
-
-func medianDuration(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	slices.Sort(s)
-	return s[len(s)/2]
+	return selfCPU{N: len(totals), Total: median(totals), Start: median(starts)}
 }
 
 // note renders the reading as one line under the tick table.
