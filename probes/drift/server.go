@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,7 +100,7 @@ func compareIdentity(prev, cur serverIdentity, now time.Time) (changes []identit
 	for id := range cur.Models {
 		ids = append(ids, id)
 	}
-	sort.Strings(ids)
+	slices.Sort(ids)
 	for _, id := range ids {
 		m, was := cur.Models[id], prev.Models[id]
 		keep := was
@@ -116,16 +116,24 @@ func compareIdentity(prev, cur serverIdentity, now time.Time) (changes []identit
 	return changes, merged
 }
 
-// trimModels keeps the maxRecordedModels most recently seen models.
+// trimModels keeps the maxRecordedModels most recently seen models (ties
+// broken by id, so the choice is deterministic).
 func trimModels(ms map[string]modelIdentity) {
-	for len(ms) > maxRecordedModels {
-		oldest := ""
-		for id, m := range ms {
-			if o, ok := ms[oldest]; oldest == "" || !ok || m.SeenAt.Before(o.SeenAt) || (m.SeenAt.Equal(o.SeenAt) && id < oldest) {
-				oldest = id
-			}
+	if len(ms) <= maxRecordedModels {
+		return
+	}
+	ids := make([]string, 0, len(ms))
+	for id := range ms {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		if c := ms[a].SeenAt.Compare(ms[b].SeenAt); c != 0 {
+			return c
 		}
-		delete(ms, oldest)
+		return strings.Compare(a, b)
+	})
+	for _, id := range ids[:len(ids)-maxRecordedModels] {
+		delete(ms, id)
 	}
 }
 
