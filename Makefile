@@ -14,7 +14,7 @@ LDFLAGS  := -s -w -X github.com/sanctum/council-probes/pkg/probe.Version=$(VERSI
 MODULES  := $(sort $(foreach m,$(patsubst %/go.mod,%,$(wildcard go.mod */go.mod */*/go.mod)),$(if $(wildcard $(m)/*.go $(m)/*/*.go $(m)/*/*/*.go $(m)/*/*/*/*.go),$(m))))
 # Binaries: the probes, council-status, the plist installer and the
 # simulator used by the demo and tests.
-CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) pkg/councilsim/cmd/council-sim pkg/forceflowsim/cmd/forceflow-sim pkg/launchctl/launchdsim/cmd/fake-launchctl
+CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) pkg/testkit/councilsim/cmd/council-sim pkg/testkit/forceflowsim/cmd/forceflow-sim pkg/testkit/launchdsim/cmd/fake-launchctl
 PROBES   := $(filter council-guardian council-canary council-drift council-integrity council-parity-smoke council-pace council-status,$(notdir $(CMDS)))
 FUZZTIME ?= 5s
 # staticcheck, pinned; `make tools` installs it with go install (from the

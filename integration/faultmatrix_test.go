@@ -12,10 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
-	"github.com/sanctum/council-probes/pkg/lock"
-	"github.com/sanctum/council-probes/pkg/probetest"
-	"github.com/sanctum/council-probes/pkg/testpki"
+	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/testpki"
 )
 
 // The faults, in the order the matrix prints them.

@@ -21,23 +21,23 @@ var parsers = []struct {
 	dir  string // package directory, relative to the repo root
 	fn   string // the parsing function the target must call
 }{
-	{"launchctl print", "pkg/launchctl", "ParsePrint"},
-	{"launchctl print-disabled", "pkg/launchctl", "ParsePrintDisabled"},
-	{"SSE stream", "pkg/openai", "newSSEReader"},
-	{"weight manifest", "pkg/manifest", "Parse"},
-	{"state file", "pkg/state", "Load"},
+	{"launchctl print", "pkg/host/launchctl", "ParsePrint"},
+	{"launchctl print-disabled", "pkg/host/launchctl", "ParsePrintDisabled"},
+	{"SSE stream", "pkg/server/openai", "newSSEReader"},
+	{"weight manifest", "pkg/host/manifest", "Parse"},
+	{"state file", "pkg/core/state", "Load"},
 	{"drift map", "probes/drift", "parseMap"},
 	{"prompt file (parity-smoke)", "probes/paritysmoke", "parsePrompts"},
 	{"shared config file", "pkg/probe", "ParseConfig"},
-	{"server /metrics (Prometheus text)", "pkg/backend", "ParsePrometheus"},
-	{"llama-server /health", "pkg/backend", "ParseLlamaHealth"},
-	{"llama-server /props", "pkg/backend", "ParseLlamaProps"},
-	{"vLLM /version, Ollama /api/version", "pkg/backend", "ParseVersion"},
-	{"Ollama /api/ps, /api/tags", "pkg/backend", "ParseOllamaModels"},
-	{"LM Studio /api/v0/models", "pkg/backend", "ParseLMStudioModels"},
-	{"OpenAI /v1/models (backend adapters)", "pkg/backend", "ParseOpenAIModels"},
-	{"/proc/<pid>/stat", "pkg/proccpu", "ParseStat"},
-	{"ps -o cputime=", "pkg/proccpu", "ParsePSCPUTime"},
+	{"server /metrics (Prometheus text)", "pkg/server/backend", "ParsePrometheus"},
+	{"llama-server /health", "pkg/server/backend", "ParseLlamaHealth"},
+	{"llama-server /props", "pkg/server/backend", "ParseLlamaProps"},
+	{"vLLM /version, Ollama /api/version", "pkg/server/backend", "ParseVersion"},
+	{"Ollama /api/ps, /api/tags", "pkg/server/backend", "ParseOllamaModels"},
+	{"LM Studio /api/v0/models", "pkg/server/backend", "ParseLMStudioModels"},
+	{"OpenAI /v1/models (backend adapters)", "pkg/server/backend", "ParseOpenAIModels"},
+	{"/proc/<pid>/stat", "pkg/host/proccpu", "ParseStat"},
+	{"ps -o cputime=", "pkg/host/proccpu", "ParsePSCPUTime"},
 }
 
 // fuzzTarget is one func FuzzXxx(f *testing.F) and the functions it calls.

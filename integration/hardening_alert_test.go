@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/forceflowsim"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/testkit/forceflowsim"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // The alert path against a hostile or broken Force Flow, and a damaged
 // outbox. Shown on the guardian: every probe shares this path (pkg/probe,
-// pkg/alert/deliver), so one column proves it.
+// pkg/core/alert/deliver), so one column proves it.
 const (
 	fFFPassword    = "Force Flow URL with a password"
 	fFFRedirect    = "Force Flow redirects (307)"

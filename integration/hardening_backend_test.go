@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
-// The backend topic: what the server says about itself (pkg/backend,
+// The backend topic: what the server says about itself (pkg/server/backend,
 // councilsim personalities) changes the guardian's verdict.
 const (
 	fBackendLoading    = "server loading (llama-server)"

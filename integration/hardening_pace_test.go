@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // The pace column: council-pace judges speed, not availability. A server

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 )
 
 // A hostile server and the strings it controls: every string that came

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/state"
 )
 
 // What an operator reads and sets: drift's --watch-probe interval is the

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // The matrix's own machinery, tested so that a cell cannot pass because an

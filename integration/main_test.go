@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // repoRoot is the workspace root, seen from this package's directory.
@@ -70,7 +70,7 @@ func buildAll(dir string) error {
 	if launchctlBin, err = probetest.BuildFakeLaunchctl(dir); err != nil {
 		return err
 	}
-	simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/councilsim/cmd/council-sim", "council-sim")
+	simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/testkit/councilsim/cmd/council-sim", "council-sim")
 	return err
 }
 

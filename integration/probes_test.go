@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/probetest"
-	"github.com/sanctum/council-probes/pkg/signing"
-	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/signing"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // matrixProbe is one probe with its cells: the applicable faults, listed

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // The guardian and integrity both promote the fallback when the primary's

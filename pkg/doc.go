@@ -1,3 +1,21 @@
-// Package pkg is the root of the shared council-probes packages; the code
-// lives in its subpackages (probe, alert, transport, state, lock, launchctl, ...).
+// Package pkg is the root of the packages the council probes share. Its
+// folders are its layers; a package imports only from the layers below its
+// own (layers_test.go checks it), and no production binary links testkit
+// (`make lint` checks it):
+//
+//	probes/*, status, plists      the binaries: one tick each, a tiny main
+//	        │
+//	probe                         the contract: flags, tick, channels,
+//	        │                     exit codes, the plugin line
+//	server/*        host/*        talking to the server (transport, openai,
+//	        │                     backend) | the host it runs on (launchctl,
+//	        │                     proccpu, accesslog, primarycheck, signing,
+//	        │                     manifest, hashcache, tilde)
+//	core/*                        what every probe uses: alert, state, lock,
+//	                              eventlog, metrics, atomicfile, redact
+//
+//	testkit/*                     simulators and test helpers (councilsim,
+//	                              launchdsim, forceflowsim, testpki,
+//	                              probetest, hashbench): tests, the demo and
+//	                              the bench only
 package pkg

@@ -10,7 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 )
 
 // NoLaunchd reports whether this system has no launchd to drive: anything

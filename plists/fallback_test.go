@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 	"github.com/sanctum/council-probes/plists"
 )
 

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sanctum/council-probes/pkg/atomicfile"
-	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 )
 
 // PlistMode is the mode of an installed plist: launchd refuses a plist

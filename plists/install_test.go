@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/launchctl/launchdsim"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/launchdsim"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 	"github.com/sanctum/council-probes/plists"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"howett.net/plist"
 
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

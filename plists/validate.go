@@ -15,7 +15,7 @@ import (
 
 	"howett.net/plist"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 )
 
 // ErrInvalid wraps every validation failure.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 func renderOne(t *testing.T, name string) Rendered {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/backend"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
 // council-status shows the backend the probes detected, and only then.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 var statusBin string

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/core/state"
 )
 
 // TestPaceRow: council-pace is expected by default, judged stale against

@@ -11,8 +11,8 @@ import (
 
 	"github.com/fatih/color"
 
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/tilde"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/host/tilde"
 )
 
 // TextOptions shape the human table.

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/state"
 )
 
 // host is a throwaway council host: $HOME with the default layout.

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/core/alert"
 )
 
 // amStandIn is a real HTTP stand-in for Alertmanager's v2 alerts API: it

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/backend"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
 // DetectTimeout bounds backend detection in a tick. Detection runs once a

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/backend"
-	"github.com/sanctum/council-probes/pkg/councilsim"
+	"github.com/sanctum/council-probes/pkg/server/backend"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 )
 
 // A network probe detects the backend once, caches it in the state dir,

@@ -9,10 +9,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/alert/deliver"
-	"github.com/sanctum/council-probes/pkg/atomicfile"
-	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/alert/deliver"
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
+	"github.com/sanctum/council-probes/pkg/core/redact"
 )
 
 // staleTempAge is how old a temp file of the probe's own state or outbox

@@ -10,7 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/core/alert"
 )
 
 // layoutProbe is testProbe with the launchd layout flags and a URL flag of

@@ -30,14 +30,14 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/alert/deliver"
-	"github.com/sanctum/council-probes/pkg/eventlog"
-	"github.com/sanctum/council-probes/pkg/lock"
-	"github.com/sanctum/council-probes/pkg/metrics"
-	"github.com/sanctum/council-probes/pkg/proccpu"
-	"github.com/sanctum/council-probes/pkg/state"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/alert/deliver"
+	"github.com/sanctum/council-probes/pkg/core/eventlog"
+	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/core/metrics"
+	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/host/proccpu"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 // Exit codes, compatible with the Nagios / Monitoring Plugins convention.

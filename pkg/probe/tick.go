@@ -16,14 +16,14 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/alert/deliver"
-	"github.com/sanctum/council-probes/pkg/backend"
-	"github.com/sanctum/council-probes/pkg/eventlog"
-	"github.com/sanctum/council-probes/pkg/metrics"
-	"github.com/sanctum/council-probes/pkg/state"
-	"github.com/sanctum/council-probes/pkg/tilde"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/alert/deliver"
+	"github.com/sanctum/council-probes/pkg/core/eventlog"
+	"github.com/sanctum/council-probes/pkg/core/metrics"
+	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/host/tilde"
+	"github.com/sanctum/council-probes/pkg/server/backend"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 // Status is a check's outcome in one tick.

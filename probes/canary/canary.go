@@ -43,11 +43,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/server/openai"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 // New returns the canary probe.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/openai"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/server/openai"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 // maxBodyBytes bounds a non-streamed response body the canary reads.

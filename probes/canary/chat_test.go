@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 const testToken = "sk-council-PLANTED-token-7d41f0"

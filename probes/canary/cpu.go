@@ -7,15 +7,15 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/proccpu"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/proccpu"
-	"github.com/sanctum/council-probes/pkg/redact"
 )
 
 // A hang looks the same from outside whether the server is deadlocked or
 // busy with a long job; its CPU tells them apart. The canary never acts on
-// it (the guardian does, by the same rule: pkg/proccpu, under --idle-cpu
+// it (the guardian does, by the same rule: pkg/host/proccpu, under --idle-cpu
 // of one core over --cpu-window is idle); it says which it was in the
 // hang alert, for the human reading it.
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 )
 
 // On a hang the alert says whether the primary was busy or idle: its pid

@@ -5,8 +5,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/openai"
-	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/server/openai"
 )
 
 // The canary's checks, each its own alert channel, in the order a request

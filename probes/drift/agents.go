@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 )
 
 // probeNames are the five council probes, whose launchd labels are

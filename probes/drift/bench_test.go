@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/hashcache"
+	"github.com/sanctum/council-probes/pkg/host/hashcache"
 )
 
 // BenchmarkCheckFiles measures the file checks of one tick over 200

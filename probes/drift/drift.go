@@ -11,7 +11,7 @@
 //     from its canonical copy as committed at HEAD of --repo. The committed
 //     blob is read with `git cat-file --batch` and hashed here, so uncommitted
 //     edits in the working tree never read as drift. Deployed files are hashed
-//     through pkg/hashcache (cache file council-drift.hashcache.json in the
+//     through pkg/host/hashcache (cache file council-drift.hashcache.json in the
 //     state dir, full re-hash every --full-rehash).
 //   - deployed_missing:<file> (error): a mapped deployed file does not
 //     exist.
@@ -92,9 +92,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/hashcache"
-	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/host/hashcache"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"howett.net/plist"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 )
 
 // plistReasons parses a fallback plist (XML or binary) and returns what is

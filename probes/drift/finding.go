@@ -3,9 +3,9 @@ package drift
 import (
 	"strings"
 
-	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/host/tilde"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/tilde"
 )
 
 // The checks. The per-subject ones (drifted, deployed_missing,

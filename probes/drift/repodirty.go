@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/core/alert"
 )
 
 // checkRepoDirty reports uncommitted changes under the canonical paths on

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/backend"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
 func TestCompareIdentity(t *testing.T) {

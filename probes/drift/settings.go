@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/hashcache"
+	"github.com/sanctum/council-probes/pkg/host/hashcache"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/atomicfile"
-	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
+	"github.com/sanctum/council-probes/pkg/core/state"
 )
 
 // staleFactor is how many intervals may pass without a completed tick

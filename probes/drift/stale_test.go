@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/state"
 )
 
 func TestStaleFinding(t *testing.T) {

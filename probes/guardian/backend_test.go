@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/backend"
-	"github.com/sanctum/council-probes/pkg/councilsim"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/server/backend"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 	"github.com/sanctum/council-probes/probes/guardian"
 )
 

@@ -3,7 +3,7 @@ package guardian
 import (
 	"errors"
 
-	"github.com/sanctum/council-probes/pkg/primarycheck"
+	"github.com/sanctum/council-probes/pkg/host/primarycheck"
 )
 
 // checkBinary returns why the primary binary at path cannot be started by

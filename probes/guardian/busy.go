@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sanctum/council-probes/pkg/backend"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
 // reasonRequests is the busy reason of a hung primary whose own metrics

@@ -3,7 +3,7 @@ package guardian
 import (
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/backend"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
 func TestRequestsBusy(t *testing.T) {

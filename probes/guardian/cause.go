@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 )
 
 // deathCause is why the primary died, as far as can be told: how launchd saw

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/probetest"
-	"github.com/sanctum/council-probes/pkg/testpki"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/testpki"
 )
 
 // The real binaries, built once in TestMain.
@@ -28,7 +28,7 @@ var guardianBin, launchctlBin, simBin string
 func TestMain(m *testing.M) {
 	probetest.RunMain(m,
 		probetest.Binary{Out: &guardianBin, Pkg: "github.com/sanctum/council-probes/probes/guardian/cmd/council-guardian", Name: "council-guardian"},
-		probetest.Binary{Out: &simBin, Pkg: "github.com/sanctum/council-probes/pkg/councilsim/cmd/council-sim", Name: "council-sim"},
+		probetest.Binary{Out: &simBin, Pkg: "github.com/sanctum/council-probes/pkg/testkit/councilsim/cmd/council-sim", Name: "council-sim"},
 		probetest.FakeLaunchctl(&launchctlBin),
 		// simBin is the rigs' --primary-binary: give it the Metal library
 		// restore-primary's checks want beside it.

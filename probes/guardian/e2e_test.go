@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
-	"github.com/sanctum/council-probes/pkg/lock"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // accessLine is a completed chat request in the council's access-log format.

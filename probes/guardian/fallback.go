@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/lock"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 // neverServes returns why the primary can never serve (short: it goes into

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/openai"
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/server/openai"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 // maxModelsBody bounds how much of a /v1/models answer is read: a real list

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 func plainClient(t *testing.T, url string) *transport.Client {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/accesslog"
-	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/host/accesslog"
 )
 
 // defaultTailBytes is how much of the end of the primary's log the busy and
@@ -223,7 +223,7 @@ func classifyFatal(tail []byte, promote, restart []string, marker string) (f fat
 
 // causeLines returns up to max lines of tail that contain one of sigs
 // (case-insensitively), the newest ones, oldest first, each redacted
-// (pkg/redact) and cut to maxCauseLine bytes: the "why it died" evidence
+// (pkg/core/redact) and cut to maxCauseLine bytes: the "why it died" evidence
 // of an alert. A log line may hold anything the server printed, a token
 // included, so it is redacted before it goes anywhere.
 func causeLines(tail []byte, sigs []string, max int) []string {

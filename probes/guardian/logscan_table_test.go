@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/core/redact"
 )
 
 // Every row of the table is a promote or a restart, with a reason, and the

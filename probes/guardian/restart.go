@@ -7,9 +7,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/lock"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 )
 
 // historyKey holds the times of recent restarts in the probe's state;

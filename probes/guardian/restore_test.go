@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/probetest"
-	"github.com/sanctum/council-probes/pkg/signing"
+	"github.com/sanctum/council-probes/pkg/host/signing"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // primaryBuild is a primary binary as a release leaves it: a copy of the

@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 )
 
 // Defaults of the guardian's own settings, measured on the council host (docs/DESIGN.md).

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/redact"
 )
 
 // watchPrimary probes the primary and escalates its failures.

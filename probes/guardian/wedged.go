@@ -13,11 +13,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/openai"
-	"github.com/sanctum/council-probes/pkg/proccpu"
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/host/proccpu"
+	"github.com/sanctum/council-probes/pkg/server/openai"
 )
 
 // CheckWedged is the channel of a primary whose /v1/models is green while

@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/probetest"
-	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // These tests run council-sim as the primary under the fake launchd (a
 // separate process, so its CPU is really measured) and write the canary's
-// state file the way the canary saves it (pkg/state). The CPU window is
+// state file the way the canary saves it (pkg/core/state). The CPU window is
 // short and the idle line a little above the default (5% of a core over
 // 2 s): /proc counts CPU in 10 ms ticks, and a shared machine must not
 // make an idle process read busy. Nothing asserts on time.

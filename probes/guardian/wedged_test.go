@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/state"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/state"
 )
 
 func writeCanaryState(t *testing.T, last time.Time, interval int, channels map[string]int) string {

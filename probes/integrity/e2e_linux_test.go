@@ -15,9 +15,9 @@ import (
 
 	"howett.net/plist"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/primarycheck"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/primarycheck"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // The end-to-end tests run the real council-integrity binary against real

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/signing"
+	"github.com/sanctum/council-probes/pkg/host/signing"
 )
 
 // Default key file names written by keygen.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/signing"
+	"github.com/sanctum/council-probes/pkg/host/signing"
 )
 
 // TestVerifyExitCodes pins verify's answer as signature tools give it: 0

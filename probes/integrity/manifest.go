@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/hashcache"
-	"github.com/sanctum/council-probes/pkg/manifest"
-	"github.com/sanctum/council-probes/pkg/primarycheck"
-	"github.com/sanctum/council-probes/pkg/signing"
+	"github.com/sanctum/council-probes/pkg/host/hashcache"
+	"github.com/sanctum/council-probes/pkg/host/manifest"
+	"github.com/sanctum/council-probes/pkg/host/primarycheck"
+	"github.com/sanctum/council-probes/pkg/host/signing"
 )
 
 // maxManifestSize bounds the manifest read into memory: a weight manifest

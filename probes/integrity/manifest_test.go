@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 
-	"github.com/sanctum/council-probes/pkg/manifest"
-	"github.com/sanctum/council-probes/pkg/primarycheck"
+	"github.com/sanctum/council-probes/pkg/host/manifest"
+	"github.com/sanctum/council-probes/pkg/host/primarycheck"
 )
 
 // weights lays out n weight files of size bytes under dir/model, writes
@@ -180,7 +180,7 @@ func TestManifestCheckCache(t *testing.T) {
 // (signature, parse, hash) over 16 files of 4 MiB: cold (every file read,
 // as on a full pass) and cached (nothing changed since the last tick).
 // The hashing speed against `openssl dgst -sha256` is measured by
-// pkg/hashcache/cmd/hashbench, which `make bench` runs.
+// pkg/testkit/hashbench, which `make bench` runs.
 func BenchmarkManifestVerify(b *testing.B) {
 	dir := b.TempDir()
 	priv, pub := probetest.NewKey(b, dir, "weights")

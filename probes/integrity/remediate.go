@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/eventlog"
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/eventlog"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/server/openai"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 // Remediation events.
@@ -179,7 +179,7 @@ func reportPromotion(ctx context.Context, t *probe.Tick, why, resumedAfter strin
 // probe holds no credentials, and a server asking for them is serving).
 // Anything else (a 404 or HTML from some other listener, a 5xx) is not a
 // heal; the guardian checks the model list itself with its credentials.
-// The request goes through pkg/openai over a credential-free transport,
+// The request goes through pkg/server/openai over a credential-free transport,
 // which refuses redirects and proxies like every council request.
 func fallbackServes(r *launchctl.Runner, label, url string) func(context.Context) error {
 	return func(ctx context.Context) error {

@@ -6,13 +6,13 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/launchctl"
-	"github.com/sanctum/council-probes/pkg/primarycheck"
+	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/primarycheck"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
 // settings are the probe's own settings, read from its flags. The
-// binary, signature and metallib checks are pkg/primarycheck's, shared with
+// binary, signature and metallib checks are pkg/host/primarycheck's, shared with
 // council-guardian restore-primary.
 type settings struct {
 	primarycheck.Settings

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // startPrimary runs bin (a copy of sleep) as the "primary" and writes its

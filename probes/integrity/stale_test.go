@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 func TestParsePIDFile(t *testing.T) {

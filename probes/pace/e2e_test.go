@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
-	"github.com/sanctum/council-probes/pkg/councilsim"
-	"github.com/sanctum/council-probes/pkg/probetest"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 // bin is the real council-pace binary, built once in TestMain.

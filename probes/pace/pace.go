@@ -41,7 +41,7 @@ package pace
 import (
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 

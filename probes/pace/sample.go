@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/accesslog"
-	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/host/accesslog"
+	"github.com/sanctum/council-probes/pkg/server/openai"
 )
 
 // ownSkew is how much earlier than the probe's clock says it sent its

@@ -6,8 +6,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/backend"
 	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
 // metricsTimeout bounds each read of the server's /metrics around a sample.

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/backend"
-	"github.com/sanctum/council-probes/pkg/councilsim"
+	"github.com/sanctum/council-probes/pkg/server/backend"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 )
 
 func TestOtherRequests(t *testing.T) {

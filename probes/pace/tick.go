@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"math"
 
-	"github.com/sanctum/council-probes/pkg/openai"
+	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/redact"
+	"github.com/sanctum/council-probes/pkg/server/openai"
 )
 
 // stateKey holds the Baseline in the probe's state file.

@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/openai"
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/server/openai"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 // maxResponseBytes bounds a chat answer read from a server: max_tokens is at

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/server/transport"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 )
 
 func startSim(t testing.TB, cfg councilsim.Config) *councilsim.Sim {

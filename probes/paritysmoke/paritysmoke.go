@@ -92,10 +92,10 @@ import (
 
 	"github.com/mattn/go-isatty"
 
-	"github.com/sanctum/council-probes/pkg/alert"
+	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/redact"
-	"github.com/sanctum/council-probes/pkg/transport"
+	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
 // name is the probe's name: binary council-parity-smoke, client cert

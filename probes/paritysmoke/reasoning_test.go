@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 )
 
 // capitalPrompt is asked of simulators whose answer to "capital of France"

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/sanctum/council-probes/pkg/atomicfile"
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 )
 
 // maxKeys is how many key substrings a recorded prompt gets when its old

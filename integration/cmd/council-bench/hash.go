@@ -14,7 +14,7 @@ import (
 
 // hashbenchPkg is the existing hashing benchmark; council-bench runs it
 // rather than measuring hashing a second way.
-const hashbenchPkg = "github.com/sanctum/council-probes/pkg/hashcache/cmd/hashbench"
+const hashbenchPkg = "github.com/sanctum/council-probes/pkg/testkit/hashbench"
 
 type hashRow struct {
 	What             string

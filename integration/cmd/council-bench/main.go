@@ -15,7 +15,7 @@
 //   - the peak RSS of one tick of each probe binary;
 //   - the size of each stripped binary;
 //   - hashing throughput vs `openssl dgst -sha256`, by running the existing
-//     hashbench tool (pkg/hashcache/cmd/hashbench), cold and cached.
+//     hashbench tool (pkg/testkit/hashbench), cold and cached.
 //
 // The simulator runs inside this process, so its cost is charged to neither
 // side. Both sides of a ratio are measured the same way, interleaved, N

@@ -136,7 +136,7 @@ func (r *report) Text() string {
 	}
 	tw.Flush()
 
-	b.WriteString("\n== hashing vs openssl dgst -sha256 (pkg/hashcache/cmd/hashbench)\n")
+	b.WriteString("\n== hashing vs openssl dgst -sha256 (pkg/testkit/hashbench)\n")
 	switch {
 	case r.Hash.Skipped != "":
 		fmt.Fprintf(&b, "  %s\n", r.Hash.Skipped)

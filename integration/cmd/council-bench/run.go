@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/councilsim"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 )
 
 type config struct {

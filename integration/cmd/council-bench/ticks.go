@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sanctum/council-probes/pkg/manifest"
-	"github.com/sanctum/council-probes/pkg/signing"
+	"github.com/sanctum/council-probes/pkg/host/manifest"
+	"github.com/sanctum/council-probes/pkg/host/signing"
 )
 
 // tickSpec is how to run one healthy tick of a binary against the bench
