@@ -93,11 +93,19 @@ func spawn(svc *Service) (pid, supervisor int, err error) {
 // stop sends SIGTERM to the service's process group, then SIGKILL if it
 // has not gone after a few seconds (launchd's exit timeout is 5 s).
 func stop(svc *Service) {
-	pid := svc.PID
+	pid, supervisor := svc.PID, svc.Supervisor
 	svc.PID, svc.Supervisor = 0, 0
 	if pid <= 0 {
 		return
 	}
+	// The supervisor writes the program's exit file once it has died:
+	// wait for that too, so nothing writes into the state's directory
+	// after a stop returns (a test's cleanup removes it next).
+	defer func() {
+		if supervisor > 0 {
+			waitDead(supervisor, 2*time.Second)
+		}
+	}()
 	signal(pid, syscall.SIGTERM)
 	svc.LastSignal = "Terminated: 15"
 	if waitDead(pid, 3*time.Second) {
