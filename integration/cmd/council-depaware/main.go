@@ -11,7 +11,9 @@
 //     deliberate, reviewed change: regenerate the list and commit it);
 //   - a stripped binary, built as the Makefile builds it, is over its
 //     budget;
-//   - a binary has no list yet.
+//   - a binary has no list yet;
+//   - a production binary (anything outside pkg/testkit) links a package
+//     of pkg/testkit.
 //
 // The packages are those `go list -deps` reports for darwin/arm64 (the
 // machine the probes ship to) with the Makefile's build tags: every
@@ -49,6 +51,33 @@ import (
 	"strconv"
 	"strings"
 )
+
+// testkitPrefix is the folder of simulators and test helpers, which only
+// tests, the demo and the bench use.
+const testkitPrefix = "github.com/sanctum/council-probes/pkg/testkit/"
+
+// isTestkit says whether the main package in dir is one of the test kit's
+// own binaries (council-sim, forceflow-sim, fake-launchctl).
+func isTestkit(dir string) bool {
+	return strings.Contains(filepath.ToSlash(filepath.Clean(dir))+"/", "pkg/testkit/")
+}
+
+// testkitLinks reports each test kit package a production binary links (a
+// simulator, a fake launchd, a test CA); only the test kit's own binaries
+// may link them.
+func testkitLinks(dir string, deps []string, imports map[string][]string) []string {
+	if isTestkit(dir) {
+		return nil
+	}
+	var problems []string
+	for _, d := range deps {
+		if strings.HasPrefix(d, testkitPrefix) {
+			problems = append(problems, fmt.Sprintf("%s links the test kit package %s; no production binary may. Imported via: %s",
+				filepath.Base(dir), d, strings.Join(chain(dir, d, imports), " -> ")))
+		}
+	}
+	return problems
+}
 
 // listFile is the checked-in list's name, beside the main package.
 const listFile = "depaware.txt"
@@ -109,6 +138,7 @@ func run(dir, bin, tags string, update bool) ([]string, error) {
 		return nil, err
 	}
 	var problems []string
+	problems = append(problems, testkitLinks(dir, deps, imports)...)
 	// A forbidden package is reported first and never written into a list.
 	for _, f := range have.forbid {
 		if slices.Contains(deps, f) {

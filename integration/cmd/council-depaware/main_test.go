@@ -59,3 +59,22 @@ func TestNewBudget(t *testing.T) {
 		}
 	}
 }
+
+func TestTestkitLinks(t *testing.T) {
+	sim := "github.com/sanctum/council-probes/pkg/testkit/councilsim"
+	imports := map[string][]string{
+		"github.com/sanctum/council-probes/probes/pace/cmd/council-pace": {"github.com/sanctum/council-probes/probes/pace"},
+		"github.com/sanctum/council-probes/probes/pace":                  {sim},
+	}
+	deps := []string{"github.com/sanctum/council-probes/probes/pace", sim}
+	got := testkitLinks("./probes/pace/cmd/council-pace", deps, imports)
+	if len(got) != 1 || !strings.Contains(got[0], sim) || !strings.Contains(got[0], "probes/pace -> "+sim) {
+		t.Errorf("a probe linking the simulator: got %q, want one problem naming it and its chain", got)
+	}
+	if got := testkitLinks("./pkg/testkit/councilsim/cmd/council-sim", deps, imports); len(got) != 0 {
+		t.Errorf("the simulator's own binary: got %q, want none", got)
+	}
+	if got := testkitLinks("./probes/pace/cmd/council-pace", deps[:1], imports); len(got) != 0 {
+		t.Errorf("a probe without the test kit: got %q, want none", got)
+	}
+}
