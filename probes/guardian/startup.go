@@ -2,18 +2,16 @@ package guardian
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
 // defaultStartupGrace covers the council's own start-up: verify the signed
 // manifest (10 s), hash 16 GB of weights (10 s), load into Metal (60 s),
 // slower under a reboot's load.
 const defaultStartupGrace = 2 * time.Minute
-
-// errNoStartTime means the process's start time cannot be read here.
-var errNoStartTime = errors.New("process start time unavailable")
 
 // startingUp reports whether the primary is a process launchd started less
 // than grace ago: it is still loading, and a kickstart -k would only throw
@@ -28,7 +26,7 @@ func (g *guardian) startingUp(ctx context.Context, grace time.Duration) (pid int
 	if err != nil || !info.Running() || info.PID <= 0 {
 		return 0, 0, false
 	}
-	started, err := processStart(info.PID)
+	started, err := service.ProcessStart(info.PID)
 	if err != nil {
 		g.t.Log.Warn("startup_grace_unavailable", "check", CheckUnreachable, "pid", info.PID, "error", err.Error())
 		return 0, 0, false

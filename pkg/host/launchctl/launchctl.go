@@ -25,29 +25,26 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
-// Defaults used by New (and by a zero Runner).
+// Defaults used by New (and by a zero Runner); the timing ones are
+// pkg/host/service's, shared with systemd.
 const (
 	DefaultPath           = "launchctl"
-	DefaultVerifyTimeout  = 90 * time.Second // the primary spends ~80 s verifying and loading weights
-	DefaultVerifyInterval = 2 * time.Second
-	// DefaultLockTimeout outlasts another remediation's verify loop: the
-	// holder of the shared lock kickstarts and verifies (at most
-	// DefaultVerifyTimeout), and a promotion waiting behind it must not
-	// give up and alert while a restart is merely being verified.
-	DefaultLockTimeout = DefaultVerifyTimeout + 30*time.Second
+	DefaultVerifyTimeout  = service.DefaultVerifyTimeout
+	DefaultVerifyInterval = service.DefaultVerifyInterval
+	DefaultLockTimeout    = service.DefaultLockTimeout
 	// DefaultStepTimeout bounds one launchctl step of a switch between
 	// primary and fallback; launchctl answers in well under a second, and
 	// launchd's own SIGKILL of a probe that ignores SIGTERM comes after 20.
-	DefaultStepTimeout = 15 * time.Second
+	DefaultStepTimeout = service.DefaultStepTimeout
 )
 
 // ErrInvalidLabel is returned (wrapped) for a label that is not a launchd
@@ -120,35 +117,11 @@ func New(path string) *Runner {
 
 // ExecCommand is the production Exec: os/exec, no shell, combined output.
 func ExecCommand(ctx context.Context, path string, args []string) ([]byte, int, error) {
-	cmd := exec.CommandContext(ctx, path, args...)
-	// launchctl never leaves children holding our pipes, but a broken
-	// fake might; do not wait forever for them.
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		return out, 0, nil
-	}
-	if ctx.Err() != nil {
-		return out, -1, ctx.Err()
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() >= 0 {
-		return out, ee.ExitCode(), nil
-	}
-	return out, -1, err
+	return service.ExecCommand(ctx, path, args)
 }
 
 // SleepContext sleeps for d or until ctx is done.
-func SleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func SleepContext(ctx context.Context, d time.Duration) error { return service.SleepContext(ctx, d) }
 
 // ExitError is a launchctl command that ran and exited non-zero.
 type ExitError struct {

@@ -10,64 +10,32 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
-// Errors of the recipes, for errors.Is.
+// Errors of the recipes, for errors.Is: the ones both service managers
+// share are pkg/host/service's.
 var (
-	// ErrUnverified: launchctl did what it was asked but the service does
-	// not serve. Exit status of launchctl is not a heal.
-	ErrUnverified = errors.New("not serving after remediation")
-	// ErrRestartUnverified is the ErrUnverified of Restart.
-	ErrRestartUnverified = fmt.Errorf("restart unverified: %w", ErrUnverified)
-	// ErrAlreadyOnFallback: the fallback lock exists, so the fallback
-	// serves; never fall back from the fallback.
-	ErrAlreadyOnFallback = errors.New("already on fallback (fallback lock exists)")
+	ErrUnverified         = service.ErrUnverified
+	ErrRestartUnverified  = service.ErrRestartUnverified
+	ErrAlreadyOnFallback  = service.ErrAlreadyOnFallback
+	ErrPrimaryCheckFailed = service.ErrPrimaryCheckFailed
+	ErrRolledBack         = service.ErrRolledBack
+	ErrRollbackFailed     = service.ErrRollbackFailed
+	ErrNothingToResume    = service.ErrNothingToResume
+	ErrLockLabels         = service.ErrLockLabels
 	// ErrServiceDisabled: bootstrap kept failing because `launchctl
 	// disable` turned the label off; only `launchctl enable` clears it.
 	ErrServiceDisabled = errors.New("service disabled in launchd (launchctl enable clears it)")
-	// ErrPrimaryCheckFailed: RestorePrimary's integrity check refused the
-	// primary binary; nothing was changed.
-	ErrPrimaryCheckFailed = errors.New("primary check failed")
-	// ErrRolledBack: RestorePrimary switched to the primary, the primary
-	// did not serve (or a step failed), and the switch was undone: the
-	// fallback serves again and the fallback lock is kept.
-	ErrRolledBack = errors.New("restore failed and was rolled back to the fallback (fallback lock kept)")
-	// ErrRollbackFailed: RestorePrimary failed and so did the rollback to
-	// the fallback; nothing may be serving. The fallback lock is kept.
-	ErrRollbackFailed = errors.New("restore failed and the rollback to the fallback failed too (fallback lock kept)")
-	// ErrNothingToResume: ResumePromotion found no fallback lock, or one
-	// whose promotion ran all its steps (another probe finished it first).
-	ErrNothingToResume = errors.New("no unfinished promotion to resume")
-	// ErrLockLabels: the fallback lock names other labels than the probe
-	// was configured with; an unfinished promotion is not resumed on a
-	// guess.
-	ErrLockLabels = errors.New("fallback lock names other labels")
 )
 
 // DefaultBootstrapRetryDelay is the pause between clearing a half-loaded
 // label with bootout and retrying bootstrap.
 const DefaultBootstrapRetryDelay = time.Second
 
-// Result lists what a recipe did, in order: each launchctl command line
-// (prefixed "dry-run: " when only printed) and the non-launchctl steps
-// (locks, verify). It is returned even with an error, up to the failure.
-type Result struct {
-	Steps          []string
-	Verified       bool
-	VerifyAttempts int
-	// Lock is the fallback lock PromoteFallback wrote (or would write).
-	Lock *FallbackLock
-	// RolledBack: RestorePrimary failed and put the fallback back, and the
-	// fallback verified.
-	RolledBack bool
-	// ResumedAfter is the step ResumePromotion found recorded in the lock
-	// (the remaining steps were run).
-	ResumedAfter string
-}
-
-func (res *Result) note(format string, args ...any) {
-	res.Steps = append(res.Steps, fmt.Sprintf(format, args...))
-}
+// Result lists what a recipe did (pkg/host/service's, shared by both
+// managers).
+type Result = service.Result
 
 // Restart runs `kickstart -k` on label and then calls verify until it
 // returns nil or VerifyTimeout passes. An unverified restart returns an
@@ -84,7 +52,7 @@ func (r *Runner) Restart(ctx context.Context, label string, verify func(context.
 		return res, fmt.Errorf("restart %s: %w", label, err)
 	}
 	if r.DryRun {
-		res.note("dry-run: verify skipped")
+		res.Note("dry-run: verify skipped")
 		return res, nil
 	}
 	if err := r.verify(ctx, res, verify); err != nil {
@@ -124,7 +92,7 @@ func (r *Runner) reload(ctx context.Context, res *Result, label, plistPath strin
 func (r *Runner) bootoutLoaded(ctx context.Context, res *Result, label string) error {
 	err := r.bootout(ctx, &res.Steps, label)
 	if err != nil && IsNotLoaded(err) {
-		res.note("bootout %s: not loaded", label)
+		res.Note("bootout %s: not loaded", label)
 		return nil
 	}
 	return err
@@ -139,7 +107,7 @@ func (r *Runner) bootstrapRecovering(ctx context.Context, res *Result, label, pl
 	if err == nil || !IsIOError(err) {
 		return err
 	}
-	res.note("bootstrap %s: input/output error: bootout and retry once", label)
+	res.Note("bootstrap %s: input/output error: bootout and retry once", label)
 	if err := r.bootoutLoaded(ctx, res, label); err != nil {
 		return err
 	}
@@ -237,18 +205,18 @@ func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, e
 			return fail(err)
 		}
 		defer lk.Release()
-		res.note("took remediation lock %s", o.RemediationLockPath)
+		res.Note("took remediation lock %s", o.RemediationLockPath)
 		// Another probe may have promoted while we waited for the lock.
 		if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
 			return fail(err)
 		} else if onFallback {
 			return fail(ErrAlreadyOnFallback)
 		}
-		if err := writeFallbackLock(o.FallbackLockPath, fl); err != nil {
+		if err := service.WriteFallbackLock(o.FallbackLockPath, fl); err != nil {
 			return fail(err)
 		}
-		res.note("wrote fallback lock %s", o.FallbackLockPath)
-		record = r.stepRecorder(res, o.FallbackLockPath, fl)
+		res.Note("wrote fallback lock %s", o.FallbackLockPath)
+		record = service.StepRecorder(res, o.FallbackLockPath, fl)
 	}
 	return r.finishPromotion(ctx, res, o, StepLocked, record, fail)
 }
@@ -303,10 +271,10 @@ func (r *Runner) ResumePromotion(ctx context.Context, o PromoteOpts) (*Result, e
 		return fail(err)
 	}
 	res.Lock, res.ResumedAfter = fl, fl.Step
-	res.note("resuming the promotion %s started at %s after step %q", fl.Who, fl.When.UTC().Format(time.RFC3339), fl.Step)
+	res.Note("resuming the promotion %s started at %s after step %q", fl.Who, fl.When.UTC().Format(time.RFC3339), fl.Step)
 	if !r.DryRun {
 		fl.ResumedBy = o.Who
-		record = r.stepRecorder(res, o.FallbackLockPath, fl)
+		record = service.StepRecorder(res, o.FallbackLockPath, fl)
 	}
 	return r.finishPromotion(ctx, res, o, fl.Step, record, fail)
 }
@@ -332,7 +300,7 @@ func (r *Runner) finishPromotion(ctx context.Context, res *Result, o PromoteOpts
 		return fail(err)
 	}
 	if r.DryRun {
-		res.note("dry-run: verify skipped")
+		res.Note("dry-run: verify skipped")
 		return res, nil
 	}
 	verr := r.verify(ctx, res, o.Verify)
@@ -350,25 +318,6 @@ func (r *Runner) finishPromotion(ctx context.Context, res *Result, o PromoteOpts
 		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
 	}
 	return res, nil
-}
-
-// stepRecorder returns the function that records a finished step in the
-// fallback lock. A step that cannot be recorded is not a reason to stop a
-// switch half done (a resumed promotion merely redoes it), except the last:
-// a lock left short of "done" would make every later tick redo the switch.
-func (r *Runner) stepRecorder(res *Result, path string, fl *FallbackLock) func(string) error {
-	return func(step string) error {
-		fl.Step = step
-		err := writeFallbackLock(path, fl)
-		switch {
-		case err == nil:
-			return nil
-		case step == StepDone:
-			return fmt.Errorf("record the finished promotion: %w", err)
-		}
-		res.note("could not record step %s in the fallback lock (%v); a resumed promotion redoes it", step, err)
-		return nil
-	}
 }
 
 // switchStep is one launchctl step of switchToFallback, named as the
@@ -414,7 +363,7 @@ func (r *Runner) switchToFallback(ctx context.Context, res *Result, primary, fal
 	}
 	for _, st := range steps {
 		if err := ctx.Err(); err != nil {
-			res.note("stopped before the step after %s: %v", after, err)
+			res.Note("stopped before the step after %s: %v", after, err)
 			return fmt.Errorf("stopped after step %q: %w", after, err)
 		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
@@ -487,7 +436,7 @@ func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, er
 	if err := o.CheckPrimary(ctx); err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrPrimaryCheckFailed, err))
 	}
-	res.note("primary check passed")
+	res.Note("primary check passed")
 	release, err := r.lockRemediation(ctx, res, o.RemediationLockPath)
 	if err != nil {
 		return fail(err)
@@ -495,7 +444,7 @@ func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, er
 	defer release()
 	err = r.switchToPrimary(ctx, res, o)
 	if r.DryRun && err == nil {
-		res.note("dry-run: verify skipped")
+		res.Note("dry-run: verify skipped")
 		r.dryRunNote(res, "if %s does not serve: roll back to %s (bootout and disable %s; enable, bootstrap, kickstart -k %s; verify), keep the fallback lock",
 			o.PrimaryLabel, o.FallbackLabel, o.PrimaryLabel, o.FallbackLabel)
 		r.dryRunNote(res, "remove fallback lock %s", o.FallbackLockPath)
@@ -516,7 +465,7 @@ func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, er
 	if err := os.Remove(o.FallbackLockPath); err != nil && !os.IsNotExist(err) {
 		return fail(fmt.Errorf("remove fallback lock: %w", err))
 	}
-	res.note("removed fallback lock %s", o.FallbackLockPath)
+	res.Note("removed fallback lock %s", o.FallbackLockPath)
 	return res, nil
 }
 
@@ -541,7 +490,7 @@ func (r *Runner) switchToPrimary(ctx context.Context, res *Result, o RestoreOpts
 // Ctrl-C must not leave nothing serving); verifying the fallback honours
 // ctx.
 func (r *Runner) rollback(ctx context.Context, res *Result, o RestoreOpts, cause error) error {
-	res.note("rollback: %s did not take over (%v); switching back to %s", o.PrimaryLabel, cause, o.FallbackLabel)
+	res.Note("rollback: %s did not take over (%v); switching back to %s", o.PrimaryLabel, cause, o.FallbackLabel)
 	if err := r.switchToFallback(context.WithoutCancel(ctx), res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, "", nil); err != nil {
 		return err
 	}
@@ -550,7 +499,7 @@ func (r *Runner) rollback(ctx context.Context, res *Result, o RestoreOpts, cause
 	fres := &Result{}
 	err := r.verify(ctx, fres, o.VerifyFallback)
 	for _, step := range fres.Steps {
-		res.note("rollback: fallback %s", step)
+		res.Note("rollback: fallback %s", step)
 	}
 	if err != nil {
 		return fmt.Errorf("fallback %s: %w: %w", o.FallbackLabel, ErrUnverified, err)
@@ -559,88 +508,34 @@ func (r *Runner) rollback(ctx context.Context, res *Result, o RestoreOpts, cause
 	return nil
 }
 
-// verify calls fn until it returns nil or the VerifyTimeout budget (on the
-// Runner's clock) is spent, pausing VerifyInterval between attempts.
-func (r *Runner) verify(ctx context.Context, res *Result, fn func(context.Context) error) error {
-	timeout, interval := r.VerifyTimeout, r.VerifyInterval
-	if timeout <= 0 {
-		timeout = DefaultVerifyTimeout
-	}
-	if interval <= 0 {
-		interval = DefaultVerifyInterval
-	}
-	deadline := r.now().Add(timeout)
-	for attempt := 1; ; attempt++ {
-		remaining := deadline.Sub(r.now())
-		actx, cancel := context.WithTimeout(ctx, max(remaining, interval))
-		err := fn(actx)
-		cancel()
-		res.VerifyAttempts = attempt
-		if err == nil {
-			res.Verified = true
-			res.note("verify: ok after %d attempt(s)", attempt)
-			return nil
-		}
-		if ctx.Err() != nil {
-			res.note("verify: canceled after %d attempt(s)", attempt)
-			return fmt.Errorf("verify canceled after %d attempt(s): %w (%w)", attempt, err, ctx.Err())
-		}
-		remaining = deadline.Sub(r.now())
-		if remaining <= 0 {
-			res.note("verify: failed %d attempt(s) in %s", attempt, timeout)
-			return fmt.Errorf("%d attempt(s) in %s: %w", attempt, timeout, err)
-		}
-		if err := r.sleep(ctx, min(interval, remaining)); err != nil {
-			return fmt.Errorf("verify canceled after %d attempt(s): %w", attempt, err)
-		}
+// timing is the Runner's Timing: its verify budget, lock wait and clock.
+func (r *Runner) timing() service.Timing {
+	return service.Timing{
+		VerifyTimeout: r.VerifyTimeout, VerifyInterval: r.VerifyInterval, LockTimeout: r.LockTimeout,
+		Now: r.Now, Sleep: r.Sleep, AcquireLock: r.AcquireLock,
 	}
 }
 
+// verify calls fn until it returns nil or the VerifyTimeout budget (on the
+// Runner's clock) is spent, pausing VerifyInterval between attempts.
+func (r *Runner) verify(ctx context.Context, res *Result, fn func(context.Context) error) error {
+	return r.timing().Verify(ctx, res, fn)
+}
+
 func (r *Runner) dryRunNote(res *Result, format string, args ...any) {
-	line := "dry-run: " + fmt.Sprintf(format, args...)
-	fmt.Fprintln(r.out(), line)
-	res.Steps = append(res.Steps, line)
+	service.DryRun{On: r.DryRun, Out: r.out()}.Note(res, format, args...)
 }
 
 // lockRemediation takes the shared remediation lock and returns its
 // release; a dry run only notes that it would, and releases nothing.
 func (r *Runner) lockRemediation(ctx context.Context, res *Result, path string) (release func(), err error) {
-	if r.DryRun {
-		r.dryRunNote(res, "take remediation lock %s", path)
-		return func() {}, nil
-	}
-	lk, err := r.acquire(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	res.note("took remediation lock %s", path)
-	return func() { lk.Release() }, nil
+	return r.timing().LockRemediation(ctx, service.DryRun{On: r.DryRun, Out: r.out()}, res, path)
 }
 
 func (r *Runner) acquire(ctx context.Context, path string) (*lock.Lock, error) {
-	timeout := r.LockTimeout
-	if timeout <= 0 {
-		timeout = DefaultLockTimeout
-	}
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	acquire := r.AcquireLock
-	if acquire == nil {
-		acquire = lock.Acquire
-	}
-	return acquire(lctx, path)
+	return r.timing().Acquire(ctx, path)
 }
 
-func (r *Runner) now() time.Time {
-	if r.Now == nil {
-		return time.Now()
-	}
-	return r.Now()
-}
+func (r *Runner) now() time.Time { return r.timing().Clock() }
 
-func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
-	if r.Sleep == nil {
-		return SleepContext(ctx, d)
-	}
-	return r.Sleep(ctx, d)
-}
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error { return r.timing().Pause(ctx, d) }
