@@ -1,0 +1,442 @@
+package systemctl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/sanctum/council-probes/pkg/host/service"
+)
+
+// The steps of a systemd promotion, in order, as recorded in
+// FallbackLock.Step: each names the last step that completed.
+const (
+	// StepPrimaryDisabled: `disable --now` the primary: stopped, and not
+	// started at the next boot or login beside the fallback.
+	StepPrimaryDisabled = "primary_disabled"
+	// StepFallbackEnabled: `enable --now` the fallback (after
+	// reset-failed, in case a start limit holds it): started, and started
+	// again at boot; verify follows.
+	StepFallbackEnabled = "fallback_enabled"
+)
+
+// The recipes are systemd's, from systemctl(1), systemd.service(5) and
+// systemd.unit(5):
+//
+//   - restart: `systemctl restart UNIT` ("stop and then start ... if the
+//     units are not running yet, they will be started"), then verify. A
+//     unit that failed (a start limit included: "use this command to make
+//     it startable again") is `reset-failed` first.
+//   - promotion: `disable --now` the primary, `enable --now` the fallback,
+//     under the remediation lock, each step recorded in the fallback lock so
+//     a cut-short promotion is resumed; restore is the reverse.
+
+// timing is the Runner's Timing: its verify budget, lock wait and clock.
+func (r *Runner) timing() service.Timing {
+	return service.Timing{
+		VerifyTimeout: r.VerifyTimeout, VerifyInterval: r.VerifyInterval, LockTimeout: r.LockTimeout,
+		Now: r.Now, Sleep: r.Sleep, AcquireLock: r.AcquireLock,
+	}
+}
+
+func (r *Runner) dry() service.DryRun { return service.DryRun{On: r.DryRun, Out: r.out()} }
+
+// clearFailed runs `reset-failed UNIT` when systemd gave up on it (failed,
+// a start limit included): until then a start or restart is refused. A
+// unit that did not fail is left alone.
+func (r *Runner) clearFailed(ctx context.Context, res *service.Result, name string) error {
+	u, err := r.Show(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !u.Failed() {
+		return nil
+	}
+	why := "failed (" + u.Result + ")"
+	if u.StartLimitHit() {
+		why = "failed: start-limit-hit (started too often; refused until reset-failed)"
+	}
+	res.Note("%s is %s: reset-failed first", UnitName(name), why)
+	return r.resetFailed(ctx, &res.Steps, name)
+}
+
+// Restart runs `reset-failed` (if the unit failed) and `restart` on the
+// unit, then calls verify until it returns nil or VerifyTimeout passes. An
+// unverified restart returns an error wrapping ErrRestartUnverified and
+// verify's last error; a refused one wraps service.ErrNotPermitted.
+func (r *Runner) Restart(ctx context.Context, name string, verify func(context.Context) error) (*service.Result, error) {
+	res := &service.Result{}
+	if err := ValidateUnit(name); err != nil {
+		return res, fmt.Errorf("restart: %w", err)
+	}
+	if verify == nil {
+		return res, fmt.Errorf("restart %s: no verify function", name)
+	}
+	unit := UnitName(name)
+	if err := r.clearFailed(ctx, res, name); err != nil {
+		return res, fmt.Errorf("restart %s: %w", unit, err)
+	}
+	if err := r.restart(ctx, &res.Steps, name); err != nil {
+		return res, fmt.Errorf("restart %s: %w", unit, err)
+	}
+	if r.DryRun {
+		res.Note("dry-run: verify skipped")
+		return res, nil
+	}
+	if err := r.timing().Verify(ctx, res, verify); err != nil {
+		return res, fmt.Errorf("restart %s: %w: %w", unit, service.ErrRestartUnverified, err)
+	}
+	return res, nil
+}
+
+// RestartCommand is the command line of Restart.
+func (r *Runner) RestartCommand(name string) string {
+	return r.CommandLine(true, "restart", UnitName(name))
+}
+
+// Start runs `systemctl start UNIT` (after reset-failed, if the unit
+// failed): the unit runs now if it did not. It does not wait for the unit
+// to serve.
+func (r *Runner) Start(ctx context.Context, name string) error {
+	res := &service.Result{}
+	if err := r.clearFailed(ctx, res, name); err != nil {
+		return fmt.Errorf("start %s: %w", UnitName(name), err)
+	}
+	if err := r.start(ctx, nil, name); err != nil {
+		return fmt.Errorf("start %s: %w", UnitName(name), err)
+	}
+	return nil
+}
+
+// checkSwitch checks what both switches between primary and fallback need
+// before anything runs: two valid unit names and both lock paths.
+func checkSwitch(primary, fallback, fallbackLock, remediationLock string) error {
+	if err := ValidateUnit(primary); err != nil {
+		return err
+	}
+	if err := ValidateUnit(fallback); err != nil {
+		return err
+	}
+	if fallbackLock == "" || remediationLock == "" {
+		return errors.New("fallback and remediation lock paths are required")
+	}
+	return nil
+}
+
+func checkPromoteOpts(o service.PromoteOpts) error {
+	if err := checkSwitch(o.Primary, o.Fallback, o.FallbackLockPath, o.RemediationLockPath); err != nil {
+		return err
+	}
+	if o.Verify == nil {
+		return errors.New("no verify function")
+	}
+	return nil
+}
+
+// PromoteFallback switches serving from a primary that can never serve to
+// the fallback: refuse if the fallback lock exists; take the shared
+// remediation lock and check again under it (two probes racing promote
+// once); write the fallback lock; `disable --now` the primary (stopped,
+// and not started at the next boot beside the fallback); `reset-failed`
+// the fallback if systemd gave up on it and `enable --now` it; verify it
+// serves.
+//
+// The lock records the last step done, rewritten after each one. A
+// cancelled ctx (SIGTERM) lets the systemctl step under way finish
+// (bounded by StepTimeout) and stops before the next, returning ctx's
+// error: the next tick's ResumePromotion runs the rest. The fallback lock
+// stays even if a later step fails: the probes then watch the fallback and
+// call for a human instead of promoting again. In dry-run the commands are
+// printed, no lock is taken or written and verify is skipped.
+func (r *Runner) PromoteFallback(ctx context.Context, o service.PromoteOpts) (*service.Result, error) {
+	res := &service.Result{}
+	fail := func(err error) (*service.Result, error) {
+		return res, fmt.Errorf("promote fallback %s: %w", UnitName(o.Fallback), err)
+	}
+	if err := checkPromoteOpts(o); err != nil {
+		return fail(err)
+	}
+	if onFallback, err := service.FallbackLockExists(o.FallbackLockPath); err != nil {
+		return fail(err)
+	} else if onFallback {
+		return fail(service.ErrAlreadyOnFallback)
+	}
+	fl := &service.FallbackLock{
+		Who: o.Who, When: r.timing().Clock().UTC().Truncate(time.Second), Why: o.Why, PID: os.Getpid(),
+		Primary: UnitName(o.Primary), Fallback: UnitName(o.Fallback), Step: service.StepLocked,
+	}
+	res.Lock = fl
+	var record func(string) error
+	if r.DryRun {
+		data, err := json.Marshal(fl)
+		if err != nil {
+			return fail(err)
+		}
+		r.dry().Note(res, "take remediation lock %s", o.RemediationLockPath)
+		r.dry().Note(res, "write fallback lock %s %s", o.FallbackLockPath, data)
+	} else {
+		lk, err := r.timing().Acquire(ctx, o.RemediationLockPath)
+		if err != nil {
+			return fail(err)
+		}
+		defer lk.Release()
+		res.Note("took remediation lock %s", o.RemediationLockPath)
+		// Another probe may have promoted while we waited for the lock.
+		if onFallback, err := service.FallbackLockExists(o.FallbackLockPath); err != nil {
+			return fail(err)
+		} else if onFallback {
+			return fail(service.ErrAlreadyOnFallback)
+		}
+		if err := service.WriteFallbackLock(o.FallbackLockPath, fl); err != nil {
+			return fail(err)
+		}
+		res.Note("wrote fallback lock %s", o.FallbackLockPath)
+		record = service.StepRecorder(res, o.FallbackLockPath, fl)
+	}
+	return r.finishPromotion(ctx, res, o, service.StepLocked, record, fail)
+}
+
+// ResumePromotion finishes a promotion that was cut short (a SIGTERM or
+// SIGKILL of the promoting probe, a crash, a reboot): under the shared
+// remediation lock it reads the fallback lock again and, if its step says
+// the promotion did not finish, runs the remaining steps (each safe to
+// redo: disable of a disabled, stopped unit and enable of an enabled,
+// running one change nothing), recording each; then verifies that the
+// fallback serves. The lock keeps its who, when and why and gains
+// resumed_by.
+//
+// It returns ErrNothingToResume when there is no lock, the lock does not
+// parse, or another probe finished it; ErrLockLabels when the lock names
+// other units than o.
+func (r *Runner) ResumePromotion(ctx context.Context, o service.PromoteOpts) (*service.Result, error) {
+	res := &service.Result{}
+	fail := func(err error) (*service.Result, error) {
+		return res, fmt.Errorf("resume promotion of %s: %w", UnitName(o.Fallback), err)
+	}
+	if err := checkPromoteOpts(o); err != nil {
+		return fail(err)
+	}
+	read := func() (*service.FallbackLock, error) {
+		fl, err := service.ReadFallbackLock(o.FallbackLockPath)
+		switch {
+		case err != nil && errors.Is(err, fs.ErrNotExist):
+			return nil, service.ErrNothingToResume
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", service.ErrNothingToResume, err)
+		case fl.Done():
+			return nil, service.ErrNothingToResume
+		case fl.Primary != "" && fl.Primary != UnitName(o.Primary), fl.Fallback != "" && fl.Fallback != UnitName(o.Fallback):
+			return nil, fmt.Errorf("%w: %s -> %s, configured %s -> %s", service.ErrLockLabels, fl.Primary, fl.Fallback,
+				UnitName(o.Primary), UnitName(o.Fallback))
+		}
+		return fl, nil
+	}
+	if _, err := read(); err != nil {
+		return fail(err)
+	}
+	release, err := r.timing().LockRemediation(ctx, r.dry(), res, o.RemediationLockPath)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
+	fl, err := read()
+	if err != nil {
+		return fail(err)
+	}
+	res.Lock, res.ResumedAfter = fl, fl.Step
+	res.Note("resuming the promotion %s started at %s after step %q", fl.Who, fl.When.UTC().Format(time.RFC3339), fl.Step)
+	var record func(string) error
+	if !r.DryRun {
+		fl.ResumedBy = o.Who
+		record = service.StepRecorder(res, o.FallbackLockPath, fl)
+	}
+	return r.finishPromotion(ctx, res, o, fl.Step, record, fail)
+}
+
+// finishPromotion runs the promotion's steps after the one named after,
+// then verifies, and records the promotion done unless a signal cut the
+// verify short (the next tick then verifies and alerts).
+func (r *Runner) finishPromotion(ctx context.Context, res *service.Result, o service.PromoteOpts, after string,
+	record func(string) error, fail func(error) (*service.Result, error)) (*service.Result, error) {
+	if err := r.switchToFallback(ctx, res, o.Primary, o.Fallback, after, record); err != nil {
+		return fail(err)
+	}
+	if r.DryRun {
+		res.Note("dry-run: verify skipped")
+		return res, nil
+	}
+	verr := r.timing().Verify(ctx, res, o.Verify)
+	if verr != nil && ctx.Err() != nil {
+		return fail(fmt.Errorf("%w: %w", service.ErrUnverified, verr))
+	}
+	if record != nil {
+		if err := record(service.StepDone); err != nil {
+			return fail(err)
+		}
+	}
+	if verr != nil {
+		return fail(fmt.Errorf("%w: %w", service.ErrUnverified, verr))
+	}
+	return res, nil
+}
+
+// switchStep is one step of a switch, named as the fallback lock records
+// it once done.
+type switchStep struct {
+	done string
+	run  func(ctx context.Context, res *service.Result) error
+}
+
+// switchToFallback hands serving from primary to fallback: `disable --now`
+// the primary (a unit systemd does not know is noted and passed: nothing
+// of it can run), `reset-failed` the fallback if systemd gave up on it,
+// and `enable --now` it. PromoteFallback, ResumePromotion and the rollback
+// of a failed RestorePrimary share it.
+//
+// It runs the steps after the one named after ("" or StepLocked: all; an
+// unknown name: all, since each is safe to redo) and calls record (if not
+// nil) after each. Each step gets a context that ctx's cancellation does
+// not reach, bounded by StepTimeout, so a signal never kills systemctl
+// halfway; a cancelled ctx stops the switch before the next step.
+func (r *Runner) switchToFallback(ctx context.Context, res *service.Result, primary, fallback, after string,
+	record func(string) error) error {
+	steps := []switchStep{
+		{StepPrimaryDisabled, func(ctx context.Context, res *service.Result) error {
+			err := r.disableNow(ctx, &res.Steps, primary)
+			if err != nil && errors.Is(err, service.ErrNotLoaded) {
+				res.Note("disable %s: no such unit; nothing of it can start", UnitName(primary))
+				return nil
+			}
+			return err
+		}},
+		{StepFallbackEnabled, func(ctx context.Context, res *service.Result) error {
+			if err := r.clearFailed(ctx, res, fallback); err != nil {
+				return err
+			}
+			return r.enableNow(ctx, &res.Steps, fallback)
+		}},
+	}
+	for i, st := range steps {
+		if st.done == after {
+			steps = steps[i+1:]
+			break
+		}
+	}
+	timeout := r.StepTimeout
+	if timeout <= 0 {
+		timeout = service.DefaultStepTimeout
+	}
+	for _, st := range steps {
+		if err := ctx.Err(); err != nil {
+			res.Note("stopped before the step after %s: %v", after, err)
+			return fmt.Errorf("stopped after step %q: %w", after, err)
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		err := st.run(sctx, res)
+		cancel()
+		if err != nil {
+			return err
+		}
+		after = st.done
+		if record != nil {
+			if err := record(st.done); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RestorePrimary undoes PromoteFallback; an operator runs it by hand once
+// the primary is fixed. CheckPrimary must pass; then, under the
+// remediation lock: `disable --now` the fallback, `reset-failed` the
+// primary if systemd gave up on it, `enable --now` the primary, verify it
+// serves, and remove the fallback lock.
+//
+// If any step after the fallback was stopped fails, the primary not
+// serving included, the switch is rolled back under the same lock
+// (`disable --now` the primary, `enable --now` the fallback,
+// VerifyFallback) and the fallback lock is kept: a failed restore must not
+// leave nothing serving. The error then wraps ErrRolledBack, or
+// ErrRollbackFailed if the rollback failed too, and the cause.
+func (r *Runner) RestorePrimary(ctx context.Context, o service.RestoreOpts) (*service.Result, error) {
+	res := &service.Result{}
+	fail := func(err error) (*service.Result, error) {
+		return res, fmt.Errorf("restore primary %s: %w", UnitName(o.Primary), err)
+	}
+	if err := checkSwitch(o.Primary, o.Fallback, o.FallbackLockPath, o.RemediationLockPath); err != nil {
+		return fail(err)
+	}
+	if o.CheckPrimary == nil || o.Verify == nil || o.VerifyFallback == nil {
+		return fail(errors.New("primary check, verify and fallback verify functions are required"))
+	}
+	if err := o.CheckPrimary(ctx); err != nil {
+		return fail(fmt.Errorf("%w: %w", service.ErrPrimaryCheckFailed, err))
+	}
+	res.Note("primary check passed")
+	release, err := r.timing().LockRemediation(ctx, r.dry(), res, o.RemediationLockPath)
+	if err != nil {
+		return fail(err)
+	}
+	defer release()
+	err = r.switchToPrimary(ctx, res, o)
+	if r.DryRun && err == nil {
+		res.Note("dry-run: verify skipped")
+		r.dry().Note(res, "if %s does not serve: roll back to %s (disable --now %s; enable --now %s; verify), keep the fallback lock",
+			UnitName(o.Primary), UnitName(o.Fallback), UnitName(o.Primary), UnitName(o.Fallback))
+		r.dry().Note(res, "remove fallback lock %s", o.FallbackLockPath)
+		return res, nil
+	}
+	if err == nil {
+		if err = r.timing().Verify(ctx, res, o.Verify); err != nil {
+			err = fmt.Errorf("%w: %w", service.ErrUnverified, err)
+		}
+	}
+	if err != nil {
+		if rbErr := r.rollback(ctx, res, o, err); rbErr != nil {
+			return fail(fmt.Errorf("%w: %w; rollback: %w", service.ErrRollbackFailed, err, rbErr))
+		}
+		return fail(fmt.Errorf("%w: %w", service.ErrRolledBack, err))
+	}
+	if err := os.Remove(o.FallbackLockPath); err != nil && !os.IsNotExist(err) {
+		return fail(fmt.Errorf("remove fallback lock: %w", err))
+	}
+	res.Note("removed fallback lock %s", o.FallbackLockPath)
+	return res, nil
+}
+
+// switchToPrimary is the forward half of RestorePrimary.
+func (r *Runner) switchToPrimary(ctx context.Context, res *service.Result, o service.RestoreOpts) error {
+	if err := r.disableNow(ctx, &res.Steps, o.Fallback); err != nil {
+		return err
+	}
+	if err := r.clearFailed(ctx, res, o.Primary); err != nil {
+		return err
+	}
+	return r.enableNow(ctx, &res.Steps, o.Primary)
+}
+
+// rollback puts the fallback back after a failed switch to the primary
+// (cause). Its systemctl steps run even if ctx was canceled (an
+// operator's Ctrl-C must not leave nothing serving); verifying the
+// fallback honours ctx.
+func (r *Runner) rollback(ctx context.Context, res *service.Result, o service.RestoreOpts, cause error) error {
+	res.Note("rollback: %s did not take over (%v); switching back to %s", UnitName(o.Primary), cause, UnitName(o.Fallback))
+	if err := r.switchToFallback(context.WithoutCancel(ctx), res, o.Primary, o.Fallback, "", nil); err != nil {
+		return err
+	}
+	fres := &service.Result{}
+	err := r.timing().Verify(ctx, fres, o.VerifyFallback)
+	for _, step := range fres.Steps {
+		res.Note("rollback: fallback %s", step)
+	}
+	if err != nil {
+		return fmt.Errorf("fallback %s: %w: %w", UnitName(o.Fallback), service.ErrUnverified, err)
+	}
+	res.RolledBack = true
+	return nil
+}
