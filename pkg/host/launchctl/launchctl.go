@@ -130,6 +130,9 @@ type ExitError struct {
 	Output string   // combined stdout and stderr
 }
 
+// ExitCode is launchctl's exit status.
+func (e *ExitError) ExitCode() int { return e.Code }
+
 func (e *ExitError) Error() string {
 	return fmt.Sprintf("launchctl %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, oneLine(e.Output))
 }

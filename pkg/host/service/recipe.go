@@ -195,6 +195,20 @@ func SleepContext(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// ExitCode is the exit status of the manager's command in err: 0 when err
+// is nil or only a verify failed (the command succeeded), -1 when no
+// command ran to an exit status.
+func ExitCode(err error) int {
+	var coded interface{ ExitCode() int }
+	switch {
+	case err == nil, errors.Is(err, ErrUnverified):
+		return 0
+	case errors.As(err, &coded):
+		return coded.ExitCode()
+	}
+	return -1
+}
+
 // IsMissingCommand reports whether err is a command that could not be run
 // because it does not exist (not found on PATH, no such file).
 func IsMissingCommand(err error) bool {

@@ -18,7 +18,14 @@ const maxStderr = 4 << 10
 // stays bounded however much the command prints; err is non-nil only when
 // it could not run or ctx ended.
 func ExecTail(ctx context.Context, path string, args []string, max int64) ([]byte, int, error) {
+	return execTail(ctx, path, args, max, nil)
+}
+
+// execTail is ExecTail with env as the command's environment (nil: this
+// process's).
+func execTail(ctx context.Context, path string, args []string, max int64, env []string) ([]byte, int, error) {
 	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
 	var stderr tailBuffer
 	stderr.max = maxStderr

@@ -133,6 +133,9 @@ type ExitError struct {
 	Output  string   // combined stdout and stderr
 }
 
+// ExitCode is the command's exit status.
+func (e *ExitError) ExitCode() int { return e.Code }
+
 func (e *ExitError) Error() string {
 	return fmt.Sprintf("%s %s: exit %d: %s", e.Command, strings.Join(e.Args, " "), e.Code, oneLine(e.Output))
 }
