@@ -318,8 +318,12 @@ func TestRestoreRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.r.VerifyTimeout = time.Second
+	// Type=simple: systemd says active/running the moment the process is
+	// forked, /bin/false or not; what verifies a primary is that it
+	// serves, which this one never does.
+	notServing := func(context.Context) error { return errors.New("connection refused") }
 	ro := service.RestoreOpts{Primary: "primary", Fallback: "fallback", FallbackLockPath: s.fallbackLock, RemediationLockPath: s.remediationLock,
-		CheckPrimary: func(context.Context) error { return nil }, Verify: s.running("primary"), VerifyFallback: s.running("fallback")}
+		CheckPrimary: func(context.Context) error { return nil }, Verify: notServing, VerifyFallback: s.running("fallback")}
 	res, err := s.r.RestorePrimary(context.Background(), ro)
 	if !errors.Is(err, service.ErrRolledBack) || !res.RolledBack {
 		t.Fatalf("%v\n%q", err, res.Steps)
