@@ -17,29 +17,40 @@
 //     not counted: a busy single-stream server answers late, it is not dead
 //     (probe_skip_busy).
 //   - After 3 consecutive failures the primary is restarted (launchctl
-//     kickstart -k) and the heal is verified by probing until it answers; an
-//     unverified restart alerts on restart_unverified.
+//     kickstart -k, or systemctl restart under systemd) and the heal is
+//     verified by probing until it answers; an unverified restart alerts on
+//     restart_unverified, and one the service manager refuses for want of
+//     privilege is UNKNOWN there ("not permitted").
 //   - rate_limit: at most 3 restarts per 300 s; the next one is refused,
 //     critical, exit 2: restarting in a loop hides a problem a human must see.
 //   - fallback_activated: when the tail of the primary's log shows a
 //     signature of a binary that can never serve (a missing metallib, a
 //     failed manifest check, ...) or the primary binary is missing or not
 //     executable, restarting is pointless: the fallback is promoted instead
-//     (launchctl.PromoteFallback, under the shared remediation lock).
+//     (the service manager's PromoteFallback, under the shared remediation
+//     lock).
 //   - fallback_down: while the fallback lock exists the guardian watches the
 //     fallback, never promotes again, and calls for a human (critical) if
 //     the fallback is down too. A lock whose promotion was cut short (its
-//     step is not "done": a SIGTERM or SIGKILL between two launchctl steps)
-//     is finished first (launchctl.ResumePromotion).
+//     step is not "done": a SIGTERM or SIGKILL between two steps of the
+//     service manager) is finished first (ResumePromotion).
 //   - rate_limit ignores restarts recorded in the future (clock_skew).
 //   - wedged: /v1/models is green but the canary's state says chat hangs;
 //     the primary's CPU decides: idle is a deadlock (restarted, verified by
 //     a chat answer), busy is work (left alone until --max-busy). See
 //     wedged.go.
-//   - crashed: launchd restarted the primary by itself (KeepAlive hides a
-//     crash from /v1/models). See crashed.go. Every restart and promotion
-//     carries the cause: launchd's last exit or signal and the fatal log
-//     lines (cause.go).
+//   - crashed: the service manager restarted the primary by itself
+//     (launchd's KeepAlive, systemd's Restart= hide a crash from
+//     /v1/models). See crashed.go. Every restart and promotion carries the
+//     cause: the manager's last exit or signal (systemd's journal once the
+//     unit runs again) and the fatal log lines (cause.go).
+//   - service_manager: the service manager cannot be asked at all (no
+//     launchctl or systemctl, no user manager): UNKNOWN, once, and nothing
+//     that needed it is judged.
+//
+// A healthy tick asks the service manager nothing: it remembers the
+// primary's pid and start time and checks only that the same process is
+// still there (crashed.go).
 //
 // The operator switches back with `council-guardian restore-primary`.
 package guardian
@@ -47,13 +58,12 @@ package guardian
 import (
 	"context"
 	"errors"
-	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -113,9 +123,9 @@ itself is "crashed" (warn; error at --crash-loop in --crash-window).`
 
 // guardian is one tick's worth of context.
 type guardian struct {
-	t      *probe.Tick
-	s      settings
-	runner *launchctl.Runner
+	t   *probe.Tick
+	s   settings
+	mgr service.Manager
 }
 
 // tick runs one guardian tick.
@@ -139,8 +149,12 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	// The unreachable channel alerts when the guardian escalates, so its
 	// threshold follows --restart-after.
 	t.SetPolicy(CheckUnreachable, alert.Policy{Threshold: s.RestartAfter, Cooldown: 30 * time.Minute})
-	g := &guardian{t: t, s: s, runner: newRunner(t.Common, s, t.Out)}
-	onFallback, err := launchctl.FallbackLockExists(t.Common.FallbackLock)
+	mgr, err := t.Manager(service.Options{VerifyTimeout: s.VerifyTimeout, VerifyInterval: s.VerifyInterval})
+	if err != nil {
+		return err
+	}
+	g := &guardian{t: t, s: s, mgr: mgr}
+	onFallback, err := service.FallbackLockExists(t.Common.FallbackLock)
 	if err != nil {
 		return err
 	}
@@ -150,24 +164,6 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	return g.watchPrimary(ctx)
 }
 
-func newRunner(cfg probe.Common, s settings, out io.Writer) *launchctl.Runner {
-	r := launchctl.New(cfg.Launchctl)
-	r.DryRun = cfg.DryRun
-	r.Out = out
-	r.VerifyTimeout = s.VerifyTimeout
-	r.VerifyInterval = s.VerifyInterval
-	return r
-}
-
-// rcOf is launchctl's exit code in err: 0 when launchctl succeeded (err
-// nil, or only the verify failed), -1 when it could not run.
-func rcOf(err error) int {
-	var ee *launchctl.ExitError
-	switch {
-	case err == nil, errors.Is(err, launchctl.ErrUnverified):
-		return 0
-	case errors.As(err, &ee):
-		return ee.Code
-	}
-	return -1
-}
+// rcOf is the service manager's exit code in err: 0 when its command
+// succeeded (err nil, or only the verify failed), -1 when none ran.
+func rcOf(err error) int { return service.ExitCode(err) }

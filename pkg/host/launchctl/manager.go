@@ -75,10 +75,10 @@ func (m Manager) Status(ctx context.Context, label string) (*service.Status, err
 		return nil, asked(err, true)
 	}
 	st := &service.Status{
-		Name: label, State: info.State, Running: info.Running(), Restarts: info.Runs,
+		Name: label, State: info.State, Restarts: info.Runs,
 		LastExit: info.ExitCause(), Abnormal: info.Abnormal(),
 	}
-	if st.Running {
+	if info.Running() {
 		st.PID = info.PID
 		if started, err := service.ProcessStart(info.PID); err == nil {
 			st.Started = started

@@ -144,9 +144,8 @@ type Status struct {
 	// State is the manager's own words ("running"; "active/running",
 	// "activating/auto-restart", "failed/failed").
 	State string
-	// Running: a main process runs (PID > 0).
-	Running bool
-	PID     int
+	// PID is the main process; 0 when none runs.
+	PID int
 	// Started is when the main process started (zero when unknown).
 	Started time.Time
 	// Restarts counts the manager's own restarts of the job (launchd's
@@ -164,6 +163,9 @@ type Status struct {
 	Failed        bool
 	StartLimitHit bool
 }
+
+// Running reports whether a main process runs.
+func (s *Status) Running() bool { return s.PID > 0 }
 
 // Cause is how a job's last process ended, as far as the manager tells.
 type Cause struct {

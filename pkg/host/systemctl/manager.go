@@ -49,10 +49,10 @@ func (r *Runner) Status(ctx context.Context, name string) (*service.Status, erro
 		return nil, fmt.Errorf("systemctl show %s: LoadState=%s: %w", UnitName(name), u.LoadState, service.ErrNotLoaded)
 	}
 	st := &service.Status{
-		Name: UnitName(name), State: u.State(), Running: u.Running(), Restarts: u.NRestarts,
+		Name: UnitName(name), State: u.State(), Restarts: u.NRestarts,
 		LastExit: u.ExitCause(), Abnormal: u.Abnormal(), Failed: u.Failed(), StartLimitHit: u.StartLimitHit(),
 	}
-	if st.Running {
+	if u.Running() {
 		st.PID = u.MainPID
 		st.Started = r.started(u.ExecMainStartMonotonic)
 	}

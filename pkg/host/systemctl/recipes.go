@@ -357,8 +357,9 @@ func (r *Runner) switchToFallback(ctx context.Context, res *service.Result, prim
 // primary if systemd gave up on it, `enable --now` the primary, verify it
 // serves, and remove the fallback lock.
 //
-// If any step after the fallback was stopped fails, the primary not
-// serving included, the switch is rolled back under the same lock
+// A first step that fails (the fallback could not be stopped: not
+// permitted, say) changed nothing and is returned as it is. If any step
+// after the fallback was stopped fails, the primary not serving included, the switch is rolled back under the same lock
 // (`disable --now` the primary, `enable --now` the fallback,
 // VerifyFallback) and the fallback lock is kept: a failed restore must not
 // leave nothing serving. The error then wraps ErrRolledBack, or
@@ -383,6 +384,9 @@ func (r *Runner) RestorePrimary(ctx context.Context, o service.RestoreOpts) (*se
 		return fail(err)
 	}
 	defer release()
+	if err := r.disableNow(ctx, &res.Steps, o.Fallback); err != nil {
+		return fail(err)
+	}
 	err = r.switchToPrimary(ctx, res, o)
 	if r.DryRun && err == nil {
 		res.Note("dry-run: verify skipped")
@@ -409,11 +413,9 @@ func (r *Runner) RestorePrimary(ctx context.Context, o service.RestoreOpts) (*se
 	return res, nil
 }
 
-// switchToPrimary is the forward half of RestorePrimary.
+// switchToPrimary is the forward half of RestorePrimary, after the
+// fallback was stopped.
 func (r *Runner) switchToPrimary(ctx context.Context, res *service.Result, o service.RestoreOpts) error {
-	if err := r.disableNow(ctx, &res.Steps, o.Fallback); err != nil {
-		return err
-	}
 	if err := r.clearFailed(ctx, res, o.Primary); err != nil {
 		return err
 	}

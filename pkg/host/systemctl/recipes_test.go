@@ -238,7 +238,7 @@ func TestStatusAndDeathCause(t *testing.T) {
 	}
 	s.sh("start", "primary.service")
 	st, err := s.r.Status(ctx, "primary")
-	if err != nil || !st.Running || st.PID <= 0 || st.Restarts != 0 {
+	if err != nil || !st.Running() || st.PID <= 0 || st.Restarts != 0 {
 		t.Fatalf("%+v %v", st, err)
 	}
 	if age := time.Since(st.Started); st.Started.IsZero() || age < 0 || age > time.Minute {
@@ -425,5 +425,28 @@ func TestLogTail(t *testing.T) {
 	}
 	if len(tail) > 100 || !bytes.HasSuffix(tail, []byte("line 299\n")) || !bytes.HasPrefix(tail, []byte("line ")) {
 		t.Errorf("tail %q: want the newest whole lines within 100 bytes", tail)
+	}
+}
+
+// A restore systemd does not permit changes nothing: no rollback of a
+// switch that never began, and the error says "not permitted".
+func TestRestoreNotPermitted(t *testing.T) {
+	s := newSim(t, systemdsim.EnvFail+"=disable=denied")
+	s.unit("primary.service")
+	s.unit("fallback.service")
+	s.sh("enable", "--now", "fallback.service")
+	service.WriteFallbackLock(s.fallbackLock, &service.FallbackLock{Who: "test", Step: service.StepDone})
+	s.r.Scope = ScopeSystem
+	ro := service.RestoreOpts{Primary: "primary", Fallback: "fallback", FallbackLockPath: s.fallbackLock, RemediationLockPath: s.remediationLock,
+		CheckPrimary: func(context.Context) error { return nil }, Verify: s.running("primary"), VerifyFallback: s.running("fallback")}
+	res, err := s.r.RestorePrimary(context.Background(), ro)
+	if !errors.Is(err, service.ErrNotPermitted) || errors.Is(err, service.ErrRolledBack) || errors.Is(err, service.ErrRollbackFailed) {
+		t.Fatalf("%v\n%q", err, res.Steps)
+	}
+	if got := s.calls(); !slices.Equal(got[1:], []string{"--system --no-ask-password disable --now fallback.service"}) {
+		t.Errorf("calls %q", got)
+	}
+	if f := s.show("fallback"); !f.Running() {
+		t.Errorf("the fallback stopped: %+v", f)
 	}
 }

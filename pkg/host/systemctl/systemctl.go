@@ -137,7 +137,21 @@ type ExitError struct {
 func (e *ExitError) ExitCode() int { return e.Code }
 
 func (e *ExitError) Error() string {
-	return fmt.Sprintf("%s %s: exit %d: %s", e.Command, strings.Join(e.Args, " "), e.Code, oneLine(e.Output))
+	return fmt.Sprintf("%s %s: exit %d: %s", e.Command, strings.Join(shortArgs(e.Args), " "), e.Code, oneLine(e.Output))
+}
+
+// shortArgs are args without show's long property list: an error names
+// the verb and the unit, and must fit a status line.
+func shortArgs(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-p" {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
 
 // Is lets errors.Is see what the command's exit status and output mean:
