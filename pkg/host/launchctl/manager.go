@@ -75,7 +75,7 @@ func (m Manager) Status(ctx context.Context, label string) (*service.Status, err
 		return nil, asked(err, true)
 	}
 	st := &service.Status{
-		Name: label, State: info.State, Restarts: info.Runs,
+		Name: label, State: info.State, Restarts: info.Runs, Active: true,
 		LastExit: info.ExitCause(), Abnormal: info.Abnormal(),
 	}
 	if info.Running() {

@@ -146,6 +146,10 @@ type Status struct {
 	State string
 	// PID is the main process; 0 when none runs.
 	PID int
+	// Active: the manager runs the job or keeps it scheduled (launchd: it
+	// is loaded; systemd: ActiveState active, activating or reloading; a
+	// timer waiting for its next run is active).
+	Active bool
 	// Started is when the main process started (zero when unknown).
 	Started time.Time
 	// Restarts counts the manager's own restarts of the job (launchd's

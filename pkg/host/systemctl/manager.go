@@ -49,7 +49,7 @@ func (r *Runner) Status(ctx context.Context, name string) (*service.Status, erro
 		return nil, fmt.Errorf("systemctl show %s: LoadState=%s: %w", UnitName(name), u.LoadState, service.ErrNotLoaded)
 	}
 	st := &service.Status{
-		Name: UnitName(name), State: u.State(), Restarts: u.NRestarts,
+		Name: UnitName(name), State: u.State(), Restarts: u.NRestarts, Active: u.Active(),
 		LastExit: u.ExitCause(), Abnormal: u.Abnormal(), Failed: u.Failed(), StartLimitHit: u.StartLimitHit(),
 	}
 	if u.Running() {

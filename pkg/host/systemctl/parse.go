@@ -57,6 +57,13 @@ func (u *Unit) Running() bool {
 	return u.MainPID > 0 && (u.ActiveState == "active" || u.ActiveState == "reloading" || u.ActiveState == "deactivating")
 }
 
+// Active reports whether systemd runs the unit or keeps it scheduled
+// (active, activating, reloading): a service running or waiting out
+// RestartSec, a timer waiting for its next run.
+func (u *Unit) Active() bool {
+	return u.ActiveState == "active" || u.ActiveState == "activating" || u.ActiveState == "reloading"
+}
+
 // WaitingToRestart reports whether the main process died and Restart= has
 // scheduled the next start (RestartSec).
 func (u *Unit) WaitingToRestart() bool { return u.SubState == "auto-restart" }

@@ -41,11 +41,13 @@
 //   - show prints key=value; journalctl -u UNIT -o cat prints systemd's
 //     own lines about the unit ("Started ...", "Main process exited,
 //     code=killed, status=11/SEGV", "Failed with result 'signal'.") and
-//     the unit's output, --since @EPOCH and -n N bounded.
+//     the unit's output, --since @EPOCH and -n N bounded;
+//   - a .timer unit started is active/waiting (the probes' timers are
+//     what drift expects active); it fires nothing.
 //
 // One manager serves both --user and --system. Not simulated: Type= other
-// than simple, dependencies and targets, timers, sockets, cgroups, OOM
-// kills and core dumps (a signal that dumps core reads as killed).
+// than simple, dependencies and targets, timers firing, sockets, cgroups,
+// OOM kills and core dumps (a signal that dumps core reads as killed).
 //
 // Environment (read by both commands):
 //
@@ -541,7 +543,7 @@ func (s *session) start(name, verb string) int {
 	}
 	u := s.unit(name)
 	u.Config = cfg
-	if u.MainPID > 0 && alive(u.MainPID) {
+	if (u.MainPID > 0 && alive(u.MainPID)) || (cfg.Timer && u.ActiveState == "active") {
 		return 0
 	}
 	return s.startUnit(name, verb)
@@ -565,6 +567,12 @@ func (s *session) startUnit(name, verb string) int {
 	}
 	u.Generation++
 	u.NRestarts = 0
+	if cfg.Timer {
+		u.Starts = append(u.Starts, time.Now())
+		u.ActiveState, u.SubState = "active", "waiting"
+		journal(s.statePath, name, "Started "+describe(u)+".")
+		return 0
+	}
 	if err := launch(s.statePath, u); err != nil {
 		return s.errorf(1, "Job for %s failed because the control process exited with error code.", name)
 	}
@@ -642,6 +650,11 @@ func (s *session) stop(name string) int {
 // the signal, so the supervisor records nothing of it.
 func (s *session) stopUnit(u *Unit) {
 	u.Generation++
+	if u.Config != nil && u.Config.Timer && u.ActiveState == "active" {
+		u.ActiveState, u.SubState = "inactive", "dead"
+		journal(s.statePath, u.Name, "Stopped "+describe(u)+".")
+		return
+	}
 	if u.MainPID <= 0 && u.SubState != "auto-restart" {
 		return
 	}

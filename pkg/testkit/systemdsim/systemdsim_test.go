@@ -295,3 +295,21 @@ func TestInjectedFailures(t *testing.T) {
 		t.Errorf("the call log lacks the restart:\n%s", calls)
 	}
 }
+
+// A started timer waits for its next run: active/waiting, no process.
+func TestTimerWaits(t *testing.T) {
+	h := newHost(t)
+	body := "[Unit]\nDescription=council-canary timer\n[Timer]\nOnUnitActiveSec=10min\n[Install]\nWantedBy=timers.target\n"
+	os.WriteFile(filepath.Join(h.units, "council-canary.timer"), []byte(body), 0o644)
+	if u := h.show("council-canary.timer"); !u.Loaded() || u.Active() {
+		t.Fatalf("before start: %+v", u)
+	}
+	h.ok("start", "council-canary.timer")
+	if u := h.show("council-canary.timer"); u.State() != "active/waiting" || u.MainPID != 0 || !u.Active() {
+		t.Errorf("started timer: %+v", u)
+	}
+	h.ok("stop", "council-canary.timer")
+	if u := h.show("council-canary.timer"); u.Active() {
+		t.Errorf("stopped timer: %+v", u)
+	}
+}

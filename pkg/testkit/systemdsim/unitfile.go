@@ -36,6 +36,9 @@ type Config struct {
 	// (without one it is "static" and cannot be enabled).
 	WantedBy   []string `json:"wanted_by,omitempty"`
 	HasInstall bool     `json:"has_install"`
+	// Timer: a .timer unit. The simulation keeps its state (started, it
+	// waits: active/waiting) and runs nothing on its schedule.
+	Timer bool `json:"timer,omitempty"`
 }
 
 // Defaults of systemd's manager configuration (systemd-system.conf(5)) and
@@ -88,7 +91,8 @@ func readUnit(dir, name string) (*Config, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if len(c.ExecStart) == 0 {
+	c.Timer = strings.HasSuffix(name, ".timer")
+	if len(c.ExecStart) == 0 && !c.Timer {
 		return nil, fmt.Errorf("%s: no ExecStart=", path)
 	}
 	return c, nil
