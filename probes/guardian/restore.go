@@ -143,7 +143,7 @@ func restorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 		Primary: label, PrimaryDefinition: plist, Fallback: c.String("fallback-label"), FallbackDefinition: c.String("fallback-plist"),
 		FallbackLockPath: lockPath, RemediationLockPath: c.String("remediation-lock"),
 		CheckPrimary: func(ctx context.Context) error {
-			return checkPrimary(ctx, primarycheck.SettingsFrom(c, binary), out, log)
+			return checkPrimary(ctx, primarycheck.SettingsFrom(c, binary), mgr.Kind() == service.Launchd, out, log)
 		},
 		Verify: func(ctx context.Context) error {
 			return probeModels(ctx, client, s.Timeout, model).Err
@@ -222,8 +222,10 @@ const signatureTimeout = 30 * time.Second
 // does not hide another; the error names all that failed. A check that
 // could not run (no codesign, unreadable key) is a *primarycheck.ConfigError
 // unless another check failed outright. No key off macOS skips the
-// signature check with a note, as integrity does.
-func checkPrimary(ctx context.Context, s primarycheck.Settings, out io.Writer, log *slog.Logger) error {
+// signature check with a note, as integrity does. Off a Mac (mac false:
+// the manager is systemd) the Metal library and codesign do not apply:
+// they are skipped as not applicable, as integrity shows them.
+func checkPrimary(ctx context.Context, s primarycheck.Settings, mac bool, out io.Writer, log *slog.Logger) error {
 	var failed, unknown checkErrors
 	pass := func(check, detail string, attrs ...any) {
 		fmt.Fprintf(out, "primary check %s: ok (%s)\n", check, detail)
@@ -252,6 +254,8 @@ func checkPrimary(ctx context.Context, s primarycheck.Settings, out io.Writer, l
 
 	v, reason := primarycheck.PlatformVerifier(s.Signature)
 	switch {
+	case v == nil && !mac && s.Signature.PubKey == "":
+		skip(primaryCheckSignature, "not applicable on Linux (codesign is macOS's; set --signing-pubkey to check an Ed25519 signature)")
 	case !primarycheck.Present(s.Binary):
 		skip(primaryCheckSignature, "the binary is missing; reported by the binary check")
 	case v == nil:
@@ -276,7 +280,9 @@ func checkPrimary(ctx context.Context, s primarycheck.Settings, out io.Writer, l
 	}
 
 	lib := primarycheck.MetallibPath(s.Binary, s.Metallib)
-	if size, err := primarycheck.CheckMetallib(s.Binary, s.Metallib); err != nil {
+	if !mac {
+		skip(primaryCheckMetallib, "not applicable on Linux (the Metal shader library is macOS's)")
+	} else if size, err := primarycheck.CheckMetallib(s.Binary, s.Metallib); err != nil {
 		fail(primaryCheckMetallib, err, "metallib", lib)
 	} else {
 		pass(primaryCheckMetallib, fmt.Sprintf("%s, %d bytes", lib, size), "metallib", lib, "size", size)
