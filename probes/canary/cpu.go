@@ -8,8 +8,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/proccpu"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -32,8 +32,8 @@ func cpuFlags() []cli.Flag {
 			Usage: "on a hang or stall, sample the primary's CPU this long to say busy or idle in the alert (0 = do not sample)"},
 		&cli.Float64Flag{Name: "idle-cpu", EnvVars: []string{"COUNCIL_CANARY_IDLE_CPU"}, Value: defaultIdleCPU,
 			Usage: "below this fraction of one core the primary reads as idle (the guardian's --idle-cpu)"},
-		&cli.StringFlag{Name: "primary-label", EnvVars: []string{"COUNCIL_PRIMARY_LABEL"}, Value: defaultPrimaryLabel,
-			Usage: "launchd label of the primary, whose pid (launchctl print) is sampled"},
+		&cli.StringFlag{Name: "primary-label", Aliases: []string{"primary-unit"}, EnvVars: []string{"COUNCIL_PRIMARY_LABEL", "COUNCIL_PRIMARY_UNIT"}, Value: defaultPrimaryLabel,
+			Usage: "launchd label, or systemd unit, of the primary, whose pid (its service manager's) is sampled"},
 	}
 }
 
@@ -46,9 +46,13 @@ func cpuVerdict(ctx context.Context, t *probe.Tick) string {
 		return ""
 	}
 	label := t.C.String("primary-label")
-	info, err := launchctl.New(t.Common.Launchctl).Print(ctx, label)
+	mgr, err := probe.NewManager(t.Common, service.Options{}, t.Out)
+	var info *service.Status
+	if err == nil {
+		info, err = mgr.Status(ctx, label)
+	}
 	if err != nil || !info.Running() {
-		t.Log.Info("primary_cpu_unknown", "label", label, "reason", "launchd runs no primary process", "error", redact.Error(err))
+		t.Log.Info("primary_cpu_unknown", "label", label, "reason", "the service manager runs no primary process", "error", redact.Error(err))
 		return ""
 	}
 	u, err := proccpu.New().Sample(ctx, info.PID, window)
