@@ -125,6 +125,8 @@ func (g *guardian) checkCrashed(ctx context.Context) {
 		// the service_manager channel.
 		if t.ManagerAnswered(g.mgr.Kind(), err) {
 			t.Log.Info("crashed_skip", "check", CheckCrashed, "reason", redact.Error(err))
+		} else {
+			t.Log.Info("not_judged", "check", CheckCrashed, "reason", "the service manager cannot be asked (service_manager)")
 		}
 		return
 	}
