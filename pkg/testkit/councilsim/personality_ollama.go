@@ -13,7 +13,8 @@ import (
 //	GET /             "Ollama is running"
 //	GET /api/version  {"version": "0.12.3"}
 //	GET /api/ps       loaded models: name, model, size, digest, details,
-//	                  expires_at, size_vram
+//	                  expires_at, size_vram, context_length (the window,
+//	                  docs/openapi.yaml)
 //	GET /api/tags     local models: name, model, modified_at, size, digest, details
 //	GET /v1/models    the local models (downloads, not the loaded ones)
 //	anything else     404 "404 page not found" (Go's default)
@@ -68,8 +69,12 @@ func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 			if fault == BackendFaultExpiring {
 				expires = s.now().Add(10 * time.Second)
 			}
-			models = append(models, map[string]any{"name": name, "model": name, "size": ollamaModelSize,
-				"digest": digest(name), "details": ollamaDetails(), "expires_at": expires.Format(time.RFC3339Nano), "size_vram": vram})
+			m := map[string]any{"name": name, "model": name, "size": ollamaModelSize,
+				"digest": digest(name), "details": ollamaDetails(), "expires_at": expires.Format(time.RFC3339Nano), "size_vram": vram}
+			if win := s.ContextWindow(); win > 0 {
+				m["context_length"] = win
+			}
+			models = append(models, m)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"models": models})
 	})
