@@ -105,6 +105,10 @@ var Probes = []Probe{
 		Name: "pace", Asks: "is it as fast as usual", Every: 15 * time.Minute, Network: true,
 		Why: "at login or boot the primary is still loading its weights, so a speed sample at load measures the boot, not the service, and would teach the baseline a slow start.",
 	},
+	{
+		Name: "context", Asks: "is its context window what we think it is", At: &TimeOfDay{Hour: 3, Minute: 30}, Network: true,
+		Why: "its tick is one long prefill (most of the context window); at login it would load the GPU while the primary is still loading its weights. The nightly run (run on wake when the machine slept through it), half an hour after parity-smoke so the two never share the GPU, covers every night, and drift starts it at once when the server changes.",
+	},
 }
 
 // Lookup returns the probe called name.
