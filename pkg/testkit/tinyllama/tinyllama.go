@@ -21,7 +21,8 @@
 //   - the embedding width d is a power of two, and each word of the walk
 //     is embedded as its own row of the d x d Sylvester-Hadamard matrix
 //     (entries +-1, rows pairwise orthogonal); every other token (the
-//     byte tokens, <s>, </s>, <unk>) shares row 0, the "start" direction.
+//     byte tokens, <s>, </s>, <unk>, the Vocabulary) shares row 0, the
+//     "start" direction.
 //     RMSNorm maps a +-1 row to itself, so the final norm changes nothing;
 //   - the output projection's row for word k is (margin/d) times the
 //     Hadamard row of the token before it in the walk (the start
@@ -47,6 +48,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -69,7 +71,34 @@ type Config struct {
 	// ContextLength is llama.context_length, the context the model says
 	// it was trained for (default 8192); servers cap their context to it.
 	ContextLength int
+	// Vocabulary are words the tokenizer knows whole (each with a leading
+	// "▁", and every prefix of it, which SentencePiece's merges need on
+	// the way), so that English prompts take about one token per word,
+	// as with a real model's vocabulary (pace sizes its prompt in words).
+	// They are never generated. Letters, digits, ' and - only; nil means
+	// CommonWords, empty none (every character not in a word of the walk
+	// is then one or more byte tokens).
+	Vocabulary []string
 }
+
+// CommonWords is the default Vocabulary: common English words, the words
+// of pace's prompt and the canary's question, and the roles of the chat
+// template.
+var CommonWords = strings.Fields(`the of and to a in is it you that he was for on are with as I his they be
+	at one have this from or had by hot word but what some we can out other were all there when up use your
+	how said an each she which do their time if will way about many then them write would like so these her
+	long make thing see him two has look more day could go come did number sound no most people my over know
+	water than call first who may down side been now find any new work part take get place made live where
+	after back little only round man year came show every good me give our under name very through just form
+	sentence great think say help low line differ turn cause much mean before move right boy old too same
+	tell does set three want air well also play small end put home read hand port large spell add even land
+	here must big high such follow act why ask men change went light kind off need house picture try us again
+	animal point mother world near build self earth father head stand own page should country found answer
+	school grow study still learn plant cover food sun four between state keep eye never last let thought city
+	tree cross farm hard start might story saw far sea draw left late run don't while press close night real
+	life few north Request The next lines are filler text ignore their meaning river runs past house old man
+	reads book window rain falls green field dog sleeps near warm fire Now count upward per separated single
+	spaces with no other do not stop until cut off What Respond only user assistant system`)
 
 // Counting returns the words "1" to "n": the answer of a model that
 // counts, as pace's prompt asks.
@@ -130,6 +159,9 @@ func New(cfg Config) (*Model, error) {
 	if cfg.ContextLength == 0 {
 		cfg.ContextLength = defaultContextLength
 	}
+	if cfg.Vocabulary == nil {
+		cfg.Vocabulary = CommonWords
+	}
 	if len(cfg.Words) == 0 {
 		return nil, fmt.Errorf("tiny llama: no words")
 	}
@@ -155,8 +187,28 @@ func New(cfg Config) (*Model, error) {
 		seen[w] = true
 		m.tokens = append(m.tokens, spaceMark+w)
 	}
+	known := map[string]bool{}
+	for _, t := range m.tokens {
+		known[t] = true
+	}
+	for _, w := range cfg.Vocabulary {
+		if !vocabularyWord.MatchString(w) {
+			return nil, fmt.Errorf("tiny llama: vocabulary word %q: letters, digits, ' and - only", w)
+		}
+		for i := range w {
+			if p := spaceMark + w[:i+1]; !known[p] {
+				known[p] = true
+				m.tokens = append(m.tokens, p)
+			}
+		}
+	}
 	return m, nil
 }
+
+// vocabularyWord is what a Vocabulary word may hold: nothing a chat
+// template ends with (":" above all), so a prompt's last token stays a
+// byte token and the walk starts at its first word.
+var vocabularyWord = regexp.MustCompile(`^[A-Za-z0-9'-]+$`)
 
 // Width is the embedding width.
 func (m *Model) Width() int { return m.width }
@@ -185,10 +237,13 @@ func hadamard(i, j int) float32 {
 	return 1
 }
 
+// isWord reports whether tok is a word of the walk.
+func (m *Model) isWord(tok int) bool { return tok >= firstWord && tok < firstWord+len(m.cfg.Words) }
+
 // direction is the Hadamard row a token is embedded as: 1+k for word k,
 // 0 (the start) for every other token.
 func (m *Model) direction(tok int) int {
-	if tok >= firstWord {
+	if m.isWord(tok) {
 		return 1 + tok - firstWord
 	}
 	return 0
@@ -203,7 +258,7 @@ func (m *Model) predecessors(tok int) []int {
 			return []int{0}
 		}
 		return []int{0, n} // the start, and the last word when looping
-	case tok > firstWord:
+	case m.isWord(tok) && tok > firstWord:
 		return []int{tok - firstWord} // word k follows word k-1 (direction k)
 	case tok == tokEOS && m.cfg.Stop:
 		return []int{n}
@@ -223,7 +278,7 @@ func (m *Model) kvs() []kv {
 			types[i] = typeControl
 		case i < firstWord:
 			types[i] = typeByte
-		default:
+		default: // the walk's words and the vocabulary
 			types[i] = typeNormal
 		}
 	}

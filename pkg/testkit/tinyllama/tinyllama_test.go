@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -219,7 +220,9 @@ func TestTheGreedyWalkIsTheWords(t *testing.T) {
 			f := readGGUF(t, b)
 			// Any byte or control token ends a chat template: each starts
 			// the same walk.
-			for _, start := range []int{tokBOS, firstByte + ':', firstByte + '\n', tokUnk} {
+			m, _ := New(tc.cfg)
+			vocab := firstWord + len(m.cfg.Words) // a vocabulary token
+			for _, start := range []int{tokBOS, firstByte + ':', firstByte + '\n', tokUnk, vocab, len(m.tokens) - 1} {
 				got := walk(t, f, start, tc.steps)
 				want := make([]string, len(tc.want))
 				for i, w := range tc.want {
@@ -246,7 +249,7 @@ func TestNoTokenRepeatsTwiceInARow(t *testing.T) {
 }
 
 func TestMetadata(t *testing.T) {
-	m, b := write(t, Config{Words: Counting(100), FeedForward: 96, ContextLength: 512})
+	m, b := write(t, Config{Words: Counting(100), FeedForward: 96, ContextLength: 512, Vocabulary: []string{}})
 	f := readGGUF(t, b)
 	for k, want := range map[string]any{
 		"general.architecture":            "llama",
@@ -295,6 +298,31 @@ func TestMetadata(t *testing.T) {
 	}
 	if len(f.tensors) != 12 {
 		t.Errorf("%d tensors, want 12", len(f.tensors))
+	}
+}
+
+func TestVocabularyHasEveryPrefix(t *testing.T) {
+	m, err := New(Config{Words: Counting(3), Vocabulary: []string{"river", "rain", "don't"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"\u25811", "\u25812", "\u25813",
+		"\u2581r", "\u2581ri", "\u2581riv", "\u2581rive", "\u2581river", "\u2581ra", "\u2581rai", "\u2581rain",
+		"\u2581d", "\u2581do", "\u2581don", "\u2581don'", "\u2581don't"}
+	if got := m.tokens[firstWord:]; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("tokens after the bytes %q, want %q", got, want)
+	}
+	// The default vocabulary holds pace's and the canary's words.
+	d, _ := New(Config{})
+	for _, w := range []string{"river", "count", "Respond", "assistant"} {
+		if !slices.Contains(d.tokens, spaceMark+w) {
+			t.Errorf("the default vocabulary lacks %q", w)
+		}
+	}
+	for _, bad := range []string{"a:b", "x y", "", "é"} {
+		if _, err := New(Config{Vocabulary: []string{bad}}); err == nil {
+			t.Errorf("vocabulary word %q accepted", bad)
+		}
 	}
 }
 
