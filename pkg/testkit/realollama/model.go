@@ -173,6 +173,38 @@ func (s *Server) Chat(t testing.TB, model, prompt string, maxTokens int) string 
 	return resp.Choices[0].Message.Content
 }
 
+// ChatInBackground starts another client's chat with model, asking for
+// maxTokens tokens (the tiny model always runs to the limit), and returns
+// a function that cancels it if it is still running and waits for it to
+// end. The server's runner works while it runs: the busy server the
+// probes must tell from a wedged or slow one. Cleanup calls stop too.
+func (s *Server) ChatInBackground(t testing.TB, model string, maxTokens int) (stop func()) {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{
+		"model": model, "temperature": 0, "max_tokens": maxTokens, "stream": true,
+		"messages": []map[string]string{{"role": "user", "content": "Count for a while."}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/chat/completions", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
+}
+
 // maxBody bounds what the helpers read from the server.
 const maxBody = 4 << 20
 

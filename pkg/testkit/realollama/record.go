@@ -163,23 +163,24 @@ func LoadRecording(dir string) (Recording, error) {
 }
 
 // ShapeDiff compares the shape of each recorded answer (jsonshape: keys
-// and types, values ignored) of a real server with a simulator's. It
-// returns the differences not listed in known ("file: path: real kinds,
-// sim kinds", sorted by file), and the entries of known that no longer
-// occur, so the list of deliberate differences stays true. known maps
-// such a line to why the difference is deliberate.
-func ShapeDiff(real, sim Recording, known map[string]string) (unexpected, stale []string, err error) {
+// and types, values ignored) of two recordings, want (named wantName in
+// the lines, e.g. "real") and got (e.g. "sim"). It returns the
+// differences not listed in known ("file: path: <wantName> kinds,
+// <gotName> kinds", sorted by file), and the entries of known that no
+// longer occur, so a list of deliberate differences stays true. known
+// maps such a line to why the difference is deliberate.
+func ShapeDiff(want, got Recording, wantName, gotName string, known map[string]string) (unexpected, stale []string, err error) {
 	seen := map[string]bool{}
 	for _, f := range Recorded {
-		rs, err := jsonshape.Parse(real[f])
+		ws, err := jsonshape.Parse(want[f])
 		if err != nil {
-			return nil, nil, fmt.Errorf("real %s: %w", f, err)
+			return nil, nil, fmt.Errorf("%s %s: %w", wantName, f, err)
 		}
-		ss, err := jsonshape.Parse(sim[f])
+		gs, err := jsonshape.Parse(got[f])
 		if err != nil {
-			return nil, nil, fmt.Errorf("sim %s: %w", f, err)
+			return nil, nil, fmt.Errorf("%s %s: %w", gotName, f, err)
 		}
-		for _, d := range jsonshape.Diff(rs, ss, "real", "sim") {
+		for _, d := range jsonshape.Diff(ws, gs, wantName, gotName) {
 			line := f + ": " + d
 			seen[line] = true
 			if _, ok := known[line]; !ok {

@@ -185,7 +185,7 @@ func StartSupervised(t testing.TB, bin string, ld *probetest.Launchd, home *prob
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		kids := s.descendants(s.pidOrZero())
+		kids := s.descendants(s.CurrentPID())
 		s.launchctl("bootout", fmt.Sprintf("gui/%d/%s", os.Getuid(), s.Label))
 		s.killLeftovers(kids)
 	})
@@ -193,7 +193,7 @@ func StartSupervised(t testing.TB, bin string, ld *probetest.Launchd, home *prob
 		t.Fatalf("launchctl bootstrap %s: %v\n%s", s.Plist, err, out)
 	}
 	s.waitServing(func() error {
-		if s.pidOrZero() == 0 {
+		if s.CurrentPID() == 0 {
 			return fmt.Errorf("the fake launchd runs no process for %s", s.Label)
 		}
 		return nil
@@ -215,17 +215,20 @@ func (s *Server) Env() []string {
 }
 
 // PID is the pid of `ollama serve`: the child's, or the one the fake
-// launchd records for the job (it changes when the job is restarted).
+// launchd records for the job (it changes when the job is restarted). It
+// fails the test when none runs.
 func (s *Server) PID() int {
 	s.t.Helper()
-	pid := s.pidOrZero()
+	pid := s.CurrentPID()
 	if pid == 0 {
 		s.t.Fatalf("ollama serve (%s) is not running", s.URL)
 	}
 	return pid
 }
 
-func (s *Server) pidOrZero() int {
+// CurrentPID is the pid of `ollama serve` now, or 0 when it is not
+// running (a supervised server between a stop and its restart).
+func (s *Server) CurrentPID() int {
 	if s.cmd != nil {
 		return s.cmd.Process.Pid
 	}
@@ -244,7 +247,7 @@ func (s *Server) pidOrZero() int {
 // plus a short-lived one while the server discovers its devices).
 func (s *Server) Runners() []int {
 	var pids []int
-	for _, pid := range s.descendants(s.pidOrZero()) {
+	for _, pid := range s.descendants(s.CurrentPID()) {
 		if args := cmdline(pid); len(args) > 1 && args[1] == "runner" {
 			pids = append(pids, pid)
 		}
