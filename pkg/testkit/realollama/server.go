@@ -357,12 +357,32 @@ func (s *Server) descendants(pid int) []int {
 	return out
 }
 
-// killLeftovers SIGKILLs the pids that still run this server's binary:
-// runners whose server died without stopping them.
+// killLeftovers SIGKILLs what is left of this server: the given pids if
+// they still run its binary, and any process of its binary whose
+// arguments name its directory. A runner outlives a server killed with
+// SIGKILL (it is orphaned, not stopped), and its argv names the model
+// blob under Dir/models.
 func (s *Server) killLeftovers(pids []int) {
 	for _, pid := range pids {
 		if args := cmdline(pid); len(args) > 0 && args[0] == s.Bin {
 			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		args := cmdline(pid)
+		if len(args) == 0 || args[0] != s.Bin {
+			continue
+		}
+		for _, a := range args[1:] {
+			if strings.HasPrefix(a, s.Dir+string(filepath.Separator)) {
+				syscall.Kill(pid, syscall.SIGKILL)
+				break
+			}
 		}
 	}
 }
