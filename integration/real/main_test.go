@@ -1,0 +1,51 @@
+//go:build real
+
+package real
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/sanctum/council-probes/pkg/testkit/probetest"
+	"github.com/sanctum/council-probes/pkg/testkit/realollama"
+)
+
+// The binaries, built (or, for Ollama, found in the cache) once in TestMain.
+var (
+	ollamaBin    string
+	launchctlBin string
+	probeBins    = map[string]*string{}
+)
+
+// probeNames are the probes the tier runs, by their event name.
+var probeNames = []string{"guardian", "canary", "drift", "integrity", "parity-smoke", "pace"}
+
+func TestMain(m *testing.M) {
+	opts := []probetest.Option{probetest.FakeLaunchctl(&launchctlBin), probetest.Parallel(2)}
+	for _, name := range probeNames {
+		out := new(string)
+		probeBins[name] = out
+		dir := name
+		if name == "parity-smoke" {
+			dir = "paritysmoke"
+		}
+		opts = append(opts, probetest.Binary{Out: out, Pkg: "github.com/sanctum/council-probes/probes/" + dir + "/cmd/council-" + name, Name: "council-" + name})
+	}
+	opts = append(opts, probetest.Setup(func(string) error {
+		// The first run on a machine builds Ollama (minutes); later runs
+		// find it in the cache. A machine that cannot build it fails here,
+		// loudly, with what it lacks.
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+		defer cancel()
+		bin, err := realollama.Binary(ctx, realollama.Version, os.Stderr)
+		if err != nil {
+			return fmt.Errorf("the real tier needs Ollama %s and cannot have it: %w", realollama.Version, err)
+		}
+		ollamaBin = bin
+		return nil
+	}))
+	probetest.RunMain(m, opts...)
+}
