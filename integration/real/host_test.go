@@ -18,6 +18,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/host/signing"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 	"github.com/sanctum/council-probes/pkg/testkit/realollama"
@@ -231,8 +232,8 @@ func (h *host) driftArgs() []string {
 	if h.srv.Label == "" {
 		h.t.Fatal("drift expects the primary loaded in launchd: use a supervised host")
 	}
-	repo := filepath.Join(h.home.Dir, "sanctum-rs")
-	mapFile := filepath.Join(h.home.Dir, ".sanctum", "council-drift.map")
+	repo := paths.Home(h.home.Dir).Repo()
+	mapFile := paths.Home(h.home.Dir).DriftMap()
 	if _, err := os.Stat(mapFile); errors.Is(err, os.ErrNotExist) {
 		const content = "threads = 8\n"
 		for _, f := range []string{filepath.Join(repo, "deploy", "app.conf"), filepath.Join(h.home.Dir, "deployed", "app.conf")} {
@@ -276,7 +277,7 @@ const fallbackLabel = "com.sanctum.server-mlx"
 // RunAtLoad=false, KeepAlive=true; its program is never started here.
 func (h *host) writeFallback() {
 	h.t.Helper()
-	agents := filepath.Join(h.home.Dir, "Library", "LaunchAgents")
+	agents := paths.Home(h.home.Dir).LaunchAgents()
 	if err := os.MkdirAll(agents, 0o700); err != nil {
 		h.t.Fatal(err)
 	}

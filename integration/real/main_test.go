@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 	"github.com/sanctum/council-probes/pkg/testkit/realollama"
 )
@@ -20,19 +22,15 @@ var (
 	probeBins    = map[string]*string{}
 )
 
-// probeNames are the probes the tier runs, by their event name.
-var probeNames = []string{"guardian", "canary", "drift", "integrity", "parity-smoke", "pace"}
-
 func TestMain(m *testing.M) {
 	opts := []probetest.Option{probetest.FakeLaunchctl(&launchctlBin), probetest.Parallel(2)}
-	for _, name := range probeNames {
+	// Every probe of the registry; each must have a test here that runs
+	// it (TestEveryProbeRunsHere).
+	for _, p := range suite.Probes {
 		out := new(string)
-		probeBins[name] = out
-		dir := name
-		if name == "parity-smoke" {
-			dir = "paritysmoke"
-		}
-		opts = append(opts, probetest.Binary{Out: out, Pkg: "github.com/sanctum/council-probes/probes/" + dir + "/cmd/council-" + name, Name: "council-" + name})
+		probeBins[p.Name] = out
+		dir := strings.ReplaceAll(p.Name, "-", "")
+		opts = append(opts, probetest.Binary{Out: out, Pkg: "github.com/sanctum/council-probes/probes/" + dir + "/cmd/" + p.Binary(), Name: p.Binary()})
 	}
 	opts = append(opts, probetest.Setup(func(string) error {
 		// The first run on a machine builds Ollama (minutes); later runs

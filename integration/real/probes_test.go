@@ -6,11 +6,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/testkit/realollama"
 	"github.com/sanctum/council-probes/pkg/testkit/tinyllama"
 )
@@ -238,5 +241,31 @@ func TestPaceSamplesOllama(t *testing.T) {
 	// about a token per word, as a real model's does.
 	if p, _ := ev["prompt_tokens"].(float64); p < 400 || p > 900 {
 		t.Errorf("prompt_tokens %v, want about 512", ev["prompt_tokens"])
+	}
+}
+
+// TestEveryProbeRunsHere: each probe of the registry (pkg/core/suite) is
+// run by some test of this tier, so a probe added to the suite is not
+// left out of the real server's tests.
+func TestEveryProbeRunsHere(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := map[string]bool{}
+	call := regexp.MustCompile(`\.run\("([a-z-]+)"`)
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range call.FindAllStringSubmatch(string(src), -1) {
+			ran[m[1]] = true
+		}
+	}
+	for _, name := range suite.Names(suite.Probes) {
+		if !ran[name] {
+			t.Errorf("no test of the real tier runs %s", name)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"howett.net/plist"
 
+	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/testkit/launchdsim"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
@@ -158,7 +159,7 @@ func StartSupervised(t testing.TB, bin string, ld *probetest.Launchd, home *prob
 	if s.Label == "" {
 		s.Label = DefaultLabel
 	}
-	agents := filepath.Join(home.Dir, "Library", "LaunchAgents")
+	agents := paths.Home(home.Dir).LaunchAgents()
 	if err := os.MkdirAll(agents, 0o700); err != nil {
 		t.Fatal(err)
 	}
