@@ -176,3 +176,20 @@ func TestSupervisedOllamaIsAProcessTree(t *testing.T) {
 		t.Fatalf("no [GIN] access line for the load in the primary log:\n%s", tail)
 	}
 }
+
+// A model created with a small context (PARAMETER num_ctx) and asked a
+// longer prompt: Ollama answers, and its runner's warning lands in the
+// primary log, where a probe can read it.
+func TestASmallContextTruncatesInThePrimaryLog(t *testing.T) {
+	h := newHost(t, hostConfig{plain: true, modelName: "small", model: realollama.Model{NumCtx: 128}})
+	prompt := strings.Repeat("the river runs past a small house ", 60) // about 420 tokens
+	if got := h.srv.Chat(t, h.model.Name, prompt, 8); got != h.model.Tiny.Answer(8) {
+		t.Errorf("answered %q", got)
+	}
+	if ps := h.srv.PS(t); len(ps) != 1 || ps[0].Context != 128 {
+		t.Errorf("/api/ps %+v, want the model loaded with a 128-token context", ps)
+	}
+	if tail := h.srv.LogTail(200); !strings.Contains(tail, `msg="truncating input prompt" limit=128`) {
+		t.Errorf("no truncation warning in the primary log:\n%s", tail)
+	}
+}
