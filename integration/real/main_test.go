@@ -23,7 +23,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	opts := []probetest.Option{probetest.FakeLaunchctl(&launchctlBin), probetest.Parallel(2)}
+	opts := []probetest.Option{probetest.FakeLaunchctl(&launchctlBin)}
 	// Every probe of the registry; each must have a test here that runs
 	// it (TestEveryProbeRunsHere).
 	for _, p := range suite.Probes {
