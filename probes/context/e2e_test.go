@@ -218,7 +218,7 @@ func TestSilentTruncation(t *testing.T) {
 	}
 	tr := tk.one(t, CheckTruncated, CheckTruncated)
 	d := tr["detail"].(string)
-	for _, want := range []string{"dropped part of a 800-word prompt (80% of a 1000 tokens window) and answered 200",
+	for _, want := range []string{"dropped part of a 800-word prompt (80% of a 1000-token window) and answered 200",
 		"the server counted 500 prompt tokens for a prompt of at least 800",
 		"its log says it truncated a prompt of 800 tokens to 500 tokens",
 		"the answer lacks the code at the start"} {
@@ -281,7 +281,7 @@ func TestRefusedAsTooLong(t *testing.T) {
 	tk := f.run(t, "--expect-context", "1000")
 	tk.exit(t, 1)
 	sm := tk.one(t, CheckSmaller, CheckSmaller)
-	if d := sm["detail"].(string); !strings.Contains(d, "refused a prompt of 800 words (1000 tokens of its window as expected)") ||
+	if d := sm["detail"].(string); !strings.Contains(d, "refused a prompt of 800 words, 80% of the 1000-token window expected (--expect-context), as longer than its window") ||
 		!strings.Contains(d, "request (800 tokens) exceeds the available context size (500 tokens)") {
 		t.Errorf("context_smaller %v", sm)
 	}

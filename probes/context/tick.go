@@ -285,8 +285,8 @@ func reportSmaller(t *probe.Tick, n needleRun) {
 	switch {
 	case n.Refused != "":
 		t.Fail(CheckSmaller, CheckSmaller, alert.Warn,
-			fmt.Sprintf("%s refused a prompt of %d words (%s of its window as %s): %s",
-				excerpt(n.Model), n.Needle.Words, tokens(n.Window), windowFrom(n), n.Refused),
+			fmt.Sprintf("%s refused a prompt of %d words, %s of the %d-token window %s, as longer than its window: %s",
+				excerpt(n.Model), n.Needle.Words, fill(float64(n.Needle.Words)/float64(n.Window)), n.Window, windowFrom(n), n.Refused),
 			"expect_context", n.Expect, "reported_context", n.Reported.Tokens, "words", n.Needle.Words)
 	case n.Expect > 0 && n.Reported.Tokens > 0 && n.Reported.Tokens < n.Expect:
 		t.Fail(CheckSmaller, CheckSmaller, alert.Warn,
@@ -303,11 +303,12 @@ func reportSmaller(t *probe.Tick, n needleRun) {
 	}
 }
 
+// windowFrom says whose window the needle was sized for.
 func windowFrom(n needleRun) string {
 	if n.Expect > 0 {
-		return "expected"
+		return "expected (--expect-context)"
 	}
-	return "reported"
+	return "it reports"
 }
 
 // reportNeedle reports the needle's answer on context_truncated and
@@ -337,8 +338,8 @@ func reportNeedle(t *probe.Tick, s settings, n needleRun, j judgement) string {
 	switch {
 	case len(j.Truncated) > 0:
 		t.Fail(CheckTruncated, CheckTruncated, alert.Error,
-			fmt.Sprintf("%s dropped part of a %d-word prompt (%s of a %s window) and answered 200: %s",
-				model, n.Needle.Words, fill(s.Fill), tokens(n.Window), strings.Join(j.Truncated, "; ")),
+			fmt.Sprintf("%s dropped part of a %d-word prompt (%s of a %d-token window) and answered 200: %s",
+				model, n.Needle.Words, fill(s.Fill), n.Window, strings.Join(j.Truncated, "; ")),
 			attrs...)
 		return fmt.Sprintf("needle of %d words truncated (%s)", n.Needle.Words, counted)
 	case j.Judged:
