@@ -389,7 +389,7 @@ func timeOf(l serverLog) string {
 // the canary's business (exit 3, no alert), except a refusal of our
 // credentials (auth, alerted).
 func skipped(t *probe.Tick, n needleRun) {
-	detail := redact.Error(n.Err)
+	detail := excerpt(redact.Error(n.Err))
 	t.Log.Warn("context_skipped", "reason", n.Skip, "detail", detail)
 	if n.Skip == string(openai.Auth) {
 		t.Unknown(CheckAuth, "auth_refused", "the council refused the probe's credentials: "+detail)
