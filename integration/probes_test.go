@@ -36,6 +36,7 @@ var probes = []matrixProbe{
 	{integrityRig, integrityCells},
 	{driftRig, driftCells},
 	{paceRig, paceCells},
+	{contextRig, contextCells},
 	// The probes that ask the service manager, under the simulated
 	// systemd: their cells are registered (systemd_test.go).
 	{guardianSystemdRig, noCells},

@@ -1,13 +1,16 @@
 package drift
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
@@ -112,7 +115,7 @@ func TestSystemdHost(t *testing.T) {
 		if len(probetest.Find(tk.events, "fallback_disciplined", "fallback_race")) != 1 {
 			t.Errorf("no fallback_disciplined: %v", tk.checkEvents("fallback_race"))
 		}
-		if !strings.Contains(tk.Stdout, "7 unit(s) loaded") || !strings.Contains(tk.Stdout, "[systemd user]") {
+		if !strings.Contains(tk.Stdout, fmt.Sprintf("%d unit(s) loaded", len(suite.Probes)+1)) || !strings.Contains(tk.Stdout, "[systemd user]") {
 			t.Errorf("status line %q does not name the units and the manager", tk.Stdout)
 		}
 		for _, c := range h.sd.MutatingCalls() {
@@ -171,6 +174,36 @@ func TestSystemdHost(t *testing.T) {
 		}
 		tk.mustFail(t, "service_manager", "service_manager_unavailable", "error", "cannot ask systemd", "Failed to connect to bus: No medium found")
 	})
+}
+
+// Under systemd an upgrade re-checks at once too: the nightly probes'
+// services are started (systemctl start council-<name>.service), each a
+// remediation, once per change.
+func TestSystemdServerChangeStartsTheNightlyProbes(t *testing.T) {
+	h := newSystemdHost(t)
+	for _, p := range suite.Probes {
+		h.sd.WriteUnit(t, p.ServiceUnit(), p.Binary(), "Type=oneshot", "ExecStart=/bin/true")
+	}
+	sim := h.withServer(councilsim.PersonalityOllama)
+	h.run().mustExit(t, 0)
+	setFault(t, sim, councilsim.BackendFaultVersionChanged)
+	tk := h.run()
+	tk.mustExit(t, 0)
+	var want []string
+	for _, p := range suite.OnServerChange(suite.Probes) {
+		want = append(want, "--user start "+p.ServiceUnit())
+	}
+	if got := h.sd.MutatingCalls(); !slices.Equal(got, want) {
+		t.Fatalf("systemctl calls %q, want %q", got, want)
+	}
+	rem := probetest.Find(tk.events, "remediation", "")
+	if len(rem) != len(want) || rem[0]["action"] != "start" || rem[0]["service"] != suite.OnServerChange(suite.Probes)[0].ServiceUnit() {
+		t.Errorf("remediation events %v", rem)
+	}
+	h.run().mustExit(t, 0)
+	if got := h.sd.MutatingCalls(); len(got) != len(want) {
+		t.Errorf("a quiet tick started more: %q", got)
+	}
 }
 
 func timers() []string {

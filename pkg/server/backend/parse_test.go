@@ -43,6 +43,19 @@ func TestParseDocumentedShapes(t *testing.T) {
 		if _, err := ParseLlamaProps([]byte(`{"status":"ok"}`)); err == nil {
 			t.Error("an unrelated object parsed as /props")
 		}
+		if p.NCtx == nil || *p.NCtx != 1024 {
+			t.Errorf("n_ctx = %v, want the slot's 1024", p.NCtx)
+		}
+		for _, body := range []string{
+			`{"model_path":"m.gguf"}`,
+			`{"model_path":"m.gguf","default_generation_settings":{"n_ctx":0}}`,
+			`{"model_path":"m.gguf","default_generation_settings":{"n_ctx":"4096"}}`,
+			`{"model_path":"m.gguf","default_generation_settings":[1]}`,
+		} {
+			if p, err := ParseLlamaProps([]byte(body)); err != nil || p.NCtx != nil {
+				t.Errorf("%s: n_ctx %v, %v; want not reported", body, p.NCtx, err)
+			}
+		}
 	})
 	t.Run("llama-server /metrics", func(t *testing.T) {
 		f, err := ParsePrometheus(fixture(t, "llama-server/metrics.txt"))
@@ -96,12 +109,44 @@ func TestParseDocumentedShapes(t *testing.T) {
 		if m.Model != "mistral:latest" || m.Size == nil || *m.Size != 5137025024 || m.SizeVRAM == nil || *m.SizeVRAM != *m.Size || !m.ExpiresAt.Equal(want) {
 			t.Errorf("%+v", m)
 		}
+		if m.ContextLength != nil {
+			t.Errorf("context_length %d, want absent (docs/api.md's example has none)", *m.ContextLength)
+		}
 		tags, err := ParseOllamaModels(fixture(t, "ollama/tags.json"))
-		if err != nil || len(tags) != 2 || tags[0].SizeVRAM != nil {
-			t.Errorf("tags %+v, %v (size_vram must stay absent)", tags, err)
+		if err != nil || len(tags) != 2 || tags[0].SizeVRAM != nil || tags[0].ContextLength != nil {
+			t.Errorf("tags %+v, %v (size_vram and context_length must stay absent)", tags, err)
+		}
+		ps, err = ParseOllamaModels(fixture(t, "ollama/ps-context.json"))
+		if err != nil || len(ps) != 1 || ps[0].ContextLength == nil || *ps[0].ContextLength != 4096 {
+			t.Errorf("ps with context_length: %+v, %v; want 4096", ps, err)
+		}
+		ps, err = ParseOllamaModels([]byte(`{"models":[{"name":"loading","context_length":0}]}`))
+		if err != nil || ps[0].ContextLength != nil {
+			t.Errorf("context_length 0 (a model still loading) read as %v, %v; want not reported", ps[0].ContextLength, err)
 		}
 		if _, err := ParseVersion(fixture(t, "lmstudio/unexpected-endpoint.json")); err == nil {
 			t.Error("LM Studio's 200-with-error parsed as a version")
+		}
+	})
+	// What a real Ollama 0.17.4 answered (recorded by make test-real, on a
+	// host without a GPU): the parsers read the real server, not only its
+	// documentation.
+	t.Run("ollama real 0.17.4", func(t *testing.T) {
+		if v, err := ParseVersion(fixture(t, "ollama/real-0.17.4/version.json")); err != nil || v != "0.17.4" {
+			t.Errorf("version %q, %v", v, err)
+		}
+		ps, err := ParseOllamaModels(fixture(t, "ollama/real-0.17.4/ps.json"))
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("%+v, %v", ps, err)
+		}
+		m := ps[0]
+		if m.Model != "tiny:latest" || m.Size == nil || *m.Size <= 0 || m.SizeVRAM == nil || *m.SizeVRAM != 0 ||
+			len(m.Digest) != 64 || m.ExpiresAt.IsZero() {
+			t.Errorf("ps %+v: want tiny:latest loaded, entirely on the CPU (size_vram 0)", m)
+		}
+		tags, err := ParseOllamaModels(fixture(t, "ollama/real-0.17.4/tags.json"))
+		if err != nil || len(tags) != 1 || tags[0].Digest != m.Digest || tags[0].SizeVRAM != nil {
+			t.Errorf("tags %+v, %v: want the model ps lists, without size_vram", tags, err)
 		}
 	})
 	t.Run("lmstudio", func(t *testing.T) {
@@ -116,8 +161,14 @@ func TestParseDocumentedShapes(t *testing.T) {
 	})
 	t.Run("mlx", func(t *testing.T) {
 		list, err := ParseOpenAIModels(fixture(t, "mlx/models.json"))
-		if err != nil || len(list) != 2 {
+		if err != nil || len(list) != 2 || list[0].MaxModelLen != nil {
 			t.Errorf("%+v, %v", list, err)
+		}
+	})
+	t.Run("vllm /v1/models", func(t *testing.T) {
+		list, err := ParseOpenAIModels(fixture(t, "vllm/models.json"))
+		if err != nil || len(list) != 1 || list[0].MaxModelLen == nil || *list[0].MaxModelLen != 32768 {
+			t.Errorf("%+v, %v; want max_model_len 32768", list, err)
 		}
 	})
 }
@@ -147,6 +198,7 @@ func FuzzParseJSON(f *testing.F) {
 		"llama-server/health-ok.json", "llama-server/health-loading.json", "llama-server/props.json",
 		"vllm/version.json", "ollama/version.json", "ollama/ps.json", "ollama/tags.json",
 		"lmstudio/models.json", "lmstudio/unexpected-endpoint.json", "mlx/models.json",
+		"ollama/ps-context.json", "vllm/models.json",
 	} {
 		f.Add(200, fixture(f, name))
 	}

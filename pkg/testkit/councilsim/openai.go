@@ -28,7 +28,7 @@ func (s *Sim) apiHandler() http.Handler {
 			s.hang(r.Context())
 			return
 		case Fault500:
-			writeError(w, http.StatusInternalServerError, "server_error", "simulated internal server error (council-sim fault 500)")
+			s.apiError(w, http.StatusInternalServerError, "server_error", "simulated internal server error (council-sim fault 500)")
 			return
 		case FaultEmpty:
 			w.Header().Set("Content-Type", "application/json")
@@ -102,12 +102,18 @@ type model struct {
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+	// MaxModelLen is vLLM's context window (its personality only).
+	MaxModelLen int `json:"max_model_len,omitempty"`
 }
 
 func (s *Sim) handleModels(w http.ResponseWriter, r *http.Request) {
 	list := modelList{Object: "list", Data: []model{}}
 	for _, id := range s.listedModels(r) {
-		list.Data = append(list.Data, model{ID: id, Object: "model", Created: s.now().Unix(), OwnedBy: "council-sim"})
+		m := model{ID: id, Object: "model", Created: s.now().Unix(), OwnedBy: "council-sim"}
+		if s.persona.kind == PersonalityVLLM {
+			m.OwnedBy, m.MaxModelLen = "vllm", s.ContextWindow()
+		}
+		list.Data = append(list.Data, m)
 	}
 	writeJSON(w, http.StatusOK, list)
 }
@@ -197,18 +203,18 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	n := s.requests.Add(1)
 	var req chatRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid JSON body: "+err.Error())
+		s.apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid JSON body: "+err.Error())
 		return
 	}
 	if len(req.Messages) == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "messages must not be empty")
+		s.apiError(w, http.StatusBadRequest, "invalid_request_error", "messages must not be empty")
 		return
 	}
 	modelID := req.Model
 	if modelID == "" {
 		modelID = s.models[0]
 	} else if !s.servesModel(r, modelID) {
-		writeError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("model %q not found (serving %s)", modelID, strings.Join(s.models, ", ")))
+		s.apiError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("model %q not found (serving %s)", modelID, strings.Join(s.models, ", ")))
 		return
 	}
 
@@ -229,7 +235,12 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	prompt := lastUserText(req.Messages)
+	fit := s.fitPrompt(n, req.Messages, fault)
+	if fit.Refused != "" {
+		writeError(w, http.StatusBadRequest, "exceed_context_size_error", fit.Refused)
+		return
+	}
+	prompt := fit.Visible
 	limit := req.MaxTokens
 	if req.MaxCompletion > 0 {
 		limit = req.MaxCompletion
@@ -249,14 +260,13 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	default:
 		tokens = s.answerTokens(prompt, limit)
 	}
+	tokens = endingFault(fault, tokens, limit)
 	finish := "stop"
 	if limit > 0 && len(tokens) > limit {
 		tokens, finish = tokens[:limit], "length"
 	}
-	promptTokens := 0
-	for _, m := range req.Messages {
-		promptTokens += len(Tokenize(m.text()))
-	}
+	promptTokens := fit.PromptTokens
+	s.shiftContext(n, fault, promptTokens, len(tokens))
 	u := usage{PromptTokens: promptTokens, CompletionTokens: len(tokens), TotalTokens: promptTokens + len(tokens)}
 	base := chatResponse{
 		ID:      fmt.Sprintf("chatcmpl-sim-%d", n),
@@ -264,6 +274,9 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 		Model:   modelID,
 
 		SystemFingerprint: pace.Fingerprint,
+	}
+	if base.SystemFingerprint == "" && s.persona.kind == PersonalityOllama {
+		base.SystemFingerprint = ollamaFingerprint
 	}
 	if req.Stream {
 		s.streamChat(w, r, base, tokens, finish, u, req, fault, pace)
@@ -320,7 +333,7 @@ func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatRespon
 		if !s.waitToken(r.Context(), pace, i) {
 			return
 		}
-		ch := chatChoice{Delta: &chatOut{Content: &tok}}
+		ch := chatChoice{Delta: &chatOut{Role: s.deltaRole(), Content: &tok}}
 		if req.Logprobs {
 			ch.Logprobs = &logprobs{Content: tokenLogprobs([]string{tok})}
 		}
@@ -333,7 +346,11 @@ func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatRespon
 		s.hang(r.Context())
 		return
 	}
-	if !send(chunk(chatChoice{Delta: &chatOut{}, FinishReason: &finish})) {
+	last := &chatOut{}
+	if s.persona.kind == PersonalityOllama {
+		last = &chatOut{Role: "assistant", Content: &empty}
+	}
+	if !send(chunk(chatChoice{Delta: last, FinishReason: &finish})) {
 		return
 	}
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
@@ -472,6 +489,25 @@ type apiError struct {
 		Type    string `json:"type"`
 		Code    int    `json:"code"`
 	} `json:"error"`
+}
+
+// apiError writes an error of the OpenAI-compatible endpoints the way the
+// personality's server does; see ollamaError for Ollama's.
+func (s *Sim) apiError(w http.ResponseWriter, status int, typ, msg string) {
+	if s.persona.kind == PersonalityOllama {
+		ollamaError(w, status, msg)
+		return
+	}
+	writeError(w, status, typ, msg)
+}
+
+// deltaRole is the role a stream's token chunks carry: none after the
+// first chunk in OpenAI's shape, "assistant" in every chunk on Ollama.
+func (s *Sim) deltaRole() string {
+	if s.persona.kind == PersonalityOllama {
+		return "assistant"
+	}
+	return ""
 }
 
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
