@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -66,6 +67,35 @@ func NewManager(cfg Common, o service.Options, out io.Writer) (service.Manager, 
 	r := systemctl.NewManager(cfg.Systemctl, cfg.Journalctl, scope, o)
 	r.Out = out
 	return r, nil
+}
+
+// PrimaryPID asks the service manager cfg names for the main pid of label
+// (0 when it runs none), with the manager's command only: a probe that
+// just samples the primary's CPU (the canary) builds no Manager, so it
+// links none of the remediation recipes.
+func PrimaryPID(ctx context.Context, cfg Common, label string) (pid int, kind service.Kind, err error) {
+	if kind, err = ManagerKind(cfg.ServiceManager, runtime.GOOS); err != nil {
+		return 0, "", err
+	}
+	if kind == service.Launchd {
+		info, err := launchctl.New(cfg.Launchctl).Print(ctx, label)
+		if err != nil {
+			return 0, kind, err
+		}
+		if !info.Running() {
+			return 0, kind, nil
+		}
+		return info.PID, kind, nil
+	}
+	scope, err := systemctl.ParseScope(cfg.Scope)
+	if err != nil {
+		return 0, kind, fmt.Errorf("--scope: %w", err)
+	}
+	u, err := systemctl.New(cfg.Systemctl, cfg.Journalctl, scope).Show(ctx, label)
+	if err != nil || !u.Running() {
+		return 0, kind, err
+	}
+	return u.MainPID, kind, nil
 }
 
 // Manager builds this tick's service manager (NewManager) and remembers its

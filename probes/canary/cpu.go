@@ -9,7 +9,6 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/host/proccpu"
-	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -46,18 +45,14 @@ func cpuVerdict(ctx context.Context, t *probe.Tick) string {
 		return ""
 	}
 	label := t.C.String("primary-label")
-	mgr, err := probe.NewManager(t.Common, service.Options{}, t.Out)
-	var info *service.Status
-	if err == nil {
-		info, err = mgr.Status(ctx, label)
-	}
-	if err != nil || !info.Running() {
-		t.Log.Info("primary_cpu_unknown", "label", label, "reason", "the service manager runs no primary process", "error", redact.Error(err))
+	pid, kind, err := probe.PrimaryPID(ctx, t.Common, label)
+	if err != nil || pid <= 0 {
+		t.Log.Info("primary_cpu_unknown", "label", label, "service_manager", string(kind), "reason", "the service manager runs no primary process", "error", redact.Error(err))
 		return ""
 	}
-	u, err := proccpu.New().Sample(ctx, info.PID, window)
+	u, err := proccpu.New().Sample(ctx, pid, window)
 	if err != nil {
-		t.Log.Info("primary_cpu_unknown", "label", label, "pid", info.PID, "error", redact.Error(err))
+		t.Log.Info("primary_cpu_unknown", "label", label, "pid", pid, "error", redact.Error(err))
 		return ""
 	}
 	pct := u.Cores() * 100
@@ -65,9 +60,9 @@ func cpuVerdict(ctx context.Context, t *probe.Tick) string {
 	if u.Below(idle) {
 		verdict = "idle"
 	}
-	t.Log.Info("primary_cpu", "pid", info.PID, "cpu_pct", float64(int64(pct*100+0.5))/100, "cpu_window_ms", u.Window.Milliseconds(), "verdict", verdict)
+	t.Log.Info("primary_cpu", "pid", pid, "cpu_pct", float64(int64(pct*100+0.5))/100, "cpu_window_ms", u.Window.Milliseconds(), "verdict", verdict)
 	if verdict == "idle" {
-		return fmt.Sprintf(" The primary (pid %d) was idle (%.1f%% of a core over %s): wedged, not working.", info.PID, pct, u.Window.Round(time.Second))
+		return fmt.Sprintf(" The primary (pid %d) was idle (%.1f%% of a core over %s): wedged, not working.", pid, pct, u.Window.Round(time.Second))
 	}
-	return fmt.Sprintf(" The primary (pid %d) was busy (%.1f%% of a core over %s): working, perhaps on a long request.", info.PID, pct, u.Window.Round(time.Second))
+	return fmt.Sprintf(" The primary (pid %d) was busy (%.1f%% of a core over %s): working, perhaps on a long request.", pid, pct, u.Window.Round(time.Second))
 }

@@ -2,10 +2,8 @@ package launchctl
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"time"
 
@@ -173,52 +171,29 @@ func validateSwitch(primary, fallback, fallbackLock, remediationLock string) err
 // human instead of promoting again. In dry-run the commands are printed, no
 // lock is taken or written and verify is skipped.
 func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, error) {
-	res := &Result{}
-	fail := func(err error) (*Result, error) {
-		return res, fmt.Errorf("promote fallback %s: %w", o.FallbackLabel, err)
-	}
 	if err := checkPromoteOpts(o); err != nil {
-		return fail(err)
+		return &Result{}, fmt.Errorf("promote fallback %s: %w", o.FallbackLabel, err)
 	}
-	if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
-		return fail(err)
-	} else if onFallback {
-		return fail(ErrAlreadyOnFallback)
-	}
+	return r.promotion(o).Promote(ctx, o.shared())
+}
 
-	fl := &FallbackLock{
-		Who: o.Who, When: r.now().UTC().Truncate(time.Second), Why: o.Why, PID: os.Getpid(),
-		Primary: o.PrimaryLabel, Fallback: o.FallbackLabel, Step: StepLocked,
+// promotion is the shared promotion skeleton with launchd's steps.
+func (r *Runner) promotion(o PromoteOpts) service.Promotion {
+	return service.Promotion{
+		Timing: r.timing(), DryRun: service.DryRun{On: r.DryRun, Out: r.out()},
+		Primary: o.PrimaryLabel, Fallback: o.FallbackLabel,
+		Switch: func(ctx context.Context, res *Result, after string, record func(string) error) error {
+			return r.switchToFallback(ctx, res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, after, record)
+		},
 	}
-	res.Lock = fl
-	var record func(string) error
-	if r.DryRun {
-		data, err := json.Marshal(fl)
-		if err != nil {
-			return fail(err)
-		}
-		r.dryRunNote(res, "take remediation lock %s", o.RemediationLockPath)
-		r.dryRunNote(res, "write fallback lock %s %s", o.FallbackLockPath, data)
-	} else {
-		lk, err := r.acquire(ctx, o.RemediationLockPath)
-		if err != nil {
-			return fail(err)
-		}
-		defer lk.Release()
-		res.Note("took remediation lock %s", o.RemediationLockPath)
-		// Another probe may have promoted while we waited for the lock.
-		if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
-			return fail(err)
-		} else if onFallback {
-			return fail(ErrAlreadyOnFallback)
-		}
-		if err := service.WriteFallbackLock(o.FallbackLockPath, fl); err != nil {
-			return fail(err)
-		}
-		res.Note("wrote fallback lock %s", o.FallbackLockPath)
-		record = service.StepRecorder(res, o.FallbackLockPath, fl)
+}
+
+// shared is o as pkg/host/service's promotion takes it.
+func (o PromoteOpts) shared() service.PromoteOpts {
+	return service.PromoteOpts{
+		Primary: o.PrimaryLabel, Fallback: o.FallbackLabel, FallbackDefinition: o.FallbackPlist,
+		FallbackLockPath: o.FallbackLockPath, RemediationLockPath: o.RemediationLockPath, Who: o.Who, Why: o.Why, Verify: o.Verify,
 	}
-	return r.finishPromotion(ctx, res, o, StepLocked, record, fail)
 }
 
 // ResumePromotion finishes a promotion that was cut short (a SIGTERM or
@@ -235,48 +210,10 @@ func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, e
 // parse (counted as a finished promotion, as ever), or another probe
 // finished it; ErrLockLabels when the lock names other labels than o.
 func (r *Runner) ResumePromotion(ctx context.Context, o PromoteOpts) (*Result, error) {
-	res := &Result{}
-	fail := func(err error) (*Result, error) {
-		return res, fmt.Errorf("resume promotion of %s: %w", o.FallbackLabel, err)
-	}
 	if err := checkPromoteOpts(o); err != nil {
-		return fail(err)
+		return &Result{}, fmt.Errorf("resume promotion of %s: %w", o.FallbackLabel, err)
 	}
-	read := func() (*FallbackLock, error) {
-		fl, err := ReadFallbackLock(o.FallbackLockPath)
-		switch {
-		case err != nil && errors.Is(err, fs.ErrNotExist):
-			return nil, ErrNothingToResume
-		case err != nil:
-			return nil, fmt.Errorf("%w: %w", ErrNothingToResume, err)
-		case fl.Done():
-			return nil, ErrNothingToResume
-		case fl.Primary != "" && fl.Primary != o.PrimaryLabel, fl.Fallback != "" && fl.Fallback != o.FallbackLabel:
-			return nil, fmt.Errorf("%w: %s -> %s, configured %s -> %s", ErrLockLabels, fl.Primary, fl.Fallback, o.PrimaryLabel, o.FallbackLabel)
-		}
-		return fl, nil
-	}
-	if _, err := read(); err != nil {
-		return fail(err)
-	}
-	var record func(string) error
-	release, err := r.lockRemediation(ctx, res, o.RemediationLockPath)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
-	// Read again under the lock: another probe may have finished it.
-	fl, err := read()
-	if err != nil {
-		return fail(err)
-	}
-	res.Lock, res.ResumedAfter = fl, fl.Step
-	res.Note("resuming the promotion %s started at %s after step %q", fl.Who, fl.When.UTC().Format(time.RFC3339), fl.Step)
-	if !r.DryRun {
-		fl.ResumedBy = o.Who
-		record = service.StepRecorder(res, o.FallbackLockPath, fl)
-	}
-	return r.finishPromotion(ctx, res, o, fl.Step, record, fail)
+	return r.promotion(o).Resume(ctx, o.shared())
 }
 
 // checkPromoteOpts is what PromoteFallback and ResumePromotion need before
@@ -291,95 +228,26 @@ func checkPromoteOpts(o PromoteOpts) error {
 	return checkPlist(o.FallbackPlist, o.FallbackLabel)
 }
 
-// finishPromotion runs the promotion's steps after the one named after,
-// then verifies, and records the promotion done unless a signal cut the
-// verify short (the next tick then verifies and alerts).
-func (r *Runner) finishPromotion(ctx context.Context, res *Result, o PromoteOpts, after string, record func(string) error,
-	fail func(error) (*Result, error)) (*Result, error) {
-	if err := r.switchToFallback(ctx, res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, after, record); err != nil {
-		return fail(err)
-	}
-	if r.DryRun {
-		res.Note("dry-run: verify skipped")
-		return res, nil
-	}
-	verr := r.verify(ctx, res, o.Verify)
-	if verr != nil && ctx.Err() != nil {
-		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
-	}
-	// Verified, or not serving on its own: either way the promotion is
-	// over, and the probes watch the fallback from here.
-	if record != nil {
-		if err := record(StepDone); err != nil {
-			return fail(err)
-		}
-	}
-	if verr != nil {
-		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
-	}
-	return res, nil
-}
-
-// switchStep is one launchctl step of switchToFallback, named as the
-// fallback lock records it once done.
-type switchStep struct {
-	done string
-	run  func(ctx context.Context, res *Result) error
-}
-
 // switchToFallback hands serving from primary to fallback in launchd:
 // bootout the primary (not loaded is fine), disable it so the next login
 // does not start it, enable the fallback, bootstrap its plist (with the
 // EIO recovery) and `kickstart -k` it. PromoteFallback, ResumePromotion
 // and the rollback of a failed RestorePrimary share it, so all leave
-// launchd in the same state.
-//
-// It runs the steps after the one named after ("" or StepLocked: all; an
-// unknown name: all, since every step is safe to redo) and calls record
-// (if not nil) after each. Each step gets a context that ctx's
-// cancellation does not reach, bounded by StepTimeout, so a signal never
-// kills launchctl halfway; a cancelled ctx stops the switch before the
-// next step.
+// launchd in the same state. It runs the steps after the one named after
+// (service.RunSteps: each bounded by StepTimeout, never cut short by ctx)
+// and calls record (if not nil) after each.
 func (r *Runner) switchToFallback(ctx context.Context, res *Result, primary, fallback, fallbackPlist, after string,
 	record func(string) error) error {
-	steps := []switchStep{
-		{StepPrimaryBootedOut, func(ctx context.Context, res *Result) error { return r.bootoutLoaded(ctx, res, primary) }},
-		{StepPrimaryDisabled, func(ctx context.Context, res *Result) error { return r.disable(ctx, &res.Steps, primary) }},
-		{StepFallbackEnabled, func(ctx context.Context, res *Result) error { return r.enable(ctx, &res.Steps, fallback) }},
-		{StepFallbackBootstrapped, func(ctx context.Context, res *Result) error {
+	steps := []service.Step{
+		{Done: StepPrimaryBootedOut, Run: func(ctx context.Context, res *Result) error { return r.bootoutLoaded(ctx, res, primary) }},
+		{Done: StepPrimaryDisabled, Run: func(ctx context.Context, res *Result) error { return r.disable(ctx, &res.Steps, primary) }},
+		{Done: StepFallbackEnabled, Run: func(ctx context.Context, res *Result) error { return r.enable(ctx, &res.Steps, fallback) }},
+		{Done: StepFallbackBootstrapped, Run: func(ctx context.Context, res *Result) error {
 			return r.bootstrapRecovering(ctx, res, fallback, fallbackPlist)
 		}},
-		{StepFallbackStarted, func(ctx context.Context, res *Result) error { return r.kickstart(ctx, &res.Steps, fallback, true) }},
+		{Done: StepFallbackStarted, Run: func(ctx context.Context, res *Result) error { return r.kickstart(ctx, &res.Steps, fallback, true) }},
 	}
-	for i, st := range steps {
-		if st.done == after {
-			steps = steps[i+1:]
-			break
-		}
-	}
-	timeout := r.StepTimeout
-	if timeout <= 0 {
-		timeout = DefaultStepTimeout
-	}
-	for _, st := range steps {
-		if err := ctx.Err(); err != nil {
-			res.Note("stopped before the step after %s: %v", after, err)
-			return fmt.Errorf("stopped after step %q: %w", after, err)
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-		err := st.run(sctx, res)
-		cancel()
-		if err != nil {
-			return err
-		}
-		after = st.done
-		if record != nil {
-			if err := record(st.done); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return service.RunSteps(ctx, res, steps, after, r.StepTimeout, record)
 }
 
 // RestoreOpts configures RestorePrimary.

@@ -2,12 +2,9 @@ package systemctl
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"time"
 
 	"github.com/sanctum/council-probes/pkg/host/service"
 )
@@ -153,51 +150,20 @@ func checkPromoteOpts(o service.PromoteOpts) error {
 // call for a human instead of promoting again. In dry-run the commands are
 // printed, no lock is taken or written and verify is skipped.
 func (r *Runner) PromoteFallback(ctx context.Context, o service.PromoteOpts) (*service.Result, error) {
-	res := &service.Result{}
-	fail := func(err error) (*service.Result, error) {
-		return res, fmt.Errorf("promote fallback %s: %w", UnitName(o.Fallback), err)
-	}
 	if err := checkPromoteOpts(o); err != nil {
-		return fail(err)
+		return &service.Result{}, fmt.Errorf("promote fallback %s: %w", UnitName(o.Fallback), err)
 	}
-	if onFallback, err := service.FallbackLockExists(o.FallbackLockPath); err != nil {
-		return fail(err)
-	} else if onFallback {
-		return fail(service.ErrAlreadyOnFallback)
+	return r.promotion(o).Promote(ctx, o)
+}
+
+// promotion is the shared promotion skeleton with systemd's steps.
+func (r *Runner) promotion(o service.PromoteOpts) service.Promotion {
+	return service.Promotion{
+		Timing: r.timing(), DryRun: r.dry(), Primary: UnitName(o.Primary), Fallback: UnitName(o.Fallback),
+		Switch: func(ctx context.Context, res *service.Result, after string, record func(string) error) error {
+			return r.switchToFallback(ctx, res, o.Primary, o.Fallback, after, record)
+		},
 	}
-	fl := &service.FallbackLock{
-		Who: o.Who, When: r.timing().Clock().UTC().Truncate(time.Second), Why: o.Why, PID: os.Getpid(),
-		Primary: UnitName(o.Primary), Fallback: UnitName(o.Fallback), Step: service.StepLocked,
-	}
-	res.Lock = fl
-	var record func(string) error
-	if r.DryRun {
-		data, err := json.Marshal(fl)
-		if err != nil {
-			return fail(err)
-		}
-		r.dry().Note(res, "take remediation lock %s", o.RemediationLockPath)
-		r.dry().Note(res, "write fallback lock %s %s", o.FallbackLockPath, data)
-	} else {
-		lk, err := r.timing().Acquire(ctx, o.RemediationLockPath)
-		if err != nil {
-			return fail(err)
-		}
-		defer lk.Release()
-		res.Note("took remediation lock %s", o.RemediationLockPath)
-		// Another probe may have promoted while we waited for the lock.
-		if onFallback, err := service.FallbackLockExists(o.FallbackLockPath); err != nil {
-			return fail(err)
-		} else if onFallback {
-			return fail(service.ErrAlreadyOnFallback)
-		}
-		if err := service.WriteFallbackLock(o.FallbackLockPath, fl); err != nil {
-			return fail(err)
-		}
-		res.Note("wrote fallback lock %s", o.FallbackLockPath)
-		record = service.StepRecorder(res, o.FallbackLockPath, fl)
-	}
-	return r.finishPromotion(ctx, res, o, service.StepLocked, record, fail)
 }
 
 // ResumePromotion finishes a promotion that was cut short (a SIGTERM or
@@ -213,99 +179,23 @@ func (r *Runner) PromoteFallback(ctx context.Context, o service.PromoteOpts) (*s
 // parse, or another probe finished it; ErrLockLabels when the lock names
 // other units than o.
 func (r *Runner) ResumePromotion(ctx context.Context, o service.PromoteOpts) (*service.Result, error) {
-	res := &service.Result{}
-	fail := func(err error) (*service.Result, error) {
-		return res, fmt.Errorf("resume promotion of %s: %w", UnitName(o.Fallback), err)
-	}
 	if err := checkPromoteOpts(o); err != nil {
-		return fail(err)
+		return &service.Result{}, fmt.Errorf("resume promotion of %s: %w", UnitName(o.Fallback), err)
 	}
-	read := func() (*service.FallbackLock, error) {
-		fl, err := service.ReadFallbackLock(o.FallbackLockPath)
-		switch {
-		case err != nil && errors.Is(err, fs.ErrNotExist):
-			return nil, service.ErrNothingToResume
-		case err != nil:
-			return nil, fmt.Errorf("%w: %w", service.ErrNothingToResume, err)
-		case fl.Done():
-			return nil, service.ErrNothingToResume
-		case fl.Primary != "" && fl.Primary != UnitName(o.Primary), fl.Fallback != "" && fl.Fallback != UnitName(o.Fallback):
-			return nil, fmt.Errorf("%w: %s -> %s, configured %s -> %s", service.ErrLockLabels, fl.Primary, fl.Fallback,
-				UnitName(o.Primary), UnitName(o.Fallback))
-		}
-		return fl, nil
-	}
-	if _, err := read(); err != nil {
-		return fail(err)
-	}
-	release, err := r.timing().LockRemediation(ctx, r.dry(), res, o.RemediationLockPath)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
-	fl, err := read()
-	if err != nil {
-		return fail(err)
-	}
-	res.Lock, res.ResumedAfter = fl, fl.Step
-	res.Note("resuming the promotion %s started at %s after step %q", fl.Who, fl.When.UTC().Format(time.RFC3339), fl.Step)
-	var record func(string) error
-	if !r.DryRun {
-		fl.ResumedBy = o.Who
-		record = service.StepRecorder(res, o.FallbackLockPath, fl)
-	}
-	return r.finishPromotion(ctx, res, o, fl.Step, record, fail)
-}
-
-// finishPromotion runs the promotion's steps after the one named after,
-// then verifies, and records the promotion done unless a signal cut the
-// verify short (the next tick then verifies and alerts).
-func (r *Runner) finishPromotion(ctx context.Context, res *service.Result, o service.PromoteOpts, after string,
-	record func(string) error, fail func(error) (*service.Result, error)) (*service.Result, error) {
-	if err := r.switchToFallback(ctx, res, o.Primary, o.Fallback, after, record); err != nil {
-		return fail(err)
-	}
-	if r.DryRun {
-		res.Note("dry-run: verify skipped")
-		return res, nil
-	}
-	verr := r.timing().Verify(ctx, res, o.Verify)
-	if verr != nil && ctx.Err() != nil {
-		return fail(fmt.Errorf("%w: %w", service.ErrUnverified, verr))
-	}
-	if record != nil {
-		if err := record(service.StepDone); err != nil {
-			return fail(err)
-		}
-	}
-	if verr != nil {
-		return fail(fmt.Errorf("%w: %w", service.ErrUnverified, verr))
-	}
-	return res, nil
-}
-
-// switchStep is one step of a switch, named as the fallback lock records
-// it once done.
-type switchStep struct {
-	done string
-	run  func(ctx context.Context, res *service.Result) error
+	return r.promotion(o).Resume(ctx, o)
 }
 
 // switchToFallback hands serving from primary to fallback: `disable --now`
 // the primary (a unit systemd does not know is noted and passed: nothing
 // of it can run), `reset-failed` the fallback if systemd gave up on it,
-// and `enable --now` it. PromoteFallback, ResumePromotion and the rollback
-// of a failed RestorePrimary share it.
-//
-// It runs the steps after the one named after ("" or StepLocked: all; an
-// unknown name: all, since each is safe to redo) and calls record (if not
-// nil) after each. Each step gets a context that ctx's cancellation does
-// not reach, bounded by StepTimeout, so a signal never kills systemctl
-// halfway; a cancelled ctx stops the switch before the next step.
+// and `enable --now` it. PromoteFallback, ResumePromotion and the
+// rollback of a failed RestorePrimary share it. It runs the steps after
+// the one named after (service.RunSteps: each bounded by StepTimeout,
+// never cut short by ctx) and calls record (if not nil) after each.
 func (r *Runner) switchToFallback(ctx context.Context, res *service.Result, primary, fallback, after string,
 	record func(string) error) error {
-	steps := []switchStep{
-		{StepPrimaryDisabled, func(ctx context.Context, res *service.Result) error {
+	steps := []service.Step{
+		{Done: StepPrimaryDisabled, Run: func(ctx context.Context, res *service.Result) error {
 			err := r.disableNow(ctx, &res.Steps, primary)
 			if err != nil && errors.Is(err, service.ErrNotLoaded) {
 				res.Note("disable %s: no such unit; nothing of it can start", UnitName(primary))
@@ -313,42 +203,14 @@ func (r *Runner) switchToFallback(ctx context.Context, res *service.Result, prim
 			}
 			return err
 		}},
-		{StepFallbackEnabled, func(ctx context.Context, res *service.Result) error {
+		{Done: StepFallbackEnabled, Run: func(ctx context.Context, res *service.Result) error {
 			if err := r.clearFailed(ctx, res, fallback); err != nil {
 				return err
 			}
 			return r.enableNow(ctx, &res.Steps, fallback)
 		}},
 	}
-	for i, st := range steps {
-		if st.done == after {
-			steps = steps[i+1:]
-			break
-		}
-	}
-	timeout := r.StepTimeout
-	if timeout <= 0 {
-		timeout = service.DefaultStepTimeout
-	}
-	for _, st := range steps {
-		if err := ctx.Err(); err != nil {
-			res.Note("stopped before the step after %s: %v", after, err)
-			return fmt.Errorf("stopped after step %q: %w", after, err)
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-		err := st.run(sctx, res)
-		cancel()
-		if err != nil {
-			return err
-		}
-		after = st.done
-		if record != nil {
-			if err := record(st.done); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return service.RunSteps(ctx, res, steps, after, r.StepTimeout, record)
 }
 
 // RestorePrimary undoes PromoteFallback; an operator runs it by hand once
