@@ -21,6 +21,9 @@ var (
 	launchctlBin                string
 	systemctlBin, journalctlBin string
 	simBin                      string
+	// launcherBin runs a command and reports its own peak RSS (the
+	// bench's launcher: see tickRusage).
+	launcherBin string
 )
 
 func TestMain(m *testing.M) {
@@ -73,6 +76,9 @@ func buildAll(dir string) error {
 		return err
 	}
 	if systemctlBin, journalctlBin, err = probetest.BuildFakeSystemd(dir); err != nil {
+		return err
+	}
+	if launcherBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/integration/cmd/council-bench/launcher", "launcher"); err != nil {
 		return err
 	}
 	simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/testkit/councilsim/cmd/council-sim", "council-sim")
