@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/core/lock"
 	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
@@ -399,11 +398,5 @@ func (r *Runner) dryRunNote(res *Result, format string, args ...any) {
 func (r *Runner) lockRemediation(ctx context.Context, res *Result, path string) (release func(), err error) {
 	return r.timing().LockRemediation(ctx, service.DryRun{On: r.DryRun, Out: r.out()}, res, path)
 }
-
-func (r *Runner) acquire(ctx context.Context, path string) (*lock.Lock, error) {
-	return r.timing().Acquire(ctx, path)
-}
-
-func (r *Runner) now() time.Time { return r.timing().Clock() }
 
 func (r *Runner) sleep(ctx context.Context, d time.Duration) error { return r.timing().Pause(ctx, d) }

@@ -160,7 +160,7 @@ func supervisedRun(statePath, unit string, gen int, cfg *Config, run *mainRun) *
 	if err != nil || !restart {
 		return nil
 	}
-	for end := time.Now().Add(cfg.RestartSec); time.Now().Before(end); {
+	for end := time.Now().Add(cfg.RestartDelay); time.Now().Before(end); {
 		time.Sleep(min(20*time.Millisecond, time.Until(end)))
 		if superseded(statePath, unit, gen) {
 			return nil

@@ -15,13 +15,13 @@ import (
 // (systemd.unit(5), systemd.service(5), systemd.exec(5)); every other key
 // is ignored.
 type Config struct {
-	Path        string            `json:"path"`
-	Description string            `json:"description,omitempty"`
-	ExecStart   []string          `json:"exec_start"`
-	Restart     string            `json:"restart"`     // no (default), always, on-failure, on-abnormal, on-abort, on-success
-	RestartSec  time.Duration     `json:"restart_sec"` // default 100ms
-	Env         map[string]string `json:"env,omitempty"`
-	WorkingDir  string            `json:"working_dir,omitempty"`
+	Path         string            `json:"path"`
+	Description  string            `json:"description,omitempty"`
+	ExecStart    []string          `json:"exec_start"`
+	Restart      string            `json:"restart"`       // no (default), always, on-failure, on-abnormal, on-abort, on-success
+	RestartDelay time.Duration     `json:"restart_delay"` // RestartSec=, default 100ms
+	Env          map[string]string `json:"env,omitempty"`
+	WorkingDir   string            `json:"working_dir,omitempty"`
 	// StdoutFile and StderrFile are StandardOutput=/StandardError=
 	// append:PATH or file:PATH; empty is the journal (the default).
 	StdoutFile string `json:"stdout_file,omitempty"`
@@ -46,7 +46,7 @@ type Config struct {
 const (
 	DefaultStartLimitInterval = 10 * time.Second
 	DefaultStartLimitBurst    = 5
-	DefaultRestartSec         = 100 * time.Millisecond
+	DefaultRestartDelay       = 100 * time.Millisecond // RestartSec=
 )
 
 // errNoUnitFile: no unit file of that name in the unit directory.
@@ -63,7 +63,7 @@ func readUnit(dir, name string) (*Config, error) {
 		return nil, err
 	}
 	defer f.Close()
-	c := &Config{Path: path, Restart: "no", RestartSec: DefaultRestartSec,
+	c := &Config{Path: path, Restart: "no", RestartDelay: DefaultRestartDelay,
 		StartLimitInterval: DefaultStartLimitInterval, StartLimitBurst: DefaultStartLimitBurst}
 	section := ""
 	sc := bufio.NewScanner(f)
@@ -116,10 +116,10 @@ func (c *Config) set(section, key, value string) error {
 		case "no", "always", "on-success", "on-failure", "on-abnormal", "on-abort", "on-watchdog":
 			c.Restart = value
 		default:
-			err = fmt.Errorf("Restart=%s: not a restart setting", value)
+			err = fmt.Errorf("not a Restart= setting: %q", value)
 		}
 	case "Service.RestartSec":
-		c.RestartSec, err = parseSpan(value)
+		c.RestartDelay, err = parseSpan(value)
 	case "Service.Environment":
 		words, werr := splitCommand(value)
 		if werr != nil {
