@@ -103,13 +103,14 @@ func New() *probe.Probe {
 }
 
 const description = `One tick: GET /v1/models (--timeout). After --restart-after consecutive
-failures: kickstart -k the primary and verify the heal (--verify-timeout),
+failures: restart the primary (launchctl kickstart -k, or systemctl restart
+under systemd: --service-manager) and verify the heal (--verify-timeout),
 at most --max-restarts per --restart-window (then critical, exit 2). A
 request completed within --busy-window in --primary-log defers escalation.
 A fatal signature in the tail of --primary-log, or a missing or
 non-executable --primary-binary, promotes the fallback instead. A primary
-launchd started less than --startup-grace ago is still loading and is not
-restarted (its failures still count and alert). While the
+its service manager started less than --startup-grace ago is still loading
+and is not restarted (its failures still count and alert). While the
 fallback lock exists the fallback (--fallback-url) is watched instead and
 nothing is promoted again; restore-primary switches back. A 401 or 403
 is an auth fault: UNKNOWN (exit 3) on the auth channel, never restarted.
@@ -118,8 +119,12 @@ A restart signature (--restart-signature: a Metal or CUDA out-of-memory,
 canary's state (--canary-state) shows hang or stream_stall for
 --wedged-after ticks, the primary's CPU is sampled over --cpu-window:
 under --idle-cpu it is wedged and restarted (verified by a tiny chat);
-busy, it is left alone until --max-busy. A primary launchd restarted by
-itself is "crashed" (warn; error at --crash-loop in --crash-window).`
+busy, it is left alone until --max-busy. A primary its service manager
+restarted by itself is "crashed" (warn; error at --crash-loop in
+--crash-window); a healthy tick asks the manager nothing while the primary's
+pid and start time are unchanged. A manager that cannot be asked is UNKNOWN
+on service_manager; a restart or promotion it refuses for want of privilege
+is UNKNOWN "not permitted".`
 
 // guardian is one tick's worth of context.
 type guardian struct {
