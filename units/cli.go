@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 )
 
 // NoSystemd reports whether this system has no systemd to drive: anything
@@ -50,7 +52,7 @@ func App(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler:  func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usageError{fmt.Errorf("unknown command %q (render, install, uninstall, doctor)", c.Args().First())}
+				return usageError{fmt.Errorf("unknown command %q (render, install, uninstall, doctor, polkit)", c.Args().First())}
 			}
 			cli.ShowAppHelp(c)
 			return usageError{errors.New("a command is required")}
@@ -104,6 +106,44 @@ func App(stdout, stderr io.Writer) *cli.App {
 						return exitCode(code)
 					}
 					return nil
+				},
+			},
+			{
+				Name:  "polkit",
+				Usage: "render the polkit rule that lets --user start, stop and restart exactly the --primary and --fallback system units",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "primary", Usage: "the primary server's system unit (ollama or ollama.service); required"},
+					&cli.StringFlag{Name: "fallback", Usage: "the fallback server's system unit; required"},
+					&cli.StringFlag{Name: "user", Usage: "the user the probes run as; required"},
+					&cli.StringFlag{Name: "output", Usage: "write the rule to this file (mode 0644) instead of stdout, e.g. /etc/polkit-1/rules.d/" + PolkitFile},
+				},
+				OnUsageError: onUsageError,
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 0 {
+						return usageError{fmt.Errorf("polkit: unexpected arguments %q", c.Args().Slice())}
+					}
+					for _, f := range []string{"primary", "fallback", "user"} {
+						if c.String(f) == "" {
+							return usageError{fmt.Errorf("polkit: --%s is required", f)}
+						}
+					}
+					r, err := NewPolkitRule(c.String("user"), c.String("primary"), c.String("fallback"))
+					if err != nil {
+						return usageError{err}
+					}
+					data, err := r.Render()
+					if err != nil {
+						return err
+					}
+					if out := c.String("output"); out != "" {
+						if err := atomicfile.WriteFile(out, data, UnitMode); err != nil {
+							return err
+						}
+						fmt.Fprintf(stderr, "written %s\n", out)
+						return nil
+					}
+					_, err = stdout.Write(data)
+					return err
 				},
 			},
 		},

@@ -411,7 +411,7 @@ func TestXDGConfigHome(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	h := probetest.NewHome(t)
-	for _, args := range [][]string{{}, {"bogus"}, {"install", "extra"}, {"install", "--destdir", "relative"}} {
+	for _, args := range [][]string{{}, {"bogus"}, {"install", "extra"}, {"install", "--destdir", "relative"}, {"polkit", "--user", "neo"}} {
 		if res := run(t, env(h, ""), args...); res.Code != 2 {
 			t.Errorf("council-units %q: exit %d, want 2\n%s", args, res.Code, res.Stderr)
 		}
@@ -427,5 +427,41 @@ func TestNoSystemd(t *testing.T) {
 		if got := units.NoSystemd(tt.goos, tt.set); got != tt.want {
 			t.Errorf("NoSystemd(%s, %t) = %t", tt.goos, tt.set, got)
 		}
+	}
+}
+
+// TestPolkitCommand: the rule goes to stdout, or to --output with mode
+// 0644, byte for byte the golden file; a bad name is bad usage and writes
+// nothing.
+func TestPolkitCommand(t *testing.T) {
+	h := probetest.NewHome(t)
+	want, err := os.ReadFile(filepath.Join("testdata", "polkit.rules.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"polkit", "--primary", "ollama", "--fallback", "llama-fallback", "--user", "neo"}
+	res := run(t, env(h, ""), args...)
+	if res.Code != 0 || res.Stdout != string(want) {
+		t.Errorf("exit %d, stdout is not the golden rule:\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	out := filepath.Join(t.TempDir(), units.PolkitFile)
+	res = run(t, env(h, ""), append(args, "--output", out)...)
+	got, err := os.ReadFile(out)
+	if res.Code != 0 || err != nil || string(got) != string(want) || res.Stdout != "" {
+		t.Errorf("--output: exit %d, %v, stdout %q\n%s", res.Code, err, res.Stdout, res.Stderr)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("--output mode: %v, %v", fi, err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.rules")
+	res = run(t, env(h, ""), "polkit", "--primary", `x"y`, "--fallback", "f", "--user", "neo", "--output", bad)
+	if res.Code != 2 || !strings.Contains(res.Stderr, `--primary: invalid name: "x\"y.service"`) {
+		t.Errorf("a bad unit name: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("a refused rule was written: %v", err)
+	}
+	if res := run(t, env(h, ""), "doctor", "--user", "Not A User"); res.Code != 2 {
+		t.Errorf("doctor with a bad user name: exit %d, want 2\n%s", res.Code, res.Stderr)
 	}
 }
