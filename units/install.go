@@ -13,9 +13,9 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 )
 
-// ErrOutsideSearchPath is returned by a real (not dry-run) install into a
-// directory the user manager does not read units from: `systemctl --user
-// enable` would not find them.
+// ErrOutsideSearchPath is returned by a real (not dry-run) install or
+// uninstall in a directory the user manager does not read units from:
+// systemctl knows units by name, not by file.
 var ErrOutsideSearchPath = errors.New("not a directory the user manager reads units from")
 
 // Installer renders, validates, writes and enables the probes' units.
@@ -158,8 +158,8 @@ func (in *Installer) writeAll(us []Unit) error {
 // an enabled, running timer changes nothing. A timer that fails to enable
 // does not stop the others; the errors are joined.
 func (in *Installer) Install(ctx context.Context) error {
-	if !in.Systemctl.DryRun && !slices.Contains(in.UnitDirs, in.DestDir) {
-		return fmt.Errorf("install into %s: %w (%v); use the default --destdir, or --dry-run or render to only write the files", in.DestDir, ErrOutsideSearchPath, in.UnitDirs)
+	if err := in.checkDest("install into"); err != nil {
+		return err
 	}
 	us, err := in.Prepare(ctx)
 	if err != nil {
@@ -199,6 +199,9 @@ func (in *Installer) Install(ctx context.Context) error {
 // is not disabled (there is nothing systemd could read it from). In
 // dry-run it prints every command and changes nothing.
 func (in *Installer) Uninstall(ctx context.Context) error {
+	if err := in.checkDest("uninstall from"); err != nil {
+		return err
+	}
 	var errs []error
 	for _, p := range in.Config.Probes {
 		j := in.Config.ProbeJob(p)
@@ -236,6 +239,17 @@ func (in *Installer) Uninstall(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("uninstall: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// checkDest refuses to run systemctl for units outside the user manager's
+// own directory: systemctl knows units by name, and would enable (or
+// disable) whatever it reads under that name elsewhere. A dry run only
+// prints.
+func (in *Installer) checkDest(what string) error {
+	if in.Systemctl.DryRun || slices.Contains(in.UnitDirs, in.DestDir) {
+		return nil
+	}
+	return fmt.Errorf("%s %s: %w (%v); use the default --destdir, or --dry-run (or render) to only write the files", what, in.DestDir, ErrOutsideSearchPath, in.UnitDirs)
 }
 
 // systemctl runs one `systemctl --user` command and, when it really ran,

@@ -375,6 +375,7 @@ func TestInstallRefusals(t *testing.T) {
 	}{
 		{"outside the search path", []string{"install", "--destdir", elsewhere, "--bindir", binDir(t)}, "not a directory the user manager reads units from"},
 		{"binaries not installed", []string{"install", "--bindir", t.TempDir()}, "is not an installed executable file (run make install first)"},
+		{"uninstall outside the search path", []string{"uninstall", "--destdir", elsewhere}, "not a directory the user manager reads units from"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

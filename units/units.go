@@ -16,6 +16,20 @@
 // the expected ones, no Environment=, no secret), and where systemd-analyze
 // exists it must pass `systemd-analyze --user verify` without a word
 // (VerifyFiles).
+//
+// The council-units command (Run):
+//
+//	council-units render    [flags]   write the validated units, run no systemctl
+//	council-units install   [flags]   write them, daemon-reload, enable --now each timer
+//	council-units uninstall [flags]   disable --now each timer, remove the units, daemon-reload
+//	council-units doctor    [--user NAME]
+//	council-units polkit    --primary UNIT --fallback UNIT --user NAME [--output FILE]
+//
+// Without systemd (any system but Linux, unless --systemctl names one) or
+// with --dry-run, install and uninstall print the exact systemctl commands
+// instead of running them. Exit status: 0 done, 1 failed, 2 bad usage; the
+// doctor exits 0 when the units will run, 1 when it warns (each warning
+// says how to fix it), 3 when it cannot tell.
 package units
 
 import (
@@ -122,11 +136,11 @@ type Job struct {
 	Every time.Duration
 	// OnCalendar is a daily probe's calendar event ("*-*-* 03:00:00").
 	OnCalendar string
-	// OnActiveSec is the first tick after the timer starts: zero for a
-	// probe that runs at load, its interval for one that waits, nil for a
-	// daily probe that does not run at load.
-	OnActiveSec *time.Duration
-	RunAtLoad   bool
+	// FirstDelay (OnActiveSec=) is when the first tick comes after the
+	// timer starts: zero for a probe that runs at load, its interval for
+	// one that waits, nil for a daily probe that does not run at load.
+	FirstDelay *time.Duration
+	RunAtLoad  bool
 }
 
 // Description is the service's Description=.
@@ -144,12 +158,12 @@ func (j Job) EverySpan() string {
 // FirstTick says when the first tick comes after the timer starts, for the
 // timer's comment: "as soon as", or "<interval> after".
 func (j Job) FirstTick() string {
-	if j.OnActiveSec == nil || *j.OnActiveSec == 0 {
+	if j.FirstDelay == nil || *j.FirstDelay == 0 {
 		return "as soon as"
 	}
-	s, err := Span(*j.OnActiveSec)
+	s, err := Span(*j.FirstDelay)
 	if err != nil {
-		s = j.OnActiveSec.String()
+		s = j.FirstDelay.String()
 	}
 	return s + " after"
 }
@@ -190,10 +204,10 @@ func (c Config) ProbeJob(p suite.Probe) Job {
 	switch {
 	case p.RunAtLoad:
 		zero := time.Duration(0)
-		j.OnActiveSec = &zero
+		j.FirstDelay = &zero
 	case p.At == nil:
 		every := p.Every
-		j.OnActiveSec = &every
+		j.FirstDelay = &every
 	}
 	return j
 }

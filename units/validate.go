@@ -289,8 +289,8 @@ func wants(u Unit) []want {
 	} else {
 		w = append(w, want{"Timer", "OnUnitActiveSec", span(j.Every)}, want{"Timer", "AccuracySec", span(time.Second)})
 	}
-	if j.OnActiveSec != nil {
-		w = append(w, want{"Timer", "OnActiveSec", span(*j.OnActiveSec)})
+	if j.FirstDelay != nil {
+		w = append(w, want{"Timer", "OnActiveSec", span(*j.FirstDelay)})
 	}
 	return append(w, want{"Install", "WantedBy", equals("timers.target")})
 }
