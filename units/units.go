@@ -136,9 +136,10 @@ type Job struct {
 	Every time.Duration
 	// OnCalendar is a daily probe's calendar event ("*-*-* 03:00:00").
 	OnCalendar string
-	// FirstDelay (OnActiveSec=) is when the first tick comes after the
-	// timer starts: zero for a probe that runs at load, its interval for
-	// one that waits, nil for a daily probe that does not run at load.
+	// FirstDelay (OnStartupSec=) is when the first tick comes after the
+	// user manager starts (the load: login, or boot with linger): zero for
+	// a probe that runs at load, its interval for one that waits, nil for
+	// a daily probe that does not run at load.
 	FirstDelay *time.Duration
 	RunAtLoad  bool
 }
@@ -155,8 +156,8 @@ func (j Job) EverySpan() string {
 	return s
 }
 
-// FirstTick says when the first tick comes after the timer starts, for the
-// timer's comment: "as soon as", or "<interval> after".
+// FirstTick says when the first tick comes after the user manager starts,
+// for the timer's comment: "as soon as", or "<interval> after".
 func (j Job) FirstTick() string {
 	if j.FirstDelay == nil || *j.FirstDelay == 0 {
 		return "as soon as"
@@ -198,9 +199,9 @@ func (c Config) ProbeJob(p suite.Probe) Job {
 	} else {
 		j.Every = p.Every
 	}
-	// launchd's RunAtLoad: the timer's start is the load. A probe that
-	// runs at load ticks at once; an interval probe that does not has its
-	// first tick one interval after load, as launchd's StartInterval.
+	// launchd's RunAtLoad: the user manager's start is the load. A probe
+	// that runs at load ticks at once; an interval probe that does not has
+	// its first tick one interval after load, as launchd's StartInterval.
 	switch {
 	case p.RunAtLoad:
 		zero := time.Duration(0)

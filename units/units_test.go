@@ -115,17 +115,17 @@ func TestRenderProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name        string
-		every       string // OnUnitActiveSec
-		calendar    string // OnCalendar
-		onActiveSec string // "" = none
+		name         string
+		every        string // OnUnitActiveSec
+		calendar     string // OnCalendar
+		onStartupSec string // "" = none
 	}{
-		{name: "guardian", every: "30s", onActiveSec: "30s"},
-		{name: "canary", every: "10min", onActiveSec: "10min"},
-		{name: "drift", every: "1h", onActiveSec: "0"},
-		{name: "integrity", every: "5min", onActiveSec: "0"},
+		{name: "guardian", every: "30s", onStartupSec: "30s"},
+		{name: "canary", every: "10min", onStartupSec: "10min"},
+		{name: "drift", every: "1h", onStartupSec: "0"},
+		{name: "integrity", every: "5min", onStartupSec: "0"},
 		{name: "parity-smoke", calendar: "*-*-* 03:00:00"},
-		{name: "pace", every: "15min", onActiveSec: "15min"},
+		{name: "pace", every: "15min", onStartupSec: "15min"},
 	}
 	if len(us) != 2*len(tests) {
 		t.Fatalf("rendered %d units, want a service and a timer for each of %d probes", len(us), len(tests))
@@ -159,7 +159,8 @@ func TestRenderProbes(t *testing.T) {
 			}
 			check("OnUnitActiveSec", tt.every)
 			check("OnCalendar", tt.calendar)
-			check("OnActiveSec", tt.onActiveSec)
+			check("OnStartupSec", tt.onStartupSec)
+			check("OnActiveSec", "")
 			check("OnBootSec", "")
 			if tt.calendar != "" {
 				check("Persistent", "true")
@@ -541,10 +542,10 @@ func TestSeventhProbe(t *testing.T) {
 			}
 			tm := settings(t, tmr)
 			if extra.At != nil {
-				if !slices.Equal(tm["Timer/OnCalendar"], []string{"*-*-* 03:30:00"}) || tm["Timer/OnUnitActiveSec"] != nil || tm["Timer/OnActiveSec"] != nil {
+				if !slices.Equal(tm["Timer/OnCalendar"], []string{"*-*-* 03:30:00"}) || tm["Timer/OnUnitActiveSec"] != nil || tm["Timer/OnStartupSec"] != nil {
 					t.Errorf("timer %v, want daily at 03:30 and nothing at load", tm)
 				}
-			} else if !slices.Equal(tm["Timer/OnUnitActiveSec"], []string{"1min 30s"}) || !slices.Equal(tm["Timer/OnActiveSec"], []string{"0"}) {
+			} else if !slices.Equal(tm["Timer/OnUnitActiveSec"], []string{"1min 30s"}) || !slices.Equal(tm["Timer/OnStartupSec"], []string{"0"}) {
 				t.Errorf("timer %v, want every 1min 30s and a tick at load", tm)
 			}
 			text := comments(tmr.Data)

@@ -290,7 +290,7 @@ func wants(u Unit) []want {
 		w = append(w, want{"Timer", "OnUnitActiveSec", span(j.Every)}, want{"Timer", "AccuracySec", span(time.Second)})
 	}
 	if j.FirstDelay != nil {
-		w = append(w, want{"Timer", "OnActiveSec", span(*j.FirstDelay)})
+		w = append(w, want{"Timer", "OnStartupSec", span(*j.FirstDelay)})
 	}
 	return append(w, want{"Install", "WantedBy", equals("timers.target")})
 }
