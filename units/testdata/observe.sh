@@ -52,12 +52,22 @@ sleep 1
 start_manager
 t0=$(date +%s)
 mark() { echo "$(date +%s) -- $*" >> "$log"; }
+# run runs council-units and logs its exit status and what it said beyond
+# the file and command lines.
+run() {
+	set +e
+	HOME=$home "$bin" "$@" --bindir "$home/bin" > "$home/out" 2>&1
+	rc=$?
+	set -e
+	mark "council-units $1: exit $rc"
+	grep -v -e '^written ' -e '^unchanged ' -e '^removed ' -e '^systemctl --user ' -e '^enabled and started ' "$home/out" | sed 's/^/        /' >> "$log" || true
+}
 
 mark "install (the user manager has run about 1 s)"
-HOME=$home "$bin" install --bindir "$home/bin" >/dev/null 2>&1
+run install
 sleep 40
 mark "second install: daemon-reload and 6 enables again"
-HOME=$home "$bin" install --bindir "$home/bin" >/dev/null 2>&1
+run install
 sleep 10
 mark "user manager restarted (a login)"
 kill $manager
@@ -65,7 +75,7 @@ wait $manager 2>/dev/null || true
 start_manager
 sleep 35
 mark "uninstall"
-HOME=$home "$bin" uninstall >/dev/null 2>&1
+run uninstall
 sleep 5
 mark "end: $(systemctl --user list-timers --all --no-legend | wc -l) timers left"
-awk -v t0="$t0" '{ $1 = sprintf("%4ds", $1 - t0); print }' "$log"
+awk -v t0="$t0" '$1 ~ /^[0-9]+$/ { $1 = sprintf("%4ds", $1 - t0) } { print }' "$log"
