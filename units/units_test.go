@@ -126,6 +126,7 @@ func TestRenderProbes(t *testing.T) {
 		{name: "integrity", every: "5min", onStartupSec: "0"},
 		{name: "parity-smoke", calendar: "*-*-* 03:00:00"},
 		{name: "pace", every: "15min", onStartupSec: "15min"},
+		{name: "context", calendar: "*-*-* 03:30:00"},
 	}
 	if len(us) != 2*len(tests) {
 		t.Fatalf("rendered %d units, want a service and a timer for each of %d probes", len(us), len(tests))
@@ -506,13 +507,14 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-// TestSeventhProbe: a probe added to the registry gets its service and
-// timer from the same templates, with its schedule, RunAtLoad and why, and
-// nothing else in this package changes; systemd accepts them.
-func TestSeventhProbe(t *testing.T) {
+// TestNewProbe: a probe added to the registry (a hypothetical next one,
+// daily or by interval) gets its service and timer from the same templates,
+// with its schedule, RunAtLoad and why, and nothing else in this package
+// changes; systemd accepts them.
+func TestNewProbe(t *testing.T) {
 	extras := []suite.Probe{
-		{Name: "context", Asks: "is the context window what we think it is", At: &suite.TimeOfDay{Hour: 3, Minute: 30},
-			Network: true, Why: "one long prefill a day is the cost; at login the primary is still loading its weights."},
+		{Name: "tokenizer", Asks: "does it still count tokens as it did", At: &suite.TimeOfDay{Hour: 4, Minute: 15},
+			Network: true, Why: "one pass over a long text a day is the cost; at login the primary is still loading its weights."},
 		{Name: "disk", Asks: "is there room for the next model", Every: 90 * time.Second, RunAtLoad: true,
 			Why: "a full disk is found at once after a reboot, from files alone."},
 	}
@@ -542,8 +544,8 @@ func TestSeventhProbe(t *testing.T) {
 			}
 			tm := settings(t, tmr)
 			if extra.At != nil {
-				if !slices.Equal(tm["Timer/OnCalendar"], []string{"*-*-* 03:30:00"}) || tm["Timer/OnUnitActiveSec"] != nil || tm["Timer/OnStartupSec"] != nil {
-					t.Errorf("timer %v, want daily at 03:30 and nothing at load", tm)
+				if !slices.Equal(tm["Timer/OnCalendar"], []string{"*-*-* 04:15:00"}) || tm["Timer/OnUnitActiveSec"] != nil || tm["Timer/OnStartupSec"] != nil {
+					t.Errorf("timer %v, want daily at 04:15 and nothing at load", tm)
 				}
 			} else if !slices.Equal(tm["Timer/OnUnitActiveSec"], []string{"1min 30s"}) || !slices.Equal(tm["Timer/OnStartupSec"], []string{"0"}) {
 				t.Errorf("timer %v, want every 1min 30s and a tick at load", tm)
