@@ -38,6 +38,8 @@ var parsers = []struct {
 	{"OpenAI /v1/models (backend adapters)", "pkg/server/backend", "ParseOpenAIModels"},
 	{"/proc/<pid>/stat", "pkg/host/proccpu", "ParseStat"},
 	{"ps -o cputime=", "pkg/host/proccpu", "ParsePSCPUTime"},
+	{"ps -A process table", "pkg/host/proccpu", "ParsePSTable"},
+	{"/proc/<pid>/stat with ppid and start time", "pkg/host/proccpu", "ParseStatProc"},
 }
 
 // fuzzTarget is one func FuzzXxx(f *testing.F) and the functions it calls.

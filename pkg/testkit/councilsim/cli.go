@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -75,6 +76,14 @@ On start it prints the bound URLs, one per line, as KEY=value:
 			return serve(c, stdout, stderr)
 		},
 		Commands: []*cli.Command{{
+			Name:   "runner",
+			Usage:  "the worker process --runner starts (reads busy/idle lines on stdin); not for use by hand",
+			Hidden: true,
+			Action: func(c *cli.Context) error {
+				RunRunner(os.Stdin)
+				return nil
+			},
+		}, {
 			Name:  "pki",
 			Usage: "write a throwaway CA, server cert and client certs under --home/.sanctum/certs (for the demo)",
 			Flags: []cli.Flag{
@@ -112,6 +121,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "crash-line", Usage: "line fault crash writes to --access-log before it dies", Value: DefaultCrashLine},
 		&cli.StringFlag{Name: "access-log", Usage: "append one line per request to this file (empty = none)"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process id here once listening; removed on exit"},
+		&cli.BoolFlag{Name: "runner", Usage: "do fault busy's work in a child process (`council-sim runner`), as Ollama's `ollama runner` works for `ollama serve`"},
 	}
 }
 
@@ -169,6 +179,15 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 		cfg.AccessLog = f
 	}
 
+	if c.Bool("runner") {
+		w, stop, err := startRunner(log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.Runner = w
+	}
+
 	sim := New(cfg)
 	if err := sim.Start(c.Context); err != nil {
 		return err
@@ -189,6 +208,26 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	<-c.Context.Done()
 	log.Info("council simulator stopping", "reason", context.Cause(c.Context).Error())
 	return nil
+}
+
+// startRunner starts this program again as `runner`, with a pipe to its
+// stdin; stop closes the pipe (the runner then exits) and waits for it.
+func startRunner(log *slog.Logger) (io.Writer, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, nil, fmt.Errorf("start runner: %w", err)
+	}
+	cmd := exec.Command(self, "runner")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("start runner: %w", err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start runner: %w", err)
+	}
+	log.Info("runner started", "pid", cmd.Process.Pid)
+	return in, func() { in.Close(); cmd.Wait() }, nil
 }
 
 // readToken reads the bearer token from path. The token itself never

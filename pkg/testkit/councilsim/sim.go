@@ -124,6 +124,12 @@ type Config struct {
 	CrashSignal syscall.Signal
 	CrashLine   string
 
+	// Runner, when set, is the stdin of a runner process (RunRunner)
+	// that does the work of FaultBusy: the simulator writes "busy" and
+	// "idle" lines to it and spins nothing itself, as a server whose
+	// generation runs in a child process (Ollama's `ollama runner`).
+	Runner io.Writer
+
 	// AccessLog receives the access log; nil means none. Lines are
 	// written with one Write call each.
 	AccessLog io.Writer
