@@ -39,6 +39,7 @@ var parsers = []struct {
 	{"/proc/<pid>/stat", "pkg/host/proccpu", "ParseStat"},
 	{"ps -o cputime=", "pkg/host/proccpu", "ParsePSCPUTime"},
 	{"ps -A process table", "pkg/host/proccpu", "ParsePSTable"},
+	{"server request log lines (council, gin, llama-server, uvicorn)", "pkg/host/accesslog", "ParseRequest"},
 	{"/proc/<pid>/stat with ppid and start time", "pkg/host/proccpu", "ParseStatProc"},
 }
 

@@ -190,14 +190,3 @@ func (g *guardian) setLoadingSince(since time.Time) {
 	}
 	g.t.State.Data[loadingKey] = b
 }
-
-// backendPaths are the backend adapters' questions as busy-ignore
-// substrings: the guardian asks them every tick, and its own questions
-// must not make the server look busy.
-func backendPaths() []string {
-	out := make([]string, len(backend.AskedPaths))
-	for i, p := range backend.AskedPaths {
-		out[i] = "path=" + p + " "
-	}
-	return out
-}

@@ -21,7 +21,10 @@ import (
 // The first --model is loaded, fully in GPU memory, expiring after the
 // default keep_alive of 5 minutes. Faults: unloaded (/api/ps empty),
 // on_cpu (size_vram < size), expiring (expires_at in 10 seconds),
-// version_changed (another version and another digest for the weights).
+// version_changed (another version and another digest for the weights),
+// cold (/api/ps empty until a chat loads the model, which takes
+// --load-time: Ollama loads a model on the first request after its
+// keep-alive unloaded it).
 const (
 	ollamaVersion        = "0.12.3"
 	ollamaVersionChanged = "0.12.4"
@@ -59,7 +62,7 @@ func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/ps", func(w http.ResponseWriter, r *http.Request) {
 		models := []map[string]any{}
 		fault := s.BackendFault()
-		if fault != BackendFaultUnloaded {
+		if fault != BackendFaultUnloaded && fault != BackendFaultCold {
 			name := s.loadedModel()
 			vram, expires := ollamaModelSize, s.now().Add(ollamaKeepAlive)
 			if fault == BackendFaultOnCPU {
