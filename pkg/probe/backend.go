@@ -53,3 +53,25 @@ func DefaultBusyIgnore() []string {
 	}
 	return out
 }
+
+// ModelResident asks the server whether it has model loaded, where its
+// backend can tell (known): Ollama's /api/ps, LM Studio's state,
+// llama-server's sleep. known is false for a generic server, a model it
+// does not list, or a question it does not answer within timeout (logged).
+func (t *Tick) ModelResident(ctx context.Context, model string, timeout time.Duration) (resident, known bool) {
+	if t.Server == nil || t.Backend.Kind == backend.Generic {
+		return false, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ms, err := t.Server.Models(ctx)
+	if err != nil {
+		t.Log.Warn("backend_unanswered", "what", "models", "error", err.Error())
+		return false, false
+	}
+	m, ok := ms.Find(model)
+	if !ms.Known || !ok || m.Residency == backend.ResidencyUnknown {
+		return false, false
+	}
+	return m.Residency == backend.Resident, true
+}

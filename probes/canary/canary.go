@@ -115,5 +115,8 @@ func okSummary(res result, kind transport.Kind) string {
 			s += fmt.Sprintf(", %.1f tok/s", res.TokensPerSecond)
 		}
 	}
+	if res.Cold {
+		s += fmt.Sprintf(", the model was not loaded: %s allowed to load it", res.LoadAllowance)
+	}
 	return s + ")"
 }

@@ -35,6 +35,12 @@ type canary struct {
 	MaxEventBytes int
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+
+	// Resident says whether the server has the model loaded, where its
+	// backend can tell (known); nil: it cannot. A model that is not
+	// loaded gets LoadAllowance more time (cold.go).
+	Resident      func(ctx context.Context, model string) (resident, known bool)
+	LoadAllowance time.Duration
 }
 
 func (c *canary) now() time.Time {
@@ -45,8 +51,11 @@ func (c *canary) now() time.Time {
 }
 
 // api is the council client under the canary's limits.
-func (c *canary) api() *openai.Client {
-	api := openai.New(c.Client).WithLimits(openai.Limits{TTFB: c.TTFB, Stall: c.Stall})
+func (c *canary) api() *openai.Client { return c.apiWith(c.TTFB) }
+
+// apiWith is the council client with ttfb as its time-to-first-byte limit.
+func (c *canary) apiWith(ttfb time.Duration) *openai.Client {
+	api := openai.New(c.Client).WithLimits(openai.Limits{TTFB: ttfb, Stall: c.Stall})
 	api.MaxBody, api.MaxEvent, api.Now = maxBodyBytes, c.MaxEventBytes, c.Now
 	return api
 }
@@ -78,6 +87,15 @@ func (c *canary) run(ctx context.Context, res *result) error {
 			return nil
 		}
 		res.Model = id
+	}
+	if c.cold(dctx, res) {
+		// The question will first load the model: the same limits, plus
+		// the allowance, from the same start.
+		end, _ := dctx.Deadline()
+		cancel()
+		dctx, cancel = context.WithDeadline(ctx, end.Add(c.LoadAllowance))
+		defer cancel()
+		api = c.apiWith(c.TTFB + c.LoadAllowance)
 	}
 	req := openai.UserPrompt(res.Model, c.Prompt, c.MaxTokens)
 	var (
@@ -165,6 +183,9 @@ func (c *canary) failWith(res *result, err error) {
 	case e.Limit == openai.LimitDeadline:
 		// The deadline is the canary's: name it.
 		detail = strings.Replace(detail, "the deadline", fmt.Sprintf("the %s deadline", c.Deadline), 1)
+	}
+	if res.Cold && check == CheckHang {
+		detail += fmt.Sprintf(" (the model was not loaded before the question: the limits included a %s allowance to load it)", c.LoadAllowance)
 	}
 	res.fail(check, "%s", detail)
 }

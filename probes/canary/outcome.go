@@ -69,6 +69,10 @@ type result struct {
 	Chunks           int           // (stream) data events before [DONE]
 	TokensPerSecond  float64       // (stream) completion tokens over generation time
 	Stream           bool
+	// Cold: the server said the model was not loaded before the question;
+	// the limits had LoadAllowance more (cold.go).
+	Cold          bool
+	LoadAllowance time.Duration
 }
 
 func newResult(stream bool) result {
@@ -125,6 +129,9 @@ func (r result) Attrs() []any {
 	}
 	if r.CompletionTokens >= 0 {
 		a = append(a, "completion_tokens", r.CompletionTokens)
+	}
+	if r.Cold {
+		a = append(a, "cold", true, "load_allowance_ms", r.LoadAllowance.Milliseconds())
 	}
 	return a
 }

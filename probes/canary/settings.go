@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -17,6 +18,10 @@ const (
 	defaultDeadline     = 75 * time.Second
 	defaultTTFBTimeout  = 45 * time.Second
 	defaultStallTimeout = 30 * time.Second
+	// defaultLoadAllowance is what a cold model adds to the deadline and
+	// the time-to-first-byte limit: loading the weights of a large model
+	// from disk takes tens of seconds.
+	defaultLoadAllowance = 60 * time.Second
 )
 
 func flags() []cli.Flag {
@@ -35,6 +40,8 @@ func flags() []cli.Flag {
 			Usage: "limit on the wait for a response header (without --stream that is the whole generation)"},
 		&cli.DurationFlag{Name: "stall-timeout", EnvVars: []string{"COUNCIL_CANARY_STALL_TIMEOUT"}, Value: defaultStallTimeout,
 			Usage: "(--stream) longest allowed gap between two stream events"},
+		&cli.DurationFlag{Name: "load-allowance", EnvVars: []string{"COUNCIL_CANARY_LOAD_ALLOWANCE"}, Value: defaultLoadAllowance,
+			Usage: "added to --deadline and --ttfb-timeout when the server says the model is not loaded before the question (Ollama unloads one after 5 idle minutes); 0 = none"},
 	}
 }
 
@@ -56,6 +63,13 @@ func settingsFrom(t *probe.Tick) (*canary, error) {
 		TTFB:      c.Duration("ttfb-timeout"),
 		Stall:     c.Duration("stall-timeout"),
 		Now:       t.Now,
+
+		LoadAllowance: c.Duration("load-allowance"),
+	}
+	if t.Server != nil {
+		can.Resident = func(ctx context.Context, model string) (bool, bool) {
+			return t.ModelResident(ctx, model, residencyTimeout)
+		}
 	}
 	switch {
 	case strings.TrimSpace(can.Prompt) == "":
@@ -68,6 +82,8 @@ func settingsFrom(t *probe.Tick) (*canary, error) {
 		return nil, fmt.Errorf("bad --ttfb-timeout %s: want a positive duration", can.TTFB)
 	case can.Stall <= 0:
 		return nil, fmt.Errorf("bad --stall-timeout %s: want a positive duration", can.Stall)
+	case can.LoadAllowance < 0:
+		return nil, fmt.Errorf("bad --load-allowance %s: want 0 or a positive duration", can.LoadAllowance)
 	}
 	return can, nil
 }

@@ -59,18 +59,7 @@ func residentFunc(t *probe.Tick) func(ctx context.Context, model string) (bool, 
 		return nil
 	}
 	return func(ctx context.Context, model string) (bool, bool) {
-		ctx, cancel := context.WithTimeout(ctx, metricsTimeout)
-		defer cancel()
-		ms, err := t.Server.Models(ctx)
-		if err != nil {
-			t.Log.Warn("backend_unanswered", "what", "models", "error", err.Error())
-			return false, false
-		}
-		found, ok := ms.Find(model)
-		if !ms.Known || !ok || found.Residency == backend.ResidencyUnknown {
-			return false, false
-		}
-		return found.Residency == backend.Resident, true
+		return t.ModelResident(ctx, model, metricsTimeout)
 	}
 }
 
