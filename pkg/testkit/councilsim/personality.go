@@ -64,6 +64,11 @@ const (
 	// its keep-alive), and the next chat loads it first: it answers only
 	// after LoadTime, and then the model is loaded (the fault clears).
 	BackendFaultCold BackendFault = "cold"
+	// BackendFaultReplaced: the loaded model was replaced under its own
+	// name (`ollama create` of new weights): Ollama's /api/ps lists the
+	// name twice, the new digest first and the old one, still loaded,
+	// second; /api/tags lists the new one.
+	BackendFaultReplaced BackendFault = "replaced"
 )
 
 // DefaultLoadTime is how long BackendFaultCold's load takes when
@@ -76,7 +81,7 @@ var backendFaults = map[Personality][]BackendFault{
 	PersonalityMLX:         {BackendFaultNone},
 	PersonalityLlamaServer: {BackendFaultNone, BackendFaultLoading, BackendFaultUnloaded, BackendFaultVersionChanged},
 	PersonalityVLLM:        {BackendFaultNone, BackendFaultEngineDead, BackendFaultVersionChanged, BackendFaultKVFull},
-	PersonalityOllama:      {BackendFaultNone, BackendFaultUnloaded, BackendFaultOnCPU, BackendFaultExpiring, BackendFaultVersionChanged, BackendFaultCold},
+	PersonalityOllama:      {BackendFaultNone, BackendFaultUnloaded, BackendFaultOnCPU, BackendFaultExpiring, BackendFaultVersionChanged, BackendFaultCold, BackendFaultReplaced},
 	PersonalityLMStudio:    {BackendFaultNone, BackendFaultUnloaded},
 }
 

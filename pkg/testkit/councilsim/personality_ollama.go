@@ -24,7 +24,9 @@ import (
 // version_changed (another version and another digest for the weights),
 // cold (/api/ps empty until a chat loads the model, which takes
 // --load-time: Ollama loads a model on the first request after its
-// keep-alive unloaded it).
+// keep-alive unloaded it), replaced (the name listed twice in /api/ps
+// after `ollama create` replaced the loaded model: new digest first, old
+// second, as a real Ollama 0.17.4 lists them).
 const (
 	ollamaVersion        = "0.12.3"
 	ollamaVersionChanged = "0.12.4"
@@ -44,7 +46,7 @@ func ollamaDetails() map[string]any {
 
 func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 	digest := func(name string) string {
-		if s.BackendFault() == BackendFaultVersionChanged {
+		if f := s.BackendFault(); f == BackendFaultVersionChanged || f == BackendFaultReplaced {
 			return ollamaDigest(name + " v2")
 		}
 		return ollamaDigest(name)
@@ -73,6 +75,12 @@ func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 			}
 			models = append(models, map[string]any{"name": name, "model": name, "size": ollamaModelSize,
 				"digest": digest(name), "details": ollamaDetails(), "expires_at": expires.Format(time.RFC3339Nano), "size_vram": vram})
+			if fault == BackendFaultReplaced {
+				// The old weights' runner stays loaded until its own
+				// keep-alive ends, listed after the new one.
+				models = append(models, map[string]any{"name": name, "model": name, "size": ollamaModelSize,
+					"digest": ollamaDigest(name), "details": ollamaDetails(), "expires_at": s.now().Add(ollamaKeepAlive / 2).Format(time.RFC3339Nano), "size_vram": vram})
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"models": models})
 	})
