@@ -31,7 +31,9 @@ func (t *Tick) resolveBackend(ctx context.Context) {
 	r := backend.Resolve(dctx, kind, t.Client, t.Common.StateDir, t.Now())
 	t.Backend = r
 	t.Server, _ = backend.New(r.Kind, t.Client)
-	t.Log = t.Log.With("backend", string(r.Kind))
+	// A server that could not be asked is unknown, not generic: the tick
+	// still runs by the generic rules.
+	t.Log = t.Log.With("backend", string(r.Label()))
 	t.dispatch.Log = t.Log
 	if r.DetectError != "" {
 		t.Log.Warn("backend_detect_failed", "error", r.DetectError)

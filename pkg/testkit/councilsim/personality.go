@@ -64,6 +64,9 @@ const (
 	// its keep-alive), and the next chat loads it first: it answers only
 	// after LoadTime, and then the model is loaded (the fault clears).
 	BackendFaultCold BackendFault = "cold"
+	// BackendFaultCPUOnly: the host has no GPU: the model is loaded
+	// entirely in main memory (Ollama: size_vram 0).
+	BackendFaultCPUOnly BackendFault = "cpu_only"
 	// BackendFaultReplaced: the loaded model was replaced under its own
 	// name (`ollama create` of new weights): Ollama's /api/ps lists the
 	// name twice, the new digest first and the old one, still loaded,
@@ -81,7 +84,7 @@ var backendFaults = map[Personality][]BackendFault{
 	PersonalityMLX:         {BackendFaultNone},
 	PersonalityLlamaServer: {BackendFaultNone, BackendFaultLoading, BackendFaultUnloaded, BackendFaultVersionChanged},
 	PersonalityVLLM:        {BackendFaultNone, BackendFaultEngineDead, BackendFaultVersionChanged, BackendFaultKVFull},
-	PersonalityOllama:      {BackendFaultNone, BackendFaultUnloaded, BackendFaultOnCPU, BackendFaultExpiring, BackendFaultVersionChanged, BackendFaultCold, BackendFaultReplaced},
+	PersonalityOllama:      {BackendFaultNone, BackendFaultUnloaded, BackendFaultOnCPU, BackendFaultExpiring, BackendFaultVersionChanged, BackendFaultCold, BackendFaultReplaced, BackendFaultCPUOnly},
 	PersonalityLMStudio:    {BackendFaultNone, BackendFaultUnloaded},
 }
 

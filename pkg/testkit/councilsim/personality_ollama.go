@@ -20,7 +20,8 @@ import (
 //
 // The first --model is loaded, fully in GPU memory, expiring after the
 // default keep_alive of 5 minutes. Faults: unloaded (/api/ps empty),
-// on_cpu (size_vram < size), expiring (expires_at in 10 seconds),
+// on_cpu (size_vram < size), cpu_only (size_vram 0: a host without a
+// GPU), expiring (expires_at in 10 seconds),
 // version_changed (another version and another digest for the weights),
 // cold (/api/ps empty until a chat loads the model, which takes
 // --load-time: Ollama loads a model on the first request after its
@@ -67,8 +68,11 @@ func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 		if fault != BackendFaultUnloaded && fault != BackendFaultCold {
 			name := s.loadedModel()
 			vram, expires := ollamaModelSize, s.now().Add(ollamaKeepAlive)
-			if fault == BackendFaultOnCPU {
+			switch fault {
+			case BackendFaultOnCPU:
 				vram = ollamaModelSize * 6 / 10
+			case BackendFaultCPUOnly:
+				vram = 0
 			}
 			if fault == BackendFaultExpiring {
 				expires = s.now().Add(10 * time.Second)
