@@ -117,7 +117,7 @@ func TestIdentityOf(t *testing.T) {
 	got := identityOf(backend.Ollama, backend.Identity{Version: "0.12.3"}, ms, "qwen3:8b")
 	want := serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{
 		"llama3.2:latest": {Digest: "aaa", AlsoListed: []string{"old"}}, // resident, twice
-		"qwen3:8b":        {Digest: "bbb"}, // --model, though not loaded
+		"qwen3:8b":        {Digest: "bbb"},                              // --model, though not loaded
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("identityOf = %+v, want %+v", got, want)
