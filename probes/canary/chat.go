@@ -25,7 +25,10 @@ type canary struct {
 	Prompt    string
 	Expect    *regexp.Regexp
 	MaxTokens int
-	Stream    bool
+	// MaxWords bounds the answer's words with the default Expect (0: no
+	// bound); see answer.go.
+	MaxWords int
+	Stream   bool
 	// Deadline bounds the whole run (model lookup included); TTFB bounds
 	// the wait for each response header; Stall the gap between two stream
 	// events.
@@ -190,8 +193,11 @@ func (c *canary) failWith(res *result, err error) {
 	res.fail(check, "%s", detail)
 }
 
-// judge decides whether the assembled answer is the expected one.
+// judge decides whether the assembled answer is the expected one: by the
+// --expect regexp, and with the default one (the number 4) also short,
+// whole and first saying 4 (answer.go).
 func (c *canary) judge(res *result) {
+	numbers := c.Expect.String() == defaultExpect
 	switch {
 	case empty(res.Answer) && res.ReasoningBytes > 0 && res.FinishReason == "length":
 		res.fail(CheckBadResponse, "empty answer: the model spent max_tokens=%d on reasoning (%d bytes; finish_reason=length); raise --max-tokens",
@@ -200,9 +206,18 @@ func (c *canary) judge(res *result) {
 		res.fail(CheckBadResponse, "empty answer: only reasoning (%d bytes), no content (finish_reason=%s)", res.ReasoningBytes, orNone(res.FinishReason))
 	case empty(res.Answer):
 		res.fail(CheckBadResponse, "empty answer (finish_reason=%s)", orNone(res.FinishReason))
+	case numbers && res.FinishReason == "length":
+		res.failRule(ruleCut, "answered %q to %q and was cut by the token limit (finish_reason=length, max_tokens=%d): a reply with only the number ends on its own",
+			openai.Truncate(res.Answer, 80), c.Prompt, c.MaxTokens)
+	case numbers && c.MaxWords > 0 && words(res.Answer) > c.MaxWords:
+		res.failRule(ruleLong, "answered %d words (%q) to %q; a reply with only the number has at most %d (--max-answer-words)",
+			words(res.Answer), openai.Truncate(res.Answer, 80), c.Prompt, c.MaxWords)
 	case !c.Expect.MatchString(res.Answer):
-		res.fail(CheckWrongAnswer, "answered %q to %q; expected a match for %s (finish_reason=%s)",
+		res.failRule(ruleExpect, "answered %q to %q; expected a match for %s (finish_reason=%s)",
 			openai.Truncate(res.Answer, 80), c.Prompt, describeExpect(c.Expect), orNone(res.FinishReason))
+	case numbers && !fourRE.MatchString(firstNumber(res.Answer)):
+		res.failRule(ruleFirstNumber, "answered %q to %q: its first number is %s, not 4",
+			openai.Truncate(res.Answer, 80), c.Prompt, firstNumber(res.Answer))
 	}
 }
 

@@ -32,6 +32,8 @@ func flags() []cli.Flag {
 			Usage: "regexp (RE2) the answer must match; the default is the number 4 standing alone (\"4\", \"4.\", \"The answer is 4\" pass; \"14\", \"40\" do not)"},
 		&cli.IntFlag{Name: "max-tokens", EnvVars: []string{"COUNCIL_CANARY_MAX_TOKENS"}, Value: defaultMaxTokens,
 			Usage: "max_tokens of the request; leave room for models that think before answering"},
+		&cli.IntFlag{Name: "max-answer-words", EnvVars: []string{"COUNCIL_CANARY_MAX_ANSWER_WORDS"}, Value: defaultMaxAnswerWords,
+			Usage: "with the default --expect, the answer (reasoning aside) has at most this many words, ends on its own (not finish_reason=length) and its first number is 4; 0 = no word limit"},
 		&cli.BoolFlag{Name: "stream", EnvVars: []string{"COUNCIL_CANARY_STREAM"},
 			Usage: "ask over server-sent events and check the stream (chunks, [DONE], finish_reason, stalls, time to first token)"},
 		&cli.DurationFlag{Name: "deadline", EnvVars: []string{"COUNCIL_CANARY_DEADLINE"}, Value: defaultDeadline,
@@ -58,6 +60,7 @@ func settingsFrom(t *probe.Tick) (*canary, error) {
 		Prompt:    c.String("prompt"),
 		Expect:    expect,
 		MaxTokens: c.Int("max-tokens"),
+		MaxWords:  c.Int("max-answer-words"),
 		Stream:    c.Bool("stream"),
 		Deadline:  c.Duration("deadline"),
 		TTFB:      c.Duration("ttfb-timeout"),
@@ -76,6 +79,8 @@ func settingsFrom(t *probe.Tick) (*canary, error) {
 		return nil, fmt.Errorf("bad --prompt %q: want a question", can.Prompt)
 	case can.MaxTokens < 1:
 		return nil, fmt.Errorf("bad --max-tokens %d: want at least 1", can.MaxTokens)
+	case can.MaxWords < 0:
+		return nil, fmt.Errorf("bad --max-answer-words %d: want 0 or more", can.MaxWords)
 	case can.Deadline <= 0:
 		return nil, fmt.Errorf("bad --deadline %s: want a positive duration", can.Deadline)
 	case can.TTFB <= 0:
