@@ -15,7 +15,10 @@ MODULES  := $(sort $(foreach m,$(patsubst %/go.mod,%,$(wildcard go.mod */go.mod 
 # Binaries: the probes, council-status, the plist installer and the
 # simulator used by the demo and tests.
 CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) pkg/testkit/councilsim/cmd/council-sim pkg/testkit/forceflowsim/cmd/forceflow-sim pkg/testkit/launchdsim/cmd/fake-launchctl
-PROBES   := $(filter council-guardian council-canary council-drift council-integrity council-parity-smoke council-pace council-status,$(notdir $(CMDS)))
+# What `make install` installs: every probe (probes/<name>/cmd/council-<name>;
+# integration/registry_test.go holds them to the registry in pkg/core/suite)
+# and council-status.
+PROBES   := $(notdir $(wildcard probes/*/cmd/council-*)) council-status
 FUZZTIME ?= 5s
 # staticcheck, pinned; `make tools` installs it with go install (from the
 # module proxy) into GOPATH/bin, and lint installs it if it is missing.

@@ -176,7 +176,7 @@ func (g *guardian) checkUnloading(checked []backend.Model) {
 	var soon []string
 	attrs := []any{}
 	for _, m := range checked {
-		if left := m.ExpiresAt.Sub(t.Now()); !m.ExpiresAt.IsZero() && left <= t.Probe.Interval {
+		if left := m.ExpiresAt.Sub(t.Now()); !m.ExpiresAt.IsZero() && left <= t.Probe.Every() {
 			soon = append(soon, fmt.Sprintf("%q in %s", m.ID, left.Round(time.Second)))
 			attrs = append(attrs, "model", m.ID, "expires_at", m.ExpiresAt.UTC().Format(time.RFC3339))
 		}

@@ -60,9 +60,6 @@ const (
 	CheckAuth = "auth"
 )
 
-// interval is the pace probe's launchd interval.
-const interval = 15 * time.Minute
-
 // New returns the pace probe.
 func New() *probe.Probe {
 	return &probe.Probe{
@@ -73,7 +70,6 @@ func New() *probe.Probe {
 			"poison-proof baseline per model: ttft_degraded and decode_degraded, each its own channel (warn after\n" +
 			"2 consecutive degraded samples). Learning, busy and skipped samples are never judged.\n" +
 			"Cost: one request of about 512 prompt + 128 generated tokens per tick.",
-		Interval: interval,
 		Network:  true,
 		Flags:    append(flags(), busyCPUFlags()...),
 		Default:  alert.Policy{Threshold: 2, Cooldown: time.Hour},

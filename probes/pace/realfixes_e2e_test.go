@@ -110,14 +110,17 @@ func TestBusyByCPUBeforeTheSample(t *testing.T) {
 	f := newFixture(t, nil)
 	f.learn(t)
 	f.setPace(t, councilsim.Pace{TTFT: 4 * usualTTFT, TokenDelay: usualDelay})
-	cpuArgs := []string{"--busy-cpu-window", "1s", "--busy-cpu", "0.2"}
+	// The line is low (2% of a core, the guardian's idle line): a
+	// spinning process on this shared machine may get only a small share
+	// of a core, and a sleeping one gets none.
+	cpuArgs := []string{"--busy-cpu-window", "1s", "--busy-cpu", "0.02"}
 
 	tk := f.run(t, append(cpuArgs, "--launchctl", f.fakeLaunchctl(t, spinner(t, true)))...)
 	ev := tk.mustResult(t, resultBusy, 0)
 	if ev["busy_reason"] != busyByCPU {
 		t.Errorf("busy_reason %v, want cpu: %v", ev["busy_reason"], ev)
 	}
-	if pct, _ := ev["cpu_before_pct"].(float64); pct < 20 {
+	if pct, _ := ev["cpu_before_pct"].(float64); pct < 2 {
 		t.Errorf("cpu_before_pct %v", ev["cpu_before_pct"])
 	}
 	if !strings.Contains(tk.Stdout, "COUNCIL PACE OK - busy (the primary was already working before the sample") {
