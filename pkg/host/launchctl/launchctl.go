@@ -36,7 +36,7 @@ import (
 
 // Defaults used by New (and by a zero Runner).
 const (
-	DefaultPath           = "launchctl"
+	DefaultPath = "launchctl"
 	// DefaultVerifyTimeout is how long a restart or promotion may take to
 	// serve again: launchd's stop of the old process (ExitTimeOut, up to
 	// LaunchdExitTimeout from SIGTERM to SIGKILL), the new one's start
