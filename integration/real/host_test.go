@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -371,14 +370,4 @@ func (h *host) alertsFor(check string) []string {
 		out = append(out, string(a.Severity)+": "+a.Title+": "+a.Message)
 	}
 	return out
-}
-
-// get fetches url and returns its status (0 when unreachable).
-func get(url string) int {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
