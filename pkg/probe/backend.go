@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/host/accesslog"
 	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
@@ -40,20 +39,6 @@ func (t *Tick) resolveBackend(ctx context.Context) {
 	} else if !r.Cached && !r.Configured {
 		t.Log.Info("backend_detected", "evidence", r.Evidence)
 	}
-}
-
-// DefaultBusyIgnore are the request lines a busy scan of the primary's log
-// never counts as work (substrings, matched against the line and its
-// council-format words, see accesslog.Request.Canonical): the probes' own
-// liveness checks, and the backend adapters' questions, which the guardian
-// asks every tick and pace around each sample. Without them a probe would
-// read another probe's questions as a busy server.
-func DefaultBusyIgnore() []string {
-	out := append([]string(nil), accesslog.DefaultIgnore...)
-	for _, p := range backend.AskedPaths {
-		out = append(out, "path="+p+" ")
-	}
-	return out
 }
 
 // ModelResident asks the server whether it has model loaded, where its

@@ -7,7 +7,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/host/accesslog"
-	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
 // defaultTailBytes is how much of the end of the primary's log the busy and
@@ -21,10 +21,10 @@ const defaultBusyMarker = accesslog.DefaultMarker
 
 // defaultBusyIgnore are substrings of completed-request lines that do not
 // mean "busy serving work": the probes' own liveness requests and the
-// backend adapters' questions (probe.DefaultBusyIgnore). Without this
+// backend adapters' questions (accesslog.IgnoreWithPaths). Without this
 // the guardian would see its own last successful probe and defer the
 // restart of a dead server by a whole busy window.
-var defaultBusyIgnore = probe.DefaultBusyIgnore()
+var defaultBusyIgnore = accesslog.IgnoreWithPaths(backend.AskedPaths...)
 
 // fatalAction is what the guardian does when a fatal signature is the
 // newest one in the primary's log and the primary does not serve.

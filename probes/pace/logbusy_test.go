@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/host/accesslog"
-	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 	"github.com/sanctum/council-probes/pkg/server/openai"
 )
 
@@ -51,7 +51,7 @@ func TestBusyDuringEachFormat(t *testing.T) {
 			if err := os.WriteFile(log, []byte(lines(tc.before)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s := settings{PrimaryLog: log, BusyMarker: accesslog.DefaultMarker, BusyIgnore: probe.DefaultBusyIgnore(), TailBytes: accesslog.DefaultTailBytes}
+			s := settings{PrimaryLog: log, BusyMarker: accesslog.DefaultMarker, BusyIgnore: accesslog.IgnoreWithPaths(backend.AskedPaths...), TailBytes: accesslog.DefaultTailBytes}
 			mark := markLog(s)
 			f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {

@@ -32,6 +32,20 @@ const DefaultMarker = "request completed"
 // "busy serving work": the probes' own liveness requests.
 var DefaultIgnore = []string{"path=/v1/models"}
 
+// IgnoreWithPaths is DefaultIgnore plus a "path=<p> " substring for each
+// of paths, which matches the request in every format (Request.Ignored
+// matches its council-format words too). The guardian and pace pass the
+// backend adapters' questions (backend.AskedPaths): the guardian asks them
+// every tick and pace around each sample, and one probe's questions must
+// never read as another's evidence of a busy server.
+func IgnoreWithPaths(paths ...string) []string {
+	out := append([]string(nil), DefaultIgnore...)
+	for _, p := range paths {
+		out = append(out, "path="+p+" ")
+	}
+	return out
+}
+
 // ReadTail returns at most max bytes from the end of the file at path. When
 // the tail starts inside a line, that partial first line is dropped, so
 // every returned line is whole (a line longer than max is lost, which is
