@@ -19,14 +19,19 @@ import (
 // Studio, llama-server's sleep), a model that is not loaded just before
 // the sample is loaded first, explicitly, by a one-token chat that is
 // timed: that time (the load and one token) is the sample's load figure,
-// reported on its own (load_ms, council_pace_load_seconds), and the sample
-// that follows is taken on a loaded model and judged as any other. Why
-// load explicitly rather than mark the sample and leave its TTFT unjudged:
-// the load is then measured, not estimated (the TTFT minus the usual TTFT
-// would mix the two), the decode and the TTFT both keep being judged
-// on a default Ollama instead of never, and it takes no write endpoint of
-// any server (the load is an ordinary chat). Its cost is one tiny request,
-// on cold ticks only.
+// reported on its own (load_ms, council_pace_load_seconds). The sample
+// that follows is measured and its decode judged and learned as any
+// other; its time to first token is reported but neither judged nor
+// learned: the first prompt a freshly loaded model processes is slower
+// than usual (a real Ollama's runner sets up its buffers then; measured
+// 3.7x the usual TTFT on the tiny model of the real tier).
+//
+// Why load explicitly rather than only mark the sample: the load is then
+// measured, not estimated (the TTFT minus the usual TTFT would mix the
+// load with that first prefill), the decode keeps being judged on a
+// default Ollama where every tick is cold, and the load is an ordinary
+// chat, no server's write endpoint. Its cost is one tiny request, on cold
+// ticks only.
 
 // loadPrompt is the one-token chat that loads a cold model.
 const loadPrompt = "Hi"
@@ -90,4 +95,19 @@ func coldSummary(m measured) string {
 		return ""
 	}
 	return fmt.Sprintf("model loaded first in %s (it was not loaded); ", m.Load.Round(10*time.Millisecond))
+}
+
+// observe judges and learns m: a cold sample's time to first token (the
+// first prompt after the load) is compared for the record, never judged
+// or learned; its decode is, as any sample's.
+func observe(r rules, b *baseline, m measured) verdict {
+	if !m.Cold {
+		return r.Observe(b, m.Sample)
+	}
+	judged := m.Sample
+	judged.TTFT = 0
+	before := r.Compare(b, m.Sample)
+	v := r.Observe(b, judged)
+	v.TTFTBase, v.TTFTRatio = before.TTFTBase, before.TTFTRatio
+	return v
 }

@@ -71,7 +71,7 @@ func report(t *probe.Tick, s settings, b *baseline, m measured) {
 	if busy, _ := m.busy(); busy {
 		v = s.Rules.Compare(b, m.Sample)
 	} else {
-		v = s.Rules.Observe(b, m.Sample)
+		v = observe(s.Rules, b, m)
 		switch {
 		case v.Degraded():
 			result = resultDegraded
