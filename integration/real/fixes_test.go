@@ -22,10 +22,10 @@ import (
 	"github.com/sanctum/council-probes/pkg/testkit/tinyllama"
 )
 
-// What a real Ollama showed the probes getting wrong (issue 22, section
-// 2), one test per defect, each against the real server. Each failed on
-// the probes before its fix; the simulator replays each too, in the
-// probes' own tests (docs/RELIABILITY.md, "What the real servers showed").
+// What a real Ollama showed the probes getting wrong, one test per defect,
+// each against the real server. Each failed on the probes before its fix;
+// the simulator replays each too, in the probes' own tests
+// (docs/RELIABILITY.md, "What the real servers showed").
 
 // keepBusy runs another client's chats back to back until the returned
 // stop is called: the tiny model counts to max_tokens, so the server's

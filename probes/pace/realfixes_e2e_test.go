@@ -14,8 +14,9 @@ import (
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
-// These are the pace defects a real Ollama showed (issue 22), replayed on
-// the simulator: each failed on the probe before its fix.
+// These are the pace defects a real Ollama showed (docs/RELIABILITY.md,
+// "What the real servers showed"), replayed on the simulator: each failed
+// on the probe before its fix.
 
 // appendWhenAsked appends line to the primary's log as soon as the probe's
 // chat request reaches the simulator: another client's request ending
