@@ -6,7 +6,8 @@ import "context"
 // tools/server/README.md):
 //
 //	GET /health   200 {"status":"ok"}; 503 {"error":{"message":"Loading model",...}}
-//	GET /props    model_path, build_info, is_sleeping (sleeping on idle unloads the model)
+//	GET /props    model_path, build_info, is_sleeping (sleeping on idle unloads the model),
+//	              default_generation_settings.n_ctx (a slot's context window)
 //	GET /metrics  with --metrics: llamacpp:requests_processing, llamacpp:requests_deferred
 //
 // Current builds export no KV-cache ratio; older ones exported
@@ -41,7 +42,7 @@ func (a llamaAdapter) Models(ctx context.Context) (Models, error) {
 	if err != nil {
 		return Models{}, err
 	}
-	m := Model{ID: p.ModelPath, Path: p.ModelPath, Residency: Resident}
+	m := Model{ID: p.ModelPath, Path: p.ModelPath, Residency: Resident, ContextLength: p.NCtx}
 	if p.IsSleeping {
 		m.Residency = NotResident
 	}
