@@ -28,14 +28,20 @@
 //	learning  the first --warmup samples of a model: learned, not judged (exit 0)
 //	ok        judged and within the factors: learned (exit 0)
 //	degraded  judged and past a factor: never learned (exit 1 at warn)
-//	busy      the primary's log shows another request completed during the
-//	          sample: measured and logged, never judged, never learned (exit 0)
+//	busy      another client shared the server during the sample: the
+//	          primary's log shows its request (logbusy.go: the council's,
+//	          Ollama's, llama-server's or uvicorn's lines), the server's
+//	          metrics count it (serverbusy.go), or, where the server says
+//	          nothing of its load, the primary's CPU shows it already working
+//	          just before the request (cpubusy.go); measured and logged,
+//	          never judged, never learned (exit 0)
 //	skipped   the server was down, hung, stalled or answered an error: that
 //	          is the guardian's and the canary's business; no alert on the
 //	          pace channels, nothing learned (exit 3)
 //
 // A change of the served model id or of the server's system_fingerprint
-// relearns the baseline (baseline_reset, info).
+// relearns the baseline (baseline_reset, info). A model the server says is
+// not loaded is loaded first and the load timed on its own (cold.go).
 package pace
 
 import (
@@ -65,7 +71,7 @@ func New() *probe.Probe {
 			"2 consecutive degraded samples). Learning, busy and skipped samples are never judged.\n" +
 			"Cost: one request of about 512 prompt + 128 generated tokens per tick.",
 		Network:  true,
-		Flags:    flags(),
+		Flags:    append(flags(), busyCPUFlags()...),
 		Default:  alert.Policy{Threshold: 2, Cooldown: time.Hour},
 		Policies: map[string]alert.Policy{CheckAuth: {Threshold: 1, Cooldown: time.Hour}},
 		Tick:     tick,

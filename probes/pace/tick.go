@@ -31,10 +31,12 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	}
 	client := openai.New(t.Client).WithLimits(openai.Limits{Stall: s.Stall})
 	before := serverMetrics(ctx, t)
-	m := sampler{Client: client}.take(ctx, s)
+	cpu := sampleCPUBefore(ctx, t, before)
+	m := sampler{Client: client, Resident: residentFunc(t)}.take(ctx, s)
 	if ctx.Err() != nil {
 		return ctx.Err() // cancelled by a signal: report nothing
 	}
+	m.CPU = cpu
 	if m.Skip == "" {
 		m.BusyRequests, m.BusyWhy = otherRequests(before, serverMetrics(ctx, t))
 	}
@@ -69,7 +71,7 @@ func report(t *probe.Tick, s settings, b *baseline, m measured) {
 	if busy, _ := m.busy(); busy {
 		v = s.Rules.Compare(b, m.Sample)
 	} else {
-		v = s.Rules.Observe(b, m.Sample)
+		v = observe(s.Rules, b, m)
 		switch {
 		case v.Degraded():
 			result = resultDegraded
@@ -87,15 +89,15 @@ func report(t *probe.Tick, s settings, b *baseline, m measured) {
 	output(t, m, v)
 
 	if result == resultBusy {
-		t.OKSummary(fmt.Sprintf("busy (%d other request(s) during the sample), not judged: %s", m.others(), speeds(m, v)))
+		t.OKSummary(fmt.Sprintf("%s, not judged: %s%s", busySummary(m), coldSummary(m), speeds(m, v)))
 		return
 	}
 	judge(t, s, m, v)
 	if result == resultLearning {
-		t.OKSummary(fmt.Sprintf("learning %d/%d: %s", min(b.Learned, s.Rules.Warmup), s.Rules.Warmup, speeds(m, v)))
+		t.OKSummary(fmt.Sprintf("learning %d/%d: %s%s", min(b.Learned, s.Rules.Warmup), s.Rules.Warmup, coldSummary(m), speeds(m, v)))
 		return
 	}
-	t.OKSummary(speeds(m, v))
+	t.OKSummary(coldSummary(m) + speeds(m, v))
 }
 
 // judge feeds each judged measure's channel; a measure not judged this
@@ -128,7 +130,7 @@ func judge(t *probe.Tick, s settings, m measured, v verdict) {
 // fault, not the server's, and alerts on its own channel.
 func skipped(t *probe.Tick, s settings, b *baseline, m measured) {
 	detail := redact.Error(m.Err)
-	attrs := []any{"result", resultSkipped, "reason", m.Skip, "detail", detail, "learned", b.Learned, "warmup", s.Rules.Warmup}
+	attrs := append([]any{"result", resultSkipped, "reason", m.Skip, "detail", detail, "learned", b.Learned, "warmup", s.Rules.Warmup}, coldAttrs(m)...)
 	if m.Model != "" {
 		attrs = append(attrs, "model", m.Model)
 	}
@@ -207,7 +209,8 @@ func sampleAttrs(s settings, b *baseline, m measured, v verdict) []any {
 	if m.BusyErr != "" {
 		a = append(a, "busy_scan_error", redact.String(m.BusyErr))
 	}
-	return a
+	a = append(a, m.CPU.attrs()...)
+	return append(a, coldAttrs(m)...)
 }
 
 // The textfile series, one family each, labelled by model.
@@ -248,6 +251,7 @@ func output(t *probe.Tick, m measured, v verdict) {
 		t.Perf("decode_ratio", round2(v.DecodeRatio), "")
 		t.Gauge(metricDecodeRatio, "Decode speed over its baseline (below the decode factor is degraded).", v.DecodeRatio, "model", model)
 	}
+	coldOutput(t, m)
 }
 
 // speeds is the human summary: "TTFT 0.41 s (1.1x usual), decode 31.2

@@ -14,7 +14,14 @@ import (
 
 // Defaults of a recipe's timing, shared by both managers.
 const (
-	DefaultVerifyTimeout  = 90 * time.Second // the primary spends ~80 s verifying and loading weights
+	// DefaultVerifyTimeout is how long a restart or promotion may take to
+	// serve again: the stop of the old process, the new one's start (the
+	// primary spends about 80 s verifying and loading its weights) and a
+	// margin. It is launchd's (launchctl.DefaultVerifyTimeout: a stop
+	// waits up to 20 s); systemd's stop waits up to TimeoutStopSec, 90 s
+	// by default, so under systemd raise --verify-timeout to about 3 min
+	// or lower the unit's stop timeout.
+	DefaultVerifyTimeout  = 2 * time.Minute
 	DefaultVerifyInterval = 2 * time.Second
 	// DefaultLockTimeout outlasts another remediation's verify loop: the
 	// holder of the shared lock restarts and verifies (at most
