@@ -56,9 +56,7 @@ func NewManager(cfg Common, o service.Options, out io.Writer) (service.Manager, 
 	}
 	o.DryRun = o.DryRun || cfg.DryRun
 	if kind == service.Launchd {
-		m := launchctl.NewManager(cfg.Launchctl, o)
-		m.Out = out
-		return m, nil
+		return launchctl.NewManager(cfg.Launchctl, o, out), nil
 	}
 	scope, err := systemctl.ParseScope(cfg.Scope)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -13,31 +14,35 @@ import (
 // Manager is launchd as the probes' service manager (service.Manager): the
 // Runner's recipes and questions behind the shared interface.
 type Manager struct {
-	*Runner
+	// r is a field, not embedded: the Runner's other exported methods
+	// (Bootstrap, Reload, ...) would become the Manager's and, behind an
+	// interface in a binary that links text/template, be kept whether
+	// called or not.
+	r *Runner
 }
 
 var _ service.Manager = Manager{}
 
 // NewManager returns launchd as the probes' service manager: launchctl at
 // path (empty: found on PATH) for the current user's GUI domain, with the
-// probe's options.
-func NewManager(path string, o service.Options) Manager {
+// probe's options; a dry run's lines go to out (nil: stdout).
+func NewManager(path string, o service.Options, out io.Writer) Manager {
 	r := New(path)
-	r.DryRun = o.DryRun
+	r.DryRun, r.Out = o.DryRun, out
 	if o.VerifyTimeout > 0 {
 		r.VerifyTimeout = o.VerifyTimeout
 	}
 	if o.VerifyInterval > 0 {
 		r.VerifyInterval = o.VerifyInterval
 	}
-	return Manager{r}
+	return Manager{r: r}
 }
 
 // Kind is launchd.
 func (m Manager) Kind() service.Kind { return service.Launchd }
 
 // Target is the service target gui/<uid>/<label>.
-func (m Manager) Target(label string) string { return m.Service(label) }
+func (m Manager) Target(label string) string { return m.r.Service(label) }
 
 // CheckName validates a launchd label.
 func (m Manager) CheckName(label string) error {
@@ -70,7 +75,7 @@ func asked(err error, question bool) error {
 // its last process ended. The start time of a running process is the
 // kernel's (service.ProcessStart): launchd's print does not say.
 func (m Manager) Status(ctx context.Context, label string) (*service.Status, error) {
-	info, err := m.Print(ctx, label)
+	info, err := m.r.Print(ctx, label)
 	if err != nil {
 		return nil, asked(err, true)
 	}
@@ -91,7 +96,7 @@ func (m Manager) Status(ctx context.Context, label string) (*service.Status, err
 // with no override there is not known (its plist's Disabled key decides,
 // at the next bootstrap).
 func (m Manager) BootEnabled(ctx context.Context, label string) (enabled, known bool, err error) {
-	overrides, err := m.PrintDisabled(ctx)
+	overrides, err := m.r.PrintDisabled(ctx)
 	if err != nil {
 		return false, false, asked(err, true)
 	}
@@ -116,48 +121,35 @@ func (m Manager) DeathCause(ctx context.Context, label string, st *service.Statu
 
 // Restart is `kickstart -k` and verify (Runner.Restart).
 func (m Manager) Restart(ctx context.Context, label string, verify func(context.Context) error) (*service.Result, error) {
-	res, err := m.Runner.Restart(ctx, label, verify)
+	res, err := m.r.Restart(ctx, label, verify)
 	return res, asked(err, false)
 }
 
 // RestartCommand is the command line of Restart.
 func (m Manager) RestartCommand(label string) string {
-	return m.CommandLine("kickstart", "-k", m.Service(label))
+	return m.r.CommandLine("kickstart", "-k", m.r.Service(label))
 }
 
 // Start is `launchctl kickstart`: the label runs now if it did not.
 func (m Manager) Start(ctx context.Context, label string) error {
-	return asked(m.Kickstart(ctx, label, false), false)
+	return asked(m.r.Kickstart(ctx, label, false), false)
 }
 
-func promoteOpts(o service.PromoteOpts) PromoteOpts {
-	return PromoteOpts{
-		PrimaryLabel: o.Primary, FallbackLabel: o.Fallback, FallbackPlist: o.FallbackDefinition,
-		FallbackLockPath: o.FallbackLockPath, RemediationLockPath: o.RemediationLockPath,
-		Who: o.Who, Why: o.Why, Verify: o.Verify,
-	}
-}
-
-// PromoteFallback is Runner.PromoteFallback with the fallback's plist as
-// its definition.
+// PromoteFallback is Runner.PromoteFallback.
 func (m Manager) PromoteFallback(ctx context.Context, o service.PromoteOpts) (*service.Result, error) {
-	res, err := m.Runner.PromoteFallback(ctx, promoteOpts(o))
+	res, err := m.r.PromoteFallback(ctx, o)
 	return res, asked(err, false)
 }
 
 // ResumePromotion is Runner.ResumePromotion.
 func (m Manager) ResumePromotion(ctx context.Context, o service.PromoteOpts) (*service.Result, error) {
-	res, err := m.Runner.ResumePromotion(ctx, promoteOpts(o))
+	res, err := m.r.ResumePromotion(ctx, o)
 	return res, asked(err, false)
 }
 
-// RestorePrimary is Runner.RestorePrimary with the plists as definitions.
+// RestorePrimary is Runner.RestorePrimary.
 func (m Manager) RestorePrimary(ctx context.Context, o service.RestoreOpts) (*service.Result, error) {
-	res, err := m.Runner.RestorePrimary(ctx, RestoreOpts{
-		PrimaryLabel: o.Primary, PrimaryPlist: o.PrimaryDefinition, FallbackLabel: o.Fallback, FallbackPlist: o.FallbackDefinition,
-		FallbackLockPath: o.FallbackLockPath, RemediationLockPath: o.RemediationLockPath,
-		CheckPrimary: o.CheckPrimary, Verify: o.Verify, VerifyFallback: o.VerifyFallback,
-	})
+	res, err := m.r.RestorePrimary(ctx, o)
 	return res, asked(err, false)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/host/service"
@@ -121,21 +120,10 @@ func (r *Runner) bootstrapRecovering(ctx context.Context, res *Result, label, pl
 	return err
 }
 
-// PromoteOpts configures PromoteFallback.
-type PromoteOpts struct {
-	PrimaryLabel  string // booted out
-	FallbackLabel string // enabled, bootstrapped and started
-	FallbackPlist string // the fallback's plist (ships Disabled=true)
-
-	FallbackLockPath    string // its existence means "on fallback"
-	RemediationLockPath string // shared by every probe that touches launchd
-
-	Who string // the probe promoting, e.g. "council-guardian"
-	Why string // the failure that made the primary unservable
-
-	// Verify reports whether the fallback serves.
-	Verify func(context.Context) error
-}
+// PromoteOpts configures PromoteFallback: Primary and Fallback are
+// labels, FallbackDefinition the fallback's plist (it ships
+// Disabled=true).
+type PromoteOpts = service.PromoteOpts
 
 // validateSwitch checks what both switches between primary and fallback
 // need before anything runs: two valid labels and both lock paths.
@@ -171,27 +159,19 @@ func validateSwitch(primary, fallback, fallbackLock, remediationLock string) err
 // lock is taken or written and verify is skipped.
 func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, error) {
 	if err := checkPromoteOpts(o); err != nil {
-		return &Result{}, fmt.Errorf("promote fallback %s: %w", o.FallbackLabel, err)
+		return &Result{}, fmt.Errorf("promote fallback %s: %w", o.Fallback, err)
 	}
-	return r.promotion(o).Promote(ctx, o.shared())
+	return r.promotion(o).Promote(ctx, o)
 }
 
 // promotion is the shared promotion skeleton with launchd's steps.
 func (r *Runner) promotion(o PromoteOpts) service.Promotion {
 	return service.Promotion{
-		Timing: r.timing(), DryRun: service.DryRun{On: r.DryRun, Out: r.out()},
-		Primary: o.PrimaryLabel, Fallback: o.FallbackLabel,
+		Timing: r.timing(), DryRun: r.dry(),
+		Primary: o.Primary, Fallback: o.Fallback,
 		Switch: func(ctx context.Context, res *Result, after string, record func(string) error) error {
-			return r.switchToFallback(ctx, res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, after, record)
+			return r.switchToFallback(ctx, res, o.Primary, o.Fallback, o.FallbackDefinition, after, record)
 		},
-	}
-}
-
-// shared is o as pkg/host/service's promotion takes it.
-func (o PromoteOpts) shared() service.PromoteOpts {
-	return service.PromoteOpts{
-		Primary: o.PrimaryLabel, Fallback: o.FallbackLabel, FallbackDefinition: o.FallbackPlist,
-		FallbackLockPath: o.FallbackLockPath, RemediationLockPath: o.RemediationLockPath, Who: o.Who, Why: o.Why, Verify: o.Verify,
 	}
 }
 
@@ -210,21 +190,21 @@ func (o PromoteOpts) shared() service.PromoteOpts {
 // finished it; ErrLockLabels when the lock names other labels than o.
 func (r *Runner) ResumePromotion(ctx context.Context, o PromoteOpts) (*Result, error) {
 	if err := checkPromoteOpts(o); err != nil {
-		return &Result{}, fmt.Errorf("resume promotion of %s: %w", o.FallbackLabel, err)
+		return &Result{}, fmt.Errorf("resume promotion of %s: %w", o.Fallback, err)
 	}
-	return r.promotion(o).Resume(ctx, o.shared())
+	return r.promotion(o).Resume(ctx, o)
 }
 
 // checkPromoteOpts is what PromoteFallback and ResumePromotion need before
 // anything runs.
 func checkPromoteOpts(o PromoteOpts) error {
-	if err := validateSwitch(o.PrimaryLabel, o.FallbackLabel, o.FallbackLockPath, o.RemediationLockPath); err != nil {
+	if err := validateSwitch(o.Primary, o.Fallback, o.FallbackLockPath, o.RemediationLockPath); err != nil {
 		return err
 	}
 	if o.Verify == nil {
 		return errors.New("no verify function")
 	}
-	return checkPlist(o.FallbackPlist, o.FallbackLabel)
+	return checkPlist(o.FallbackDefinition, o.Fallback)
 }
 
 // switchToFallback hands serving from primary to fallback in launchd:
@@ -249,26 +229,10 @@ func (r *Runner) switchToFallback(ctx context.Context, res *Result, primary, fal
 	return service.RunSteps(ctx, res, steps, after, r.StepTimeout, record)
 }
 
-// RestoreOpts configures RestorePrimary.
-type RestoreOpts struct {
-	PrimaryLabel  string
-	PrimaryPlist  string
-	FallbackLabel string
-	// FallbackPlist is bootstrapped again if the restore is rolled back.
-	FallbackPlist string
-
-	FallbackLockPath    string
-	RemediationLockPath string
-
-	// CheckPrimary must pass before anything changes: the integrity
-	// checks of the primary binary (present, signed, metallib).
-	CheckPrimary func(context.Context) error
-	// Verify reports whether the primary serves.
-	Verify func(context.Context) error
-	// VerifyFallback reports whether the fallback serves again after a
-	// rollback.
-	VerifyFallback func(context.Context) error
-}
+// RestoreOpts configures RestorePrimary: Primary and Fallback are
+// labels, PrimaryDefinition the primary's plist and FallbackDefinition
+// the fallback's, bootstrapped again if the restore is rolled back.
+type RestoreOpts = service.RestoreOpts
 
 // RestorePrimary undoes PromoteFallback; an operator runs it by hand once
 // the primary is fixed. CheckPrimary must pass; then, under the
@@ -283,96 +247,43 @@ type RestoreOpts struct {
 // must not leave nothing serving. The error then wraps ErrRolledBack, or
 // ErrRollbackFailed if the rollback failed too, and the cause.
 func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, error) {
-	res := &Result{}
-	fail := func(err error) (*Result, error) {
-		return res, fmt.Errorf("restore primary %s: %w", o.PrimaryLabel, err)
-	}
-	if err := validateSwitch(o.PrimaryLabel, o.FallbackLabel, o.FallbackLockPath, o.RemediationLockPath); err != nil {
-		return fail(err)
-	}
-	if o.CheckPrimary == nil || o.Verify == nil || o.VerifyFallback == nil {
-		return fail(errors.New("primary check, verify and fallback verify functions are required"))
-	}
-	if err := checkPlist(o.PrimaryPlist, o.PrimaryLabel); err != nil {
-		return fail(err)
-	}
-	// Checked now so that a rollback cannot fail on a bad fallback plist.
-	if err := checkPlist(o.FallbackPlist, o.FallbackLabel); err != nil {
-		return fail(fmt.Errorf("fallback (needed to roll back): %w", err))
-	}
-	if err := o.CheckPrimary(ctx); err != nil {
-		return fail(fmt.Errorf("%w: %w", ErrPrimaryCheckFailed, err))
-	}
-	res.Note("primary check passed")
-	release, err := r.lockRemediation(ctx, res, o.RemediationLockPath)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
-	err = r.switchToPrimary(ctx, res, o)
-	if r.DryRun && err == nil {
-		res.Note("dry-run: verify skipped")
-		r.dryRunNote(res, "if %s does not serve: roll back to %s (bootout and disable %s; enable, bootstrap, kickstart -k %s; verify), keep the fallback lock",
-			o.PrimaryLabel, o.FallbackLabel, o.PrimaryLabel, o.FallbackLabel)
-		r.dryRunNote(res, "remove fallback lock %s", o.FallbackLockPath)
-		return res, nil
-	}
-	if err == nil {
-		err = r.verify(ctx, res, o.Verify)
-		if err != nil {
-			err = fmt.Errorf("%w: %w", ErrUnverified, err)
-		}
-	}
-	if err != nil {
-		if rbErr := r.rollback(ctx, res, o, err); rbErr != nil {
-			return fail(fmt.Errorf("%w: %w; rollback: %w", ErrRollbackFailed, err, rbErr))
-		}
-		return fail(fmt.Errorf("%w: %w", ErrRolledBack, err))
-	}
-	if err := os.Remove(o.FallbackLockPath); err != nil && !os.IsNotExist(err) {
-		return fail(fmt.Errorf("remove fallback lock: %w", err))
-	}
-	res.Note("removed fallback lock %s", o.FallbackLockPath)
-	return res, nil
+	return service.Restore{
+		Timing: r.timing(), DryRun: r.dry(), Primary: o.Primary, Fallback: o.Fallback,
+		Check: func() error {
+			if err := validateSwitch(o.Primary, o.Fallback, o.FallbackLockPath, o.RemediationLockPath); err != nil {
+				return err
+			}
+			if err := checkPlist(o.PrimaryDefinition, o.Primary); err != nil {
+				return err
+			}
+			// Checked now so that a rollback cannot fail on a bad fallback plist.
+			if err := checkPlist(o.FallbackDefinition, o.Fallback); err != nil {
+				return fmt.Errorf("fallback (needed to roll back): %w", err)
+			}
+			return nil
+		},
+		Switch: func(ctx context.Context, res *Result) error { return r.switchToPrimary(ctx, res, o) },
+		Back: func(ctx context.Context, res *Result) error {
+			return r.switchToFallback(ctx, res, o.Primary, o.Fallback, o.FallbackDefinition, "", nil)
+		},
+		BackWords: fmt.Sprintf("bootout and disable %s; enable, bootstrap, kickstart -k %s", o.Primary, o.Fallback),
+	}.Run(ctx, o)
 }
 
 // switchToPrimary is the forward half of RestorePrimary: bootout and
 // disable the fallback, enable the primary (a disabled label's bootstrap
 // fails with EIO), reload it.
 func (r *Runner) switchToPrimary(ctx context.Context, res *Result, o RestoreOpts) error {
-	if err := r.bootoutLoaded(ctx, res, o.FallbackLabel); err != nil {
+	if err := r.bootoutLoaded(ctx, res, o.Fallback); err != nil {
 		return err
 	}
-	if err := r.disable(ctx, &res.Steps, o.FallbackLabel); err != nil {
+	if err := r.disable(ctx, &res.Steps, o.Fallback); err != nil {
 		return err
 	}
-	if err := r.enable(ctx, &res.Steps, o.PrimaryLabel); err != nil {
+	if err := r.enable(ctx, &res.Steps, o.Primary); err != nil {
 		return err
 	}
-	return r.reload(ctx, res, o.PrimaryLabel, o.PrimaryPlist)
-}
-
-// rollback puts the fallback back after a failed switch to the primary
-// (cause). Its launchctl steps run even if ctx was canceled (an operator's
-// Ctrl-C must not leave nothing serving); verifying the fallback honours
-// ctx.
-func (r *Runner) rollback(ctx context.Context, res *Result, o RestoreOpts, cause error) error {
-	res.Note("rollback: %s did not take over (%v); switching back to %s", o.PrimaryLabel, cause, o.FallbackLabel)
-	if err := r.switchToFallback(context.WithoutCancel(ctx), res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, "", nil); err != nil {
-		return err
-	}
-	// Verified and VerifyAttempts describe the primary; the fallback's
-	// verify is told in the steps.
-	fres := &Result{}
-	err := r.verify(ctx, fres, o.VerifyFallback)
-	for _, step := range fres.Steps {
-		res.Note("rollback: fallback %s", step)
-	}
-	if err != nil {
-		return fmt.Errorf("fallback %s: %w: %w", o.FallbackLabel, ErrUnverified, err)
-	}
-	res.RolledBack = true
-	return nil
+	return r.reload(ctx, res, o.Primary, o.PrimaryDefinition)
 }
 
 // timing is the Runner's Timing: its verify budget, lock wait and clock.
@@ -389,14 +300,7 @@ func (r *Runner) verify(ctx context.Context, res *Result, fn func(context.Contex
 	return r.timing().Verify(ctx, res, fn)
 }
 
-func (r *Runner) dryRunNote(res *Result, format string, args ...any) {
-	service.DryRun{On: r.DryRun, Out: r.out()}.Note(res, format, args...)
-}
-
-// lockRemediation takes the shared remediation lock and returns its
-// release; a dry run only notes that it would, and releases nothing.
-func (r *Runner) lockRemediation(ctx context.Context, res *Result, path string) (release func(), err error) {
-	return r.timing().LockRemediation(ctx, service.DryRun{On: r.DryRun, Out: r.out()}, res, path)
-}
+// dry is the Runner's dry run.
+func (r *Runner) dry() service.DryRun { return service.DryRun{On: r.DryRun, Out: r.out()} }
 
 func (r *Runner) sleep(ctx context.Context, d time.Duration) error { return r.timing().Pause(ctx, d) }

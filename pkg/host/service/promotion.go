@@ -34,13 +34,17 @@ type Promotion struct {
 // Promote is PromoteFallback's skeleton for o (validated by the caller).
 func (p Promotion) Promote(ctx context.Context, o PromoteOpts) (*Result, error) {
 	res := &Result{}
-	fail := func(err error) (*Result, error) {
+	if err := p.promote(ctx, res, o); err != nil {
 		return res, fmt.Errorf("promote fallback %s: %w", p.Fallback, err)
 	}
+	return res, nil
+}
+
+func (p Promotion) promote(ctx context.Context, res *Result, o PromoteOpts) error {
 	if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
-		return fail(err)
+		return err
 	} else if onFallback {
-		return fail(ErrAlreadyOnFallback)
+		return ErrAlreadyOnFallback
 	}
 	fl := &FallbackLock{
 		Who: o.Who, When: p.Timing.Clock().UTC().Truncate(time.Second), Why: o.Why, PID: os.Getpid(),
@@ -51,30 +55,30 @@ func (p Promotion) Promote(ctx context.Context, o PromoteOpts) (*Result, error) 
 	if p.DryRun.On {
 		data, err := json.Marshal(fl)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		p.DryRun.Note(res, "take remediation lock %s", o.RemediationLockPath)
 		p.DryRun.Note(res, "write fallback lock %s %s", o.FallbackLockPath, data)
 	} else {
 		lk, err := p.Timing.Acquire(ctx, o.RemediationLockPath)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		defer lk.Release()
 		res.Note("took remediation lock %s", o.RemediationLockPath)
 		// Another probe may have promoted while we waited for the lock.
 		if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
-			return fail(err)
+			return err
 		} else if onFallback {
-			return fail(ErrAlreadyOnFallback)
+			return ErrAlreadyOnFallback
 		}
 		if err := WriteFallbackLock(o.FallbackLockPath, fl); err != nil {
-			return fail(err)
+			return err
 		}
 		res.Note("wrote fallback lock %s", o.FallbackLockPath)
 		record = StepRecorder(res, o.FallbackLockPath, fl)
 	}
-	return p.finish(ctx, res, o, StepLocked, record, fail)
+	return p.finish(ctx, res, o, StepLocked, record)
 }
 
 // Resume is ResumePromotion's skeleton for o (validated by the caller).
@@ -83,9 +87,13 @@ func (p Promotion) Promote(ctx context.Context, o PromoteOpts) (*Result, error) 
 // ErrLockLabels when the lock names other jobs than the Promotion's.
 func (p Promotion) Resume(ctx context.Context, o PromoteOpts) (*Result, error) {
 	res := &Result{}
-	fail := func(err error) (*Result, error) {
+	if err := p.resume(ctx, res, o); err != nil {
 		return res, fmt.Errorf("resume promotion of %s: %w", p.Fallback, err)
 	}
+	return res, nil
+}
+
+func (p Promotion) resume(ctx context.Context, res *Result, o PromoteOpts) error {
 	read := func() (*FallbackLock, error) {
 		fl, err := ReadFallbackLock(o.FallbackLockPath)
 		switch {
@@ -101,17 +109,17 @@ func (p Promotion) Resume(ctx context.Context, o PromoteOpts) (*Result, error) {
 		return fl, nil
 	}
 	if _, err := read(); err != nil {
-		return fail(err)
+		return err
 	}
 	release, err := p.Timing.LockRemediation(ctx, p.DryRun, res, o.RemediationLockPath)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer release()
 	// Read again under the lock: another probe may have finished it.
 	fl, err := read()
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	res.Lock, res.ResumedAfter = fl, fl.Step
 	res.Note("resuming the promotion %s started at %s after step %q", fl.Who, fl.When.UTC().Format(time.RFC3339), fl.Step)
@@ -120,35 +128,34 @@ func (p Promotion) Resume(ctx context.Context, o PromoteOpts) (*Result, error) {
 		fl.ResumedBy = o.Who
 		record = StepRecorder(res, o.FallbackLockPath, fl)
 	}
-	return p.finish(ctx, res, o, fl.Step, record, fail)
+	return p.finish(ctx, res, o, fl.Step, record)
 }
 
 // finish runs the steps after the one named after, then verifies, and
 // records the promotion done unless a signal cut the verify short (the
 // next tick then verifies and alerts). A verify that fails on its own also
 // ends the promotion: the probes watch the fallback from there.
-func (p Promotion) finish(ctx context.Context, res *Result, o PromoteOpts, after string, record func(string) error,
-	fail func(error) (*Result, error)) (*Result, error) {
+func (p Promotion) finish(ctx context.Context, res *Result, o PromoteOpts, after string, record func(string) error) error {
 	if err := p.Switch(ctx, res, after, record); err != nil {
-		return fail(err)
+		return err
 	}
 	if p.DryRun.On {
 		res.Note("dry-run: verify skipped")
-		return res, nil
+		return nil
 	}
 	verr := p.Timing.Verify(ctx, res, o.Verify)
 	if verr != nil && ctx.Err() != nil {
-		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
+		return fmt.Errorf("%w: %w", ErrUnverified, verr)
 	}
 	if record != nil {
 		if err := record(StepDone); err != nil {
-			return fail(err)
+			return err
 		}
 	}
 	if verr != nil {
-		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
+		return fmt.Errorf("%w: %w", ErrUnverified, verr)
 	}
-	return res, nil
+	return nil
 }
 
 // Step is one step of a switch between primary and fallback, named as

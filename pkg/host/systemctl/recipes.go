@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/sanctum/council-probes/pkg/host/service"
 )
@@ -70,24 +69,30 @@ func (r *Runner) Restart(ctx context.Context, name string, verify func(context.C
 	if err := ValidateUnit(name); err != nil {
 		return res, fmt.Errorf("restart: %w", err)
 	}
-	if verify == nil {
-		return res, fmt.Errorf("restart %s: no verify function", name)
+	if err := r.restartVerified(ctx, res, name, verify); err != nil {
+		return res, fmt.Errorf("restart %s: %w", UnitName(name), err)
 	}
-	unit := UnitName(name)
+	return res, nil
+}
+
+func (r *Runner) restartVerified(ctx context.Context, res *service.Result, name string, verify func(context.Context) error) error {
+	if verify == nil {
+		return errors.New("no verify function")
+	}
 	if err := r.clearFailed(ctx, res, name); err != nil {
-		return res, fmt.Errorf("restart %s: %w", unit, err)
+		return err
 	}
 	if err := r.restart(ctx, &res.Steps, name); err != nil {
-		return res, fmt.Errorf("restart %s: %w", unit, err)
+		return err
 	}
 	if r.DryRun {
 		res.Note("dry-run: verify skipped")
-		return res, nil
+		return nil
 	}
 	if err := r.timing().Verify(ctx, res, verify); err != nil {
-		return res, fmt.Errorf("restart %s: %w: %w", unit, service.ErrRestartUnverified, err)
+		return fmt.Errorf("%w: %w", service.ErrRestartUnverified, err)
 	}
-	return res, nil
+	return nil
 }
 
 // RestartCommand is the command line of Restart.
@@ -99,11 +104,11 @@ func (r *Runner) RestartCommand(name string) string {
 // failed): the unit runs now if it did not. It does not wait for the unit
 // to serve.
 func (r *Runner) Start(ctx context.Context, name string) error {
-	res := &service.Result{}
-	if err := r.clearFailed(ctx, res, name); err != nil {
-		return fmt.Errorf("start %s: %w", UnitName(name), err)
+	err := r.clearFailed(ctx, &service.Result{}, name)
+	if err == nil {
+		err = r.start(ctx, nil, name)
 	}
-	if err := r.start(ctx, nil, name); err != nil {
+	if err != nil {
 		return fmt.Errorf("start %s: %w", UnitName(name), err)
 	}
 	return nil
@@ -221,86 +226,28 @@ func (r *Runner) switchToFallback(ctx context.Context, res *service.Result, prim
 //
 // A first step that fails (the fallback could not be stopped: not
 // permitted, say) changed nothing and is returned as it is. If any step
-// after the fallback was stopped fails, the primary not serving included, the switch is rolled back under the same lock
-// (`disable --now` the primary, `enable --now` the fallback,
-// VerifyFallback) and the fallback lock is kept: a failed restore must not
-// leave nothing serving. The error then wraps ErrRolledBack, or
-// ErrRollbackFailed if the rollback failed too, and the cause.
+// after the fallback was stopped fails, the primary not serving included,
+// the switch is rolled back under the same lock (`disable --now` the
+// primary, `enable --now` the fallback, VerifyFallback) and the fallback
+// lock is kept: a failed restore must not leave nothing serving. The error
+// then wraps ErrRolledBack, or ErrRollbackFailed if the rollback failed
+// too, and the cause (service.Restore).
 func (r *Runner) RestorePrimary(ctx context.Context, o service.RestoreOpts) (*service.Result, error) {
-	res := &service.Result{}
-	fail := func(err error) (*service.Result, error) {
-		return res, fmt.Errorf("restore primary %s: %w", UnitName(o.Primary), err)
-	}
-	if err := checkSwitch(o.Primary, o.Fallback, o.FallbackLockPath, o.RemediationLockPath); err != nil {
-		return fail(err)
-	}
-	if o.CheckPrimary == nil || o.Verify == nil || o.VerifyFallback == nil {
-		return fail(errors.New("primary check, verify and fallback verify functions are required"))
-	}
-	if err := o.CheckPrimary(ctx); err != nil {
-		return fail(fmt.Errorf("%w: %w", service.ErrPrimaryCheckFailed, err))
-	}
-	res.Note("primary check passed")
-	release, err := r.timing().LockRemediation(ctx, r.dry(), res, o.RemediationLockPath)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
-	if err := r.disableNow(ctx, &res.Steps, o.Fallback); err != nil {
-		return fail(err)
-	}
-	err = r.switchToPrimary(ctx, res, o)
-	if r.DryRun && err == nil {
-		res.Note("dry-run: verify skipped")
-		r.dry().Note(res, "if %s does not serve: roll back to %s (disable --now %s; enable --now %s; verify), keep the fallback lock",
-			UnitName(o.Primary), UnitName(o.Fallback), UnitName(o.Primary), UnitName(o.Fallback))
-		r.dry().Note(res, "remove fallback lock %s", o.FallbackLockPath)
-		return res, nil
-	}
-	if err == nil {
-		if err = r.timing().Verify(ctx, res, o.Verify); err != nil {
-			err = fmt.Errorf("%w: %w", service.ErrUnverified, err)
-		}
-	}
-	if err != nil {
-		if rbErr := r.rollback(ctx, res, o, err); rbErr != nil {
-			return fail(fmt.Errorf("%w: %w; rollback: %w", service.ErrRollbackFailed, err, rbErr))
-		}
-		return fail(fmt.Errorf("%w: %w", service.ErrRolledBack, err))
-	}
-	if err := os.Remove(o.FallbackLockPath); err != nil && !os.IsNotExist(err) {
-		return fail(fmt.Errorf("remove fallback lock: %w", err))
-	}
-	res.Note("removed fallback lock %s", o.FallbackLockPath)
-	return res, nil
-}
-
-// switchToPrimary is the forward half of RestorePrimary, after the
-// fallback was stopped.
-func (r *Runner) switchToPrimary(ctx context.Context, res *service.Result, o service.RestoreOpts) error {
-	if err := r.clearFailed(ctx, res, o.Primary); err != nil {
-		return err
-	}
-	return r.enableNow(ctx, &res.Steps, o.Primary)
-}
-
-// rollback puts the fallback back after a failed switch to the primary
-// (cause). Its systemctl steps run even if ctx was canceled (an
-// operator's Ctrl-C must not leave nothing serving); verifying the
-// fallback honours ctx.
-func (r *Runner) rollback(ctx context.Context, res *service.Result, o service.RestoreOpts, cause error) error {
-	res.Note("rollback: %s did not take over (%v); switching back to %s", UnitName(o.Primary), cause, UnitName(o.Fallback))
-	if err := r.switchToFallback(context.WithoutCancel(ctx), res, o.Primary, o.Fallback, "", nil); err != nil {
-		return err
-	}
-	fres := &service.Result{}
-	err := r.timing().Verify(ctx, fres, o.VerifyFallback)
-	for _, step := range fres.Steps {
-		res.Note("rollback: fallback %s", step)
-	}
-	if err != nil {
-		return fmt.Errorf("fallback %s: %w: %w", UnitName(o.Fallback), service.ErrUnverified, err)
-	}
-	res.RolledBack = true
-	return nil
+	return service.Restore{
+		Timing: r.timing(), DryRun: r.dry(), Primary: UnitName(o.Primary), Fallback: UnitName(o.Fallback),
+		Check: func() error { return checkSwitch(o.Primary, o.Fallback, o.FallbackLockPath, o.RemediationLockPath) },
+		Stop: func(ctx context.Context, res *service.Result) error {
+			return r.disableNow(ctx, &res.Steps, o.Fallback)
+		},
+		Switch: func(ctx context.Context, res *service.Result) error {
+			if err := r.clearFailed(ctx, res, o.Primary); err != nil {
+				return err
+			}
+			return r.enableNow(ctx, &res.Steps, o.Primary)
+		},
+		Back: func(ctx context.Context, res *service.Result) error {
+			return r.switchToFallback(ctx, res, o.Primary, o.Fallback, "", nil)
+		},
+		BackWords: fmt.Sprintf("disable --now %s; enable --now %s", UnitName(o.Primary), UnitName(o.Fallback)),
+	}.Run(ctx, o)
 }
