@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/server/openai"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -181,7 +182,7 @@ func (c *canary) judge(res *result) {
 		res.fail(CheckBadResponse, "empty answer (finish_reason=%s)", orNone(res.FinishReason))
 	case !c.Expect.MatchString(res.Answer):
 		res.fail(CheckWrongAnswer, "answered %q to %q; expected a match for %s (finish_reason=%s)",
-			openai.Truncate(res.Answer, 80), c.Prompt, describeExpect(c.Expect), orNone(res.FinishReason))
+			text.Cut(res.Answer, 80), c.Prompt, describeExpect(c.Expect), orNone(res.FinishReason))
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // maxPSOutput bounds what is read of ps's output: one short line is
@@ -24,7 +26,7 @@ func ParsePSCPUTime(out []byte) (time.Duration, error) {
 		return 0, fmt.Errorf("parse ps cputime: empty output: %w", ErrFormat)
 	}
 	bad := func() (time.Duration, error) {
-		return 0, fmt.Errorf("parse ps cputime %q: %w", clip(s, 40), ErrFormat)
+		return 0, fmt.Errorf("parse ps cputime %q: %w", text.Cut(s, 40), ErrFormat)
 	}
 	var days int64
 	if d, rest, ok := strings.Cut(s, "-"); ok {
@@ -99,7 +101,7 @@ func PSCPUTime(ctx context.Context, ps string, pid int) (time.Duration, error) {
 	case errors.As(err, &ee) && len(bytes.TrimSpace(out.b)) == 0:
 		return 0, fmt.Errorf("%s -o cputime= -p %d: exit %d: %w", ps, pid, ee.ExitCode(), ErrNoProcess)
 	default:
-		return 0, fmt.Errorf("%s -o cputime= -p %d: %w (%s)", ps, pid, err, clip(strings.TrimSpace(string(errOut.b)), 200))
+		return 0, fmt.Errorf("%s -o cputime= -p %d: %w (%s)", ps, pid, err, text.Cut(text.Clean(string(errOut.b)), 200))
 	}
 	d, err := ParsePSCPUTime(out.b)
 	if err != nil {
@@ -120,15 +122,4 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		l.b = append(l.b, p[:min(room, len(p))]...)
 	}
 	return len(p), nil
-}
-
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -9,6 +9,8 @@ import (
 	"mime"
 	"strings"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // chunk is the part of a chat.completion.chunk this package reads.
@@ -56,8 +58,8 @@ func (c *Client) ChatStream(ctx context.Context, req ChatRequest) (ChatResult, e
 		if err := decodeJSON(x, data, new(json.RawMessage)); err != nil {
 			return res, err
 		}
-		e := x.fail(BadResponse, ErrNotStream, "asked for a stream, got %s: %s", orNone(ctype), Excerpt(data))
-		e.Body = Excerpt(data)
+		e := x.fail(BadResponse, ErrNotStream, "asked for a stream, got %s: %s", orNone(ctype), excerpt(data))
+		e.Body = excerpt(data)
 		return res, e
 	}
 	err = c.readStream(x, &res)
@@ -81,9 +83,10 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		maxGaps = DefaultMaxGaps
 	}
 	var (
-		content, reasoning strings.Builder
-		reasoningBytes     int
-		tokens             int
+		content, reasoning       strings.Builder
+		reasoningBytes           int
+		tokens                   int
+		rawModel, rawFingerprint string
 	)
 	finish := func() {
 		res.setContent(content.String(), reasoning.String(), reasoningBytes)
@@ -117,20 +120,22 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		res.Chunks++
 		var ch chunk
 		if err := json.Unmarshal(ev.Data, &ch); err != nil {
-			e := x.fail(BadResponse, ErrNotJSON, "stream chunk %d is not JSON (%s): %s", res.Chunks, jsonError(err), Excerpt(ev.Data))
-			e.Body = Excerpt(ev.Data)
+			e := x.fail(BadResponse, ErrNotJSON, "stream chunk %d is not JSON (%s): %s", res.Chunks, jsonError(err), excerpt(ev.Data))
+			e.Body = excerpt(ev.Data)
 			return e
 		}
 		if hasValue(ch.Error) {
-			e := x.fail(BadResponse, ErrServerError, "stream chunk %d carries an error: %s", res.Chunks, Excerpt(ch.Error))
-			e.Body = Excerpt(ch.Error)
+			e := x.fail(BadResponse, ErrServerError, "stream chunk %d carries an error: %s", res.Chunks, excerpt(ch.Error))
+			e.Body = excerpt(ch.Error)
 			return e
 		}
-		if ch.Model != "" {
-			res.Model = ch.Model
+		// The server's words about itself: sanitised and bounded as they
+		// enter (text.Ident), once per new value.
+		if ch.Model != "" && ch.Model != rawModel {
+			rawModel, res.Model = ch.Model, text.Ident(ch.Model)
 		}
-		if ch.SystemFingerprint != "" {
-			res.SystemFingerprint = ch.SystemFingerprint
+		if ch.SystemFingerprint != "" && ch.SystemFingerprint != rawFingerprint {
+			rawFingerprint, res.SystemFingerprint = ch.SystemFingerprint, text.Ident(ch.SystemFingerprint)
 		}
 		ch.Usage.apply(res)
 		now := c.now()
