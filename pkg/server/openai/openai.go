@@ -250,23 +250,34 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	var mu sync.Mutex
-	connected := false
+	// The trace callbacks run on the transport's goroutines, and may run
+	// after Do has returned (a cancelled request's read loop still sees
+	// its first byte): they write only these stages, under mu, and the
+	// caller copies them into tm once, under mu. tm itself is written by
+	// the caller's goroutine alone.
+	var (
+		mu                   sync.Mutex
+		connected, firstByte time.Time
+	)
+	stages := func() (time.Time, time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		return connected, firstByte
+	}
 	trace := &httptrace.ClientTrace{
 		GotConn: func(httptrace.GotConnInfo) {
 			now := c.now()
 			mu.Lock()
-			connected = true
-			if tm.Connected.IsZero() {
-				tm.Connected = now
+			if connected.IsZero() {
+				connected = now
 			}
 			mu.Unlock()
 		},
 		GotFirstResponseByte: func() {
 			now := c.now()
 			mu.Lock()
-			if tm.FirstByte.IsZero() {
-				tm.FirstByte = now
+			if firstByte.IsZero() {
+				firstByte = now
 			}
 			mu.Unlock()
 		},
@@ -290,9 +301,9 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 		resp.Body.Close()
 		err = errTTFB
 	}
-	mu.Lock()
-	conn := connected
-	mu.Unlock()
+	connAt, firstAt := stages()
+	tm.Connected = connAt
+	conn := !connAt.IsZero()
 	if err != nil {
 		cause := context.Cause(rctx)
 		cancel(nil)
@@ -316,11 +327,10 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 		}
 		return nil, e
 	}
-	mu.Lock()
+	tm.FirstByte = firstAt
 	if tm.FirstByte.IsZero() {
 		tm.FirstByte = c.now()
 	}
-	mu.Unlock()
 	return &exchange{resp: resp, ctx: rctx, cancel: cancel, op: op, parent: ctx, tm: tm}, nil
 }
 
