@@ -172,6 +172,7 @@ type Sim struct {
 	slowDelay    time.Duration
 	divergeAfter int
 	pace         Pace
+	otherClients int
 	up           bool
 	serving      []*listener // plain and/or mTLS
 	control      *listener
