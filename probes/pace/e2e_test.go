@@ -281,31 +281,13 @@ func TestBusyNeitherJudgedNorLearned(t *testing.T) {
 	f.setPace(t, councilsim.Pace{TTFT: 4 * usualTTFT, TokenDelay: usualDelay})
 
 	// Another client's request completes while the probe waits for its
-	// first token: as soon as the probe's chat request reaches the
-	// simulator, append that client's line to the primary's log.
-	served := f.sim.Requests()
-	done := make(chan error, 1)
-	go func() {
-		deadline := time.Now().Add(runTimeout)
-		for f.sim.Requests() == served {
-			if time.Now().After(deadline) {
-				done <- fmt.Errorf("the probe's request never arrived")
-				return
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		lf, err := os.OpenFile(f.log, os.O_WRONLY|os.O_APPEND, 0)
-		if err == nil {
-			_, err = fmt.Fprintf(lf, "%s INFO request completed method=POST path=/v1/chat/completions status=200 duration_ms=5\n",
-				time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
-			lf.Close()
-		}
-		done <- err
-	}()
+	// first token: the simulator writes that client's line to the
+	// primary's log itself when the probe's chat request arrives, before
+	// the first token, so no goroutine of the test can be starved past the
+	// end of the sample.
+	f.sim.SetOtherClients(1)
 	tk := f.run(t)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	f.sim.SetOtherClients(0)
 	ev := tk.mustResult(t, resultBusy, 0)
 	if ev["busy_requests"] != float64(1) {
 		t.Errorf("busy_requests %v, want 1 (the other client; the probe's own request is not counted)", ev["busy_requests"])
