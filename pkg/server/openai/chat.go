@@ -69,6 +69,10 @@ type ChatResult struct {
 	// set.
 	PromptTokens, CompletionTokens int
 	TokensCounted                  bool
+	// TokenEvents counts the stream events that carried a content or
+	// reasoning token, whatever the usage says (0 for a JSON answer): a
+	// usage far from it is not to be believed.
+	TokenEvents int
 	// LogprobTokens are the server's tokens from logprobs (nil without).
 	LogprobTokens []string
 	// Chunks counts stream data events before [DONE]; Comments counts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,45 @@ func TestServerIdentifiersAreSanitised(t *testing.T) {
 	clean(t, "stream system_fingerprint", res.SystemFingerprint)
 	if res.Content != "1 2" {
 		t.Errorf("the answer is the server's as sent: %q", res.Content)
+	}
+}
+
+// TestTokenEventsAndReads: the client counts the token events whatever the
+// usage claims, and the reads that delivered them, so a usage that lies
+// and an answer sent in one write can both be told.
+func TestTokenEventsAndReads(t *testing.T) {
+	events := []string{
+		"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+		"data: {\"choices\":[{\"delta\":{\"content\":\"1\"}}]}\n\n",
+		"data: {\"choices\":[{\"delta\":{\"content\":\" 2\"}}]}\n\n",
+		"data: {\"choices\":[{\"delta\":{\"content\":\" 3\"}}]}\n\n",
+		"data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}]}\n\n",
+		"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2000000000}}\n\n",
+		"data: [DONE]\n\n",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name    string
+		h       func(w http.ResponseWriter, r *http.Request)
+		oneRead bool
+	}{
+		// 100 ms apart: a client would have to be descheduled for that
+		// long to read two of them at once.
+		{"streamed", sse(100*time.Millisecond, events...), false},
+		{"sent in one write", sse(0, strings.Join(events, "")), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := client(t, serve(t, tc.h)).ChatStream(ctx, UserPrompt("m", "count", 3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.TokenEvents != 3 || res.CompletionTokens != 2_000_000_000 || res.TokensCounted {
+				t.Errorf("token events %d, completion tokens %d (counted %v): want 3 events and the usage's claim", res.TokenEvents, res.CompletionTokens, res.TokensCounted)
+			}
+			if n := res.Timings.TokenReads; (n == 1) != tc.oneRead || n < 1 {
+				t.Errorf("token reads %d, want one read: %v", n, tc.oneRead)
+			}
+		})
 	}
 }

@@ -97,7 +97,9 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		}
 	}
 	defer finish()
-	rd := newSSEReader(x.resp.Body, c.MaxEvent)
+	body := &readCounter{r: x.resp.Body}
+	rd := newSSEReader(body, c.MaxEvent)
+	tokenRead := 0 // the read that delivered the last token event
 	for {
 		ev, err := rd.Next()
 		if err != nil {
@@ -161,7 +163,12 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		}
 		if produced {
 			tokens++
+			res.TokenEvents++
 			res.Timings.token(now, maxGaps)
+			if body.reads != tokenRead {
+				tokenRead = body.reads
+				res.Timings.TokenReads++
+			}
 		}
 		if toks := choice.Logprobs.tokens(); len(toks) > 0 && len(res.LogprobTokens) < maxText {
 			res.LogprobTokens = append(res.LogprobTokens, toks...)
@@ -174,6 +181,22 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		return x.fail(BadResponse, ErrNoFinishReason, "stream ended with [DONE] but no finish_reason after %d chunk(s)", res.Chunks)
 	}
 	return nil
+}
+
+// readCounter counts the reads of a stream's body that returned data, so
+// the client can tell token events that arrived apart from events that
+// arrived together (a buffered answer, sent in one write).
+type readCounter struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.reads++
+	}
+	return n, err
 }
 
 // appendCapped appends s to b up to max bytes in all.
