@@ -226,6 +226,7 @@ func (p *Probe) tick(c *cli.Context) int {
 		stateErr = nil
 	}
 	t.State.IntervalSeconds = int(p.Interval / time.Second)
+	t.pastChannelTimes()
 	t.engine = alert.NewEngine(p.Name, t.State.Channels, p.Default)
 	// The contract's own channels alert on the first occurrence: a broken
 	// transport or an expired certificate will not fix itself by the next

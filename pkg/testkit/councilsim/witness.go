@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Faults of a server that lies about itself or about its work, kept in
@@ -140,10 +141,14 @@ func (s *Sim) logOtherClients(n int) {
 	if n == 0 || s.cfg.AccessLog == nil {
 		return
 	}
+	// Dated at the next millisecond, never before this request arrived:
+	// the log's times are cut to the millisecond, and a line dated just
+	// before the client sent its request would not be "during" it.
+	at := s.now().UTC().Truncate(time.Millisecond).Add(time.Millisecond)
 	var b strings.Builder
 	for range n {
 		fmt.Fprintf(&b, "%s INFO request completed method=POST path=%s status=200 duration_ms=5\n",
-			s.now().UTC().Format(accessLogTimeLayout), "/v1/chat/completions")
+			at.Format(accessLogTimeLayout), "/v1/chat/completions")
 	}
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
