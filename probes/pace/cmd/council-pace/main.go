@@ -1,7 +1,8 @@
 // The council-pace command asks: is the council as fast as it usually is?
 // Once per tick it streams one nonce-prefixed prompt (about 512 tokens)
 // asking for 128 tokens of counting, measures the time to first token and
-// the decode speed, and compares them with the model's rolling baseline.
+// the decode speed, and compares them with the model's rolling baseline
+// and its long-term anchor.
 // It is run by launchd every 15 minutes; one run is one tick.
 //
 // Usage:
@@ -19,13 +20,17 @@
 //	--decode-factor     COUNCIL_PACE_DECODE_FACTOR     degraded below this x the usual decode speed (default 0.5)
 //	--baseline-ttft     COUNCIL_PACE_BASELINE_TTFT     pin the TTFT baseline (e.g. 400ms)
 //	--baseline-decode   COUNCIL_PACE_BASELINE_DECODE   pin the decode baseline (tokens/s)
+//	--baseline-reset    COUNCIL_PACE_BASELINE_RESET    start the baseline and its anchor afresh (once, by hand)
+//	--max-unjudged      COUNCIL_PACE_MAX_UNJUDGED      warn on not_judged after this many in a row (default 8)
+//	--no-check-answer   COUNCIL_PACE_NO_CHECK_ANSWER   do not check that the answer is a count
 //	--severity          COUNCIL_PACE_SEVERITY          warn|error|critical (default warn)
 //	--deadline          COUNCIL_PACE_DEADLINE          hard limit on the sample (default 3m)
 //	--stall-timeout     COUNCIL_PACE_STALL_TIMEOUT     longest gap between stream events (default 30s)
 //	--primary-log       COUNCIL_PRIMARY_LOG            the primary's access log, for the busy scan
 //
-// Exit status follows the Nagios convention: 0 healthy, learning or busy;
-// 1 degraded (at the default warn severity); 3 skipped (the server was
+// Exit status follows the Nagios convention: 0 healthy, learning, busy or
+// implausible; 1 degraded, or a warning on identity_unstable, not_judged or
+// degenerate (at the default warn severity); 3 skipped (the server was
 // down, hung or answered an error: the guardian's and canary's business)
 // or the state could not be determined (bad configuration, previous tick
 // still running).
