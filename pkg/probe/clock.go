@@ -11,9 +11,14 @@ import (
 // "loading since" in the future reads as loading for -4217h and never
 // passes --max-loading, a "busy since" in the future is busy for 0 ms
 // forever, a cooldown's last alert in the future holds every alert back
-// until then. Every persisted time is read through PastTime (or
-// PastTimes): a time after now is taken as now and logged once as
-// clock_skew, with its key.
+// until then. Every persisted time is read through one of these, and a
+// time after now is logged once as clock_skew, with its key:
+//
+//	PastTime    a "since when" is taken as now: the episode starts afresh
+//	PastTimes   the same over a list
+//	DropFuture  a history's entries after now are dropped: an event that
+//	            has not happened yet cannot count (a crash in 2031 is no
+//	            crash in the last 30 minutes)
 
 // PastTime returns ts, or now when ts is after now; the latter is logged
 // (clock_skew, warn) with key, the time and how far ahead it was.
@@ -45,6 +50,29 @@ func (t *Tick) PastTimes(key string, ts []time.Time) []time.Time {
 		t.logSkew(key, n, latest, now)
 	}
 	return ts
+}
+
+// DropFuture returns the times of ts that are not after now; the others
+// are logged once (clock_skew).
+func (t *Tick) DropFuture(key string, ts []time.Time) []time.Time {
+	now := t.Now()
+	var kept []time.Time
+	n := 0
+	var latest time.Time
+	for _, x := range ts {
+		if !x.After(now) {
+			kept = append(kept, x)
+			continue
+		}
+		n++
+		if x.After(latest) {
+			latest = x
+		}
+	}
+	if n > 0 {
+		t.logSkew(key, n, latest, now)
+	}
+	return kept
 }
 
 func (t *Tick) logSkew(key string, n int, latest, now time.Time) {

@@ -84,6 +84,11 @@ func TestPastTimes(t *testing.T) {
 		t.Errorf("log %s: want one clock_skew for 2 times, the latest 48 h ahead", log.String())
 	}
 	log.Reset()
+	kept := tk.DropFuture("crash_history", []time.Time{now.Add(-time.Minute), now.Add(time.Minute), now})
+	if len(kept) != 2 || !kept[0].Equal(now.Add(-time.Minute)) || !kept[1].Equal(now) || strings.Count(log.String(), `"future":1`) != 1 {
+		t.Errorf("DropFuture kept %v, logged %s", kept, log.String())
+	}
+	log.Reset()
 	if ts := tk.PastTime("k", now.Add(-time.Second)); !ts.Equal(now.Add(-time.Second)) || log.Len() != 0 {
 		t.Errorf("a past time was changed or logged: %v %s", ts, log.String())
 	}

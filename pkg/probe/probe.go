@@ -303,6 +303,15 @@ func (t *Tick) setupDispatch(base string, problems []configProblem) error {
 		// Salvaged; the dispatcher alerts on what was lost.
 		t.Log.Error("outbox_corrupt", "error", err.Error())
 	}
+	// The age of a spooled alert is logged when it is delivered: a
+	// queued time after now is taken as now.
+	queued := make([]time.Time, len(ob.Entries))
+	for i, e := range ob.Entries {
+		queued[i] = e.Queued
+	}
+	for i, q := range t.PastTimes("outbox.queued", queued) {
+		ob.Entries[i].Queued = q
+	}
 	if ob.Trimmed > 0 {
 		t.Log.Warn("outbox_trimmed", "dropped", ob.Trimmed, "max", ob.Max,
 			"reason", "the outbox held more than --outbox-max; the oldest were dropped and will be reported")

@@ -113,9 +113,7 @@ func watchIdentity(t *probe.Tick, s settings, key baselineKey, m measured) {
 		id = identity{}
 	}
 	now := t.Now()
-	for i, ts := range id.Changes {
-		id.Changes[i] = t.PastTime(identityKey+".changes", ts)
-	}
+	id.Changes = t.DropFuture(identityKey+".changes", id.Changes)
 	cur := identity{Model: m.Model, Fingerprint: m.Fingerprint, Backend: key.Backend}
 	if s.Model == "" {
 		cur.Key = key.Model
