@@ -25,7 +25,8 @@ const (
 	// or build of the ollama, vllm and llama-server personalities. Chat
 	// accepts any model id.
 	FaultHostileIDs Fault = "hostile_ids"
-	// FaultHugeIDs: the same words, each HugeIDBytes long.
+	// FaultHugeIDs: the same words (but the fingerprint), each HugeIDBytes
+	// long.
 	FaultHugeIDs Fault = "huge_ids"
 	// FaultUsageLies: the usage chunk (and a JSON answer's usage) reports
 	// UsageLie completion tokens, whatever max_tokens allowed.
@@ -81,11 +82,14 @@ func (s *Sim) reportedIdentity(fault Fault, model, fingerprint string, n int64) 
 	switch fault {
 	case FaultRenameModel:
 		return fmt.Sprintf("%s-r%d", model, n), fmt.Sprintf("fp_r%d", n)
-	case FaultHostileIDs, FaultHugeIDs:
+	case FaultHostileIDs:
 		if fingerprint == "" {
 			fingerprint = "fp_sim"
 		}
 		return s.selfWord(model), s.selfWord(fingerprint)
+	case FaultHugeIDs:
+		// The model id only: a chunk must still fit a client's 1 MiB event.
+		return s.selfWord(model), fingerprint
 	}
 	return model, fingerprint
 }
