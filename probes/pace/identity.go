@@ -132,8 +132,8 @@ func watchIdentity(t *probe.Tick, s settings, key baselineKey, m measured) {
 			detail = fmt.Sprintf(" (last: %s %q -> %q)", last[0].Field, last[0].From, last[0].To)
 		}
 		t.Fail(CheckIdentityUnstable, "identity_unstable", alert.Warn,
-			fmt.Sprintf("the server's identity changed %d times in %s (more than %d)%s: a server that renames itself is not judged by its own name; the baseline of %s is kept",
-				n, identityWindow, maxIdentityChanges, detail, key.Model),
+			fmt.Sprintf("the server's identity changed %d times in %g h (more than %d)%s: a server that renames itself is not judged by its own name; the baseline of %s is kept",
+				n, identityWindow.Hours(), maxIdentityChanges, detail, key.Model),
 			"changes", n, "window_s", int(identityWindow.Seconds()))
 	} else {
 		t.PassQuiet(CheckIdentityUnstable)
