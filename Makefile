@@ -15,14 +15,17 @@ MODULES  := $(sort $(foreach m,$(patsubst %/go.mod,%,$(wildcard go.mod */go.mod 
 # Binaries: the probes, council-status, the plist installer and the
 # simulator used by the demo and tests.
 CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) pkg/testkit/councilsim/cmd/council-sim pkg/testkit/forceflowsim/cmd/forceflow-sim pkg/testkit/launchdsim/cmd/fake-launchctl
-PROBES   := $(filter council-guardian council-canary council-drift council-integrity council-parity-smoke council-pace council-status,$(notdir $(CMDS)))
+# What `make install` installs: every probe (probes/<name>/cmd/council-<name>;
+# integration/registry_test.go holds them to the registry in pkg/core/suite)
+# and council-status.
+PROBES   := $(notdir $(wildcard probes/*/cmd/council-*)) council-status
 FUZZTIME ?= 5s
 # staticcheck, pinned; `make tools` installs it with go install (from the
 # module proxy) into GOPATH/bin, and lint installs it if it is missing.
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: help build test vet fmt fmt-check lint staticcheck depcheck depaware tools cross fuzz bench demo install install-plists uninstall-plists clean
+.PHONY: help build test test-real vet fmt fmt-check lint staticcheck depcheck depaware tools cross fuzz bench demo install install-plists uninstall-plists clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,8 +43,15 @@ build: ## build every binary into ./bin (static, stripped, version stamped)
 test: vet ## go vet and go test -race over every module (the README's test command)
 	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
+# The real tier's tests carry the build tag "real" (make test stays fast);
+# vet, staticcheck and the darwin builds see them through TAGS.
+TAGS := real
+REAL_TIMEOUT ?= 60m
+test-real: ## every probe against a real Ollama built from source (cached; the first build takes minutes). REAL_UPDATE=1 re-records its answers
+	cd integration && REAL_UPDATE=$(REAL_UPDATE) $(GO) test -tags $(TAGS) -race -count=1 -timeout $(REAL_TIMEOUT) -v ./real/
+
 vet: ## go vet every module
-	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet -tags $(TAGS) ./...); done
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
@@ -57,7 +67,7 @@ tools: ## install the pinned staticcheck (go install, from the module proxy)
 
 staticcheck: ## staticcheck every module (installs the pinned version if missing)
 	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(patsubst v%,%,$(STATICCHECK_VERSION)))' || $(MAKE) --no-print-directory tools
-	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...); done
+	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(STATICCHECK) -tags $(TAGS) ./...); done
 
 depcheck: build ## each binary links what its depaware.txt lists, none it forbids, within its size budget
 	$(GO) run ./integration/cmd/council-depaware -bin $(BIN) $(addprefix ./,$(CMDS))
@@ -67,7 +77,7 @@ depaware: build ## regenerate each binary's depaware.txt (a new binary gets one;
 
 cross: ## cross-compile and vet every module for darwin/arm64 and darwin/amd64
 	@set -e; for arch in arm64 amd64; do for m in $(MODULES); do echo "== darwin/$$arch $$m"; \
-		(cd $$m && GOOS=darwin GOARCH=$$arch $(GO) build ./... && GOOS=darwin GOARCH=$$arch $(GO) vet ./...); done; done
+		(cd $$m && GOOS=darwin GOARCH=$$arch $(GO) build ./... && GOOS=darwin GOARCH=$$arch $(GO) vet -tags $(TAGS) ./...); done; done
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 5s)
 	@set -e; for m in $(MODULES); do (cd $$m && for pkg in $$($(GO) list ./...); do \

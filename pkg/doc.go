@@ -16,6 +16,8 @@
 //
 //	testkit/*                     simulators and test helpers (councilsim,
 //	                              launchdsim, forceflowsim, testpki,
-//	                              probetest, hashbench): tests, the demo and
-//	                              the bench only
+//	                              probetest, hashbench; realollama, a real
+//	                              Ollama built and run for tests, tinyllama,
+//	                              jsonshape): tests, the demo and the bench
+//	                              only
 package pkg

@@ -142,7 +142,7 @@ func installerFrom(c *cli.Context, stdout, stderr io.Writer) (*Installer, error)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	if err := launchctl.ValidateLabel(cfg.Label(Probes[0])); err != nil {
+	if err := launchctl.ValidateLabel(cfg.Label(cfg.Probes[0])); err != nil {
 		return nil, usageError{fmt.Errorf("--label-prefix: %w", err)}
 	}
 	dest, err := cfg.Path(c.String("destdir"), DefaultDestDir)

@@ -251,7 +251,7 @@ func (in *Installer) disableFallback(ctx context.Context, label string) error {
 // serving.
 func (in *Installer) Uninstall(ctx context.Context) error {
 	var errs []error
-	for _, p := range Probes {
+	for _, p := range in.Config.Probes {
 		label := in.Config.Label(p)
 		path := filepath.Join(in.DestDir, label+".plist")
 		err := in.Runner.Bootout(ctx, label)
@@ -313,7 +313,7 @@ func (in *Installer) write(r Rendered) (Status, error) {
 // dry-run a missing binary is only a warning.
 func (in *Installer) checkBinaries() error {
 	var errs []error
-	for _, p := range Probes {
+	for _, p := range in.Config.Probes {
 		bin := in.Config.ProbeJob(p).ProgramArguments[0]
 		fi, err := os.Stat(bin)
 		switch {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/testkit/launchdsim"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 	"github.com/sanctum/council-probes/plists"
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 
 var labels = func() []string {
 	var out []string
-	for _, p := range plists.Probes {
+	for _, p := range suite.Probes {
 		out = append(out, "com.sanctum."+p.Binary())
 	}
 	return out
@@ -53,7 +54,7 @@ func run(t *testing.T, environ []string, args ...string) probetest.Result {
 func fakeBinDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, p := range plists.Probes {
+	for _, p := range suite.Probes {
 		script := "#!/bin/sh\necho \"tick $0 $*\"\n"
 		if err := os.WriteFile(filepath.Join(dir, p.Binary()), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
@@ -108,7 +109,7 @@ func validateDir(t *testing.T, h *probetest.Home, dest, bin string, extra ...str
 		t.Fatal(err)
 	}
 	var names []string
-	for _, p := range plists.Probes {
+	for _, p := range suite.Probes {
 		job := cfg.ProbeJob(p)
 		names = append(names, job.FileName())
 		data, err := os.ReadFile(filepath.Join(dest, job.FileName()))
@@ -150,8 +151,8 @@ func TestInstallDryRunTwice(t *testing.T) {
 	if first.Stdout != want.String() {
 		t.Errorf("stdout is not the exact launchctl sequence:\n--- got\n%s--- want\n%s", first.Stdout, want.String())
 	}
-	if n := strings.Count(first.Stderr, "written "); n != len(plists.Probes) {
-		t.Errorf("first run wrote %d files, want %d:\n%s", n, len(plists.Probes), first.Stderr)
+	if n := strings.Count(first.Stderr, "written "); n != len(suite.Probes) {
+		t.Errorf("first run wrote %d files, want %d:\n%s", n, len(suite.Probes), first.Stderr)
 	}
 	validateDir(t, h, dest, "")
 	before := snapshot(t, dest)
@@ -163,8 +164,8 @@ func TestInstallDryRunTwice(t *testing.T) {
 	if second.Stdout != first.Stdout {
 		t.Errorf("second run printed a different sequence:\n%s", second.Stdout)
 	}
-	if n := strings.Count(second.Stderr, "unchanged "); n != len(plists.Probes) {
-		t.Errorf("second run: %d unchanged, want %d:\n%s", n, len(plists.Probes), second.Stderr)
+	if n := strings.Count(second.Stderr, "unchanged "); n != len(suite.Probes) {
+		t.Errorf("second run: %d unchanged, want %d:\n%s", n, len(suite.Probes), second.Stderr)
 	}
 	after := snapshot(t, dest)
 	for name, b := range before {
@@ -240,8 +241,8 @@ func TestInstallAgainstFakeLaunchd(t *testing.T) {
 	if got := ld.MutatingCalls(); !slices.Equal(got, reloadCalls(dest)) {
 		t.Fatalf("first install calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(reloadCalls(dest), "\n"))
 	}
-	if n := strings.Count(first.Stdout, ": not loaded"); n != len(plists.Probes) {
-		t.Errorf("first install: %d 'not loaded' bootouts tolerated, want %d:\n%s", n, len(plists.Probes), first.Stdout)
+	if n := strings.Count(first.Stdout, ": not loaded"); n != len(suite.Probes) {
+		t.Errorf("first install: %d 'not loaded' bootouts tolerated, want %d:\n%s", n, len(suite.Probes), first.Stdout)
 	}
 	validateDir(t, h, dest, bin)
 	before := snapshot(t, dest)
@@ -262,8 +263,8 @@ func TestInstallAgainstFakeLaunchd(t *testing.T) {
 	if strings.Contains(second.Stdout, "not loaded") || strings.Contains(second.Stdout, "input/output error") {
 		t.Errorf("second install: a loaded label was not booted out cleanly:\n%s", second.Stdout)
 	}
-	if n := strings.Count(second.Stderr, "loaded com.sanctum."); n != len(plists.Probes) {
-		t.Errorf("second install reported %d loaded, want %d:\n%s", n, len(plists.Probes), second.Stderr)
+	if n := strings.Count(second.Stderr, "loaded com.sanctum."); n != len(suite.Probes) {
+		t.Errorf("second install reported %d loaded, want %d:\n%s", n, len(suite.Probes), second.Stderr)
 	}
 	for name, b := range before {
 		if snapshot(t, dest)[name] != b {
@@ -395,7 +396,7 @@ func TestUninstall(t *testing.T) {
 	if again.Code != 0 {
 		t.Fatalf("second uninstall exit %d\n%s", again.Code, again.Stderr)
 	}
-	if strings.Count(again.Stderr, ": not loaded") != len(plists.Probes) || strings.Count(again.Stderr, "missing ") != len(plists.Probes) {
+	if strings.Count(again.Stderr, ": not loaded") != len(suite.Probes) || strings.Count(again.Stderr, "missing ") != len(suite.Probes) {
 		t.Errorf("second uninstall should tolerate not loaded and missing:\n%s", again.Stderr)
 	}
 }
@@ -537,7 +538,7 @@ func TestPlutilLint(t *testing.T) {
 			}
 			b, _ := os.ReadFile(calls)
 			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			wantCalls := len(plists.Probes)
+			wantCalls := len(suite.Probes)
 			if tt.exit != 0 {
 				wantCalls = 1 // the first refusal stops it
 			}
@@ -548,7 +549,7 @@ func TestPlutilLint(t *testing.T) {
 			if tt.exit != 0 && !os.IsNotExist(err) {
 				t.Errorf("files written although lint failed")
 			}
-			if tt.exit == 0 && !strings.Contains(res.Stderr, fmt.Sprintf("plutil -lint passed for %d plists", len(plists.Probes))) {
+			if tt.exit == 0 && !strings.Contains(res.Stderr, fmt.Sprintf("plutil -lint passed for %d plists", len(suite.Probes))) {
 				t.Errorf("no lint report:\n%s", res.Stderr)
 			}
 			if tt.exit != 0 && !strings.Contains(res.Stderr, "plutil -lint") {

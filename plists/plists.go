@@ -1,5 +1,7 @@
 // Package plists renders, validates and installs the council probes'
-// LaunchAgent plists, one per probe, from the templates in templates/.
+// LaunchAgent plists, one per probe of the suite's registry
+// (pkg/core/suite), from one template (templates/probe.plist.tmpl) that
+// takes each probe's schedule, RunAtLoad and the reasons from its entry.
 //
 // Each template is a text/template whose every value is XML-escaped (the
 // xml function). A rendered plist is validated before it is written: parsed
@@ -24,10 +26,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 )
 
 // Defaults of Config, matching the probes' default layout (docs/DESIGN.md
@@ -35,17 +41,19 @@ import (
 const (
 	DefaultLabelPrefix   = "com.sanctum"
 	DefaultFallbackLabel = "com.sanctum.server-mlx"
-	// DefaultDestDir, DefaultBinDir, DefaultLogDir and DefaultFallbackLock
-	// are relative to home.
-	DefaultDestDir = "Library/LaunchAgents"
-	DefaultBinDir  = ".local/bin"
-	DefaultLogDir  = ".openclaw/logs"
+)
+
+// Paths relative to home, from the host's layout (pkg/host/paths).
+var (
+	DefaultDestDir = paths.Home("").LaunchAgents()
+	DefaultBinDir  = paths.Home("").BinDir()
+	DefaultLogDir  = paths.Home("").LogDir()
 	// DefaultFallbackLock is the probes' default --fallback-lock: it exists
 	// while the fallback serves.
-	DefaultFallbackLock = ".sanctum/state/council-fallback.lock"
-	// TokenFile is where the bearer token lives, relative to home: read only
-	// to prove it appears in no rendered plist.
-	TokenFile = ".sanctum/secrets/council-mlx.token"
+	DefaultFallbackLock = paths.FallbackLock(paths.Home("").StateDir())
+	// TokenFile is where the bearer token lives: read only to prove it
+	// appears in no rendered plist.
+	TokenFile = paths.Home("").TokenFile()
 )
 
 // DefaultFallbackProgram is the fallback server's command line: the Python
@@ -57,36 +65,6 @@ var DefaultFallbackProgram = []string{"/opt/homebrew/bin/python3", "-m", "mlx_lm
 type Calendar struct {
 	Hour   int `plist:"Hour"`
 	Minute int `plist:"Minute"`
-}
-
-// Probe describes one probe's LaunchAgent. Its schedule and RunAtLoad are
-// also written literally in the probe's template; validation checks that
-// the two agree.
-type Probe struct {
-	Name string // guardian, canary, drift, integrity, parity-smoke, pace
-	// Interval is StartInterval; zero when Calendar is set.
-	Interval time.Duration
-	// Calendar is StartCalendarInterval; nil when Interval is set.
-	Calendar *Calendar
-	// RunAtLoad is deliberate per probe; the template says why.
-	RunAtLoad bool
-	// ChecksAgents marks the probe that takes --label-prefix (drift checks
-	// that the other probes' agents are loaded). Only it is passed a
-	// non-default prefix, since a flag a probe does not define fails it.
-	ChecksAgents bool
-}
-
-// Binary is the probe's installed binary name.
-func (p Probe) Binary() string { return "council-" + p.Name }
-
-// Probes are the probes, in install order.
-var Probes = []Probe{
-	{Name: "guardian", Interval: 30 * time.Second},
-	{Name: "canary", Interval: 10 * time.Minute},
-	{Name: "drift", Interval: time.Hour, RunAtLoad: true, ChecksAgents: true},
-	{Name: "integrity", Interval: 5 * time.Minute, RunAtLoad: true},
-	{Name: "parity-smoke", Calendar: &Calendar{Hour: 3, Minute: 0}},
-	{Name: "pace", Interval: 15 * time.Minute},
 }
 
 // Config says whose plists to render and where things are. Every path is
@@ -105,6 +83,8 @@ type Config struct {
 	// FallbackLabel and FallbackProgram fill the fallback server's plist.
 	FallbackLabel   string
 	FallbackProgram []string
+	// Probes are the probes to render; Resolve fills in the suite's.
+	Probes []suite.Probe
 }
 
 // Resolve fills defaults and expands a leading "~" against Home. Home must
@@ -130,6 +110,9 @@ func (c Config) Resolve() (Config, error) {
 	if len(c.FallbackProgram) == 0 {
 		c.FallbackProgram = append([]string(nil), DefaultFallbackProgram...)
 	}
+	if c.Probes == nil {
+		c.Probes = suite.Probes
+	}
 	return c, nil
 }
 
@@ -150,14 +133,17 @@ func (c Config) Path(p, def string) (string, error) {
 }
 
 // Label is the launchd label of probe p.
-func (c Config) Label(p Probe) string { return c.LabelPrefix + "." + p.Binary() }
+func (c Config) Label(p suite.Probe) string { return p.Label(c.LabelPrefix) }
 
 // Job is one rendered plist's content: the template's data, and what
 // Validate expects to read back from the rendered file.
 type Job struct {
-	Name             string // probe name, or "server-mlx" for the fallback
-	Label            string
-	ProgramArguments []string
+	Name  string // probe name, or "server-mlx" for the fallback
+	Label string
+	// Binary, Asks, Schedule and Why describe a probe in the plist's
+	// comments (empty for the fallback).
+	Binary, Asks, Schedule, Why string
+	ProgramArguments            []string
 	// StartInterval in seconds (0 = none), or StartCalendarInterval.
 	StartInterval         int
 	StartCalendarInterval *Calendar
@@ -176,7 +162,7 @@ type Job struct {
 func (j Job) FileName() string { return j.Label + ".plist" }
 
 // ProbeJob is the Job of probe p under c (c resolved).
-func (c Config) ProbeJob(p Probe) Job {
+func (c Config) ProbeJob(p suite.Probe) Job {
 	defaultLog := filepath.Join(c.Home, DefaultLogDir)
 	probeLog := filepath.Join(c.LogDir, p.Binary()+".log")
 	args := []string{filepath.Join(c.BinDir, p.Binary())}
@@ -187,12 +173,20 @@ func (c Config) ProbeJob(p Probe) Job {
 	if p.ChecksAgents && c.LabelPrefix != DefaultLabelPrefix {
 		args = append(args, "--label-prefix", c.LabelPrefix)
 	}
+	var cal *Calendar
+	if p.At != nil {
+		cal = &Calendar{Hour: p.At.Hour, Minute: p.At.Minute}
+	}
 	return Job{
 		Name:                  p.Name,
 		Label:                 c.Label(p),
+		Binary:                p.Binary(),
+		Asks:                  p.Asks,
+		Schedule:              p.Schedule(),
+		Why:                   p.Why,
 		ProgramArguments:      args,
-		StartInterval:         int(p.Interval / time.Second),
-		StartCalendarInterval: p.Calendar,
+		StartInterval:         int(p.Every / time.Second),
+		StartCalendarInterval: cal,
 		RunAtLoad:             p.RunAtLoad,
 		StandardOutPath:       filepath.Join(c.LogDir, p.Binary()+".out"),
 		StandardErrorPath:     filepath.Join(c.LogDir, p.Binary()+".err"),
@@ -200,10 +194,13 @@ func (c Config) ProbeJob(p Probe) Job {
 	}
 }
 
+// fallbackTemplate names the fallback server's job and template.
+const fallbackTemplate = "server-mlx"
+
 // FallbackJob is the Job of the fallback server under c (c resolved).
 func (c Config) FallbackJob() Job {
 	return Job{
-		Name:              "server-mlx",
+		Name:              fallbackTemplate,
 		Label:             c.FallbackLabel,
 		ProgramArguments:  append([]string(nil), c.FallbackProgram...),
 		StandardOutPath:   filepath.Join(c.LogDir, "server-mlx.out"),
@@ -243,15 +240,49 @@ func xmlEscape(s string) (string, error) {
 	return b.String(), nil
 }
 
-// Template returns the parsed template named name (a probe name or
-// "server-mlx").
+// commentText is the templates' comment function: its arguments joined,
+// wrapped to the plist's comment indent, refused if XML could not carry
+// them in a comment ("--", a control character).
+func commentText(parts ...any) (string, error) {
+	s := fmt.Sprint(parts...)
+	if strings.Contains(s, "--") || strings.HasSuffix(s, "-") {
+		return "", fmt.Errorf("%w: \"--\" in a comment: %q", ErrUnsafeValue, s)
+	}
+	if _, err := xmlEscape(s); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	width := 0
+	for i, w := range strings.Fields(s) {
+		if i > 0 && width+1+len(w) > commentWidth {
+			b.WriteString("\n\t     ")
+			width = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			width++
+		}
+		b.WriteString(w)
+		width += len(w)
+	}
+	return b.String(), nil
+}
+
+// commentWidth is where a comment's lines wrap (the text, without the
+// indent and the comment markers).
+const commentWidth = 72
+
+// Template returns the parsed template for a job named name: a probe's
+// (any name but "server-mlx") or the fallback's ("server-mlx").
 func Template(name string) (*template.Template, error) {
-	file := "templates/" + name + ".plist.tmpl"
+	file := "templates/probe.plist.tmpl"
+	if name == fallbackTemplate {
+		file = "templates/" + fallbackTemplate + ".plist.tmpl"
+	}
 	src, err := templateFS.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
-	t, err := template.New(name).Funcs(template.FuncMap{"xml": xmlEscape}).Option("missingkey=error").Parse(string(src))
+	t, err := template.New(name).Funcs(template.FuncMap{"xml": xmlEscape, "comment": commentText, "int": strconv.Itoa}).Option("missingkey=error").Parse(string(src))
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
@@ -273,8 +304,8 @@ func Render(job Job) (Rendered, error) {
 
 // RenderProbes renders every probe's plist under c (c resolved).
 func (c Config) RenderProbes() ([]Rendered, error) {
-	out := make([]Rendered, 0, len(Probes))
-	for _, p := range Probes {
+	out := make([]Rendered, 0, len(c.Probes))
+	for _, p := range c.Probes {
 		r, err := Render(c.ProbeJob(p))
 		if err != nil {
 			return nil, err

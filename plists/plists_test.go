@@ -7,12 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"text/template/parse"
+	"time"
 
 	"howett.net/plist"
 
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
@@ -176,6 +177,18 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A golden left behind by a probe that is no longer in the registry is
+	// a plist nobody renders: it must go too.
+	have, _ := filepath.Glob(filepath.Join("testdata", "*.plist.golden"))
+	var want []string
+	for _, r := range append(rs, fb) {
+		want = append(want, filepath.Join("testdata", r.Job.FileName()+".golden"))
+	}
+	slices.Sort(have)
+	slices.Sort(want)
+	if !*update && !slices.Equal(have, want) {
+		t.Errorf("golden plists %q, want one per registry probe plus the fallback %q", have, want)
+	}
 	for _, r := range append(rs, fb) {
 		t.Run(r.Job.Name, func(t *testing.T) {
 			golden := filepath.Join("testdata", r.Job.FileName()+".golden")
@@ -216,8 +229,8 @@ func TestNonDefaultFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := resolved(t, tt.cfg)
-			i := slices.IndexFunc(Probes, func(p Probe) bool { return p.Name == tt.probe })
-			r, err := Render(cfg.ProbeJob(Probes[i]))
+			p, _ := suite.Lookup(tt.probe)
+			r, err := Render(cfg.ProbeJob(p))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,9 +249,10 @@ func TestNonDefaultFlags(t *testing.T) {
 }
 
 // TestEveryValueEscaped walks each template's parse tree: every {{...}}
-// that prints must be a call of xml, so no value reaches the XML raw.
+// that prints must be a call of xml (a value), comment (a comment's text)
+// or int (a number), so no value reaches the XML raw.
 func TestEveryValueEscaped(t *testing.T) {
-	for _, name := range append(probeNames(), "server-mlx") {
+	for _, name := range append(suite.Names(suite.Probes), "server-mlx") {
 		t.Run(name, func(t *testing.T) {
 			tmpl, err := Template(name)
 			if err != nil {
@@ -258,8 +272,15 @@ func TestEveryValueEscaped(t *testing.T) {
 				case *parse.ActionNode:
 					actions++
 					cmds := n.Pipe.Cmds
-					if len(cmds) != 1 || len(cmds[0].Args) != 2 || cmds[0].Args[0].String() != "xml" {
-						t.Errorf("line %d: %s is not {{xml <value>}}", n.Line, n)
+					escaper := ""
+					if len(cmds) == 1 && len(cmds[0].Args) >= 2 {
+						escaper = cmds[0].Args[0].String()
+					}
+					switch {
+					case escaper == "comment":
+					case (escaper == "xml" || escaper == "int") && len(cmds[0].Args) == 2:
+					default:
+						t.Errorf("line %d: %s is not {{xml <value>}}, {{int <number>}} or {{comment ...}}", n.Line, n)
 					}
 				case *parse.RangeNode:
 					walk(n.List)
@@ -342,27 +363,52 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func probeNames() []string {
-	var names []string
-	for _, p := range Probes {
-		names = append(names, p.Name)
+// TestSeventhProbe: a probe added to the registry gets its plist from the
+// one template, with its schedule, RunAtLoad and why, and nothing else in
+// this package changes.
+func TestSeventhProbe(t *testing.T) {
+	extra := suite.Probe{
+		Name: "context", Asks: "is the context window what we think it is", At: &suite.TimeOfDay{Hour: 3, Minute: 30},
+		Network: true, Why: "one long prefill a day is the cost; at login the primary is still loading its weights.",
 	}
-	return names
-}
-
-func TestTemplatesMatchProbes(t *testing.T) {
-	entries, err := templateFS.ReadDir("templates")
+	cfg := resolved(t, Config{Home: goldenHome, Probes: append(slices.Clone(suite.Probes), extra)})
+	rs, err := cfg.RenderProbes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, strings.TrimSuffix(e.Name(), ".plist.tmpl"))
+	if len(rs) != len(suite.Probes)+1 {
+		t.Fatalf("rendered %d plists, want %d", len(rs), len(suite.Probes)+1)
 	}
-	want := append(probeNames(), "server-mlx")
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("templates %q, want one per probe plus the fallback %q", got, want)
+	r := rs[len(rs)-1]
+	if err := Validate(r, nil); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	j := decode(t, r.Data)
+	if j.Label != "com.sanctum.council-context" || j.ProgramArguments[0] != "/Users/neo/.local/bin/council-context" {
+		t.Errorf("label %q, program %q", j.Label, j.ProgramArguments)
+	}
+	if j.StartCalendarInterval["Hour"] != 3 || j.StartCalendarInterval["Minute"] != 30 || j.StartInterval != nil {
+		t.Errorf("schedule %v / %v, want daily at 03:30", j.StartCalendarInterval, j.StartInterval)
+	}
+	for _, want := range []string{"council-context: is the context window what we think it is? daily at 03:30", "one long prefill a day"} {
+		if !bytes.Contains(bytes.Join(bytes.Fields(r.Data), []byte(" ")), []byte(want)) {
+			t.Errorf("plist comments lack %q:\n%s", want, r.Data)
+		}
+	}
+}
+
+// TestRegistryFitsComments: every registry text goes into an XML comment,
+// which cannot carry "--"; a probe whose text could not is refused when
+// rendered, not written half-valid.
+func TestRegistryFitsComments(t *testing.T) {
+	for _, p := range suite.Probes {
+		if _, err := commentText(p.Why); err != nil {
+			t.Errorf("%s: %v", p.Name, err)
+		}
+	}
+	bad := suite.Probe{Name: "x", Asks: "a", Every: time.Minute, Why: "never -- ever"}
+	cfg := resolved(t, Config{Home: goldenHome, Probes: []suite.Probe{bad}})
+	if _, err := cfg.RenderProbes(); !errors.Is(err, ErrUnsafeValue) {
+		t.Errorf("a why with \"--\": err = %v, want ErrUnsafeValue", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
@@ -20,7 +21,7 @@ func renderOne(t *testing.T, name string) Rendered {
 		}
 		return r
 	}
-	for _, p := range Probes {
+	for _, p := range suite.Probes {
 		if p.Name == name {
 			r, err := Render(cfg.ProbeJob(p))
 			if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
+
+	"github.com/sanctum/council-probes/pkg/host/paths"
 )
 
 // Command is the council-status command. Its side effects are fields with
@@ -64,18 +65,11 @@ func isTerminal(w io.Writer) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
-func home() string {
-	if h := os.Getenv("HOME"); h != "" {
-		return h
-	}
-	h, _ := os.UserHomeDir()
-	return h
-}
+func home() string { return string(paths.UserHome()) }
 
 // App builds the urfave/cli application; defaults resolve against $HOME now.
 func (c *Command) App() *cli.App {
-	h := home()
-	state := filepath.Join(h, ".sanctum", "state")
+	h := paths.UserHome()
 	return &cli.App{
 		Name:  "council-status",
 		Usage: "the council probes at a glance: last result, age, open alert channels, outbox, fallback lock",
@@ -84,9 +78,9 @@ func (c *Command) App() *cli.App {
 			"(last tick older than 3x its interval), never ran, or whose state cannot be read counts as UNKNOWN; alerts waiting " +
 			"in a probe's outbox and an active fallback lock count as at least WARNING.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "state-dir", EnvVars: []string{"COUNCIL_STATE_DIR"}, Value: state, Usage: "the probes' state directory"},
-			&cli.StringFlag{Name: "log-dir", EnvVars: []string{"COUNCIL_LOG_DIR"}, Value: filepath.Join(h, ".openclaw", "logs"), Usage: "directory of the probes' council-<name>.log files; empty = don't read logs"},
-			&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: filepath.Join(state, "council-fallback.lock"), Usage: "the fallback lock file"},
+			&cli.StringFlag{Name: "state-dir", EnvVars: []string{"COUNCIL_STATE_DIR"}, Value: h.StateDir(), Usage: "the probes' state directory"},
+			&cli.StringFlag{Name: "log-dir", EnvVars: []string{"COUNCIL_LOG_DIR"}, Value: h.LogDir(), Usage: "directory of the probes' council-<name>.log files; empty = don't read logs"},
+			&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: paths.FallbackLock(h.StateDir()), Usage: "the fallback lock file"},
 			&cli.StringFlag{Name: "probes", EnvVars: []string{"COUNCIL_STATUS_PROBES"}, Value: strings.Join(DefaultProbes, ","),
 				Usage: "comma-separated probes expected on this host (a missing one is UNKNOWN: never run); other probes' state files are shown too"},
 			&cli.BoolFlag{Name: "json", EnvVars: []string{"COUNCIL_STATUS_JSON"}, Usage: "print the report as JSON (one document per refresh with --watch)"},

@@ -25,7 +25,9 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/server/backend/detection"
 )
 
@@ -73,19 +75,9 @@ func worse(a, b int) int {
 	return a
 }
 
-// DefaultProbes are the suite's probes, expected on every council host.
-var DefaultProbes = []string{"guardian", "canary", "drift", "integrity", "parity-smoke", "pace"}
-
-// DefaultIntervals are the probes' launchd intervals, used when a state file
-// does not record its own (IntervalSeconds wins).
-var DefaultIntervals = map[string]time.Duration{
-	"guardian":     30 * time.Second,
-	"canary":       10 * time.Minute,
-	"drift":        time.Hour,
-	"integrity":    5 * time.Minute,
-	"parity-smoke": 24 * time.Hour,
-	"pace":         15 * time.Minute,
-}
+// DefaultProbes are the suite's probes (pkg/core/suite), expected on every
+// council host.
+var DefaultProbes = suite.Names(suite.Probes)
 
 // StaleFactor: a probe whose last tick is older than StaleFactor x its
 // interval is stale.
@@ -188,7 +180,8 @@ type Config struct {
 	// as never run (UNKNOWN). Other probes' state files found in StateDir
 	// are shown too.
 	Probes []string
-	// Intervals overrides DefaultIntervals.
+	// Intervals overrides the suite's intervals (pkg/core/suite), which
+	// apply when a state file does not record its own.
 	Intervals map[string]time.Duration
 	Host      string
 	Now       func() time.Time
@@ -277,14 +270,17 @@ func (cfg Config) interval(name string, recorded int) time.Duration {
 	if d, ok := cfg.Intervals[name]; ok {
 		return d
 	}
-	return DefaultIntervals[name]
+	if p, ok := suite.Lookup(name); ok {
+		return p.Interval()
+	}
+	return 0
 }
 
 func collectProbe(cfg Config, name string, now time.Time) ProbeStatus {
-	p := ProbeStatus{Name: name, StateFile: filepath.Join(cfg.StateDir, "council-"+name+".json")}
-	p.OutboxDepth, p.OutboxError = outboxDepth(filepath.Join(cfg.StateDir, "council-"+name+".outbox.json"))
+	p := ProbeStatus{Name: name, StateFile: paths.StateFile(cfg.StateDir, name)}
+	p.OutboxDepth, p.OutboxError = outboxDepth(paths.OutboxFile(cfg.StateDir, name))
 	if cfg.LogDir != "" {
-		p.LastEvent, p.LastProblem, p.LogError = logTail(filepath.Join(cfg.LogDir, "council-"+name+".log"))
+		p.LastEvent, p.LastProblem, p.LogError = logTail(paths.ProbeLog(cfg.LogDir, name))
 	}
 	interval := cfg.interval(name, 0)
 

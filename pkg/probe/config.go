@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/server/backend"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -52,13 +53,7 @@ type Common struct {
 func ClientName(probe string) string { return probe }
 
 // home is $HOME at run time, so tests can point it at a temporary directory.
-func home() string {
-	if h := os.Getenv("HOME"); h != "" {
-		return h
-	}
-	h, _ := os.UserHomeDir()
-	return h
-}
+func home() string { return string(paths.UserHome()) }
 
 // hostname is the default instance label.
 func hostname() string {
@@ -69,15 +64,13 @@ func hostname() string {
 // commonFlags are the contract's flags, with env vars and $HOME-relative
 // defaults. Names are part of the contract: do not rename.
 func commonFlags(name string, network, launchd bool) []cli.Flag {
-	h := home()
-	certs := filepath.Join(h, ".sanctum", "certs")
-	state := filepath.Join(h, ".sanctum", "state")
+	h := paths.UserHome()
 	client := ClientName(name)
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "config", EnvVars: []string{"COUNCIL_CONFIG"}, Value: filepath.Join(h, ".sanctum", "council-probes.conf"),
+		&cli.StringFlag{Name: "config", EnvVars: []string{"COUNCIL_CONFIG"}, Value: h.ConfigFile(),
 			Usage: "optional shared config file (`key = value` lines; [probe] sections); flags and env vars win over it"},
-		&cli.StringFlag{Name: "state-dir", EnvVars: []string{"COUNCIL_STATE_DIR"}, Value: state, Usage: "directory for state, locks and the alert outbox"},
-		&cli.StringFlag{Name: "log-file", EnvVars: []string{"COUNCIL_LOG_FILE"}, Value: filepath.Join(h, ".openclaw", "logs", "council-"+name+".log"),
+		&cli.StringFlag{Name: "state-dir", EnvVars: []string{"COUNCIL_STATE_DIR"}, Value: h.StateDir(), Usage: "directory for state, locks and the alert outbox"},
+		&cli.StringFlag{Name: "log-file", EnvVars: []string{"COUNCIL_LOG_FILE"}, Value: h.ProbeLog(name),
 			Usage: "JSON-lines event log; `-` writes events to stdout"},
 		&cli.Int64Flag{Name: "log-max-bytes", EnvVars: []string{"COUNCIL_LOG_MAX_BYTES"}, Value: 10 << 20, Usage: "rotate the log past this size (two old files kept)"},
 		&cli.StringFlag{Name: "force-flow-url", EnvVars: []string{"FORCE_FLOW_URL"}, Value: "http://127.0.0.1:4077/notify", Usage: "Force Flow notify endpoint; empty disables delivery"},
@@ -95,10 +88,10 @@ func commonFlags(name string, network, launchd bool) []cli.Flag {
 			&cli.StringFlag{Name: "mtls-url", EnvVars: []string{"COUNCIL_MTLS_URL"}, Value: "https://127.0.0.1:1338", Usage: "mTLS council URL"},
 			&cli.StringFlag{Name: "transport", EnvVars: []string{"COUNCIL_TRANSPORT"}, Value: "auto", Usage: "auto|mtls|bearer: auto uses mTLS when the full cert set exists"},
 			&cli.BoolFlag{Name: "require-mtls", EnvVars: []string{"COUNCIL_REQUIRE_MTLS"}, Usage: "refuse to run without the mTLS cert set (after bearer retirement)"},
-			&cli.StringFlag{Name: "ca-cert", EnvVars: []string{"COUNCIL_CA_CERT"}, Value: filepath.Join(certs, "ca.crt"), Usage: "CA certificate of the council's mTLS listener"},
-			&cli.StringFlag{Name: "client-cert", EnvVars: []string{"COUNCIL_CLIENT_CERT"}, Value: filepath.Join(certs, "clients", client+".crt"), Usage: "this probe's client certificate"},
-			&cli.StringFlag{Name: "client-key", EnvVars: []string{"COUNCIL_CLIENT_KEY"}, Value: filepath.Join(certs, "clients", client+".key"), Usage: "this probe's client key (mode 0600)"},
-			&cli.StringFlag{Name: "token-file", EnvVars: []string{"COUNCIL_TOKEN_FILE"}, Value: filepath.Join(h, ".sanctum", "secrets", "council-mlx.token"),
+			&cli.StringFlag{Name: "ca-cert", EnvVars: []string{"COUNCIL_CA_CERT"}, Value: h.CACert(), Usage: "CA certificate of the council's mTLS listener"},
+			&cli.StringFlag{Name: "client-cert", EnvVars: []string{"COUNCIL_CLIENT_CERT"}, Value: h.ClientCert(client), Usage: "this probe's client certificate"},
+			&cli.StringFlag{Name: "client-key", EnvVars: []string{"COUNCIL_CLIENT_KEY"}, Value: h.ClientKey(client), Usage: "this probe's client key (mode 0600)"},
+			&cli.StringFlag{Name: "token-file", EnvVars: []string{"COUNCIL_TOKEN_FILE"}, Value: h.TokenFile(),
 				Usage: "bearer token file (mode 0600, owned by you); missing = no Authorization header"},
 			&cli.StringFlag{Name: "backend", EnvVars: []string{"COUNCIL_BACKEND"}, Value: "auto", Usage: "the server behind --url: " + backend.KindNames() + " (auto detects it, cached for a day)"},
 			&cli.StringFlag{Name: "model", EnvVars: []string{"COUNCIL_MODEL"}, Usage: "model id to expect/use; empty = the server's first listed model"},
@@ -114,17 +107,16 @@ func commonFlags(name string, network, launchd bool) []cli.Flag {
 // LayoutFlags are the launchd layout settings shared by the probes that look
 // at or remediate launchd services (guardian, integrity, drift).
 func LayoutFlags() []cli.Flag {
-	h := home()
-	state := filepath.Join(h, ".sanctum", "state")
+	h := paths.UserHome()
 	return []cli.Flag{
 		&cli.StringFlag{Name: "label-prefix", EnvVars: []string{"COUNCIL_LABEL_PREFIX"}, Value: "com.sanctum", Usage: "launchd label prefix of the probes (<prefix>.council-<name>)"},
 		&cli.StringFlag{Name: "primary-label", EnvVars: []string{"COUNCIL_PRIMARY_LABEL"}, Value: "com.sanctum.mlx", Usage: "launchd label of the primary server"},
-		&cli.StringFlag{Name: "primary-binary", EnvVars: []string{"COUNCIL_PRIMARY_BINARY"}, Value: filepath.Join(h, "sanctum-rs", "target", "release", "sanctum-mlx"), Usage: "path of the primary server binary"},
-		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: filepath.Join(h, ".openclaw", "logs", "sanctum-mlx.log"), Usage: "the primary server's log (busy and fatal-signature scans)"},
+		&cli.StringFlag{Name: "primary-binary", EnvVars: []string{"COUNCIL_PRIMARY_BINARY"}, Value: h.PrimaryBinary(), Usage: "path of the primary server binary"},
+		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: h.PrimaryLog(), Usage: "the primary server's log (busy and fatal-signature scans)"},
 		&cli.StringFlag{Name: "fallback-label", EnvVars: []string{"COUNCIL_FALLBACK_LABEL"}, Value: "com.sanctum.server-mlx", Usage: "launchd label of the fallback server"},
-		&cli.StringFlag{Name: "fallback-plist", EnvVars: []string{"COUNCIL_FALLBACK_PLIST"}, Value: filepath.Join(h, "Library", "LaunchAgents", "com.sanctum.server-mlx.plist"), Usage: "plist of the fallback server"},
-		&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: filepath.Join(state, "council-fallback.lock"), Usage: "exists while the fallback serves; never fall back from the fallback"},
-		&cli.StringFlag{Name: "remediation-lock", EnvVars: []string{"COUNCIL_REMEDIATION_LOCK"}, Value: filepath.Join(state, "council-remediation.lock"), Usage: "shared lock held while any probe changes launchd state"},
+		&cli.StringFlag{Name: "fallback-plist", EnvVars: []string{"COUNCIL_FALLBACK_PLIST"}, Value: filepath.Join(h.LaunchAgents(), "com.sanctum.server-mlx.plist"), Usage: "plist of the fallback server"},
+		&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: paths.FallbackLock(h.StateDir()), Usage: "exists while the fallback serves; never fall back from the fallback"},
+		&cli.StringFlag{Name: "remediation-lock", EnvVars: []string{"COUNCIL_REMEDIATION_LOCK"}, Value: paths.RemediationLock(h.StateDir()), Usage: "shared lock held while any probe changes launchd state"},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/alert/deliver"
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 )
 
 // staleTempAge is how old a temp file of the probe's own state or outbox
@@ -23,8 +24,8 @@ const staleTempAge = 10 * time.Minute
 
 // removeStaleTemps removes the temp files a SIGKILL during a save left
 // beside the probe's state and outbox (only those names, only this probe's).
-func removeStaleTemps(log *slog.Logger, base string) {
-	for _, f := range []string{base + ".json", base + ".outbox.json"} {
+func removeStaleTemps(log *slog.Logger, stateDir, probe string) {
+	for _, f := range []string{paths.StateFile(stateDir, probe), paths.OutboxFile(stateDir, probe)} {
 		removed, err := atomicfile.RemoveStale(f, staleTempAge, time.Now())
 		for _, r := range removed {
 			log.Info("stale_temp_removed", "path", r, "reason", "left by a save that was killed")

@@ -22,7 +22,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -36,6 +35,8 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/lock"
 	"github.com/sanctum/council-probes/pkg/core/metrics"
 	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/host/proccpu"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -58,7 +59,8 @@ type Probe struct {
 	Name        string
 	Usage       string
 	Description string
-	// Interval is the launchd interval; a tick older than 3x is stale.
+	// Interval is how often the probe runs; a tick older than 3x is stale.
+	// Zero: the probe's entry in the suite's registry (pkg/core/suite) says.
 	Interval time.Duration
 	// Network adds the transport flags and resolves a transport before Tick.
 	Network bool
@@ -84,6 +86,18 @@ type Probe struct {
 
 // Binary is the probe's binary name.
 func (p *Probe) Binary() string { return "council-" + p.Name }
+
+// Every is how often the probe runs: Interval, else its schedule in the
+// suite's registry.
+func (p *Probe) Every() time.Duration {
+	if p.Interval > 0 {
+		return p.Interval
+	}
+	if e, ok := suite.Lookup(p.Name); ok {
+		return e.Interval()
+	}
+	return 0
+}
 
 // App builds the urfave/cli application. Defaults are computed now, from the
 // current $HOME.
@@ -198,8 +212,7 @@ func (p *Probe) tick(c *cli.Context) int {
 		p.stateDirFault(c, cfg, log, stdout, stderr, "create its state dir", err)
 		return ExitUnknown
 	}
-	base := filepath.Join(cfg.StateDir, p.Binary())
-	tickLock, err := lock.TryLock(base + ".lock")
+	tickLock, err := lock.TryLock(paths.LockFile(cfg.StateDir, p.Name))
 	if errors.Is(err, lock.ErrHeld) {
 		log.Warn("skipped_overlap", "reason", "the previous tick is still running")
 		fmt.Fprintf(stderr, "%s: previous tick still running; skipped\n", p.Binary())
@@ -210,14 +223,14 @@ func (p *Probe) tick(c *cli.Context) int {
 		return ExitUnknown
 	}
 	defer tickLock.Release()
-	removeStaleTemps(log, base)
+	removeStaleTemps(log, cfg.StateDir, p.Name)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
 	t := &Tick{
 		Probe: p, C: c, Common: cfg, Log: log, Out: stdout, Now: time.Now, Start: start,
-		StatePath: base + ".json", restarts: -1, startCPU: startCPU,
+		StatePath: paths.StateFile(cfg.StateDir, p.Name), restarts: -1, startCPU: startCPU,
 	}
 	t.State, err = state.Load(t.StatePath, p.Name)
 	stateErr := err
@@ -225,7 +238,7 @@ func (p *Probe) tick(c *cli.Context) int {
 		log.Warn("state_reset", "error", err.Error())
 		stateErr = nil
 	}
-	t.State.IntervalSeconds = int(p.Interval / time.Second)
+	t.State.IntervalSeconds = int(p.Every() / time.Second)
 	t.pastChannelTimes()
 	t.engine = alert.NewEngine(p.Name, t.State.Channels, p.Default)
 	// The contract's own channels alert on the first occurrence: a broken
@@ -239,7 +252,7 @@ func (p *Probe) tick(c *cli.Context) int {
 	}
 	t.engine.Now = func() time.Time { return t.Now() }
 	problems := validateConfig(c, p)
-	if err := t.setupDispatch(base, problems); err != nil {
+	if err := t.setupDispatch(paths.OutboxFile(cfg.StateDir, p.Name), problems); err != nil {
 		p.stateDirFault(c, cfg, log, stdout, stderr, "load its alert outbox", err)
 		return ExitUnknown
 	}
@@ -294,8 +307,8 @@ func openLog(cfg Common, stdout io.Writer) (io.Writer, *eventlog.File, error) {
 // ticks could not deliver is flushed in finish, after the checks: a long
 // backlog or a slow notifier must not delay the check itself. A sink whose
 // URL is invalid is left out; reportConfig says why.
-func (t *Tick) setupDispatch(base string, problems []configProblem) error {
-	ob, err := alert.LoadOutbox(base+".outbox.json", t.Common.OutboxMax)
+func (t *Tick) setupDispatch(outbox string, problems []configProblem) error {
+	ob, err := alert.LoadOutbox(outbox, t.Common.OutboxMax)
 	if err != nil {
 		if !errors.Is(err, alert.ErrOutboxCorrupt) {
 			return err
@@ -320,7 +333,7 @@ func (t *Tick) setupDispatch(base string, problems []configProblem) error {
 	if am != nil {
 		// Keep a firing alert active until the engine's next re-alert (at
 		// most cooldown + one interval away), with two ticks to spare.
-		am.Hold = func(check string) time.Duration { return t.engine.PolicyFor(check).Cooldown + 3*t.Probe.Interval }
+		am.Hold = func(check string) time.Duration { return t.engine.PolicyFor(check).Cooldown + 3*t.Probe.Every() }
 		am.Now = t.Now
 	}
 	t.dispatch = &deliver.Dispatcher{
@@ -492,7 +505,7 @@ func (t *Tick) snapshot(code int) metrics.Snapshot {
 	return metrics.Snapshot{
 		Probe: t.Probe.Name, Success: code == ExitOK, Duration: t.Now().Sub(t.Start), Checks: checks,
 		LastRun: t.Now(), OutboxDepth: t.dispatch.Outbox.Len(), Restarts: t.restarts, FallbackActive: fallback, FallbackKnown: t.Common.FallbackLock != "",
-		Interval: t.Probe.Interval, Gauges: t.gauges,
+		Interval: t.Probe.Every(), Gauges: t.gauges,
 		Backend: string(t.Backend.Kind), BackendRunning: t.ServerMetrics.RequestsRunning,
 		BackendWaiting: t.ServerMetrics.RequestsWaiting, BackendKVRatio: t.ServerMetrics.KVCacheUsage,
 	}

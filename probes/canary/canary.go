@@ -59,11 +59,10 @@ func New() *probe.Probe {
 			"and a time-to-first-byte limit, and reports unreachable, hang, http_error, stream_stall, bad_response\n" +
 			"or wrong_answer, each on its own alert channel (error after 2 consecutive misses, 30 min cooldown).\n" +
 			"It never restarts anything.",
-		Interval: 10 * time.Minute,
-		Network:  true,
-		Flags:    append(flags(), cpuFlags()...),
-		Default:  alert.Policy{Threshold: 2, Cooldown: 30 * time.Minute},
-		Tick:     tick,
+		Network: true,
+		Flags:   append(flags(), cpuFlags()...),
+		Default: alert.Policy{Threshold: 2, Cooldown: 30 * time.Minute},
+		Tick:    tick,
 	}
 }
 

@@ -5,19 +5,16 @@ import (
 	"fmt"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
 )
 
-// probeNames are the five council probes, whose launchd labels are
-// <label-prefix>.council-<name>.
-var probeNames = []string{"guardian", "canary", "drift", "integrity", "parity-smoke"}
-
 // defaultExpectedAgents is the default --expect-agent list: the primary
-// server and the five probes.
-func defaultExpectedAgents(primaryLabel, labelPrefix string) []string {
+// server and every probe of the suite (<label-prefix>.council-<name>).
+func defaultExpectedAgents(probes []suite.Probe, primaryLabel, labelPrefix string) []string {
 	labels := []string{primaryLabel}
-	for _, n := range probeNames {
-		labels = append(labels, labelPrefix+".council-"+n)
+	for _, p := range probes {
+		labels = append(labels, p.Label(labelPrefix))
 	}
 	return labels
 }

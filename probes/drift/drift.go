@@ -88,18 +88,19 @@ package drift
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/host/hashcache"
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
-// interval is drift's launchd interval.
-const interval = time.Hour
+// name is drift's name in the suite's registry (pkg/core/suite), which
+// also holds its schedule.
+const name = "drift"
 
 // Default alert policies. Drift runs hourly, so one failure is enough to
 // alert; a still-open channel re-alerts every six hours. repo_dirty alerts
@@ -112,9 +113,9 @@ var (
 // New returns the council-drift probe. Flag defaults are computed from
 // $HOME now.
 func New() *probe.Probe {
-	h := homeDir()
+	h := paths.UserHome()
 	return &probe.Probe{
-		Name:  "drift",
+		Name:  name,
 		Usage: "check that deployed files match what is committed, expected agents are loaded, the fallback cannot race and every probe still ticks",
 		Description: "Compares each deployed file in the drift map with its canonical copy committed at HEAD of the repo\n" +
 			"(uncommitted edits are repo_dirty, at info), checks the expected launchd agents are loaded, the\n" +
@@ -122,8 +123,7 @@ func New() *probe.Probe {
 			"records the server's version and model digests (a change is news at info; --expect-server and\n" +
 			"--expect-model-digest make an excluded one an error).\n" +
 			"Map format, one pair a line: `<deployed path> = <canonical path relative to the repo>`.",
-		Interval: interval,
-		Layout:   true,
+		Layout: true,
 		// Drift asks the server only who it is; its file and launchd checks
 		// run whatever the transport.
 		Network:        true,
@@ -133,14 +133,6 @@ func New() *probe.Probe {
 		Policies:       map[string]alert.Policy{CheckRepoDirty: repoDirtyPolicy},
 		Tick:           runTick,
 	}
-}
-
-func homeDir() string {
-	if h := os.Getenv("HOME"); h != "" {
-		return h
-	}
-	h, _ := os.UserHomeDir()
-	return h
 }
 
 // runTick runs one drift tick.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
@@ -91,7 +93,7 @@ func newFixture(t *testing.T) *fixture {
 
 	// Every expected agent loaded (plists outside LaunchAgents, as a
 	// bootstrap from anywhere loads them); the fallback disciplined.
-	for _, label := range defaultExpectedAgents(primaryLabel, "com.sanctum") {
+	for _, label := range defaultExpectedAgents(suite.Probes, primaryLabel, "com.sanctum") {
 		p := filepath.Join(t.TempDir(), label+".plist")
 		if err := os.WriteFile(p, agentPlist(t, label), 0o644); err != nil {
 			t.Fatal(err)
@@ -101,7 +103,7 @@ func newFixture(t *testing.T) *fixture {
 	f.writeFallbackPlist(map[string]any{"RunAtLoad": false, "Disabled": true, "KeepAlive": true})
 	f.launchctl("disable", f.domain()+"/"+fallbackLabel)
 
-	for _, w := range defaultWatched {
+	for _, w := range defaultWatched(suite.Probes) {
 		name, _, _ := strings.Cut(w, "=")
 		f.writeProbeState(name, time.Now(), 0)
 	}
@@ -263,7 +265,7 @@ func TestIdenticalDeployPasses(t *testing.T) {
 			t.Errorf("no deploy_matches for %s", d.Deployed)
 		}
 	}
-	for _, label := range defaultExpectedAgents(primaryLabel, "com.sanctum") {
+	for _, label := range defaultExpectedAgents(suite.Probes, primaryLabel, "com.sanctum") {
 		if len(probetest.Find(tk.events, "agent_loaded", "agent_not_loaded:"+label)) != 1 {
 			t.Errorf("no agent_loaded for %s", label)
 		}
@@ -500,7 +502,7 @@ func TestFallbackRace(t *testing.T) {
 			case tt.forget:
 				// A fresh launchd that never heard of the label.
 				f.ld = probetest.NewLaunchd(t, launchctlBin)
-				for _, label := range defaultExpectedAgents(primaryLabel, "com.sanctum") {
+				for _, label := range defaultExpectedAgents(suite.Probes, primaryLabel, "com.sanctum") {
 					p := filepath.Join(t.TempDir(), label+".plist")
 					os.WriteFile(p, agentPlist(t, label), 0o644)
 					f.launchctl("bootstrap", f.domain(), p)
@@ -590,6 +592,36 @@ func TestAgentNotLoaded(t *testing.T) {
 	}
 }
 
+// TestEveryProbeIsAnExpectedAgent: the expected agents are the suite's
+// registry, so an unloaded council-pace is reported (it once was not: the
+// list was written out by hand and left pace out).
+func TestEveryProbeIsAnExpectedAgent(t *testing.T) {
+	f := newFixture(t)
+	f.launchctl("bootout", f.domain()+"/com.sanctum.council-pace")
+	tk := f.run()
+	tk.mustExit(t, 2)
+	tk.mustFail(t, "agent_not_loaded:com.sanctum.council-pace", "agent_not_loaded", "error", "com.sanctum.council-pace is not loaded in launchd")
+	for _, p := range suite.Probes {
+		label := p.Label("com.sanctum")
+		ch := "agent_not_loaded:" + label
+		if n := len(probetest.Find(tk.events, "agent_loaded", ch)) + len(probetest.Find(tk.events, "agent_not_loaded", ch)); n != 1 {
+			t.Errorf("%s: %d agent events, want 1", label, n)
+		}
+	}
+}
+
+// TestSeventhProbe: a probe added to the registry is an expected agent and
+// a watched heartbeat, with nothing else in drift changed.
+func TestSeventhProbe(t *testing.T) {
+	probes := append(slices.Clone(suite.Probes), suite.Probe{Name: "context", At: &suite.TimeOfDay{Hour: 3, Minute: 30}})
+	if got := defaultExpectedAgents(probes, primaryLabel, "com.sanctum"); !slices.Contains(got, "com.sanctum.council-context") {
+		t.Errorf("expected agents %q lack council-context", got)
+	}
+	if got := defaultWatched(probes); !slices.Contains(got, "context=24h0m0s") || slices.ContainsFunc(got, func(w string) bool { return strings.HasPrefix(w, "drift=") }) {
+		t.Errorf("watched %q: want context at a day, and never drift itself", got)
+	}
+}
+
 // A broken map or repository is UNKNOWN, and the launchd and heartbeat
 // checks still run.
 func TestConfigProblemsAreUnknown(t *testing.T) {
@@ -611,7 +643,7 @@ func TestConfigProblemsAreUnknown(t *testing.T) {
 			tk := f.run()
 			tk.mustExit(t, 3)
 			tk.mustFail(t, tt.check, tt.event, "error", tt.detail)
-			if len(probetest.Find(tk.events, "agent_loaded", "")) != 6 || len(probetest.Find(tk.events, "probe_fresh", "")) != len(defaultWatched) {
+			if len(probetest.Find(tk.events, "agent_loaded", "")) != 1+len(suite.Probes) || len(probetest.Find(tk.events, "probe_fresh", "")) != len(defaultWatched(suite.Probes)) {
 				t.Error("the other checks did not run")
 			}
 		})

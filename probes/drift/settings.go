@@ -2,25 +2,27 @@ package drift
 
 import (
 	"fmt"
-	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/hashcache"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
-func flags(home string) []cli.Flag {
+func flags(home paths.Home) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "map", EnvVars: []string{"COUNCIL_DRIFT_MAP"}, Value: filepath.Join(home, ".sanctum", "council-drift.map"),
+		&cli.StringFlag{Name: "map", EnvVars: []string{"COUNCIL_DRIFT_MAP"}, Value: home.DriftMap(),
 			Usage: "drift map `FILE`: lines of <deployed path> = <canonical path relative to --repo>"},
-		&cli.StringFlag{Name: "repo", EnvVars: []string{"COUNCIL_DRIFT_REPO"}, Value: filepath.Join(home, "sanctum-rs"),
+		&cli.StringFlag{Name: "repo", EnvVars: []string{"COUNCIL_DRIFT_REPO"}, Value: home.Repo(),
 			Usage: "git repository holding the canonical copies (compared at HEAD)"},
 		&cli.StringFlag{Name: "git", EnvVars: []string{"COUNCIL_GIT"}, Value: "git", Usage: "path of the git binary"},
 		&cli.StringSliceFlag{Name: "expect-agent", EnvVars: []string{"COUNCIL_EXPECT_AGENTS"},
-			Usage: "launchd label that must be loaded (repeatable); default: --primary-label and <label-prefix>.council-{guardian,canary,drift,integrity,parity-smoke}"},
-		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(defaultWatched...),
+			Usage: "launchd label that must be loaded (repeatable); default: --primary-label and <label-prefix>.council-<name> of every probe (" + strings.Join(suite.Names(suite.Probes), ", ") + ")"},
+		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(defaultWatched(suite.Probes)...),
 			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable); set here, the interval wins over the one the probe records in its state file"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"COUNCIL_DRIFT_TIMEOUT"}, Value: time.Minute,
 			Usage: "time limit of each group of checks (git and hashing, launchctl)"},
@@ -56,7 +58,7 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 		ExpectAgents: c.StringSlice("expect-agent"), Timeout: c.Duration("timeout"), FullRehash: c.Duration("full-rehash"),
 	}
 	if len(cfg.ExpectAgents) == 0 {
-		cfg.ExpectAgents = defaultExpectedAgents(t.Common.PrimaryLabel, t.Common.LabelPrefix)
+		cfg.ExpectAgents = defaultExpectedAgents(suite.Probes, t.Common.PrimaryLabel, t.Common.LabelPrefix)
 	}
 	if cfg.Timeout <= 0 {
 		return cfg, fmt.Errorf("bad --timeout %s: want a positive duration", cfg.Timeout)

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 )
 
 // staleFactor is how many intervals may pass without a completed tick
@@ -30,10 +31,18 @@ type watchedProbe struct {
 	FromOperator bool
 }
 
-// defaultWatched is the default --watch-probe list: every probe but drift
-// itself (a probe cannot notice its own silence), with the intervals the
-// plists schedule them at.
-var defaultWatched = []string{"guardian=30s", "canary=10m", "integrity=5m", "parity-smoke=24h", "pace=15m"}
+// defaultWatched is the default --watch-probe list: every probe of the
+// suite but drift itself (a probe cannot notice its own silence), at the
+// interval it is scheduled at.
+func defaultWatched(probes []suite.Probe) []string {
+	var out []string
+	for _, p := range probes {
+		if p.Name != name {
+			out = append(out, p.Name+"="+p.Interval().String())
+		}
+	}
+	return out
+}
 
 // futureSkew is how far in the future a last tick may be (clock
 // adjustments between two processes) before it counts as stale.
@@ -72,7 +81,7 @@ func parseWatched(values []string) ([]watchedProbe, error) {
 func checkStale(now time.Time, stateDir string, watched []watchedProbe) []finding {
 	var out []finding
 	for _, w := range watched {
-		path := filepath.Join(stateDir, "council-"+w.Name+".json")
+		path := paths.StateFile(stateDir, w.Name)
 		// Bounded, not through a symlink, never blocking on a FIFO.
 		data, err := atomicfile.ReadFile(path, state.MaxSize)
 		out = append(out, staleFinding(now, w, path, data, err))
@@ -84,7 +93,7 @@ func checkStale(now time.Time, stateDir string, watched []watchedProbe) []findin
 // it).
 func staleFinding(now time.Time, w watchedProbe, path string, data []byte, readErr error) finding {
 	ch := channel(CheckProbeStale, w.Name)
-	bin := "council-" + w.Name
+	bin := paths.Base(w.Name)
 	attrs := []any{"watched", w.Name, "state_file", path}
 	switch {
 	case errors.Is(readErr, fs.ErrNotExist):

@@ -153,7 +153,7 @@ func (g *guardian) checkResidency(ctx context.Context) {
 	} else {
 		t.Clear(CheckModelOnCPU)
 	}
-	if left := m.ExpiresAt.Sub(t.Now()); !m.ExpiresAt.IsZero() && left <= g.t.Probe.Interval {
+	if left := m.ExpiresAt.Sub(t.Now()); !m.ExpiresAt.IsZero() && left <= g.t.Probe.Every() {
 		t.Fail(CheckModelUnloading, CheckModelUnloading, alert.Info,
 			fmt.Sprintf("%s will unload model %q in %s (idle keep-alive)", t.Backend.Kind, want, left.Round(time.Second)),
 			"model", want, "expires_at", m.ExpiresAt.UTC().Format(time.RFC3339))

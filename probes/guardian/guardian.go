@@ -79,7 +79,6 @@ func New() *probe.Probe {
 		Name:        "guardian",
 		Usage:       "is the council up; if not, fix it (restart, or promote the fallback)",
 		Description: description,
-		Interval:    30 * time.Second,
 		Network:     true,
 		Layout:      true,
 		Flags:       append(append(append(flags(), wedgedFlags()...), crashedFlags()...), backendFlags()...),

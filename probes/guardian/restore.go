@@ -17,6 +17,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/eventlog"
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/transport"
@@ -93,13 +94,10 @@ func restorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 		return err
 	}
 	dry := anyBool(c, "dry-run")
-	label, home := c.String("primary-label"), os.Getenv("HOME")
+	label := c.String("primary-label")
 	plist := c.String("primary-plist")
 	if plist == "" {
-		if home == "" {
-			home, _ = os.UserHomeDir()
-		}
-		plist = filepath.Join(home, "Library", "LaunchAgents", label+".plist")
+		plist = filepath.Join(paths.UserHome().LaunchAgents(), label+".plist")
 	}
 	log, closeLog, err := restoreLog(c, out, start)
 	if err != nil {

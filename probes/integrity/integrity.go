@@ -73,10 +73,9 @@ const commandTimeout = 30 * time.Second
 // New returns the council-integrity probe.
 func New() *probe.Probe {
 	return &probe.Probe{
-		Name:     "integrity",
-		Usage:    "check that the next respawn of the primary council server will work",
-		Interval: 5 * time.Minute,
-		Layout:   true,
+		Name:   "integrity",
+		Usage:  "check that the next respawn of the primary council server will work",
+		Layout: true,
 		Description: "Checks, each on its own alert channel at error: binary_missing, signature_invalid, " +
 			"metallib_missing, stale_process (not_running is its own warn state) and manifest_invalid. " +
 			"binary_missing and signature_invalid promote the fallback (once; never from the fallback); " +

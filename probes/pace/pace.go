@@ -90,9 +90,6 @@ const (
 	CheckAuth = "auth"
 )
 
-// interval is the pace probe's launchd interval.
-const interval = 15 * time.Minute
-
 // New returns the pace probe.
 func New() *probe.Probe {
 	return &probe.Probe{
@@ -105,10 +102,9 @@ func New() *probe.Probe {
 			"samples are never judged; what the server says it is never resets the baseline. identity_unstable,\n" +
 			"not_judged (--max-unjudged in a row) and degenerate (the answer is not a count) warn at once.\n" +
 			"Cost: one request of about 512 prompt + 128 generated tokens per tick.",
-		Interval: interval,
-		Network:  true,
-		Flags:    flags(),
-		Default:  alert.Policy{Threshold: 2, Cooldown: time.Hour},
+		Network: true,
+		Flags:   flags(),
+		Default: alert.Policy{Threshold: 2, Cooldown: time.Hour},
 		// The three watch channels count for themselves (24 h of changes,
 		// --max-unjudged samples, one junk answer): they alert at once.
 		Policies: map[string]alert.Policy{

@@ -2,14 +2,13 @@ package pace
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/host/accesslog"
+	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -48,7 +47,7 @@ type settings struct {
 func env(name string) []string { return []string{"COUNCIL_PACE_" + name} }
 
 func flags() []cli.Flag {
-	h, _ := os.UserHomeDir() // $HOME at run time, as the common flags
+	h := paths.UserHome()
 	return []cli.Flag{
 		&cli.IntFlag{Name: "prompt-tokens", EnvVars: env("PROMPT_TOKENS"), Value: defaultPromptTokens,
 			Usage: "about how many tokens the prompt has (a nonce, padding, and the request to count)"},
@@ -78,7 +77,7 @@ func flags() []cli.Flag {
 			Usage: "hard limit on the whole sample, model lookup included; a stream cut by it is measured on what arrived"},
 		&cli.DurationFlag{Name: "stall-timeout", EnvVars: env("STALL_TIMEOUT"), Value: defaultStall,
 			Usage: "longest gap between two stream events before the sample is skipped as stalled"},
-		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: filepath.Join(h, ".openclaw", "logs", "sanctum-mlx.log"),
+		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: h.PrimaryLog(),
 			Usage: "the primary server's access log: a request completed in it during the sample makes the sample busy; empty = never busy"},
 		&cli.StringFlag{Name: "busy-marker", EnvVars: env("BUSY_MARKER"), Value: accesslog.DefaultMarker,
 			Usage: "text of a completed-request line in --primary-log (lines start with an RFC 3339 time)"},

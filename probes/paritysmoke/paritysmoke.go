@@ -128,11 +128,10 @@ func New() *probe.Probe {
 			"each answer; with --reference-url, compares every answer token by token with a second backend.\n" +
 			"More than --max-failures failing prompts alert on the parity channel (exit 2).\n" +
 			"--record FILE writes a golden prompt file from a known-good backend for review.",
-		Interval: 24 * time.Hour,
-		Network:  true,
-		Flags:    flags(),
-		Default:  alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour},
-		Tick:     tick,
+		Network: true,
+		Flags:   flags(),
+		Default: alert.Policy{Threshold: 1, Cooldown: 6 * time.Hour},
+		Tick:    tick,
 	}
 }
 

@@ -106,6 +106,27 @@ func TestParseDocumentedShapes(t *testing.T) {
 			t.Error("LM Studio's 200-with-error parsed as a version")
 		}
 	})
+	// What a real Ollama 0.17.4 answered (recorded by make test-real, on a
+	// host without a GPU): the parsers read the real server, not only its
+	// documentation.
+	t.Run("ollama real 0.17.4", func(t *testing.T) {
+		if v, err := ParseVersion(fixture(t, "ollama/real-0.17.4/version.json")); err != nil || v != "0.17.4" {
+			t.Errorf("version %q, %v", v, err)
+		}
+		ps, err := ParseOllamaModels(fixture(t, "ollama/real-0.17.4/ps.json"))
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("%+v, %v", ps, err)
+		}
+		m := ps[0]
+		if m.Model != "tiny:latest" || m.Size == nil || *m.Size <= 0 || m.SizeVRAM == nil || *m.SizeVRAM != 0 ||
+			len(m.Digest) != 64 || m.ExpiresAt.IsZero() {
+			t.Errorf("ps %+v: want tiny:latest loaded, entirely on the CPU (size_vram 0)", m)
+		}
+		tags, err := ParseOllamaModels(fixture(t, "ollama/real-0.17.4/tags.json"))
+		if err != nil || len(tags) != 1 || tags[0].Digest != m.Digest || tags[0].SizeVRAM != nil {
+			t.Errorf("tags %+v, %v: want the model ps lists, without size_vram", tags, err)
+		}
+	})
 	t.Run("lmstudio", func(t *testing.T) {
 		list, err := ParseLMStudioModels(fixture(t, "lmstudio/models.json"))
 		if err != nil || len(list) != 3 || list[1].State != "loaded" || list[0].State != "not-loaded" {

@@ -14,11 +14,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/testkit/testpki"
 )
 
-// DefaultClients are the probes' client names, for `council-sim pki`.
-var DefaultClients = []string{"guardian", "canary", "drift", "integrity", "parity-smoke", "pace"}
+// DefaultClients are the probes' client names, for `council-sim pki`: every
+// probe of the suite's registry has its own client certificate.
+var DefaultClients = suite.Names(suite.Probes)
 
 // Run runs the council-sim command line (args[0] is the program name) and
 // returns the process exit code: 0 after a clean stop (ctx cancelled, e.g.

@@ -28,7 +28,7 @@ func (s *Sim) apiHandler() http.Handler {
 			s.hang(r.Context())
 			return
 		case Fault500:
-			writeError(w, http.StatusInternalServerError, "server_error", "simulated internal server error (council-sim fault 500)")
+			s.apiError(w, http.StatusInternalServerError, "server_error", "simulated internal server error (council-sim fault 500)")
 			return
 		case FaultEmpty:
 			w.Header().Set("Content-Type", "application/json")
@@ -197,18 +197,18 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	n := s.requests.Add(1)
 	var req chatRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid JSON body: "+err.Error())
+		s.apiError(w, http.StatusBadRequest, "invalid_request_error", "invalid JSON body: "+err.Error())
 		return
 	}
 	if len(req.Messages) == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "messages must not be empty")
+		s.apiError(w, http.StatusBadRequest, "invalid_request_error", "messages must not be empty")
 		return
 	}
 	modelID := req.Model
 	if modelID == "" {
 		modelID = s.models[0]
 	} else if !s.servesModel(r, modelID) {
-		writeError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("model %q not found (serving %s)", modelID, strings.Join(s.models, ", ")))
+		s.apiError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("model %q not found (serving %s)", modelID, strings.Join(s.models, ", ")))
 		return
 	}
 
@@ -272,6 +272,9 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 
 		SystemFingerprint: fingerprint,
 	}
+	if base.SystemFingerprint == "" && s.persona.kind == PersonalityOllama {
+		base.SystemFingerprint = ollamaFingerprint
+	}
 	if req.Stream {
 		s.streamChat(w, r, base, tokens, finish, u, req, fault, pace)
 		return
@@ -332,7 +335,7 @@ func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatRespon
 		if !s.waitToken(r.Context(), pace, i) {
 			return
 		}
-		ch := chatChoice{Delta: &chatOut{Content: &tok}}
+		ch := chatChoice{Delta: &chatOut{Role: s.deltaRole(), Content: &tok}}
 		if req.Logprobs {
 			ch.Logprobs = &logprobs{Content: tokenLogprobs([]string{tok})}
 		}
@@ -345,7 +348,11 @@ func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatRespon
 		s.hang(r.Context())
 		return
 	}
-	if !send(chunk(chatChoice{Delta: &chatOut{}, FinishReason: &finish})) {
+	last := &chatOut{}
+	if s.persona.kind == PersonalityOllama {
+		last = &chatOut{Role: "assistant", Content: &empty}
+	}
+	if !send(chunk(chatChoice{Delta: last, FinishReason: &finish})) {
 		return
 	}
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
@@ -484,6 +491,25 @@ type apiError struct {
 		Type    string `json:"type"`
 		Code    int    `json:"code"`
 	} `json:"error"`
+}
+
+// apiError writes an error of the OpenAI-compatible endpoints the way the
+// personality's server does; see ollamaError for Ollama's.
+func (s *Sim) apiError(w http.ResponseWriter, status int, typ, msg string) {
+	if s.persona.kind == PersonalityOllama {
+		ollamaError(w, status, msg)
+		return
+	}
+	writeError(w, status, typ, msg)
+}
+
+// deltaRole is the role a stream's token chunks carry: none after the
+// first chunk in OpenAI's shape, "assistant" in every chunk on Ollama.
+func (s *Sim) deltaRole() string {
+	if s.persona.kind == PersonalityOllama {
+		return "assistant"
+	}
+	return ""
 }
 
 func writeError(w http.ResponseWriter, status int, typ, msg string) {

@@ -8,15 +8,22 @@ import (
 )
 
 // The ollama personality is Ollama, as ollama/ollama docs/api.md documents
-// it:
+// it, corrected where Ollama 0.17.4 answered otherwise (the real tier
+// records it: pkg/server/backend/testdata/ollama/real-0.17.4, compared by
+// shape in pkg/testkit/realollama):
 //
 //	GET /             "Ollama is running"
 //	GET /api/version  {"version": "0.12.3"}
 //	GET /api/ps       loaded models: name, model, size, digest, details,
-//	                  expires_at, size_vram
+//	                  expires_at, size_vram, context_length
 //	GET /api/tags     local models: name, model, modified_at, size, digest, details
 //	GET /v1/models    the local models (downloads, not the loaded ones)
 //	anything else     404 "404 page not found" (Go's default)
+//
+// Its OpenAI-compatible chat (openai/openai.go and middleware/openai.go in
+// ollama/ollama) always carries system_fingerprint "fp_ollama"; every
+// stream chunk's delta has the role and a content (the last one "");
+// errors are {"error": {"message", "type", "param": null, "code": null}}.
 //
 // The first --model is loaded, fully in GPU memory, expiring after the
 // default keep_alive of 5 minutes. Faults: unloaded (/api/ps empty),
@@ -27,7 +34,22 @@ const (
 	ollamaVersionChanged = "0.12.4"
 	ollamaModelSize      = int64(5137025024)
 	ollamaKeepAlive      = 5 * time.Minute
+	// ollamaContextLength is the context a model is loaded with on a
+	// host without GPU memory (Ollama's "vram-based default context").
+	ollamaContextLength = 4096
+	ollamaFingerprint   = "fp_ollama"
 )
+
+// ollamaError writes an error as Ollama's OpenAI layer does
+// (openai.NewError): the type is invalid_request_error for a 400 and
+// api_error otherwise, and param and code are null.
+func ollamaError(w http.ResponseWriter, status int, msg string) {
+	typ := "api_error"
+	if status == http.StatusBadRequest {
+		typ = "invalid_request_error"
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": nil}})
+}
 
 func ollamaDigest(name string) string {
 	sum := sha256.Sum256([]byte("council-sim weights " + name))
@@ -69,7 +91,8 @@ func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 				expires = s.now().Add(10 * time.Second)
 			}
 			models = append(models, map[string]any{"name": name, "model": name, "size": ollamaModelSize,
-				"digest": digest(name), "details": ollamaDetails(), "expires_at": expires.Format(time.RFC3339Nano), "size_vram": vram})
+				"digest": digest(name), "details": ollamaDetails(), "expires_at": expires.Format(time.RFC3339Nano), "size_vram": vram,
+				"context_length": ollamaContextLength})
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"models": models})
 	})
