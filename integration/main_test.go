@@ -21,6 +21,7 @@ var (
 	launchctlBin string
 	simBin       string
 	statusBin    string
+	launcherBin  string // runs a command and prints its own peak RSS (council-bench's)
 )
 
 func TestMain(m *testing.M) {
@@ -75,7 +76,10 @@ func buildAll(dir string) error {
 	if simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/testkit/councilsim/cmd/council-sim", "council-sim"); err != nil {
 		return err
 	}
-	statusBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/status/cmd/council-status", "council-status")
+	if statusBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/status/cmd/council-status", "council-status"); err != nil {
+		return err
+	}
+	launcherBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/integration/cmd/council-bench/launcher", "launcher")
 	return err
 }
 
