@@ -76,6 +76,8 @@ func listPersistedTimes() []persistedTime {
 			test: "pkg/host/hashcache TestFullPassWhenTheLastIsInTheFuture"},
 		{whose: "pace", name: "data.identity.changes", paths: []string{"data.identity.changes.*"},
 			fault: "identity changes in 2031", probe: "pace", cell: identityChangesCell},
+		{whose: "context", name: "data.context.log.at", paths: []string{"data.context.log.at"},
+			fault: "log cursor in 2031", probe: "context", cell: logCursorCell},
 	}
 }
 
@@ -406,4 +408,24 @@ func identityChangesCell() cell {
 			}
 		}},
 		note: "identity changes dated 2031 are dropped (clock_skew): a steady server is not unstable"}
+}
+
+// logCursorCell: context's server-log cursor taken "in 2031" is taken as
+// taken now: the pressure report's "since" is never in the future.
+func logCursorCell() cell {
+	return cell{fault: "log cursor in 2031",
+		setup: func(t *testing.T, w *world) {
+			log := filepath.Join(w.home.Dir, "server.log")
+			if err := os.WriteFile(log, []byte("2026-12-01T00:00:00.000Z INFO started\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			w.args = append(w.args, "--server-log", log)
+			w.plantState("context", func(st *state.File) {
+				put(t, st, "context", map[string]any{"log": map[string]any{"path": log, "offset": 0, "at": year2031}})
+			})
+		},
+		want: want{code: 0, event: "clock_skew", alert: noAlert, then: func(t *testing.T, w *world) {
+			skewed(t, w, "context.log.at")
+		}},
+		note: "a log cursor taken in 2031 is taken as now (clock_skew)"}
 }

@@ -36,6 +36,7 @@ var probes = []matrixProbe{
 	{integrityRig, integrityCells},
 	{driftRig, driftCells},
 	{paceRig, paceCells},
+	{contextRig, contextCells},
 }
 
 func ok(event, check string) want { return want{code: 0, event: event, check: check} }

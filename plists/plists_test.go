@@ -84,6 +84,7 @@ func TestRenderProbes(t *testing.T) {
 		{name: "integrity", interval: 300, runAtLoad: true},
 		{name: "parity-smoke", calendar: map[string]int{"Hour": 3, "Minute": 0}},
 		{name: "pace", interval: 900},
+		{name: "context", calendar: map[string]int{"Hour": 3, "Minute": 30}},
 	}
 	if len(rs) != len(tests) {
 		t.Fatalf("rendered %d plists, want %d", len(rs), len(tests))

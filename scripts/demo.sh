@@ -71,7 +71,7 @@ wait_line() {
 }
 
 step "1. A throwaway CA and client certificates, and a bearer token (mode 0600)"
-run "$BIN/council-sim" pki --home "$HOME" --clients guardian,canary,drift,integrity,parity-smoke,pace
+run "$BIN/council-sim" pki --home "$HOME"
 mkdir -p "$HOME/.sanctum/secrets"
 (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$HOME/.sanctum/secrets/council-mlx.token")
 note "token written to ~/.sanctum/secrets/council-mlx.token (never printed, never logged)"
@@ -159,6 +159,11 @@ git -C "$REPO" init -q
 git -C "$REPO" -c user.name=demo -c user.email=demo@example.invalid add deploy
 git -C "$REPO" -c user.name=demo -c user.email=demo@example.invalid commit -qm "canonical plists"
 echo "$AGENTS/com.sanctum.mlx.plist = deploy/com.sanctum.mlx.plist" >"$HOME/.sanctum/council-drift.map"
+note "council-context: the simulated sanctum-mlx cannot say its context window, so the operator says it (--expect-context);"
+note "one needle prompt fills 80% of it (3276 words), a code at each end, and must be counted whole"
+CONTEXT=("$BIN/council-context" --expect-context 4096)
+tick "${CONTEXT[@]}"
+events context 'select(.event=="context_needle" or .event=="context_log") | {event, words, prompt_tokens, needle_first, needle_last, first}' 2
 DRIFT=("$BIN/council-drift" --expect-agent com.sanctum.mlx)
 tick "${DRIFT[@]}"
 run "$BIN/council-status"
@@ -257,7 +262,26 @@ tick "${PACE[@]}"
 events pace 'select(.event | test("recovered")) | {event, check}' 2
 note "the recovery comes only now, from a sample judged within the limit"
 
-step "11. Another server: council-sim playing llama-server while it loads, then Ollama with the model half on the CPU, then upgraded"
+step "11. Fault: the council's window shrinks to 2048 tokens and it cuts long prompts silently, as Ollama does"
+note "a prompt longer than the window is answered 200, with usage.prompt_tokens capped and only a WARN in the server's log"
+show "curl -X POST $CONTROL/fault -d '{\"fault\":\"truncate\",\"context_window\":2048}'"
+curl -sf -X POST "$CONTROL/fault" -d '{"fault":"truncate","context_window":2048}' >/dev/null
+note "another client of the council sends a 3000-word prompt; it gets a 200 and never learns its first 952 words were dropped"
+jq -n --arg p "$(printf 'word %.0s' $(seq 1 3000))" '{messages: [{role: "user", content: $p}], max_tokens: 8}' >"$ROOT/long-prompt.json"
+show "curl -X POST \$COUNCIL_URL/v1/chat/completions -H 'Authorization: Bearer …' -d @long-prompt.json"
+curl -sf -X POST "$COUNCIL_URL/v1/chat/completions" -H "Authorization: Bearer $(cat "$HOME/.sanctum/secrets/council-mlx.token")" \
+	-H 'Content-Type: application/json' -d @"$ROOT/long-prompt.json" | jq -c '{finish: .choices[0].finish_reason, usage}'
+show "grep 'truncating input prompt' $LOGS/sanctum-mlx.log"
+grep 'truncating input prompt' "$LOGS/sanctum-mlx.log" | tail -n 1
+note "council-context: its needle is cut too (context_truncated, error), and the other client's loss is context_pressure (warn)"
+tick "${CONTEXT[@]}"
+events context 'select(.level != "info") | {event, level, check, detail}' 2
+show "curl -X POST $CONTROL/fault -d '{\"fault\":\"none\",\"context_window\":4096}'"
+curl -sf -X POST "$CONTROL/fault" -d '{"fault":"none","context_window":4096}' >/dev/null
+tick "${CONTEXT[@]}"
+events context 'select(.event=="recovered") | {event, check}' 2
+
+step "12. Another server: council-sim playing llama-server while it loads, then Ollama with the model half on the CPU, then upgraded"
 note "--personality serves that server's own documented endpoints; the probes' --backend auto detects it"
 note "these ticks keep their own state and log (another host's), so the council's own rows stay the council's"
 OTHER="$ROOT/other-host"
@@ -287,10 +311,11 @@ DRIFT_OTHER=("$BIN/council-drift" --transport bearer --url "$OLLAMA_URL" --state
 run "${DRIFT_OTHER[@]}"
 show "curl -X POST $OLLAMA_CONTROL/backend-fault -d '{\"fault\":\"version_changed\"}'"
 curl -sf -X POST "$OLLAMA_CONTROL/backend-fault" -d '{"fault":"version_changed"}' >/dev/null
-run "${DRIFT_OTHER[@]}"
-other_events drift 'select(.event | test("server_")) | {event, level, detail, version}' 2
+note "an upgrade re-checks at once: drift starts parity-smoke and context now (launchctl kickstart); --dry-run shows the commands"
+run "${DRIFT_OTHER[@]}" --dry-run
+other_events drift 'select(.event | test("server_changed|remediation")) | {event, level, detail, probe, service}' 3
 
-step "12. What Force Flow received, and the suite at a glance"
+step "13. What Force Flow received, and the suite at a glance"
 cat "$ROOT/forceflow.out" | grep -v '^FORCE_FLOW_URL=' || true
 run "$BIN/council-status"
 # The screen must fit the terminal it is read on: checked here, line by

@@ -165,7 +165,7 @@ func (tk tick) String() string {
 }
 
 // run runs one tick of probe ("guardian", "canary", "drift",
-// "integrity", "parity-smoke" or "pace") against the host: the home's
+// "integrity", "parity-smoke", "pace" or "context") against the host: the home's
 // environment, the fake launchd, Force Flow, the flags every tick of the
 // probe needs here (probeArgs), then args (a later flag wins). It
 // returns the tick with the events logged during it.
@@ -216,6 +216,8 @@ func (h *host) probeArgs(probe string) []string {
 		return append(network, "--prompts", h.parityPrompts(), "--prompt-timeout", "90s", "--table", "never")
 	case "pace":
 		return append(network, "--primary-log", h.srv.Log, "--deadline", "2m", "--stall-timeout", "30s")
+	case "context":
+		return append(network, "--server-log", h.srv.Log, "--deadline", "2m")
 	}
 	h.t.Fatalf("no flags for probe %q", probe)
 	return nil
@@ -304,8 +306,9 @@ func (h *host) launchctl(args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// parityPrompts writes a golden prompt set the tiny model passes (it
-// counts) and returns its path.
+// parityPrompts writes a golden prompt set the tiny model passes and
+// returns its path. The model counts and never stops: each prompt is cut
+// by max_tokens on purpose, and says so (finish_reason "length").
 func (h *host) parityPrompts() string {
 	h.t.Helper()
 	p := filepath.Join(h.home.Dir, "prompts.json")
@@ -315,8 +318,8 @@ func (h *host) parityPrompts() string {
 	const prompts = `{
   "version": 1,
   "prompts": [
-    {"id": "count", "prompt": "Count from 1 to 5.", "max_tokens": 8, "expect": ["1 2 3 4 5"]},
-    {"id": "arith", "prompt": "What is 2+2? Respond with only the number.", "max_tokens": 8, "expect": ["4"]}
+    {"id": "count", "prompt": "Count from 1 to 5.", "max_tokens": 8, "expect": ["1 2 3 4 5"], "finish_reason": "length"},
+    {"id": "arith", "prompt": "What is 2+2? Respond with only the number.", "max_tokens": 8, "expect": ["4"], "finish_reason": "length"}
   ]
 }
 `

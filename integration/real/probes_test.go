@@ -221,6 +221,28 @@ func TestParitySmokeComparesOllamaWithItself(t *testing.T) {
 	}
 }
 
+// An answer that never ends fails parity on its ending: the counting
+// model holds the expected words, but runs to max_tokens where the prompt
+// asks for a finished answer (finish_reason "stop", the default), as a
+// model that lost its end-of-turn token after an upgrade does.
+func TestParitySmokeJudgesHowOllamaEnds(t *testing.T) {
+	h := newHost(t, hostConfig{plain: true})
+	p := filepath.Join(h.home.Dir, "must-stop.json")
+	const prompts = `{"version": 1, "prompts": [
+  {"id": "count", "prompt": "Count from 1 to 5.", "max_tokens": 8, "expect": ["1 2 3 4 5"]}
+]}`
+	if err := os.WriteFile(p, []byte(prompts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tk := h.run("parity-smoke", "--prompts", p, "--max-failures", "0")
+	tk.wantCode(t, 2)
+	ev := tk.one(t, "parity_prompt", "parity")
+	if r := fmt.Sprint(ev["reason"]); ev["pass"] != false || !strings.HasPrefix(r, `finish_reason "length", want "stop"`) || ev["finish_reason"] != "length" {
+		t.Errorf("parity_prompt %v: want failed on its ending, finish_reason length", ev)
+	}
+	tk.one(t, "parity_fail", "parity")
+}
+
 // Pace takes its first sample of a real Ollama: learning, with a time to
 // first token, a decode speed, and the whole answer (the model counts to
 // --decode-tokens).

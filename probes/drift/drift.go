@@ -40,7 +40,12 @@
 //     --model), differs from what the previous tick recorded (state key
 //     server_identity). A value the server stops reporting is not a change:
 //     the last known one is kept, so an Ollama model unloaded after its
-//     keep-alive and loaded again is not news.
+//     keep-alive and loaded again is not news. A change starts the probes
+//     that judge the new server (parity-smoke, context: the registry's
+//     OnServerChange) at once with `launchctl kickstart`, each logged as a
+//     remediation event, at most once per change (state key
+//     server_recheck; a start that failed is retried on later ticks);
+//     --recheck-on-change=false turns it off (recheck.go).
 //   - unexpected_server (error): --expect-server patterns are set and the
 //     server's version and build match none. UNKNOWN when the backend
 //     reports neither (the generic and mlx backends never do).
@@ -175,10 +180,11 @@ func runTick(ctx context.Context, t *probe.Tick) error {
 	r.report(stale...)
 	r.reconcile(CheckProbeStale)
 
-	server := checkServer(ctx, t, cfg)
+	server, changes := checkServer(ctx, t, cfg)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	recheckAfterChange(ctx, t, cfg, lc, changes)
 
 	t.OKSummary(fmt.Sprintf("%s; %d agent(s) loaded; fallback disciplined; %d probe(s) ticking; %s",
 		files, countPass(agents), countPass(stale), server))

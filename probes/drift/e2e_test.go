@@ -58,6 +58,8 @@ type fixture struct {
 	// loopback port nobody listens on (the server is the guardian's
 	// business; drift's other checks must not depend on it).
 	serverURL string
+	// env is added to every run's environment (FAKE_LAUNCHD_FAIL=...).
+	env []string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -182,7 +184,7 @@ func (f *fixture) run(args ...string) tick {
 	f.t.Helper()
 	logFile := f.home.LogFile("drift")
 	os.Remove(logFile)
-	env := f.home.Env(append(f.ld.Env(), "FORCE_FLOW_URL="+f.ff.URL(), "COUNCIL_URL="+f.serverURL)...)
+	env := f.home.Env(append(append(f.ld.Env(), "FORCE_FLOW_URL="+f.ff.URL(), "COUNCIL_URL="+f.serverURL), f.env...)...)
 	res := probetest.Run(f.t, 60*time.Second, env, driftBin, append([]string{"--timeout", "20s", "--alert-budget", "5s"}, args...)...)
 	if leaks := probetest.Leaks(f.home.Dir, res.Stdout, res.Stderr); len(leaks) > 0 {
 		f.t.Errorf("token leaked into %v", leaks)

@@ -157,16 +157,18 @@ func identityOf(kind backend.Kind, id backend.Identity, ms backend.Models, model
 
 // checkServer asks the server who it is, reports a change since the last
 // tick at info and a version or model the operator's expectations exclude
-// as an error. A server that cannot be asked is the guardian's and the
-// canary's business: drift logs why and leaves its channels as they are.
-func checkServer(ctx context.Context, t *probe.Tick, cfg settings) string {
+// as an error, and returns its summary and the change (none when the
+// server was not asked or did not change). A server that cannot be asked
+// is the guardian's and the canary's business: drift logs why and leaves
+// its channels as they are.
+func checkServer(ctx context.Context, t *probe.Tick, cfg settings) (string, []identityChange) {
 	if t.Server == nil {
 		t.Log.Info("server_identity_skipped", "reason", "no transport to the server (see the transport channel)")
-		return "server not asked"
+		return "server not asked", nil
 	}
 	if t.Backend.DetectError != "" && t.Backend.Kind == backend.Generic {
 		t.Log.Info("server_identity_skipped", "reason", "backend detection failed", "error", t.Backend.DetectError)
-		return "server not reachable"
+		return "server not reachable", nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, min(serverTimeout, cfg.Timeout))
 	defer cancel()
@@ -174,10 +176,10 @@ func checkServer(ctx context.Context, t *probe.Tick, cfg settings) string {
 	if err != nil {
 		if errors.Is(err, backend.ErrUnauthorized) {
 			t.Unknown(CheckAuth, "auth_refused", fmt.Sprintf("the server refused drift's credentials when asked its version: %v", err))
-			return "server refused our credentials"
+			return "server refused our credentials", nil
 		}
 		t.Log.Info("server_identity_skipped", "reason", "the server did not answer", "error", err.Error())
-		return "server not reachable"
+		return "server not reachable", nil
 	}
 	t.Clear(CheckAuth)
 	ms, err := t.Server.Models(sctx)
@@ -206,11 +208,7 @@ func checkServer(ctx context.Context, t *probe.Tick, cfg settings) string {
 	case !found:
 		t.Log.Info("server_identity_recorded", attrs...)
 	case len(changes) > 0:
-		parts := make([]string, len(changes))
-		for i, c := range changes {
-			parts[i] = c.String()
-		}
-		msg := "the council server changed since the last drift tick: " + strings.Join(parts, "; ")
+		msg := "the council server changed since the last drift tick: " + describe(changes)
 		t.Log.Info(CheckServerChanged, append([]any{"check", CheckServerChanged, "detail", msg}, attrs...)...)
 		t.Notify(CheckServerChanged, alert.Info, msg)
 	default:
@@ -219,7 +217,7 @@ func checkServer(ctx context.Context, t *probe.Tick, cfg settings) string {
 
 	reportExpectedServer(t, cfg.ExpectServer, cur)
 	reportExpectedModels(t, cfg.ExpectDigests, cur, ms, t.Common.Model)
-	return describeServer(cur)
+	return describeServer(cur), changes
 }
 
 // describeServer is the OK summary part of the identity check.

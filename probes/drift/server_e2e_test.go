@@ -1,6 +1,9 @@
 package drift
 
 import (
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -248,4 +251,118 @@ func TestBadExpectationIsAConfigError(t *testing.T) {
 	tk := f.run("--expect-model-digest", "2ae6f6")
 	tk.mustExit(t, 3)
 	tk.mustFail(t, CheckConfig, "config_error", "error", `bad --expect-model-digest "2ae6f6"`)
+}
+
+// kickstarts are the kickstart calls the fake launchd received.
+func (f *fixture) kickstarts() []string {
+	var out []string
+	for _, c := range f.ld.Calls() {
+		if strings.HasPrefix(c, "kickstart") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// An upgrade re-checks at once: the server changing starts parity-smoke
+// and context now (kickstart, without -k), each logged as a remediation,
+// once per change; a quiet tick starts nothing; a second change starts
+// them again.
+func TestServerChangeStartsTheNightlyProbes(t *testing.T) {
+	f := newFixture(t)
+	sim := f.withServer(councilsim.PersonalityOllama)
+	f.run().mustExit(t, 0)
+	if k := f.kickstarts(); len(k) != 0 {
+		t.Fatalf("the first record started %q", k)
+	}
+
+	setFault(t, sim, councilsim.BackendFaultVersionChanged)
+	tk := f.run()
+	tk.mustExit(t, 0)
+	want := []string{
+		"kickstart " + f.domain() + "/com.sanctum.council-parity-smoke",
+		"kickstart " + f.domain() + "/com.sanctum.council-context",
+	}
+	if got := f.kickstarts(); !slices.Equal(got, want) {
+		t.Fatalf("kickstarts %q, want %q", got, want)
+	}
+	rem := probetest.Find(tk.events, "remediation", "")
+	if len(rem) != 2 || rem[0]["probe"] != "parity-smoke" || rem[1]["probe"] != "context" || rem[0]["action"] != "kickstart" ||
+		!strings.Contains(rem[0]["reason"].(string), "server_changed: version 0.12.3 -> 0.12.4") {
+		t.Fatalf("remediation events %v", rem)
+	}
+	// launchd ran each job once (the agents run /bin/true); the others
+	// were left alone.
+	for label, runs := range map[string]string{"com.sanctum.council-parity-smoke": "1", "com.sanctum.council-context": "1", "com.sanctum.council-canary": "0"} {
+		cmd := exec.Command(launchctlBin, "print", f.domain()+"/"+label)
+		cmd.Env = append(os.Environ(), f.ld.Env()...)
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "\truns = "+runs+"\n") {
+			t.Errorf("%s: want runs = %s: %v\n%s", label, runs, err, out)
+		}
+	}
+
+	f.run().mustExit(t, 0)
+	if got := f.kickstarts(); len(got) != 2 {
+		t.Errorf("a quiet tick started more: %q", got)
+	}
+
+	setFault(t, sim, councilsim.BackendFaultNone) // back to 0.12.3: a change too
+	tk = f.run()
+	tk.mustExit(t, 0)
+	if got := f.kickstarts(); len(got) != 4 {
+		t.Errorf("the second change started %q, want both again", got)
+	}
+}
+
+// A start that fails (launchctl refuses) is retried on the next tick, for
+// that probe only; --recheck-on-change=false starts nothing; --dry-run
+// prints the commands and remembers nothing.
+func TestServerChangeRecheckFailuresAndSwitches(t *testing.T) {
+	t.Run("retried", func(t *testing.T) {
+		f := newFixture(t)
+		sim := f.withServer(councilsim.PersonalityOllama)
+		f.run().mustExit(t, 0)
+		setFault(t, sim, councilsim.BackendFaultVersionChanged)
+		f.env = []string{"FAKE_LAUNCHD_FAIL=kickstart:com.sanctum.council-context=eio-once"}
+		tk := f.run()
+		tk.mustExit(t, 0)
+		if n := len(probetest.Find(tk.events, "remediation", "")); n != 1 {
+			t.Errorf("%d remediations, want parity-smoke's", n)
+		}
+		failed := probetest.Find(tk.events, "remediation_failed", "")
+		if len(failed) != 1 || failed[0]["probe"] != "context" || !strings.Contains(failed[0]["error"].(string), "Input/output error") {
+			t.Fatalf("remediation_failed %v", failed)
+		}
+		tk = f.run()
+		rem := probetest.Find(tk.events, "remediation", "")
+		if len(rem) != 1 || rem[0]["probe"] != "context" || rem[0]["attempt"] != float64(2) {
+			t.Fatalf("the retry: %v", rem)
+		}
+		f.run()
+		ks := f.kickstarts()
+		if n := len(ks); n != 3 { // parity-smoke, context (refused), context
+			t.Errorf("kickstarts %q", ks)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		f := newFixture(t)
+		sim := f.withServer(councilsim.PersonalityOllama)
+		f.run().mustExit(t, 0)
+		setFault(t, sim, councilsim.BackendFaultVersionChanged)
+		tk := f.run("--recheck-on-change=false")
+		if len(probetest.Find(tk.events, "recheck_off", "")) != 1 || len(f.kickstarts()) != 0 {
+			t.Errorf("recheck off started %q", f.kickstarts())
+		}
+	})
+	t.Run("dry-run", func(t *testing.T) {
+		f := newFixture(t)
+		sim := f.withServer(councilsim.PersonalityOllama)
+		f.run().mustExit(t, 0)
+		setFault(t, sim, councilsim.BackendFaultVersionChanged)
+		tk := f.run("--dry-run")
+		if !strings.Contains(tk.Stdout, "dry-run: "+launchctlBin+" kickstart "+f.domain()+"/com.sanctum.council-context") ||
+			len(probetest.Find(tk.events, "remediation_dry_run", "")) != 2 || len(f.kickstarts()) != 0 {
+			t.Errorf("dry-run: kickstarts %q, stdout %s", f.kickstarts(), tk.Stdout)
+		}
+	})
 }

@@ -32,6 +32,8 @@ func flags(home paths.Home) []cli.Flag {
 			Usage: "`DIGEST` (or a prefix of 12+ hex digits) the loaded model's weights must have (repeatable); --model's, else every loaded model's"},
 		&cli.DurationFlag{Name: "full-rehash", EnvVars: []string{"COUNCIL_DRIFT_FULL_REHASH"}, Value: hashcache.DefaultFullEvery,
 			Usage: "re-hash every deployed file, ignoring the cache, at least this often"},
+		&cli.BoolFlag{Name: "recheck-on-change", EnvVars: []string{"COUNCIL_DRIFT_RECHECK"}, Value: true,
+			Usage: "when the server changes (server_changed), start the probes that judge it (" + strings.Join(suite.Names(suite.OnServerChange(suite.Probes)), ", ") + ") at once, with launchctl kickstart"},
 	}
 }
 
@@ -48,6 +50,9 @@ type settings struct {
 	// digest prefixes (server.go).
 	ExpectServer  []string
 	ExpectDigests []string
+	// Recheck starts the OnServerChange probes when the server changes
+	// (recheck.go).
+	Recheck bool
 }
 
 // settingsFrom reads drift's flags; expected agents default from the layout.
@@ -56,6 +61,7 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 	cfg := settings{
 		MapFile: c.String("map"), Repo: c.String("repo"), Git: c.String("git"),
 		ExpectAgents: c.StringSlice("expect-agent"), Timeout: c.Duration("timeout"), FullRehash: c.Duration("full-rehash"),
+		Recheck: c.Bool("recheck-on-change"),
 	}
 	if len(cfg.ExpectAgents) == 0 {
 		cfg.ExpectAgents = defaultExpectedAgents(suite.Probes, t.Common.PrimaryLabel, t.Common.LabelPrefix)

@@ -103,7 +103,7 @@ func TestParseWatched(t *testing.T) {
 		want    []watchedProbe
 		wantErr string
 	}{
-		{"defaults", defaultWatched(suite.Probes), []watchedProbe{{Name: "guardian", Interval: 30 * time.Second}, {Name: "canary", Interval: 10 * time.Minute}, {Name: "integrity", Interval: 5 * time.Minute}, {Name: "parity-smoke", Interval: 24 * time.Hour}, {Name: "pace", Interval: 15 * time.Minute}}, ""},
+		{"defaults", defaultWatched(suite.Probes), []watchedProbe{{Name: "guardian", Interval: 30 * time.Second}, {Name: "canary", Interval: 10 * time.Minute}, {Name: "integrity", Interval: 5 * time.Minute}, {Name: "parity-smoke", Interval: 24 * time.Hour}, {Name: "pace", Interval: 15 * time.Minute}, {Name: "context", Interval: 24 * time.Hour}}, ""},
 		{"none", nil, nil, ""},
 		{"spaces", []string{" canary = 10m "}, []watchedProbe{{Name: "canary", Interval: 10 * time.Minute}}, ""},
 		{"no interval", []string{"canary"}, nil, "want name=interval"},

@@ -263,9 +263,17 @@ func TestE2EFailures(t *testing.T) {
 			map[string]string{"arith-add": `missing "42"`}, false},
 		{"an empty and a garbage answer fail the set", "", map[string]string{"arith-add": "", "fact-water": garbage}, 2,
 			map[string]string{"arith-add": "empty answer", "fact-water": "garbage"}, true},
-		{"a repeating answer is garbage", "", map[string]string{"list-planets": strings.Repeat("Mercury ", 12), "fact-capital": "Lyon"}, 2,
-			map[string]string{"list-planets": `"Mercury" repeated 12 times`, "fact-capital": `missing "Paris"`}, true},
+		{"a repeating answer is a loop", "", map[string]string{"list-planets": strings.Repeat("Mercury ", 12), "fact-capital": "Lyon"}, 2,
+			map[string]string{"list-planets": `loop: "Mercury" repeated 12 times`, "fact-capital": `missing "Paris"`}, true},
 		{"garbage everywhere", councilsim.FaultGarbage, nil, 2, nil, true},
+		// The answers still hold what is expected; how they end fails them.
+		{"endless answers", councilsim.FaultEndless, nil, 2, nil, true},
+		{"a leaked template", councilsim.FaultTemplateLeak, nil, 2, nil, true},
+	}
+	everywhere := map[councilsim.Fault]string{
+		councilsim.FaultGarbage:      "garbage",
+		councilsim.FaultEndless:      `finish_reason "length", want "stop": the answer did not end within max_tokens`,
+		councilsim.FaultTemplateLeak: `template leak: "<|im_end|>" in the answer`,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,14 +288,19 @@ func TestE2EFailures(t *testing.T) {
 			byID := prompts(t, evs)
 			for id, e := range byID {
 				want, bad := tt.failing[id]
-				if tt.fault == councilsim.FaultGarbage {
-					want, bad = "garbage", true
+				if w, ok := everywhere[tt.fault]; ok {
+					want, bad = w, true
 				}
 				if e["pass"] == bad {
 					t.Errorf("%s: pass %v, want %v (%v)", id, e["pass"], !bad, e["reason"])
 				}
 				if bad && (!strings.Contains(e["reason"].(string), want) || e["level"] != "warn") {
 					t.Errorf("%s: reason %q level %v, want %q at warn", id, e["reason"], e["level"], want)
+				}
+				if rule := map[councilsim.Fault]string{councilsim.FaultEndless: "finish_reason", councilsim.FaultTemplateLeak: "template leak"}[tt.fault]; rule != "" {
+					if got, _ := e["ending"].([]any); len(got) == 0 || got[0] != rule {
+						t.Errorf("%s: ending %v, want [%s]", id, e["ending"], rule)
+					}
 				}
 			}
 			alerts := s.ff.AlertsFor(CheckParity)

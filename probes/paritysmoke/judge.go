@@ -8,30 +8,23 @@ import (
 	"unicode/utf8"
 )
 
-// Garbage thresholds. An answer is garbage when at least a quarter of its
-// visible characters are not printable text, or when a loop of one to four
-// tokens (at least one of them a word) repeats eight times in a row: what a
-// model emits from corrupt weights or a broken sampler.
-const (
-	garbageShare  = 0.25
-	loopRepeats   = 8
-	maxLoopPeriod = 4
-)
+// garbageShare: an answer is garbage when at least a quarter of its
+// visible characters are not printable text (control characters,
+// replacement characters, tokenizer leftovers such as <unk>): what a model
+// emits from corrupt weights or a broken sampler. A loop is judged on its
+// own (ending.go).
+const garbageShare = 0.25
 
 // specialTokens are tokenizer leftovers that must never reach an answer.
-var specialTokens = regexp.MustCompile(`<unk>|<pad>|</?s>|<0x[0-9A-Fa-f]{2}>|<\|[a-z_]+\|>`)
+// Chat template tokens (<|im_end|>, </s>, ...) are not garbage but a leak,
+// a reason of its own (ending.go), and are not counted here.
+var specialTokens = regexp.MustCompile(`<unk>|<pad>|<s>|<0x[0-9A-Fa-f]{2}>`)
 
 // garbage reports why text is garbage, or "" when it is not.
 func garbage(text string) string {
-	if reason := unprintable(text); reason != "" {
-		return reason
-	}
-	return loop(tokenize(text).Toks)
-}
-
-func unprintable(text string) string {
 	var total, bad int
-	rest := specialTokens.ReplaceAllStringFunc(text, func(m string) string {
+	rest := templateTokens.ReplaceAllString(text, " ")
+	rest = specialTokens.ReplaceAllStringFunc(rest, func(m string) string {
 		n := utf8.RuneCountInString(m)
 		total += n
 		bad += n
@@ -50,42 +43,6 @@ func unprintable(text string) string {
 		return fmt.Sprintf("garbage: %d of %d characters are not printable text", bad, total)
 	}
 	return ""
-}
-
-// loop finds the longest run in which a unit of 1..maxLoopPeriod tokens
-// repeats; punctuation-only units (a markdown rule "-----") don't count.
-func loop(toks []string) string {
-	bestTimes, bestUnit := 0, []string(nil)
-	for p := 1; p <= maxLoopPeriod; p++ {
-		run := 0
-		for i := p; i < len(toks); i++ {
-			if toks[i] != toks[i-p] {
-				run = 0
-				continue
-			}
-			run++
-			if times := (run + p) / p; times > bestTimes {
-				start := i - run - p + 1
-				if unit := toks[start : start+p]; hasWord(unit) {
-					bestTimes, bestUnit = times, unit
-				}
-			}
-		}
-	}
-	if bestTimes >= loopRepeats {
-		return fmt.Sprintf("garbage: \"%s\" repeated %d times", printable(strings.Join(bestUnit, " "), 30), bestTimes)
-	}
-	return ""
-}
-
-func hasWord(toks []string) bool {
-	for _, t := range toks {
-		r, _ := utf8.DecodeRuneInString(t)
-		if isWordRune(r) {
-			return true
-		}
-	}
-	return false
 }
 
 // expectations reports what of p's expectations text misses, or "".
@@ -109,10 +66,14 @@ func expectations(p prompt, text string) string {
 }
 
 // problem reports why a primary answer fails on its own (without a
-// reference), or "": a request error, an empty answer, garbage, or a missing
+// reference), or "": a request error, an empty answer, garbage, how it
+// ended (ending: finish_reason, template leak, loop), or a missing
 // expectation, checked in that order.
 func problem(p prompt, a answer) string {
 	if reason := unusable(a); reason != "" {
+		return reason
+	}
+	if reason := ending(p, a); reason != "" {
 		return reason
 	}
 	return expectations(p, a.Text)
@@ -120,6 +81,7 @@ func problem(p prompt, a answer) string {
 
 // unusable reports why an answer cannot be judged or compared at all: a
 // request error, an empty answer (reasoning alone is empty), or garbage.
+// (A leak or a loop is checked beside it where an answer is kept: shape.)
 func unusable(a answer) string {
 	switch {
 	case a.Err != nil:

@@ -20,10 +20,9 @@ func TestGarbage(t *testing.T) {
 		{"a few stray replacement characters", "This is a long enough sentence with one \ufffd in it.", ""},
 		{"simulator garbage", "\x00\ufffd\x1b[<unk>\u200b\x07ĠÃ\u0083\x7f<0x0F>\ufffd\ufffd\x02", "not printable"},
 		{"special tokens", "<unk><unk><unk> ok", "not printable"},
+		{"template tokens are a leak, not garbage", "4<|im_end|><|im_start|>", ""},
 		{"mostly control characters", "ok\x01\x02\x03", "3 of 5 characters"},
-		{"one token repeated", strings.Repeat("the ", 20), `"the" repeated 20 times`},
-		{"a short loop repeated", strings.Repeat("I am. ", 9), `"I am ." repeated 9 times`},
-		{"seven repeats are tolerated", strings.Repeat("yes ", 7), ""},
+		{"a loop is not garbage (it is its own reason)", strings.Repeat("the ", 20), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,15 +44,17 @@ func TestProblem(t *testing.T) {
 		a    answer
 		want string // substring; "" = passes
 	}{
-		{"all expected substrings", p, answer{Text: "the answer is 42"}, ""},
-		{"one substring missing", p, answer{Text: "the answer is 41"}, `missing "42"`},
-		{"substrings are case-sensitive", p, answer{Text: "ANSWER 42"}, `missing "answer"`},
-		{"many missing are summarised", many, answer{Text: "nothing"}, "and 2 more"},
-		{"regex matches", pre, answer{Text: "PARIS."}, ""},
-		{"regex does not match", pre, answer{Text: "Parisian"}, "no match for"},
+		{"all expected substrings", p, answer{Text: "the answer is 42", FinishReason: "stop"}, ""},
+		{"one substring missing", p, answer{Text: "the answer is 41", FinishReason: "stop"}, `missing "42"`},
+		{"substrings are case-sensitive", p, answer{Text: "ANSWER 42", FinishReason: "stop"}, `missing "answer"`},
+		{"many missing are summarised", many, answer{Text: "nothing", FinishReason: "stop"}, "and 2 more"},
+		{"regex matches", pre, answer{Text: "PARIS.", FinishReason: "stop"}, ""},
+		{"regex does not match", pre, answer{Text: "Parisian", FinishReason: "stop"}, "no match for"},
 		{"request error first", p, answer{Err: errors.New("HTTP 500: boom")}, "HTTP 500: boom"},
 		{"empty answer", p, answer{Text: "  \n", FinishReason: "stop"}, "empty answer (finish_reason stop)"},
-		{"garbage before expectations", p, answer{Text: "42 answer " + strings.Repeat("\x00", 20)}, "garbage"},
+		{"garbage before expectations", p, answer{Text: "42 answer " + strings.Repeat("\x00", 20), FinishReason: "stop"}, "garbage"},
+		{"a leak is named, not taken for garbage", p, answer{Text: "4<|im_end|>", FinishReason: "stop"}, `template leak: "<|im_end|>"`},
+		{"the ending before expectations", p, answer{Text: "the answer is 42 and", FinishReason: "length"}, `finish_reason "length", want "stop"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

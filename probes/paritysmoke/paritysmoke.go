@@ -7,9 +7,14 @@
 //
 // A prompt fails on an HTTP or timeout error, an empty answer, a garbage
 // answer (a quarter or more of its characters unprintable or tokenizer
-// leftovers such as <unk>, or a loop of one to four tokens repeated eight
-// times), a missing expected substring or regex match, or, with a reference,
-// answers that differ before --min-prefix tokens. More than --max-failures
+// leftovers such as <unk>), how the answer ended (each a named reason,
+// ending.go: "finish_reason" when it is not "stop", or the prompt's
+// finish_reason; "template leak" for a chat template token such as
+// <|im_end|>, <|eot_id|> or </s>, or a line starting a new "Human:" or
+// "User:" turn; "loop" for a unit of one to four tokens repeated eight
+// times in a row, or of five to 64 tokens four times), a missing expected
+// substring or regex match, or, with a reference, answers that differ
+// before --min-prefix tokens. More than --max-failures
 // failing prompts fail the set: an error alert on the "parity" channel naming
 // the failing ids, exit 2. Problems of the reference itself (down, empty,
 // garbage) are reported on the "reference" channel at warn and never count
@@ -40,6 +45,7 @@
 //	      "max_tokens": 16,               // 1 to 8192
 //	      "expect": ["42"],               // substrings the answer must all contain (case-sensitive)
 //	      "expect_regex": "\\b42\\b",     // and/or an RE2 regex it must match; (?i) for case
+//	      "finish_reason": "stop",        // optional: stop (default), length or any
 //	      "observed": "42"                // optional: the answer seen by --record, for review only
 //	    }
 //	  ]
@@ -68,14 +74,18 @@
 // --record FILE runs the set against the primary (point --url at a
 // known-good backend) and writes a prompt file with each answer's key
 // substrings and the observed answer, for an operator to review before
-// using it with --prompts. It refuses to overwrite a file without --force,
-// and writes nothing when any prompt fails to get a usable answer.
+// using it with --prompts. A prompt the backend answered up to max_tokens
+// is recorded with "finish_reason": "length", for the review to keep or
+// fix. It refuses to overwrite a file without --force, and writes nothing
+// when any prompt fails to get a usable answer (a leaked template or a
+// loop is not usable).
 //
 // # Events
 //
 // Every prompt is one "parity_prompt" event (check "parity") with id, pass,
-// reason, latency_ms, tokens, finish_reason, reasoning_bytes (when the
-// primary reasoned; measured, never judged) and, with a reference,
+// reason, latency_ms, tokens, finish_reason, ending (the broken ending
+// rules, when any), reasoning_bytes (when the primary reasoned; measured,
+// never judged) and, with a reference,
 // ref_latency_ms, ref_tokens, basis, exact, prefix, divergence and the two
 // excerpts; info when it passed, warn when it failed. The set ends with
 // "parity_ok" or "parity_fail"; the reference with "reference_ok" or
@@ -216,6 +226,9 @@ func logResult(t *probe.Tick, r result) {
 	if n := r.Primary.ReasoningBytes; n > 0 {
 		attrs = append(attrs, "reasoning_bytes", n)
 	}
+	if broken := brokenEndings(r.Reason); len(broken) > 0 {
+		attrs = append(attrs, "ending", broken)
+	}
 	if r.Reference != nil {
 		attrs = append(attrs, "ref_latency_ms", r.Reference.Latency.Milliseconds(), "ref_tokens", r.Reference.TokenCount())
 		if r.RefProblem != "" {
@@ -315,7 +328,7 @@ func record(ctx context.Context, t *probe.Tick, o settings, set *promptSet) erro
 		// Recording judges usability only: the new expectations come
 		// from these answers.
 		level := slog.LevelInfo
-		reason := unusable(r.Primary)
+		reason := usableShape(r.Primary)
 		if reason != "" {
 			level = slog.LevelWarn
 		}
@@ -328,7 +341,7 @@ func record(ctx context.Context, t *probe.Tick, o settings, set *promptSet) erro
 	var bad []string
 	for i := range results {
 		r := &results[i]
-		r.Reason = unusable(r.Primary)
+		r.Reason = usableShape(r.Primary)
 		r.Pass = r.Reason == ""
 		if !r.Pass {
 			bad = append(bad, r.Prompt.ID)

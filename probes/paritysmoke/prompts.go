@@ -50,6 +50,10 @@ type prompt struct {
 	MaxTokens   int      `json:"max_tokens"`
 	Expect      []string `json:"expect,omitempty"`
 	ExpectRegex string   `json:"expect_regex,omitempty"`
+	// FinishReason is how the answer must end: "stop" (the default, when
+	// empty), "length" (the prompt is meant to be cut by max_tokens) or
+	// "any" (not judged).
+	FinishReason string `json:"finish_reason,omitempty"`
 	// Observed is the answer seen when the file was recorded, kept for the
 	// operator's review; checks ignore it.
 	Observed string `json:"observed,omitempty"`
@@ -59,6 +63,15 @@ type prompt struct {
 
 // Regexp is the compiled ExpectRegex (nil when there is none).
 func (p prompt) Regexp() *regexp.Regexp { return p.re }
+
+// Finish is the finish_reason the answer must end with: FinishReason, or
+// "stop".
+func (p prompt) Finish() string {
+	if p.FinishReason == "" {
+		return finishStop
+	}
+	return p.FinishReason
+}
 
 // parseError is one problem in a prompt file, with the position of the
 // value it concerns (1-based line and column) and the field path.
@@ -179,7 +192,7 @@ func (p *parser) jsonErr(err error, base int, field string) error {
 		// Point at the offending key, not at the start of its object.
 		key := strings.TrimPrefix(msg, "unknown field ")
 		if i := bytes.Index(p.data[base:], []byte(key)); i >= 0 {
-			return p.errAt(base+i, field, "%s (known: id, prompt, max_tokens, expect, expect_regex, observed)", msg)
+			return p.errAt(base+i, field, "%s (known: id, prompt, max_tokens, expect, expect_regex, finish_reason, observed)", msg)
 		}
 	}
 	return p.errAt(base, field, "%s", msg)
@@ -362,6 +375,11 @@ func (p *parser) validate(set *promptSet) []error {
 			} else {
 				pr.re = re
 			}
+		}
+		switch pr.FinishReason {
+		case "", finishStop, finishLength, finishAny:
+		default:
+			bad(off, field+".finish_reason", "is %q; want %s, %s or %s", printable(pr.FinishReason, 20), finishStop, finishLength, finishAny)
 		}
 		if len(pr.Observed) > maxObservedLen {
 			bad(off, field+".observed", "longer than %d bytes", maxObservedLen)

@@ -56,10 +56,10 @@ func TestDefaultExpectationsAgainstSimAnswers(t *testing.T) {
 			if !ok {
 				t.Fatalf("testdata/sim-answers.json has no answer for %s", p.ID)
 			}
-			if why := problem(p, answer{Text: a}); why != "" {
+			if why := problem(p, answer{Text: a, FinishReason: "stop"}); why != "" {
 				t.Fatalf("good answer %q fails: %s", a, why)
 			}
-			if why := problem(p, answer{Text: "I cannot help with that."}); why == "" {
+			if why := problem(p, answer{Text: "I cannot help with that.", FinishReason: "stop"}); why == "" {
 				t.Fatalf("an unrelated answer passes: the expectations check nothing")
 			}
 		})
@@ -98,6 +98,8 @@ func TestParsePromptsErrors(t *testing.T) {
 		{"missing version", `{"prompts": [{"id": "a", "prompt": "p", "max_tokens": 4, "expect": ["x"]}]}`, []string{"version: missing"}},
 		{"wrong version", `{"version": 2, "prompts": [{"id": "a", "prompt": "p", "max_tokens": 4, "expect": ["x"]}]}`, []string{"unsupported version 2"}},
 		{"no prompts", `{"version": 1, "prompts": []}`, []string{"at least one prompt"}},
+		{"bad finish_reason", `{"version": 1, "prompts": [{"id": "a", "prompt": "p", "max_tokens": 4, "expect": ["x"], "finish_reason": "eos"}]}`,
+			[]string{`prompts[0] (a).finish_reason: is "eos"; want stop, length or any`}},
 		{"field twice", `{"version": 1, "version": 1}`, []string{"version: set twice"}},
 		{"trailing data", `{"version": 1, "prompts": [{"id": "a", "prompt": "p", "max_tokens": 4, "expect": ["x"]}]} {}`, []string{"after the top-level object"}},
 		{"invalid utf-8", "{\"version\": 1, \"note\": \"\xff\"}", []string{"1:25:", "invalid UTF-8"}},

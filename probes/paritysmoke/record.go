@@ -45,11 +45,30 @@ func goldenSet(results []result, note string) *promptSet {
 		}
 		set.Prompts = append(set.Prompts, prompt{
 			ID: p.ID, Prompt: p.Prompt, MaxTokens: p.MaxTokens,
-			Expect: keep, ExpectRegex: re,
+			Expect: keep, ExpectRegex: re, FinishReason: recordedFinish(p, r.Primary.FinishReason),
 			Observed: text.Cut(strings.TrimSpace(answer), maxObservedLen),
 		})
 	}
 	return set
+}
+
+// recordedFinish is the finish_reason a recorded prompt asks for: the one
+// the known-good backend ended with when it is not "stop" (a prompt cut by
+// max_tokens on purpose keeps "length", for the operator to review; none
+// at all is "any"), else the old file's.
+func recordedFinish(p prompt, observed string) string {
+	switch observed {
+	case finishLength:
+		return finishLength
+	case "":
+		// A backend that says nothing cannot be held to a reason.
+		return finishAny
+	case finishStop:
+		if p.FinishReason == finishLength {
+			return ""
+		}
+	}
+	return p.FinishReason
 }
 
 // stopWords are words too common to say anything about an answer.

@@ -108,3 +108,32 @@ func TestWriteGolden(t *testing.T) {
 		t.Fatal("invalid set left a file")
 	}
 }
+
+// A recorded prompt asks for the ending the known-good backend gave: a
+// prompt it answered to max_tokens keeps "length" (for review), a clean
+// stop needs no field, a backend that says nothing cannot be held to one.
+func TestRecordedFinish(t *testing.T) {
+	for _, tc := range []struct {
+		old, observed, want string
+	}{
+		{"", "stop", ""},
+		{"", "length", "length"},
+		{"length", "stop", ""},
+		{"any", "stop", "any"},
+		{"", "", "any"},
+	} {
+		if got := recordedFinish(prompt{FinishReason: tc.old}, tc.observed); got != tc.want {
+			t.Errorf("recordedFinish(old %q, observed %q) = %q, want %q", tc.old, tc.observed, got, tc.want)
+		}
+	}
+	set := goldenSet([]result{{Prompt: prompt{ID: "cut", Prompt: "p", MaxTokens: 4, Expect: []string{"1"}},
+		Primary: answer{Text: "1 2 3 4", FinishReason: "length"}}}, "note")
+	data, err := marshalPrompts(set)
+	if err != nil || !strings.Contains(string(data), `"finish_reason": "length"`) {
+		t.Fatalf("recorded file %s, %v", data, err)
+	}
+	back, err := parsePrompts("recorded", data)
+	if err != nil || back.Prompts[0].Finish() != finishLength {
+		t.Fatalf("the recorded file reads back as %+v, %v", back, err)
+	}
+}

@@ -14,8 +14,9 @@ type result struct {
 	// Reference is the reference's answer (nil without a reference).
 	Reference *answer
 	// RefProblem says why the reference's answer could not be compared
-	// (its own error, empty or garbage answer); the prompt is then judged
-	// on the primary alone, and the reference check reports it.
+	// (its own error, an empty or garbage answer, a leaked template or a
+	// loop); the prompt is then judged on the primary alone, and the
+	// reference check reports it.
 	RefProblem string
 	// Cmp is the comparison (nil without a usable reference answer).
 	Cmp *comparison
@@ -61,7 +62,7 @@ func (r *runner) one(ctx context.Context, p prompt) result {
 	if r.Reference != nil {
 		ref := r.Reference.Ask(ctx, p, r.PromptTimeout)
 		res.Reference = &ref
-		res.RefProblem = unusable(ref)
+		res.RefProblem = usableShape(ref)
 		if res.RefProblem == "" && res.Primary.Err == nil {
 			c := compare(res.Primary, ref)
 			res.Cmp = &c

@@ -35,6 +35,11 @@ type Probe struct {
 	// ChecksAgents marks the probe that checks the other probes' agents are
 	// loaded (drift): it takes --label-prefix.
 	ChecksAgents bool
+	// OnServerChange marks a probe whose verdict belongs to the server
+	// version and model that gave it (answers, the context window): when
+	// drift sees the server change, it starts the probe at once instead of
+	// leaving the new server unchecked until its next run.
+	OnServerChange bool
 }
 
 // TimeOfDay is a daily start time, local time.
@@ -98,12 +103,16 @@ var Probes = []Probe{
 		Why: "a reboot is when a rebuilt, deleted or ad-hoc signed binary first bites. Its checks read the binary, its signature and the metallib on disk, not the server, so they are valid at once.",
 	},
 	{
-		Name: "parity-smoke", Asks: "did answer quality silently regress", At: &TimeOfDay{Hour: 3}, Network: true,
+		Name: "parity-smoke", Asks: "did answer quality silently regress", At: &TimeOfDay{Hour: 3}, Network: true, OnServerChange: true,
 		Why: "ten prompts at login would load the GPU while the primary is still loading its weights, and the nightly run (run on wake when the machine slept through it) covers every night.",
 	},
 	{
 		Name: "pace", Asks: "is it as fast as usual", Every: 15 * time.Minute, Network: true,
 		Why: "at login or boot the primary is still loading its weights, so a speed sample at load measures the boot, not the service, and would teach the baseline a slow start.",
+	},
+	{
+		Name: "context", Asks: "is its context window what we think it is", At: &TimeOfDay{Hour: 3, Minute: 30}, Network: true, OnServerChange: true,
+		Why: "its tick is one long prefill (most of the context window); at login it would load the GPU while the primary is still loading its weights. The nightly run (run on wake when the machine slept through it), half an hour after parity-smoke so the two never share the GPU, covers every night, and drift starts it at once when the server changes.",
 	},
 }
 
@@ -115,6 +124,17 @@ func Lookup(name string) (Probe, bool) {
 		}
 	}
 	return Probe{}, false
+}
+
+// OnServerChange are the probes drift starts when the server changes.
+func OnServerChange(probes []Probe) []Probe {
+	var out []Probe
+	for _, p := range probes {
+		if p.OnServerChange {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Names are the probes' names, in install order.

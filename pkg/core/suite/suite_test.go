@@ -29,6 +29,9 @@ func TestRegistryIsWellFormed(t *testing.T) {
 		if p.ChecksAgents {
 			checksAgents++
 		}
+		if p.OnServerChange && !p.Network {
+			t.Errorf("%s: re-checked when the server changes, but it does not talk to the server", p.Name)
+		}
 	}
 	if checksAgents != 1 {
 		t.Errorf("%d probes check the agents, want 1 (drift)", checksAgents)
@@ -70,5 +73,9 @@ func TestLookup(t *testing.T) {
 	}
 	if got := strings.Join(Names(Probes[:2]), ","); got != "guardian,canary" {
 		t.Errorf("Names = %q", got)
+	}
+	// The nightly quality probes are the ones an upgrade re-checks.
+	if got := strings.Join(Names(OnServerChange(Probes)), ","); got != "parity-smoke,context" {
+		t.Errorf("OnServerChange = %q", got)
 	}
 }

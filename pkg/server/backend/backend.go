@@ -136,6 +136,10 @@ type Model struct {
 	SizeVRAM *int64 `json:"size_vram,omitempty"`
 	// ExpiresAt is when the server will unload the model if idle.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// ContextLength is the context window in tokens one request gets, as
+	// the server reports it (Ollama /api/ps context_length of a loaded
+	// model, llama-server /props n_ctx, vLLM /v1/models max_model_len).
+	ContextLength *int `json:"context_length,omitempty"`
 	// Tagged: the ID is an Ollama model:tag name, where no tag means
 	// "latest".
 	Tagged bool `json:"-"`

@@ -586,3 +586,51 @@ func TestOtherAdaptersOnLMStudioFindNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestContextLength: each adapter reads the window its server reports
+// (Ollama only for a loaded model); the others report none.
+func TestContextLength(t *testing.T) {
+	for _, tc := range []struct {
+		p    councilsim.Personality
+		k    backend.Kind
+		want int // 0: not reported
+	}{
+		{councilsim.PersonalityOllama, backend.Ollama, 3000},
+		{councilsim.PersonalityLlamaServer, backend.LlamaServer, 3000},
+		{councilsim.PersonalityVLLM, backend.VLLM, 3000},
+		{councilsim.PersonalityLMStudio, backend.LMStudio, 0},
+		{councilsim.PersonalityMLX, backend.MLX, 0},
+		{councilsim.PersonalityGeneric, backend.Generic, 0},
+	} {
+		t.Run(string(tc.p), func(t *testing.T) {
+			sim, c := startPersonality(t, tc.p, "", nil)
+			sim.SetContextWindow(3000)
+			ms, err := adapter(t, tc.k, c).Models(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, ok := ms.Find(loadedModel)
+			if !ok && tc.k == backend.LlamaServer && len(ms.Models) == 1 {
+				m, ok = ms.Models[0], true
+			}
+			if !ok {
+				t.Fatalf("%s not listed: %+v", loadedModel, ms)
+			}
+			switch {
+			case tc.want == 0 && m.ContextLength != nil:
+				t.Errorf("context length %d reported by a server that has no way to say it", *m.ContextLength)
+			case tc.want > 0 && (m.ContextLength == nil || *m.ContextLength != tc.want):
+				t.Errorf("context length %v, want %d", m.ContextLength, tc.want)
+			}
+		})
+	}
+	// An Ollama model that is not loaded has no window yet.
+	_, c := startPersonality(t, councilsim.PersonalityOllama, councilsim.BackendFaultUnloaded, nil)
+	ms, err := adapter(t, backend.Ollama, c).Models(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := ms.Find(loadedModel); !ok || m.ContextLength != nil {
+		t.Errorf("unloaded Ollama model %+v: want listed, without a window", m)
+	}
+}

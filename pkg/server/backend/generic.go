@@ -26,16 +26,10 @@ func (genericAdapter) Identity(context.Context) (Identity, error) { return Ident
 
 func (genericAdapter) Metrics(context.Context) (Metrics, error) { return Metrics{}, nil }
 
-// listedModels reads /v1/models with every residency unknown.
+// listedModels reads /v1/models with every residency unknown (and no
+// context window: only vLLM documents one there).
 func listedModels(ctx context.Context, h httpGetter) (Models, error) {
-	resp, err := h.get(ctx, "/v1/models", maxJSONBody)
-	if err != nil {
-		return Models{}, err
-	}
-	if resp.status != 200 {
-		return Models{}, statusError("/v1/models", resp)
-	}
-	list, err := ParseOpenAIModels(resp.body)
+	list, err := openAIList(ctx, h)
 	if err != nil {
 		return Models{}, err
 	}
@@ -44,4 +38,16 @@ func listedModels(ctx context.Context, h httpGetter) (Models, error) {
 		ms.Models = append(ms.Models, Model{ID: text.Excerpt(m.ID, text.MaxIdent), Residency: ResidencyUnknown})
 	}
 	return ms, nil
+}
+
+// openAIList reads and parses GET /v1/models.
+func openAIList(ctx context.Context, h httpGetter) ([]OpenAIModel, error) {
+	resp, err := h.get(ctx, "/v1/models", maxJSONBody)
+	if err != nil {
+		return nil, err
+	}
+	if resp.status != 200 {
+		return nil, statusError("/v1/models", resp)
+	}
+	return ParseOpenAIModels(resp.body)
 }

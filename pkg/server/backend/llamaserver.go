@@ -10,7 +10,8 @@ import (
 // tools/server/README.md):
 //
 //	GET /health   200 {"status":"ok"}; 503 {"error":{"message":"Loading model",...}}
-//	GET /props    model_path, build_info, is_sleeping (sleeping on idle unloads the model)
+//	GET /props    model_path, build_info, is_sleeping (sleeping on idle unloads the model),
+//	              default_generation_settings.n_ctx (a slot's context window)
 //	GET /metrics  with --metrics: llamacpp:requests_processing, llamacpp:requests_deferred
 //
 // Current builds export no KV-cache ratio; older ones exported
@@ -46,7 +47,7 @@ func (a llamaAdapter) Models(ctx context.Context) (Models, error) {
 		return Models{}, err
 	}
 	path := text.Excerpt(p.ModelPath, text.MaxIdent)
-	m := Model{ID: path, Path: path, Residency: Resident}
+	m := Model{ID: path, Path: path, Residency: Resident, ContextLength: p.NCtx}
 	if p.IsSleeping {
 		m.Residency = NotResident
 	}

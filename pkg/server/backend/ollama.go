@@ -9,7 +9,8 @@ import (
 // ollamaAdapter is Ollama (ollama/ollama docs/api.md):
 //
 //	GET /api/version  {"version":"0.5.1"}
-//	GET /api/ps       loaded models: name, size, size_vram, digest, expires_at
+//	GET /api/ps       loaded models: name, size, size_vram, digest, expires_at,
+//	                  context_length (the window it was loaded with)
 //	GET /api/tags     local (downloaded) models
 //
 // Its /v1/models lists the downloads, not the loaded models; /api/ps is the
@@ -58,7 +59,7 @@ func (a ollamaAdapter) Models(ctx context.Context) (Models, error) {
 		id := ollamaID(m)
 		loaded[id] = true
 		ms.Models = append(ms.Models, Model{ID: text.Excerpt(id, text.MaxIdent), Residency: Resident, Digest: text.Excerpt(m.Digest, text.MaxIdent),
-			Size: m.Size, SizeVRAM: m.SizeVRAM, ExpiresAt: m.ExpiresAt, Tagged: true})
+			Size: m.Size, SizeVRAM: m.SizeVRAM, ExpiresAt: m.ExpiresAt, ContextLength: m.ContextLength, Tagged: true})
 	}
 	if tags, err := a.list(ctx, "/api/tags"); err == nil {
 		for _, m := range tags {

@@ -66,9 +66,13 @@ type LlamaProps struct {
 	BuildInfo  string `json:"build_info"`
 	TotalSlots *int   `json:"total_slots"`
 	IsSleeping bool   `json:"is_sleeping"`
-	// DefaultGenerationSettings is only checked for presence: it marks
-	// the body as llama-server's.
+	// DefaultGenerationSettings marks the body as llama-server's; its
+	// n_ctx is read into NCtx.
 	DefaultGenerationSettings json.RawMessage `json:"default_generation_settings"`
+	// NCtx is a slot's context window in tokens (default_generation_settings.n_ctx:
+	// --ctx-size divided among --parallel slots, what one request gets);
+	// nil when not reported.
+	NCtx *int `json:"-"`
 }
 
 // ParseLlamaProps reads GET /props. A body without model_path and without
@@ -80,6 +84,12 @@ func ParseLlamaProps(body []byte) (LlamaProps, error) {
 	}
 	if p.ModelPath == "" && len(p.DefaultGenerationSettings) == 0 {
 		return LlamaProps{}, fmt.Errorf("llama-server /props: %w: no model_path or default_generation_settings", ErrNotThisServer)
+	}
+	var settings struct {
+		NCtx *int `json:"n_ctx"`
+	}
+	if json.Unmarshal(p.DefaultGenerationSettings, &settings) == nil {
+		p.NCtx = positive(settings.NCtx)
 	}
 	return p, nil
 }
@@ -146,6 +156,9 @@ type OllamaModel struct {
 	Digest    string    `json:"digest"`
 	ExpiresAt time.Time `json:"expires_at"`
 	SizeVRAM  *int64    `json:"size_vram"`
+	// ContextLength is the window the running model was loaded with
+	// (/api/ps only; ollama/ollama docs/openapi.yaml, ProcessModelResponse).
+	ContextLength *int `json:"context_length"`
 }
 
 // ParseOllamaModels reads {"models":[...]} (both /api/ps and /api/tags).
@@ -158,6 +171,10 @@ func ParseOllamaModels(body []byte) ([]OllamaModel, error) {
 	}
 	if v.Models == nil {
 		return nil, fmt.Errorf("ollama models: %w: no models array", ErrNotThisServer)
+	}
+	for i := range *v.Models {
+		m := &(*v.Models)[i]
+		m.ContextLength = positive(m.ContextLength)
 	}
 	return *v.Models, nil
 }
@@ -194,6 +211,9 @@ func ParseLMStudioModels(body []byte) ([]LMStudioModel, error) {
 // OpenAIModel is one entry of an OpenAI GET /v1/models list.
 type OpenAIModel struct {
 	ID string `json:"id"`
+	// MaxModelLen is vLLM's context window (its ModelCard's max_model_len,
+	// vllm/entrypoints/openai/protocol.py); nil when not reported.
+	MaxModelLen *int `json:"max_model_len"`
 }
 
 // ParseOpenAIModels reads {"data":[{"id":...}]}.
@@ -207,7 +227,20 @@ func ParseOpenAIModels(body []byte) ([]OpenAIModel, error) {
 	if v.Data == nil {
 		return nil, fmt.Errorf("/v1/models: %w: no data array", ErrNotThisServer)
 	}
+	for i := range *v.Data {
+		m := &(*v.Data)[i]
+		m.MaxModelLen = positive(m.MaxModelLen)
+	}
 	return *v.Data, nil
+}
+
+// positive keeps a reported size only when it is one: zero or negative is
+// not reported (Ollama sends 0 for a model still loading).
+func positive(n *int) *int {
+	if n == nil || *n <= 0 {
+		return nil
+	}
+	return n
 }
 
 func isNotShape(err error) bool { return errors.Is(err, ErrNotThisServer) }

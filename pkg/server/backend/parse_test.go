@@ -45,6 +45,19 @@ func TestParseDocumentedShapes(t *testing.T) {
 		if _, err := ParseLlamaProps([]byte(`{"status":"ok"}`)); err == nil {
 			t.Error("an unrelated object parsed as /props")
 		}
+		if p.NCtx == nil || *p.NCtx != 1024 {
+			t.Errorf("n_ctx = %v, want the slot's 1024", p.NCtx)
+		}
+		for _, body := range []string{
+			`{"model_path":"m.gguf"}`,
+			`{"model_path":"m.gguf","default_generation_settings":{"n_ctx":0}}`,
+			`{"model_path":"m.gguf","default_generation_settings":{"n_ctx":"4096"}}`,
+			`{"model_path":"m.gguf","default_generation_settings":[1]}`,
+		} {
+			if p, err := ParseLlamaProps([]byte(body)); err != nil || p.NCtx != nil {
+				t.Errorf("%s: n_ctx %v, %v; want not reported", body, p.NCtx, err)
+			}
+		}
 	})
 	t.Run("llama-server /metrics", func(t *testing.T) {
 		f, err := ParsePrometheus(fixture(t, "llama-server/metrics.txt"))
@@ -98,9 +111,20 @@ func TestParseDocumentedShapes(t *testing.T) {
 		if m.Model != "mistral:latest" || m.Size == nil || *m.Size != 5137025024 || m.SizeVRAM == nil || *m.SizeVRAM != *m.Size || !m.ExpiresAt.Equal(want) {
 			t.Errorf("%+v", m)
 		}
+		if m.ContextLength != nil {
+			t.Errorf("context_length %d, want absent (docs/api.md's example has none)", *m.ContextLength)
+		}
 		tags, err := ParseOllamaModels(fixture(t, "ollama/tags.json"))
-		if err != nil || len(tags) != 2 || tags[0].SizeVRAM != nil {
-			t.Errorf("tags %+v, %v (size_vram must stay absent)", tags, err)
+		if err != nil || len(tags) != 2 || tags[0].SizeVRAM != nil || tags[0].ContextLength != nil {
+			t.Errorf("tags %+v, %v (size_vram and context_length must stay absent)", tags, err)
+		}
+		ps, err = ParseOllamaModels(fixture(t, "ollama/ps-context.json"))
+		if err != nil || len(ps) != 1 || ps[0].ContextLength == nil || *ps[0].ContextLength != 4096 {
+			t.Errorf("ps with context_length: %+v, %v; want 4096", ps, err)
+		}
+		ps, err = ParseOllamaModels([]byte(`{"models":[{"name":"loading","context_length":0}]}`))
+		if err != nil || ps[0].ContextLength != nil {
+			t.Errorf("context_length 0 (a model still loading) read as %v, %v; want not reported", ps[0].ContextLength, err)
 		}
 		if _, err := ParseVersion(fixture(t, "lmstudio/unexpected-endpoint.json")); err == nil {
 			t.Error("LM Studio's 200-with-error parsed as a version")
@@ -139,8 +163,14 @@ func TestParseDocumentedShapes(t *testing.T) {
 	})
 	t.Run("mlx", func(t *testing.T) {
 		list, err := ParseOpenAIModels(fixture(t, "mlx/models.json"))
-		if err != nil || len(list) != 2 {
+		if err != nil || len(list) != 2 || list[0].MaxModelLen != nil {
 			t.Errorf("%+v, %v", list, err)
+		}
+	})
+	t.Run("vllm /v1/models", func(t *testing.T) {
+		list, err := ParseOpenAIModels(fixture(t, "vllm/models.json"))
+		if err != nil || len(list) != 1 || list[0].MaxModelLen == nil || *list[0].MaxModelLen != 32768 {
+			t.Errorf("%+v, %v; want max_model_len 32768", list, err)
 		}
 	})
 }
@@ -170,6 +200,7 @@ func FuzzParseJSON(f *testing.F) {
 		"llama-server/health-ok.json", "llama-server/health-loading.json", "llama-server/props.json",
 		"vllm/version.json", "ollama/version.json", "ollama/ps.json", "ollama/tags.json",
 		"lmstudio/models.json", "lmstudio/unexpected-endpoint.json", "mlx/models.json",
+		"ollama/ps-context.json", "vllm/models.json",
 	} {
 		f.Add(200, fixture(f, name))
 	}

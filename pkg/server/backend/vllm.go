@@ -16,7 +16,8 @@ import (
 //	              vllm:kv_cache_usage_perc (vllm:gpu_cache_usage_perc before
 //	              it), per engine (vllm-project/vllm docs/usage/metrics.md)
 //
-// vLLM serves only the models it loaded, so /v1/models is residency.
+// vLLM serves only the models it loaded, so /v1/models is residency, and
+// each entry's max_model_len is its context window.
 type vllmAdapter struct{ h httpGetter }
 
 func (vllmAdapter) Kind() Kind { return VLLM }
@@ -47,13 +48,13 @@ func (a vllmAdapter) Readiness(ctx context.Context) (Readiness, error) {
 }
 
 func (a vllmAdapter) Models(ctx context.Context) (Models, error) {
-	ms, err := listedModels(ctx, a.h)
+	list, err := openAIList(ctx, a.h)
 	if err != nil {
 		return Models{}, err
 	}
-	ms.Known = true
-	for i := range ms.Models {
-		ms.Models[i].Residency = Resident
+	ms := Models{Known: true}
+	for _, m := range list {
+		ms.Models = append(ms.Models, Model{ID: text.Excerpt(m.ID, text.MaxIdent), Residency: Resident, ContextLength: m.MaxModelLen})
 	}
 	return ms, nil
 }

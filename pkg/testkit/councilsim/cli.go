@@ -52,6 +52,7 @@ Faults (--fault, or POST /fault on the --control listener):
 Control listener:
   POST /fault  {"fault":"hang","slow_delay":"2s","diverge_after":3}
   POST /fault  {"ttft":"400ms","token_delay":"30ms","system_fingerprint":"fp_2"}  (pace)
+  POST /fault  {"context_window":2048}  (tokens a request gets)
   GET  /state
   POST /backend-fault  {"fault":"loading","loading_for":"30s"}  (the --personality's faults)
   POST /backend-load   {"running":2,"waiting":1}  (other clients' requests in /metrics)
@@ -104,6 +105,7 @@ func serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "ttft", Usage: "pace: delay before the first token of every answer"},
 		&cli.DurationFlag{Name: "token-delay", Usage: "pace: delay before every later token (decode speed = 1/token-delay)"},
 		&cli.StringFlag{Name: "system-fingerprint", Usage: "pace: the system_fingerprint of every response (empty = none)"},
+		&cli.IntFlag{Name: "context-window", Usage: "tokens (words) one request gets; a longer prompt is refused, or cut under fault truncate (0 or less = no window)", Value: DefaultContextWindow},
 		&cli.StringSliceFlag{Name: "model", Usage: "model id to serve (repeatable; the first is the default)", Value: cli.NewStringSlice(DefaultModel)},
 		&cli.StringSliceFlag{Name: "answer", Usage: "`substring=answer` rule: prompts containing substring get answer (repeatable)"},
 		&cli.StringFlag{Name: "default-answer", Usage: "answer when no rule matches", Value: DefaultAnswer},
@@ -149,6 +151,7 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 		SlowDelay:     c.Duration("slow-delay"),
 		DivergeAfter:  c.Int("diverge-after"),
 		Pace:          Pace{TTFT: c.Duration("ttft"), TokenDelay: c.Duration("token-delay"), Fingerprint: c.String("system-fingerprint")},
+		ContextWindow: windowFlag(c.Int("context-window")),
 		Personality:   PersonalityConfig{Personality: personality, BackendFault: BackendFault(c.String("backend-fault")), LoadingFor: c.Duration("loading-for")},
 		Logger:        log,
 	}
@@ -191,6 +194,15 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	<-c.Context.Done()
 	log.Info("council simulator stopping", "reason", context.Cause(c.Context).Error())
 	return nil
+}
+
+// windowFlag maps --context-window to Config.ContextWindow: on the command
+// line 0 means none, as the usage says (in a Config, 0 is the default).
+func windowFlag(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // readToken reads the bearer token from path. The token itself never

@@ -17,6 +17,9 @@ type FaultRequest struct {
 	TTFT        *Duration `json:"ttft,omitempty"`
 	TokenDelay  *Duration `json:"token_delay,omitempty"`
 	Fingerprint *string   `json:"system_fingerprint,omitempty"`
+	// ContextWindow sets the tokens a request gets (0 the default,
+	// negative none).
+	ContextWindow *int `json:"context_window,omitempty"`
 }
 
 // Apply sets the fields of req that are present. The delay and divergence
@@ -34,6 +37,9 @@ func (s *Sim) Apply(req FaultRequest) error {
 		s.SetDivergeAfter(*req.DivergeAfter)
 	}
 	s.applyPace(req)
+	if req.ContextWindow != nil {
+		s.SetContextWindow(*req.ContextWindow)
+	}
 	if req.Fault != nil {
 		return s.SetFault(*req.Fault)
 	}

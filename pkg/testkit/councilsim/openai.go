@@ -102,12 +102,18 @@ type model struct {
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+	// MaxModelLen is vLLM's context window (its personality only).
+	MaxModelLen int `json:"max_model_len,omitempty"`
 }
 
 func (s *Sim) handleModels(w http.ResponseWriter, r *http.Request) {
 	list := modelList{Object: "list", Data: []model{}}
 	for _, id := range s.listedModels(r) {
-		list.Data = append(list.Data, model{ID: id, Object: "model", Created: s.now().Unix(), OwnedBy: "council-sim"})
+		m := model{ID: id, Object: "model", Created: s.now().Unix(), OwnedBy: "council-sim"}
+		if s.persona.kind == PersonalityVLLM {
+			m.OwnedBy, m.MaxModelLen = "vllm", s.ContextWindow()
+		}
+		list.Data = append(list.Data, m)
 	}
 	writeJSON(w, http.StatusOK, list)
 }
@@ -230,7 +236,12 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	prompt := lastUserText(req.Messages)
+	fit := s.fitPrompt(n, req.Messages, fault)
+	if fit.Refused != "" {
+		writeError(w, http.StatusBadRequest, "exceed_context_size_error", fit.Refused)
+		return
+	}
+	prompt := fit.Visible
 	limit := req.MaxTokens
 	if req.MaxCompletion > 0 {
 		limit = req.MaxCompletion
@@ -252,14 +263,13 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	default:
 		tokens = s.answerTokens(prompt, limit)
 	}
+	tokens = endingFault(fault, tokens, limit)
 	finish := "stop"
 	if limit > 0 && len(tokens) > limit {
 		tokens, finish = tokens[:limit], "length"
 	}
-	promptTokens := 0
-	for _, m := range req.Messages {
-		promptTokens += len(Tokenize(m.text()))
-	}
+	promptTokens := fit.PromptTokens
+	s.shiftContext(n, fault, promptTokens, len(tokens))
 	u := usage{PromptTokens: promptTokens, CompletionTokens: len(tokens), TotalTokens: promptTokens + len(tokens)}
 	if fault == FaultUsageLies {
 		u.CompletionTokens, u.TotalTokens = UsageLie, promptTokens+UsageLie

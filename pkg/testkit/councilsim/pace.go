@@ -77,7 +77,8 @@ func countingTokens(n int) []string {
 }
 
 // answerTokens is the fault-free answer to prompt, as tokens: a count for a
-// counting prompt, else the scripted answer. A count is one token longer
+// counting prompt, the codes for a needle prompt (NeedlePrompt), else the
+// scripted answer. A count is one token longer
 // than limit, so the caller's max_tokens cut ends it with finish_reason
 // "length" as a real model's would; without a limit it ends at
 // CountingDefault.
@@ -87,6 +88,9 @@ func (s *Sim) answerTokens(prompt string, limit int) []string {
 			return countingTokens(CountingDefault)
 		}
 		return countingTokens(limit + 1)
+	}
+	if a, ok := needleAnswer(prompt); ok {
+		return Tokenize(a)
 	}
 	return Tokenize(s.Answer(prompt))
 }

@@ -10,7 +10,8 @@ import (
 //
 //	GET /health, /v1/health  200 {"status": "ok"}, or while loading
 //	                         503 {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
-//	GET /props               model_path, build_info, total_slots, is_sleeping, ...
+//	GET /props               model_path, build_info, total_slots, is_sleeping,
+//	                         default_generation_settings.n_ctx (the window), ...
 //	GET /metrics             llamacpp:* series (the server needs --metrics; the
 //	                         simulator always serves them); no KV-cache ratio,
 //	                         as in current builds
@@ -43,8 +44,12 @@ func (s *Sim) llamaRoutes(mux *http.ServeMux) {
 		if fault == BackendFaultVersionChanged {
 			build = llamaBuildChanged
 		}
+		settings := map[string]any{"id": 0, "id_task": -1, "speculative": false, "is_processing": false}
+		if win := s.ContextWindow(); win > 0 {
+			settings["n_ctx"] = win
+		}
 		writeJSON(w, http.StatusOK, map[string]any{
-			"default_generation_settings": map[string]any{"id": 0, "id_task": -1, "n_ctx": 4096, "speculative": false, "is_processing": false},
+			"default_generation_settings": settings,
 			"total_slots":                 1,
 			"model_path":                  s.llamaModelPath(),
 			"chat_template":               "{{ messages }}",

@@ -15,7 +15,9 @@ import (
 //	GET /             "Ollama is running"
 //	GET /api/version  {"version": "0.12.3"}
 //	GET /api/ps       loaded models: name, model, size, digest, details,
-//	                  expires_at, size_vram, context_length
+//	                  expires_at, size_vram, context_length (the simulator's
+//	                  window: DefaultContextWindow, Ollama's vram-based
+//	                  default on a small GPU, unless set)
 //	GET /api/tags     local models: name, model, modified_at, size, digest, details
 //	GET /v1/models    the local models (downloads, not the loaded ones)
 //	anything else     404 "404 page not found" (Go's default)
@@ -34,10 +36,7 @@ const (
 	ollamaVersionChanged = "0.12.4"
 	ollamaModelSize      = int64(5137025024)
 	ollamaKeepAlive      = 5 * time.Minute
-	// ollamaContextLength is the context a model is loaded with on a
-	// host without GPU memory (Ollama's "vram-based default context").
-	ollamaContextLength = 4096
-	ollamaFingerprint   = "fp_ollama"
+	ollamaFingerprint    = "fp_ollama"
 )
 
 // ollamaError writes an error as Ollama's OpenAI layer does
@@ -90,9 +89,12 @@ func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 			if fault == BackendFaultExpiring {
 				expires = s.now().Add(10 * time.Second)
 			}
-			models = append(models, map[string]any{"name": name, "model": name, "size": ollamaModelSize,
-				"digest": digest(name), "details": ollamaDetails(), "expires_at": expires.Format(time.RFC3339Nano), "size_vram": vram,
-				"context_length": ollamaContextLength})
+			m := map[string]any{"name": name, "model": name, "size": ollamaModelSize,
+				"digest": digest(name), "details": ollamaDetails(), "expires_at": expires.Format(time.RFC3339Nano), "size_vram": vram}
+			if win := s.ContextWindow(); win > 0 {
+				m["context_length"] = win
+			}
+			models = append(models, m)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"models": models})
 	})

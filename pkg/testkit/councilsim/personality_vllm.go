@@ -11,6 +11,8 @@ import (
 //	              engine is dead (vllm-project/vllm
 //	              vllm/entrypoints/serve/instrumentator/health.py)
 //	GET /version  {"version": "..."}
+//	GET /v1/models  each model with max_model_len, the window
+//	              (vllm/entrypoints/openai/protocol.py ModelCard)
 //	GET /metrics  vllm:num_requests_running, vllm:num_requests_waiting,
 //	              vllm:kv_cache_usage_perc per engine and model_name
 //	              (vllm-project/vllm docs/usage/metrics.md)

@@ -26,6 +26,7 @@
 //
 //	POST /fault  {"fault":"hang","slow_delay":"2s","diverge_after":3}  (fields optional)
 //	POST /fault  {"ttft":"400ms","token_delay":"30ms","system_fingerprint":"fp_2"}  (the Pace)
+//	POST /fault  {"context_window":2048}  (see context.go)
 //	GET  /state  {"fault":"hang","slow_delay":"2s","diverge_after":3,"up":true,"requests":7,...}
 //
 // Both answer with the state. Hanging handlers return when the client gives
@@ -117,6 +118,9 @@ type Config struct {
 	// Pace is the initial generation speed (see Pace); zero is as fast as
 	// possible.
 	Pace Pace
+	// ContextWindow is the tokens one request gets (see context.go): 0
+	// means DefaultContextWindow, negative no window at all.
+	ContextWindow int
 
 	// CrashSignal and CrashLine are how FaultCrash dies and what it
 	// writes to the access log first; zero values mean SIGSEGV and
@@ -149,6 +153,8 @@ type State struct {
 	TTFT        Duration `json:"ttft"`
 	TokenDelay  Duration `json:"token_delay"`
 	Fingerprint string   `json:"system_fingerprint,omitempty"`
+	// ContextWindow is the tokens a request gets, 0 for none.
+	ContextWindow int `json:"context_window"`
 }
 
 // Sim is a running (or startable) simulator. Its methods are safe for
@@ -173,6 +179,7 @@ type Sim struct {
 	divergeAfter int
 	pace         Pace
 	otherClients int
+	window       int
 	up           bool
 	serving      []*listener // plain and/or mTLS
 	control      *listener
@@ -205,6 +212,7 @@ func New(cfg Config) *Sim {
 		fault:        cfg.Fault,
 		slowDelay:    cfg.SlowDelay,
 		divergeAfter: cfg.DivergeAfter,
+		window:       contextWindow(cfg.ContextWindow),
 		persona:      newPersona(cfg.Personality),
 	}
 	s.SetPace(cfg.Pace)
@@ -410,17 +418,18 @@ func (s *Sim) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return State{
-		Fault:        s.fault,
-		SlowDelay:    Duration(s.slowDelay),
-		DivergeAfter: s.divergeAfter,
-		Up:           s.up,
-		Requests:     s.Requests(),
-		PlainURL:     s.urlLocked("plain"),
-		MTLSURL:      s.urlLocked("mtls"),
-		ControlURL:   s.urlLocked("control"),
-		TTFT:         Duration(s.pace.TTFT),
-		TokenDelay:   Duration(s.pace.TokenDelay),
-		Fingerprint:  s.pace.Fingerprint,
+		Fault:         s.fault,
+		SlowDelay:     Duration(s.slowDelay),
+		DivergeAfter:  s.divergeAfter,
+		Up:            s.up,
+		Requests:      s.Requests(),
+		PlainURL:      s.urlLocked("plain"),
+		MTLSURL:       s.urlLocked("mtls"),
+		ControlURL:    s.urlLocked("control"),
+		TTFT:          Duration(s.pace.TTFT),
+		TokenDelay:    Duration(s.pace.TokenDelay),
+		Fingerprint:   s.pace.Fingerprint,
+		ContextWindow: s.window,
 	}
 }
 
