@@ -38,6 +38,9 @@ var parsers = []struct {
 	{"OpenAI /v1/models (backend adapters)", "pkg/server/backend", "ParseOpenAIModels"},
 	{"/proc/<pid>/stat", "pkg/host/proccpu", "ParseStat"},
 	{"ps -o cputime=", "pkg/host/proccpu", "ParsePSCPUTime"},
+	{"ps -A process table", "pkg/host/proccpu", "ParsePSTable"},
+	{"server request log lines (council, gin, llama-server, uvicorn)", "pkg/host/accesslog", "ParseRequest"},
+	{"/proc/<pid>/stat with ppid and start time", "pkg/host/proccpu", "ParseStatProc"},
 }
 
 // fuzzTarget is one func FuzzXxx(f *testing.F) and the functions it calls.

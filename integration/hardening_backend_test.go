@@ -49,9 +49,9 @@ func guardianBackendCells() []cell {
 		{fault: fBackendUnloaded, sim: personality(councilsim.PersonalityOllama, councilsim.BackendFaultUnloaded), args: model,
 			want: want{code: 1, event: "model_not_loaded", check: "model_not_loaded", alert: delivered, then: serverNotRestarted},
 			note: "/api/ps lacks --model (still listed in /v1/models): warns on model_not_loaded, never restarts"},
-		{fault: fBackendOnCPU, sim: personality(councilsim.PersonalityOllama, councilsim.BackendFaultOnCPU), args: model,
+		{fault: fBackendOnCPU, sim: personality(councilsim.PersonalityOllama, councilsim.BackendFaultOnCPU), args: append(model, "--gpu", "required"),
 			want: want{code: 1, event: "model_on_cpu", check: "model_on_cpu", alert: delivered, then: serverNotRestarted},
-			note: "/api/ps size_vram < size: warns on model_on_cpu, never restarts"},
+			note: "/api/ps size_vram < size, --gpu required: warns on model_on_cpu, never restarts (the default, auto, warns only when a model has less in GPU memory than before on this host)"},
 		{fault: fBackendBusy,
 			setup: func(t *testing.T, w *world) {
 				p := w.loadPrimarySim(false, "--personality", "vllm")

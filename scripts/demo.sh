@@ -300,7 +300,7 @@ note "loading is not a failure and is not restarted, for up to --max-loading (10
 pids+=($!)
 OLLAMA_URL=$(wait_line "$ROOT/ollama.out" COUNCIL_URL)
 OLLAMA_CONTROL=$(wait_line "$ROOT/ollama.out" COUNCIL_SIM_CONTROL_URL)
-run "$BIN/council-guardian" --transport bearer --url "$OLLAMA_URL" --model council-sim-27b --state-dir "$OTHER/state" --log-file "$OTHER/ollama.log"
+run "$BIN/council-guardian" --transport bearer --url "$OLLAMA_URL" --model council-sim-27b --gpu required --state-dir "$OTHER/state" --log-file "$OTHER/ollama.log"
 other_events ollama 'select(.event=="backend_detected" or .event=="model_on_cpu") | {event, backend, level, detail}' 2
 note "drift records who the server is (version, the model's digest); an upgrade between two ticks is news at info"
 mkdir -p "$OTHER/deployed"

@@ -30,11 +30,35 @@ func (t *Tick) resolveBackend(ctx context.Context) {
 	r := backend.Resolve(dctx, kind, t.Client, t.Common.StateDir, t.Now())
 	t.Backend = r
 	t.Server, _ = backend.New(r.Kind, t.Client)
-	t.Log = t.Log.With("backend", string(r.Kind))
+	// A server that could not be asked is unknown, not generic: the tick
+	// still runs by the generic rules.
+	t.Log = t.Log.With("backend", string(r.Label()))
 	t.dispatch.Log = t.Log
 	if r.DetectError != "" {
 		t.Log.Warn("backend_detect_failed", "error", r.DetectError)
 	} else if !r.Cached && !r.Configured {
 		t.Log.Info("backend_detected", "evidence", r.Evidence)
 	}
+}
+
+// ModelResident asks the server whether it has model loaded, where its
+// backend can tell (known): Ollama's /api/ps, LM Studio's state,
+// llama-server's sleep. known is false for a generic server, a model it
+// does not list, or a question it does not answer within timeout (logged).
+func (t *Tick) ModelResident(ctx context.Context, model string, timeout time.Duration) (resident, known bool) {
+	if t.Server == nil || t.Backend.Kind == backend.Generic {
+		return false, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ms, err := t.Server.Models(ctx)
+	if err != nil {
+		t.Log.Warn("backend_unanswered", "what", "models", "error", err.Error())
+		return false, false
+	}
+	m, ok := ms.Find(model)
+	if !ms.Known || !ok || m.Residency == backend.ResidencyUnknown {
+		return false, false
+	}
+	return m.Residency == backend.Resident, true
 }

@@ -94,7 +94,7 @@ func commonFlags(name string, network, launchd bool) []cli.Flag {
 			&cli.StringFlag{Name: "token-file", EnvVars: []string{"COUNCIL_TOKEN_FILE"}, Value: h.TokenFile(),
 				Usage: "bearer token file (mode 0600, owned by you); missing = no Authorization header"},
 			&cli.StringFlag{Name: "backend", EnvVars: []string{"COUNCIL_BACKEND"}, Value: "auto", Usage: "the server behind --url: " + backend.KindNames() + " (auto detects it, cached for a day)"},
-			&cli.StringFlag{Name: "model", EnvVars: []string{"COUNCIL_MODEL"}, Usage: "model id to expect/use; empty = the server's first listed model"},
+			&cli.StringFlag{Name: "model", EnvVars: []string{"COUNCIL_MODEL"}, Usage: "model id to expect/use; empty = the server's own (the first model /v1/models lists; for the guardian's residency checks, every model the server lists as loaded)"},
 			&cli.DurationFlag{Name: "cert-warn", EnvVars: []string{"COUNCIL_CERT_WARN"}, Value: 30 * 24 * time.Hour, Usage: "warn when the client certificate expires within this long"},
 		)
 	}

@@ -72,3 +72,52 @@ func TestPassedBefore(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerRules: with the default --expect, the answer to "Respond with
+// only the number" must also be short, whole and first say 4; each broken
+// rule is named. Another --expect is judged by its regexp alone.
+func TestAnswerRules(t *testing.T) {
+	ramble := "the 17 cats 4 of 9 and then 31 more words go on and on"
+	for _, tc := range []struct {
+		name, answer, finish, expect string
+		rule                         string // "" passes
+	}{
+		{"the number", "4", "stop", "", ""},
+		{"a sentence", "The answer is 4.", "stop", "", ""},
+		{"the question echoed", "2 + 2 = 4", "stop", "", ""},
+		{"the question echoed tight", "2+2=4", "stop", "", ""},
+		{"eight words", "The sum of 2 and 2 is 4.", "stop", "", ""},
+		{"no finish reason said", "4", "", "", ""},
+		{"a ramble cut by max_tokens, with a 4 in it (the real Ollama case)", "17 4 9 31 cats 4 and", "length", "", ruleCut},
+		{"a short answer cut anyway", "4", "length", "", ruleCut},
+		{"a long ramble that stopped", ramble, "stop", "", ruleLong},
+		{"another number first", "17, not 4", "stop", "", ruleFirstNumber},
+		{"a decimal first", "4.5 or 4", "stop", "", ruleFirstNumber},
+		{"no 4 at all", "5", "stop", "", ruleExpect},
+		{"14", "14", "stop", "", ruleExpect},
+		{"another --expect: its regexp alone", ramble, "length", `cats`, ""},
+		{"another --expect that fails", "dogs", "stop", `cats`, ruleExpect},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expect := defaultExpect
+			if tc.expect != "" {
+				expect = tc.expect
+			}
+			c := &canary{Prompt: defaultPrompt, Expect: regexp.MustCompile(expect), MaxTokens: 256, MaxWords: defaultMaxAnswerWords}
+			res := newResult(false)
+			res.Answer, res.FinishReason = tc.answer, tc.finish
+			c.judge(&res)
+			if res.Rule != tc.rule || (tc.rule == "") != res.OK() || (tc.rule != "" && res.Check != CheckWrongAnswer) {
+				t.Fatalf("judge(%q, %s) = check %q rule %q (%s), want rule %q", tc.answer, tc.finish, res.Check, res.Rule, res.Detail, tc.rule)
+			}
+		})
+	}
+}
+
+func TestFirstNumber(t *testing.T) {
+	for in, want := range map[string]string{"4": "4", "2+2=4": "4", "2 + 2 is 4": "4", "It is 4.0": "4.0", "1,4": "1,4", "none": "", "17 then 4": "17"} {
+		if got := firstNumber(in); got != want {
+			t.Errorf("firstNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -17,7 +17,8 @@
 //	stream_stall  (--stream) no event for longer than --stall-timeout
 //	bad_response  200 but unusable: empty, HTML, not JSON, no choices, empty
 //	              content, a broken stream or one without [DONE]/finish_reason
-//	wrong_answer  the answer does not match --expect
+//	wrong_answer  the answer does not match --expect, or (default --expect)
+//	              is not short, whole and first saying 4 (answer.go)
 //
 // A failure at one stage shows the earlier stages passed, so their channels
 // close (one "recovered" alert each if they had alerted); later stages were
@@ -113,6 +114,9 @@ func okSummary(res result, kind transport.Kind) string {
 		if res.TokensPerSecond > 0 {
 			s += fmt.Sprintf(", %.1f tok/s", res.TokensPerSecond)
 		}
+	}
+	if res.Cold {
+		s += fmt.Sprintf(", the model was not loaded: %s allowed to load it", res.LoadAllowance)
 	}
 	return s + ")"
 }

@@ -26,7 +26,10 @@ type canary struct {
 	Prompt    string
 	Expect    *regexp.Regexp
 	MaxTokens int
-	Stream    bool
+	// MaxWords bounds the answer's words with the default Expect (0: no
+	// bound); see answer.go.
+	MaxWords int
+	Stream   bool
 	// Deadline bounds the whole run (model lookup included); TTFB bounds
 	// the wait for each response header; Stall the gap between two stream
 	// events.
@@ -36,6 +39,12 @@ type canary struct {
 	MaxEventBytes int
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+
+	// Resident says whether the server has the model loaded, where its
+	// backend can tell (known); nil: it cannot. A model that is not
+	// loaded gets LoadAllowance more time (cold.go).
+	Resident      func(ctx context.Context, model string) (resident, known bool)
+	LoadAllowance time.Duration
 }
 
 func (c *canary) now() time.Time {
@@ -46,8 +55,11 @@ func (c *canary) now() time.Time {
 }
 
 // api is the council client under the canary's limits.
-func (c *canary) api() *openai.Client {
-	api := openai.New(c.Client).WithLimits(openai.Limits{TTFB: c.TTFB, Stall: c.Stall})
+func (c *canary) api() *openai.Client { return c.apiWith(c.TTFB) }
+
+// apiWith is the council client with ttfb as its time-to-first-byte limit.
+func (c *canary) apiWith(ttfb time.Duration) *openai.Client {
+	api := openai.New(c.Client).WithLimits(openai.Limits{TTFB: ttfb, Stall: c.Stall})
 	api.MaxBody, api.MaxEvent, api.Now = maxBodyBytes, c.MaxEventBytes, c.Now
 	return api
 }
@@ -79,6 +91,15 @@ func (c *canary) run(ctx context.Context, res *result) error {
 			return nil
 		}
 		res.Model = id
+	}
+	if c.cold(dctx, res) {
+		// The question will first load the model: the same limits, plus
+		// the allowance, from the same start.
+		end, _ := dctx.Deadline()
+		cancel()
+		dctx, cancel = context.WithDeadline(ctx, end.Add(c.LoadAllowance))
+		defer cancel()
+		api = c.apiWith(c.TTFB + c.LoadAllowance)
 	}
 	req := openai.UserPrompt(res.Model, c.Prompt, c.MaxTokens)
 	var (
@@ -167,11 +188,17 @@ func (c *canary) failWith(res *result, err error) {
 		// The deadline is the canary's: name it.
 		detail = strings.Replace(detail, "the deadline", fmt.Sprintf("the %s deadline", c.Deadline), 1)
 	}
+	if res.Cold && check == CheckHang {
+		detail += fmt.Sprintf(" (the model was not loaded before the question: the limits included a %s allowance to load it)", c.LoadAllowance)
+	}
 	res.fail(check, "%s", detail)
 }
 
-// judge decides whether the assembled answer is the expected one.
+// judge decides whether the assembled answer is the expected one: by the
+// --expect regexp, and with the default one (the number 4) also short,
+// whole and first saying 4 (answer.go).
 func (c *canary) judge(res *result) {
+	numbers := c.Expect.String() == defaultExpect
 	switch {
 	case empty(res.Answer) && res.ReasoningBytes > 0 && res.FinishReason == "length":
 		res.fail(CheckBadResponse, "empty answer: the model spent max_tokens=%d on reasoning (%d bytes; finish_reason=length); raise --max-tokens",
@@ -180,9 +207,18 @@ func (c *canary) judge(res *result) {
 		res.fail(CheckBadResponse, "empty answer: only reasoning (%d bytes), no content (finish_reason=%s)", res.ReasoningBytes, orNone(res.FinishReason))
 	case empty(res.Answer):
 		res.fail(CheckBadResponse, "empty answer (finish_reason=%s)", orNone(res.FinishReason))
+	case numbers && res.FinishReason == "length":
+		res.failRule(ruleCut, "answered %q to %q and was cut by the token limit (finish_reason=length, max_tokens=%d): a reply with only the number ends on its own",
+			text.Cut(res.Answer, 80), c.Prompt, c.MaxTokens)
+	case numbers && c.MaxWords > 0 && words(res.Answer) > c.MaxWords:
+		res.failRule(ruleLong, "answered %d words (%q) to %q; a reply with only the number has at most %d (--max-answer-words)",
+			words(res.Answer), text.Cut(res.Answer, 80), c.Prompt, c.MaxWords)
 	case !c.Expect.MatchString(res.Answer):
-		res.fail(CheckWrongAnswer, "answered %q to %q; expected a match for %s (finish_reason=%s)",
+		res.failRule(ruleExpect, "answered %q to %q; expected a match for %s (finish_reason=%s)",
 			text.Cut(res.Answer, 80), c.Prompt, describeExpect(c.Expect), orNone(res.FinishReason))
+	case numbers && !fourRE.MatchString(firstNumber(res.Answer)):
+		res.failRule(ruleFirstNumber, "answered %q to %q: its first number is %s, not 4",
+			text.Cut(res.Answer, 80), c.Prompt, firstNumber(res.Answer))
 	}
 }
 

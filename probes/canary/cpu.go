@@ -14,7 +14,9 @@ import (
 )
 
 // A hang looks the same from outside whether the server is deadlocked or
-// busy with a long job; its CPU tells them apart. The canary never acts on
+// busy with a long job; its CPU tells them apart: the CPU of its whole
+// process tree, since a server's work may run in a child (Ollama's
+// `ollama runner` under `ollama serve`). The canary never acts on
 // it (the guardian does, by the same rule: pkg/host/proccpu, under --idle-cpu
 // of one core over --cpu-window is idle); it says which it was in the
 // hang alert, for the human reading it.
@@ -61,9 +63,14 @@ func cpuVerdict(ctx context.Context, t *probe.Tick) string {
 	if u.Below(idle) {
 		verdict = "idle"
 	}
-	t.Log.Info("primary_cpu", "pid", info.PID, "cpu_pct", float64(int64(pct*100+0.5))/100, "cpu_window_ms", u.Window.Milliseconds(), "verdict", verdict)
-	if verdict == "idle" {
-		return fmt.Sprintf(" The primary (pid %d) was idle (%.1f%% of a core over %s): wedged, not working.", info.PID, pct, u.Window.Round(time.Second))
+	t.Log.Info("primary_cpu", "pid", info.PID, "cpu_pct", float64(int64(pct*100+0.5))/100, "cpu_procs", u.Procs,
+		"cpu_window_ms", u.Window.Milliseconds(), "verdict", verdict)
+	procs := ""
+	if u.Procs > 1 {
+		procs = fmt.Sprintf(" with its %d child process(es)", u.Procs-1)
 	}
-	return fmt.Sprintf(" The primary (pid %d) was busy (%.1f%% of a core over %s): working, perhaps on a long request.", info.PID, pct, u.Window.Round(time.Second))
+	if verdict == "idle" {
+		return fmt.Sprintf(" The primary (pid %d%s) was idle (%.1f%% of a core over %s): wedged, not working.", info.PID, procs, pct, u.Window.Round(time.Second))
+	}
+	return fmt.Sprintf(" The primary (pid %d%s) was busy (%.1f%% of a core over %s): working, perhaps on a long request.", info.PID, procs, pct, u.Window.Round(time.Second))
 }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
@@ -19,13 +20,17 @@ func TestHangAlertSaysBusyOrIdle(t *testing.T) {
 	for _, tc := range []struct{ name, script, want string }{
 		{"idle", "exec sleep 60", "was idle"},
 		{"busy", "while :; do :; done", "was busy"},
+		// The primary idles while its child works (Ollama's serve and
+		// runner): busy, by the whole tree's CPU.
+		{"busy child", "(while :; do :; done) & exec sleep 60", "with its 1 child process(es)) was busy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			child := exec.Command("/bin/sh", "-c", tc.script)
+			child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			if err := child.Start(); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+			t.Cleanup(func() { syscall.Kill(-child.Process.Pid, syscall.SIGKILL); child.Wait() })
 			f := newFixture(t, false, "--cpu-window", "1s", "--idle-cpu", "0.05")
 			print := fmt.Sprintf("gui/501/com.sanctum.mlx = {\n\tstate = running\n\tpid = %d\n}\n", child.Process.Pid)
 			script := "#!/bin/sh\necho \"$@\" >> " + f.launchctl + "\ncat <<'EOF'\n" + print + "EOF\n"

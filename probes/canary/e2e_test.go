@@ -39,11 +39,18 @@ type fixture struct {
 
 func newFixture(t *testing.T, mtls bool, extra ...string) *fixture {
 	t.Helper()
+	return newFixtureSim(t, mtls, nil, extra...)
+}
+
+// newFixtureSim is newFixture with the simulator's configuration changed
+// by mutate.
+func newFixtureSim(t *testing.T, mtls bool, mutate func(*councilsim.Config), extra ...string) *fixture {
+	t.Helper()
 	h := probetest.NewHome(t).WithToken(0o600)
 	if mtls {
 		h.WithCerts("canary")
 	}
-	f := &fixture{home: h, sim: h.Sim(nil), ff: probetest.NewForceFlow(t)}
+	f := &fixture{home: h, sim: h.Sim(mutate), ff: probetest.NewForceFlow(t)}
 	f.launchctl = filepath.Join(h.Dir, "launchctl-calls.log")
 	script := filepath.Join(h.Dir, "launchctl")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" >> "+f.launchctl+"\n"), 0o755); err != nil {

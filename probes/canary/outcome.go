@@ -69,6 +69,12 @@ type result struct {
 	Chunks           int           // (stream) data events before [DONE]
 	TokensPerSecond  float64       // (stream) completion tokens over generation time
 	Stream           bool
+	// Cold: the server said the model was not loaded before the question;
+	// the limits had LoadAllowance more (cold.go).
+	Cold          bool
+	LoadAllowance time.Duration
+	// Rule is the answer rule a wrong answer broke (answer.go).
+	Rule string
 }
 
 func newResult(stream bool) result {
@@ -80,6 +86,12 @@ func newResult(stream bool) result {
 // it reaches an event, the state or an alert.
 func (r *result) fail(check, format string, args ...any) {
 	r.Check, r.Detail = check, redact.String(fmt.Sprintf(format, args...))
+}
+
+// failRule records a wrong answer and the answer rule it broke.
+func (r *result) failRule(rule, format string, args ...any) {
+	r.fail(CheckWrongAnswer, format, args...)
+	r.Rule = rule
 }
 
 // OK reports whether the canary passed.
@@ -125,6 +137,12 @@ func (r result) Attrs() []any {
 	}
 	if r.CompletionTokens >= 0 {
 		a = append(a, "completion_tokens", r.CompletionTokens)
+	}
+	if r.Cold {
+		a = append(a, "cold", true, "load_allowance_ms", r.LoadAllowance.Milliseconds())
+	}
+	if r.Rule != "" {
+		a = append(a, "answer_rule", r.Rule)
 	}
 	return a
 }

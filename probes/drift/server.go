@@ -58,11 +58,32 @@ type serverIdentity struct {
 	Models map[string]modelIdentity `json:"models,omitempty"`
 }
 
-// modelIdentity is one model's weights as the server reports them.
+// modelIdentity is one model's weights as the server reports them, keyed
+// by name and digest: Digest is the name's current weights, AlsoListed the
+// other digests the server listed under the same name at the last tick.
+// After `ollama create` replaces a loaded model, Ollama's /api/ps lists the
+// name twice, the new digest first and the old one (its runner still
+// loaded until its keep-alive ends) second; the old digest is then known,
+// and its lingering is not a change.
 type modelIdentity struct {
-	Path   string    `json:"path,omitempty"`
-	Digest string    `json:"digest,omitempty"`
-	SeenAt time.Time `json:"seen_at"`
+	Path       string    `json:"path,omitempty"`
+	Digest     string    `json:"digest,omitempty"`
+	AlsoListed []string  `json:"also_listed,omitempty"`
+	SeenAt     time.Time `json:"seen_at"`
+}
+
+// digests are the digests listed for the model: Digest first.
+func (m modelIdentity) digests() []string {
+	var out []string
+	if m.Digest != "" {
+		out = append(out, m.Digest)
+	}
+	for _, d := range m.AlsoListed {
+		if d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // identityChange is one field that differs between two known values.
@@ -77,8 +98,9 @@ func (c identityChange) String() string {
 
 // compareIdentity returns the fields known in both prev and cur whose
 // values differ, and the identity to record: prev updated with every value
-// cur knows. Models are compared by id only; a model that appears or
-// disappears is not a change (Ollama loads and unloads them on demand).
+// cur knows. Models are compared by id, and each id's digests by value (see
+// compareDigests); a model that appears or disappears is not a change
+// (Ollama loads and unloads them on demand).
 func compareIdentity(prev, cur serverIdentity, now time.Time) (changes []identityChange, merged serverIdentity) {
 	merged = serverIdentity{Backend: prev.Backend, Version: prev.Version, Build: prev.Build, Models: map[string]modelIdentity{}}
 	field := func(name, was, is string, keep *string) {
@@ -105,7 +127,14 @@ func compareIdentity(prev, cur serverIdentity, now time.Time) (changes []identit
 		m, was := cur.Models[id], prev.Models[id]
 		keep := was
 		field(id+" path", was.Path, m.Path, &keep.Path)
-		field(id+" digest", was.Digest, m.Digest, &keep.Digest)
+		if listed := m.digests(); len(listed) > 0 {
+			c, digest, also := compareDigests(was, listed)
+			if c != nil {
+				c.Field = id + " digest"
+				changes = append(changes, *c)
+			}
+			keep.Digest, keep.AlsoListed = digest, also
+		}
 		keep.SeenAt = now.UTC()
 		merged.Models[id] = keep
 	}
@@ -114,6 +143,36 @@ func compareIdentity(prev, cur serverIdentity, now time.Time) (changes []identit
 		merged.Models = nil
 	}
 	return changes, merged
+}
+
+// compareDigests judges the digests listed under one name against what was
+// recorded for it: a digest neither current nor listed beside it last time
+// is new weights under that name, a change (was's current -> the first
+// such, which becomes current). Otherwise the current digest stays. The
+// other listed digests are recorded beside it.
+func compareDigests(was modelIdentity, listed []string) (change *identityChange, digest string, also []string) {
+	known := was.digests()
+	var fresh []string
+	for _, d := range listed {
+		if !slices.Contains(known, d) {
+			fresh = append(fresh, d)
+		}
+	}
+	switch {
+	case len(fresh) > 0 && was.Digest != "":
+		change = &identityChange{From: was.Digest, To: fresh[0]}
+		digest = fresh[0]
+	case len(fresh) > 0:
+		digest = fresh[0] // first sight
+	default:
+		digest = was.Digest
+	}
+	for _, d := range listed {
+		if d != digest {
+			also = append(also, d)
+		}
+	}
+	return change, digest, also
 }
 
 // trimModels keeps the maxRecordedModels most recently seen models (ties
@@ -150,7 +209,20 @@ func identityOf(kind backend.Kind, id backend.Identity, ms backend.Models, model
 		if (m.Residency != backend.Resident && !isWanted) || (m.Path == "" && m.Digest == "") {
 			continue
 		}
-		s.Models[m.ID] = modelIdentity{Path: m.Path, Digest: m.Digest}
+		rec, seen := s.Models[m.ID]
+		switch {
+		case !seen:
+			s.Models[m.ID] = modelIdentity{Path: m.Path, Digest: m.Digest}
+		case m.Digest != "" && !slices.Contains(rec.digests(), m.Digest):
+			// The same name listed again with other weights: Ollama
+			// after `ollama create` replaced a loaded model.
+			if rec.Digest == "" {
+				rec.Digest = m.Digest
+			} else {
+				rec.AlsoListed = append(rec.AlsoListed, m.Digest)
+			}
+			s.Models[m.ID] = rec
+		}
 	}
 	return s
 }

@@ -123,6 +123,41 @@ func TestModelUnloadedIsNotAChange(t *testing.T) {
 	}
 }
 
+// Replaced under its own name: after `ollama create` replaced the loaded
+// model, /api/ps lists the name twice, new digest first, old second (as a
+// real Ollama 0.17.4 does). That is new weights: server_changed, once; the
+// old runner still listed on the next tick is not news again. Before,
+// drift kept the last entry per name, the old digest, and said
+// server_identity_unchanged.
+func TestModelReplacedUnderItsName(t *testing.T) {
+	f := newFixture(t)
+	sim := f.withServer(councilsim.PersonalityOllama)
+	f.run().mustExit(t, 0)
+	old := f.recorded().Models[councilsim.DefaultModel].Digest
+
+	setFault(t, sim, councilsim.BackendFaultReplaced)
+	tk := f.run()
+	tk.mustExit(t, 0)
+	alerts := f.ff.AlertsFor(CheckServerChanged)
+	if len(alerts) != 1 || !strings.Contains(alerts[0].Message, councilsim.DefaultModel+" digest "+old[:12]+" -> ") {
+		t.Fatalf("server_changed alerts %+v, want one naming the model's digest change from %s; identity events %v",
+			alerts, old[:12], probetest.Find(tk.events, "server_identity_unchanged", ""))
+	}
+	rec := f.recorded().Models[councilsim.DefaultModel]
+	if rec.Digest == old || len(rec.AlsoListed) != 1 || rec.AlsoListed[0] != old {
+		t.Errorf("recorded %+v: want the new digest current, the old one beside it", rec)
+	}
+
+	tk = f.run()
+	tk.mustExit(t, 0)
+	if n := len(f.ff.AlertsFor(CheckServerChanged)); n != 1 {
+		t.Errorf("%d server_changed alerts with the old runner still listed, want still 1", n)
+	}
+	if len(probetest.Find(tk.events, "server_identity_unchanged", "")) != 1 {
+		t.Errorf("third tick: %v", tk.events)
+	}
+}
+
 // A version the operator's --expect-server excludes is an error, with one
 // recovery when it is allowed again; a digest --expect-model-digest
 // excludes likewise.

@@ -37,6 +37,29 @@ func TestCompareIdentity(t *testing.T) {
 		{"a second model appears", base, serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"n": {Path: "/models/n.gguf"}}},
 			nil,
 			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d1}, "n": {Path: "/models/n.gguf"}}}},
+		{"ollama create replaced the loaded model: both listed, new first",
+			base, serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2, AlsoListed: []string{d1}}}},
+			[]string{"m digest " + d1[:12] + " -> " + d2[:12]},
+			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2, AlsoListed: []string{d1}}}}},
+		{"the same, listed in the other order",
+			base, serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d1, AlsoListed: []string{d2}}}},
+			[]string{"m digest " + d1[:12] + " -> " + d2[:12]},
+			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2, AlsoListed: []string{d1}}}}},
+		{"the old runner still listed next tick is not a change again",
+			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2, AlsoListed: []string{d1}}}},
+			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2, AlsoListed: []string{d1}}}},
+			nil,
+			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2, AlsoListed: []string{d1}}}}},
+		{"the old runner unloaded",
+			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2, AlsoListed: []string{d1}}}},
+			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2}}},
+			nil,
+			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2}}}},
+		{"the old weights back, once the old runner is gone, are a change",
+			serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{"m": {Digest: d2}}},
+			base,
+			[]string{"m digest " + d2[:12] + " -> " + d1[:12]},
+			base},
 		{"llama-server: build and path", serverIdentity{Backend: "llama-server", Build: "b6700-abc", Models: map[string]modelIdentity{"m": {Path: "/a.gguf"}}},
 			serverIdentity{Backend: "llama-server", Build: "b6710-def", Models: map[string]modelIdentity{"m": {Path: "/b.gguf"}}},
 			[]string{"build b6700-abc -> b6710-def", "m path /a.gguf -> /b.gguf"},
@@ -89,11 +112,12 @@ func TestIdentityOf(t *testing.T) {
 		{ID: "qwen3:8b", Residency: backend.NotResident, Digest: "bbb", Tagged: true},
 		{ID: "phi4:latest", Residency: backend.NotResident, Digest: "ccc", Tagged: true},
 		{ID: "listed-only", Residency: backend.Resident},
+		{ID: "llama3.2:latest", Residency: backend.Resident, Digest: "old", Tagged: true}, // replaced, still loaded
 	}}
 	got := identityOf(backend.Ollama, backend.Identity{Version: "0.12.3"}, ms, "qwen3:8b")
 	want := serverIdentity{Backend: "ollama", Version: "0.12.3", Models: map[string]modelIdentity{
-		"llama3.2:latest": {Digest: "aaa"}, // resident
-		"qwen3:8b":        {Digest: "bbb"}, // --model, though not loaded
+		"llama3.2:latest": {Digest: "aaa", AlsoListed: []string{"old"}}, // resident, twice
+		"qwen3:8b":        {Digest: "bbb"},                              // --model, though not loaded
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("identityOf = %+v, want %+v", got, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -36,6 +37,8 @@ func backendFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.DurationFlag{Name: "max-loading", EnvVars: env("MAX_LOADING"), Value: defaultMaxLoading,
 			Usage: "a server that says it is loading its model is not restarted for this long; after, it is a failure"},
+		&cli.StringFlag{Name: "gpu", EnvVars: env("GPU"), Value: string(gpuAuto),
+			Usage: "model_on_cpu: auto warns when a model has less of itself in GPU memory than it had before on this host; required whenever it is not all in GPU memory; off never"},
 	}
 }
 
@@ -117,14 +120,13 @@ func (g *guardian) recordServerMetrics(ctx context.Context) {
 	g.t.ServerMetrics = m
 }
 
-// checkResidency reports the expected model's residency, where the backend
-// can tell: not loaded, partly on the CPU, or about to be unloaded.
+// checkResidency reports residency where the backend can tell: --model
+// not loaded, and for --model, or without it every model the server lists
+// as loaded (what an empty --model stands for: the server's own), whether
+// it sits in GPU memory (checkGPU) and whether it is about to be unloaded.
 func (g *guardian) checkResidency(ctx context.Context) {
 	t := g.t
 	want := t.Common.Model
-	if want == "" {
-		return
-	}
 	actx, cancel := context.WithTimeout(ctx, backendAskTimeout)
 	defer cancel()
 	ms, err := t.Server.Models(actx)
@@ -135,31 +137,56 @@ func (g *guardian) checkResidency(ctx context.Context) {
 	if !ms.Known {
 		return
 	}
-	m, found := ms.Find(want)
-	if !found || m.Residency != backend.Resident {
-		state := "not listed"
-		if found {
-			state = string(m.Residency)
+	var checked []backend.Model
+	if want != "" {
+		m, found := ms.Find(want)
+		if !found || m.Residency != backend.Resident {
+			state := "not listed"
+			if found {
+				state = string(m.Residency)
+			}
+			t.Fail(CheckModelNotLoaded, CheckModelNotLoaded, alert.Warn,
+				fmt.Sprintf("%s reports model %q %s", t.Backend.Kind, want, state), "model", want)
+			return
 		}
-		t.Fail(CheckModelNotLoaded, CheckModelNotLoaded, alert.Warn,
-			fmt.Sprintf("%s reports model %q %s", t.Backend.Kind, want, state), "model", want)
+		t.Clear(CheckModelNotLoaded)
+		checked = []backend.Model{m}
+	} else {
+		// No model expected: none can be missing; a channel left open by
+		// an earlier --model closes.
+		t.Clear(CheckModelNotLoaded)
+		seen := map[string]bool{}
+		for _, m := range ms.Models {
+			// The first entry of a name is the newest (Ollama lists a
+			// replaced model's old runner after the new one).
+			if m.Residency == backend.Resident && !seen[m.ID] {
+				seen[m.ID] = true
+				checked = append(checked, m)
+			}
+		}
+	}
+	g.checkGPU(checked)
+	g.checkUnloading(checked)
+}
+
+// checkUnloading informs when a checked model will be unloaded within one
+// guardian interval (its idle keep-alive).
+func (g *guardian) checkUnloading(checked []backend.Model) {
+	t := g.t
+	var soon []string
+	attrs := []any{}
+	for _, m := range checked {
+		if left := m.ExpiresAt.Sub(t.Now()); !m.ExpiresAt.IsZero() && left <= t.Probe.Every() {
+			soon = append(soon, fmt.Sprintf("%q in %s", m.ID, left.Round(time.Second)))
+			attrs = append(attrs, "model", m.ID, "expires_at", m.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+	}
+	if len(soon) == 0 {
+		t.Clear(CheckModelUnloading)
 		return
 	}
-	t.Clear(CheckModelNotLoaded)
-	if m.OnCPU() {
-		t.Fail(CheckModelOnCPU, CheckModelOnCPU, alert.Warn,
-			fmt.Sprintf("%s reports model %q only partly in GPU memory (%d of %d bytes)", t.Backend.Kind, want, *m.SizeVRAM, *m.Size),
-			"model", want, "size", *m.Size, "size_vram", *m.SizeVRAM)
-	} else {
-		t.Clear(CheckModelOnCPU)
-	}
-	if left := m.ExpiresAt.Sub(t.Now()); !m.ExpiresAt.IsZero() && left <= g.t.Probe.Every() {
-		t.Fail(CheckModelUnloading, CheckModelUnloading, alert.Info,
-			fmt.Sprintf("%s will unload model %q in %s (idle keep-alive)", t.Backend.Kind, want, left.Round(time.Second)),
-			"model", want, "expires_at", m.ExpiresAt.UTC().Format(time.RFC3339))
-	} else {
-		t.Clear(CheckModelUnloading)
-	}
+	t.Fail(CheckModelUnloading, CheckModelUnloading, alert.Info,
+		fmt.Sprintf("%s will unload model %s (idle keep-alive)", t.Backend.Kind, strings.Join(soon, ", ")), attrs...)
 }
 
 // forgetBackend drops the cached detection after a restart: the server
@@ -196,15 +223,4 @@ func (g *guardian) setLoadingSince(since time.Time) {
 		g.t.State.Data = map[string]json.RawMessage{}
 	}
 	g.t.State.Data[loadingKey] = b
-}
-
-// backendPaths are the backend adapters' questions as busy-ignore
-// substrings: the guardian asks them every tick, and its own questions
-// must not make the server look busy.
-func backendPaths() []string {
-	out := make([]string, len(backend.AskedPaths))
-	for i, p := range backend.AskedPaths {
-		out[i] = "path=" + p + " "
-	}
-	return out
 }

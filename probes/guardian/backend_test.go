@@ -83,7 +83,7 @@ func TestResidencyChannels(t *testing.T) {
 		event string
 	}{
 		{"ollama unloaded", councilsim.PersonalityOllama, councilsim.BackendFaultUnloaded, 1, guardian.CheckModelNotLoaded},
-		{"ollama on cpu", councilsim.PersonalityOllama, councilsim.BackendFaultOnCPU, 1, guardian.CheckModelOnCPU},
+		{"ollama on cpu (--gpu required)", councilsim.PersonalityOllama, councilsim.BackendFaultOnCPU, 1, guardian.CheckModelOnCPU},
 		{"ollama expiring", councilsim.PersonalityOllama, councilsim.BackendFaultExpiring, 0, guardian.CheckModelUnloading},
 		{"lmstudio unloaded", councilsim.PersonalityLMStudio, councilsim.BackendFaultUnloaded, 1, guardian.CheckModelNotLoaded},
 		{"llama-server sleeping", councilsim.PersonalityLlamaServer, councilsim.BackendFaultUnloaded, 1, guardian.CheckModelNotLoaded},
@@ -91,7 +91,7 @@ func TestResidencyChannels(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t)
 			sim := simWith(r, tc.p, tc.fault)
-			res := r.run("--url", sim.PlainURL(), "--model", councilsim.DefaultModel)
+			res := r.run("--url", sim.PlainURL(), "--model", councilsim.DefaultModel, "--gpu", "required")
 			wantCode(t, res, tc.code)
 			evs := r.events()
 			one(t, evs, "probe_ok", "unreachable")
@@ -106,9 +106,91 @@ func TestResidencyChannels(t *testing.T) {
 			if err := sim.SetBackendFault(councilsim.BackendFaultNone, 0); err != nil {
 				t.Fatal(err)
 			}
-			wantCode(t, r.run("--url", sim.PlainURL(), "--model", councilsim.DefaultModel), 0)
+			wantCode(t, r.run("--url", sim.PlainURL(), "--model", councilsim.DefaultModel, "--gpu", "required"), 0)
 		})
 	}
+}
+
+// --gpu: a host without a GPU (Ollama reports size_vram 0 for every
+// model) is not warned about every tick by default; a model that loses
+// GPU memory it had on this host is; required warns whenever a model is
+// not all in GPU memory, off never. Before, the guardian warned
+// model_on_cpu every 30 s on a CPU-only host.
+func TestGPUModes(t *testing.T) {
+	model := []string{"--model", councilsim.DefaultModel}
+	t.Run("cpu-only host, auto", func(t *testing.T) {
+		r := newRig(t)
+		sim := simWith(r, councilsim.PersonalityOllama, councilsim.BackendFaultCPUOnly)
+		for range 2 {
+			wantCode(t, r.run(append([]string{"--url", sim.PlainURL()}, model...)...), 0)
+		}
+		none(t, r.events(), guardian.CheckModelOnCPU)
+	})
+	t.Run("cpu-only host, required", func(t *testing.T) {
+		r := newRig(t)
+		sim := simWith(r, councilsim.PersonalityOllama, councilsim.BackendFaultCPUOnly)
+		wantCode(t, r.run(append([]string{"--url", sim.PlainURL(), "--gpu", "required"}, model...)...), 1)
+		ev := one(t, r.events(), guardian.CheckModelOnCPU, guardian.CheckModelOnCPU)
+		if d, _ := ev["detail"].(string); !strings.Contains(d, "entirely on CPU (0 of ") {
+			t.Errorf("detail %q: want it said entirely on CPU", ev["detail"])
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		r := newRig(t)
+		sim := simWith(r, councilsim.PersonalityOllama, councilsim.BackendFaultOnCPU)
+		wantCode(t, r.run(append([]string{"--url", sim.PlainURL(), "--gpu", "off"}, model...)...), 0)
+		none(t, r.events(), guardian.CheckModelOnCPU)
+	})
+	t.Run("auto: less in GPU memory than before on this host", func(t *testing.T) {
+		r := newRig(t)
+		sim := simWith(r, councilsim.PersonalityOllama, councilsim.BackendFaultNone)
+		wantCode(t, r.run(append([]string{"--url", sim.PlainURL()}, model...)...), 0)
+		if err := sim.SetBackendFault(councilsim.BackendFaultOnCPU, 0); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, r.run(append([]string{"--url", sim.PlainURL()}, model...)...), 1)
+		ev := one(t, r.events(), guardian.CheckModelOnCPU, guardian.CheckModelOnCPU)
+		if d, _ := ev["detail"].(string); !strings.Contains(d, "only partly in GPU memory") || !strings.Contains(d, "it had 100% of itself there before on this host") {
+			t.Errorf("detail %q", ev["detail"])
+		}
+		if err := sim.SetBackendFault(councilsim.BackendFaultNone, 0); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, r.run(append([]string{"--url", sim.PlainURL()}, model...)...), 0)
+	})
+	t.Run("bad mode", func(t *testing.T) {
+		r := newRig(t)
+		sim := simWith(r, councilsim.PersonalityOllama, councilsim.BackendFaultNone)
+		wantCode(t, r.run("--url", sim.PlainURL(), "--gpu", "sometimes"), 3)
+	})
+}
+
+// Without --model the guardian checks the models the server lists as
+// loaded (an empty --model stands for the server's own): one that lost its
+// GPU memory, or is about to be unloaded, is reported. Before, an empty
+// --model checked no residency at all.
+func TestResidencyWithoutModel(t *testing.T) {
+	r := newRig(t)
+	sim := simWith(r, councilsim.PersonalityOllama, councilsim.BackendFaultNone)
+	wantCode(t, r.run("--url", sim.PlainURL()), 0)
+	if err := sim.SetBackendFault(councilsim.BackendFaultOnCPU, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, r.run("--url", sim.PlainURL()), 1)
+	if ev := one(t, r.events(), guardian.CheckModelOnCPU, guardian.CheckModelOnCPU); ev["model"] != councilsim.DefaultModel {
+		t.Errorf("model_on_cpu %v: want the loaded model named", ev)
+	}
+	if err := sim.SetBackendFault(councilsim.BackendFaultExpiring, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, r.run("--url", sim.PlainURL()), 0)
+	one(t, r.events(), guardian.CheckModelUnloading, guardian.CheckModelUnloading)
+	// Nothing expected, so nothing is missing: an unloaded model is no warning.
+	if err := sim.SetBackendFault(councilsim.BackendFaultUnloaded, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, r.run("--url", sim.PlainURL()), 0)
+	none(t, r.events(), guardian.CheckModelNotLoaded)
 }
 
 // "The model must be listed in /v1/models" is the generic backend's rule
@@ -231,4 +313,17 @@ func TestRestartVerifiedByTheBackendsRule(t *testing.T) {
 	}
 	// A server that refused the connection was not asked about itself.
 	none(t, r.events(), "backend_unanswered")
+}
+
+// A server that is down cannot say what it is: with --backend auto the
+// guardian's events say backend=unknown, not generic (the tick still runs
+// by the generic rules). Before, they said generic.
+func TestDownServerIsUnknownBackend(t *testing.T) {
+	r := newRig(t)
+	wantCode(t, r.run("--url", deadURL(t)), 1)
+	ev := one(t, r.events(), "probe_fail", "unreachable")
+	if ev["backend"] != "unknown" {
+		t.Errorf("probe_fail backend = %v, want unknown", ev["backend"])
+	}
+	one(t, r.events(), "backend_detect_failed", "")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/accesslog"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
 // defaultTailBytes is how much of the end of the primary's log the busy and
@@ -20,10 +21,10 @@ const defaultBusyMarker = accesslog.DefaultMarker
 
 // defaultBusyIgnore are substrings of completed-request lines that do not
 // mean "busy serving work": the probes' own liveness requests and the
-// backend adapters' questions (backend.go). Without this
+// backend adapters' questions (accesslog.IgnoreWithPaths). Without this
 // the guardian would see its own last successful probe and defer the
 // restart of a dead server by a whole busy window.
-var defaultBusyIgnore = append(append([]string(nil), accesslog.DefaultIgnore...), backendPaths()...)
+var defaultBusyIgnore = accesslog.IgnoreWithPaths(backend.AskedPaths...)
 
 // fatalAction is what the guardian does when a fatal signature is the
 // newest one in the primary's log and the primary does not serve.
@@ -125,25 +126,18 @@ func (g *guardian) primaryLogTail() []byte {
 	return tail
 }
 
-// lastCompleted returns the timestamp of the newest line in tail that
-// contains marker, contains none of ignore, and starts with an RFC 3339
-// timestamp no later than now+5s. Lines without a parseable leading
-// timestamp are skipped: only the access-log format is trusted.
+// lastCompleted returns the time of the newest dated request line in tail
+// (any format accesslog knows: the council's own lines that contain
+// marker, Ollama's gin lines, ...) that contains none of ignore and is
+// dated no later than now+5s. Lines without a date of their own
+// (llama-server's, uvicorn's) cannot be aged and are skipped, as is
+// anything not in a known format.
 func lastCompleted(tail []byte, marker string, ignore []string, now time.Time) (time.Time, bool) {
-	if marker == "" {
-		return time.Time{}, false
-	}
-	for rest := tail; len(rest) > 0; {
-		var line []byte
-		rest, line = accesslog.LastLine(rest)
-		if !accesslog.IsCompletion(line, marker, ignore) {
+	for _, r := range accesslog.Requests(tail, marker, ignore) {
+		if !r.Dated() || r.At.After(now.Add(futureSkew)) {
 			continue
 		}
-		ts, ok := accesslog.LeadingTime(line)
-		if !ok || ts.After(now.Add(futureSkew)) {
-			continue
-		}
-		return ts, true
+		return r.At, true
 	}
 	return time.Time{}, false
 }
@@ -167,8 +161,8 @@ type fatalMatch struct {
 }
 
 // findFatal returns the newest line of tail that contains one of sigs
-// (case-insensitively), unless a line containing marker (a completed
-// request) follows it: a binary that served after printing the signature
+// (case-insensitively), unless a request line (one containing marker, or a
+// request in another server's format: accesslog.ParseRequest) follows it: a binary that served after printing the signature
 // is not one that can never serve, and the old line must not trigger a
 // promotion forever after the operator restored the primary.
 func findFatal(tail []byte, sigs []string, marker string) (fatalMatch, bool) {
@@ -185,7 +179,7 @@ func findFatal(tail []byte, sigs []string, marker string) (fatalMatch, bool) {
 	for rest := tail; len(rest) > 0; {
 		var line []byte
 		rest, line = accesslog.LastLine(rest)
-		if marker != "" && bytes.Contains(line, []byte(marker)) {
+		if _, served := accesslog.ParseRequest(line, marker); served || (marker != "" && bytes.Contains(line, []byte(marker))) {
 			return fatalMatch{}, false
 		}
 		low := strings.ToLower(string(line))

@@ -68,6 +68,32 @@ func TestBusyMarkerIsConfigurable(t *testing.T) {
 	}
 }
 
+// gin renders Ollama's request line (gin's default logger), logged at t in
+// local time, to the second.
+func gin(t time.Time, method, path string) string {
+	return "[GIN] " + t.In(time.Local).Format("2006/01/02 - 15:04:05") + " | 200 |  1.203456789s |       127.0.0.1 | " + method + "      \"" + path + "\""
+}
+
+// An Ollama primary logs gin lines, not the council's: a recent chat in
+// one is work, the guardian's own questions in one are not.
+func TestBusyFromOllamaLines(t *testing.T) {
+	if _, busy := busyInLog(lines(gin(now.Add(-12*time.Second), "POST", "/v1/chat/completions")), defaultBusyMarker, defaultBusyIgnore, now, defaultBusyWindow); !busy {
+		t.Error("a recent gin chat line is not busy")
+	}
+	if _, busy := busyInLog(lines(gin(now.Add(-2*time.Minute), "POST", "/api/chat")), defaultBusyMarker, defaultBusyIgnore, now, defaultBusyWindow); busy {
+		t.Error("an old gin line is busy")
+	}
+	for _, path := range []string{"/api/version", "/api/ps", "/api/tags", "/v1/models"} {
+		if _, busy := busyInLog(lines(gin(now.Add(-time.Second), "GET", path)), defaultBusyMarker, defaultBusyIgnore, now, defaultBusyWindow); busy {
+			t.Errorf("GET %s in a gin line counted as busy", path)
+		}
+	}
+	// A request served after a fatal line: the binary can serve.
+	if _, ok := findFatal(lines("Segmentation fault", gin(now, "POST", "/api/chat")), defaultFatalSignatures, defaultBusyMarker); ok {
+		t.Error("a gin request after the fatal line did not clear it")
+	}
+}
+
 // The guardian's own questions to the server are not work: they must not
 // make the primary look busy.
 func TestBackendQuestionsAreNotBusy(t *testing.T) {

@@ -99,5 +99,8 @@ func settingsFrom(c *cli.Context) (settings, error) {
 	case s.TailBytes <= 0:
 		return s, fmt.Errorf("bad --log-tail-bytes %d: want at least 1", s.TailBytes)
 	}
+	if _, err := parseGPUMode(c.String("gpu")); err != nil {
+		return s, err
+	}
 	return s, nil
 }

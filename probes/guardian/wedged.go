@@ -226,8 +226,10 @@ func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
 		return nil
 	}
 	cpuPct := usage.Cores() * 100
+	// The CPU is the primary's whole process tree's: a server's work may
+	// run in a child (Ollama's runner), its own process idling meanwhile.
 	attrs := []any{"canary_check", ev.Check, "canary_consecutive", ev.Consecutive, "pid", info.PID,
-		"cpu_pct", round2(cpuPct), "cpu_window_ms", usage.Window.Milliseconds(), "idle_cpu_pct", round2(w.IdleCPU * 100)}
+		"cpu_pct", round2(cpuPct), "cpu_procs", usage.Procs, "cpu_window_ms", usage.Window.Milliseconds(), "idle_cpu_pct", round2(w.IdleCPU * 100)}
 
 	reason := reasonIdle
 	busyBy := ""
@@ -253,8 +255,8 @@ func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
 				t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the server is serving %g request(s) (%.1f%% CPU): not restarted",
 					ev.Check, ev.Consecutive, *t.ServerMetrics.RequestsRunning, cpuPct))
 			} else {
-				t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the primary is working (%.1f%% CPU): not restarted",
-					ev.Check, ev.Consecutive, cpuPct))
+				t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the primary is working (%.1f%% CPU, %s): not restarted",
+					ev.Check, ev.Consecutive, cpuPct, procsWord(usage.Procs)))
 			}
 			return nil
 		}
@@ -265,8 +267,8 @@ func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
 	// Wedged (or a runaway): the primary is restarted, as for unreachable.
 	var msg string
 	if reason == reasonIdle {
-		msg = fmt.Sprintf("primary %s is wedged: /v1/models answers but chat has hung for %d canary tick(s) (%s) and its CPU is idle (%.1f%% of a core over %s); restarting",
-			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, cpuPct, usage.Window.Round(time.Second))
+		msg = fmt.Sprintf("primary %s is wedged: /v1/models answers but chat has hung for %d canary tick(s) (%s) and its CPU is idle (%.1f%% of a core over %s, %s); restarting",
+			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, cpuPct, usage.Window.Round(time.Second), procsWord(usage.Procs))
 	} else {
 		msg = fmt.Sprintf("primary %s is a runaway: chat has hung for %d canary tick(s) (%s) while it stayed busy (%s; %.1f%% of a core) for over %s; restarting",
 			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, busyBy, cpuPct, w.MaxBusy)
@@ -325,3 +327,12 @@ func (g *guardian) verifyChat(ctx context.Context) error {
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+
+// procsWord says what a CPU sample covered: "1 process" or "3 processes:
+// the primary and its children".
+func procsWord(n int) string {
+	if n <= 1 {
+		return "1 process"
+	}
+	return fmt.Sprintf("%d processes: the primary and its children", n)
+}

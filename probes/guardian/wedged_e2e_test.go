@@ -144,6 +144,31 @@ func TestBusyPrimaryIsLeftAloneUntilMaxBusy(t *testing.T) {
 	alertWith(t, r, "wedged", "error", "runaway")
 }
 
+// Busy in a child: the primary itself idles while its worker child spins
+// (Ollama's `ollama serve` and `ollama runner`). The CPU sampled is the
+// whole tree's, so the primary is busy, not wedged. Sampling the primary's
+// own pid alone called it idle and restarted it.
+func TestBusyChildIsNotWedged(t *testing.T) {
+	r := newRig(t)
+	prim, ctl := r.loadSim(false, "--slow-delay", "1h", "--runner")
+	r.args = append(append(r.args, "--url", prim.URL), wedgedArgs...)
+	setFault(t, ctl, "busy")
+	r.canaryHang(3, time.Now())
+	setup := len(r.ld.Calls())
+
+	wantCode(t, r.run("--max-busy", "1h"), 0)
+	evs := r.events()
+	ev := one(t, evs, "probe_skip_busy", "wedged")
+	if ev["reason"] != "cpu" {
+		t.Fatalf("probe_skip_busy: %v", ev)
+	}
+	if n, _ := ev["cpu_procs"].(float64); n < 2 {
+		t.Errorf("cpu_procs %v: the sample should cover the primary and its runner", ev["cpu_procs"])
+	}
+	none(t, evs, "wedged")
+	wantCalls(t, r.mutating(setup))
+}
+
 // A stale canary state is no evidence: no CPU sample, no restart.
 func TestStaleCanaryStateIsNoEvidence(t *testing.T) {
 	r := newRig(t)

@@ -31,9 +31,13 @@
 //	learning     the first --warmup samples of a baseline: learned, not judged (exit 0)
 //	ok           judged and within the factors: learned (exit 0)
 //	degraded     judged and past a factor: never learned (exit 1 at warn)
-//	busy         the primary's log shows another request completed during the
-//	             sample, or the server's metrics count other requests:
-//	             measured and logged, never judged, never learned (exit 0)
+//	busy         another client shared the server during the sample: the
+//	             primary's log shows its request (logbusy.go: the council's,
+//	             Ollama's, llama-server's or uvicorn's lines), the server's
+//	             metrics count it (serverbusy.go), or, where the server says
+//	             nothing of its load, the primary's CPU shows it already
+//	             working just before the request (cpubusy.go); measured and
+//	             logged, never judged, never learned (exit 0)
 //	implausible  the server's token count is more than max_tokens, or more than
 //	             2x off the token events that arrived: logged with both
 //	             numbers, never judged, never learned (exit 0)
@@ -43,7 +47,8 @@
 //
 // A stream whose tokens all arrived in one read (a buffering proxy) has no
 // measurable decode speed: its TTFT is judged, its decode is not
-// (decode_unmeasured says why).
+// (decode_unmeasured says why). A model the server says is not loaded is
+// loaded first and the load timed on its own (cold.go).
 //
 // The server is a witness, not a judge. The baseline's key is the
 // operator's: --model and the backend kind (the server's first listed id
@@ -56,7 +61,8 @@
 //
 //	identity_unstable  the server's identity changed more than 3 times in 24 h
 //	not_judged         --max-unjudged samples in a row taken but not judged
-//	                   (busy from the metrics or the log, implausible), and why
+//	                   (busy from the metrics, the log or the CPU, implausible),
+//	                   and why
 //	degenerate         the answer to the request to count is not a count (at
 //	                   least 80% of its numbers continue the count from 1, and at
 //	                   least half the numbers its tokens can hold); off with
@@ -103,7 +109,7 @@ func New() *probe.Probe {
 			"not_judged (--max-unjudged in a row) and degenerate (the answer is not a count) warn at once.\n" +
 			"Cost: one request of about 512 prompt + 128 generated tokens per tick.",
 		Network: true,
-		Flags:   flags(),
+		Flags:   append(flags(), busyCPUFlags()...),
 		Default: alert.Policy{Threshold: 2, Cooldown: time.Hour},
 		// The three watch channels count for themselves (24 h of changes,
 		// --max-unjudged samples, one junk answer): they alert at once.

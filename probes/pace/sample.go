@@ -6,18 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/host/accesslog"
 	"github.com/sanctum/council-probes/pkg/server/openai"
 )
-
-// ownSkew is how much earlier than the probe's clock says it sent its
-// request the server may date the request's start: the access log has
-// millisecond timestamps and durations, each cut, not rounded.
-const ownSkew = 5 * time.Millisecond
-
-// ownMargin, for access logs without durations: a completion dated this
-// close to the last token may be the probe's own.
-const ownMargin = 50 * time.Millisecond
 
 // measured is one sample as taken from the server.
 type measured struct {
@@ -58,6 +48,12 @@ type measured struct {
 	// reported around the sample (otherRequests); BusyWhy says so.
 	BusyRequests int
 	BusyWhy      string
+	// CPU is the primary's CPU just before the request (cpubusy.go).
+	CPU cpuBefore
+	// Cold: the model was not loaded before the sample, so the probe
+	// loaded it first; Load is how long that took (cold.go).
+	Cold bool
+	Load time.Duration
 }
 
 // busy says whether other work shared the server during the sample, and
@@ -68,6 +64,8 @@ func (m measured) busy() (bool, string) {
 		return true, busyByLog
 	case m.BusyRequests > 0:
 		return true, busyByRequests
+	case m.CPU.Busy:
+		return true, busyByCPU
 	}
 	return false, ""
 }
@@ -78,6 +76,9 @@ func (m measured) others() int { return max(m.Busy, m.BusyRequests) }
 // sampler takes samples over Client (the side effect, for tests).
 type sampler struct {
 	Client *openai.Client
+	// Resident says whether the server has model loaded, where its
+	// backend can tell (known); nil: it cannot. See warmIfCold.
+	Resident func(ctx context.Context, model string) (resident, known bool)
 }
 
 // take streams one answer and measures it.
@@ -94,9 +95,14 @@ func (sp sampler) take(ctx context.Context, s settings) measured {
 		}
 		model = id
 	}
+	m.Asked = model
+	if !sp.warmIfCold(ctx, model, &m) {
+		return m
+	}
 	req := openai.UserPrompt(model, buildPrompt(newNonce(), s.PromptTokens), s.DecodeTokens)
 	req.Temperature = 0
 	req.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
+	mark := markLog(s)
 	res, err := sp.Client.ChatStream(ctx, req)
 	m.Asked, m.Model, m.Fingerprint = model, res.Model, res.SystemFingerprint
 	tm := res.Timings
@@ -132,56 +138,9 @@ func (sp sampler) take(ctx context.Context, s settings) measured {
 		m.Sample.DecodeTPS = float64(m.CompletionTokens-1) / d.Seconds()
 	}
 	if s.PrimaryLog != "" {
-		m.Busy, m.BusyErr = busyDuring(s, tm)
+		m.Busy, m.BusyErr = busyDuring(s, mark, tm)
 	}
 	return m
-}
-
-// busyDuring counts the requests the primary's log shows completed while
-// the sample ran (from the request to the end of the stream): each one was
-// served at the same time. The probe's own request is in the log too, when
-// the server has logged it by now; it is recognised and not counted (see
-// ownRequest). A log that does not exist yet is not busy; one that cannot
-// be read is reported, and the sample is judged as if not busy (the log is
-// evidence of other work, not a precondition).
-func busyDuring(s settings, tm openai.Timings) (int, string) {
-	tail, err := accesslog.ReadTail(s.PrimaryLog, s.TailBytes)
-	if accesslog.IsNotExist(err) {
-		return 0, ""
-	}
-	if err != nil {
-		return 0, err.Error()
-	}
-	cs := accesslog.Completed(tail, s.BusyMarker, s.BusyIgnore, tm.Start, tm.End)
-	if ownRequest(cs, tm) >= 0 {
-		return len(cs) - 1, ""
-	}
-	return len(cs), ""
-}
-
-// ownRequest returns the index of the probe's own request among cs (newest
-// first), or -1. With durations in the log, it is the request that began
-// between the probe sending it and the first token, and ended after the
-// first token: another client's request would have to start in that same
-// window and outlast the prefill to be taken for it, and then the sample is
-// busy anyway by the other lines. Without durations, the newest completion
-// dated within ownMargin of the last token (or after it) is taken as the
-// probe's own: the client may read the last token after the server logged
-// the request, so no finer line can be drawn from timestamps alone.
-func ownRequest(cs []accesslog.Completion, tm openai.Timings) int {
-	for i, c := range cs {
-		if c.HasDuration {
-			start := c.Start()
-			if !start.Before(tm.Start.Add(-ownSkew)) && !start.After(tm.FirstToken) && !c.At.Before(tm.FirstToken.Add(-ownSkew)) {
-				return i
-			}
-			continue
-		}
-		if !c.At.Before(tm.LastToken.Add(-ownMargin)) {
-			return i
-		}
-	}
-	return -1
 }
 
 // skipReason names the class of a failure for the skipped sample's event.

@@ -10,6 +10,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/host/accesslog"
 	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/probe"
+	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
 // Defaults of the pace probe's own settings.
@@ -78,11 +79,11 @@ func flags() []cli.Flag {
 		&cli.DurationFlag{Name: "stall-timeout", EnvVars: env("STALL_TIMEOUT"), Value: defaultStall,
 			Usage: "longest gap between two stream events before the sample is skipped as stalled"},
 		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: h.PrimaryLog(),
-			Usage: "the primary server's access log: a request completed in it during the sample makes the sample busy; empty = never busy"},
+			Usage: "the primary server's log: another client's request logged in it during the sample makes the sample busy (the council's own lines, Ollama's gin lines, llama-server's, uvicorn's); empty = never busy"},
 		&cli.StringFlag{Name: "busy-marker", EnvVars: env("BUSY_MARKER"), Value: accesslog.DefaultMarker,
-			Usage: "text of a completed-request line in --primary-log (lines start with an RFC 3339 time)"},
-		&cli.StringSliceFlag{Name: "busy-ignore", EnvVars: env("BUSY_IGNORE"), Value: cli.NewStringSlice(accesslog.DefaultIgnore...),
-			Usage: "completed-request lines containing this are not work (repeatable; default: the liveness checks)"},
+			Usage: "text of a completed-request line in --primary-log, in the council's own format (lines start with an RFC 3339 time)"},
+		&cli.StringSliceFlag{Name: "busy-ignore", EnvVars: env("BUSY_IGNORE"), Value: cli.NewStringSlice(accesslog.IgnoreWithPaths(backend.AskedPaths...)...),
+			Usage: "request lines containing this (or, in another server's format, its method=, path= and status= words) are not work (repeatable; default: the liveness checks and the probes' questions to the backend)"},
 		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: accesslog.DefaultTailBytes,
 			Usage: "how much of the end of --primary-log the busy scan reads"},
 	}

@@ -32,10 +32,12 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	}
 	client := openai.New(t.Client).WithLimits(openai.Limits{Stall: s.Stall})
 	before := serverMetrics(ctx, t)
-	m := sampler{Client: client}.take(ctx, s)
+	cpu := sampleCPUBefore(ctx, t, before)
+	m := sampler{Client: client, Resident: residentFunc(t)}.take(ctx, s)
 	if ctx.Err() != nil {
 		return ctx.Err() // cancelled by a signal: report nothing
 	}
+	m.CPU = cpu
 	if m.Skip == "" {
 		m.BusyRequests, m.BusyWhy = otherRequests(before, serverMetrics(ctx, t))
 	}
@@ -85,12 +87,16 @@ func report(t *probe.Tick, s settings, b *baseline, m measured) {
 		v = s.Rules.Compare(b, m.Sample)
 	case busy:
 		v = s.Rules.Compare(b, m.Sample)
-		unjudgedWhy, unjudgedDetail = whyBusyLog, fmt.Sprintf("%d other request(s) completed in the primary's log during the sample", m.Busy)
-		if reason == busyByRequests {
+		switch reason {
+		case busyByRequests:
 			unjudgedWhy, unjudgedDetail = whyBusyMetrics, m.BusyWhy
+		case busyByCPU:
+			unjudgedWhy, unjudgedDetail = whyBusyCPU, busySummary(m)
+		default:
+			unjudgedWhy, unjudgedDetail = whyBusyLog, fmt.Sprintf("%d other request(s) completed in the primary's log during the sample", m.Busy)
 		}
 	default:
-		v = s.Rules.Observe(b, m.Sample)
+		v = observe(s.Rules, b, m)
 		switch {
 		case v.Degraded():
 			result = resultDegraded
@@ -111,7 +117,7 @@ func report(t *probe.Tick, s settings, b *baseline, m measured) {
 
 	switch result {
 	case resultBusy:
-		t.OKSummary(fmt.Sprintf("busy (%d other request(s) during the sample), not judged: %s", m.others(), speeds(m, v)))
+		t.OKSummary(fmt.Sprintf("%s, not judged: %s%s", busySummary(m), coldSummary(m), speeds(m, v)))
 		return
 	case resultImplausible:
 		t.OKSummary(fmt.Sprintf("implausible, not judged: %s (%s)", implausibleWhy, m.Asked))
@@ -119,10 +125,10 @@ func report(t *probe.Tick, s settings, b *baseline, m measured) {
 	}
 	judge(t, s, m, v)
 	if result == resultLearning {
-		t.OKSummary(fmt.Sprintf("learning %d/%d: %s", min(b.Learned, s.Rules.Warmup), s.Rules.Warmup, speeds(m, v)))
+		t.OKSummary(fmt.Sprintf("learning %d/%d: %s%s", min(b.Learned, s.Rules.Warmup), s.Rules.Warmup, coldSummary(m), speeds(m, v)))
 		return
 	}
-	t.OKSummary(speeds(m, v))
+	t.OKSummary(coldSummary(m) + speeds(m, v))
 }
 
 // judge feeds each judged measure's channel; a measure not judged this
@@ -168,7 +174,7 @@ func against(ratio float64, base string, anchorRatio float64, anchor string, byA
 // fault, not the server's, and alerts on its own channel.
 func skipped(t *probe.Tick, s settings, b *baseline, m measured) {
 	detail := redact.Error(m.Err)
-	attrs := []any{"result", resultSkipped, "reason", m.Skip, "detail", detail, "learned", b.Learned, "warmup", s.Rules.Warmup}
+	attrs := append([]any{"result", resultSkipped, "reason", m.Skip, "detail", detail, "learned", b.Learned, "warmup", s.Rules.Warmup}, coldAttrs(m)...)
 	if m.Asked != "" {
 		attrs = append(attrs, "model", m.Asked)
 	}
@@ -262,7 +268,8 @@ func sampleAttrs(s settings, b *baseline, m measured, v verdict) []any {
 	if m.BusyErr != "" {
 		a = append(a, "busy_scan_error", redact.String(m.BusyErr))
 	}
-	return a
+	a = append(a, m.CPU.attrs()...)
+	return append(a, coldAttrs(m)...)
 }
 
 // The textfile series, one family each, labelled by model.
@@ -313,6 +320,7 @@ func output(t *probe.Tick, m measured, v verdict) {
 	if v.DecodeAnchor > 0 {
 		t.Gauge(metricDecodeAnchor, "The long-term anchor of the decode speed: the best baseline median of the first judged day.", v.DecodeAnchor, "model", model)
 	}
+	coldOutput(t, m)
 }
 
 // speeds is the human summary: "TTFT 0.41 s (1.1x usual), decode 31.2

@@ -17,6 +17,7 @@ const unjudgedKey = "unjudged"
 const (
 	whyBusyMetrics = "busy from the server's metrics"
 	whyBusyLog     = "busy from the primary's log"
+	whyBusyCPU     = "busy from the primary's CPU"
 	whyImplausible = "implausible token counts"
 )
 

@@ -1,9 +1,11 @@
-// Package accesslog reads the council's access log the way the probes that
-// need it agree on: a bounded tail of the file, and the "request completed"
-// lines in it. The guardian defers a restart while the log shows recent
-// work; the pace probe does not judge a sample taken while the server was
-// serving someone else. Only lines that start with an RFC 3339 timestamp
-// are trusted:
+// Package accesslog reads the primary server's log the way the probes
+// that need it agree on: a bounded tail of the file, or what was appended
+// to it since a mark, and the request lines in it, in the formats of the
+// servers the council may run (formats.go: the council's own, Ollama's
+// gin lines, llama-server's, uvicorn's for vLLM). The guardian defers a
+// restart while the log shows recent work; the pace probe does not judge a
+// sample taken while the server was serving someone else. The council's
+// own lines are trusted only when they start with an RFC 3339 timestamp:
 //
 //	2026-11-27T01:02:03.456Z INFO request completed method=POST path=/v1/chat/completions status=200 duration_ms=12
 package accesslog
@@ -29,6 +31,20 @@ const DefaultMarker = "request completed"
 // DefaultIgnore are substrings of completed-request lines that do not mean
 // "busy serving work": the probes' own liveness requests.
 var DefaultIgnore = []string{"path=/v1/models"}
+
+// IgnoreWithPaths is DefaultIgnore plus a "path=<p> " substring for each
+// of paths, which matches the request in every format (Request.Ignored
+// matches its council-format words too). The guardian and pace pass the
+// backend adapters' questions (backend.AskedPaths): the guardian asks them
+// every tick and pace around each sample, and one probe's questions must
+// never read as another's evidence of a busy server.
+func IgnoreWithPaths(paths ...string) []string {
+	out := append([]string(nil), DefaultIgnore...)
+	for _, p := range paths {
+		out = append(out, "path="+p+" ")
+	}
+	return out
+}
 
 // ReadTail returns at most max bytes from the end of the file at path. When
 // the tail starts inside a line, that partial first line is dropped, so
@@ -79,39 +95,21 @@ func ReadTail(path string, max int64) ([]byte, error) {
 // IsNotExist reports whether err means the log does not exist (yet).
 func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
-// Completion is one completed-request line.
-type Completion struct {
-	// At is the line's timestamp: when the request completed.
-	At time.Time
-	// Duration is the line's duration_ms field; HasDuration says the line
-	// had one.
-	Duration    time.Duration
-	HasDuration bool
-}
+// Completion is one request line (see Request); the name is the
+// council format's, whose lines say "request completed".
+type Completion = Request
 
-// Start is when the request began, by its duration (At when unknown).
-func (c Completion) Start() time.Time { return c.At.Add(-c.Duration) }
-
-// Completed returns the lines of tail that contain marker, contain none of
-// ignore, and are dated within [from, to], newest first.
+// Completed returns the dated request lines of tail, in any known format
+// (see ParseRequest), that contain none of ignore and were logged within
+// [from, to] (a line dated to the second counts if any instant of its
+// second is inside), newest first.
 func Completed(tail []byte, marker string, ignore []string, from, to time.Time) []Completion {
 	var out []Completion
-	if marker == "" {
-		return nil
-	}
-	for rest := tail; len(rest) > 0; {
-		var line []byte
-		rest, line = LastLine(rest)
-		if !IsCompletion(line, marker, ignore) {
+	for _, r := range Requests(tail, marker, ignore) {
+		if !r.Dated() || r.Latest().Before(from) || r.At.After(to) {
 			continue
 		}
-		ts, ok := LeadingTime(line)
-		if !ok || ts.Before(from) || ts.After(to) {
-			continue
-		}
-		c := Completion{At: ts}
-		c.Duration, c.HasDuration = durationField(line)
-		out = append(out, c)
+		out = append(out, r)
 	}
 	return out
 }

@@ -37,9 +37,23 @@ import (
 
 // Defaults used by New (and by a zero Runner).
 const (
-	DefaultPath           = "launchctl"
-	DefaultVerifyTimeout  = 90 * time.Second // the primary spends ~80 s verifying and loading weights
+	DefaultPath = "launchctl"
+	// DefaultVerifyTimeout is how long a restart or promotion may take to
+	// serve again: launchd's stop of the old process (ExitTimeOut, up to
+	// LaunchdExitTimeout from SIGTERM to SIGKILL), the new one's start
+	// (PrimaryStartup) and a margin. The stop counts: a server may keep its
+	// process after SIGTERM (llama-server with a stream open kept it 30 s
+	// until killed), and the new one starts only after the old has gone.
+	DefaultVerifyTimeout  = LaunchdExitTimeout + PrimaryStartup + 20*time.Second
 	DefaultVerifyInterval = 2 * time.Second
+	// LaunchdExitTimeout is launchd's default ExitTimeOut: what a stop
+	// waits between SIGTERM and SIGKILL. launchd.plist(5) calls it
+	// "system-defined"; launchd's source sets LAUNCHD_DEFAULT_EXIT_TIMEOUT
+	// to 20. (systemd's DefaultTimeoutStopSec is 90 s.)
+	LaunchdExitTimeout = 20 * time.Second
+	// PrimaryStartup is what the council's primary takes to start: it
+	// spends about 80 s verifying and loading its weights.
+	PrimaryStartup = 80 * time.Second
 	// DefaultLockTimeout outlasts another remediation's verify loop: the
 	// holder of the shared lock kickstarts and verifies (at most
 	// DefaultVerifyTimeout), and a promotion waiting behind it must not

@@ -352,3 +352,18 @@ func TestFakeConcurrentInvocations(t *testing.T) {
 		t.Errorf("%d of %d overrides survived: %v", len(got), n, got)
 	}
 }
+
+// A restart is verified against a new process that starts only after the
+// old one is gone, and launchd may wait its whole ExitTimeOut for that (a
+// server that keeps its process after SIGTERM, as llama-server did with a
+// stream open): the default verify timeout must outlast the stop and the
+// primary's start together, and the lock timeout the verify.
+func TestVerifyTimeoutOutlastsTheStop(t *testing.T) {
+	if DefaultVerifyTimeout <= LaunchdExitTimeout+PrimaryStartup {
+		t.Errorf("DefaultVerifyTimeout %s does not outlast launchd's stop (%s) and the primary's start (%s)",
+			DefaultVerifyTimeout, LaunchdExitTimeout, PrimaryStartup)
+	}
+	if DefaultLockTimeout <= DefaultVerifyTimeout {
+		t.Errorf("DefaultLockTimeout %s does not outlast a verify (%s)", DefaultLockTimeout, DefaultVerifyTimeout)
+	}
+}

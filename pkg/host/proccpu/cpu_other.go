@@ -15,3 +15,12 @@ func (r *Reader) cpuTime(ctx context.Context, pid int) (time.Duration, error) {
 	}
 	return PSCPUTime(ctx, ps, pid)
 }
+
+// table asks ps for the whole process table, in one exec.
+func (r *Reader) table(ctx context.Context) ([]Proc, error) {
+	ps := r.PS
+	if ps == "" {
+		ps = "ps"
+	}
+	return PSTable(ctx, ps)
+}

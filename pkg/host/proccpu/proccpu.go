@@ -1,15 +1,21 @@
-// Package proccpu measures how much CPU time a process has used, so a probe
-// can tell a server that is working (busy CPU) from one that is wedged
-// (idle CPU) while both leave a request unanswered.
+// Package proccpu measures how much CPU time a process and its children
+// have used, so a probe can tell a server that is working (busy CPU) from
+// one that is wedged (idle CPU) while both leave a request unanswered.
+// Sample measures the process's whole tree: a server's work often runs in
+// a child (Ollama's `ollama runner` under `ollama serve`).
 //
 // Where the CPU time comes from depends on the system:
 //
-//   - Linux: /proc/<pid>/stat, fields utime and stime, read under a proc
-//     root that is a parameter (tests point it at fixtures).
+//   - Linux: /proc/<pid>/stat, fields utime and stime (and ppid and start
+//     time for the tree), read under a proc root that is a parameter
+//     (tests point it at fixtures); the tree comes from a scan of every
+//     /proc/<pid>/stat, which needs no kernel option (the
+//     /proc/<pid>/task/<tid>/children files do: CONFIG_PROC_CHILDREN).
 //   - macOS: golang.org/x/sys/unix offers kern.proc.pid (SysctlKinfoProc),
 //     but its extern_proc tick fields are not filled in by current kernels
-//     and x/sys has no proc_pidinfo, so the time comes from
-//     `ps -o cputime= -p <pid>`, run by argv and parsed here.
+//     and x/sys has no proc_pidinfo, so the times come from ps, run by argv
+//     and parsed here: `ps -o cputime= -p <pid>` for one process, `ps -A -o
+//     pid=,ppid=,etime=,cputime=` for the table (one exec).
 //   - elsewhere: `ps` as on macOS.
 //
 // The parsers are pure functions in untagged files, tested on Linux.
@@ -53,14 +59,17 @@ func (r *Reader) CPUTime(ctx context.Context, pid int) (time.Duration, error) {
 	return r.cpuTime(ctx, pid)
 }
 
-// Usage is the CPU a process used over a window.
+// Usage is the CPU a process tree used over a window.
 type Usage struct {
 	PID    int
-	CPU    time.Duration // CPU time used during the window
+	CPU    time.Duration // CPU time the tree used during the window
 	Window time.Duration // wall time between the two readings
+	// Procs is how many processes the tree held at the end of the
+	// window, the sampled process included.
+	Procs int
 }
 
-// Cores is the average number of cores the process kept busy: 1.0 is one
+// Cores is the average number of cores the tree kept busy: 1.0 is one
 // core flat out. Zero when the window is empty.
 func (u Usage) Cores() float64 {
 	if u.Window <= 0 {
@@ -69,15 +78,17 @@ func (u Usage) Cores() float64 {
 	return float64(u.CPU) / float64(u.Window)
 }
 
-// Below reports whether the process used less than frac of one core.
+// Below reports whether the tree used less than frac of one core.
 func (u Usage) Below(frac float64) bool { return u.Cores() < frac }
 
-// Sample measures how much CPU time pid used over window: one reading,
-// a wait, a second reading. A process that went away during the window
-// is an error wrapping ErrNoProcess.
+// Sample measures how much CPU time pid and its descendants used over
+// window: one reading of the process table, a wait, a second reading (see
+// treeCPU for children that start or end inside the window). pid itself
+// ending during the window is an error wrapping ErrNoProcess; a child
+// ending is not.
 func (r *Reader) Sample(ctx context.Context, pid int, window time.Duration) (Usage, error) {
 	u := Usage{PID: pid}
-	before, err := r.CPUTime(ctx, pid)
+	before, err := r.TreeOf(ctx, pid)
 	if err != nil {
 		return u, err
 	}
@@ -85,12 +96,13 @@ func (r *Reader) Sample(ctx context.Context, pid int, window time.Duration) (Usa
 	if err := r.Sleep(ctx, window); err != nil {
 		return u, fmt.Errorf("cpu sample of pid %d: %w", pid, err)
 	}
-	after, err := r.CPUTime(ctx, pid)
+	after, err := r.TreeOf(ctx, pid)
 	if err != nil {
 		return u, err
 	}
 	u.Window = r.Now().Sub(start)
-	u.CPU = max(after-before, 0)
+	u.CPU = treeCPU(before, after, u.Window)
+	u.Procs = len(after)
 	return u, nil
 }
 

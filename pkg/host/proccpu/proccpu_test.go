@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -128,6 +129,18 @@ func TestMain(m *testing.M) {
 	case "idle":
 		time.Sleep(60 * time.Second)
 		os.Exit(0)
+	case "parent-of-busy":
+		// Idle itself, with a busy child: a server whose work runs in a
+		// worker process.
+		child := exec.Command(os.Args[0])
+		child.Env = append(os.Environ(), "GO_PROCCPU_HELPER=busy")
+		if err := child.Start(); err != nil {
+			os.Exit(2)
+		}
+		go func() { child.Wait(); os.Exit(0) }()
+		time.Sleep(60 * time.Second)
+		child.Process.Kill()
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -139,7 +152,17 @@ func helper(t *testing.T, mode string) int {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		// The parent-of-busy helper's child leads no group of its own:
+		// kill the children first, then the helper.
+		if tree, err := New().TreeOf(context.Background(), cmd.Process.Pid); err == nil {
+			for _, p := range tree[1:] {
+				syscall.Kill(p.PID, syscall.SIGKILL)
+			}
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
 	return cmd.Process.Pid
 }
 

@@ -90,24 +90,33 @@ func digits(s string) bool {
 // parses its output. ps exits 1 with no output for a pid that does not
 // exist: that is ErrNoProcess.
 func PSCPUTime(ctx context.Context, ps string, pid int) (time.Duration, error) {
-	cmd := exec.CommandContext(ctx, ps, "-o", "cputime=", "-p", strconv.Itoa(pid))
 	var out, errOut limitedBuffer
 	out.max, errOut.max = maxPSOutput, maxPSOutput
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
+	err := runPS(ctx, ps, []string{"-o", "cputime=", "-p", strconv.Itoa(pid)}, &out, &errOut)
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee) && len(bytes.TrimSpace(out.b)) == 0:
 		return 0, fmt.Errorf("%s -o cputime= -p %d: exit %d: %w", ps, pid, ee.ExitCode(), ErrNoProcess)
 	default:
-		return 0, fmt.Errorf("%s -o cputime= -p %d: %w (%s)", ps, pid, err, text.Cut(text.Clean(string(errOut.b)), 200))
+		return 0, err
 	}
 	d, err := ParsePSCPUTime(out.b)
 	if err != nil {
 		return 0, fmt.Errorf("%s -p %d: %w", ps, pid, err)
 	}
 	return d, nil
+}
+
+// runPS runs ps with args by argv into out and errOut. An error says the
+// command and ps's own words, and wraps the *exec.ExitError.
+func runPS(ctx context.Context, ps string, args []string, out, errOut *limitedBuffer) error {
+	cmd := exec.CommandContext(ctx, ps, args...)
+	cmd.Stdout, cmd.Stderr = out, errOut
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w (%s)", ps, strings.Join(args, " "), err, text.Cut(text.Clean(string(errOut.b)), 200))
+	}
+	return nil
 }
 
 // limitedBuffer keeps the first max bytes written to it and drops the

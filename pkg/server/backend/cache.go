@@ -44,6 +44,22 @@ type Resolved struct {
 	// DetectError says why detection failed; Kind is then Generic for this
 	// tick (today's rules) and nothing is cached.
 	DetectError string `json:"detect_error,omitempty"`
+	// Undetected: the server could not be asked (down, hung, refused our
+	// credentials). Kind is Generic for the rules, but nothing says the
+	// server is generic: Label says KindUnknown.
+	Undetected bool `json:"undetected,omitempty"`
+}
+
+// KindUnknown is the label of a server that could not be detected.
+const KindUnknown Kind = "unknown"
+
+// Label is the backend as events name it: the kind, or Unknown when the
+// detection failed (a server that is down is not a generic server).
+func (r Resolved) Label() Kind {
+	if r.Undetected {
+		return KindUnknown
+	}
+	return r.Kind
 }
 
 // Resolve returns the backend to use: the configured kind, or (auto) the
@@ -63,7 +79,7 @@ func Resolve(ctx context.Context, setting Kind, c *transport.Client, stateDir st
 	}
 	d, err := Detect(ctx, c)
 	if err != nil {
-		return Resolved{Detection: Detection{Kind: Generic, Evidence: "detection failed"}, DetectError: text.Excerpt(err.Error(), text.MaxIdent)}
+		return Resolved{Detection: Detection{Kind: Generic, Evidence: "detection failed"}, DetectError: text.Excerpt(err.Error(), text.MaxIdent), Undetected: true}
 	}
 	b, _ := json.MarshalIndent(Cached{Detection: d, URL: redact.URL(c.BaseURL), DetectedAt: now.UTC()}, "", "  ")
 	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {

@@ -17,7 +17,7 @@ func TestResolveCachesForADay(t *testing.T) {
 	sim, c := startPersonality(t, councilsim.PersonalityVLLM, "", nil)
 
 	r := backend.Resolve(ctx(t), backend.Auto, c, dir, now)
-	if r.Kind != backend.VLLM || r.Cached || r.DetectError != "" {
+	if r.Kind != backend.VLLM || r.Cached || r.DetectError != "" || r.Label() != backend.VLLM {
 		t.Fatalf("first Resolve = %+v, want a fresh vllm detection", r)
 	}
 	// With the server gone, the cache still answers for a day...
@@ -29,6 +29,11 @@ func TestResolveCachesForADay(t *testing.T) {
 	r = backend.Resolve(ctx(t), backend.Auto, c, dir, now.Add(25*time.Hour))
 	if r.Kind != backend.Generic || r.Cached || r.DetectError == "" {
 		t.Fatalf("Resolve after a day = %+v, want generic with the detection error", r)
+	}
+	// Generic for the rules, unknown by name: a server that is down is
+	// not a generic server.
+	if r.Label() != backend.KindUnknown {
+		t.Errorf("Label = %s, want unknown", r.Label())
 	}
 	// The failure is not cached: the old detection is still there to
 	// expire, not replaced by a guess.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -78,6 +79,14 @@ On start it prints the bound URLs, one per line, as KEY=value:
 			return serve(c, stdout, stderr)
 		},
 		Commands: []*cli.Command{{
+			Name:   "runner",
+			Usage:  "the worker process --runner starts (reads busy/idle lines on stdin); not for use by hand",
+			Hidden: true,
+			Action: func(c *cli.Context) error {
+				RunRunner(os.Stdin)
+				return nil
+			},
+		}, {
 			Name:  "pki",
 			Usage: "write a throwaway CA, server cert and client certs under --home/.sanctum/certs (for the demo)",
 			Flags: []cli.Flag{
@@ -110,12 +119,15 @@ func serveFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "answer", Usage: "`substring=answer` rule: prompts containing substring get answer (repeatable)"},
 		&cli.StringFlag{Name: "default-answer", Usage: "answer when no rule matches", Value: DefaultAnswer},
 		&cli.StringFlag{Name: "personality", Usage: "also serve one real server's own endpoints: " + PersonalityNames(), Value: string(PersonalityGeneric)},
-		&cli.StringFlag{Name: "backend-fault", Usage: "initial fault of the personality (loading|unloaded|on_cpu|expiring|version_changed|kv_full|engine_dead; each personality supports some)", Value: string(BackendFaultNone)},
+		&cli.StringFlag{Name: "backend-fault", Usage: "initial fault of the personality (loading|unloaded|on_cpu|expiring|version_changed|kv_full|engine_dead|cold; each personality supports some)", Value: string(BackendFaultNone)},
 		&cli.DurationFlag{Name: "loading-for", Usage: "how long backend fault loading lasts (0 = until changed)"},
+		&cli.DurationFlag{Name: "load-time", Usage: "how long backend fault cold's load of the model takes", Value: DefaultLoadTime},
 		&cli.StringFlag{Name: "crash-signal", Usage: "signal fault crash dies of (SEGV, BUS, ABRT, KILL, ... or a number)", Value: DefaultCrashSignal},
 		&cli.StringFlag{Name: "crash-line", Usage: "line fault crash writes to --access-log before it dies", Value: DefaultCrashLine},
 		&cli.StringFlag{Name: "access-log", Usage: "append one line per request to this file (empty = none)"},
+		&cli.StringFlag{Name: "access-log-format", Usage: "the access log's format: " + strings.Join(AccessLogFormats, "|") + " (Ollama's gin lines, llama.cpp's, uvicorn's for vLLM)", Value: AccessLogCouncil},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process id here once listening; removed on exit"},
+		&cli.BoolFlag{Name: "runner", Usage: "do fault busy's work in a child process (`council-sim runner`), as Ollama's `ollama runner` works for `ollama serve`"},
 	}
 }
 
@@ -138,22 +150,23 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := Config{
-		CrashSignal:   crashSignal,
-		CrashLine:     c.String("crash-line"),
-		PlainAddr:     c.String("listen"),
-		DisablePlain:  c.String("listen") == "",
-		MTLSAddr:      c.String("mtls-listen"),
-		ControlAddr:   c.String("control"),
-		Models:        c.StringSlice("model"),
-		Answers:       answers,
-		DefaultAnswer: c.String("default-answer"),
-		Fault:         fault,
-		SlowDelay:     c.Duration("slow-delay"),
-		DivergeAfter:  c.Int("diverge-after"),
-		Pace:          Pace{TTFT: c.Duration("ttft"), TokenDelay: c.Duration("token-delay"), Fingerprint: c.String("system-fingerprint")},
-		ContextWindow: windowFlag(c.Int("context-window")),
-		Personality:   PersonalityConfig{Personality: personality, BackendFault: BackendFault(c.String("backend-fault")), LoadingFor: c.Duration("loading-for")},
-		Logger:        log,
+		CrashSignal:     crashSignal,
+		CrashLine:       c.String("crash-line"),
+		PlainAddr:       c.String("listen"),
+		DisablePlain:    c.String("listen") == "",
+		MTLSAddr:        c.String("mtls-listen"),
+		ControlAddr:     c.String("control"),
+		Models:          c.StringSlice("model"),
+		Answers:         answers,
+		DefaultAnswer:   c.String("default-answer"),
+		Fault:           fault,
+		AccessLogFormat: c.String("access-log-format"),
+		SlowDelay:       c.Duration("slow-delay"),
+		DivergeAfter:    c.Int("diverge-after"),
+		Pace:            Pace{TTFT: c.Duration("ttft"), TokenDelay: c.Duration("token-delay"), Fingerprint: c.String("system-fingerprint")},
+		ContextWindow:   windowFlag(c.Int("context-window")),
+		Personality:     PersonalityConfig{Personality: personality, BackendFault: BackendFault(c.String("backend-fault")), LoadingFor: c.Duration("loading-for"), LoadTime: c.Duration("load-time")},
+		Logger:          log,
 	}
 	if f := c.String("token-file"); f != "" {
 		if cfg.Token, err = readToken(f); err != nil {
@@ -172,6 +185,15 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 		}
 		defer f.Close()
 		cfg.AccessLog = f
+	}
+
+	if c.Bool("runner") {
+		w, stop, err := startRunner(log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.Runner = w
 	}
 
 	sim := New(cfg)
@@ -194,6 +216,26 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	<-c.Context.Done()
 	log.Info("council simulator stopping", "reason", context.Cause(c.Context).Error())
 	return nil
+}
+
+// startRunner starts this program again as `runner`, with a pipe to its
+// stdin; stop closes the pipe (the runner then exits) and waits for it.
+func startRunner(log *slog.Logger) (io.Writer, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, nil, fmt.Errorf("start runner: %w", err)
+	}
+	cmd := exec.Command(self, "runner")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("start runner: %w", err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start runner: %w", err)
+	}
+	log.Info("runner started", "pid", cmd.Process.Pid)
+	return in, func() { in.Close(); cmd.Wait() }, nil
 }
 
 // windowFlag maps --context-window to Config.ContextWindow: on the command

@@ -1,8 +1,10 @@
 package councilsim
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -77,14 +79,31 @@ func (s *Sim) processFault(ctx context.Context, fault Fault, delay time.Duration
 // burnWhileBusy keeps one core busy while the fault is FaultBusy, until
 // the simulator closes. Between busy spells it checks the fault ten times
 // a second, which costs next to nothing: an idle simulator stays idle.
+// With a Runner the work is the runner process's: the simulator only
+// tells it when to work, as `ollama serve` hands generation to its child
+// `ollama runner`, and stays idle itself.
 func (s *Sim) burnWhileBusy() {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	told := false
 	for {
 		select {
 		case <-s.done:
 			return
 		case <-tick.C:
+		}
+		if s.cfg.Runner != nil {
+			if busy := s.Fault() == FaultBusy; busy != told {
+				told = busy
+				word := "idle\n"
+				if busy {
+					word = "busy\n"
+				}
+				if _, err := io.WriteString(s.cfg.Runner, word); err != nil {
+					s.log.Warn("tell the runner", "err", err)
+				}
+			}
+			continue
 		}
 		for s.Fault() == FaultBusy {
 			select {
@@ -93,6 +112,33 @@ func (s *Sim) burnWhileBusy() {
 			default:
 			}
 			spin(20 * time.Millisecond)
+		}
+	}
+}
+
+// RunRunner is the runner process's loop: it reads "busy" and "idle"
+// lines from in and keeps one core busy between a "busy" and the next
+// "idle". It returns when in ends (the simulator closed the pipe or died).
+func RunRunner(in io.Reader) {
+	var busy atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			busy.Store(strings.TrimSpace(sc.Text()) == "busy")
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if busy.Load() {
+			spin(20 * time.Millisecond)
+		} else {
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 }

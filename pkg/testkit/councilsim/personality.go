@@ -60,7 +60,23 @@ const (
 	// BackendFaultEngineDead: the inference engine died while the API
 	// process still answers /v1/models.
 	BackendFaultEngineDead BackendFault = "engine_dead"
+	// BackendFaultCold: the model is not loaded (Ollama unloaded it after
+	// its keep-alive), and the next chat loads it first: it answers only
+	// after LoadTime, and then the model is loaded (the fault clears).
+	BackendFaultCold BackendFault = "cold"
+	// BackendFaultCPUOnly: the host has no GPU: the model is loaded
+	// entirely in main memory (Ollama: size_vram 0).
+	BackendFaultCPUOnly BackendFault = "cpu_only"
+	// BackendFaultReplaced: the loaded model was replaced under its own
+	// name (`ollama create` of new weights): Ollama's /api/ps lists the
+	// name twice, the new digest first and the old one, still loaded,
+	// second; /api/tags lists the new one.
+	BackendFaultReplaced BackendFault = "replaced"
 )
+
+// DefaultLoadTime is how long BackendFaultCold's load takes when
+// LoadTime is zero.
+const DefaultLoadTime = 2 * time.Second
 
 // backendFaults is what each personality can show.
 var backendFaults = map[Personality][]BackendFault{
@@ -68,7 +84,7 @@ var backendFaults = map[Personality][]BackendFault{
 	PersonalityMLX:         {BackendFaultNone},
 	PersonalityLlamaServer: {BackendFaultNone, BackendFaultLoading, BackendFaultUnloaded, BackendFaultVersionChanged},
 	PersonalityVLLM:        {BackendFaultNone, BackendFaultEngineDead, BackendFaultVersionChanged, BackendFaultKVFull},
-	PersonalityOllama:      {BackendFaultNone, BackendFaultUnloaded, BackendFaultOnCPU, BackendFaultExpiring, BackendFaultVersionChanged},
+	PersonalityOllama:      {BackendFaultNone, BackendFaultUnloaded, BackendFaultOnCPU, BackendFaultExpiring, BackendFaultVersionChanged, BackendFaultCold, BackendFaultReplaced, BackendFaultCPUOnly},
 	PersonalityLMStudio:    {BackendFaultNone, BackendFaultUnloaded},
 }
 
@@ -117,6 +133,9 @@ type PersonalityConfig struct {
 	BackendFault BackendFault
 	// LoadingFor bounds BackendFaultLoading; 0 means until changed.
 	LoadingFor time.Duration
+	// LoadTime is how long BackendFaultCold's load takes (0:
+	// DefaultLoadTime).
+	LoadTime time.Duration
 }
 
 // BackendFaultRequest is the body of POST /backend-fault on the control
@@ -264,7 +283,7 @@ func (s *Sim) personalityHandler(api http.Handler) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/models", api)
-	mux.Handle("POST /v1/chat/completions", s.countInflight(api))
+	mux.Handle("POST /v1/chat/completions", s.countInflight(s.loadWhenCold(api)))
 	switch p.kind {
 	case PersonalityMLX:
 		s.mlxRoutes(mux)
@@ -300,6 +319,30 @@ func (s *Sim) gated(w http.ResponseWriter, r *http.Request) bool {
 		return s.vllmGate(w, r)
 	}
 	return false
+}
+
+// loadWhenCold makes a chat wait for the model's load under
+// BackendFaultCold, then marks the model loaded, as a server that loads a
+// model on its first request does.
+func (s *Sim) loadWhenCold(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.BackendFault() == BackendFaultCold {
+			d := s.cfg.Personality.LoadTime
+			if d <= 0 {
+				d = DefaultLoadTime
+			}
+			if !s.sleep(r.Context(), d) {
+				return
+			}
+			s.persona.mu.Lock()
+			if s.persona.fault == BackendFaultCold {
+				s.persona.fault = BackendFaultNone
+			}
+			s.persona.mu.Unlock()
+			s.log.Info("model loaded (backend fault cold cleared)", "load_time", d.String())
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // countInflight counts the chat requests being served.

@@ -29,8 +29,14 @@ import (
 //
 // The first --model is loaded, fully in GPU memory, expiring after the
 // default keep_alive of 5 minutes. Faults: unloaded (/api/ps empty),
-// on_cpu (size_vram < size), expiring (expires_at in 10 seconds),
-// version_changed (another version and another digest for the weights).
+// on_cpu (size_vram < size), cpu_only (size_vram 0: a host without a
+// GPU), expiring (expires_at in 10 seconds),
+// version_changed (another version and another digest for the weights),
+// cold (/api/ps empty until a chat loads the model, which takes
+// --load-time: Ollama loads a model on the first request after its
+// keep-alive unloaded it), replaced (the name listed twice in /api/ps
+// after `ollama create` replaced the loaded model: new digest first, old
+// second, as a real Ollama 0.17.4 lists them).
 const (
 	ollamaVersion        = "0.12.3"
 	ollamaVersionChanged = "0.12.4"
@@ -62,7 +68,7 @@ func ollamaDetails() map[string]any {
 
 func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 	digest := func(name string) string {
-		if s.BackendFault() == BackendFaultVersionChanged {
+		if f := s.BackendFault(); f == BackendFaultVersionChanged || f == BackendFaultReplaced {
 			return ollamaDigest(name + " v2")
 		}
 		return ollamaDigest(name)
@@ -80,11 +86,14 @@ func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/ps", func(w http.ResponseWriter, r *http.Request) {
 		models := []map[string]any{}
 		fault := s.BackendFault()
-		if fault != BackendFaultUnloaded {
+		if fault != BackendFaultUnloaded && fault != BackendFaultCold {
 			name := s.loadedModel()
 			vram, expires := ollamaModelSize, s.now().Add(ollamaKeepAlive)
-			if fault == BackendFaultOnCPU {
+			switch fault {
+			case BackendFaultOnCPU:
 				vram = ollamaModelSize * 6 / 10
+			case BackendFaultCPUOnly:
+				vram = 0
 			}
 			if fault == BackendFaultExpiring {
 				expires = s.now().Add(10 * time.Second)
@@ -95,6 +104,16 @@ func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 				m["context_length"] = win
 			}
 			models = append(models, m)
+			if fault == BackendFaultReplaced {
+				// The old weights' runner stays loaded until its own
+				// keep-alive ends, listed after the new one.
+				old := map[string]any{}
+				for k, v := range m {
+					old[k] = v
+				}
+				old["digest"], old["expires_at"] = ollamaDigest(name), s.now().Add(ollamaKeepAlive/2).Format(time.RFC3339Nano)
+				models = append(models, old)
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"models": models})
 	})

@@ -3,6 +3,7 @@ package councilsim
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -132,5 +133,39 @@ func TestPersonalityFlags(t *testing.T) {
 				t.Errorf("stderr %q, want %q", errb.String(), tt.wantErr)
 			}
 		})
+	}
+}
+
+// Cold: /api/ps lists nothing until a chat loads the model; the chat
+// answers, and from then on the model is loaded.
+func TestOllamaColdLoadsOnChat(t *testing.T) {
+	sim := New(Config{Personality: PersonalityConfig{Personality: PersonalityOllama, BackendFault: BackendFaultCold, LoadTime: 50 * time.Millisecond}})
+	if err := sim.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	loaded := func() int {
+		resp, err := http.Get(sim.PlainURL() + "/api/ps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ps struct{ Models []json.RawMessage }
+		if err := json.NewDecoder(resp.Body).Decode(&ps); err != nil {
+			t.Fatal(err)
+		}
+		return len(ps.Models)
+	}
+	if n := loaded(); n != 0 {
+		t.Fatalf("cold: %d models loaded", n)
+	}
+	resp, err := http.Post(sim.PlainURL()+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"council-sim-27b","messages":[{"role":"user","content":"What is 2+2?"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || loaded() != 1 || sim.BackendFault() != BackendFaultNone {
+		t.Fatalf("after the first chat: status %d, loaded %d, fault %s", resp.StatusCode, loaded(), sim.BackendFault())
 	}
 }

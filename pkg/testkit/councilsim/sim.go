@@ -128,9 +128,17 @@ type Config struct {
 	CrashSignal syscall.Signal
 	CrashLine   string
 
+	// Runner, when set, is the stdin of a runner process (RunRunner)
+	// that does the work of FaultBusy: the simulator writes "busy" and
+	// "idle" lines to it and spins nothing itself, as a server whose
+	// generation runs in a child process (Ollama's `ollama runner`).
+	Runner io.Writer
+
 	// AccessLog receives the access log; nil means none. Lines are
-	// written with one Write call each.
-	AccessLog io.Writer
+	// written with one Write call each, in AccessLogFormat ("" is the
+	// council's own; AccessLogFormats lists the others).
+	AccessLog       io.Writer
+	AccessLogFormat string
 	// Logger receives the simulator's own events (start, fault switches,
 	// TLS handshake errors); nil means discard.
 	Logger *slog.Logger
@@ -244,6 +252,9 @@ func New(cfg Config) *Sim {
 // FaultDown, the serving ports are bound (to learn them) and closed again.
 func (s *Sim) Start(ctx context.Context) error {
 	if _, err := ParseFault(string(s.fault)); err != nil {
+		return fmt.Errorf("start simulator: %w", err)
+	}
+	if _, err := ParseAccessLogFormat(s.cfg.AccessLogFormat); err != nil {
 		return fmt.Errorf("start simulator: %w", err)
 	}
 	s.mu.Lock()

@@ -91,7 +91,8 @@ func spawn(svc *Service) (pid, supervisor int, err error) {
 }
 
 // stop sends SIGTERM to the service's process group, then SIGKILL if it
-// has not gone after a few seconds (launchd's exit timeout is 5 s).
+// has not gone after 3 s (launchd waits its ExitTimeOut, 20 s by default;
+// the fake is quicker, to keep tests fast).
 func stop(svc *Service) {
 	pid, supervisor := svc.PID, svc.Supervisor
 	svc.PID, svc.Supervisor = 0, 0
