@@ -12,9 +12,9 @@ LDFLAGS  := -s -w -X github.com/sanctum/council-probes/pkg/probe.Version=$(VERSI
 # Every module of the workspace that holds Go code (a module still being
 # born, with only a go.mod, is skipped).
 MODULES  := $(sort $(foreach m,$(patsubst %/go.mod,%,$(wildcard go.mod */go.mod */*/go.mod)),$(if $(wildcard $(m)/*.go $(m)/*/*.go $(m)/*/*/*.go $(m)/*/*/*/*.go),$(m))))
-# Binaries: the probes, council-status, the plist installer and the
-# simulator used by the demo and tests.
-CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) pkg/testkit/councilsim/cmd/council-sim pkg/testkit/forceflowsim/cmd/forceflow-sim pkg/testkit/launchdsim/cmd/fake-launchctl
+# Binaries: the probes, council-status, the plist and unit installers and
+# the simulator used by the demo and tests.
+CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) $(wildcard units/cmd/council-*) pkg/testkit/councilsim/cmd/council-sim pkg/testkit/forceflowsim/cmd/forceflow-sim pkg/testkit/launchdsim/cmd/fake-launchctl
 # What `make install` installs: every probe (probes/<name>/cmd/council-<name>;
 # integration/registry_test.go holds them to the registry in pkg/core/suite)
 # and council-status.
@@ -25,7 +25,7 @@ FUZZTIME ?= 5s
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: help build test test-real vet fmt fmt-check lint staticcheck depcheck depaware tools cross fuzz bench demo install install-plists uninstall-plists clean
+.PHONY: help build test test-real vet fmt fmt-check lint staticcheck depcheck depaware tools cross fuzz bench demo install install-plists uninstall-plists install-units uninstall-units clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -94,14 +94,24 @@ install: build ## install the binaries into PREFIX (default ~/.local/bin)
 	@mkdir -p $(PREFIX)
 	@for b in $(PROBES); do install -m 0755 $(BIN)/$$b $(PREFIX)/$$b && echo "installed $(PREFIX)/$$b"; done
 
-# DRY_RUN=1 (or true/yes) renders, validates and prints the launchctl
-# commands only; a real install needs the binaries installed first.
+# DRY_RUN=1 (or true/yes) renders, validates and prints the launchctl (or
+# systemctl) commands only; a real install needs the binaries installed
+# first.
 DRY := $(filter 1 true yes,$(DRY_RUN))
 install-plists: $(if $(DRY),build,install) ## render, validate, write and load one LaunchAgent per probe (DESTDIR=..., DRY_RUN=1)
 	$(BIN)/council-plists install --bindir $(PREFIX) $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY),--dry-run)
 
 uninstall-plists: build ## boot out and remove the probes' LaunchAgents (DESTDIR=..., DRY_RUN=1)
 	$(BIN)/council-plists uninstall $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY),--dry-run)
+
+# The systemd counterparts (Linux): one user service and timer per probe in
+# ~/.config/systemd/user, enabled with systemctl --user. Like the plists,
+# council-units runs from the build dir; it is not installed into PREFIX.
+install-units: $(if $(DRY),build,install) ## render, validate, write and enable one systemd user service and timer per probe (DESTDIR=..., DRY_RUN=1)
+	$(BIN)/council-units install --bindir $(PREFIX) $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY),--dry-run)
+
+uninstall-units: build ## disable and remove the probes' systemd user units (DESTDIR=..., DRY_RUN=1)
+	$(BIN)/council-units uninstall $(if $(DESTDIR),--destdir $(DESTDIR)) $(if $(DRY),--dry-run)
 
 clean: ## remove build and demo output
 	rm -rf $(BIN) .demo

@@ -14,7 +14,7 @@ import (
 
 // tools are the production binaries that are not probes: they read the
 // registry rather than stand in it.
-var tools = []string{"council-status", "council-plists"}
+var tools = []string{"council-status", "council-plists", "council-units"}
 
 // TestRegistryMatchesTree: every probe binary in the tree (what `make
 // build` puts in bin/ and `make install` installs) is a probe of the

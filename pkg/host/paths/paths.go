@@ -13,6 +13,7 @@
 //	~/.openclaw/logs/council-<probe>.log    each probe's JSON-lines log
 //	~/.openclaw/logs/sanctum-mlx.log        the primary server's log
 //	~/Library/LaunchAgents/                 launchd agents (macOS)
+//	~/.config/systemd/user/                 systemd user units (Linux)
 //	~/sanctum-rs/                           the server's repository (drift),
 //	  target/release/sanctum-mlx            and the primary binary
 package paths
@@ -80,6 +81,11 @@ func (h Home) PrimaryLog() string { return h.join(".openclaw", "logs", "sanctum-
 
 // LaunchAgents is where a user's launchd agents live (macOS).
 func (h Home) LaunchAgents() string { return h.join("Library", "LaunchAgents") }
+
+// SystemdUserDir is where a user's own systemd units live (Linux): the
+// user manager reads $XDG_CONFIG_HOME/systemd/user, or this directory when
+// XDG_CONFIG_HOME is not set (systemd.unit(5), "User Unit Search Path").
+func (h Home) SystemdUserDir() string { return h.join(".config", "systemd", "user") }
 
 // BinDir is where `make install` puts the binaries by default.
 func (h Home) BinDir() string { return h.join(".local", "bin") }

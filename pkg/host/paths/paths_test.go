@@ -16,6 +16,7 @@ func TestLayout(t *testing.T) {
 		{h.ProbeLog("canary"), "/Users/neo/.openclaw/logs/council-canary.log"},
 		{h.PrimaryLog(), "/Users/neo/.openclaw/logs/sanctum-mlx.log"},
 		{h.LaunchAgents(), "/Users/neo/Library/LaunchAgents"},
+		{h.SystemdUserDir(), "/Users/neo/.config/systemd/user"},
 		{h.BinDir(), "/Users/neo/.local/bin"},
 		{h.Repo(), "/Users/neo/sanctum-rs"},
 		{h.PrimaryBinary(), "/Users/neo/sanctum-rs/target/release/sanctum-mlx"},
@@ -26,6 +27,7 @@ func TestLayout(t *testing.T) {
 		{RemediationLock("/s"), "/s/council-remediation.lock"},
 		// The empty home gives paths relative to a home not known yet.
 		{Home("").LaunchAgents(), "Library/LaunchAgents"},
+		{Home("").SystemdUserDir(), ".config/systemd/user"},
 		{FallbackLock(Home("").StateDir()), ".sanctum/state/council-fallback.lock"},
 	}
 	for _, tt := range tests {
