@@ -20,6 +20,8 @@ var (
 	bins         = map[string]string{}
 	launchctlBin string
 	simBin       string
+	statusBin    string
+	launcherBin  string // runs a command and prints its own peak RSS (council-bench's)
 )
 
 func TestMain(m *testing.M) {
@@ -53,7 +55,8 @@ func flagSet(name string) bool {
 }
 
 // buildAll builds every probe whose main package exists, the fake
-// launchctl and the simulator (the fallback server's program).
+// launchctl, the simulator (the fallback server's program) and
+// council-status (what an operator reads).
 func buildAll(dir string) error {
 	for _, p := range probes {
 		src := filepath.Join(repoRoot, p.cmdDir)
@@ -70,7 +73,13 @@ func buildAll(dir string) error {
 	if launchctlBin, err = probetest.BuildFakeLaunchctl(dir); err != nil {
 		return err
 	}
-	simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/testkit/councilsim/cmd/council-sim", "council-sim")
+	if simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/testkit/councilsim/cmd/council-sim", "council-sim"); err != nil {
+		return err
+	}
+	if statusBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/status/cmd/council-status", "council-status"); err != nil {
+		return err
+	}
+	launcherBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/integration/cmd/council-bench/launcher", "launcher")
 	return err
 }
 

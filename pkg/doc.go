@@ -12,7 +12,7 @@
 //	        │                     proccpu, accesslog, primarycheck, signing,
 //	        │                     manifest, hashcache, tilde)
 //	core/*                        what every probe uses: alert, state, lock,
-//	                              eventlog, metrics, atomicfile, redact
+//	                              eventlog, metrics, atomicfile, redact, text
 //
 //	testkit/*                     simulators and test helpers (councilsim,
 //	                              launchdsim, forceflowsim, testpki,

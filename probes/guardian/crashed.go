@@ -96,7 +96,7 @@ func (g *guardian) checkCrashed(ctx context.Context) {
 	if _, err := t.State.Get(crashesKey, &crashes); err != nil {
 		crashes = nil
 	}
-	crashes = recentCrashes(crashes, t.Now(), window)
+	crashes = recentCrashes(t.DropFuture(crashesKey, crashes), t.Now(), window)
 
 	crashed := had && (now.Runs > prev.Runs || (now.Runs == prev.Runs && now.LastExit != prev.LastExit && info.Abnormal()))
 	if !crashed {
