@@ -62,8 +62,9 @@ func paceCells() []cell {
 		cell{fault: f500, sim: fault(councilsim.Fault500), want: skippedSample("http_error")},
 		cell{fault: fHTML, sim: fault(councilsim.FaultHTML), want: skippedSample("bad_response")},
 		cell{fault: fSSEStall, sim: fault(councilsim.FaultSSEStall), want: skippedSample("stream_stall")},
-		cell{fault: fWrong, sim: fault(councilsim.FaultWrong), want: learning,
-			note: "a wrong answer is timed like any other: correctness is the canary's"},
+		cell{fault: fWrong, sim: fault(councilsim.FaultWrong),
+			want: want{code: 1, event: "pace_degenerate", check: "degenerate", alert: delivered},
+			note: "\"5\" to the request to count is no count: degenerate at once (the \"2+2\" is the canary's)"},
 	)
 	cells = append(cells, alertCells(paceDegraded)...)
 	for _, c := range networkCells("pace", trigger{}, "--deadline", "30s", "--stall-timeout", "30s") {
@@ -90,14 +91,14 @@ func paceRedactCells() []cell {
 			setup: func(t *testing.T, w *world) {
 				w.args = append(w.args, "--metrics-dir", w.home.Dir)
 			},
-			want: want{code: 0, event: "pace_sample",
+			want: want{code: 1, event: "pace_sample", alert: delivered, alertCheck: "degenerate",
 				then: func(t *testing.T, w *world) {
 					evs := probetest.Find(w.events(), "pace_sample", "")
 					if m, _ := evs[0]["model"].(string); !strings.Contains(m, "Bearer [redacted]") {
 						t.Errorf("the echoed model id should be kept and shown masked: %q", m)
 					}
 				}},
-			note: "the echoed token, as the model id, is masked in the event, the state's baseline and the textfile label"},
+			note: "the echoed token, as the model id and the answer, is masked in the event, the state's baseline, the textfile label and the degenerate alert (the echo is no count)"},
 		{fault: fURLPassword, sim: fault(councilsim.Fault500),
 			setup: func(t *testing.T, w *world) {
 				w.args = append(w.args, "--url", withPassword(t, w.sim.PlainURL()))

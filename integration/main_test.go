@@ -21,9 +21,8 @@ var (
 	launchctlBin                string
 	systemctlBin, journalctlBin string
 	simBin                      string
-	// launcherBin runs a command and reports its own peak RSS (the
-	// bench's launcher: see tickRusage).
-	launcherBin string
+	statusBin                   string
+	launcherBin                 string // runs a command and prints its own peak RSS (council-bench's)
 )
 
 func TestMain(m *testing.M) {
@@ -57,8 +56,8 @@ func flagSet(name string) bool {
 }
 
 // buildAll builds every probe whose main package exists, the fake
-// launchctl, the simulated systemd's commands and the simulator (the
-// fallback server's program).
+// launchctl, the simulated systemd's commands, the simulator (the
+// fallback server's program) and council-status (what an operator reads).
 func buildAll(dir string) error {
 	for _, p := range probes {
 		src := filepath.Join(repoRoot, p.cmdDir)
@@ -78,10 +77,13 @@ func buildAll(dir string) error {
 	if systemctlBin, journalctlBin, err = probetest.BuildFakeSystemd(dir); err != nil {
 		return err
 	}
-	if launcherBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/integration/cmd/council-bench/launcher", "launcher"); err != nil {
+	if simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/testkit/councilsim/cmd/council-sim", "council-sim"); err != nil {
 		return err
 	}
-	simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/testkit/councilsim/cmd/council-sim", "council-sim")
+	if statusBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/status/cmd/council-status", "council-status"); err != nil {
+		return err
+	}
+	launcherBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/integration/cmd/council-bench/launcher", "launcher")
 	return err
 }
 

@@ -13,7 +13,7 @@
 //	        │                     primarycheck, signing, manifest, hashcache,
 //	        │                     tilde, paths)
 //	core/*                        what every probe uses: alert, state, lock,
-//	                              eventlog, metrics, atomicfile, redact
+//	                              eventlog, metrics, atomicfile, redact, text
 //
 //	testkit/*                     simulators and test helpers (councilsim,
 //	                              launchdsim, systemdsim, forceflowsim, testpki,

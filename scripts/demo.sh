@@ -245,7 +245,26 @@ tick "${PACE[@]}"
 events pace 'select(.event | test("recovered|alert_")) | {event, check, severity}' 2
 note "the degraded samples never entered the baseline: it still says the usual speed"
 
-step "10. Fault: the council's window shrinks to 2048 tokens and it cuts long prompts silently, as Ollama does"
+step "10. A hostile server: it renames its model on every answer while 3x slower; pace keeps judging it"
+note "the baseline is the operator's (--model, or the first id /v1/models lists), not what the answers call themselves"
+recoveries() { grep -c 'ttft_degraded recovered' "$ROOT/forceflow.out" || true; }
+before=$(recoveries)
+show "curl -X POST $CONTROL/fault -d '{\"fault\":\"rename_model\",\"ttft\":\"450ms\",\"token_delay\":\"10ms\"}'"
+curl -sf -X POST "$CONTROL/fault" -d '{"fault":"rename_model","ttft":"450ms","token_delay":"10ms"}' >/dev/null
+for i in 1 2 3 4; do tick "${PACE[@]}"; done
+events pace 'select(.event | test("pace_sample|identity_|alert_")) | {event, result, model, served_model, ttft_ratio, check, field, to}' 8
+if [ "$(recoveries)" != "$before" ]; then
+	echo "pace sent a ttft_degraded recovery while the renamed server stayed 3x slower" >&2
+	exit 1
+fi
+note "ttft_degraded every tick and alerted once, no recovery sent; identity_unstable warns: more than 3 changes in 24 h"
+fault none
+pace 150ms 10ms
+tick "${PACE[@]}"
+events pace 'select(.event | test("recovered")) | {event, check}' 2
+note "the recovery comes only now, from a sample judged within the limit"
+
+step "11. Fault: the council's window shrinks to 2048 tokens and it cuts long prompts silently, as Ollama does"
 note "a prompt longer than the window is answered 200, with usage.prompt_tokens capped and only a WARN in the server's log"
 show "curl -X POST $CONTROL/fault -d '{\"fault\":\"truncate\",\"context_window\":2048}'"
 curl -sf -X POST "$CONTROL/fault" -d '{"fault":"truncate","context_window":2048}' >/dev/null
@@ -264,7 +283,7 @@ curl -sf -X POST "$CONTROL/fault" -d '{"fault":"none","context_window":4096}' >/
 tick "${CONTEXT[@]}"
 events context 'select(.event=="recovered") | {event, check}' 2
 
-step "11. Another server: council-sim playing llama-server while it loads, then Ollama with the model half on the CPU, then upgraded"
+step "12. Another server: council-sim playing llama-server while it loads, then Ollama with the model half on the CPU, then upgraded"
 note "--personality serves that server's own documented endpoints; the probes' --backend auto detects it"
 note "these ticks keep their own state and log (another host's), so the council's own rows stay the council's"
 OTHER="$ROOT/other-host"
@@ -298,7 +317,7 @@ note "an upgrade re-checks at once: drift starts parity-smoke and context now (l
 run "${DRIFT_OTHER[@]}" --dry-run
 other_events drift 'select(.event | test("server_changed|remediation")) | {event, level, detail, probe, service}' 3
 
-step "12. Linux: the same probes under systemd (simulated); the guardian heals a primary and names a crash's signal"
+step "13. Linux: the same probes under systemd (simulated); the guardian heals a primary and names a crash's signal"
 note "fake-systemctl and fake-journalctl are a SIMULATED systemd (pkg/testkit/systemdsim): real processes, systemd's formats"
 note "a Linux host: --service-manager systemd (auto picks it on Linux), the user's manager (--scope user), units in ~/.config/systemd/user"
 LINUX="$ROOT/linux-host"
@@ -362,7 +381,7 @@ note "systemd's properties already say success again (only NRestarts counts); th
 run "${GUARDIAN_LINUX[@]}"
 linux_events 'select(.event=="crashed") | {event, level, restarts, last_exit, last_exit_source, fatal_lines}' 1
 
-step "13. What Force Flow received, and the suite at a glance"
+step "14. What Force Flow received, and the suite at a glance"
 cat "$ROOT/forceflow.out" | grep -v '^FORCE_FLOW_URL=' || true
 run "$BIN/council-status"
 # The screen must fit the terminal it is read on: checked here, line by

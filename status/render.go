@@ -6,12 +6,12 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/fatih/color"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/tilde"
 )
 
@@ -81,10 +81,11 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		return cutRunes(s, width)
 	}
 	// home is how every string read from a file reaches the screen: paths
-	// under $HOME as ~, and control characters (a newline, an escape
-	// sequence a server put in an error) as spaces, so a line stays one
-	// line of known width and cannot repaint the terminal.
-	home := func(s string) string { return tilde.Text(printable(s), o.Home) }
+	// under $HOME as ~, and no control or format character (a newline, an
+	// escape sequence or a bidi override a server put in an error): a line
+	// stays one line of known width and cannot repaint the terminal
+	// (text.Clean).
+	home := func(s string) string { return tilde.Text(text.Clean(s), o.Home) }
 	stamp := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04:05") }
 	// since is a channel's start: the time of day when it is today, the
 	// date too when not (in full with Wide).
@@ -127,7 +128,7 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		if !o.Wide {
 			summary = withoutLeadingChannel(summary, p.Channels, home)
 		}
-		rows = append(rows, []string{printable(p.Name), p.Result, tick, outbox, summary})
+		rows = append(rows, []string{text.Clean(p.Name), p.Result, tick, outbox, summary})
 	}
 	widths := make([]int, len(header))
 	for _, row := range append([][]string{header}, rows...) {
@@ -225,8 +226,8 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		b.WriteString(fit(fmt.Sprintf("  the fallback serves until an operator restores the primary (%s)", home(fb.Path))) + "\n")
 	}
 	if be := r.Backend; be != nil {
-		b.WriteString(fit(fmt.Sprintf("backend: %s at %s, detected %s (%s ago): %s", be.Kind, redact.URL(be.URL), stamp(be.DetectedAt),
-			FormatAge(r.GeneratedAt.Sub(be.DetectedAt)), redact.String(be.Evidence))) + "\n")
+		b.WriteString(fit(fmt.Sprintf("backend: %s at %s, detected %s (%s ago): %s", home(string(be.Kind)), home(redact.URL(be.URL)), stamp(be.DetectedAt),
+			FormatAge(r.GeneratedAt.Sub(be.DetectedAt)), home(redact.String(be.Evidence)))) + "\n")
 	}
 	if r.ServiceManager != "" {
 		b.WriteString(fit("service manager: "+r.ServiceManager) + "\n")
@@ -266,10 +267,10 @@ func channelLine(c ChannelStatus, home func(string) string, since func(time.Time
 		state = "firing"
 	}
 	count := fmt.Sprintf(", %d in a row", c.Consecutive)
-	short := " " + c.Severity + " " + state + count
+	short := " " + home(c.Severity) + " " + state + count
 	full := short
 	if !c.Since.IsZero() {
-		full = fmt.Sprintf(" %s %s since %s (%s)%s", c.Severity, state, since(c.Since), FormatAge(now.Sub(c.Since)), count)
+		full = fmt.Sprintf(" %s %s since %s (%s)%s", home(c.Severity), state, since(c.Since), FormatAge(now.Sub(c.Since)), count)
 	}
 	const lead = "  └ "
 	name := home(c.Check)
@@ -350,16 +351,6 @@ func channelSummary(p ProbeStatus, check string) string {
 		}
 	}
 	return ""
-}
-
-// printable replaces control characters with spaces.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // runeLen is the columns s takes, counting one per rune (wide East Asian

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/sanctum/council-probes/pkg/server/backend/detection"
 )
 
 // The screen width comes from $COLUMNS, else the terminal, else 100; --wide
@@ -73,20 +76,30 @@ func TestWidthFromColumnsTerminalOrDefault(t *testing.T) {
 	}
 }
 
-// Text a server or a file put in a summary cannot break a line or drive
-// the terminal: control characters reach the screen as spaces.
+// Text a server or a file put in a summary or in the backend's detection
+// cannot break a line, drive the terminal or reverse a line: no control or
+// format character reaches the screen.
 func TestControlCharactersAreNotPrinted(t *testing.T) {
 	r := Report{GeneratedAt: time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC), Exit: ExitCritical, Result: "CRITICAL",
 		Probes: []ProbeStatus{{Name: "canary", Exit: ExitCritical, Result: "CRITICAL", LastSummary: "answer: line one\nline two\x1b[2J",
-			Channels: []ChannelStatus{{Check: "answer", Severity: "error", Consecutive: 1, Summary: "bell\a and \x1b]0;title\x07"}}}}}
+			Channels: []ChannelStatus{{Check: "answer", Severity: "error", Consecutive: 1, Summary: "bell\a and \x1b]0;title\x07 \u202egnp.exe"}}}},
+		Backend: &detection.Cached{Detection: detection.Detection{Kind: detection.Ollama,
+			Evidence: "GET /api/version \x1b[2J\x1b]0;owned\x07\x1b]52;c;aGk=\x07\r0.5.1\u202e and GET /api/ps"},
+			URL: "http://127.0.0.1:11434", DetectedAt: time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)}}
 	for _, wide := range []bool{false, true} {
 		var b bytes.Buffer
-		if err := WriteText(&b, r, TextOptions{Location: time.UTC, Wide: wide}); err != nil {
+		if err := WriteText(&b, r, TextOptions{Location: time.UTC, Wide: wide, Width: 200}); err != nil {
 			t.Fatal(err)
 		}
 		out := b.String()
-		if strings.ContainsAny(out, "\x1b\a") || !strings.Contains(out, "line one line two") {
-			t.Errorf("wide=%v: control characters reached the screen:\n%q", wide, out)
+		for _, c := range out {
+			if c != '\n' && unicode.In(c, unicode.Cc, unicode.Cf) {
+				t.Errorf("wide=%v: %U reached the screen:\n%q", wide, c, out)
+				break
+			}
+		}
+		if !strings.Contains(out, "line one; line two") || !strings.Contains(out, "backend: ollama at") || !strings.Contains(out, "0.5.1") {
+			t.Errorf("wide=%v: a line was lost:\n%q", wide, out)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	coretext "github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // Level is how a doctor's finding counts.
@@ -98,9 +100,9 @@ func ParseProperties(out string) map[string]string {
 // why says, in one line, why a command gave no answer.
 func (a Answer) why() string {
 	if a.Err != "" {
-		return oneLine(a.Err)
+		return coretext.Cut(coretext.Clean(a.Err), 300)
 	}
-	if out := oneLine(a.Output); out != "" {
+	if out := coretext.Cut(coretext.Clean(a.Output), 300); out != "" {
 		return fmt.Sprintf("exit %d: %s", a.Code, out)
 	}
 	return fmt.Sprintf("exit %d", a.Code)

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	coretext "github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // DefaultSystemctl is the systemctl run when none is named.
@@ -38,7 +40,7 @@ type SystemctlError struct {
 }
 
 func (e *SystemctlError) Error() string {
-	return fmt.Sprintf("systemctl %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, oneLine(e.Output))
+	return fmt.Sprintf("systemctl %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, coretext.Cut(coretext.Clean(e.Output), 300))
 }
 
 // Run runs `systemctl --user args...` (or prints it in dry-run) and returns
@@ -107,17 +109,6 @@ func ExecCommand(ctx context.Context, path string, args []string) ([]byte, int, 
 		return out.Bytes(), ee.ExitCode(), nil
 	}
 	return out.Bytes(), -1, err
-}
-
-// oneLine makes command output fit one line of an error message: control
-// characters become spaces, runs of space collapse, and it is cut at 300
-// bytes.
-func oneLine(s string) string {
-	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }), " ")
-	if len(s) > 300 {
-		s = strings.ToValidUTF8(s[:300], "") + "…"
-	}
-	return s
 }
 
 // shellQuote quotes s for the printed command lines.

@@ -239,6 +239,7 @@ func (p *Probe) tick(c *cli.Context) int {
 		stateErr = nil
 	}
 	t.State.IntervalSeconds = int(p.Every() / time.Second)
+	t.pastChannelTimes()
 	t.engine = alert.NewEngine(p.Name, t.State.Channels, p.Default)
 	// The contract's own channels alert on the first occurrence: a broken
 	// transport or an expired certificate will not fix itself by the next
@@ -317,6 +318,15 @@ func (t *Tick) setupDispatch(outbox string, problems []configProblem) error {
 		}
 		// Salvaged; the dispatcher alerts on what was lost.
 		t.Log.Error("outbox_corrupt", "error", err.Error())
+	}
+	// The age of a spooled alert is logged when it is delivered: a
+	// queued time after now is taken as now.
+	queued := make([]time.Time, len(ob.Entries))
+	for i, e := range ob.Entries {
+		queued[i] = e.Queued
+	}
+	for i, q := range t.PastTimes("outbox.queued", queued) {
+		ob.Entries[i].Queued = q
 	}
 	if ob.Trimmed > 0 {
 		t.Log.Warn("outbox_trimmed", "dropped", ob.Trimmed, "max", ob.Max,

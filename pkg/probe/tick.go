@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -21,6 +19,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/eventlog"
 	"github.com/sanctum/council-probes/pkg/core/metrics"
 	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/tilde"
 	"github.com/sanctum/council-probes/pkg/server/backend"
 	"github.com/sanctum/council-probes/pkg/server/transport"
@@ -280,12 +279,12 @@ func (t *Tick) summary() string {
 	if len(bad) > 0 {
 		share := min(max(statusTextMax/len(bad), entryMin), entryMax)
 		for i := range bad {
-			bad[i] = cut(bad[i], share)
+			bad[i] = text.Cut(bad[i], share)
 		}
 		return joinBounded(bad, statusTextMax)
 	}
 	if t.okSummary != "" {
-		return cut(oneLine(tilde.Text(t.okSummary, t.Common.Home)), statusTextMax)
+		return text.Cut(oneLine(tilde.Text(t.okSummary, t.Common.Home)), statusTextMax)
 	}
 	return fmt.Sprintf("%d check(s) ok", len(t.results))
 }
@@ -309,37 +308,14 @@ func joinBounded(parts []string, max int) string {
 		}
 		b.WriteString(sep + p)
 	}
-	return cut(b.String(), max)
-}
-
-// cut shortens s to at most max bytes, ending in "…" when it cut, and
-// never inside a UTF-8 sequence.
-func cut(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	const ellipsis = "…"
-	n := max - len(ellipsis)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return strings.TrimRight(s[:n], " ;,:") + ellipsis
+	return text.Cut(b.String(), max)
 }
 
 // oneLine keeps the status line a single line of text: Nagios reads the
-// first line, '|' would start perfdata, and a control character (an
-// escape sequence a server put in an error) must not reach a terminal.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '|':
-			return '/'
-		case unicode.IsControl(r):
-			return ' '
-		}
-		return r
-	}, s)
-}
+// first line, '|' would start perfdata, and a control or format character
+// (an escape sequence or a bidi override a server put in an error) must
+// not reach a terminal (text.Clean).
+func oneLine(s string) string { return strings.ReplaceAll(text.Clean(s), "|", "/") }
 
 // StatusLine renders the plugin status line with perfdata, e.g.
 // "COUNCIL GUARDIAN OK - 1 model (mtls) | duration_ms=25ms;;;0".

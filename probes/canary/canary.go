@@ -46,8 +46,8 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/probe"
-	"github.com/sanctum/council-probes/pkg/server/openai"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
@@ -107,7 +107,7 @@ func report(t *probe.Tick, res result) {
 
 func okSummary(res result, kind transport.Kind) string {
 	// The model id and the answer are the server's words: redacted.
-	shown := openai.Truncate(strings.TrimSpace(res.Answer), 40)
+	shown := text.Cut(strings.TrimSpace(res.Answer), 40)
 	s := fmt.Sprintf("%s answered %q in %d ms (%s", redact.String(res.Model), redact.String(shown), res.Latency.Milliseconds(), kind)
 	if res.Stream {
 		s += fmt.Sprintf(", stream, ttft %d ms", res.TTFT.Milliseconds())

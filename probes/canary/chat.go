@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/server/openai"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -208,16 +209,16 @@ func (c *canary) judge(res *result) {
 		res.fail(CheckBadResponse, "empty answer (finish_reason=%s)", orNone(res.FinishReason))
 	case numbers && res.FinishReason == "length":
 		res.failRule(ruleCut, "answered %q to %q and was cut by the token limit (finish_reason=length, max_tokens=%d): a reply with only the number ends on its own",
-			openai.Truncate(res.Answer, 80), c.Prompt, c.MaxTokens)
+			text.Cut(res.Answer, 80), c.Prompt, c.MaxTokens)
 	case numbers && c.MaxWords > 0 && words(res.Answer) > c.MaxWords:
 		res.failRule(ruleLong, "answered %d words (%q) to %q; a reply with only the number has at most %d (--max-answer-words)",
-			words(res.Answer), openai.Truncate(res.Answer, 80), c.Prompt, c.MaxWords)
+			words(res.Answer), text.Cut(res.Answer, 80), c.Prompt, c.MaxWords)
 	case !c.Expect.MatchString(res.Answer):
 		res.failRule(ruleExpect, "answered %q to %q; expected a match for %s (finish_reason=%s)",
-			openai.Truncate(res.Answer, 80), c.Prompt, describeExpect(c.Expect), orNone(res.FinishReason))
+			text.Cut(res.Answer, 80), c.Prompt, describeExpect(c.Expect), orNone(res.FinishReason))
 	case numbers && !fourRE.MatchString(firstNumber(res.Answer)):
 		res.failRule(ruleFirstNumber, "answered %q to %q: its first number is %s, not 4",
-			openai.Truncate(res.Answer, 80), c.Prompt, firstNumber(res.Answer))
+			text.Cut(res.Answer, 80), c.Prompt, firstNumber(res.Answer))
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
-	"github.com/sanctum/council-probes/pkg/server/openai"
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // The canary's checks, each its own alert channel, in the order a request
@@ -120,7 +120,7 @@ func (r result) Attrs() []any {
 		}
 	}
 	if r.Answered {
-		shown := openai.Truncate(r.Answer, answerLogMax)
+		shown := text.Cut(r.Answer, answerLogMax)
 		a = append(a, "answer", redact.String(shown), "answer_sha256", sha256Hex(r.Answer), "answer_bytes", len(r.Answer))
 		if shown != r.Answer {
 			a = append(a, "answer_truncated", true)

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/server/backend"
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // logCursor is where the last tick stopped reading the server's log.
@@ -178,7 +178,7 @@ func classify(line string) (windowEvent, bool) {
 		if !strings.Contains(line, m.contains) {
 			continue
 		}
-		return windowEvent{Kind: m.kind, Prompt: number(m.prompt, line), Limit: number(m.limit, line), Line: excerpt(line)}, true
+		return windowEvent{Kind: m.kind, Prompt: number(m.prompt, line), Limit: number(m.limit, line), Line: text.Excerpt(line, text.MaxIdent)}, true
 	}
 	return windowEvent{}, false
 }
@@ -207,20 +207,6 @@ func windowEvents(lines []string) []windowEvent {
 		}
 	}
 	return out
-}
-
-// excerpt makes a line of the server's log fit to log, store or send: no
-// control or format characters (a hostile log line must not drive the
-// operator's terminal), then backend.Words: redacted, valid UTF-8, one
-// line, at most 200 bytes.
-func excerpt(s string) string {
-	return backend.Words(strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x200b && r <= 0x200f) || (r >= 0x202a && r <= 0x202e) ||
-			(r >= 0x2066 && r <= 0x2069) || r == 0xfeff {
-			return ' '
-		}
-		return r
-	}, s))
 }
 
 // count is "3 truncated prompts, 1 context shift".

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/openai"
 )
@@ -36,6 +37,9 @@ func tick(ctx context.Context, t *probe.Tick) error {
 		t.Log.Warn("state_reset", "check", stateKey, "error", err.Error())
 		mem = memory{}
 	}
+	// The cursor's time is the "since" of the pressure report: one after
+	// now (a clock stepped back) is taken as now.
+	mem.Log.At = t.PastTime(stateKey+".log.at", mem.Log.At)
 
 	// Other clients' lines since the last tick, before the needle adds
 	// its own.
@@ -75,7 +79,7 @@ func readLog(t *probe.Tick, s settings, cur logCursor) serverLog {
 	}
 	r, err := readSince(s.ServerLog, cur, s.LogReadBytes, t.Now())
 	if err != nil {
-		return serverLog{Why: excerpt(err.Error())}
+		return serverLog{Why: text.Excerpt(err.Error(), text.MaxIdent)}
 	}
 	return serverLog{OK: true, Read: r}
 }
@@ -158,7 +162,7 @@ func tooLong(err error) (string, bool) {
 	body := strings.ToLower(e.Body)
 	for _, p := range tooLongPhrases {
 		if strings.Contains(body, p) {
-			return excerpt(e.Body), true
+			return text.Excerpt(e.Body, text.MaxIdent), true
 		}
 	}
 	return "", false
@@ -235,7 +239,7 @@ func judge(t *probe.Tick, s settings, n needleRun, before, after serverLog) judg
 // report logs the tick's events and feeds the channels, the perfdata and
 // the metrics.
 func report(t *probe.Tick, s settings, n needleRun, j judgement, before, after serverLog) {
-	model := excerpt(n.Model)
+	model := text.Excerpt(n.Model, text.MaxIdent)
 	if n.Model == "" {
 		skipped(t, n)
 		reportPressure(t, before, after, j)
@@ -286,12 +290,12 @@ func reportSmaller(t *probe.Tick, n needleRun) {
 	case n.Refused != "":
 		t.Fail(CheckSmaller, CheckSmaller, alert.Warn,
 			fmt.Sprintf("%s refused a prompt of %d words, %s of the %d-token window %s, as longer than its window: %s",
-				excerpt(n.Model), n.Needle.Words, fill(float64(n.Needle.Words)/float64(n.Window)), n.Window, windowFrom(n), n.Refused),
+				text.Excerpt(n.Model, text.MaxIdent), n.Needle.Words, fill(float64(n.Needle.Words)/float64(n.Window)), n.Window, windowFrom(n), n.Refused),
 			"expect_context", n.Expect, "reported_context", n.Reported.Tokens, "words", n.Needle.Words)
 	case n.Expect > 0 && n.Reported.Tokens > 0 && n.Reported.Tokens < n.Expect:
 		t.Fail(CheckSmaller, CheckSmaller, alert.Warn,
 			fmt.Sprintf("%s has a context window of %s (%s), smaller than the %s expected (--expect-context)",
-				excerpt(n.Model), tokens(n.Reported.Tokens), n.Reported.How, tokens(n.Expect)),
+				text.Excerpt(n.Model, text.MaxIdent), tokens(n.Reported.Tokens), n.Reported.How, tokens(n.Expect)),
 			"expect_context", n.Expect, "reported_context", n.Reported.Tokens)
 	case n.Expect > 0 && n.Reported.Tokens > 0:
 		t.Pass(CheckSmaller, "context_as_expected", "expect_context", n.Expect, "reported_context", n.Reported.Tokens)
@@ -316,10 +320,10 @@ func windowFrom(n needleRun) string {
 func reportNeedle(t *probe.Tick, s settings, n needleRun, j judgement) string {
 	first, last := n.Needle.found(n.Res.Answer)
 	codes := btoi(first) + btoi(last)
-	model := excerpt(n.Model)
+	model := text.Excerpt(n.Model, text.MaxIdent)
 	attrs := []any{"model", model, "words", n.Needle.Words, "prompt_tokens", n.Res.PromptTokens,
-		"completion_tokens", n.Res.CompletionTokens, "finish_reason", excerpt(n.Res.FinishReason),
-		"needle_first", first, "needle_last", last, "answer", excerpt(n.Res.Answer),
+		"completion_tokens", n.Res.CompletionTokens, "finish_reason", text.Excerpt(n.Res.FinishReason, text.MaxIdent),
+		"needle_first", first, "needle_last", last, "answer", text.Excerpt(n.Res.Answer, text.MaxIdent),
 		"latency_ms", n.Res.Timings.Total().Milliseconds(), "check_needle", s.CheckNeedle}
 	if j.Own != nil {
 		attrs = append(attrs, "log_line", j.Own.Line)
@@ -389,7 +393,7 @@ func timeOf(l serverLog) string {
 // the canary's business (exit 3, no alert), except a refusal of our
 // credentials (auth, alerted).
 func skipped(t *probe.Tick, n needleRun) {
-	detail := excerpt(redact.Error(n.Err))
+	detail := text.Excerpt(redact.Error(n.Err), text.MaxIdent)
 	t.Log.Warn("context_skipped", "reason", n.Skip, "detail", detail)
 	if n.Skip == string(openai.Auth) {
 		t.Unknown(CheckAuth, "auth_refused", "the council refused the probe's credentials: "+detail)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/backend"
 	"github.com/sanctum/council-probes/pkg/server/openai"
@@ -47,22 +48,22 @@ func serverWindow(ctx context.Context, t *probe.Tick, client *openai.Client, mod
 	}
 	m, ok, err := ask()
 	if err == nil && t.Backend.Kind == backend.Ollama && (!ok || m.ContextLength == nil) {
-		t.Log.Info("context_model_load", "model", excerpt(model), "reason", "Ollama reports the window of a loaded model only")
+		t.Log.Info("context_model_load", "model", text.Excerpt(model, text.MaxIdent), "reason", "Ollama reports the window of a loaded model only")
 		lctx, cancel := context.WithTimeout(ctx, askTimeout)
 		_, lerr := client.Chat(lctx, openai.UserPrompt(model, "Say OK.", 1))
 		cancel()
 		if lerr != nil {
-			return reported{How: "Ollama could not load the model to report its window: " + excerpt(lerr.Error())}
+			return reported{How: "Ollama could not load the model to report its window: " + text.Excerpt(lerr.Error(), text.MaxIdent)}
 		}
 		m, ok, err = ask()
 	}
 	switch {
 	case err != nil:
-		return reported{How: fmt.Sprintf("the %s server did not say its window: %s", t.Backend.Kind, excerpt(err.Error()))}
+		return reported{How: fmt.Sprintf("the %s server did not say its window: %s", t.Backend.Kind, text.Excerpt(err.Error(), text.MaxIdent))}
 	case !ok:
-		return reported{How: fmt.Sprintf("the %s server does not list %s", t.Backend.Kind, excerpt(model))}
+		return reported{How: fmt.Sprintf("the %s server does not list %s", t.Backend.Kind, text.Excerpt(model, text.MaxIdent))}
 	case m.ContextLength == nil:
-		return reported{How: fmt.Sprintf("the %s server reports no window for %s", t.Backend.Kind, excerpt(model))}
+		return reported{How: fmt.Sprintf("the %s server reports no window for %s", t.Backend.Kind, text.Excerpt(model, text.MaxIdent))}
 	}
 	return reported{Tokens: *m.ContextLength, How: windowSource[t.Backend.Kind]}
 }

@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // repo reads committed content from a git repository by running git by argv
@@ -35,10 +37,7 @@ type gitError struct {
 }
 
 func (e *gitError) Error() string {
-	out := strings.TrimSpace(e.Output)
-	if len(out) > 500 {
-		out = out[:500] + "…"
-	}
+	out := text.Cut(text.Clean(e.Output), 500)
 	if e.Code < 0 {
 		return fmt.Sprintf("git %s: %v", strings.Join(e.Args, " "), e.Err)
 	}

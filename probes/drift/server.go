@@ -266,6 +266,11 @@ func checkServer(ctx context.Context, t *probe.Tick, cfg settings) (string, []id
 		t.Log.Warn("server_identity_reset", "error", err.Error(), "reason", "the recorded identity is unreadable; recording afresh")
 		prev, found = serverIdentity{}, false
 	}
+	for id, m := range prev.Models {
+		// A model seen "after now" would be kept over the ones seen since.
+		m.SeenAt = t.PastTime(identityKey+".models."+id+".seen_at", m.SeenAt)
+		prev.Models[id] = m
+	}
 	changes, merged := compareIdentity(prev, cur, t.Now())
 	if err := t.State.Put(identityKey, merged); err != nil {
 		t.Log.Warn("server_identity_unsaved", "error", err.Error())

@@ -198,10 +198,17 @@ func (g *guardian) forgetBackend() {
 	}
 }
 
+// loadingSince is when the server began to say it is loading; a time
+// after now (a clock stepped back) is taken as now, or the server would
+// be "loading for -4217h" and never pass --max-loading.
 func (g *guardian) loadingSince() time.Time {
 	var since time.Time
 	if raw, ok := g.t.State.Data[loadingKey]; ok {
 		json.Unmarshal(raw, &since) // a bad value reads as "not loading"
+	}
+	if past := g.t.PastTime(loadingKey, since); !past.Equal(since) {
+		since = past
+		g.setLoadingSince(since)
 	}
 	return since
 }

@@ -109,7 +109,7 @@ func (g *guardian) checkCrashed(ctx context.Context) {
 	if _, err := t.State.Get(crashesKey, &crashes); err != nil {
 		crashes = nil
 	}
-	crashes = recentCrashes(crashes, t.Now(), window)
+	crashes = recentCrashes(t.DropFuture(crashesKey, crashes), t.Now(), window)
 	if had && prev.Process.StillRunning() {
 		t.State.Put(crashesKey, crashes)
 		if len(crashes) == 0 {

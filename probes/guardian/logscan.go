@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/accesslog"
 	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
@@ -203,7 +204,7 @@ func findFatal(tail []byte, sigs []string, marker string) (fatalMatch, bool) {
 		low := strings.ToLower(string(line))
 		for _, s := range want {
 			if strings.Contains(low, s.low) {
-				return fatalMatch{Signature: s.orig, Line: clip(strings.TrimSpace(string(line)), 200)}, true
+				return fatalMatch{Signature: s.orig, Line: text.Excerpt(string(line), text.MaxIdent)}, true
 			}
 		}
 	}
@@ -255,7 +256,7 @@ func causeLines(tail []byte, sigs []string, max int) []string {
 		l := strings.ToLower(string(line))
 		for _, s := range low {
 			if strings.Contains(l, s) {
-				out = append(out, clip(redact.String(strings.TrimSpace(string(line))), maxCauseLine))
+				out = append(out, text.Excerpt(string(line), maxCauseLine))
 				break
 			}
 		}
@@ -264,15 +265,4 @@ func causeLines(tail []byte, sigs []string, max int) []string {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
-}
-
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

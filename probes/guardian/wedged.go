@@ -181,8 +181,16 @@ func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
 	}
 	// The canary's evidence predates the last restart: it was about the
 	// process that restart replaced. Wait for the canary's next word.
+	// A last restart after now is taken as now, or every canary tick would
+	// predate it and the wedged check never judge again.
 	var last time.Time
-	if _, err := t.State.Get(lastRestartKey, &last); err == nil && !last.IsZero() && !ev.LastTick.After(last) {
+	if _, err := t.State.Get(lastRestartKey, &last); err == nil {
+		if past := t.PastTime(lastRestartKey, last); !past.Equal(last) {
+			last = past
+			t.State.Put(lastRestartKey, last)
+		}
+	}
+	if !last.IsZero() && !ev.LastTick.After(last) {
 		t.Log.Info("wedged_no_evidence", "check", CheckWedged, "canary_check", ev.Check,
 			"reason", "the canary has not run since the last restart")
 		return nil
@@ -285,10 +293,19 @@ func (g *guardian) notWedged() error {
 	return nil
 }
 
+// busySince is when the primary was first seen busy in this episode; a
+// time after now is taken as now, or the episode would last 0 ms forever
+// and --max-busy never fire.
 func (g *guardian) busySince() time.Time {
 	var ts time.Time
 	if _, err := g.t.State.Get(busySinceKey, &ts); err != nil {
 		return time.Time{}
+	}
+	if past := g.t.PastTime(busySinceKey, ts); !past.Equal(ts) {
+		ts = past
+		if err := g.t.State.Put(busySinceKey, ts); err != nil {
+			g.t.Log.Warn("state_error", "key", busySinceKey, "error", err.Error())
+		}
 	}
 	return ts
 }

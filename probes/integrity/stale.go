@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
 	"github.com/sanctum/council-probes/pkg/host/service"
 )
@@ -213,16 +214,9 @@ func parsePIDFile(data []byte) (int, error) {
 	line = strings.TrimSpace(line)
 	pid, err := strconv.Atoi(line)
 	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("pid file holds %q, not a positive pid", truncateRunes(line, 40))
+		return 0, fmt.Errorf("pid file holds %q, not a positive pid", text.Cut(line, 40))
 	}
 	return pid, nil
-}
-
-func truncateRunes(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }
 
 // tcpListen is the socket state LISTEN in /proc/net/tcp{,6}.
@@ -243,7 +237,7 @@ func listeningInodes(r io.Reader, port int) ([]uint64, error) {
 			}
 		}
 		if len(f) < 10 {
-			return nil, fmt.Errorf("parse /proc/net/tcp: short line %q", truncateRunes(sc.Text(), 80))
+			return nil, fmt.Errorf("parse /proc/net/tcp: short line %q", text.Cut(sc.Text(), 80))
 		}
 		_, hexPort, ok := strings.Cut(f[1], ":")
 		if !ok {

@@ -25,6 +25,13 @@ import (
 //     old speed (it alerts only if it is also past a factor); pin the
 //     baseline, or let a model or server change relearn it.
 //  3. The median, not the mean, so one odd sample moves nothing.
+//  4. A long-term anchor beside the rolling median (anchor.go): the best
+//     median of the first Rules.Samples judged samples, kept until
+//     --baseline-reset or a model change. Every sample is judged against
+//     both, and is degraded when it passes a factor against either. Rule 2
+//     alone still learns a leak that creeps inside the band (samples at
+//     1.0999x the median reach 3x in 535 ticks; a memory or swap leak is
+//     exactly this); the anchor does not move with it.
 //
 // The first Rules.Warmup samples only learn (they enter as measured); a
 // pinned value (--baseline-ttft, --baseline-decode) replaces the learned
@@ -68,30 +75,21 @@ type sample struct {
 	DecodeTPS float64 // tokens per second after the first token
 }
 
-// baseline is the learned state of one model, persisted between ticks.
+// baseline is the learned state of one key, persisted between ticks. Its
+// key is the operator's (see baselineKey): what the server says about
+// itself never selects or resets it.
 type baseline struct {
-	Model       string `json:"model"`
-	Fingerprint string `json:"system_fingerprint,omitempty"`
+	// Model and Backend are the key the baseline was learned for.
+	Model   string `json:"model"`
+	Backend string `json:"backend,omitempty"`
 	// TTFT (seconds) and Decode (tokens/s) are the windows, oldest first.
 	TTFT   []float64 `json:"ttft_seconds"`
 	Decode []float64 `json:"decode_tps"`
 	// Learned counts the samples learned since the last reset; the
 	// warmup is over once it reaches Rules.Warmup.
 	Learned int `json:"learned"`
-}
-
-// Changed reports whether a sample from model and fingerprint comes from a
-// different server than the baseline was learned on, and why. A
-// fingerprint counts only when both sides have one: servers that send none
-// (or only sometimes) must not relearn every tick.
-func (b *baseline) Changed(model, fingerprint string) (string, bool) {
-	switch {
-	case b.Model != model:
-		return "model", true
-	case b.Fingerprint != "" && fingerprint != "" && b.Fingerprint != fingerprint:
-		return "system_fingerprint", true
-	}
-	return "", false
+	// Anchor is the long-term reference (rule 4).
+	Anchor anchor `json:"anchor,omitzero"`
 }
 
 // verdict is what the rules make of one sample.
@@ -104,6 +102,10 @@ type verdict struct {
 	// TTFTRatio and DecodeRatio: the sample over the base (1.1 = 10%
 	// slower TTFT, 0.9 = 10% slower decode); 0 when not comparable.
 	TTFTRatio, DecodeRatio float64
+	// TTFTAnchor and DecodeAnchor: the anchor the sample was also compared
+	// with, and the ratios to it; 0 when there is none (yet, or pinned).
+	TTFTAnchor, DecodeAnchor           float64
+	TTFTAnchorRatio, DecodeAnchorRatio float64
 	// TTFTJudged, DecodeJudged: the measure was judged this tick.
 	TTFTJudged, DecodeJudged bool
 	// TTFTDegraded, DecodeDegraded: judged and past its factor.
@@ -125,6 +127,7 @@ func (r rules) Compare(b *baseline, s sample) verdict {
 	if v.DecodeBase > 0 && s.DecodeTPS > 0 {
 		v.DecodeRatio = s.DecodeTPS / v.DecodeBase
 	}
+	r.compareAnchor(b, s, &v)
 	return v
 }
 
@@ -135,11 +138,14 @@ func (r rules) Observe(b *baseline, s sample) verdict {
 	warm := b.Learned >= r.Warmup
 	v.TTFTJudged = v.TTFTRatio > 0 && (warm || r.PinnedTTFT > 0)
 	v.DecodeJudged = v.DecodeRatio > 0 && (warm || r.PinnedDecode > 0)
-	v.TTFTDegraded = v.TTFTJudged && v.TTFTRatio > r.TTFTFactor
-	v.DecodeDegraded = v.DecodeJudged && v.DecodeRatio < r.DecodeFactor
+	v.TTFTDegraded = v.TTFTJudged && (v.TTFTRatio > r.TTFTFactor || v.TTFTAnchorRatio > r.TTFTFactor)
+	v.DecodeDegraded = v.DecodeJudged && (v.DecodeRatio < r.DecodeFactor || (v.DecodeAnchorRatio > 0 && v.DecodeAnchorRatio < r.DecodeFactor))
 	v.Learning = !v.TTFTJudged && !v.DecodeJudged
 	if !v.Degraded() {
 		r.learn(b, s, warm)
+	}
+	if !v.Learning {
+		r.shapeAnchor(b)
 	}
 	return v
 }

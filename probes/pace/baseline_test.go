@@ -166,27 +166,27 @@ func TestSlowDecline(t *testing.T) {
 	}
 }
 
-// TestChanged: a model change always relearns; a fingerprint only when both
-// sides have one.
-func TestChanged(t *testing.T) {
-	b := baseline{Model: "m1", Fingerprint: "fp1"}
+// TestChangedKey: the operator's model, or a known backend kind replaced by
+// another, relearns; a backend unknown on either side (generic, or a
+// baseline from before backends were recorded) does not.
+func TestChangedKey(t *testing.T) {
+	b := baseline{Model: "m1", Backend: "ollama"}
 	tests := []struct {
-		model, fp string
-		want      string
+		key  baselineKey
+		want string
 	}{
-		{"m1", "fp1", ""},
-		{"m1", "", ""},
-		{"m2", "fp1", "model"},
-		{"m1", "fp2", "system_fingerprint"},
+		{baselineKey{"m1", "ollama"}, ""},
+		{baselineKey{"m1", ""}, ""},
+		{baselineKey{"m2", "ollama"}, "model"},
+		{baselineKey{"m1", "vllm"}, "backend"},
 	}
 	for _, tt := range tests {
-		why, changed := b.Changed(tt.model, tt.fp)
-		if why != tt.want || changed != (tt.want != "") {
-			t.Errorf("Changed(%q, %q) = %q %v, want %q", tt.model, tt.fp, why, changed, tt.want)
+		if why := b.changedKey(tt.key); why != tt.want {
+			t.Errorf("changedKey(%+v) = %q, want %q", tt.key, why, tt.want)
 		}
 	}
-	if why, changed := (&baseline{Model: "m1"}).Changed("m1", "fp9"); changed {
-		t.Errorf("a first fingerprint counted as a change: %q", why)
+	if why := (&baseline{Model: "m1"}).changedKey(baselineKey{"m1", "vllm"}); why != "" {
+		t.Errorf("a first backend counted as a change: %q", why)
 	}
 }
 

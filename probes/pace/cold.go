@@ -86,7 +86,7 @@ func coldOutput(t *probe.Tick, m measured) {
 		return
 	}
 	t.Perf("load_ms", float64(m.Load.Milliseconds()), "ms")
-	t.Gauge(metricLoad, "Time the pace probe took to load its model, not loaded before the sample (a one-token chat).", m.Load.Seconds(), "model", m.Model)
+	t.Gauge(metricLoad, "Time the pace probe took to load its model, not loaded before the sample (a one-token chat).", m.Load.Seconds(), "model", m.Asked)
 }
 
 // coldSummary prefixes the human summary of a sample that loaded its model.

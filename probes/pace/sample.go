@@ -3,6 +3,7 @@ package pace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/server/openai"
@@ -10,6 +11,11 @@ import (
 
 // measured is one sample as taken from the server.
 type measured struct {
+	// Asked is the model the probe asked for: --model, or the server's
+	// first listed id when --model is empty. Model and Fingerprint are
+	// what the answer said it was (text.Ident already applied by the
+	// client): the server's words, logged and watched, never a key.
+	Asked              string
 	Model, Fingerprint string
 	Sample             sample
 	TTFT, Total        time.Duration
@@ -19,6 +25,15 @@ type measured struct {
 	TokensCounted      bool // no usage chunk: content chunks were counted
 	Partial            bool // the deadline cut the stream; measured on what arrived
 	FinishReason       string
+	// TokenEvents counts the stream events that carried a token, whatever
+	// the usage says; DecodeWhy says why the decode was not measured
+	// although tokens came (they arrived in one read).
+	TokenEvents int
+	DecodeWhy   string
+	// Answer is the visible answer (the count), ReasoningBytes how much
+	// reasoning came with it, for the answer check.
+	Answer         string
+	ReasoningBytes int
 
 	// Skip says why the sample cannot be judged by anyone (the server is
 	// down, hung, stalled or answered an error); Err is the failure.
@@ -80,6 +95,7 @@ func (sp sampler) take(ctx context.Context, s settings) measured {
 		}
 		model = id
 	}
+	m.Asked = model
 	if !sp.warmIfCold(ctx, model, &m) {
 		return m
 	}
@@ -88,10 +104,7 @@ func (sp sampler) take(ctx context.Context, s settings) measured {
 	req.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
 	mark := markLog(s)
 	res, err := sp.Client.ChatStream(ctx, req)
-	m.Model, m.Fingerprint = res.Model, res.SystemFingerprint
-	if m.Model == "" {
-		m.Model = model
-	}
+	m.Asked, m.Model, m.Fingerprint = model, res.Model, res.SystemFingerprint
 	tm := res.Timings
 	if err != nil {
 		var e *openai.Error
@@ -106,6 +119,7 @@ func (sp sampler) take(ctx context.Context, s settings) measured {
 	m.TTFT, m.Total = tm.TTFT(), tm.Total()
 	m.PromptTokens, m.CompletionTokens, m.TokensCounted = res.PromptTokens, res.CompletionTokens, res.TokensCounted
 	m.FinishReason = res.FinishReason
+	m.TokenEvents, m.Answer, m.ReasoningBytes = res.TokenEvents, res.Answer, res.ReasoningBytes
 	if m.TTFT <= 0 || m.CompletionTokens < 1 {
 		m.Skip = "no_tokens"
 		m.Err = errors.New("the answer carried no token to time")
@@ -115,7 +129,12 @@ func (sp sampler) take(ctx context.Context, s settings) measured {
 	if m.PromptTokens > 0 {
 		m.PrefillTPS = float64(m.PromptTokens) / m.TTFT.Seconds()
 	}
-	if d := tm.Decode(); m.CompletionTokens >= 2 && d > 0 {
+	switch d := tm.Decode(); {
+	case m.CompletionTokens >= 2 && tm.TokenReads == 1:
+		// Every token arrived in one read (a buffered answer): the gaps
+		// are the client's parsing, not the server's decoding.
+		m.DecodeWhy = fmt.Sprintf("all %d token events arrived in one read: the decode was timed by this client's parsing, not by the server", m.TokenEvents)
+	case m.CompletionTokens >= 2 && d > 0:
 		m.Sample.DecodeTPS = float64(m.CompletionTokens-1) / d.Seconds()
 	}
 	if s.PrimaryLog != "" {

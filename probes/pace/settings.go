@@ -20,6 +20,7 @@ const (
 	defaultDeadline     = 3 * time.Minute
 	defaultStall        = 30 * time.Second
 	defaultSeverity     = alert.Warn
+	defaultMaxUnjudged  = 8 // two hours at the 15-minute interval
 )
 
 // settings are the pace probe's resolved settings.
@@ -31,10 +32,17 @@ type settings struct {
 	Stall        time.Duration
 	Rules        rules
 	Severity     alert.Severity
-	PrimaryLog   string
-	BusyMarker   string
-	BusyIgnore   []string
-	TailBytes    int64
+	// Reset starts the baseline (rolling median and anchor) afresh.
+	Reset bool
+	// MaxUnjudged: this many samples in a row not judged warn on
+	// not_judged; 0 never does.
+	MaxUnjudged int
+	// CheckAnswer: the answer must be a count (degenerate otherwise).
+	CheckAnswer bool
+	PrimaryLog  string
+	BusyMarker  string
+	BusyIgnore  []string
+	TailBytes   int64
 }
 
 func env(name string) []string { return []string{"COUNCIL_PACE_" + name} }
@@ -58,6 +66,12 @@ func flags() []cli.Flag {
 			Usage: "pin the TTFT baseline (e.g. 400ms) and judge from the first sample; 0 = learn it"},
 		&cli.Float64Flag{Name: "baseline-decode", EnvVars: env("BASELINE_DECODE"),
 			Usage: "pin the decode baseline in tokens/s and judge from the first sample; 0 = learn it"},
+		&cli.BoolFlag{Name: "baseline-reset", EnvVars: env("BASELINE_RESET"),
+			Usage: "start the baseline afresh on this run (rolling median and long-term anchor): after a deliberate change that made the server slower for good; pass it once, by hand"},
+		&cli.IntFlag{Name: "max-unjudged", EnvVars: env("MAX_UNJUDGED"), Value: defaultMaxUnjudged,
+			Usage: "warn on not_judged after this many samples in a row taken but not judged (busy, implausible); 0 = never"},
+		&cli.BoolFlag{Name: "no-check-answer", EnvVars: env("NO_CHECK_ANSWER"),
+			Usage: "do not check that the answer is a count (degenerate): for a server whose model cannot count"},
 		&cli.StringFlag{Name: "severity", EnvVars: env("SEVERITY"), Value: string(defaultSeverity),
 			Usage: "severity of the ttft_degraded and decode_degraded alerts: warn|error|critical"},
 		&cli.DurationFlag{Name: "deadline", EnvVars: env("DEADLINE"), Value: defaultDeadline,
@@ -92,11 +106,14 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 			PinnedTTFT:   c.Duration("baseline-ttft").Seconds(),
 			PinnedDecode: c.Float64("baseline-decode"),
 		},
-		Severity:   alert.Severity(c.String("severity")),
-		PrimaryLog: c.String("primary-log"),
-		BusyMarker: c.String("busy-marker"),
-		BusyIgnore: c.StringSlice("busy-ignore"),
-		TailBytes:  c.Int64("log-tail-bytes"),
+		Severity:    alert.Severity(c.String("severity")),
+		Reset:       c.Bool("baseline-reset"),
+		MaxUnjudged: c.Int("max-unjudged"),
+		CheckAnswer: !c.Bool("no-check-answer"),
+		PrimaryLog:  c.String("primary-log"),
+		BusyMarker:  c.String("busy-marker"),
+		BusyIgnore:  c.StringSlice("busy-ignore"),
+		TailBytes:   c.Int64("log-tail-bytes"),
 	}
 	switch {
 	case s.PromptTokens < minPromptTokens:
@@ -121,6 +138,8 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 		return s, fmt.Errorf("bad --deadline %s: want a positive duration", s.Deadline)
 	case s.Stall <= 0:
 		return s, fmt.Errorf("bad --stall-timeout %s: want a positive duration", s.Stall)
+	case s.MaxUnjudged < 0:
+		return s, fmt.Errorf("bad --max-unjudged %d: want 0 (never) or more", s.MaxUnjudged)
 	}
 	return s, nil
 }

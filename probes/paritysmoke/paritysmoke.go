@@ -104,6 +104,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -154,7 +155,7 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	t.Clear(CheckConfig)
 	set, err := loadPrompts(o.Prompts)
 	if err != nil {
-		t.Unknown(CheckPrompts, "prompts_invalid", oneLine(err.Error()))
+		t.Unknown(CheckPrompts, "prompts_invalid", text.Clean(err.Error()))
 		return nil
 	}
 	t.Clear(CheckPrompts)
@@ -374,6 +375,3 @@ func record(ctx context.Context, t *probe.Tick, o settings, set *promptSet) erro
 	t.OKSummary(fmt.Sprintf("recorded %d prompts to %s; review it before use", len(golden.Prompts), o.Record))
 	return nil
 }
-
-// oneLine joins a multi-line error (errors.Join) for a log line or alert.
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }

@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // maxKeys is how many key substrings a recorded prompt gets when its old
@@ -28,24 +29,24 @@ func goldenSet(results []result, note string) *promptSet {
 	set := &promptSet{Version: schemaVersion, Note: note}
 	for _, r := range results {
 		p := r.Prompt
-		text := r.Primary.Text
+		answer := r.Primary.Text
 		var keep []string
 		for _, s := range p.Expect {
-			if strings.Contains(text, s) {
+			if strings.Contains(answer, s) {
 				keep = append(keep, s)
 			}
 		}
 		re := p.ExpectRegex
-		if p.Regexp() == nil || !p.Regexp().MatchString(text) {
+		if p.Regexp() == nil || !p.Regexp().MatchString(answer) {
 			re = ""
 		}
 		if len(keep) == 0 && re == "" {
-			keep = keySubstrings(text, maxKeys)
+			keep = keySubstrings(answer, maxKeys)
 		}
 		set.Prompts = append(set.Prompts, prompt{
 			ID: p.ID, Prompt: p.Prompt, MaxTokens: p.MaxTokens,
 			Expect: keep, ExpectRegex: re, FinishReason: recordedFinish(p, r.Primary.FinishReason),
-			Observed: truncateBytes(strings.TrimSpace(text), maxObservedLen),
+			Observed: text.Cut(strings.TrimSpace(answer), maxObservedLen),
 		})
 	}
 	return set
@@ -129,19 +130,6 @@ func keySubstrings(text string, n int) []string {
 func hasDigit(s string) bool {
 	return strings.IndexFunc(s, unicode.IsDigit) >= 0
 }
-
-func truncateBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // writeGolden validates set by parsing its own output and writes it to path
 // atomically. An existing file is replaced only with force.

@@ -537,3 +537,16 @@ func TestMemoryOnlyCacheSavesNothing(t *testing.T) {
 		t.Fatalf("memory-only cache wrote %v", entries)
 	}
 }
+
+// TestFullPassWhenTheLastIsInTheFuture: a last full pass recorded after now
+// (a clock stepped back) does not postpone the next one until then: the
+// session is a full pass.
+func TestFullPassWhenTheLastIsInTheFuture(t *testing.T) {
+	dir := t.TempDir()
+	cachePath := filepath.Join(dir, "cache.json")
+	raw, _ := json.Marshal(cacheFile{Version: fileFormatVersion, LastFullPass: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), Entries: map[string]entry{}})
+	writeFile(t, cachePath, raw)
+	if c := open(t, cachePath, newClock(), Options{FullEvery: 24 * time.Hour}); !c.Stats().FullPass {
+		t.Error("a last full pass in 2031 postponed the next one")
+	}
+}

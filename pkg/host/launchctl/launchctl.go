@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
@@ -151,7 +152,7 @@ type ExitError struct {
 func (e *ExitError) ExitCode() int { return e.Code }
 
 func (e *ExitError) Error() string {
-	return fmt.Sprintf("launchctl %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, oneLine(e.Output))
+	return fmt.Sprintf("launchctl %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, orNoOutput(text.Clean(e.Output)))
 }
 
 // IsNotLoaded reports whether err is launchctl saying the service is not in
@@ -358,18 +359,12 @@ func (r *Runner) kickstart(ctx context.Context, steps *[]string, label string, k
 	return err
 }
 
-// oneLine folds launchctl's multi-line output into one line for an error.
-func oneLine(s string) string {
-	var lines []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) == 0 {
+// orNoOutput says so when launchctl printed nothing.
+func orNoOutput(s string) string {
+	if s == "" {
 		return "(no output)"
 	}
-	return strings.Join(lines, "; ")
+	return s
 }
 
 func quoteArg(s string) string {

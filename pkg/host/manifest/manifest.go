@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/hashcache"
 )
 
@@ -156,10 +157,10 @@ func parseLine(line string) (Entry, error) {
 		}
 		digest = line[:i]
 		if !isHex64(digest) && strings.HasPrefix(line[i+1:], "(") {
-			return e, fmt.Errorf("tag line for %s: only SHA256 is supported", truncate(digest))
+			return e, fmt.Errorf("tag line for %s: only SHA256 is supported", text.Cut(digest, 80))
 		}
 		if !isHex64(digest) {
-			return e, fmt.Errorf("digest %q is not 64 hex digits", truncate(digest))
+			return e, fmt.Errorf("digest %q is not 64 hex digits", text.Cut(digest, 80))
 		}
 		switch line[i+1] {
 		case ' ':
@@ -173,7 +174,7 @@ func parseLine(line string) (Entry, error) {
 		path = line[i+2:]
 	}
 	if !isHex64(digest) {
-		return e, fmt.Errorf("digest %q is not 64 hex digits", truncate(digest))
+		return e, fmt.Errorf("digest %q is not 64 hex digits", text.Cut(digest, 80))
 	}
 	if escaped {
 		var err error
@@ -218,13 +219,6 @@ func isHex64(s string) bool {
 		}
 	}
 	return true
-}
-
-func truncate(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
 }
 
 // unescape undoes the GNU escaping of names with "\\", "\n" or "\r".

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // maxPSOutput bounds what is read of ps's output: one short line is
@@ -24,7 +26,7 @@ func ParsePSCPUTime(out []byte) (time.Duration, error) {
 		return 0, fmt.Errorf("parse ps cputime: empty output: %w", ErrFormat)
 	}
 	bad := func() (time.Duration, error) {
-		return 0, fmt.Errorf("parse ps cputime %q: %w", clip(s, 40), ErrFormat)
+		return 0, fmt.Errorf("parse ps cputime %q: %w", text.Cut(s, 40), ErrFormat)
 	}
 	var days int64
 	if d, rest, ok := strings.Cut(s, "-"); ok {
@@ -112,7 +114,7 @@ func runPS(ctx context.Context, ps string, args []string, out, errOut *limitedBu
 	cmd := exec.CommandContext(ctx, ps, args...)
 	cmd.Stdout, cmd.Stderr = out, errOut
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w (%s)", ps, strings.Join(args, " "), err, clip(strings.TrimSpace(string(errOut.b)), 200))
+		return fmt.Errorf("%s %s: %w (%s)", ps, strings.Join(args, " "), err, text.Cut(text.Clean(string(errOut.b)), 200))
 	}
 	return nil
 }
@@ -129,15 +131,4 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		l.b = append(l.b, p[:min(room, len(p))]...)
 	}
 	return len(p), nil
-}
-
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // userHZ is the unit of /proc/<pid>/stat's times. Linux fixes USER_HZ at
@@ -93,7 +95,7 @@ func ParseStatProc(b []byte) (Proc, error) {
 	pidField := strings.TrimSpace(string(b[:open]))
 	pid, err := strconv.Atoi(pidField)
 	if err != nil || pid <= 0 || !digits(pidField) {
-		return Proc{}, fmt.Errorf("parse /proc stat: pid %q: %w", clip(pidField, 20), ErrFormat)
+		return Proc{}, fmt.Errorf("parse /proc stat: pid %q: %w", text.Cut(pidField, 20), ErrFormat)
 	}
 	fields := strings.Fields(string(b[i+1:]))
 	if len(fields) < 20 {
@@ -101,11 +103,11 @@ func ParseStatProc(b []byte) (Proc, error) {
 	}
 	ppid, err := strconv.Atoi(fields[1])
 	if err != nil || ppid < 0 || !digits(fields[1]) {
-		return Proc{}, fmt.Errorf("parse /proc stat: ppid %q: %w", clip(fields[1], 20), ErrFormat)
+		return Proc{}, fmt.Errorf("parse /proc stat: ppid %q: %w", text.Cut(fields[1], 20), ErrFormat)
 	}
 	start, err := strconv.ParseUint(fields[19], 10, 63)
 	if err != nil || !digits(fields[19]) {
-		return Proc{}, fmt.Errorf("parse /proc stat: start time %q: %w", clip(fields[19], 20), ErrFormat)
+		return Proc{}, fmt.Errorf("parse /proc stat: start time %q: %w", text.Cut(fields[19], 20), ErrFormat)
 	}
 	p := Proc{PID: pid, PPID: ppid, CPU: cpu, Age: -1, Zombie: fields[0] == "Z" || fields[0] == "X"}
 	p.startTicks = start
@@ -120,7 +122,7 @@ func ParseUptime(b []byte) (time.Duration, error) {
 	}
 	whole, frac, _ := strings.Cut(f[0], ".")
 	if !digits(whole) || len(whole) > 12 || (frac != "" && (!digits(frac) || len(frac) > 9)) {
-		return 0, fmt.Errorf("parse /proc/uptime %q: %w", clip(f[0], 30), ErrFormat)
+		return 0, fmt.Errorf("parse /proc/uptime %q: %w", text.Cut(f[0], 30), ErrFormat)
 	}
 	s, _ := strconv.ParseInt(whole, 10, 64)
 	d := time.Duration(s) * time.Second

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // A server's work often happens in a child process: `ollama serve` spends
@@ -118,7 +120,7 @@ func ParsePSTable(out []byte) ([]Proc, error) {
 			continue
 		}
 		bad := func(why string) ([]Proc, error) {
-			return nil, fmt.Errorf("parse ps table line %d %q: %s: %w", n+1, clip(string(line), 60), why, ErrFormat)
+			return nil, fmt.Errorf("parse ps table line %d %q: %s: %w", n+1, text.Cut(string(line), 60), why, ErrFormat)
 		}
 		if len(f) != 4 {
 			return bad(fmt.Sprintf("%d fields, want 4", len(f)))

@@ -31,9 +31,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/server/backend/detection"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -243,7 +243,6 @@ func New(k Kind, c *transport.Client) (Adapter, error) {
 const (
 	maxJSONBody    = 1 << 20
 	maxMetricsBody = 8 << 20
-	maxDetail      = 200
 )
 
 // Errors, checked with errors.Is.
@@ -288,29 +287,13 @@ func (h httpGetter) get(ctx context.Context, path string, limit int64) (response
 	return response{status: resp.StatusCode, body: body}, nil
 }
 
-// Words returns server text fit to store or log: redacted, valid UTF-8,
-// one line, at most maxDetail bytes.
-func Words(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Join(strings.Fields(s), " ")
-	s = redact.String(s)
-	if len(s) > maxDetail {
-		cut := maxDetail
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
 func float(v float64) *float64 { return &v }
 
 // statusError describes a non-200 answer from a documented endpoint with
 // the server's own words.
 func statusError(path string, resp response) error {
 	msg, _ := errorText(resp.body)
-	return fmt.Errorf("GET %s: HTTP %d: %s", path, resp.status, Words(orBody(msg, resp.body)))
+	return fmt.Errorf("GET %s: HTTP %d: %s", path, resp.status, text.Excerpt(orBody(msg, resp.body), text.MaxIdent))
 }
 
 // AskedPaths are the paths the adapters and Detect ask. A server that logs

@@ -2,8 +2,10 @@ package backend_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/sanctum/council-probes/pkg/server/backend"
 	"github.com/sanctum/council-probes/pkg/server/transport"
@@ -456,11 +459,76 @@ func TestParseKind(t *testing.T) {
 	}
 }
 
-// Server words are redacted and bounded before they reach a result.
-func TestWordsRedactsAndBounds(t *testing.T) {
-	got := backend.Words("Loading\nmodel Bearer abc.def " + strings.Repeat("x", 500))
-	if strings.Contains(got, "abc.def") || strings.Contains(got, "\n") || len(got) > 204 {
-		t.Errorf("Words = %q", got)
+// hostileWord is what a hostile server calls itself: an escape that clears
+// the screen, one that sets the terminal's title, a bell, a right-to-left
+// override, a carriage return, an echoed credential, and 900 KB of padding.
+var hostileWord = "\x1b[2J\x1b]0;owned\x07\u202Eevil\r\nBearer abc.def " + strings.Repeat("x", 900<<10)
+
+// TestServerWordsAreSanitised: every adapter, asked by a server that
+// answers each of its endpoints with hostileWord, returns results with no
+// control or format character, no credential and no long string.
+func TestServerWordsAreSanitised(t *testing.T) {
+	w, _ := json.Marshal(hostileWord)
+	bodies := map[string]string{
+		"/api/v0/models": `{"data":[{"id":` + string(w) + `,"type":"llm","state":"loaded"}]}`,
+		"/props":         `{"model_path":` + string(w) + `,"build_info":` + string(w) + `,"total_slots":1}`,
+		"/api/version":   `{"version":` + string(w) + `}`,
+		"/api/ps":        `{"models":[{"name":` + string(w) + `,"model":` + string(w) + `,"digest":` + string(w) + `,"size":2,"size_vram":1}]}`,
+		"/api/tags":      `{"models":[{"name":` + string(w) + `,"model":` + string(w) + `,"digest":` + string(w) + `}]}`,
+		"/version":       `{"version":` + string(w) + `}`,
+		"/v1/models":     `{"object":"list","data":[{"id":` + string(w) + `}]}`,
+		"/health":        `{"status":"error","error":{"message":` + string(w) + `}}`,
+		"/v1/health":     `{"status":"error","error":{"message":` + string(w) + `}}`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			fmt.Fprintf(rw, "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name=%s} 1\n", w)
+			return
+		}
+		b, ok := bodies[r.URL.Path]
+		if !ok {
+			http.NotFound(rw, r)
+			return
+		}
+		if r.URL.Path == "/health" || r.URL.Path == "/v1/health" {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+		}
+		rw.Header().Set("Content-Type", "application/json")
+		io.WriteString(rw, b)
+	}))
+	t.Cleanup(srv.Close)
+	c := client(t, srv.URL)
+	check := func(t *testing.T, what string, v any) {
+		t.Helper()
+		s := fmt.Sprintf("%+v", v)
+		for _, r := range s {
+			if unicode.In(r, unicode.Cc, unicode.Cf) {
+				t.Errorf("%s carries %U: %.300q", what, r, s)
+				return
+			}
+		}
+		if strings.Contains(s, "abc.def") || len(s) > 4096 {
+			t.Errorf("%s is %d bytes or keeps the credential: %.300q", what, len(s), s)
+		}
+	}
+	d, err := backend.Detect(ctx(t), c)
+	check(t, "Detect", d)
+	check(t, "Detect error", fmt.Sprint(err))
+	for _, k := range backend.Kinds[1:] {
+		t.Run(string(k), func(t *testing.T) {
+			a := adapter(t, k, c)
+			r, err := a.Readiness(ctx(t))
+			check(t, "Readiness", fmt.Sprint(r, err))
+			ms, err := a.Models(ctx(t))
+			check(t, "Models", fmt.Sprint(ms, err))
+			id, err := a.Identity(ctx(t))
+			check(t, "Identity", fmt.Sprint(id, err))
+			if k == backend.Ollama && !strings.Contains(id.Version, "evil") {
+				t.Errorf("the version is kept, cleaned: want it in %+v (%v)", id, err)
+			}
+			m, err := a.Metrics(ctx(t))
+			check(t, "Metrics", fmt.Sprint(m, err))
+		})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/server/backend/detection"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -78,11 +79,11 @@ func Resolve(ctx context.Context, setting Kind, c *transport.Client, stateDir st
 	}
 	d, err := Detect(ctx, c)
 	if err != nil {
-		return Resolved{Detection: Detection{Kind: Generic, Evidence: "detection failed"}, DetectError: Words(err.Error()), Undetected: true}
+		return Resolved{Detection: Detection{Kind: Generic, Evidence: "detection failed"}, DetectError: text.Excerpt(err.Error(), text.MaxIdent), Undetected: true}
 	}
 	b, _ := json.MarshalIndent(Cached{Detection: d, URL: redact.URL(c.BaseURL), DetectedAt: now.UTC()}, "", "  ")
 	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
-		return Resolved{Detection: d, DetectError: "detected, but the cache was not written: " + Words(err.Error())}
+		return Resolved{Detection: d, DetectError: "detected, but the cache was not written: " + text.Excerpt(err.Error(), text.MaxIdent)}
 	}
 	return Resolved{Detection: d}
 }

@@ -1,6 +1,9 @@
 package backend_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -77,5 +80,25 @@ func TestResolveTrustsGenericForAnHour(t *testing.T) {
 	}
 	if r := backend.Resolve(ctx(t), backend.Auto, c, dir, now.Add(61*time.Minute)); r.Cached {
 		t.Errorf("after the hour: %+v, want a fresh detection", r)
+	}
+}
+
+// TestResolveRedetectsADetectionFromTheFuture: a cached detection dated
+// after now (a clock stepped back) is not trusted until then: the server
+// is detected again, and the cache dated now.
+func TestResolveRedetectsADetectionFromTheFuture(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC)
+	_, c := startPersonality(t, councilsim.PersonalityVLLM, "", nil)
+	b, _ := json.Marshal(backend.Cached{Detection: backend.Detection{Kind: backend.Ollama, Evidence: "planted"}, URL: c.BaseURL,
+		DetectedAt: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err := os.WriteFile(filepath.Join(dir, backend.CacheFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := backend.Resolve(ctx(t), backend.Auto, c, dir, now); r.Kind != backend.VLLM || r.Cached {
+		t.Fatalf("Resolve = %+v, want a fresh vllm detection", r)
+	}
+	if cached, err := backend.LoadCache(filepath.Join(dir, backend.CacheFile)); err != nil || !cached.DetectedAt.Equal(now) {
+		t.Errorf("cache %+v, %v: want it dated now", cached, err)
 	}
 }

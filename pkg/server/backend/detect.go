@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/server/backend/detection"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -52,7 +53,7 @@ func Detect(ctx context.Context, c *transport.Client) (Detection, error) {
 	}
 	if ok {
 		if p, err := ParseLlamaProps(b); err == nil {
-			return Detection{Kind: LlamaServer, Evidence: "GET /props has model_path " + Words(p.ModelPath)}, nil
+			return Detection{Kind: LlamaServer, Evidence: "GET /props has model_path " + text.Excerpt(p.ModelPath, text.MaxIdent)}, nil
 		}
 	}
 	// While it loads, llama-server answers every endpoint but /health with
@@ -70,7 +71,7 @@ func Detect(ctx context.Context, c *transport.Client) (Detection, error) {
 		if v, err := ParseVersion(b); err == nil {
 			if pb, ok, err := body("/api/ps", maxJSONBody); err == nil && ok {
 				if _, err := ParseOllamaModels(pb); err == nil {
-					return Detection{Kind: Ollama, Evidence: "GET /api/version " + Words(v) + " and GET /api/ps"}, nil
+					return Detection{Kind: Ollama, Evidence: "GET /api/version " + text.Excerpt(v, text.MaxIdent) + " and GET /api/ps"}, nil
 				}
 			} else if err != nil {
 				return Detection{}, fmt.Errorf("detect backend: %w", err)
@@ -88,7 +89,7 @@ func Detect(ctx context.Context, c *transport.Client) (Detection, error) {
 				return Detection{}, fmt.Errorf("detect backend: %w", err)
 			}
 			if exported && fams.HasPrefix("vllm:") {
-				return Detection{Kind: VLLM, Evidence: "GET /version " + Words(v) + " and vllm: series in GET /metrics"}, nil
+				return Detection{Kind: VLLM, Evidence: "GET /version " + text.Excerpt(v, text.MaxIdent) + " and vllm: series in GET /metrics"}, nil
 			}
 		}
 	}

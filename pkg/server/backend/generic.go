@@ -1,6 +1,10 @@
 package backend
 
-import "context"
+import (
+	"context"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
+)
 
 // genericAdapter is any OpenAI-compatible server: it can say nothing about
 // itself beyond the OpenAI subset, so everything here is unknown. It lists
@@ -31,7 +35,7 @@ func listedModels(ctx context.Context, h httpGetter) (Models, error) {
 	}
 	ms := Models{Known: false}
 	for _, m := range list {
-		ms.Models = append(ms.Models, Model{ID: m.ID, Residency: ResidencyUnknown})
+		ms.Models = append(ms.Models, Model{ID: text.Excerpt(m.ID, text.MaxIdent), Residency: ResidencyUnknown})
 	}
 	return ms, nil
 }

@@ -1,6 +1,10 @@
 package backend
 
-import "context"
+import (
+	"context"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
+)
 
 // llamaAdapter is llama.cpp's llama-server (ggml-org/llama.cpp
 // tools/server/README.md):
@@ -42,7 +46,8 @@ func (a llamaAdapter) Models(ctx context.Context) (Models, error) {
 	if err != nil {
 		return Models{}, err
 	}
-	m := Model{ID: p.ModelPath, Path: p.ModelPath, Residency: Resident, ContextLength: p.NCtx}
+	path := text.Excerpt(p.ModelPath, text.MaxIdent)
+	m := Model{ID: path, Path: path, Residency: Resident, ContextLength: p.NCtx}
 	if p.IsSleeping {
 		m.Residency = NotResident
 	}
@@ -57,7 +62,7 @@ func (a llamaAdapter) Identity(ctx context.Context) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{Build: Words(p.BuildInfo), ModelPath: Words(p.ModelPath)}, nil
+	return Identity{Build: text.Excerpt(p.BuildInfo, text.MaxIdent), ModelPath: text.Excerpt(p.ModelPath, text.MaxIdent)}, nil
 }
 
 func (a llamaAdapter) Metrics(ctx context.Context) (Metrics, error) {

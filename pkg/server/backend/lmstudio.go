@@ -1,6 +1,10 @@
 package backend
 
-import "context"
+import (
+	"context"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
+)
 
 // lmstudioAdapter is LM Studio's REST API v0 (lmstudio-ai/docs
 // 1_developer/2_rest/endpoints.mdx): GET /api/v0/models lists every
@@ -31,7 +35,7 @@ func (a lmstudioAdapter) Readiness(ctx context.Context) (Readiness, error) {
 		if status == 0 && !isNotShape(err) {
 			return Readiness{}, err
 		}
-		return Readiness{State: Unknown, HTTPStatus: status, Detail: Words(err.Error())}, nil
+		return Readiness{State: Unknown, HTTPStatus: status, Detail: text.Excerpt(err.Error(), text.MaxIdent)}, nil
 	}
 	return Readiness{State: Ready, Detail: "ok", HTTPStatus: 200}, nil
 }
@@ -50,7 +54,7 @@ func (a lmstudioAdapter) Models(ctx context.Context) (Models, error) {
 		case "not-loaded":
 			r = NotResident
 		}
-		ms.Models = append(ms.Models, Model{ID: Words(m.ID), Residency: r})
+		ms.Models = append(ms.Models, Model{ID: text.Excerpt(m.ID, text.MaxIdent), Residency: r})
 	}
 	return ms, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // mlxAdapter is mlx-lm's server (ml-explore/mlx-lm mlx_lm/server.py). It
@@ -28,7 +30,7 @@ func (a mlxAdapter) Readiness(ctx context.Context) (Readiness, error) {
 		return Readiness{State: Ready, Detail: "ok", HTTPStatus: 200}, nil
 	}
 	return Readiness{State: Unknown, HTTPStatus: resp.status,
-		Detail: fmt.Sprintf("/health HTTP %d: %s", resp.status, Words(string(resp.body)))}, nil
+		Detail: fmt.Sprintf("/health HTTP %d: %s", resp.status, text.Excerpt(string(resp.body), text.MaxIdent))}, nil
 }
 
 func (a mlxAdapter) Models(ctx context.Context) (Models, error) { return listedModels(ctx, a.h) }

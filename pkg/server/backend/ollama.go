@@ -1,6 +1,10 @@
 package backend
 
-import "context"
+import (
+	"context"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
+)
 
 // ollamaAdapter is Ollama (ollama/ollama docs/api.md):
 //
@@ -26,7 +30,7 @@ func (a ollamaAdapter) Readiness(ctx context.Context) (Readiness, error) {
 		return Readiness{State: Unknown, HTTPStatus: resp.status, Detail: statusError("/api/version", resp).Error()}, nil
 	}
 	if _, err := ParseVersion(resp.body); err != nil {
-		return Readiness{State: Unknown, HTTPStatus: 200, Detail: Words(err.Error())}, nil
+		return Readiness{State: Unknown, HTTPStatus: 200, Detail: text.Excerpt(err.Error(), text.MaxIdent)}, nil
 	}
 	return Readiness{State: Ready, Detail: "ok", HTTPStatus: 200}, nil
 }
@@ -54,13 +58,13 @@ func (a ollamaAdapter) Models(ctx context.Context) (Models, error) {
 	for _, m := range ps {
 		id := ollamaID(m)
 		loaded[id] = true
-		ms.Models = append(ms.Models, Model{ID: Words(id), Residency: Resident, Digest: Words(m.Digest),
+		ms.Models = append(ms.Models, Model{ID: text.Excerpt(id, text.MaxIdent), Residency: Resident, Digest: text.Excerpt(m.Digest, text.MaxIdent),
 			Size: m.Size, SizeVRAM: m.SizeVRAM, ExpiresAt: m.ExpiresAt, ContextLength: m.ContextLength, Tagged: true})
 	}
 	if tags, err := a.list(ctx, "/api/tags"); err == nil {
 		for _, m := range tags {
 			if id := ollamaID(m); !loaded[id] {
-				ms.Models = append(ms.Models, Model{ID: Words(id), Residency: NotResident, Digest: Words(m.Digest), Tagged: true})
+				ms.Models = append(ms.Models, Model{ID: text.Excerpt(id, text.MaxIdent), Residency: NotResident, Digest: text.Excerpt(m.Digest, text.MaxIdent), Tagged: true})
 			}
 		}
 	}
@@ -87,9 +91,9 @@ func (a ollamaAdapter) Identity(ctx context.Context) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	id := Identity{Version: Words(v)}
+	id := Identity{Version: text.Excerpt(v, text.MaxIdent)}
 	if ps, err := a.list(ctx, "/api/ps"); err == nil && len(ps) > 0 {
-		id.ModelDigest = Words(ps[0].Digest)
+		id.ModelDigest = text.Excerpt(ps[0].Digest, text.MaxIdent)
 	}
 	return id, nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // The parsers below read the documented response shapes of each server.
@@ -49,7 +51,7 @@ func errorText(body []byte) (string, bool) {
 // decodeObject decodes a JSON object into v, refusing an error object.
 func decodeObject(body []byte, v any) error {
 	if msg, ok := errorText(body); ok {
-		return fmt.Errorf("%w: server said %q", ErrNotThisServer, Words(msg))
+		return fmt.Errorf("%w: server said %q", ErrNotThisServer, text.Excerpt(msg, text.MaxIdent))
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotThisServer, err)
@@ -108,13 +110,13 @@ func ParseLlamaHealth(status int, body []byte) Readiness {
 			r.State, r.Detail = Ready, "ok"
 			return r
 		}
-		r.State, r.Detail = Unknown, "unexpected /health body: "+Words(string(body))
+		r.State, r.Detail = Unknown, "unexpected /health body: "+text.Excerpt(string(body), text.MaxIdent)
 	case status == 503 && isErr && msg == "Loading model":
 		r.State, r.Detail = Loading, msg
 	case status == 503:
-		r.State, r.Detail = Failed, Words(orBody(msg, body))
+		r.State, r.Detail = Failed, text.Excerpt(orBody(msg, body), text.MaxIdent)
 	default:
-		r.State, r.Detail = Unknown, fmt.Sprintf("/health HTTP %d: %s", status, Words(orBody(msg, body)))
+		r.State, r.Detail = Unknown, fmt.Sprintf("/health HTTP %d: %s", status, text.Excerpt(orBody(msg, body), text.MaxIdent))
 	}
 	return r
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 func fixture(t testing.TB, name string) []byte {
@@ -211,7 +213,7 @@ func FuzzParseJSON(f *testing.F) {
 			}
 		}
 		r := ParseLlamaHealth(status, body)
-		if len(r.Detail) > maxDetail+len("unexpected /health body: ")+len("/health HTTP 000: ")+3 {
+		if len(r.Detail) > text.MaxIdent+len("unexpected /health body: ")+len("/health HTTP 000: ")+3 {
 			t.Fatalf("detail not bounded: %d bytes", len(r.Detail))
 		}
 		_, err := ParseLlamaProps(body)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // The Prometheus text exposition format is read here by a small reader of
@@ -85,7 +87,7 @@ func ParsePrometheus(body []byte) (Families, error) {
 		}
 	}
 	if samples == 0 && bad > 0 {
-		return nil, fmt.Errorf("parse /metrics: no sample read, %d unreadable lines (%s)", bad, Words(firstBad))
+		return nil, fmt.Errorf("parse /metrics: no sample read, %d unreadable lines (%s)", bad, text.Excerpt(firstBad, text.MaxIdent))
 	}
 	fams := Families{}
 	for name, f := range all {

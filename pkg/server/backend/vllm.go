@@ -3,6 +3,8 @@ package backend
 import (
 	"context"
 	"fmt"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // vllmAdapter is vLLM's OpenAI-compatible server:
@@ -29,20 +31,20 @@ func (a vllmAdapter) Readiness(ctx context.Context) (Readiness, error) {
 	}
 	if msg, isErr := errorText(resp.body); isErr {
 		// A 200 with an error object is not vLLM's empty-bodied health.
-		return Readiness{State: Unknown, HTTPStatus: resp.status, Detail: "/health answered an error: " + Words(msg)}, nil
+		return Readiness{State: Unknown, HTTPStatus: resp.status, Detail: "/health answered an error: " + text.Excerpt(msg, text.MaxIdent)}, nil
 	}
 	switch resp.status {
 	case 200:
 		return Readiness{State: Ready, Detail: "ok", HTTPStatus: 200}, nil
 	case 503:
 		d := "vLLM /health 503: engine dead"
-		if w := Words(string(resp.body)); w != "" {
+		if w := text.Excerpt(string(resp.body), text.MaxIdent); w != "" {
 			d += ": " + w
 		}
 		return Readiness{State: Failed, Detail: d, HTTPStatus: 503}, nil
 	}
 	return Readiness{State: Unknown, HTTPStatus: resp.status,
-		Detail: fmt.Sprintf("/health HTTP %d: %s", resp.status, Words(string(resp.body)))}, nil
+		Detail: fmt.Sprintf("/health HTTP %d: %s", resp.status, text.Excerpt(string(resp.body), text.MaxIdent))}, nil
 }
 
 func (a vllmAdapter) Models(ctx context.Context) (Models, error) {
@@ -52,7 +54,7 @@ func (a vllmAdapter) Models(ctx context.Context) (Models, error) {
 	}
 	ms := Models{Known: true}
 	for _, m := range list {
-		ms.Models = append(ms.Models, Model{ID: m.ID, Residency: Resident, ContextLength: m.MaxModelLen})
+		ms.Models = append(ms.Models, Model{ID: text.Excerpt(m.ID, text.MaxIdent), Residency: Resident, ContextLength: m.MaxModelLen})
 	}
 	return ms, nil
 }
@@ -69,7 +71,7 @@ func (a vllmAdapter) Identity(ctx context.Context) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{Version: Words(v)}, nil
+	return Identity{Version: text.Excerpt(v, text.MaxIdent)}, nil
 }
 
 func (a vllmAdapter) Metrics(ctx context.Context) (Metrics, error) {

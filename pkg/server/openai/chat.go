@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // Message is one chat message.
@@ -67,6 +69,10 @@ type ChatResult struct {
 	// set.
 	PromptTokens, CompletionTokens int
 	TokensCounted                  bool
+	// TokenEvents counts the stream events that carried a content or
+	// reasoning token, whatever the usage says (0 for a JSON answer): a
+	// usage far from it is not to be believed.
+	TokenEvents int
 	// LogprobTokens are the server's tokens from logprobs (nil without).
 	LogprobTokens []string
 	// Chunks counts stream data events before [DONE]; Comments counts
@@ -159,10 +165,10 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest) (ChatResult, error) 
 	if err := decodeJSON(x, data, &comp); err != nil {
 		return res, err
 	}
-	res.Model, res.SystemFingerprint = comp.Model, comp.SystemFingerprint
+	res.Model, res.SystemFingerprint = text.Ident(comp.Model), text.Ident(comp.SystemFingerprint)
 	if hasValue(comp.Error) {
-		e := x.fail(BadResponse, ErrServerError, "200 with an error object: %s", Excerpt(comp.Error))
-		e.Body = Excerpt(comp.Error)
+		e := x.fail(BadResponse, ErrServerError, "200 with an error object: %s", excerpt(comp.Error))
+		e.Body = excerpt(comp.Error)
 		return res, e
 	}
 	comp.Usage.apply(&res)
@@ -179,7 +185,7 @@ func (c *Client) Chat(ctx context.Context, req ChatRequest) (ChatResult, error) 
 	}
 	content, ok := contentText(ch.Message.Content)
 	if !ok {
-		return res, x.fail(BadResponse, ErrBadContent, "message content is neither a string nor text parts: %s", Excerpt(ch.Message.Content))
+		return res, x.fail(BadResponse, ErrBadContent, "message content is neither a string nor text parts: %s", excerpt(ch.Message.Content))
 	}
 	reasoning := ch.Message.ReasoningContent + ch.Message.Reasoning
 	res.setContent(content, reasoning, len(reasoning))

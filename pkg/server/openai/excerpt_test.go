@@ -3,33 +3,7 @@ package openai
 import (
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
-
-func TestTruncate(t *testing.T) {
-	tests := []struct {
-		name, in string
-		n        int
-		want     string
-		cut      bool
-	}{
-		{"short", "4", 10, "4", false},
-		{"exact", "abcd", 4, "abcd", false},
-		{"cut", "abcdef", 4, "abcd…", true},
-		{"cut inside a rune backs off", "ab€", 3, "ab…", true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := Truncate(tc.in, tc.n)
-			if cut := got != tc.in; got != tc.want || cut != tc.cut {
-				t.Errorf("Truncate(%q, %d) = %q; want %q", tc.in, tc.n, got, tc.want)
-			}
-			if !utf8.ValidString(got) {
-				t.Errorf("Truncate produced invalid UTF-8 %q", got)
-			}
-		})
-	}
-}
 
 func TestExcerptRedactsAndBounds(t *testing.T) {
 	const tok = testToken
@@ -43,20 +17,20 @@ func TestExcerptRedactsAndBounds(t *testing.T) {
 		{"known secret", "upstream said: token " + tok + " rejected", "[redacted]", tok},
 		{"echoed authorization header", `{"headers":{"Authorization":"Bearer abc.def-ghi"}}`, "Bearer [redacted]", "abc.def-ghi"},
 		{"sk-shaped token", "bad key sk-live-0123456789abcdef", "[redacted]", "0123456789abcdef"},
-		{"control characters and newlines flattened", "line1\n\x1b[31mline2\x00\r\n", "line1 [31mline2", "\n"},
+		{"control characters and newlines flattened", "line1\n\x1b[31mline2\x00\r\n", "line1; [31mline2", "\n"},
 		{"empty body", "  \n", "(empty body)", ""},
 		{"long body cut", strings.Repeat("x", 1000), "…", strings.Repeat("x", ExcerptMax+1)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Excerpt([]byte(tc.body))
+			got := excerpt([]byte(tc.body))
 			if !strings.Contains(got, tc.want) {
 				t.Errorf("excerpt = %q, want it to contain %q", got, tc.want)
 			}
 			if tc.never != "" && strings.Contains(got, tc.never) {
 				t.Errorf("excerpt = %q, must not contain %q", got, tc.never)
 			}
-			if len(got) > ExcerptMax+len("…") {
+			if len(got) > ExcerptMax {
 				t.Errorf("excerpt is %d bytes, over the %d bound", len(got), ExcerptMax)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // Model is one entry of /v1/models.
@@ -69,6 +70,9 @@ func (c *Client) ListModels(ctx context.Context) (Models, error) {
 	}
 	if err := decodeJSON(x, data, &m); err != nil {
 		return m, err
+	}
+	for i := range m.Data {
+		m.Data[i].ID, m.Data[i].OwnedBy = text.Ident(m.Data[i].ID), text.Ident(m.Data[i].OwnedBy)
 	}
 	return m, nil
 }

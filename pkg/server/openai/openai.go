@@ -20,9 +20,13 @@
 //     Authorization header into an error page cannot put the token into a
 //     log line or an alert.
 //
-// Results (answers, model ids) are returned as the server sent them, because
-// they are compared and sent back; a caller that shows one passes it through
-// redact.String first.
+// What the server says about itself (the model ids of /v1/models, the model
+// and system_fingerprint of an answer) enters sanitised and bounded
+// (text.Ident: no control or format character, at most 200 bytes), so no
+// printer, state file or metrics label downstream can be driven by it. The
+// answers themselves (content, reasoning, logprob tokens) are returned as
+// the server sent them, because they are judged (garbage, parity); a caller
+// that shows one passes it through text.Excerpt, and every sink redacts.
 //
 // The served model: Models.Served(want) is the rule every probe uses. With
 // want set it is want when the server lists it, and an error naming the
@@ -43,10 +47,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
@@ -247,23 +250,34 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	var mu sync.Mutex
-	connected := false
+	// The trace callbacks run on the transport's goroutines, and may run
+	// after Do has returned (a cancelled request's read loop still sees
+	// its first byte): they write only these stages, under mu, and the
+	// caller copies them into tm once, under mu. tm itself is written by
+	// the caller's goroutine alone.
+	var (
+		mu                   sync.Mutex
+		connected, firstByte time.Time
+	)
+	stages := func() (time.Time, time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		return connected, firstByte
+	}
 	trace := &httptrace.ClientTrace{
 		GotConn: func(httptrace.GotConnInfo) {
 			now := c.now()
 			mu.Lock()
-			connected = true
-			if tm.Connected.IsZero() {
-				tm.Connected = now
+			if connected.IsZero() {
+				connected = now
 			}
 			mu.Unlock()
 		},
 		GotFirstResponseByte: func() {
 			now := c.now()
 			mu.Lock()
-			if tm.FirstByte.IsZero() {
-				tm.FirstByte = now
+			if firstByte.IsZero() {
+				firstByte = now
 			}
 			mu.Unlock()
 		},
@@ -287,9 +301,9 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 		resp.Body.Close()
 		err = errTTFB
 	}
-	mu.Lock()
-	conn := connected
-	mu.Unlock()
+	connAt, firstAt := stages()
+	tm.Connected = connAt
+	conn := !connAt.IsZero()
 	if err != nil {
 		cause := context.Cause(rctx)
 		cancel(nil)
@@ -313,11 +327,10 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 		}
 		return nil, e
 	}
-	mu.Lock()
+	tm.FirstByte = firstAt
 	if tm.FirstByte.IsZero() {
 		tm.FirstByte = c.now()
 	}
-	mu.Unlock()
 	return &exchange{resp: resp, ctx: rctx, cancel: cancel, op: op, parent: ctx, tm: tm}, nil
 }
 
@@ -338,8 +351,8 @@ func (c *Client) sendOK(ctx context.Context, method, path string, body []byte, a
 	if x.resp.StatusCode == http.StatusUnauthorized || x.resp.StatusCode == http.StatusForbidden {
 		class = Auth
 	}
-	e := x.fail(class, nil, "HTTP %d: %s", x.resp.StatusCode, Excerpt(data))
-	e.Body = Excerpt(data)
+	e := x.fail(class, nil, "HTTP %d: %s", x.resp.StatusCode, excerpt(data))
+	e.Body = excerpt(data)
 	return nil, e
 }
 
@@ -371,13 +384,13 @@ func decodeJSON(x *exchange, data []byte, v any) error {
 	case len(bytes.TrimSpace(data)) == 0:
 		return x.fail(BadResponse, ErrEmptyBody, "200 with an empty body")
 	case isHTML(ctype, data):
-		e := x.fail(BadResponse, ErrHTML, "200 with an HTML page, not JSON (%s): %s", orNone(ctype), Excerpt(data))
-		e.Body = Excerpt(data)
+		e := x.fail(BadResponse, ErrHTML, "200 with an HTML page, not JSON (%s): %s", orNone(ctype), excerpt(data))
+		e.Body = excerpt(data)
 		return e
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		e := x.fail(BadResponse, fmt.Errorf("%w: %w", ErrNotJSON, err), "200 but not JSON (%s): %s", jsonError(err), Excerpt(data))
-		e.Body = Excerpt(data)
+		e := x.fail(BadResponse, fmt.Errorf("%w: %w", ErrNotJSON, err), "200 but not JSON (%s): %s", jsonError(err), excerpt(data))
+		e.Body = excerpt(data)
 		return e
 	}
 	return nil
@@ -424,40 +437,13 @@ func orNone(s string) string {
 // ExcerptMax bounds a body excerpt in an Error.
 const ExcerptMax = 160
 
-// Excerpt makes a short, single-line, redacted excerpt of a response body
-// for an event or alert: secrets masked (redact.String), control characters
-// dropped, white space collapsed, cut to ExcerptMax bytes.
-func Excerpt(body []byte) string {
-	s := redact.String(string(body))
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r == utf8.RuneError:
-			return -1
-		case unicode.IsSpace(r):
-			return ' '
-		case unicode.IsControl(r):
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if s == "" {
-		return "(empty body)"
-	}
-	return Truncate(s, ExcerptMax)
-}
-
-// Truncate cuts s to at most n bytes on a rune boundary and marks the cut
-// with "…".
-func Truncate(s string, n int) string {
-	if len(s) <= n {
+// excerpt is a response body as an Error shows it: one line, sanitised
+// and redacted, at most ExcerptMax bytes (text.Excerpt), or "(empty body)".
+func excerpt(body []byte) string {
+	if s := text.Excerpt(string(body), ExcerptMax); s != "" {
 		return s
 	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return "(empty body)"
 }
 
 // hasValue reports whether a raw JSON field is present and not null.

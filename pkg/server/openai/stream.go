@@ -9,6 +9,8 @@ import (
 	"mime"
 	"strings"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // chunk is the part of a chat.completion.chunk this package reads.
@@ -56,8 +58,8 @@ func (c *Client) ChatStream(ctx context.Context, req ChatRequest) (ChatResult, e
 		if err := decodeJSON(x, data, new(json.RawMessage)); err != nil {
 			return res, err
 		}
-		e := x.fail(BadResponse, ErrNotStream, "asked for a stream, got %s: %s", orNone(ctype), Excerpt(data))
-		e.Body = Excerpt(data)
+		e := x.fail(BadResponse, ErrNotStream, "asked for a stream, got %s: %s", orNone(ctype), excerpt(data))
+		e.Body = excerpt(data)
 		return res, e
 	}
 	err = c.readStream(x, &res)
@@ -81,9 +83,10 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		maxGaps = DefaultMaxGaps
 	}
 	var (
-		content, reasoning strings.Builder
-		reasoningBytes     int
-		tokens             int
+		content, reasoning       strings.Builder
+		reasoningBytes           int
+		tokens                   int
+		rawModel, rawFingerprint string
 	)
 	finish := func() {
 		res.setContent(content.String(), reasoning.String(), reasoningBytes)
@@ -94,7 +97,9 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		}
 	}
 	defer finish()
-	rd := newSSEReader(x.resp.Body, c.MaxEvent)
+	body := &readCounter{r: x.resp.Body}
+	rd := newSSEReader(body, c.MaxEvent)
+	tokenRead := 0 // the read that delivered the last token event
 	for {
 		ev, err := rd.Next()
 		if err != nil {
@@ -117,20 +122,22 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		res.Chunks++
 		var ch chunk
 		if err := json.Unmarshal(ev.Data, &ch); err != nil {
-			e := x.fail(BadResponse, ErrNotJSON, "stream chunk %d is not JSON (%s): %s", res.Chunks, jsonError(err), Excerpt(ev.Data))
-			e.Body = Excerpt(ev.Data)
+			e := x.fail(BadResponse, ErrNotJSON, "stream chunk %d is not JSON (%s): %s", res.Chunks, jsonError(err), excerpt(ev.Data))
+			e.Body = excerpt(ev.Data)
 			return e
 		}
 		if hasValue(ch.Error) {
-			e := x.fail(BadResponse, ErrServerError, "stream chunk %d carries an error: %s", res.Chunks, Excerpt(ch.Error))
-			e.Body = Excerpt(ch.Error)
+			e := x.fail(BadResponse, ErrServerError, "stream chunk %d carries an error: %s", res.Chunks, excerpt(ch.Error))
+			e.Body = excerpt(ch.Error)
 			return e
 		}
-		if ch.Model != "" {
-			res.Model = ch.Model
+		// The server's words about itself: sanitised and bounded as they
+		// enter (text.Ident), once per new value.
+		if ch.Model != "" && ch.Model != rawModel {
+			rawModel, res.Model = ch.Model, text.Ident(ch.Model)
 		}
-		if ch.SystemFingerprint != "" {
-			res.SystemFingerprint = ch.SystemFingerprint
+		if ch.SystemFingerprint != "" && ch.SystemFingerprint != rawFingerprint {
+			rawFingerprint, res.SystemFingerprint = ch.SystemFingerprint, text.Ident(ch.SystemFingerprint)
 		}
 		ch.Usage.apply(res)
 		now := c.now()
@@ -156,7 +163,12 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		}
 		if produced {
 			tokens++
+			res.TokenEvents++
 			res.Timings.token(now, maxGaps)
+			if body.reads != tokenRead {
+				tokenRead = body.reads
+				res.Timings.TokenReads++
+			}
 		}
 		if toks := choice.Logprobs.tokens(); len(toks) > 0 && len(res.LogprobTokens) < maxText {
 			res.LogprobTokens = append(res.LogprobTokens, toks...)
@@ -169,6 +181,22 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		return x.fail(BadResponse, ErrNoFinishReason, "stream ended with [DONE] but no finish_reason after %d chunk(s)", res.Chunks)
 	}
 	return nil
+}
+
+// readCounter counts the reads of a stream's body that returned data, so
+// the client can tell token events that arrived apart from events that
+// arrived together (a buffered answer, sent in one write).
+type readCounter struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.reads++
+	}
+	return n, err
 }
 
 // appendCapped appends s to b up to max bytes in all.

@@ -30,6 +30,11 @@ type Timings struct {
 	Gaps     []time.Duration
 	GapCount int
 	MaxGap   time.Duration
+	// TokenReads counts the reads of the stream's body that delivered
+	// token events. Tokens that arrived in one read (a buffered answer)
+	// were timed by the client's parsing, not by the server: their gaps
+	// and Decode measure nothing.
+	TokenReads int
 }
 
 // TTFB is the time from the request to the first response byte (0 when

@@ -29,15 +29,19 @@ func echoed(r *http.Request) string {
 
 // listedModels are the ids /v1/models lists under the current fault.
 func (s *Sim) listedModels(r *http.Request) []string {
-	if s.Fault() == FaultEchoAuth {
+	switch f := s.Fault(); {
+	case f == FaultEchoAuth:
 		return append([]string{echoed(r)}, s.models...)
+	case f == FaultHostileIDs || f == FaultHugeIDs:
+		return append([]string{s.selfWord(s.models[0])}, s.models...)
 	}
 	return s.models
 }
 
 // servesModel reports whether chat accepts id under the current fault.
 func (s *Sim) servesModel(r *http.Request, id string) bool {
-	return s.hasModel(id) || (s.Fault() == FaultEchoAuth && id == echoed(r))
+	f := s.Fault()
+	return s.hasModel(id) || (f == FaultEchoAuth && id == echoed(r)) || liesAboutItself(f)
 }
 
 // echoAnswer is FaultEchoAuth's chat answer.

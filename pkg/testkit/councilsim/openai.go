@@ -219,8 +219,9 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	fault, slowDelay, divergeAfter, pace := s.fault, s.slowDelay, s.divergeAfter, s.pace
+	fault, slowDelay, divergeAfter, pace, others := s.fault, s.slowDelay, s.divergeAfter, s.pace, s.otherClients
 	s.mu.Unlock()
+	s.logOtherClients(others)
 
 	if !s.processFault(r.Context(), fault, slowDelay) {
 		return
@@ -257,6 +258,8 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 		tokens = divergeTokens(Tokenize(s.Answer(prompt)), divergeAfter)
 	case FaultEchoAuth:
 		tokens = Tokenize(echoAnswer(r))
+	case FaultLoop:
+		tokens = loopTokens(s.answerTokens(prompt, limit), limit+1)
 	default:
 		tokens = s.answerTokens(prompt, limit)
 	}
@@ -268,12 +271,16 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	promptTokens := fit.PromptTokens
 	s.shiftContext(n, fault, promptTokens, len(tokens))
 	u := usage{PromptTokens: promptTokens, CompletionTokens: len(tokens), TotalTokens: promptTokens + len(tokens)}
+	if fault == FaultUsageLies {
+		u.CompletionTokens, u.TotalTokens = UsageLie, promptTokens+UsageLie
+	}
+	reportedModel, fingerprint := s.reportedIdentity(fault, modelID, pace.Fingerprint, n)
 	base := chatResponse{
 		ID:      fmt.Sprintf("chatcmpl-sim-%d", n),
 		Created: s.now().Unix(),
-		Model:   modelID,
+		Model:   reportedModel,
 
-		SystemFingerprint: pace.Fingerprint,
+		SystemFingerprint: fingerprint,
 	}
 	if base.SystemFingerprint == "" && s.persona.kind == PersonalityOllama {
 		base.SystemFingerprint = ollamaFingerprint
@@ -301,9 +308,14 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 // chunk per token, a chunk with finish_reason, an optional usage chunk,
 // then "data: [DONE]" (faults sse_stall and no_done break this).
 func (s *Sim) streamChat(w http.ResponseWriter, r *http.Request, base chatResponse, tokens []string, finish string, u usage, req chatRequest, fault Fault, pace Pace) {
-	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
+	if fault == FaultBuffered {
+		held := &heldWriter{ResponseWriter: w}
+		defer held.release()
+		w = held
+	}
+	rc := http.NewResponseController(w)
 	w.WriteHeader(http.StatusOK)
 	send := func(c chatResponse) bool {
 		c.Object = "chat.completion.chunk"

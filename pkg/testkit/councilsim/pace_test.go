@@ -34,6 +34,7 @@ func postPace(t *testing.T, url string, body chatBody) paceStream {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 4<<20) // a chunk may carry a megabyte-long model id (huge_ids)
 	for sc.Scan() {
 		data, ok := strings.CutPrefix(sc.Text(), "data: ")
 		if !ok {

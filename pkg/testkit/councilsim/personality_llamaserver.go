@@ -54,7 +54,7 @@ func (s *Sim) llamaRoutes(mux *http.ServeMux) {
 			"model_path":                  s.llamaModelPath(),
 			"chat_template":               "{{ messages }}",
 			"modalities":                  map[string]bool{"vision": false},
-			"build_info":                  build,
+			"build_info":                  s.selfWord(build),
 			"is_sleeping":                 fault == BackendFaultUnloaded,
 		})
 	})

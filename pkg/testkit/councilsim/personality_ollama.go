@@ -81,7 +81,7 @@ func (s *Sim) ollamaRoutes(mux *http.ServeMux) {
 		if s.BackendFault() == BackendFaultVersionChanged {
 			v = ollamaVersionChanged
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"version": v})
+		writeJSON(w, http.StatusOK, map[string]string{"version": s.selfWord(v)})
 	})
 	mux.HandleFunc("GET /api/ps", func(w http.ResponseWriter, r *http.Request) {
 		models := []map[string]any{}

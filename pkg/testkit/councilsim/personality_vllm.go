@@ -38,7 +38,7 @@ func (s *Sim) vllmRoutes(mux *http.ServeMux) {
 		if s.BackendFault() == BackendFaultVersionChanged {
 			v = vllmVersionChanged
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"version": v})
+		writeJSON(w, http.StatusOK, map[string]string{"version": s.selfWord(v)})
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		running, waiting, tokens := s.reportedLoad()

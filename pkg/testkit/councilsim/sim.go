@@ -186,6 +186,7 @@ type Sim struct {
 	slowDelay    time.Duration
 	divergeAfter int
 	pace         Pace
+	otherClients int
 	window       int
 	up           bool
 	serving      []*listener // plain and/or mTLS

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // ErrRejected marks a permanent refusal of the payload itself (Force Flow's
@@ -207,11 +209,4 @@ func decodeReceipt(sink, url string, status int, raw []byte) (Receipt, error) {
 
 // excerpt shortens a response body for an error message, with anything
 // secret-shaped masked.
-func excerpt(b []byte) string {
-	const max = 200
-	s := string(bytes.TrimSpace(b))
-	if len(s) > max {
-		s = s[:max] + "…"
-	}
-	return redact.String(strings.ToValidUTF8(s, "?"))
-}
+func excerpt(b []byte) string { return text.Excerpt(string(b), 200) }
