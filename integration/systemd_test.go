@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/core/state"
 	"github.com/sanctum/council-probes/pkg/host/signing"
 	"github.com/sanctum/council-probes/pkg/host/systemctl"
 	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
@@ -35,6 +36,7 @@ const (
 	fPromote       = "primary can never serve: promote"
 	fRestore       = "restore-primary after a fix"
 	fNotPermitted  = "restart or promotion not permitted"
+	fSeenFuture    = "service_seen in 2031, then a crash"
 	primaryUnit    = "sanctum-mlx.service"
 	fallbackUnit   = "sanctum-fallback.service"
 	systemdSuffix  = " (systemd)"
@@ -42,7 +44,7 @@ const (
 )
 
 func init() {
-	both := []string{fQuietTick, fCrashLoop, fPromote, fRestore, fManagerDown}
+	both := []string{fQuietTick, fCrashLoop, fSeenFuture, fPromote, fRestore, fManagerDown}
 	register("guardian", both, guardianManagerCells)
 	register("guardian"+systemdSuffix, both, guardianManagerCells)
 	register("guardian"+systemdSuffix, []string{fStartLimit, fNotPermitted}, guardianSystemdCells)
@@ -282,9 +284,49 @@ func quietTickCell() cell {
 
 // guardianManagerCells are the guardian's service-manager cells, the same
 // in its launchd and systemd columns.
+// seenFutureCell: the guardian's record of the primary (service_seen:
+// when it last looked, the process's start time) dated 2031, then a
+// crash the manager hid. The look is taken as unknown (clock_skew): the
+// process does not match, the manager is asked, the crash is found with
+// its cause (under systemd the journal is read since the crash window,
+// not since 2031, which found nothing).
+func seenFutureCell() cell {
+	return cell{fault: fSeenFuture,
+		setup: func(t *testing.T, w *world) {
+			p := w.loadPrimary(true, w.rig.systemd)
+			if res := w.tick(); res.Code != 0 {
+				t.Fatalf("baseline tick: exit %d\n%s", res.Code, res.Stdout)
+			}
+			w.plantState("guardian", func(st *state.File) {
+				var seen map[string]any
+				if ok, err := st.Get("service_seen", &seen); !ok || err != nil {
+					t.Fatalf("the baseline tick recorded no service_seen (%v)", err)
+				}
+				seen["at"] = year2031
+				if proc, ok := seen["process"].(map[string]any); ok {
+					proc["started"] = year2031
+				}
+				put(t, st, "service_seen", seen)
+			})
+			w.crashPrimary(p)
+		},
+		want: want{code: 1, event: "crashed", check: "crashed", alert: delivered, then: func(t *testing.T, w *world) {
+			skewed(t, w, "service_seen")
+			exit := "signal 11"
+			if w.rig.systemd {
+				exit = "journal: last exit signal 11 (SIGSEGV)"
+			}
+			if !deliveredWith(w, "crashed", exit) {
+				t.Errorf("the crashed alert lacks %q: %+v", exit, w.ff.Alerts())
+			}
+		}},
+		note: "the last look dated 2031 is no look (clock_skew): the manager is asked and the crash found with its cause (the journal read over --crash-window)"}
+}
+
 func guardianManagerCells() []cell {
 	return []cell{
 		quietTickCell(),
+		seenFutureCell(),
 		{fault: fCrashLoop, args: []string{"--crash-loop", crashLoopLimit},
 			setup: func(t *testing.T, w *world) {
 				p := w.loadPrimary(true, false)

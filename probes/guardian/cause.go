@@ -79,8 +79,18 @@ func (g *guardian) causeFrom(ctx context.Context, st *service.Status, since time
 // journal: since the last look at the primary, or the crash window.
 func (g *guardian) causeSince() time.Time {
 	var seen serviceSeen
-	if ok, err := g.t.State.Get(serviceSeenKey, &seen); ok && err == nil && !seen.At.IsZero() {
-		return seen.At.Add(-futureSkew)
+	if ok, err := g.t.State.Get(serviceSeenKey, &seen); !ok || err != nil {
+		seen = serviceSeen{}
+	}
+	return g.lookedSince(seen.At)
+}
+
+// lookedSince is causeSince for a last look at at: a little before it, or
+// the crash window when there was none. A look dated after now (a clock
+// stepped back) is no look: the journal since then says nothing.
+func (g *guardian) lookedSince(at time.Time) time.Time {
+	if !at.IsZero() && len(g.t.DropFuture(serviceSeenKey+".at", []time.Time{at})) == 1 {
+		return at.Add(-futureSkew)
 	}
 	return g.t.Now().Add(-g.t.C.Duration("crash-window"))
 }

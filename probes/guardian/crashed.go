@@ -110,6 +110,11 @@ func (g *guardian) checkCrashed(ctx context.Context) {
 		crashes = nil
 	}
 	crashes = recentCrashes(t.DropFuture(crashesKey, crashes), t.Now(), window)
+	// A start time after now (a clock stepped back) is dropped: it
+	// matches no process, so the manager is asked and the record replaced.
+	if !prev.Process.Started.IsZero() && len(t.DropFuture(serviceSeenKey+".process.started", []time.Time{prev.Process.Started})) == 0 {
+		prev.Process.Started = time.Time{}
+	}
 	if had && prev.Process.StillRunning() {
 		t.State.Put(crashesKey, crashes)
 		if len(crashes) == 0 {
@@ -144,7 +149,7 @@ func (g *guardian) checkCrashed(ctx context.Context) {
 	}
 	crashes = append(crashes, t.Now())
 	t.State.Put(crashesKey, crashes)
-	cause := g.causeFrom(ctx, st, prev.At.Add(-futureSkew), g.primaryLogTail(ctx))
+	cause := g.causeFrom(ctx, st, g.lookedSince(prev.At), g.primaryLogTail(ctx))
 	restarts := max(now.Restarts-prev.Restarts, 1)
 	manager := string(g.mgr.Kind())
 	attrs := append([]any{"restarts", st.Restarts, "previous_restarts", prev.Restarts, "crashes_in_window", len(crashes),
