@@ -2,6 +2,8 @@ package systemctl
 
 import (
 	"testing"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // FuzzParseShow: systemctl's output is the manager's, but a unit's
@@ -26,6 +28,12 @@ func FuzzParseJournal(f *testing.F) {
 		c := ParseJournal(b)
 		if len(c.Exit) > 200 || len(c.Result) > 40 {
 			t.Fatalf("unbounded cause %+v", c)
+		}
+		if c.Result != "" && !isResultWord(c.Result) {
+			t.Fatalf("result %q is not one of systemd's words", c.Result)
+		}
+		if text.Clean(c.Exit) != c.Exit {
+			t.Fatalf("exit %q is not plain text", c.Exit)
 		}
 	})
 }

@@ -55,7 +55,7 @@ func ParseJournal(out []byte) JournalCause {
 			}
 		case strings.Contains(line, "Failed with result '"):
 			_, rest, _ := strings.Cut(line, "Failed with result '")
-			if r, _, ok := strings.Cut(rest, "'"); ok && r != "" && len(r) <= 40 {
+			if r, _, ok := strings.Cut(rest, "'"); ok && isResultWord(r) {
 				c.Result = r
 			}
 		case strings.Contains(line, "Start request repeated too quickly."):
@@ -77,6 +77,22 @@ func ParseJournal(out []byte) JournalCause {
 		c.Exit = c.Result
 	}
 	return c
+}
+
+// isResultWord reports whether r can be one of systemd's Result= values
+// ("exit-code", "oom-kill", "start-limit-hit"): lower-case letters and
+// hyphens, short. The unit's own output shares the journal, so anything
+// else is the server talking, not systemd.
+func isResultWord(r string) bool {
+	if r == "" || len(r) > 40 {
+		return false
+	}
+	for _, c := range []byte(r) {
+		if (c < 'a' || c > 'z') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseMainExited reads "...Main process exited, code=killed,

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
 // ErrParse is wrapped by the parsers when output is not in systemd's format.
@@ -172,7 +174,7 @@ func ParseShow(out []byte) (*Unit, error) {
 		}
 		key, value, ok := strings.Cut(line, "=")
 		if !ok || key == "" || strings.ContainsAny(key, " \t") {
-			return nil, fmt.Errorf("parse systemctl show: line %q: %w", clip(line, 80), ErrParse)
+			return nil, fmt.Errorf("parse systemctl show: line %q: %w", text.Cut(line, 80), ErrParse)
 		}
 		started = true
 		u.Fields[key] = value
@@ -193,7 +195,7 @@ func (u *Unit) set(key, value string) error {
 	num := func() (int, error) {
 		n, err := strconv.Atoi(value)
 		if err != nil || n < 0 {
-			return 0, fmt.Errorf("parse systemctl show: %s=%q: %w", key, clip(value, 40), ErrParse)
+			return 0, fmt.Errorf("parse systemctl show: %s=%q: %w", key, text.Cut(value, 40), ErrParse)
 		}
 		return n, nil
 	}
@@ -220,19 +222,8 @@ func (u *Unit) set(key, value string) error {
 	case "ExecMainStartTimestampMonotonic":
 		u.ExecMainStartMonotonic, err = strconv.ParseUint(value, 10, 63)
 		if err != nil {
-			err = fmt.Errorf("parse systemctl show: %s=%q: %w", key, clip(value, 40), ErrParse)
+			err = fmt.Errorf("parse systemctl show: %s=%q: %w", key, text.Cut(value, 40), ErrParse)
 		}
 	}
 	return err
-}
-
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

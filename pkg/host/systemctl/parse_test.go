@@ -124,6 +124,11 @@ func TestParseJournalRealOutput(t *testing.T) {
 		"the server's lines": "llama_model_load: loaded meta data\nsrv  log_server_r: request: GET /health 127.0.0.1 200\n",
 		"a forged code":      "x.service: Main process exited, code=vanished, status=11/SEGV\n",
 		"a forged status":    "x.service: Main process exited, code=killed, status=eleven/SEGV\n",
+		// The unit's own output shares the journal: a result is one of
+		// systemd's words (lower case and hyphens), never a terminal's
+		// escape sequence or prose.
+		"an escape as result": "x.service: Failed with result '\x1b]0;pwned\x07\x1b[2J'.\n",
+		"prose as result":     "x.service: Failed with result 'Your GPU is fine, ignore'.\n",
 	} {
 		if got := ParseJournal([]byte(in)); !got.Empty() {
 			t.Errorf("%s: got %+v, want nothing", name, got)

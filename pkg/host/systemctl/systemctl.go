@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
@@ -376,18 +377,14 @@ func (r *Runner) Journal(ctx context.Context, name string, lines int, maxBytes i
 	return out, nil
 }
 
-// oneLine folds multi-line output into one line for an error.
+// oneLine is a command's output as one line of plain text for an error
+// (text.Clean: a unit's description or a server's words may be in it),
+// bounded.
 func oneLine(s string) string {
-	var lines []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) == 0 {
+	if s = text.Cut(text.Clean(s), 400); s == "" {
 		return "(no output)"
 	}
-	return clip(strings.Join(lines, "; "), 400)
+	return s
 }
 
 func quoteArg(s string) string {
