@@ -192,6 +192,9 @@ var unitRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\@][A-Za-z0-9:_.\\@-]*$`)
 // UnitName is name as systemd names the unit: with ".service" appended
 // when it has no unit type, as systemctl does ("ollama" and
 // "com.sanctum.mlx" are "ollama.service" and "com.sanctum.mlx.service").
+// Not inlined: it is called from twenty places, none hot.
+//
+//go:noinline
 func UnitName(name string) string {
 	if i := strings.LastIndexByte(name, '.'); i >= 0 && unitTypes[name[i+1:]] {
 		return name
