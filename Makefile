@@ -13,8 +13,10 @@ LDFLAGS  := -s -w -X github.com/sanctum/council-probes/pkg/probe.Version=$(VERSI
 # born, with only a go.mod, is skipped).
 MODULES  := $(sort $(foreach m,$(patsubst %/go.mod,%,$(wildcard go.mod */go.mod */*/go.mod)),$(if $(wildcard $(m)/*.go $(m)/*/*.go $(m)/*/*/*.go $(m)/*/*/*/*.go),$(m))))
 # Binaries: the probes, council-status, the plist and unit installers and
-# the simulator used by the demo and tests.
-CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) $(wildcard units/cmd/council-*) pkg/testkit/councilsim/cmd/council-sim pkg/testkit/forceflowsim/cmd/forceflow-sim pkg/testkit/launchdsim/cmd/fake-launchctl
+# the simulators used by the demo, the bench and tests (council-sim, Force
+# Flow's, the fake launchd's launchctl, the simulated systemd's systemctl
+# and journalctl).
+CMDS     := $(wildcard probes/*/cmd/council-*) $(wildcard status/cmd/council-*) $(wildcard plists/cmd/council-*) $(wildcard units/cmd/council-*) pkg/testkit/councilsim/cmd/council-sim pkg/testkit/forceflowsim/cmd/forceflow-sim pkg/testkit/launchdsim/cmd/fake-launchctl pkg/testkit/systemdsim/cmd/fake-systemctl pkg/testkit/systemdsim/cmd/fake-journalctl
 # What `make install` installs: every probe (probes/<name>/cmd/council-<name>;
 # integration/registry_test.go holds them to the registry in pkg/core/suite)
 # and council-status.

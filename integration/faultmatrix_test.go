@@ -53,7 +53,7 @@ const (
 	fAgentNotLoaded  = "agent not loaded"
 	fFallbackRace    = "fallback enabled in launchd"
 	fProbeStale      = "watched probe silent"
-	fLaunchctlEIO    = "launchctl fails (exit 1)"
+	fManagerDown     = "service manager cannot be asked"
 )
 
 var faultOrder = []string{
@@ -62,7 +62,7 @@ var faultOrder = []string{
 	fCertPartial, fCertExpired, fWrongCA, fTokenMode,
 	fStateCorrupt, fDiskFull, fConcurrent, fSIGTERM, fEIO,
 	fBinMissing, fBinRebuilt, fSigInvalid, fMetallib,
-	fFileDrifted, fDeployedMissing, fRepoDirty, fAgentNotLoaded, fFallbackRace, fProbeStale, fLaunchctlEIO,
+	fFileDrifted, fDeployedMissing, fRepoDirty, fAgentNotLoaded, fFallbackRace, fProbeStale, fManagerDown,
 }
 
 // fate is what must have happened to a cell's alert.
@@ -294,31 +294,31 @@ func TestFaultMatrix(t *testing.T) {
 		seen := map[string]bool{}
 		for _, c := range cells {
 			if seen[c.fault] {
-				t.Fatalf("%s: two cells for %q", p.name, c.fault)
+				t.Fatalf("%s: two cells for %q", p.col(), c.fault)
 			}
 			seen[c.fault] = true
 		}
 		for _, c := range cells {
 			p, c := p, c
-			t.Run(p.name+"/"+c.fault, func(t *testing.T) {
+			t.Run(p.col()+"/"+c.fault, func(t *testing.T) {
 				bin, ok := bins[p.binary]
 				if !ok {
 					// Every probe has landed: a missing binary is a
 					// broken build or a moved package, never a pass by
 					// omission. (A skip stays a skip only where this
 					// machine cannot do something, with its reason.)
-					record(p.name, c.fault, "FAIL")
+					record(p.col(), c.fault, "FAIL")
 					t.Fatalf("%s was not built (no main package in %s)", p.binary, p.cmdDir)
 				}
 				t.Parallel()
 				t.Cleanup(func() {
 					switch {
 					case t.Failed():
-						record(p.name, c.fault, "FAIL")
+						record(p.col(), c.fault, "FAIL")
 					case t.Skipped():
-						record(p.name, c.fault, "SKIP")
+						record(p.col(), c.fault, "SKIP")
 					default:
-						record(p.name, c.fault, "PASS")
+						record(p.col(), c.fault, "PASS")
 					}
 				})
 				runCell(t, p.probeRig, bin, c)
@@ -333,6 +333,9 @@ func runCell(t *testing.T, rig probeRig, bin string, c cell) {
 		c.home(h)
 	}
 	w := &world{t: t, rig: rig, bin: bin, home: h, ff: probetest.NewForceFlow(t), ld: probetest.NewLaunchd(t, launchctlBin)}
+	if rig.systemd {
+		w.sd = probetest.NewSystemd(t, systemctlBin, journalctlBin)
+	}
 	if rig.network {
 		w.sim = h.Sim(func(cfg *councilsim.Config) {
 			if rig.simConfig != nil {
@@ -407,7 +410,11 @@ func runCell(t *testing.T, rig probeRig, bin string, c cell) {
 		t.Errorf("the planted token leaked into %v", l)
 	}
 	if testing.Verbose() {
-		t.Logf("%s: exit %d; events %s; alerts %s; outbox %d; launchctl %q", t.Name(), res.Code, eventSummary(w.events()), alertSummary(w), len(w.outbox()), w.ld.MutatingCalls())
+		calls := w.ld.MutatingCalls()
+		if w.sd != nil {
+			calls = w.sd.MutatingCalls()
+		}
+		t.Logf("%s: exit %d; events %s; alerts %s; outbox %d; manager %q", t.Name(), res.Code, eventSummary(w.events()), alertSummary(w), len(w.outbox()), calls)
 	}
 }
 
@@ -480,7 +487,7 @@ func printMatrix(out io.Writer) {
 	applies := map[[2]string]bool{}
 	for _, p := range probes {
 		for _, c := range p.allCells() {
-			applies[[2]string{p.name, c.fault}] = true
+			applies[[2]string{p.col(), c.fault}] = true
 		}
 	}
 	renderMatrix(out, results.m, applies)
@@ -493,16 +500,16 @@ func renderMatrix(out io.Writer, outcomes map[[2]string]string, applies map[[2]s
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "fault \\ probe")
 	for _, p := range probes {
-		fmt.Fprintf(tw, "\t%s", p.name)
+		fmt.Fprintf(tw, "\t%s", p.col())
 	}
 	fmt.Fprintln(tw)
 	passed, failed, skipped := 0, 0, 0
 	for _, f := range allFaults() {
 		fmt.Fprint(tw, f)
 		for _, p := range probes {
-			o, ok := outcomes[[2]string{p.name, f}]
+			o, ok := outcomes[[2]string{p.col(), f}]
 			switch {
-			case !applies[[2]string{p.name, f}]:
+			case !applies[[2]string{p.col(), f}]:
 				o = "-"
 			case !ok:
 				o = "not run"

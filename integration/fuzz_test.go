@@ -23,6 +23,9 @@ var parsers = []struct {
 }{
 	{"launchctl print", "pkg/host/launchctl", "ParsePrint"},
 	{"launchctl print-disabled", "pkg/host/launchctl", "ParsePrintDisabled"},
+	{"systemctl show", "pkg/host/systemctl", "ParseShow"},
+	{"journalctl -o cat (a unit's journal)", "pkg/host/systemctl", "ParseJournal"},
+	{"/proc/<pid>/stat start time", "pkg/host/service", "ParseStatStart"},
 	{"SSE stream", "pkg/server/openai", "newSSEReader"},
 	{"weight manifest", "pkg/host/manifest", "Parse"},
 	{"state file", "pkg/core/state", "Load"},

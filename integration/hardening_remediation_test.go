@@ -191,10 +191,16 @@ func integrityRemediationCells() []cell {
 // machine loses power). SIGTERM: it is released, so it can finish while the
 // probe winds down.
 func (w *world) interruptedTick(pauseAt string, sig syscall.Signal) probetest.Result {
+	return w.interruptedTickWith(launchdsim.EnvPause, launchdsim.PauseFile(w.ld.StateFile), pauseAt, sig)
+}
+
+// interruptedTickWith is interruptedTick with the manager's pause variable
+// and pause file.
+func (w *world) interruptedTickWith(pauseVar, pauseFile, pauseAt string, sig syscall.Signal) probetest.Result {
 	w.t.Helper()
 	argv := w.argv()
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(w.environ(), launchdsim.EnvPause+"="+pauseAt)
+	cmd.Env = append(w.environ(), pauseVar+"="+pauseAt)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
@@ -202,7 +208,6 @@ func (w *world) interruptedTick(pauseAt string, sig syscall.Signal) probetest.Re
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	pauseFile := launchdsim.PauseFile(w.ld.StateFile)
 	var held int
 	deadline := time.After(runTimeout)
 	for held == 0 {
@@ -212,11 +217,11 @@ func (w *world) interruptedTick(pauseAt string, sig syscall.Signal) probetest.Re
 		}
 		select {
 		case <-done:
-			w.t.Fatalf("the tick ended before launchctl %q\nstdout: %s\nstderr: %s\ncalls: %q", pauseAt, out.String(), errb.String(), w.ld.Calls())
+			w.t.Fatalf("the tick ended before the manager's %q\nstdout: %s\nstderr: %s\ncalls: %q", pauseAt, out.String(), errb.String(), w.calls())
 		case <-deadline:
 			cmd.Process.Kill()
 			<-done
-			w.t.Fatalf("the tick never ran launchctl %q\nstdout: %s\nstderr: %s", pauseAt, out.String(), errb.String())
+			w.t.Fatalf("the tick never ran the manager's %q\nstdout: %s\nstderr: %s", pauseAt, out.String(), errb.String())
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

@@ -17,11 +17,12 @@ const repoRoot = ".."
 // whose main package is missing is absent, and its cells FAIL: every probe
 // has landed, so an absent one is a broken tree, not a cell to skip.
 var (
-	bins         = map[string]string{}
-	launchctlBin string
-	simBin       string
-	statusBin    string
-	launcherBin  string // runs a command and prints its own peak RSS (council-bench's)
+	bins                        = map[string]string{}
+	launchctlBin                string
+	systemctlBin, journalctlBin string
+	simBin                      string
+	statusBin                   string
+	launcherBin                 string // runs a command and prints its own peak RSS (council-bench's)
 )
 
 func TestMain(m *testing.M) {
@@ -55,12 +56,12 @@ func flagSet(name string) bool {
 }
 
 // buildAll builds every probe whose main package exists, the fake
-// launchctl, the simulator (the fallback server's program) and
-// council-status (what an operator reads).
+// launchctl, the simulated systemd's commands, the simulator (the
+// fallback server's program) and council-status (what an operator reads).
 func buildAll(dir string) error {
 	for _, p := range probes {
 		src := filepath.Join(repoRoot, p.cmdDir)
-		if !hasGo(src) {
+		if _, built := bins[p.binary]; built || !hasGo(src) {
 			continue
 		}
 		path, err := probetest.Build(dir, "github.com/sanctum/council-probes/"+p.cmdDir, p.binary)
@@ -71,6 +72,9 @@ func buildAll(dir string) error {
 	}
 	var err error
 	if launchctlBin, err = probetest.BuildFakeLaunchctl(dir); err != nil {
+		return err
+	}
+	if systemctlBin, journalctlBin, err = probetest.BuildFakeSystemd(dir); err != nil {
 		return err
 	}
 	if simBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/pkg/testkit/councilsim/cmd/council-sim", "council-sim"); err != nil {

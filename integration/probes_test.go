@@ -37,7 +37,14 @@ var probes = []matrixProbe{
 	{driftRig, driftCells},
 	{paceRig, paceCells},
 	{contextRig, contextCells},
+	// The probes that ask the service manager, under the simulated
+	// systemd: their cells are registered (systemd_test.go).
+	{guardianSystemdRig, noCells},
+	{integritySystemdRig, noCells},
+	{driftSystemdRig, noCells},
 }
+
+func noCells() []cell { return nil }
 
 func ok(event, check string) want { return want{code: 0, event: event, check: check} }
 
@@ -161,6 +168,20 @@ func promotionCalls(t *testing.T, w *world, eio bool) {
 	i := slices.Index(calls, want[0])
 	if i < 0 || !slices.Equal(calls[i:], want) {
 		t.Errorf("promotion's launchctl calls:\n  got  %q\n  want %q (from the primary's bootout)", calls, want)
+	}
+}
+
+// onlyManagerUnknown asserts that a manager that cannot be asked is the one
+// failing channel: nothing that needed it was judged.
+func onlyManagerUnknown(t *testing.T, w *world) {
+	t.Helper()
+	for _, a := range w.ff.Alerts() {
+		if !strings.HasSuffix(a.Title, ": service_manager") {
+			t.Errorf("an alert besides service_manager: %s: %s", a.Title, a.Message)
+		}
+	}
+	if len(findEvents(w.events(), "not_judged", "")) == 0 {
+		t.Errorf("no not_judged events:\n%s", dumpEvents(w.events()))
 	}
 }
 
@@ -413,30 +434,7 @@ const primaryLabel = "com.sanctum.mlx"
 var driftRig = probeRig{
 	name: "drift", binary: "council-drift", cmdDir: "probes/drift/cmd/council-drift",
 	prepare: func(w *world) []string {
-		t := w.t
-		git := lookPath(t, "git")
-		d := driftOf(w)
-		for _, dir := range []string{filepath.Dir(d.Canonical), filepath.Dir(d.Deployed)} {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, f := range []string{d.Canonical, d.Deployed} {
-			if err := os.WriteFile(f, []byte(driftContent), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, args := range [][]string{{"init", "-q"}, {"add", "deploy/app.conf"},
-			{"-c", "user.name=matrix", "-c", "user.email=matrix@example.invalid", "commit", "-q", "-m", "canonical"}} {
-			cmd := exec.Command(git, args...)
-			cmd.Dir, cmd.Env = d.Repo, w.home.Env()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("git %v: %v\n%s", args, err, out)
-			}
-		}
-		if err := os.WriteFile(d.Map, []byte("~/deployed/app.conf = deploy/app.conf\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		args := w.prepareDriftRepo()
 		// The fallback as it must be: RunAtLoad=false, Disabled=true, and
 		// disabled in launchd's override database.
 		w.writeFallback()
@@ -444,14 +442,44 @@ var driftRig = probeRig{
 		// The expected agent, loaded (not running: drift checks loaded).
 		w.writeAgent(primaryLabel)
 		w.launchctl("bootstrap", domain(), filepath.Join(w.launchAgents(), primaryLabel+".plist"))
-		// A watched probe that ticked just now.
-		w.freshTick("guardian", 30*time.Second)
-		// Drift asks the server only who it is; these cells are about its
-		// files and launchd, so the server is a port nobody listens on.
-		return []string{"--map", d.Map, "--repo", d.Repo, "--expect-agent", primaryLabel,
-			"--watch-probe", "guardian=30s", "--timeout", "10s",
-			"--url", fmt.Sprintf("http://127.0.0.1:%d", probetest.FreePort(t))}
+		return append(args, "--expect-agent", primaryLabel)
 	},
+}
+
+// prepareDriftRepo lays out what drift compares (a repository with one
+// committed file, its deployed copy, the map) and a watched probe that
+// ticked just now, and returns drift's arguments for them.
+func (w *world) prepareDriftRepo() []string {
+	t := w.t
+	git := lookPath(t, "git")
+	d := driftOf(w)
+	for _, dir := range []string{filepath.Dir(d.Canonical), filepath.Dir(d.Deployed)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{d.Canonical, d.Deployed} {
+		if err := os.WriteFile(f, []byte(driftContent), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "deploy/app.conf"},
+		{"-c", "user.name=matrix", "-c", "user.email=matrix@example.invalid", "commit", "-q", "-m", "canonical"}} {
+		cmd := exec.Command(git, args...)
+		cmd.Dir, cmd.Env = d.Repo, w.home.Env()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	if err := os.WriteFile(d.Map, []byte("~/deployed/app.conf = deploy/app.conf\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.freshTick("guardian", 30*time.Second)
+	// Drift asks the server only who it is; these cells are about its
+	// files and the service manager, so the server is a port nobody
+	// listens on.
+	return []string{"--map", d.Map, "--repo", d.Repo, "--watch-probe", "guardian=30s", "--timeout", "10s",
+		"--url", fmt.Sprintf("http://127.0.0.1:%d", probetest.FreePort(t))}
 }
 
 // writeAgent writes a plist for label whose program is sleep(1), not run
@@ -531,10 +559,11 @@ func driftCells() []cell {
 				w.freshTickAt("guardian", 30*time.Second, time.Now().Add(-10*time.Minute))
 			},
 			want: failing(2, "probe_stale", "probe_stale:*")},
-		cell{fault: fLaunchctlEIO,
+		cell{fault: fManagerDown,
 			setup: func(t *testing.T, w *world) { w.args = append(w.args, "--launchctl", lookPath(t, "false")) },
-			want:  want{code: 3, event: "launchctl_error", check: "agent_not_loaded:*", alert: delivered},
-			note:  "launchctl itself fails: UNKNOWN, not a verdict on the agents"},
+			want: want{code: 3, event: "service_manager_unavailable", check: "service_manager", alert: delivered,
+				then: onlyManagerUnknown},
+			note: "launchctl itself fails (exit 1): one UNKNOWN on service_manager, and no verdict on the agents or the fallback"},
 		driftSigterm(),
 	)
 	drifted := trigger{setup: driftFile, ticks: 1, code: 2, event: "drifted", check: "drifted:*", heal: restore}

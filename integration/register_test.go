@@ -8,7 +8,7 @@ package integration
 // order, then order within a file), printed after faultOrder.
 var extraFaults []string
 
-// extraCells are the registered cell builders, per probe name.
+// extraCells are the registered cell builders, per matrix column.
 var extraCells = map[string][]func() []cell{}
 
 // register adds faults to the printed order and cells to a probe's column.
@@ -25,7 +25,7 @@ func register(probe string, faults []string, cells func() []cell) {
 // allCells is the probe's own cells and every registered one.
 func (p matrixProbe) allCells() []cell {
 	cells := p.cells()
-	for _, more := range extraCells[p.name] {
+	for _, more := range extraCells[p.col()] {
 		cells = append(cells, more()...)
 	}
 	return cells

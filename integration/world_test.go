@@ -28,7 +28,13 @@ const runTimeout = 30 * time.Second
 
 // probeRig is one probe binary as the matrix drives it.
 type probeRig struct {
-	name    string // the probe's name: events, state and log files use council-<name>
+	name string // the probe's name: events, state and log files use council-<name>
+	// column is the matrix column, when it is not name: the same probe
+	// under the simulated systemd is "<name> (systemd)".
+	column string
+	// systemd: the probe's service manager is the simulated systemd
+	// (pkg/testkit/systemdsim), not the fake launchd.
+	systemd bool
 	binary  string
 	cmdDir  string // main package, relative to the repo root
 	network bool   // talks to the council: the simulator and cert faults apply
@@ -39,9 +45,18 @@ type probeRig struct {
 	prepare func(w *world) []string
 }
 
+// col is the rig's matrix column.
+func (r probeRig) col() string {
+	if r.column != "" {
+		return r.column
+	}
+	return r.name
+}
+
 // world is one cell's council host: a throwaway $HOME (with the planted
-// token), the simulator, a Force Flow stand-in, the fake launchd, and the
-// arguments every tick of the probe gets.
+// token), the simulator, a Force Flow stand-in, the fake launchd or the
+// simulated systemd (sd, for a systemd column), and the arguments every
+// tick of the probe gets.
 type world struct {
 	t    *testing.T
 	rig  probeRig
@@ -50,6 +65,7 @@ type world struct {
 	sim  *councilsim.Sim
 	ff   *probetest.ForceFlow
 	ld   *probetest.Launchd
+	sd   *probetest.Systemd
 	args []string // later flags win over earlier ones
 	env  []string
 	wrap []string // argv prefix (a resource limit)
@@ -66,9 +82,14 @@ func (w *world) lockFile() string {
 }
 func (w *world) launchAgents() string { return filepath.Join(w.home.Dir, "Library", "LaunchAgents") }
 
-// environ is the probe's environment.
+// environ is the probe's environment: its service manager's, Force
+// Flow's, and the cell's.
 func (w *world) environ() []string {
-	env := w.home.Env(append(w.ld.Env(), "FORCE_FLOW_URL="+w.ff.URL())...)
+	mgr := w.ld.Env()
+	if w.rig.systemd {
+		mgr = w.sd.Env()
+	}
+	env := w.home.Env(append(mgr, "FORCE_FLOW_URL="+w.ff.URL())...)
 	return append(env, w.env...)
 }
 
@@ -298,6 +319,9 @@ func (w *world) leaks() []string {
 		outs = append(outs, string(b))
 	}
 	outs = append(outs, strings.Join(w.ld.Calls(), "\n"))
+	if w.sd != nil {
+		outs = append(outs, strings.Join(w.sd.Calls(), "\n"))
+	}
 	return probetest.Leaks(w.home.Dir, outs...)
 }
 

@@ -8,14 +8,15 @@
 //	probe                         the contract: flags, tick, channels,
 //	        │                     exit codes, the plugin line
 //	server/*        host/*        talking to the server (transport, openai,
-//	        │                     backend) | the host it runs on (launchctl,
-//	        │                     proccpu, accesslog, primarycheck, signing,
-//	        │                     manifest, hashcache, tilde)
+//	        │                     backend) | the host it runs on (service,
+//	        │                     launchctl, systemctl, proccpu, accesslog,
+//	        │                     primarycheck, signing, manifest, hashcache,
+//	        │                     tilde, paths)
 //	core/*                        what every probe uses: alert, state, lock,
 //	                              eventlog, metrics, atomicfile, redact, text
 //
 //	testkit/*                     simulators and test helpers (councilsim,
-//	                              launchdsim, forceflowsim, testpki,
+//	                              launchdsim, systemdsim, forceflowsim, testpki,
 //	                              probetest, hashbench; realollama, a real
 //	                              Ollama built and run for tests, tinyllama,
 //	                              jsonshape): tests, the demo and the bench

@@ -23,6 +23,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	[ -n "${FAKE_LAUNCHD_STATE:-}" ] && "$BIN/fake-launchctl" bootout "gui/$(id -u)/com.sanctum.mlx" >/dev/null 2>&1 || true
+	[ -n "${FAKE_SYSTEMD_STATE:-}" ] && "$BIN/fake-systemctl" --user stop llama-server.service >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -114,7 +115,8 @@ fault() {
 
 # launchd does not exist here: the probes talk to fake-launchctl, a test
 # double that keeps launchd's state in a file and prints launchctl's formats.
-export FAKE_LAUNCHD_STATE="$ROOT/launchd.json" COUNCIL_LAUNCHCTL="$BIN/fake-launchctl"
+# This host plays a Mac (--service-manager launchd) until step 12, Linux.
+export FAKE_LAUNCHD_STATE="$ROOT/launchd.json" COUNCIL_LAUNCHCTL="$BIN/fake-launchctl" COUNCIL_SERVICE_MANAGER=launchd
 AGENTS="$HOME/Library/LaunchAgents"
 mkdir -p "$AGENTS"
 cat >"$AGENTS/com.sanctum.mlx.plist" <<EOF
@@ -315,7 +317,71 @@ note "an upgrade re-checks at once: drift starts parity-smoke and context now (l
 run "${DRIFT_OTHER[@]}" --dry-run
 other_events drift 'select(.event | test("server_changed|remediation")) | {event, level, detail, probe, service}' 3
 
-step "13. What Force Flow received, and the suite at a glance"
+step "13. Linux: the same probes under systemd (simulated); the guardian heals a primary and names a crash's signal"
+note "fake-systemctl and fake-journalctl are a SIMULATED systemd (pkg/testkit/systemdsim): real processes, systemd's formats"
+note "a Linux host: --service-manager systemd (auto picks it on Linux), the user's manager (--scope user), units in ~/.config/systemd/user"
+LINUX="$ROOT/linux-host"
+mkdir -p "$LINUX/state" "$HOME/.config/systemd/user"
+export FAKE_SYSTEMD_STATE="$LINUX/systemd.json" COUNCIL_SYSTEMCTL="$BIN/fake-systemctl" COUNCIL_JOURNALCTL="$BIN/fake-journalctl"
+# free_port prints a loopback port nothing listens on (a restarted server
+# must come back on the same one), below Linux's ephemeral range (32768
+# up), where the machine's own outgoing connections take ports.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 12000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	return 1
+}
+LS_PORT=$(free_port)
+LS_CONTROL=$(free_port)
+cat >"$HOME/.config/systemd/user/llama-server.service" <<UNIT
+[Unit]
+Description=llama-server (council-sim playing it)
+
+[Service]
+ExecStart=$BIN/council-sim --personality llama-server --listen 127.0.0.1:$LS_PORT --control 127.0.0.1:$LS_CONTROL --access-log /dev/stdout --crash-signal SEGV
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=default.target
+UNIT
+show "cat ~/.config/systemd/user/llama-server.service"
+cat "$HOME/.config/systemd/user/llama-server.service"
+run "$BIN/fake-systemctl" --user enable --now llama-server.service
+LS_URL="http://127.0.0.1:$LS_PORT"
+for _ in $(seq 1 100); do curl -sf "$LS_URL/v1/models" >/dev/null && break; sleep 0.1; done
+note "the primary logs to the journal: --primary-log journal reads it (journalctl --user -u llama-server.service)"
+GUARDIAN_LINUX=("$BIN/council-guardian" --service-manager systemd --primary-unit llama-server.service --primary-log journal
+	--primary-binary "$BIN/council-sim" --transport bearer --url "$LS_URL" --state-dir "$LINUX/state" --log-file "$LINUX/guardian.log"
+	--fallback-lock "$LINUX/state/council-fallback.lock" --remediation-lock "$LINUX/state/council-remediation.lock")
+# linux_events prints the matching events of the Linux guardian's log.
+linux_events() {
+	jq -c "select(.event != \"tick_done\") | $1 | del(.ts, .probe, .duration_ms) | with_entries(select(.value != null))" "$LINUX/guardian.log" | tail -n "${2:-6}"
+}
+run "${GUARDIAN_LINUX[@]}"
+note "the primary goes down (its listener closes): the guardian restarts it with systemctl and verifies the heal"
+note "short settings for the demo: restart at the first miss, no start-up grace (the unit started seconds ago)"
+show "curl -X POST http://127.0.0.1:$LS_CONTROL/fault -d '{\"fault\":\"down\"}'"
+curl -sf -X POST "http://127.0.0.1:$LS_CONTROL/fault" -d '{"fault":"down"}' >/dev/null
+run "${GUARDIAN_LINUX[@]}" --restart-after 1 --startup-grace 0 --timeout 2s --busy-window 0
+linux_events 'select(.event | test("restarting|restart_verified")) | {event, check, action, verify_attempts}' 2
+run "${GUARDIAN_LINUX[@]}"
+note "that healthy tick remembered the primary's pid and start time; the next checks them in /proc and runs no systemctl"
+note "now it crashes by SIGSEGV; Restart=always brings it back at once, and /v1/models never notices"
+show "curl -X POST http://127.0.0.1:$LS_CONTROL/fault -d '{\"fault\":\"crash\"}'; curl -X POST $LS_URL/v1/chat/completions ..."
+curl -sf -X POST "http://127.0.0.1:$LS_CONTROL/fault" -d '{"fault":"crash"}' >/dev/null
+curl -s -m 2 -X POST "$LS_URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"hi"}]}' >/dev/null || true
+sleep 1.5
+for _ in $(seq 1 100); do curl -sf "$LS_URL/v1/models" >/dev/null && break; sleep 0.1; done
+run "$BIN/fake-journalctl" --user -u llama-server.service -o cat -n 12
+note "systemd's properties already say success again (only NRestarts counts); the cause is read from the journal"
+run "${GUARDIAN_LINUX[@]}"
+linux_events 'select(.event=="crashed") | {event, level, restarts, last_exit, last_exit_source, fatal_lines}' 1
+
+step "14. What Force Flow received, and the suite at a glance"
 cat "$ROOT/forceflow.out" | grep -v '^FORCE_FLOW_URL=' || true
 run "$BIN/council-status"
 # The screen must fit the terminal it is read on: checked here, line by

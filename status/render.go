@@ -229,6 +229,9 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 		b.WriteString(fit(fmt.Sprintf("backend: %s at %s, detected %s (%s ago): %s", home(string(be.Kind)), home(redact.URL(be.URL)), stamp(be.DetectedAt),
 			FormatAge(r.GeneratedAt.Sub(be.DetectedAt)), home(redact.String(be.Evidence)))) + "\n")
 	}
+	if r.ServiceManager != "" {
+		b.WriteString(fit("service manager: "+r.ServiceManager) + "\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -26,8 +26,8 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/state"
 	"github.com/sanctum/council-probes/pkg/core/suite"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/paths"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/server/backend/detection"
 )
 
@@ -100,6 +100,10 @@ type Report struct {
 	// Backend is the server the network probes last detected behind the
 	// council URL (absent until one has run with --backend auto).
 	Backend *detection.Cached `json:"backend,omitempty"`
+	// ServiceManager is the service manager the probes last asked
+	// ("launchd", "systemd user"), as their state files record it; the
+	// guardian's wins when they differ.
+	ServiceManager string `json:"service_manager,omitempty"`
 }
 
 // ProbeStatus is one probe's row.
@@ -133,6 +137,8 @@ type ProbeStatus struct {
 	LastProblem *Event `json:"last_problem,omitempty"`
 	LogError    string `json:"log_error,omitempty"`
 	StateFile   string `json:"state_file"`
+	// ServiceManager is the service manager the probe last asked.
+	ServiceManager string `json:"service_manager,omitempty"`
 }
 
 // ChannelStatus is one open (failing) alert channel.
@@ -198,6 +204,11 @@ func Collect(cfg Config) Report {
 	r := Report{GeneratedAt: at, Host: cfg.Host, StateDir: cfg.StateDir, LogDir: cfg.LogDir}
 	for _, name := range probeNames(cfg) {
 		r.Probes = append(r.Probes, collectProbe(cfg, name, at))
+	}
+	for _, p := range r.Probes {
+		if p.ServiceManager != "" && (r.ServiceManager == "" || p.Name == "guardian") {
+			r.ServiceManager = p.ServiceManager
+		}
 	}
 	r.Fallback = readFallback(cfg.FallbackLock)
 	if b, err := detection.LoadCache(filepath.Join(cfg.StateDir, detection.CacheFile)); err == nil {
@@ -296,6 +307,7 @@ func collectProbe(cfg Config, name string, now time.Time) ProbeStatus {
 		p.Exit, p.Reason = ExitUnknown, "no completed tick yet"
 	default:
 		interval = cfg.interval(name, f.IntervalSeconds)
+		p.ServiceManager = f.ServiceManager
 		last := f.LastExit
 		p.LastExit, p.LastResult, p.LastSummary = &last, ResultName(last), f.LastSummary
 		p.LastTick = f.LastTick.UTC()
@@ -458,7 +470,7 @@ func readFallback(path string) Fallback {
 	if path == "" {
 		return fb
 	}
-	l, err := launchctl.ReadFallbackLock(path)
+	l, err := service.ReadFallbackLock(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fb

@@ -447,3 +447,29 @@ func TestFormatAge(t *testing.T) {
 		})
 	}
 }
+
+// The service manager the probes asked, as their state files record it,
+// is in the report and its text; the guardian's wins.
+func TestServiceManagerIsNamed(t *testing.T) {
+	h := newHost(t)
+	for name, mgr := range map[string]string{"guardian": "systemd user", "drift": "systemd user", "canary": ""} {
+		f := state.New(name)
+		f.LastTick, f.IntervalSeconds, f.ServiceManager = time.Now(), 60, mgr
+		h.writeState(t, name, f)
+	}
+	r := Collect(h.config("guardian", "drift", "canary"))
+	if r.ServiceManager != "systemd user" || r.Probes[0].ServiceManager != "systemd user" || r.Probes[2].ServiceManager != "" {
+		t.Fatalf("report %q, rows %+v", r.ServiceManager, r.Probes)
+	}
+	var out bytes.Buffer
+	if err := WriteText(&out, r, TextOptions{Location: time.UTC}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\nservice manager: systemd user\n") {
+		t.Errorf("text does not name the manager:\n%s", out.String())
+	}
+	var back Report
+	if err := json.Unmarshal(mustMarshal(t, r), &back); err != nil || back.ServiceManager != "systemd user" {
+		t.Errorf("JSON: %v %q", err, back.ServiceManager)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/paths"
+	"github.com/sanctum/council-probes/pkg/host/service"
+	"github.com/sanctum/council-probes/pkg/host/systemctl"
 	"github.com/sanctum/council-probes/pkg/server/backend"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -33,18 +36,22 @@ type Common struct {
 	StateDir, LogFile, ForceFlowURL string
 	AlertmanagerURL, Instance       string
 	Launchctl                       string
-	DryRun                          bool
-	MetricsDir                      string
-	ConfigFile                      string
-	LogMaxBytes                     int64
-	AlertBudget                     time.Duration
-	OutboxMax                       int
-	CertWarn                        time.Duration
-	LabelPrefix                     string
-	PrimaryLabel, FallbackLabel     string
-	FallbackPlist, FallbackLock     string
-	RemediationLock                 string
-	PrimaryBinary, PrimaryLog       string
+	// ServiceManager is --service-manager as given (auto, launchd,
+	// systemd); Scope, Systemctl and Journalctl are systemd's settings.
+	ServiceManager               string
+	Scope, Systemctl, Journalctl string
+	DryRun                       bool
+	MetricsDir                   string
+	ConfigFile                   string
+	LogMaxBytes                  int64
+	AlertBudget                  time.Duration
+	OutboxMax                    int
+	CertWarn                     time.Duration
+	LabelPrefix                  string
+	PrimaryLabel, FallbackLabel  string
+	FallbackPlist, FallbackLock  string
+	RemediationLock              string
+	PrimaryBinary, PrimaryLog    string
 }
 
 // ClientName is the cert/key basename of a probe under
@@ -79,7 +86,13 @@ func commonFlags(name string, network, launchd bool) []cli.Flag {
 		&cli.DurationFlag{Name: "alert-budget", EnvVars: []string{"COUNCIL_ALERT_BUDGET"}, Value: 8 * time.Second, Usage: "total time a tick may spend delivering alerts before spooling the rest"},
 		&cli.IntFlag{Name: "outbox-max", EnvVars: []string{"COUNCIL_OUTBOX_MAX"}, Value: 500, Usage: "most undelivered alerts kept; overflow is counted and reported"},
 		&cli.StringFlag{Name: "metrics-dir", EnvVars: []string{"COUNCIL_METRICS_DIR"}, Usage: "write a node_exporter textfile-collector file here each tick (empty = off)"},
+		&cli.StringFlag{Name: "service-manager", EnvVars: []string{"COUNCIL_SERVICE_MANAGER"}, Value: "auto",
+			Usage: "auto|launchd|systemd: the service manager that runs the servers and the probes (auto: launchd on macOS, systemd on Linux)"},
+		&cli.StringFlag{Name: "scope", EnvVars: []string{"COUNCIL_SCOPE"}, Value: "user",
+			Usage: "user|system: systemd's manager of the servers (systemctl --user, or the system's: a remediation there needs root or the polkit rule in the README)"},
 		&cli.StringFlag{Name: "launchctl", EnvVars: []string{"COUNCIL_LAUNCHCTL"}, Value: "launchctl", Usage: "path of the launchctl binary to run"},
+		&cli.StringFlag{Name: "systemctl", EnvVars: []string{"COUNCIL_SYSTEMCTL"}, Value: "systemctl", Usage: "path of the systemctl binary to run"},
+		&cli.StringFlag{Name: "journalctl", EnvVars: []string{"COUNCIL_JOURNALCTL"}, Value: "journalctl", Usage: "path of the journalctl binary to run"},
 		&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"COUNCIL_DRY_RUN"}, Usage: "run every check; print remediation and alert requests instead of executing them"},
 	}
 	if network {
@@ -104,21 +117,36 @@ func commonFlags(name string, network, launchd bool) []cli.Flag {
 	return flags
 }
 
-// LayoutFlags are the launchd layout settings shared by the probes that look
-// at or remediate launchd services (guardian, integrity, drift).
+// PrimaryLogJournal is the --primary-log value of a primary that logs to
+// systemd's journal: its lines are read with journalctl -u <primary>.
+const PrimaryLogJournal = "journal"
+
+// LayoutFlags are the service layout settings shared by the probes that
+// look at or remediate the servers' services (guardian, integrity, drift).
+// A label is a launchd label or, under systemd, a unit ("ollama.service";
+// a name without a unit type gets ".service", as systemctl does); the
+// -unit spellings are aliases of the -label flags.
 func LayoutFlags() []cli.Flag {
 	h := paths.UserHome()
 	return []cli.Flag{
-		&cli.StringFlag{Name: "label-prefix", EnvVars: []string{"COUNCIL_LABEL_PREFIX"}, Value: "com.sanctum", Usage: "launchd label prefix of the probes (<prefix>.council-<name>)"},
-		&cli.StringFlag{Name: "primary-label", EnvVars: []string{"COUNCIL_PRIMARY_LABEL"}, Value: "com.sanctum.mlx", Usage: "launchd label of the primary server"},
+		&cli.StringFlag{Name: "label-prefix", EnvVars: []string{"COUNCIL_LABEL_PREFIX"}, Value: "com.sanctum", Usage: "launchd label prefix of the probes (<prefix>.council-<name>; systemd units are council-<name>.service/.timer)"},
+		&cli.StringFlag{Name: "primary-label", Aliases: []string{"primary-unit"}, EnvVars: []string{"COUNCIL_PRIMARY_LABEL", "COUNCIL_PRIMARY_UNIT"}, Value: "com.sanctum.mlx",
+			Usage: "launchd label, or systemd unit, of the primary server"},
 		&cli.StringFlag{Name: "primary-binary", EnvVars: []string{"COUNCIL_PRIMARY_BINARY"}, Value: h.PrimaryBinary(), Usage: "path of the primary server binary"},
-		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: h.PrimaryLog(), Usage: "the primary server's log (busy and fatal-signature scans)"},
-		&cli.StringFlag{Name: "fallback-label", EnvVars: []string{"COUNCIL_FALLBACK_LABEL"}, Value: "com.sanctum.server-mlx", Usage: "launchd label of the fallback server"},
-		&cli.StringFlag{Name: "fallback-plist", EnvVars: []string{"COUNCIL_FALLBACK_PLIST"}, Value: filepath.Join(h.LaunchAgents(), "com.sanctum.server-mlx.plist"), Usage: "plist of the fallback server"},
+		&cli.StringFlag{Name: "primary-log", EnvVars: []string{"COUNCIL_PRIMARY_LOG"}, Value: h.PrimaryLog(),
+			Usage: "the primary server's log file (busy and fatal-signature scans), or \"journal\" for systemd's journal of --primary-label (journalctl -u)"},
+		&cli.StringFlag{Name: "fallback-label", Aliases: []string{"fallback-unit"}, EnvVars: []string{"COUNCIL_FALLBACK_LABEL", "COUNCIL_FALLBACK_UNIT"}, Value: "com.sanctum.server-mlx",
+			Usage: "launchd label, or systemd unit, of the fallback server"},
+		&cli.StringFlag{Name: "fallback-plist", EnvVars: []string{"COUNCIL_FALLBACK_PLIST"}, Value: filepath.Join(h.LaunchAgents(), "com.sanctum.server-mlx.plist"),
+			Usage: "plist of the fallback server (launchd; systemd finds its unit itself)"},
 		&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: paths.FallbackLock(h.StateDir()), Usage: "exists while the fallback serves; never fall back from the fallback"},
-		&cli.StringFlag{Name: "remediation-lock", EnvVars: []string{"COUNCIL_REMEDIATION_LOCK"}, Value: paths.RemediationLock(h.StateDir()), Usage: "shared lock held while any probe changes launchd state"},
+		&cli.StringFlag{Name: "remediation-lock", EnvVars: []string{"COUNCIL_REMEDIATION_LOCK"}, Value: paths.RemediationLock(h.StateDir()), Usage: "shared lock held while any probe changes the service manager's state"},
 	}
 }
+
+// CommonFrom reads the common flags from a parsed context (a subcommand's
+// included: its flags are looked up in its parents too).
+func CommonFrom(c *cli.Context) Common { return commonFrom(c) }
 
 // commonFrom reads the common flags from a parsed context.
 func commonFrom(c *cli.Context) Common {
@@ -132,6 +160,8 @@ func commonFrom(c *cli.Context) Common {
 		ForceFlowURL: c.String("force-flow-url"), AlertmanagerURL: c.String("alertmanager-url"), Instance: c.String("instance"),
 		AlertBudget: c.Duration("alert-budget"), OutboxMax: c.Int("outbox-max"),
 		MetricsDir: c.String("metrics-dir"), Launchctl: c.String("launchctl"), DryRun: c.Bool("dry-run"),
+		ServiceManager: c.String("service-manager"), Scope: c.String("scope"),
+		Systemctl: c.String("systemctl"), Journalctl: c.String("journalctl"),
 		CertWarn:    c.Duration("cert-warn"),
 		LabelPrefix: c.String("label-prefix"), PrimaryLabel: c.String("primary-label"), FallbackLabel: c.String("fallback-label"),
 		FallbackPlist: c.String("fallback-plist"), FallbackLock: c.String("fallback-lock"), RemediationLock: c.String("remediation-lock"),
@@ -272,14 +302,23 @@ func validateConfig(c *cli.Context, p *Probe) []configProblem {
 			out = append(out, configProblem{check, name, err})
 		}
 	}
-	if p.Layout {
+	kind, err := ManagerKind(c.String("service-manager"), runtime.GOOS)
+	if err != nil {
+		out = append(out, configProblem{"config", "service-manager", err})
+	}
+	if _, err := systemctl.ParseScope(c.String("scope")); err != nil {
+		out = append(out, configProblem{"config", "scope", fmt.Errorf("--scope: %w", err)})
+	}
+	if p.Layout && err == nil {
 		for _, name := range []string{"primary-label", "fallback-label"} {
-			if err := launchctl.ValidateLabel(c.String(name)); err != nil {
+			if err := checkName(kind, c.String(name)); err != nil {
 				out = append(out, configProblem{"config", name, fmt.Errorf("--%s: %w", name, err)})
 			}
 		}
-		if err := launchctl.ValidateLabel(c.String("label-prefix") + ".council-" + p.Name); err != nil {
-			out = append(out, configProblem{"config", "label-prefix", fmt.Errorf("--label-prefix: %w", err)})
+		if kind == service.Launchd {
+			if err := launchctl.ValidateLabel(c.String("label-prefix") + ".council-" + p.Name); err != nil {
+				out = append(out, configProblem{"config", "label-prefix", fmt.Errorf("--label-prefix: %w", err)})
+			}
 		}
 	}
 	return out

@@ -36,7 +36,10 @@ func TestConfigFaultsAreUnknownAndSkipTheChecks(t *testing.T) {
 		{"a probe's own URL flag", layoutProbe, []string{"--fallback-url", "127.0.0.1:1337"}, "config"},
 		{"primary label", layoutProbe, []string{"--primary-label", "-mlx"}, "config"},
 		{"fallback label", layoutProbe, []string{"--fallback-label", "com.sanctum/server"}, "config"},
-		{"label prefix", layoutProbe, []string{"--label-prefix", "com sanctum"}, "config"},
+		{"label prefix", layoutProbe, []string{"--service-manager", "launchd", "--label-prefix", "com sanctum"}, "config"},
+		{"service manager", layoutProbe, []string{"--service-manager", "upstart"}, "config"},
+		{"scope", layoutProbe, []string{"--scope", "global"}, "config"},
+		{"primary unit under systemd", layoutProbe, []string{"--service-manager", "systemd", "--primary-unit", "ollama service"}, "config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -247,6 +247,9 @@ func (p *Probe) tick(c *cli.Context) int {
 	t.engine.Policies["transport"] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
 	t.engine.Policies["cert_expiry"] = alert.Policy{Threshold: 1, Cooldown: 24 * time.Hour}
 	t.engine.Policies["config"] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
+	// A service manager that cannot be asked will not answer by the next
+	// tick either.
+	t.engine.Policies[CheckServiceManager] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
 	for k, v := range p.Policies {
 		t.engine.Policies[k] = v
 	}

@@ -244,10 +244,42 @@ func TestHelpShowsEnvAndDefaults(t *testing.T) {
 		"--token-file", "$COUNCIL_TOKEN_FILE", "--model", "$COUNCIL_MODEL",
 		"--state-dir", "$COUNCIL_STATE_DIR", "--log-file", filepath.Join(e.home, ".openclaw/logs/council-testprobe.log"),
 		"--force-flow-url", "$FORCE_FLOW_URL", "--launchctl", "$COUNCIL_LAUNCHCTL", "--dry-run", "$COUNCIL_DRY_RUN",
-		"--require-mtls",
+		"--require-mtls", "--service-manager", "$COUNCIL_SERVICE_MANAGER", "--scope", "$COUNCIL_SCOPE",
+		"--systemctl", "$COUNCIL_SYSTEMCTL", "--journalctl", "$COUNCIL_JOURNALCTL",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+// A layout probe takes a launchd label or a systemd unit under today's
+// flag names and the -unit ones, and says how the journal is named.
+func TestHelpNamesUnitsAndTheJournal(t *testing.T) {
+	e := newEnv(t)
+	p := testProbe(false)
+	p.Layout = true
+	_, out := e.run(t, p, "--help")
+	for _, want := range []string{"--primary-label value, --primary-unit value", "--fallback-label value, --fallback-unit value",
+		"$COUNCIL_PRIMARY_UNIT", "or systemd unit", `or "journal" for systemd`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+func TestManagerKind(t *testing.T) {
+	for _, tt := range []struct{ value, goos, want string }{
+		{"auto", "darwin", "launchd"}, {"auto", "linux", "systemd"}, {"", "linux", "systemd"},
+		{"launchd", "linux", "launchd"}, {"systemd", "darwin", "systemd"},
+	} {
+		if got, err := ManagerKind(tt.value, tt.goos); err != nil || string(got) != tt.want {
+			t.Errorf("ManagerKind(%q, %q) = %q, %v; want %s", tt.value, tt.goos, got, err, tt.want)
+		}
+	}
+	for _, bad := range [][2]string{{"auto", "freebsd"}, {"runit", "linux"}} {
+		if _, err := ManagerKind(bad[0], bad[1]); err == nil {
+			t.Errorf("ManagerKind(%q, %q) accepted", bad[0], bad[1])
 		}
 	}
 }

@@ -86,6 +86,9 @@ type Tick struct {
 	exitWhy   string
 	okSummary string
 	restarts  int
+	// managerKind names the service manager the tick asked ("launchd",
+	// "systemd user"); empty when it asked none.
+	managerKind string
 	// startCPU is the process's CPU time when the tick began (tick_done
 	// reports it beside the total).
 	startCPU time.Duration
@@ -319,6 +322,9 @@ func oneLine(s string) string { return strings.ReplaceAll(text.Clean(s), "|", "/
 func (t *Tick) StatusLine(code int, summary string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "COUNCIL %s %s - %s", t.Probe.upper(), codeNames[code], summary)
+	if t.managerKind != "" {
+		fmt.Fprintf(&b, " [%s]", t.managerKind)
+	}
 	perf := append([]Perf{{"duration_ms", float64(t.Now().Sub(t.Start).Milliseconds()), "ms"}}, t.perf...)
 	b.WriteString(" |")
 	for _, p := range perf {

@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/proccpu"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
@@ -34,8 +33,8 @@ func cpuFlags() []cli.Flag {
 			Usage: "on a hang or stall, sample the primary's CPU this long to say busy or idle in the alert (0 = do not sample)"},
 		&cli.Float64Flag{Name: "idle-cpu", EnvVars: []string{"COUNCIL_CANARY_IDLE_CPU"}, Value: defaultIdleCPU,
 			Usage: "below this fraction of one core the primary reads as idle (the guardian's --idle-cpu)"},
-		&cli.StringFlag{Name: "primary-label", EnvVars: []string{"COUNCIL_PRIMARY_LABEL"}, Value: defaultPrimaryLabel,
-			Usage: "launchd label of the primary, whose pid (launchctl print) is sampled"},
+		&cli.StringFlag{Name: "primary-label", Aliases: []string{"primary-unit"}, EnvVars: []string{"COUNCIL_PRIMARY_LABEL", "COUNCIL_PRIMARY_UNIT"}, Value: defaultPrimaryLabel,
+			Usage: "launchd label, or systemd unit, of the primary, whose pid (its service manager's) is sampled"},
 	}
 }
 
@@ -48,14 +47,14 @@ func cpuVerdict(ctx context.Context, t *probe.Tick) string {
 		return ""
 	}
 	label := t.C.String("primary-label")
-	info, err := launchctl.New(t.Common.Launchctl).Print(ctx, label)
-	if err != nil || !info.Running() {
-		t.Log.Info("primary_cpu_unknown", "label", label, "reason", "launchd runs no primary process", "error", redact.Error(err))
+	pid, kind, err := probe.PrimaryPID(ctx, t.Common, label)
+	if err != nil || pid <= 0 {
+		t.Log.Info("primary_cpu_unknown", "label", label, "service_manager", string(kind), "reason", "the service manager runs no primary process", "error", redact.Error(err))
 		return ""
 	}
-	u, err := proccpu.New().Sample(ctx, info.PID, window)
+	u, err := proccpu.New().Sample(ctx, pid, window)
 	if err != nil {
-		t.Log.Info("primary_cpu_unknown", "label", label, "pid", info.PID, "error", redact.Error(err))
+		t.Log.Info("primary_cpu_unknown", "label", label, "pid", pid, "error", redact.Error(err))
 		return ""
 	}
 	pct := u.Cores() * 100
@@ -63,14 +62,14 @@ func cpuVerdict(ctx context.Context, t *probe.Tick) string {
 	if u.Below(idle) {
 		verdict = "idle"
 	}
-	t.Log.Info("primary_cpu", "pid", info.PID, "cpu_pct", float64(int64(pct*100+0.5))/100, "cpu_procs", u.Procs,
+	t.Log.Info("primary_cpu", "pid", pid, "cpu_pct", float64(int64(pct*100+0.5))/100, "cpu_procs", u.Procs,
 		"cpu_window_ms", u.Window.Milliseconds(), "verdict", verdict)
 	procs := ""
 	if u.Procs > 1 {
 		procs = fmt.Sprintf(" with its %d child process(es)", u.Procs-1)
 	}
 	if verdict == "idle" {
-		return fmt.Sprintf(" The primary (pid %d%s) was idle (%.1f%% of a core over %s): wedged, not working.", info.PID, procs, pct, u.Window.Round(time.Second))
+		return fmt.Sprintf(" The primary (pid %d%s) was idle (%.1f%% of a core over %s): wedged, not working.", pid, procs, pct, u.Window.Round(time.Second))
 	}
-	return fmt.Sprintf(" The primary (pid %d%s) was busy (%.1f%% of a core over %s): working, perhaps on a long request.", info.PID, procs, pct, u.Window.Round(time.Second))
+	return fmt.Sprintf(" The primary (pid %d%s) was busy (%.1f%% of a core over %s): working, perhaps on a long request.", pid, procs, pct, u.Window.Round(time.Second))
 }

@@ -11,14 +11,16 @@ import (
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
-// bin is the real council-canary binary, built once in TestMain.
-var bin string
+// bin is the real council-canary binary, built once in TestMain, with the
+// simulated systemd's commands.
+var bin, systemctlBin, journalctlBin string
 
 func TestMain(m *testing.M) {
 	// The end-to-end cases spend their time waiting out ~1 s limits, not
 	// on the CPU: run more of them at once.
 	probetest.RunMain(m, probetest.Parallel(8),
-		probetest.Binary{Out: &bin, Pkg: "github.com/sanctum/council-probes/probes/canary/cmd/council-canary", Name: "council-canary"})
+		probetest.Binary{Out: &bin, Pkg: "github.com/sanctum/council-probes/probes/canary/cmd/council-canary", Name: "council-canary"},
+		probetest.FakeSystemctl(&systemctlBin), probetest.FakeJournalctl(&journalctlBin))
 }
 
 // runTimeout only catches a hung binary; the limits under test are ~1 s.
@@ -57,7 +59,7 @@ func newFixtureSim(t *testing.T, mtls bool, mutate func(*councilsim.Config), ext
 		t.Fatal(err)
 	}
 	f.args = []string{
-		"--url", f.sim.PlainURL(), "--force-flow-url", f.ff.URL(), "--launchctl", script,
+		"--url", f.sim.PlainURL(), "--force-flow-url", f.ff.URL(), "--service-manager", "launchd", "--launchctl", script,
 		"--deadline", "3s", "--ttfb-timeout", "1s", "--stall-timeout", "1s",
 	}
 	if mtls {

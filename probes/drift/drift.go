@@ -92,14 +92,16 @@ package drift
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/hashcache"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/paths"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -154,24 +156,31 @@ func runTick(ctx context.Context, t *probe.Tick) error {
 		t.Log.Info("channel_renamed", "from", old, "to", short)
 	}
 	r := &reporter{t: t, reported: map[string]bool{}}
-	lc := launchctl.New(t.Common.Launchctl)
-	lc.DryRun, lc.Out = t.DryRun(), t.Out
+	mgr, err := t.Manager(service.Options{})
+	if err != nil {
+		return err
+	}
+	if len(cfg.ExpectAgents) == 0 {
+		cfg.ExpectAgents = defaultExpectedAgents(suite.Probes, t.Common.PrimaryLabel, t.Common.LabelPrefix, mgr.Kind())
+	}
 
 	files := r.files(ctx, cfg)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 
-	onFallback, _ := launchctl.FallbackLockExists(t.Common.FallbackLock)
+	onFallback, _ := service.FallbackLockExists(t.Common.FallbackLock)
 	actx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	agents := checkAgents(actx, lc, cfg.ExpectAgents, t.Common.PrimaryLabel, onFallback)
-	fallback := checkFallback(actx, lc, fallbackConfig{Label: t.Common.FallbackLabel, Plist: t.Common.FallbackPlist, Lock: t.Common.FallbackLock, Primary: t.Common.PrimaryLabel})
+	agents, agentsErr := checkAgents(actx, mgr, cfg.ExpectAgents, t.Common.PrimaryLabel, onFallback)
+	fallback, fallbackErr := checkFallback(actx, mgr, fallbackConfig{Label: t.Common.FallbackLabel, Plist: t.Common.FallbackPlist, Lock: t.Common.FallbackLock, Primary: t.Common.PrimaryLabel})
 	cancel()
 	if err := ctx.Err(); err != nil {
-		// Findings made while launchctl was being cancelled say nothing
-		// about launchd: report none of them.
+		// Findings made while the manager's command was being cancelled
+		// say nothing about it: report none of them.
 		return err
 	}
+	// A manager that cannot be asked is said once, on its own channel.
+	t.ManagerAnswered(mgr.Kind(), errors.Join(agentsErr, fallbackErr))
 	r.report(agents...)
 	r.reconcile(CheckAgentNotLoaded)
 	r.report(fallback)
@@ -184,10 +193,14 @@ func runTick(ctx context.Context, t *probe.Tick) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	recheckAfterChange(ctx, t, cfg, lc, changes)
+	recheckAfterChange(ctx, t, cfg, mgr, changes)
 
-	t.OKSummary(fmt.Sprintf("%s; %d agent(s) loaded; fallback disciplined; %d probe(s) ticking; %s",
-		files, countPass(agents), countPass(stale), server))
+	jobs := "agent(s)"
+	if mgr.Kind() == service.Systemd {
+		jobs = "unit(s)"
+	}
+	t.OKSummary(fmt.Sprintf("%s; %d %s loaded; fallback disciplined; %d probe(s) ticking; %s",
+		files, countPass(agents), jobs, countPass(stale), server))
 	return nil
 }
 

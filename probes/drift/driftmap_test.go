@@ -90,8 +90,11 @@ func TestExampleMapParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 5 {
-		t.Fatalf("got %d entries, want 5: %+v", len(entries), entries)
+	if len(entries) != 7 {
+		t.Fatalf("got %d entries, want 7: %+v", len(entries), entries)
+	}
+	if e := entries[2]; e.Deployed != "/Users/op/.config/systemd/user/ollama.service" || e.Canonical != "deploy/systemd/ollama.service" {
+		t.Errorf("the first unit's entry = %+v", e)
 	}
 	if e := entries[0]; e.Deployed != "/Users/op/Library/LaunchAgents/com.sanctum.mlx.plist" || e.Canonical != "deploy/launchd/com.sanctum.mlx.plist" {
 		t.Errorf("first entry = %+v", e)

@@ -15,18 +15,22 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/state"
 	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
 var (
-	driftBin     string
-	launchctlBin string
+	driftBin      string
+	launchctlBin  string
+	systemctlBin  string
+	journalctlBin string
 )
 
 func TestMain(m *testing.M) {
 	probetest.RunMain(m,
 		probetest.Binary{Out: &driftBin, Pkg: "./cmd/council-drift", Name: "council-drift"},
-		probetest.FakeLaunchctl(&launchctlBin))
+		probetest.FakeLaunchctl(&launchctlBin),
+		probetest.FakeSystemctl(&systemctlBin), probetest.FakeJournalctl(&journalctlBin))
 }
 
 const (
@@ -95,7 +99,7 @@ func newFixture(t *testing.T) *fixture {
 
 	// Every expected agent loaded (plists outside LaunchAgents, as a
 	// bootstrap from anywhere loads them); the fallback disciplined.
-	for _, label := range defaultExpectedAgents(suite.Probes, primaryLabel, "com.sanctum") {
+	for _, label := range defaultExpectedAgents(suite.Probes, primaryLabel, "com.sanctum", service.Launchd) {
 		p := filepath.Join(t.TempDir(), label+".plist")
 		if err := os.WriteFile(p, agentPlist(t, label), 0o644); err != nil {
 			t.Fatal(err)
@@ -267,7 +271,7 @@ func TestIdenticalDeployPasses(t *testing.T) {
 			t.Errorf("no deploy_matches for %s", d.Deployed)
 		}
 	}
-	for _, label := range defaultExpectedAgents(suite.Probes, primaryLabel, "com.sanctum") {
+	for _, label := range defaultExpectedAgents(suite.Probes, primaryLabel, "com.sanctum", service.Launchd) {
 		if len(probetest.Find(tk.events, "agent_loaded", "agent_not_loaded:"+label)) != 1 {
 			t.Errorf("no agent_loaded for %s", label)
 		}
@@ -469,6 +473,7 @@ func TestFallbackRace(t *testing.T) {
 		disablePrimary bool
 		want           []string // reasons; nil = no fallback_race
 		level          string
+		absent         bool // no fallback at all: fallback_absent
 	}{
 		{name: "RunAtLoad true", keys: map[string]any{"RunAtLoad": true}, want: []string{"RunAtLoad is true (it starts at login)"}, level: "error"},
 		{name: "KeepAlive without RunAtLoad (incident I5)", keys: map[string]any{"RunAtLoad": nil},
@@ -484,7 +489,8 @@ func TestFallbackRace(t *testing.T) {
 			want: []string{"RunAtLoad is true"}, level: "error"},
 		{name: "fallback lock, primary still enabled in launchd", enable: true, lock: true,
 			want: []string{"on the fallback, but launchd's disabled state for com.sanctum.mlx is missing", "a reboot would start the primary beside the fallback"}, level: "error"},
-		{name: "no fallback plist", keys: map[string]any{"delete": true}, want: []string{"fallback plist", "does not exist"}, level: "warn"},
+		// A host with no fallback has nothing to race the primary.
+		{name: "no fallback plist", keys: map[string]any{"delete": true}, absent: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -504,7 +510,7 @@ func TestFallbackRace(t *testing.T) {
 			case tt.forget:
 				// A fresh launchd that never heard of the label.
 				f.ld = probetest.NewLaunchd(t, launchctlBin)
-				for _, label := range defaultExpectedAgents(suite.Probes, primaryLabel, "com.sanctum") {
+				for _, label := range defaultExpectedAgents(suite.Probes, primaryLabel, "com.sanctum", service.Launchd) {
 					p := filepath.Join(t.TempDir(), label+".plist")
 					os.WriteFile(p, agentPlist(t, label), 0o644)
 					f.launchctl("bootstrap", f.domain(), p)
@@ -517,6 +523,13 @@ func TestFallbackRace(t *testing.T) {
 				f.launchctl("disable", f.domain()+"/"+primaryLabel)
 			}
 			tk := f.run()
+			if tt.absent {
+				tk.mustExit(t, 0)
+				if len(probetest.Find(tk.events, "fallback_absent", "fallback_race")) != 1 {
+					t.Errorf("want fallback_absent; events on fallback_race: %v", tk.checkEvents("fallback_race"))
+				}
+				return
+			}
 			if tt.want == nil {
 				tk.mustExit(t, 0)
 				if len(probetest.Find(tk.events, "fallback_serving", "fallback_race")) != 1 {
@@ -616,7 +629,7 @@ func TestEveryProbeIsAnExpectedAgent(t *testing.T) {
 // a watched heartbeat, with nothing else in drift changed.
 func TestSeventhProbe(t *testing.T) {
 	probes := append(slices.Clone(suite.Probes), suite.Probe{Name: "context", At: &suite.TimeOfDay{Hour: 3, Minute: 30}})
-	if got := defaultExpectedAgents(probes, primaryLabel, "com.sanctum"); !slices.Contains(got, "com.sanctum.council-context") {
+	if got := defaultExpectedAgents(probes, primaryLabel, "com.sanctum", service.Launchd); !slices.Contains(got, "com.sanctum.council-context") {
 		t.Errorf("expected agents %q lack council-context", got)
 	}
 	if got := defaultWatched(probes); !slices.Contains(got, "context=24h0m0s") || slices.ContainsFunc(got, func(w string) bool { return strings.HasPrefix(w, "drift=") }) {

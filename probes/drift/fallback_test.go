@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"howett.net/plist"
+
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
 func plistBytes(t testing.TB, format int, keys map[string]any) []byte {
@@ -99,22 +101,28 @@ func TestPlistReasonsUnparsable(t *testing.T) {
 	}
 }
 
-func TestLaunchdReason(t *testing.T) {
+func TestBootReason(t *testing.T) {
 	const label, svc = "com.sanctum.server-mlx", "gui/501/com.sanctum.server-mlx"
 	tests := []struct {
-		name      string
-		overrides map[string]bool
-		want      string
+		name           string
+		kind           service.Kind
+		enabled, known bool
+		want           string
 	}{
-		{"disabled", map[string]bool{label: true}, ""},
-		{"enabled", map[string]bool{label: false}, "launchd has com.sanctum.server-mlx enabled"},
-		{"no override", map[string]bool{"com.other": true}, "launchd's disabled state for com.sanctum.server-mlx is missing (launchctl disable gui/501/com.sanctum.server-mlx enforces it)"},
-		{"empty database", nil, "launchd's disabled state for com.sanctum.server-mlx is missing"},
+		{"launchd: disabled", service.Launchd, false, true, ""},
+		{"launchd: enabled", service.Launchd, true, true, "launchd has com.sanctum.server-mlx enabled"},
+		{"launchd: no override", service.Launchd, true, false, "launchd's disabled state for com.sanctum.server-mlx is missing (launchctl disable gui/501/com.sanctum.server-mlx enforces it)"},
+		{"systemd: disabled or static", service.Systemd, false, true, ""},
+		{"systemd: enabled", service.Systemd, true, true, "systemd has ollama.service enabled (it starts at boot; systemctl disable ollama.service)"},
+		{"systemd: no unit file", service.Systemd, false, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := launchdReason(tt.overrides, label, svc)
-			if (tt.want == "") != (got == "") || !strings.HasPrefix(got, tt.want) {
+			name, target := label, svc
+			if tt.kind == service.Systemd {
+				name, target = "ollama", "ollama.service"
+			}
+			if got := bootReason(tt.kind, name, target, tt.enabled, tt.known); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

@@ -47,6 +47,10 @@ const (
 	outcomePass outcome = iota
 	outcomeFail
 	outcomeUnknown
+	// outcomeNotJudged: the check needed the service manager, which could
+	// not be asked; its channel is left as it was (and not closed as
+	// unchecked), and the service_manager channel says why.
+	outcomeNotJudged
 )
 
 // finding is one check's result for one subject, ready to report on its
@@ -73,6 +77,12 @@ func unknown(channel, event, summary string, attrs ...any) finding {
 	return finding{Channel: channel, Event: event, Outcome: outcomeUnknown, Summary: summary, Attrs: attrs}
 }
 
+// notJudged is a check that needed the service manager, which could not
+// be asked.
+func notJudged(channel string, attrs ...any) finding {
+	return finding{Channel: channel, Event: "not_judged", Outcome: outcomeNotJudged, Attrs: attrs}
+}
+
 // report sends f to its channel.
 func (f finding) report(t *probe.Tick) {
 	switch f.Outcome {
@@ -80,6 +90,8 @@ func (f finding) report(t *probe.Tick) {
 		t.Pass(f.Channel, f.Event, f.Attrs...)
 	case outcomeFail:
 		t.Fail(f.Channel, f.Event, f.Severity, f.Summary, f.Attrs...)
+	case outcomeNotJudged:
+		t.Log.Info(f.Event, append([]any{"check", f.Channel, "reason", "the service manager cannot be asked (service_manager)"}, f.Attrs...)...)
 	default:
 		t.Unknown(f.Channel, f.Event, f.Summary, f.Attrs...)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/suite"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -18,11 +18,12 @@ import (
 // the registry's OnServerChange) judge what a new server version or model
 // could break, the answers and the window; left to their schedule, a
 // server upgraded at noon would go unchecked until 03:00. So when drift
-// sees the server change, it starts them now (launchctl kickstart of
-// their agents, without -k: a run in progress is left to finish) and logs
-// each start as a remediation. Each change starts each probe at most
+// sees the server change, it starts them now (the service manager's
+// Start: launchctl kickstart of their agents, without -k, or systemctl
+// start of their council-<name>.service; a run in progress is left to
+// finish) and logs each start as a remediation. Each change starts each probe at most
 // once: the change and what was started for it are kept in drift's state;
-// a start that failed (an agent not loaded, launchctl refusing) is tried
+// a start that failed (an agent not loaded, the manager refusing) is tried
 // again on the next ticks, for at most recheckTries ticks, and a new change
 // replaces the old.
 
@@ -33,7 +34,7 @@ const recheckKey = "server_recheck"
 // day of hourly ticks): the probe's own schedule takes over after that.
 const recheckTries = 24
 
-// recheckTimeout bounds one kickstart.
+// recheckTimeout bounds one start.
 const recheckTimeout = 15 * time.Second
 
 // recheck is the re-check of one server change.
@@ -62,7 +63,7 @@ func changeKey(changes []identityChange) string {
 
 // recheckAfterChange starts the OnServerChange probes for a change seen
 // this tick, and retries the starts an earlier change left pending.
-func recheckAfterChange(ctx context.Context, t *probe.Tick, cfg settings, lc *launchctl.Runner, changes []identityChange) {
+func recheckAfterChange(ctx context.Context, t *probe.Tick, cfg settings, mgr service.Manager, changes []identityChange) {
 	var rc recheck
 	if _, err := t.State.Get(recheckKey, &rc); err != nil {
 		t.Log.Warn("state_reset", "check", recheckKey, "error", err.Error())
@@ -90,11 +91,15 @@ func recheckAfterChange(ctx context.Context, t *probe.Tick, cfg settings, lc *la
 		if !ok {
 			continue // no longer a probe
 		}
-		label := p.Label(t.Common.LabelPrefix)
+		label, action := p.Label(t.Common.LabelPrefix), "kickstart"
+		if mgr.Kind() == service.Systemd {
+			label, action = p.ServiceUnit(), "start"
+		}
+		// In a dry run the manager prints the start instead.
 		kctx, cancel := context.WithTimeout(ctx, recheckTimeout)
-		err := lc.Kickstart(kctx, label, false)
+		err := mgr.Start(kctx, label)
 		cancel()
-		attrs := []any{"action", "kickstart", "probe", name, "label", label, "service", lc.Service(label),
+		attrs := []any{"action", action, "probe", name, "label", label, "service", mgr.Target(label),
 			"reason", "server_changed: " + rc.Reason, "attempt", rc.Tries}
 		switch {
 		case t.DryRun():

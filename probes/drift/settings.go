@@ -21,7 +21,7 @@ func flags(home paths.Home) []cli.Flag {
 			Usage: "git repository holding the canonical copies (compared at HEAD)"},
 		&cli.StringFlag{Name: "git", EnvVars: []string{"COUNCIL_GIT"}, Value: "git", Usage: "path of the git binary"},
 		&cli.StringSliceFlag{Name: "expect-agent", EnvVars: []string{"COUNCIL_EXPECT_AGENTS"},
-			Usage: "launchd label that must be loaded (repeatable); default: --primary-label and <label-prefix>.council-<name> of every probe (" + strings.Join(suite.Names(suite.Probes), ", ") + ")"},
+			Usage: "launchd label or systemd unit that must be loaded (repeatable); default: --primary-label and each probe's agent, <label-prefix>.council-<name> under launchd, council-<name>.timer under systemd (" + strings.Join(suite.Names(suite.Probes), ", ") + ")"},
 		&cli.StringSliceFlag{Name: "watch-probe", EnvVars: []string{"COUNCIL_WATCH_PROBES"}, Value: cli.NewStringSlice(defaultWatched(suite.Probes)...),
 			Usage: "`name=interval` of a probe whose state file must show a tick within 3x its interval (repeatable); set here, the interval wins over the one the probe records in its state file"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"COUNCIL_DRIFT_TIMEOUT"}, Value: time.Minute,
@@ -62,9 +62,6 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 		MapFile: c.String("map"), Repo: c.String("repo"), Git: c.String("git"),
 		ExpectAgents: c.StringSlice("expect-agent"), Timeout: c.Duration("timeout"), FullRehash: c.Duration("full-rehash"),
 		Recheck: c.Bool("recheck-on-change"),
-	}
-	if len(cfg.ExpectAgents) == 0 {
-		cfg.ExpectAgents = defaultExpectedAgents(suite.Probes, t.Common.PrimaryLabel, t.Common.LabelPrefix)
 	}
 	if cfg.Timeout <= 0 {
 		return cfg, fmt.Errorf("bad --timeout %s: want a positive duration", cfg.Timeout)

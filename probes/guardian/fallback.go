@@ -10,7 +10,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/lock"
 	"github.com/sanctum/council-probes/pkg/core/redact"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -36,15 +36,15 @@ func (g *guardian) promote(ctx context.Context, why, evidence string, cause deat
 	t, cfg := g.t, g.t.Common
 	t.Log.Warn("promoting_fallback", append([]any{"check", CheckFallbackActivated, "why", why, "log_line", evidence,
 		"primary", cfg.PrimaryLabel, "fallback", cfg.FallbackLabel, "dry_run", t.DryRun()}, cause.attrs()...)...)
-	res, err := g.runner.PromoteFallback(ctx, g.promoteOpts(why))
+	res, err := g.mgr.PromoteFallback(ctx, g.promoteOpts(why))
 	if ctx.Err() != nil {
-		// A signal, not a verdict. The launchctl step under way finished
+		// A signal, not a verdict. The manager's step under way finished
 		// and the lock records it: the next tick resumes the promotion.
 		t.Log.Warn("promotion_interrupted", "check", CheckFallbackActivated, "steps", res.Steps, "step", lockStep(res),
 			"reason", "signal received; the next tick finishes the promotion")
 		return ctx.Err()
 	}
-	if errors.Is(err, launchctl.ErrAlreadyOnFallback) {
+	if errors.Is(err, service.ErrAlreadyOnFallback) {
 		// Another probe won the race; it alerts. Nothing changed here.
 		t.Log.Info("fallback_already_active", "check", CheckFallbackActivated,
 			"detail", "another probe promoted the fallback first; nothing done", "lock", cfg.FallbackLock)
@@ -55,12 +55,12 @@ func (g *guardian) promote(ctx context.Context, why, evidence string, cause deat
 }
 
 // resume finishes a promotion cut short by a signal, a crash or a reboot
-// (the fallback lock's step is not "done"): the remaining launchctl steps,
+// (the fallback lock's step is not "done"): the remaining steps,
 // then verify, then the usual notice. It reports whether the tick is over;
 // false means there was nothing to resume after all (another probe
 // finished it) or the resume succeeded, and the fallback is watched as
 // usual.
-func (g *guardian) resume(ctx context.Context, lk *launchctl.FallbackLock) (over bool, err error) {
+func (g *guardian) resume(ctx context.Context, lk *service.FallbackLock) (over bool, err error) {
 	t, cfg := g.t, g.t.Common
 	t.Log.Warn("promotion_resuming", "check", CheckFallbackActivated, "step", lk.Step, "lock_who", lk.Who,
 		"lock_when", lk.When.UTC().Format(time.RFC3339), "why", lk.Why, "primary", cfg.PrimaryLabel,
@@ -69,13 +69,13 @@ func (g *guardian) resume(ctx context.Context, lk *launchctl.FallbackLock) (over
 	if why == "" {
 		why = "unknown reason"
 	}
-	res, err := g.runner.ResumePromotion(ctx, g.promoteOpts(why))
+	res, err := g.mgr.ResumePromotion(ctx, g.promoteOpts(why))
 	if ctx.Err() != nil {
 		t.Log.Warn("promotion_interrupted", "check", CheckFallbackActivated, "steps", res.Steps, "step", lockStep(res),
 			"reason", "signal received; the next tick finishes the promotion")
 		return true, ctx.Err()
 	}
-	if errors.Is(err, launchctl.ErrNothingToResume) {
+	if errors.Is(err, service.ErrNothingToResume) {
 		t.Log.Info("promotion_resume_skipped", "check", CheckFallbackActivated, "reason", err.Error())
 		return false, nil
 	}
@@ -89,7 +89,7 @@ const who = "council-guardian"
 
 // promoteOpts are the PromoteFallback and ResumePromotion options of this
 // guardian; verify probes the fallback's model list.
-func (g *guardian) promoteOpts(why string) launchctl.PromoteOpts {
+func (g *guardian) promoteOpts(why string) service.PromoteOpts {
 	cfg := g.t.Common
 	verify := func(ctx context.Context) error {
 		c, err := fallbackClient(cfg, g.s)
@@ -98,8 +98,8 @@ func (g *guardian) promoteOpts(why string) launchctl.PromoteOpts {
 		}
 		return probeModels(ctx, c, g.s.Timeout, "").Err
 	}
-	return launchctl.PromoteOpts{
-		PrimaryLabel: cfg.PrimaryLabel, FallbackLabel: cfg.FallbackLabel, FallbackPlist: cfg.FallbackPlist,
+	return service.PromoteOpts{
+		Primary: cfg.PrimaryLabel, Fallback: cfg.FallbackLabel, FallbackDefinition: cfg.FallbackPlist,
 		FallbackLockPath: cfg.FallbackLock, RemediationLockPath: cfg.RemediationLock,
 		Who: who, Why: why, Verify: verify,
 	}
@@ -107,7 +107,7 @@ func (g *guardian) promoteOpts(why string) launchctl.PromoteOpts {
 
 // reportPromotion reports how a promotion (or, with resumedAfter set, the
 // resume of one interrupted after that step) ended.
-func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Result, err error, cause deathCause) {
+func (g *guardian) reportPromotion(why, resumedAfter string, res *service.Result, err error, cause deathCause) {
 	t, cfg := g.t, g.t.Common
 	rc := rcOf(err)
 	attrs := append([]any{"steps", res.Steps}, cause.attrs()...)
@@ -124,7 +124,17 @@ func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Resu
 		// News of a recovery, not a failing state: one warn notice. The
 		// council serves again; a human should fix the primary, calmly.
 		t.Notify(CheckFallbackActivated, alert.Warn, withCause(activatedMessage(cfg, why, res.VerifyAttempts, resumedAfter), cause))
-	case errors.Is(err, launchctl.ErrUnverified):
+	case errors.Is(err, service.ErrNotPermitted):
+		t.Unknown(CheckFallbackDown, "fallback_not_permitted",
+			withCause(fmt.Sprintf("promoting %s (%s) not permitted by %s: %v; nothing may be serving; run the probes as the servers' owner, or install the polkit rule (README, Linux)",
+				cfg.FallbackLabel, why, g.mgr.Kind(), err), cause),
+			append(attrs, "rc", rc)...)
+	case errors.Is(err, service.ErrUnavailable):
+		t.ManagerAnswered(g.mgr.Kind(), err)
+		t.Fail(CheckFallbackDown, "fallback_failed", alert.Critical,
+			withCause(fmt.Sprintf("could not promote %s (%s): %v; a human is needed", cfg.FallbackLabel, why, err), cause),
+			append(attrs, "rc", rc)...)
+	case errors.Is(err, service.ErrUnverified):
 		t.Fail(CheckFallbackDown, "fallback_down", alert.Critical,
 			withCause(fmt.Sprintf("promoted %s because %s, but it does not serve: %v; a human is needed", cfg.FallbackLabel, why, err), cause),
 			append(attrs, "verify_attempts", res.VerifyAttempts, "rc", rc)...)
@@ -136,7 +146,7 @@ func (g *guardian) reportPromotion(why, resumedAfter string, res *launchctl.Resu
 }
 
 // lockStep is the step the fallback lock records after res, for the log.
-func lockStep(res *launchctl.Result) string {
+func lockStep(res *service.Result) string {
 	if res == nil || res.Lock == nil {
 		return ""
 	}
@@ -166,7 +176,7 @@ func (g *guardian) watchFallback(ctx context.Context) error {
 	if err := g.awaitRemediation(ctx); err != nil {
 		t.Log.Warn("remediation_in_progress", "lock", cfg.RemediationLock, "error", err.Error())
 	}
-	lk, lerr := launchctl.ReadFallbackLock(cfg.FallbackLock)
+	lk, lerr := service.ReadFallbackLock(cfg.FallbackLock)
 	if lerr == nil && !lk.Done() {
 		// A promotion was cut short: finish it before watching.
 		if over, err := g.resume(ctx, lk); over || err != nil {

@@ -17,29 +17,40 @@
 //     not counted: a busy single-stream server answers late, it is not dead
 //     (probe_skip_busy).
 //   - After 3 consecutive failures the primary is restarted (launchctl
-//     kickstart -k) and the heal is verified by probing until it answers; an
-//     unverified restart alerts on restart_unverified.
+//     kickstart -k, or systemctl restart under systemd) and the heal is
+//     verified by probing until it answers; an unverified restart alerts on
+//     restart_unverified, and one the service manager refuses for want of
+//     privilege is UNKNOWN there ("not permitted").
 //   - rate_limit: at most 3 restarts per 300 s; the next one is refused,
 //     critical, exit 2: restarting in a loop hides a problem a human must see.
 //   - fallback_activated: when the tail of the primary's log shows a
 //     signature of a binary that can never serve (a missing metallib, a
 //     failed manifest check, ...) or the primary binary is missing or not
 //     executable, restarting is pointless: the fallback is promoted instead
-//     (launchctl.PromoteFallback, under the shared remediation lock).
+//     (the service manager's PromoteFallback, under the shared remediation
+//     lock).
 //   - fallback_down: while the fallback lock exists the guardian watches the
 //     fallback, never promotes again, and calls for a human (critical) if
 //     the fallback is down too. A lock whose promotion was cut short (its
-//     step is not "done": a SIGTERM or SIGKILL between two launchctl steps)
-//     is finished first (launchctl.ResumePromotion).
+//     step is not "done": a SIGTERM or SIGKILL between two steps of the
+//     service manager) is finished first (ResumePromotion).
 //   - rate_limit ignores restarts recorded in the future (clock_skew).
 //   - wedged: /v1/models is green but the canary's state says chat hangs;
 //     the primary's CPU decides: idle is a deadlock (restarted, verified by
 //     a chat answer), busy is work (left alone until --max-busy). See
 //     wedged.go.
-//   - crashed: launchd restarted the primary by itself (KeepAlive hides a
-//     crash from /v1/models). See crashed.go. Every restart and promotion
-//     carries the cause: launchd's last exit or signal and the fatal log
-//     lines (cause.go).
+//   - crashed: the service manager restarted the primary by itself
+//     (launchd's KeepAlive, systemd's Restart= hide a crash from
+//     /v1/models). See crashed.go. Every restart and promotion carries the
+//     cause: the manager's last exit or signal (systemd's journal once the
+//     unit runs again) and the fatal log lines (cause.go).
+//   - service_manager: the service manager cannot be asked at all (no
+//     launchctl or systemctl, no user manager): UNKNOWN, once, and nothing
+//     that needed it is judged.
+//
+// A healthy tick asks the service manager nothing: it remembers the
+// primary's pid and start time and checks only that the same process is
+// still there (crashed.go).
 //
 // The operator switches back with `council-guardian restore-primary`.
 package guardian
@@ -47,13 +58,12 @@ package guardian
 import (
 	"context"
 	"errors"
-	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -93,13 +103,14 @@ func New() *probe.Probe {
 }
 
 const description = `One tick: GET /v1/models (--timeout). After --restart-after consecutive
-failures: kickstart -k the primary and verify the heal (--verify-timeout),
+failures: restart the primary (launchctl kickstart -k, or systemctl restart
+under systemd: --service-manager) and verify the heal (--verify-timeout),
 at most --max-restarts per --restart-window (then critical, exit 2). A
 request completed within --busy-window in --primary-log defers escalation.
 A fatal signature in the tail of --primary-log, or a missing or
 non-executable --primary-binary, promotes the fallback instead. A primary
-launchd started less than --startup-grace ago is still loading and is not
-restarted (its failures still count and alert). While the
+its service manager started less than --startup-grace ago is still loading
+and is not restarted (its failures still count and alert). While the
 fallback lock exists the fallback (--fallback-url) is watched instead and
 nothing is promoted again; restore-primary switches back. A 401 or 403
 is an auth fault: UNKNOWN (exit 3) on the auth channel, never restarted.
@@ -108,14 +119,18 @@ A restart signature (--restart-signature: a Metal or CUDA out-of-memory,
 canary's state (--canary-state) shows hang or stream_stall for
 --wedged-after ticks, the primary's CPU is sampled over --cpu-window:
 under --idle-cpu it is wedged and restarted (verified by a tiny chat);
-busy, it is left alone until --max-busy. A primary launchd restarted by
-itself is "crashed" (warn; error at --crash-loop in --crash-window).`
+busy, it is left alone until --max-busy. A primary its service manager
+restarted by itself is "crashed" (warn; error at --crash-loop in
+--crash-window); a healthy tick asks the manager nothing while the primary's
+pid and start time are unchanged. A manager that cannot be asked is UNKNOWN
+on service_manager; a restart or promotion it refuses for want of privilege
+is UNKNOWN "not permitted".`
 
 // guardian is one tick's worth of context.
 type guardian struct {
-	t      *probe.Tick
-	s      settings
-	runner *launchctl.Runner
+	t   *probe.Tick
+	s   settings
+	mgr service.Manager
 }
 
 // tick runs one guardian tick.
@@ -139,8 +154,12 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	// The unreachable channel alerts when the guardian escalates, so its
 	// threshold follows --restart-after.
 	t.SetPolicy(CheckUnreachable, alert.Policy{Threshold: s.RestartAfter, Cooldown: 30 * time.Minute})
-	g := &guardian{t: t, s: s, runner: newRunner(t.Common, s, t.Out)}
-	onFallback, err := launchctl.FallbackLockExists(t.Common.FallbackLock)
+	mgr, err := t.Manager(service.Options{VerifyTimeout: s.VerifyTimeout, VerifyInterval: s.VerifyInterval})
+	if err != nil {
+		return err
+	}
+	g := &guardian{t: t, s: s, mgr: mgr}
+	onFallback, err := service.FallbackLockExists(t.Common.FallbackLock)
 	if err != nil {
 		return err
 	}
@@ -150,24 +169,6 @@ func tick(ctx context.Context, t *probe.Tick) error {
 	return g.watchPrimary(ctx)
 }
 
-func newRunner(cfg probe.Common, s settings, out io.Writer) *launchctl.Runner {
-	r := launchctl.New(cfg.Launchctl)
-	r.DryRun = cfg.DryRun
-	r.Out = out
-	r.VerifyTimeout = s.VerifyTimeout
-	r.VerifyInterval = s.VerifyInterval
-	return r
-}
-
-// rcOf is launchctl's exit code in err: 0 when launchctl succeeded (err
-// nil, or only the verify failed), -1 when it could not run.
-func rcOf(err error) int {
-	var ee *launchctl.ExitError
-	switch {
-	case err == nil, errors.Is(err, launchctl.ErrUnverified):
-		return 0
-	case errors.As(err, &ee):
-		return ee.Code
-	}
-	return -1
-}
+// rcOf is the service manager's exit code in err: 0 when its command
+// succeeded (err nil, or only the verify failed), -1 when none ran.
+func rcOf(err error) int { return service.ExitCode(err) }

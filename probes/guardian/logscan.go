@@ -2,11 +2,15 @@ package guardian
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/accesslog"
+	"github.com/sanctum/council-probes/pkg/host/service"
+	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/backend"
 )
 
@@ -112,12 +116,27 @@ func readTail(path string, max int64) ([]byte, error) { return accesslog.ReadTai
 // isNotExist reports whether err means the log does not exist (yet).
 func isNotExist(err error) bool { return accesslog.IsNotExist(err) }
 
-// primaryLogTail reads the end of the primary's log; a missing log is
-// empty, an unreadable one is logged and treated as empty.
-func (g *guardian) primaryLogTail() []byte {
+// primaryLogTail reads the end of the primary's log: the file
+// --primary-log, or the service manager's journal of the primary when it
+// is "journal". A missing log is empty, an unreadable one is logged and
+// treated as empty.
+func (g *guardian) primaryLogTail(ctx context.Context) []byte {
 	path := g.t.Common.PrimaryLog
 	if path == "" {
 		return nil
+	}
+	if path == probe.PrimaryLogJournal {
+		lr, ok := g.mgr.(service.LogReader)
+		if !ok {
+			g.t.Log.Warn("primary_log_unreadable", "path", path, "service_manager", string(g.mgr.Kind()),
+				"error", "--primary-log journal: "+string(g.mgr.Kind())+" keeps no journal; give the log file's path")
+			return nil
+		}
+		tail, err := lr.LogTail(ctx, g.t.Common.PrimaryLabel, g.s.TailBytes)
+		if err != nil && ctx.Err() == nil {
+			g.t.Log.Warn("primary_log_unreadable", "path", path, "label", g.t.Common.PrimaryLabel, "error", redact.Error(err))
+		}
+		return tail
 	}
 	tail, err := readTail(path, g.s.TailBytes)
 	if err != nil && !isNotExist(err) {

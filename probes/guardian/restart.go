@@ -9,7 +9,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/lock"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
 // historyKey holds the times of recent restarts in the probe's state;
@@ -135,7 +135,7 @@ func (g *guardian) restartFor(ctx context.Context, rl restartDecision, consecuti
 	}
 	t.Clear(CheckRateLimit)
 
-	// A restart touches launchd, so it holds the shared remediation lock
+	// A restart touches the service manager, so it holds the shared remediation lock
 	// like a promotion does: integrity cannot promote the fallback while
 	// the primary is being kickstarted and verified, and a promotion that
 	// finished while we waited is seen before anything is restarted.
@@ -148,25 +148,26 @@ func (g *guardian) restartFor(ctx context.Context, rl restartDecision, consecuti
 				return ctx.Err()
 			}
 			t.Log.Warn("restart_deferred", "check", why.check, "lock", cfg.RemediationLock, "error", err.Error(),
-				"reason", "another probe is changing launchd; the next tick decides again")
+				"reason", "another probe is changing the service manager's state; the next tick decides again")
 			return nil
 		}
 		defer lk.Release()
-		if onFallback, err := launchctl.FallbackLockExists(cfg.FallbackLock); err != nil || onFallback {
+		if onFallback, err := service.FallbackLockExists(cfg.FallbackLock); err != nil || onFallback {
 			t.Log.Warn("restart_skipped", "check", why.check, "fallback_lock", cfg.FallbackLock,
 				"reason", "the fallback was promoted while this tick ran; the next tick watches it")
 			return nil
 		}
 	}
 
-	action := g.runner.CommandLine("kickstart", "-k", g.runner.Service(cfg.PrimaryLabel))
+	action := g.mgr.RestartCommand(cfg.PrimaryLabel)
 	t.Log.Warn("restarting", append([]any{"check", why.check, "action", action, "consecutive", consecutive,
 		"restarts_in_window", len(history), "dry_run", t.DryRun(), "reason", why.reason}, why.cause.attrs()...)...)
 	start := time.Now()
-	res, err := g.runner.Restart(ctx, cfg.PrimaryLabel, why.verify)
+	res, err := g.mgr.Restart(ctx, cfg.PrimaryLabel, why.verify)
 	if !t.DryRun() {
-		// launchd's runs count rose because of this kickstart, not a crash.
-		g.noteLaunchd(ctx)
+		// The manager's restart count may have risen because of this
+		// restart, not a crash.
+		g.noteManager(ctx)
 	}
 	if !t.DryRun() {
 		// A restart that failed still counts: the limit is on attempts.
@@ -199,7 +200,16 @@ func (g *guardian) restartFor(ctx context.Context, rl restartDecision, consecuti
 		t.Clear(CheckRestartUnverified)
 		// The heal was verified by the check's own test: the episode is over.
 		t.Clear(why.check)
-	case errors.Is(err, launchctl.ErrRestartUnverified):
+	case errors.Is(err, service.ErrNotPermitted):
+		// Our side: the manager refused the restart for want of
+		// privilege. UNKNOWN, said plainly, never a silent no-op.
+		t.Unknown(CheckRestartUnverified, "restart_not_permitted",
+			withCause(fmt.Sprintf("restart of %s (%s) not permitted by %s: %v; run the probes as the primary's owner, or install the polkit rule (README, Linux)",
+				cfg.PrimaryLabel, why.reason, g.mgr.Kind(), err), why.cause),
+			append([]any{"action", action, "rc", rc, "reason", why.reason}, why.cause.attrs()...)...)
+	case errors.Is(err, service.ErrUnavailable):
+		t.ManagerAnswered(g.mgr.Kind(), err)
+	case errors.Is(err, service.ErrRestartUnverified):
 		t.Fail(CheckRestartUnverified, "restart_unverified", alert.Error,
 			withCause(fmt.Sprintf("%s (%s) ran but the primary did not serve within %s: %v", action, why.reason, s.VerifyTimeout, err), why.cause),
 			append([]any{"action", action, "rc", rc, "verify_attempts", res.VerifyAttempts, "reason", why.reason}, why.cause.attrs()...)...)

@@ -16,9 +16,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/eventlog"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
@@ -35,29 +35,33 @@ configured) and its --metallib-name beside it. Any failing check refuses
 the restore and nothing changes. These four settings come from the flags,
 their environment variables, or else the config file's [integrity] and
 global sections, so the checks match the ones integrity runs. Then, under
-the shared remediation lock: bootout and disable the fallback (so a reboot
-cannot start it), enable the primary (the promotion disabled it), reload
-the primary from --primary-plist (bootout, bootstrap with the EIO
-recovery, kickstart -k), verify that it serves (--verify-timeout) and
-remove the fallback lock.
+the shared remediation lock, under launchd: bootout and disable the
+fallback (so a reboot cannot start it), enable the primary (the promotion
+disabled it), reload the primary from --primary-plist (bootout, bootstrap
+with the EIO recovery, kickstart -k); under systemd: disable --now the
+fallback, reset-failed the primary if systemd gave up on it, enable --now
+the primary. Then verify that it serves (--verify-timeout) and remove the
+fallback lock.
 
-If the primary does not serve (or a launchctl step fails), the restore is
-rolled back under the same lock so that something serves: bootout and
-disable the primary, enable the fallback, bootstrap --fallback-plist (EIO
-recovery), kickstart -k it and verify it serves at --fallback-url. The
-fallback lock is kept either way. --dry-run prints the launchctl argv
-instead of running it.
+If the primary does not serve (or a step fails), the restore is rolled
+back under the same lock so that something serves (launchd: bootout and
+disable the primary, enable the fallback, bootstrap --fallback-plist with
+the EIO recovery, kickstart -k it; systemd: disable --now the primary,
+enable --now the fallback) and the fallback is verified at
+--fallback-url. The fallback lock is kept either way. --dry-run prints the
+launchctl or systemctl argv instead of running it. A step the service
+manager refuses for want of privilege is "not permitted" (exit 3).
 
 Exit status: 0 restored (or dry run); 2 refused or failed, a human is
 needed (primary check failed and nothing changed; the restore failed and
 was rolled back to the fallback; the rollback failed too and nothing may
 be serving); 3 bad configuration (including a signature check that cannot
-run: no codesign, unreadable key; a missing primary or fallback plist;
-nothing changed).`,
+run: no codesign, unreadable key; a missing primary or fallback plist; the
+service manager not permitting or not answering; nothing changed).`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "primary-plist", EnvVars: []string{"COUNCIL_PRIMARY_PLIST"},
-				Usage: "plist of the primary (default: ~/Library/LaunchAgents/<primary-label>.plist)"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "print the launchctl argv instead of running it (same as the global --dry-run)"},
+				Usage: "plist of the primary, under launchd (default: ~/Library/LaunchAgents/<primary-label>.plist)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the launchctl or systemctl argv instead of running it (same as the global --dry-run)"},
 		}, primarycheck.Flags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -120,12 +124,14 @@ func restorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := launchctl.New(c.String("launchctl"))
-	r.DryRun, r.Out = dry, out
-	r.VerifyTimeout, r.VerifyInterval = s.VerifyTimeout, s.VerifyInterval
+	mgr, err := probe.NewManager(probe.CommonFrom(c), service.Options{DryRun: dry, VerifyTimeout: s.VerifyTimeout, VerifyInterval: s.VerifyInterval}, out)
+	if err != nil {
+		return err
+	}
+	log = log.With("service_manager", string(mgr.Kind()))
 
 	lockPath := c.String("fallback-lock")
-	if lk, err := launchctl.ReadFallbackLock(lockPath); err == nil {
+	if lk, err := service.ReadFallbackLock(lockPath); err == nil {
 		fmt.Fprintf(out, "on fallback since %s (by %s: %s)\n", lk.When.UTC().Format(time.RFC3339), lk.Who, lk.Why)
 	} else if isNotExist(err) {
 		fmt.Fprintf(out, "note: no fallback lock at %s; restoring anyway\n", lockPath)
@@ -133,11 +139,11 @@ func restorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	binary := c.String("primary-binary")
 	log.Warn("restore_primary", "check", CheckFallbackActivated, "primary", label, "plist", plist, "binary", binary, "dry_run", dry)
 	model := c.String("model")
-	res, err := r.RestorePrimary(ctx, launchctl.RestoreOpts{
-		PrimaryLabel: label, PrimaryPlist: plist, FallbackLabel: c.String("fallback-label"), FallbackPlist: c.String("fallback-plist"),
+	res, err := mgr.RestorePrimary(ctx, service.RestoreOpts{
+		Primary: label, PrimaryDefinition: plist, Fallback: c.String("fallback-label"), FallbackDefinition: c.String("fallback-plist"),
 		FallbackLockPath: lockPath, RemediationLockPath: c.String("remediation-lock"),
 		CheckPrimary: func(ctx context.Context) error {
-			return checkPrimary(ctx, primarycheck.SettingsFrom(c, binary), out, log)
+			return checkPrimary(ctx, primarycheck.SettingsFrom(c, binary), mgr.Kind() == service.Launchd, out, log)
 		},
 		Verify: func(ctx context.Context) error {
 			return probeModels(ctx, client, s.Timeout, model).Err
@@ -154,17 +160,20 @@ func restorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	if err != nil {
 		log.Error("restore_failed", "check", CheckFallbackActivated, "error", err.Error(), "steps", res.Steps, "rc", rcOf(err),
 			"rolled_back", res.RolledBack)
-		var ee *launchctl.ExitError
 		switch {
-		case errors.Is(err, launchctl.ErrRolledBack):
+		case errors.Is(err, service.ErrRolledBack):
 			return cli.Exit(fmt.Sprintf("%v; fallback %s serving again", err, c.String("fallback-label")), probe.ExitCritical)
-		case errors.Is(err, launchctl.ErrRollbackFailed):
+		case errors.Is(err, service.ErrRollbackFailed):
 			return cli.Exit(fmt.Sprintf("%v; nothing may be serving", err), probe.ExitCritical)
-		case errors.Is(err, launchctl.ErrPrimaryCheckFailed) && primarycheck.IsConfigError(err):
+		case errors.Is(err, service.ErrPrimaryCheckFailed) && primarycheck.IsConfigError(err):
 			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitUnknown)
-		case errors.Is(err, launchctl.ErrPrimaryCheckFailed):
+		case errors.Is(err, service.ErrPrimaryCheckFailed):
 			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitCritical)
-		case errors.Is(err, launchctl.ErrUnverified), errors.As(err, &ee):
+		case errors.Is(err, service.ErrNotPermitted):
+			return cli.Exit(fmt.Sprintf("not permitted: %v; run it as the servers' owner (or root), or install the polkit rule (README, Linux)", err), probe.ExitUnknown)
+		case errors.Is(err, service.ErrUnavailable):
+			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitUnknown)
+		case errors.Is(err, service.ErrUnverified), service.ExitCode(err) > 0:
 			return cli.Exit(err.Error(), probe.ExitCritical)
 		}
 		return err // configuration (plist, lock paths): UNKNOWN
@@ -213,8 +222,10 @@ const signatureTimeout = 30 * time.Second
 // does not hide another; the error names all that failed. A check that
 // could not run (no codesign, unreadable key) is a *primarycheck.ConfigError
 // unless another check failed outright. No key off macOS skips the
-// signature check with a note, as integrity does.
-func checkPrimary(ctx context.Context, s primarycheck.Settings, out io.Writer, log *slog.Logger) error {
+// signature check with a note, as integrity does. Off a Mac (mac false:
+// the manager is systemd) the Metal library and codesign do not apply:
+// they are skipped as not applicable, as integrity shows them.
+func checkPrimary(ctx context.Context, s primarycheck.Settings, mac bool, out io.Writer, log *slog.Logger) error {
 	var failed, unknown checkErrors
 	pass := func(check, detail string, attrs ...any) {
 		fmt.Fprintf(out, "primary check %s: ok (%s)\n", check, detail)
@@ -243,6 +254,8 @@ func checkPrimary(ctx context.Context, s primarycheck.Settings, out io.Writer, l
 
 	v, reason := primarycheck.PlatformVerifier(s.Signature)
 	switch {
+	case v == nil && !mac && s.Signature.PubKey == "":
+		skip(primaryCheckSignature, "not applicable on Linux (codesign is macOS's; set --signing-pubkey to check an Ed25519 signature)")
 	case !primarycheck.Present(s.Binary):
 		skip(primaryCheckSignature, "the binary is missing; reported by the binary check")
 	case v == nil:
@@ -267,7 +280,9 @@ func checkPrimary(ctx context.Context, s primarycheck.Settings, out io.Writer, l
 	}
 
 	lib := primarycheck.MetallibPath(s.Binary, s.Metallib)
-	if size, err := primarycheck.CheckMetallib(s.Binary, s.Metallib); err != nil {
+	if !mac {
+		skip(primaryCheckMetallib, "not applicable on Linux (the Metal shader library is macOS's)")
+	} else if size, err := primarycheck.CheckMetallib(s.Binary, s.Metallib); err != nil {
 		fail(primaryCheckMetallib, err, "metallib", lib)
 	} else {
 		pass(primaryCheckMetallib, fmt.Sprintf("%s, %d bytes", lib, size), "metallib", lib, "size", size)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
 // Defaults of the guardian's own settings, measured on the council host (docs/DESIGN.md).
@@ -16,8 +16,8 @@ const (
 	defaultMaxRestarts    = 3
 	defaultRestartWindow  = 300 * time.Second
 	defaultBusyWindow     = 90 * time.Second
-	defaultVerifyTimeout  = launchctl.DefaultVerifyTimeout
-	defaultVerifyInterval = launchctl.DefaultVerifyInterval
+	defaultVerifyTimeout  = service.DefaultVerifyTimeout
+	defaultVerifyInterval = service.DefaultVerifyInterval
 )
 
 // env is the environment variable of one of the guardian's flags.
@@ -43,7 +43,7 @@ func flags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "restart-signature", EnvVars: env("RESTART_SIGNATURES"), Value: cli.NewStringSlice(defaultRestartSignatures...),
 			Usage: "log text of a crash a restart recovers from (repeatable, case-insensitive): reported as the cause; newer than a --fatal-signature line, it restarts instead of promoting"},
 		&cli.DurationFlag{Name: "startup-grace", EnvVars: env("STARTUP_GRACE"), Value: defaultStartupGrace,
-			Usage: "do not restart a primary that launchd started less than this long ago (it is still loading); failures still count and alert (0 = off)"},
+			Usage: "do not restart a primary that its service manager started less than this long ago (it is still loading); failures still count and alert (0 = off)"},
 		&cli.StringFlag{Name: "fallback-url", EnvVars: env("FALLBACK_URL"), Usage: "URL probed while the fallback lock exists (bearer transport; --model is not required of the fallback); empty = --url"},
 	}
 }

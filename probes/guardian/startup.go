@@ -2,9 +2,10 @@ package guardian
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
 // defaultStartupGrace covers the council's own start-up: verify the signed
@@ -12,26 +13,28 @@ import (
 // slower under a reboot's load.
 const defaultStartupGrace = 2 * time.Minute
 
-// errNoStartTime means the process's start time cannot be read here.
-var errNoStartTime = errors.New("process start time unavailable")
-
-// startingUp reports whether the primary is a process launchd started less
-// than grace ago: it is still loading, and a kickstart -k would only throw
-// the load away and start it again. The failure still counts and alerts;
-// only the restart waits. A primary launchd does not run, or whose age
-// cannot be read, is not starting up.
+// startingUp reports whether the primary is a process its service manager
+// started less than grace ago: it is still loading, and a restart would
+// only throw the load away and start it again. The failure still counts
+// and alerts; only the restart waits. A primary the manager does not run,
+// or whose age cannot be read, is not starting up. The start time is the
+// manager's when it says (systemd's ExecMainStartTimestampMonotonic),
+// else the kernel's.
 func (g *guardian) startingUp(ctx context.Context, grace time.Duration) (pid int, age time.Duration, ok bool) {
 	if grace <= 0 {
 		return 0, 0, false
 	}
-	info, err := g.runner.Print(ctx, g.t.Common.PrimaryLabel)
-	if err != nil || !info.Running() || info.PID <= 0 {
+	info := g.primaryInfo(ctx)
+	if info == nil || !info.Running() {
 		return 0, 0, false
 	}
-	started, err := processStart(info.PID)
-	if err != nil {
-		g.t.Log.Warn("startup_grace_unavailable", "check", CheckUnreachable, "pid", info.PID, "error", err.Error())
-		return 0, 0, false
+	started := info.Started
+	if started.IsZero() {
+		var err error
+		if started, err = service.ProcessStart(info.PID); err != nil {
+			g.t.Log.Warn("startup_grace_unavailable", "check", CheckUnreachable, "pid", info.PID, "error", err.Error())
+			return 0, 0, false
+		}
 	}
 	age = g.t.Now().Sub(started)
 	if age < 0 {

@@ -28,8 +28,8 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 			t.Clear(c)
 		}
 		t.OKSummary(fmt.Sprintf("%d model(s) in %dms over %s", len(live.Models), ms, t.Client.Kind))
-		// /v1/models is green: did launchd restart it behind our back,
-		// and is chat wedged behind the green light?
+		// /v1/models is green: did the service manager restart it behind
+		// our back, and is chat wedged behind the green light?
 		g.checkCrashed(ctx)
 		return g.checkWedged(ctx, rl)
 	}
@@ -45,7 +45,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	if c := t.Channel(CheckUnreachable); c != nil {
 		prev = c.Consecutive
 	}
-	tail := g.primaryLogTail()
+	tail := g.primaryLogTail(ctx)
 	if s.BusyWindow > 0 {
 		if age, busy := busyInLog(tail, s.BusyMarker, s.BusyIgnore, t.Now(), s.BusyWindow); busy {
 			t.Log.Info("probe_skip_busy", "check", CheckUnreachable, "age_ms", age.Milliseconds(), "probe_ms", ms,
@@ -62,7 +62,7 @@ func (g *guardian) watchPrimary(ctx context.Context) error {
 	if consecutive >= s.RestartAfter {
 		sev = alert.Error
 		// Why it died, read before anything is kickstarted or booted out.
-		cause = g.causeFrom(g.primaryInfo(ctx), tail)
+		cause = g.causeFrom(ctx, g.primaryInfo(ctx), g.causeSince(), tail)
 	}
 	t.Fail(CheckUnreachable, "probe_fail", sev,
 		withCause(fmt.Sprintf("primary not serving (%d in a row): %v", consecutive, live.Err), cause),

@@ -199,7 +199,7 @@ func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
 	info := g.primaryInfo(ctx)
 	if info == nil || !info.Running() {
 		// Gone or not found: the unreachable path's business.
-		t.Log.Info("wedged_skip", "check", CheckWedged, "canary_check", ev.Check, "reason", "launchd runs no primary process")
+		t.Log.Info("wedged_skip", "check", CheckWedged, "canary_check", ev.Check, "reason", "the service manager runs no primary process")
 		return nil
 	}
 	// A primary still loading is not judged: its chat may well hang.
@@ -273,7 +273,7 @@ func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
 		msg = fmt.Sprintf("primary %s is a runaway: chat has hung for %d canary tick(s) (%s) while it stayed busy (%s; %.1f%% of a core) for over %s; restarting",
 			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, busyBy, cpuPct, w.MaxBusy)
 	}
-	cause := g.causeFrom(info, g.primaryLogTail())
+	cause := g.causeFrom(ctx, info, g.causeSince(), g.primaryLogTail(ctx))
 	t.Fail(CheckWedged, "wedged", alert.Error, withCause(msg, cause), append(append(attrs, "reason", reason), cause.attrs()...)...)
 	if err := g.restartFor(ctx, rl, ev.Consecutive, restartWhy{check: CheckWedged, reason: reason, verify: g.verifyChat, cause: cause}); err != nil {
 		return err

@@ -75,7 +75,7 @@ func TestReadHangEvidenceLeavesACorruptStateAlone(t *testing.T) {
 }
 
 func TestCauseString(t *testing.T) {
-	c := deathCause{LastExit: "signal 11 (Segmentation fault: 11)", Lines: []string{"a", "b"}}
+	c := deathCause{LastExit: "signal 11 (Segmentation fault: 11)", Source: "launchd", Lines: []string{"a", "b"}}
 	if got := withCause("restarting", c); got != "restarting (cause: launchd: last exit signal 11 (Segmentation fault: 11); log: a | b)" {
 		t.Fatalf("withCause = %q", got)
 	}

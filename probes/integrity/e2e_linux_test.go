@@ -25,12 +25,12 @@ import (
 // stale-process check reads /proc, and the binary verifies ed25519 (on macOS
 // it would run codesign).
 
-var integrityBin, fakeLaunchctl string
+var integrityBin, fakeLaunchctl, fakeSystemctl, fakeJournalctl string
 
 func TestMain(m *testing.M) {
 	probetest.RunMain(m,
 		probetest.Binary{Out: &integrityBin, Pkg: "./cmd/council-integrity", Name: "council-integrity"},
-		probetest.FakeLaunchctl(&fakeLaunchctl))
+		probetest.FakeLaunchctl(&fakeLaunchctl), probetest.FakeSystemctl(&fakeSystemctl), probetest.FakeJournalctl(&fakeJournalctl))
 }
 
 const (

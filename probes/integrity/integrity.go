@@ -8,9 +8,15 @@
 // another: each runs and reports on its own.
 //
 // A missing or badly signed binary means the next respawn will fail, so
-// those two checks promote the fallback server (launchctl.PromoteFallback,
-// under the shared remediation lock, never from the fallback). The other
-// three are fixed by a rebuild or a restart and only alert.
+// those two checks promote the fallback server (the service manager's
+// PromoteFallback, under the shared remediation lock, never from the
+// fallback). The other three are fixed by a rebuild or a restart and only
+// alert.
+//
+// Under systemd (a Linux host) the Metal library and codesign do not
+// apply: they are shown as not applicable (event check_not_applicable),
+// never as failures; an Ed25519 signature (--signing-pubkey) is checked
+// as anywhere. The running process is the unit's MainPID.
 //
 // The keygen, sign and verify subcommands make and check the Ed25519
 // signatures the checks consume where codesign does not exist.
@@ -43,8 +49,8 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -63,11 +69,12 @@ const (
 	eventFailed     = "check_failed"
 	eventUnknown    = "check_unknown"
 	eventSkipped    = "check_skipped"
+	eventNotApplies = "check_not_applicable"
 	eventNotRunning = "not_running"
 )
 
-// commandTimeout bounds each external command (codesign, lsof, launchctl
-// print) so a wedged tool cannot hold the tick.
+// commandTimeout bounds each external command (codesign, lsof, the service
+// manager's status) so a wedged tool cannot hold the tick.
 const commandTimeout = 30 * time.Second
 
 // New returns the council-integrity probe.
@@ -89,10 +96,9 @@ func New() *probe.Probe {
 
 func tick(ctx context.Context, t *probe.Tick) error {
 	s := settingsFrom(t)
-	r := launchctl.New(t.Common.Launchctl)
-	r.DryRun, r.Out = t.DryRun(), t.Out
-	if s.VerifyTimeout > 0 {
-		r.VerifyTimeout = s.VerifyTimeout
+	r, err := t.Manager(service.Options{VerifyTimeout: s.VerifyTimeout})
+	if err != nil {
+		return err
 	}
 	// Each check reports on its own channel and returns what the OK
 	// summary says of it ("" when it did not pass).
@@ -134,6 +140,11 @@ func checkBinary(t *probe.Tick, s settings) (note string, present bool) {
 
 func checkSignature(ctx context.Context, t *probe.Tick, s settings) (note string) {
 	v, skip := primarycheck.PlatformVerifier(s.Signature)
+	if v == nil && !s.Mac && s.Signature.PubKey == "" {
+		t.Log.Info(eventNotApplies, "check", CheckSignatureInvalid,
+			"reason", "codesign is macOS's; on Linux set --signing-pubkey to check an Ed25519 signature instead")
+		return "code signature n/a on Linux"
+	}
 	if v == nil {
 		t.Log.Info(eventSkipped, "check", CheckSignatureInvalid, "reason", skip)
 		return "signature skipped (no key)"
@@ -156,6 +167,10 @@ func checkSignature(ctx context.Context, t *probe.Tick, s settings) (note string
 }
 
 func checkMetallib(t *probe.Tick, s settings) (note string) {
+	if !s.Mac {
+		t.Log.Info(eventNotApplies, "check", CheckMetallibMissing, "reason", "the Metal shader library is macOS's; a Linux server has none")
+		return "metallib n/a on Linux"
+	}
 	p := primarycheck.MetallibPath(s.Binary, s.Metallib)
 	size, err := primarycheck.CheckMetallib(s.Binary, s.Metallib)
 	if err != nil {
@@ -166,10 +181,10 @@ func checkMetallib(t *probe.Tick, s settings) (note string) {
 	return "metallib ok"
 }
 
-func checkStale(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runner) (note string) {
+func checkStale(ctx context.Context, t *probe.Tick, s settings, r service.Manager) (note string) {
 	sc := &staleCheck{
 		Source: s.PIDSource, PIDFile: s.PIDFile, Port: s.Port, Label: t.Common.PrimaryLabel,
-		Launchctl: r, Lsof: &lsof{Path: s.Lsof},
+		Manager: r, Lsof: &lsof{Path: s.Lsof},
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
@@ -192,6 +207,9 @@ func checkStale(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Run
 		t.Pass(CheckStaleProcess, eventOK, attrs...)
 		return fmt.Sprintf("pid %d current", rep.PID)
 	case ctx.Err() != nil:
+	case !t.ManagerAnswered(r.Kind(), err):
+		// The manager cannot say which process runs: not judged.
+		t.Log.Info("not_judged", append(attrs, "check", CheckStaleProcess, "reason", "the service manager cannot be asked (service_manager)")...)
 	case errors.Is(err, errNotRunning):
 		t.Fail(CheckStaleProcess, eventNotRunning, alert.Warn, err.Error(), attrs...)
 	case errors.Is(err, errStale):

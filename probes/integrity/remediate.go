@@ -11,7 +11,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/eventlog"
 	"github.com/sanctum/council-probes/pkg/core/redact"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/openai"
 	"github.com/sanctum/council-probes/pkg/server/transport"
@@ -29,7 +29,8 @@ const (
 	// finish (its prober was killed mid-way); this tick finishes it.
 	eventResuming = "promotion_resuming"
 	// eventInterrupted: a signal stopped this tick's promotion between two
-	// launchctl steps; the lock records where, and the next tick resumes.
+	// steps of the service manager; the lock records where, and the next
+	// tick resumes.
 	eventInterrupted = "promotion_interrupted"
 )
 
@@ -68,8 +69,8 @@ func promoteReasons(t *probe.Tick) (reasons []string, streak int) {
 // Never from the fallback: if the fallback lock exists the fallback already
 // serves and the probe only reports, unless the lock says that promotion
 // was cut short, which this tick then finishes.
-func remediate(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runner) {
-	if lk, err := launchctl.ReadFallbackLock(t.Common.FallbackLock); err == nil && !lk.Done() {
+func remediate(ctx context.Context, t *probe.Tick, s settings, r service.Manager) {
+	if lk, err := service.ReadFallbackLock(t.Common.FallbackLock); err == nil && !lk.Done() {
 		// A promotion was cut short (whoever started it): finish it,
 		// whatever this tick found.
 		resume(ctx, t, s, r, lk)
@@ -84,7 +85,7 @@ func remediate(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runn
 		t.Log.Warn(eventPromotePending, "reason", why, "consecutive", streak, "promote_after", s.PromoteAfter)
 		return
 	}
-	if lk, err := launchctl.ReadFallbackLock(t.Common.FallbackLock); lk != nil || (err != nil && !errors.Is(err, fs.ErrNotExist)) {
+	if lk, err := service.ReadFallbackLock(t.Common.FallbackLock); lk != nil || (err != nil && !errors.Is(err, fs.ErrNotExist)) {
 		attrs := []any{"reason", "fallback lock exists: the fallback already serves; never fall back from the fallback", "fallback_lock", t.Common.FallbackLock}
 		if lk != nil && lk.Who != "" {
 			attrs = append(attrs, "lock_who", lk.Who, "lock_when", lk.When.Format(time.RFC3339), "lock_why", lk.Why)
@@ -98,7 +99,7 @@ func remediate(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runn
 
 	t.Log.Warn(eventPromoting, "reason", why, "primary", t.Common.PrimaryLabel, "fallback", t.Common.FallbackLabel, "dry_run", t.DryRun())
 	res, err := r.PromoteFallback(ctx, promoteOpts(t, s, r, why))
-	if errors.Is(err, launchctl.ErrAlreadyOnFallback) {
+	if errors.Is(err, service.ErrAlreadyOnFallback) {
 		// Another probe promoted between our look and the lock.
 		t.Log.Warn(eventPromoteSkipped, "reason", err.Error(), "steps", res.Steps)
 		return
@@ -107,9 +108,9 @@ func remediate(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runn
 }
 
 // promoteOpts are this probe's PromoteFallback and ResumePromotion options.
-func promoteOpts(t *probe.Tick, s settings, r *launchctl.Runner, why string) launchctl.PromoteOpts {
-	return launchctl.PromoteOpts{
-		PrimaryLabel: t.Common.PrimaryLabel, FallbackLabel: t.Common.FallbackLabel, FallbackPlist: t.Common.FallbackPlist,
+func promoteOpts(t *probe.Tick, s settings, r service.Manager, why string) service.PromoteOpts {
+	return service.PromoteOpts{
+		Primary: t.Common.PrimaryLabel, Fallback: t.Common.FallbackLabel, FallbackDefinition: t.Common.FallbackPlist,
 		FallbackLockPath: t.Common.FallbackLock, RemediationLockPath: t.Common.RemediationLock,
 		Who: "council-integrity", Why: why,
 		Verify: fallbackServes(r, t.Common.FallbackLabel, s.FallbackURL),
@@ -120,7 +121,7 @@ func promoteOpts(t *probe.Tick, s settings, r *launchctl.Runner, why string) lau
 // (the probe promoting was killed between two launchctl steps): the
 // remaining steps under the shared remediation lock, then verify, then the
 // promotion's own notice.
-func resume(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runner, lk *launchctl.FallbackLock) {
+func resume(ctx context.Context, t *probe.Tick, s settings, r service.Manager, lk *service.FallbackLock) {
 	why := lk.Why
 	if why == "" {
 		why = "unknown reason"
@@ -128,7 +129,7 @@ func resume(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runner,
 	t.Log.Warn(eventResuming, "step", lk.Step, "lock_who", lk.Who, "lock_when", lk.When.UTC().Format(time.RFC3339), "lock_why", lk.Why,
 		"primary", t.Common.PrimaryLabel, "fallback", t.Common.FallbackLabel, "dry_run", t.DryRun())
 	res, err := r.ResumePromotion(ctx, promoteOpts(t, s, r, why))
-	if errors.Is(err, launchctl.ErrNothingToResume) {
+	if errors.Is(err, service.ErrNothingToResume) {
 		// Another probe finished it while we waited for the lock.
 		t.Log.Info(eventPromoteSkipped, "reason", err.Error(), "steps", res.Steps)
 		return
@@ -138,10 +139,10 @@ func resume(ctx context.Context, t *probe.Tick, s settings, r *launchctl.Runner,
 
 // reportPromotion reports how a promotion (or, with resumedAfter set, the
 // resume of one interrupted after that step) ended.
-func reportPromotion(ctx context.Context, t *probe.Tick, why, resumedAfter string, res *launchctl.Result, err error) {
+func reportPromotion(ctx context.Context, t *probe.Tick, why, resumedAfter string, res *service.Result, err error) {
 	steps := res.Steps
 	if ctx.Err() != nil {
-		// A signal, not a verdict: the launchctl step under way finished
+		// A signal, not a verdict: the manager's step under way finished
 		// and the lock records it; the next tick resumes.
 		step := ""
 		if res.Lock != nil {
@@ -155,6 +156,12 @@ func reportPromotion(ctx context.Context, t *probe.Tick, why, resumedAfter strin
 		resumed = fmt.Sprintf(" (an interrupted promotion, finished after step %s)", resumedAfter)
 	}
 	switch {
+	case err != nil && errors.Is(err, service.ErrNotPermitted):
+		// Our side: the manager refused for want of privilege. UNKNOWN,
+		// said plainly, never a silent no-op.
+		t.Log.Log(ctx, eventlog.LevelCritical, eventPromoteFailed, "check", checkFallbackDown, "error", err.Error(), "steps", steps, "not_permitted", true)
+		t.Unknown(checkFallbackDown, "promote_not_permitted", fmt.Sprintf("promoting %s not permitted by the service manager: %v (was promoting because %s)%s; run the probes as the servers' owner, or install the polkit rule (README, Linux)",
+			t.Common.FallbackLabel, err, why, resumed))
 	case err != nil:
 		// A one-off notice, not an open channel: integrity never watches
 		// the fallback afterwards (the guardian does, on fallback_down).
@@ -173,22 +180,22 @@ func reportPromotion(ctx context.Context, t *probe.Tick, why, resumedAfter strin
 	}
 }
 
-// fallbackServes is PromoteFallback's verify: launchd runs the fallback
-// with a pid, and (when url is set) its /v1/models answers like an
+// fallbackServes is PromoteFallback's verify: the service manager runs
+// the fallback with a pid, and (when url is set) its /v1/models answers like an
 // OpenAI-compatible server: a 200 with a JSON model list, or 401/403 (the
 // probe holds no credentials, and a server asking for them is serving).
 // Anything else (a 404 or HTML from some other listener, a 5xx) is not a
 // heal; the guardian checks the model list itself with its credentials.
 // The request goes through pkg/server/openai over a credential-free transport,
 // which refuses redirects and proxies like every council request.
-func fallbackServes(r *launchctl.Runner, label, url string) func(context.Context) error {
+func fallbackServes(r service.Manager, label, url string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		info, err := r.Print(ctx, label)
+		st, err := r.Status(ctx, label)
 		if err != nil {
 			return err
 		}
-		if !info.Running() {
-			return fmt.Errorf("%s is %q with no pid", label, info.State)
+		if !st.Running() {
+			return fmt.Errorf("%s is %q with no pid", label, st.State)
 		}
 		if url == "" {
 			return nil

@@ -6,8 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
 
@@ -31,12 +31,17 @@ type settings struct {
 	PromoteAfter  int
 	FallbackURL   string
 	VerifyTimeout time.Duration
+
+	// Mac: the host is a Mac, as its service manager (launchd) says: the
+	// Metal library and codesign apply. Under systemd (Linux) they do not,
+	// and are shown as not applicable, never as failures.
+	Mac bool
 }
 
 func flags() []cli.Flag {
 	return append(primarycheck.Flags(),
 		&cli.StringFlag{Name: "pid-source", EnvVars: []string{"COUNCIL_PID_SOURCE"}, Value: pidAuto,
-			Usage: "where to find the running primary's pid: auto (launchctl on macOS; else pid-file if set, else port), launchctl, pid-file, port"},
+			Usage: "where to find the running primary's pid: auto (the service manager on macOS; else pid-file if set, else systemd's MainPID, or port without systemd), service (launchctl print's pid, systemd's MainPID), pid-file, port"},
 		&cli.StringFlag{Name: "pid-file", EnvVars: []string{"COUNCIL_PID_FILE"}, Usage: "pid file of the primary (pid source pid-file)"},
 		&cli.IntFlag{Name: "primary-port", EnvVars: []string{"COUNCIL_PRIMARY_PORT"}, Value: 1337, Usage: "port the primary listens on (pid source port, via /proc/net/tcp)"},
 		&cli.StringFlag{Name: "lsof", EnvVars: []string{"COUNCIL_LSOF"}, Value: "lsof", Usage: "lsof binary (macOS: the running process's text vnode)"},
@@ -49,8 +54,8 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "promote-after", EnvVars: []string{"COUNCIL_PROMOTE_AFTER"}, Value: 1,
 			Usage: "consecutive failing ticks of binary_missing or signature_invalid before promoting the fallback (raise it to ride out a deploy)"},
 		&cli.StringFlag{Name: "fallback-url", EnvVars: []string{"COUNCIL_FALLBACK_URL"}, Value: "http://127.0.0.1:1337",
-			Usage: "after promoting, the fallback counts as serving once launchd runs it and this URL's /v1/models answers (empty: launchd only)"},
-		&cli.DurationFlag{Name: "verify-timeout", EnvVars: []string{"COUNCIL_VERIFY_TIMEOUT"}, Value: launchctl.DefaultVerifyTimeout,
+			Usage: "after promoting, the fallback counts as serving once its service manager runs it and this URL's /v1/models answers (empty: the manager only)"},
+		&cli.DurationFlag{Name: "verify-timeout", EnvVars: []string{"COUNCIL_VERIFY_TIMEOUT"}, Value: service.DefaultVerifyTimeout,
 			Usage: "how long a promoted fallback has to start serving"},
 	)
 }
@@ -65,7 +70,9 @@ func settingsFrom(t *probe.Tick) settings {
 		FullEvery: c.Duration("full-every"), HashWorkers: c.Int("hash-workers"),
 		PromoteAfter: c.Int("promote-after"), FallbackURL: c.String("fallback-url"), VerifyTimeout: c.Duration("verify-timeout"),
 	}
-	s.PIDSource = resolvePIDSource(c.String("pid-source"), runtime.GOOS, s.PIDFile)
+	kind, _ := probe.ManagerKind(t.Common.ServiceManager, runtime.GOOS) // validated before the tick
+	s.PIDSource = resolvePIDSource(c.String("pid-source"), runtime.GOOS, s.PIDFile, kind)
+	s.Mac = kind == service.Launchd
 	if s.ManifestPubKey == "" {
 		s.ManifestPubKey = s.Signature.PubKey
 	}

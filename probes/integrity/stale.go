@@ -13,16 +13,20 @@ import (
 	"strings"
 
 	"github.com/sanctum/council-probes/pkg/core/text"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
 // PID sources: where the stale-process check learns the primary's pid.
 const (
-	pidFromLaunchctl = "launchctl" // `launchctl print gui/<uid>/<label>` (macOS default)
-	pidFromFile      = "pid-file"  // --pid-file
-	pidFromPort      = "port"      // the process listening on --primary-port, via /proc/net/tcp (Linux)
-	pidAuto          = "auto"      // launchctl on macOS; elsewhere pid-file if set, else port
+	pidFromService = "service"  // the service manager's: launchctl print's pid, systemd's MainPID
+	pidFromFile    = "pid-file" // --pid-file
+	pidFromPort    = "port"     // the process listening on --primary-port, via /proc/net/tcp (Linux)
+	pidAuto        = "auto"     // the service manager on macOS; elsewhere pid-file if set, else systemd's MainPID (or the port without systemd)
+	// pidFromLaunchctl and pidFromSystemd are the service source by the
+	// name of its manager (launchctl: the source's name before systemd).
+	pidFromLaunchctl = "launchctl"
+	pidFromSystemd   = "systemd"
 )
 
 // Outcomes of the stale-process check, for errors.Is.
@@ -67,8 +71,8 @@ type staleCheck struct {
 	PIDFile string
 	Port    int
 	Label   string
-	// Launchctl prints the primary's label (PIDFromLaunchctl).
-	Launchctl *launchctl.Runner
+	// Manager is asked for the primary's pid (pidFromService).
+	Manager service.Manager
 	// ProcRoot is /proc (PIDFromPort, and the Linux exe lookup).
 	ProcRoot string
 	// Lsof is the lsof runner (macOS exe lookup).
@@ -77,16 +81,25 @@ type staleCheck struct {
 	Exe func(ctx context.Context, c *staleCheck, pid int, binary string) (runningExe, error)
 }
 
-// resolvePIDSource turns "auto" into the source for goos.
-func resolvePIDSource(source, goos, pidFile string) string {
-	if source != pidAuto && source != "" {
+// resolvePIDSource turns "auto" (and the manager's names) into the source
+// for goos and the service manager kind: launchd's pid on macOS; on Linux
+// a pid file if one is set, else systemd's MainPID, else (no systemd) the
+// port.
+func resolvePIDSource(source, goos, pidFile string, kind service.Kind) string {
+	switch source {
+	case pidFromLaunchctl, pidFromSystemd:
+		return pidFromService
+	case pidAuto, "":
+	default:
 		return source
 	}
 	switch {
 	case goos == "darwin":
-		return pidFromLaunchctl
+		return pidFromService
 	case pidFile != "":
 		return pidFromFile
+	case kind == service.Systemd:
+		return pidFromService
 	}
 	return pidFromPort
 }
@@ -107,7 +120,7 @@ func (c *staleCheck) Check(ctx context.Context, binary string) (processReport, e
 		return rep, err
 	}
 	rep.Exe, rep.Running = exe.Path, exe.Primary
-	if c.Source != pidFromLaunchctl && exe.Path != "" && !samePath(exe.Path, binary) {
+	if c.Source != pidFromService && exe.Path != "" && !samePath(exe.Path, binary) {
 		// A pid file left behind, or the port held by the fallback: that
 		// process is not the primary, and comparing inodes would cry stale.
 		return rep, fmt.Errorf("%w: pid %d (from %s) runs %s, not %s", errNotRunning, pid, c.Source, exe.Path, binary)
@@ -152,21 +165,21 @@ func samePath(exe, binary string) bool {
 // FindPID returns the primary's pid from the configured source.
 func (c *staleCheck) FindPID(ctx context.Context) (int, error) {
 	switch c.Source {
-	case pidFromLaunchctl:
-		if c.Launchctl == nil {
-			return 0, errors.New("find pid: no launchctl runner")
+	case pidFromService:
+		if c.Manager == nil {
+			return 0, errors.New("find pid: no service manager")
 		}
-		info, err := c.Launchctl.Print(ctx, c.Label)
-		if launchctl.IsNotLoaded(err) {
-			return 0, fmt.Errorf("%w: %s is not loaded in launchd", errNotRunning, c.Label)
+		st, err := c.Manager.Status(ctx, c.Label)
+		if errors.Is(err, service.ErrNotLoaded) {
+			return 0, fmt.Errorf("%w: %s is not loaded in %s", errNotRunning, c.Label, c.Manager.Kind())
 		}
 		if err != nil {
 			return 0, fmt.Errorf("find pid: %w", err)
 		}
-		if !info.Running() {
-			return 0, fmt.Errorf("%w: launchd reports %s %q with no pid", errNotRunning, c.Label, info.State)
+		if !st.Running() {
+			return 0, fmt.Errorf("%w: %s reports %s %q with no pid", errNotRunning, c.Manager.Kind(), c.Label, st.State)
 		}
-		return info.PID, nil
+		return st.PID, nil
 	case pidFromFile:
 		data, err := os.ReadFile(c.PIDFile)
 		if errors.Is(err, os.ErrNotExist) {
@@ -183,7 +196,8 @@ func (c *staleCheck) FindPID(ctx context.Context) (int, error) {
 	case pidFromPort:
 		return pidListeningOn(c.procRoot(), c.Port)
 	}
-	return 0, fmt.Errorf("bad --pid-source %q: want %s, %s, %s or %s", c.Source, pidAuto, pidFromLaunchctl, pidFromFile, pidFromPort)
+	return 0, fmt.Errorf("bad --pid-source %q: want %s, %s (or its manager's name, %s or %s), %s or %s", c.Source, pidAuto, pidFromService,
+		pidFromLaunchctl, pidFromSystemd, pidFromFile, pidFromPort)
 }
 
 func (c *staleCheck) procRoot() string {
@@ -339,7 +353,7 @@ func (l *lsof) TextFiles(ctx context.Context, pid int) ([]lsofFile, error) {
 	}
 	run := l.Exec
 	if run == nil {
-		run = launchctl.ExecCommand
+		run = service.ExecCommand
 	}
 	out, code, err := run(ctx, path, l.Args(pid))
 	if err != nil {

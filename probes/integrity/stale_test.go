@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
@@ -253,18 +254,24 @@ func TestStaleCheckWithLsof(t *testing.T) {
 }
 
 func TestResolvePIDSource(t *testing.T) {
-	tests := []struct{ source, goos, pidFile, want string }{
-		{"auto", "darwin", "", pidFromLaunchctl},
-		{"auto", "darwin", "/x.pid", pidFromLaunchctl},
-		{"auto", "linux", "/x.pid", pidFromFile},
-		{"auto", "linux", "", pidFromPort},
-		{"", "linux", "", pidFromPort},
-		{"launchctl", "linux", "", pidFromLaunchctl},
-		{"port", "darwin", "", pidFromPort},
+	tests := []struct {
+		source, goos, pidFile string
+		kind                  service.Kind
+		want                  string
+	}{
+		{"auto", "darwin", "", service.Launchd, pidFromService},
+		{"auto", "darwin", "/x.pid", service.Launchd, pidFromService},
+		{"auto", "linux", "/x.pid", service.Systemd, pidFromFile},
+		{"auto", "linux", "", service.Systemd, pidFromService},
+		{"", "linux", "", service.Systemd, pidFromService},
+		{"auto", "linux", "", service.Launchd, pidFromPort}, // no systemd to ask
+		{"launchctl", "linux", "", service.Launchd, pidFromService},
+		{"systemd", "linux", "/x.pid", service.Systemd, pidFromService},
+		{"port", "darwin", "", service.Launchd, pidFromPort},
 	}
 	for _, tt := range tests {
-		t.Run(tt.source+"/"+tt.goos+"/"+tt.pidFile, func(t *testing.T) {
-			if got := resolvePIDSource(tt.source, tt.goos, tt.pidFile); got != tt.want {
+		t.Run(tt.source+"/"+tt.goos+"/"+tt.pidFile+"/"+string(tt.kind), func(t *testing.T) {
+			if got := resolvePIDSource(tt.source, tt.goos, tt.pidFile, tt.kind); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
@@ -275,7 +282,7 @@ func TestResolvePIDSource(t *testing.T) {
 // probe's flag errors, naming the sources there are.
 func TestUnknownPIDSource(t *testing.T) {
 	_, err := (&staleCheck{Source: "ps"}).FindPID(context.Background())
-	if err == nil || !strings.Contains(err.Error(), `bad --pid-source "ps": want auto, launchctl, pid-file or port`) {
+	if err == nil || !strings.Contains(err.Error(), `bad --pid-source "ps": want auto, service (or its manager's name, launchctl or systemd), pid-file or port`) {
 		t.Fatalf("err = %v", err)
 	}
 }

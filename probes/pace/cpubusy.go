@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
-	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/proccpu"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/backend"
@@ -42,8 +41,8 @@ func busyCPUFlags() []cli.Flag {
 			Usage: "a primary using more than this fraction of one core just before the sample is already working: the sample is busy (only where the server reports no running requests; 0 = off)"},
 		&cli.DurationFlag{Name: "busy-cpu-window", EnvVars: env("BUSY_CPU_WINDOW"), Value: defaultBusyCPUWindow,
 			Usage: "how long the primary's CPU (its whole process tree) is sampled before the request"},
-		&cli.StringFlag{Name: "primary-label", EnvVars: []string{"COUNCIL_PRIMARY_LABEL"}, Value: defaultPrimaryLabel,
-			Usage: "launchd label of the primary, whose pid (launchctl print) is sampled"},
+		&cli.StringFlag{Name: "primary-label", Aliases: []string{"primary-unit"}, EnvVars: []string{"COUNCIL_PRIMARY_LABEL", "COUNCIL_PRIMARY_UNIT"}, Value: defaultPrimaryLabel,
+			Usage: "launchd label, or systemd unit, of the primary, whose pid (its service manager's) is sampled"},
 	}
 }
 
@@ -60,26 +59,26 @@ type cpuBefore struct {
 
 // sampleCPUBefore samples the primary's process tree for --busy-cpu-window
 // when the server's own metrics (before) do not report its running
-// requests. Not sampled (and not busy) when it is off, when launchd runs
-// no primary, or when the sample fails: logged, never a failure of the
-// tick.
+// requests. Not sampled (and not busy) when it is off, when the service
+// manager (launchd, systemd) runs no primary, or when the sample fails:
+// logged, never a failure of the tick.
 func sampleCPUBefore(ctx context.Context, t *probe.Tick, before backend.Metrics) cpuBefore {
 	limit, window := t.C.Float64("busy-cpu"), t.C.Duration("busy-cpu-window")
 	if limit <= 0 || window <= 0 || before.RequestsRunning != nil {
 		return cpuBefore{}
 	}
 	label := t.C.String("primary-label")
-	info, err := launchctl.New(t.Common.Launchctl).Print(ctx, label)
-	if err != nil || !info.Running() {
-		t.Log.Info("primary_cpu_unknown", "label", label, "reason", "launchd runs no primary process", "error", redact.Error(err))
+	pid, kind, err := probe.PrimaryPID(ctx, t.Common, label)
+	if err != nil || pid <= 0 {
+		t.Log.Info("primary_cpu_unknown", "label", label, "service_manager", string(kind), "reason", "the service manager runs no primary process", "error", redact.Error(err))
 		return cpuBefore{}
 	}
-	u, err := proccpu.New().Sample(ctx, info.PID, window)
+	u, err := proccpu.New().Sample(ctx, pid, window)
 	if err != nil {
-		t.Log.Info("primary_cpu_unknown", "label", label, "pid", info.PID, "error", redact.Error(err))
+		t.Log.Info("primary_cpu_unknown", "label", label, "pid", pid, "error", redact.Error(err))
 		return cpuBefore{}
 	}
-	return cpuBefore{Sampled: true, Busy: !u.Below(limit), PID: info.PID, Procs: u.Procs, Cores: u.Cores(), Window: u.Window, Limit: limit}
+	return cpuBefore{Sampled: true, Busy: !u.Below(limit), PID: pid, Procs: u.Procs, Cores: u.Cores(), Window: u.Window, Limit: limit}
 }
 
 // attrs are the CPU evidence's pace_sample fields.

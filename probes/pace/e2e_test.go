@@ -15,14 +15,16 @@ import (
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
-// bin is the real council-pace binary, built once in TestMain.
-var bin string
+// bin is the real council-pace binary, built once in TestMain, with the
+// simulated systemd's commands.
+var bin, systemctlBin, journalctlBin string
 
 func TestMain(m *testing.M) {
 	// The end-to-end cases spend their time waiting on the simulator's
 	// pace, not on the CPU: run more of them at once.
 	probetest.RunMain(m, probetest.Parallel(6),
-		probetest.Binary{Out: &bin, Pkg: "github.com/sanctum/council-probes/probes/pace/cmd/council-pace", Name: "council-pace"})
+		probetest.Binary{Out: &bin, Pkg: "github.com/sanctum/council-probes/probes/pace/cmd/council-pace", Name: "council-pace"},
+		probetest.FakeSystemctl(&systemctlBin), probetest.FakeJournalctl(&journalctlBin))
 }
 
 // The simulator's usual pace in these tests. The degradations are 4x the
@@ -49,6 +51,7 @@ type fixture struct {
 	log     string // the simulator's access log = --primary-log
 	metrics string
 	args    []string
+	env     []string // more environment (the simulated systemd's)
 	outputs []string
 	seen    int
 }
@@ -88,7 +91,7 @@ type ran struct {
 
 func (f *fixture) run(t *testing.T, extra ...string) ran {
 	t.Helper()
-	res := probetest.Run(t, runTimeout, f.home.Env(), bin, append(append([]string(nil), f.args...), extra...)...)
+	res := probetest.Run(t, runTimeout, f.home.Env(f.env...), bin, append(append([]string(nil), f.args...), extra...)...)
 	f.outputs = append(f.outputs, res.Stdout, res.Stderr)
 	evs := probetest.Events(t, f.home.LogFile("pace"))
 	fresh := evs[f.seen:]

@@ -114,7 +114,7 @@ func TestBusyByCPUBeforeTheSample(t *testing.T) {
 	// The line is low (2% of a core, the guardian's idle line): a
 	// spinning process on this shared machine may get only a small share
 	// of a core, and a sleeping one gets none.
-	cpuArgs := []string{"--busy-cpu-window", "1s", "--busy-cpu", "0.02"}
+	cpuArgs := []string{"--busy-cpu-window", "1s", "--busy-cpu", "0.02", "--service-manager", "launchd"}
 
 	tk := f.run(t, append(cpuArgs, "--launchctl", f.fakeLaunchctl(t, spinner(t, true)))...)
 	ev := tk.mustResult(t, resultBusy, 0)
@@ -132,6 +132,29 @@ func TestBusyByCPUBeforeTheSample(t *testing.T) {
 	ev = tk.mustResult(t, resultDegraded, 1)
 	if _, ok := ev["cpu_before_pct"]; !ok {
 		t.Errorf("the idle primary's CPU is not in the event: %v", ev)
+	}
+	f.finalChecks(t)
+}
+
+// Under systemd the sampled pid is the primary unit's MainPID, asked of
+// systemctl; the probe changes nothing.
+func TestBusyByCPUUnderSystemd(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.learn(t)
+	f.setPace(t, councilsim.Pace{TTFT: 4 * usualTTFT, TokenDelay: usualDelay})
+	sd := probetest.NewSystemd(t, systemctlBin, journalctlBin)
+	sd.WriteUnit(t, "llama-server.service", "the primary", "ExecStart=/bin/sh -c 'while :; do :; done'")
+	sd.Run(t, "start", "llama-server.service")
+
+	f.env = sd.Env()
+	tk := f.run(t, "--busy-cpu-window", "1s", "--busy-cpu", "0.02", "--service-manager", "systemd", "--primary-unit", "llama-server")
+	ev := tk.mustResult(t, resultBusy, 0)
+	if ev["busy_reason"] != busyByCPU {
+		t.Errorf("busy_reason %v, want cpu: %v", ev["busy_reason"], ev)
+	}
+	if calls := sd.MutatingCalls(); len(calls) != 0 || len(sd.Calls()) == 0 {
+		t.Errorf("pace must ask systemd and change nothing: %q", sd.Calls())
 	}
 	f.finalChecks(t)
 }

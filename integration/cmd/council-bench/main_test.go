@@ -88,7 +88,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Skip(err)
 	}
 	bin, out := t.TempDir(), t.TempDir()
-	for _, name := range []string{"council-guardian", "council-canary", "council-parity-smoke", "council-sim"} {
+	for _, name := range []string{"council-guardian", "council-canary", "council-parity-smoke", "council-sim", "fake-systemctl", "fake-journalctl"} {
 		if err := os.WriteFile(filepath.Join(bin, name), data, 0o755); err != nil {
 			t.Fatal(err)
 		}

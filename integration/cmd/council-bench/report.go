@@ -94,10 +94,16 @@ func (r *report) Text() string {
 			}
 			fmt.Fprintf(tw, "%s, %s\t%s\t%s\t%s\t%s\n", p.Name, m.what, ms(m.ours), m.base, m.ratio, target)
 		}
+		if p.CallLog != "" {
+			fmt.Fprintf(tw, "%s, calls to the service manager\t%d in %d ticks\t\t\t0 %s\n", p.Name, p.ManagerCalls, len(p.Ours), verdict(p.ManagerCalls == 0))
+		}
 		if p.NoBase != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", p.Name, p.NoBase))
 		} else {
 			notes = append(notes, fmt.Sprintf("%s baseline: %s", p.Name, p.BaseName))
+		}
+		if p.CallLog != "" {
+			notes = append(notes, fmt.Sprintf("%s: healthy ticks after a warm-up whose answer is remembered; the pid and start time are checked in /proc, no fork or exec (systemctl calls counted in the simulated systemd's log)", p.Name))
 		}
 	}
 	tw.Flush()
@@ -209,6 +215,9 @@ func (r *report) Missed() []string {
 			if m.missed {
 				out = append(out, fmt.Sprintf("%s, %s %s (%s)", p.Name, m.what, ms(m.ours), m.bar))
 			}
+		}
+		if p.CallLog != "" && p.ManagerCalls != 0 {
+			out = append(out, fmt.Sprintf("%s, %d calls to the service manager in %d healthy ticks (0)", p.Name, p.ManagerCalls, len(p.Ours)))
 		}
 	}
 	for _, x := range r.RSS {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -225,12 +226,18 @@ type pair struct {
 	NoBase      string // why the baseline cannot run
 	// CPUTarget, when set, is an absolute bar for the probe's median CPU.
 	CPUTarget time.Duration
+	// CallLog, when set, is the service manager's call log: the measured
+	// ticks' calls to it are counted (the warm-up's are not).
+	CallLog string
 }
 
 type pairResult struct {
 	pair
 	Ours, BaseS []sample
 	Err         string
+	// ManagerCalls is how many calls to the service manager's commands
+	// the measured ticks made (with CallLog), each a fork and exec.
+	ManagerCalls int
 }
 
 func shellBaseline(script string, tools ...string) (command, string) {
@@ -243,7 +250,8 @@ func shellBaseline(script string, tools ...string) (command, string) {
 }
 
 func guardianPair(e *env) pair {
-	p := pair{Name: "guardian tick", Bench: "Tick/guardian", Base: "Tick/shell-models", BaseName: "curl -sf /v1/models | jq -e"}
+	p := pair{Name: "guardian tick", Bench: "Tick/guardian", Base: "Tick/shell-models", BaseName: "curl -sf /v1/models | jq -e",
+		CallLog: e.systemdLog()}
 	p.Shell, p.NoBase = shellBaseline(fmt.Sprintf("curl -sf %s/v1/models | jq -e '.data | length > 0'", e.SimURL), "curl", "jq")
 	if s, ok := specFor("council-guardian"); ok {
 		p.Probe, p.Missing = s.command(e)
@@ -275,7 +283,14 @@ func comparePair(ctx context.Context, e *env, n int, p pair) pairResult {
 		c    command
 		out  *[]sample
 	}{{r.Missing, p.Probe, &r.Ours}, {p.NoBase, p.Shell, &r.BaseS}}
+	calls := func() int {
+		b, _ := os.ReadFile(p.CallLog)
+		return bytes.Count(b, []byte("\n"))
+	}
 	for i := -1; i < n; i++ {
+		if i == 0 && p.CallLog != "" {
+			r.ManagerCalls = -calls()
+		}
 		for _, s := range sides {
 			if s.skip != "" || r.Err != "" {
 				continue
@@ -292,6 +307,9 @@ func comparePair(ctx context.Context, e *env, n int, p pair) pairResult {
 				*s.out = append(*s.out, got)
 			}
 		}
+	}
+	if p.CallLog != "" {
+		r.ManagerCalls += calls()
 	}
 	return r
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/host/manifest"
 	"github.com/sanctum/council-probes/pkg/host/signing"
+	"github.com/sanctum/council-probes/pkg/testkit/systemdsim"
 )
 
 // tickSpec is how to run one healthy tick of a binary against the bench
@@ -41,9 +43,9 @@ func common(e *env) []string {
 func benchLog(e *env) string { return filepath.Join(e.StateDir, "bench.log") }
 
 var tickSpecs = []tickSpec{
-	{Binary: "council-guardian", Args: func(e *env) []string {
-		return append(common(e), "--url", e.SimURL)
-	}},
+	{Binary: "council-guardian", Note: "primary a unit of the simulated systemd", Setup: setupGuardian, Args: func(e *env) []string {
+		return append(common(e), "--url", e.SimURL, "--primary-unit", primaryUnit)
+	}, Env: func(e *env) []string { return e.systemdEnv() }},
 	{Binary: "council-canary", Args: func(e *env) []string {
 		return append(common(e), "--url", e.SimURL)
 	}},
@@ -65,6 +67,10 @@ var tickSpecs = []tickSpec{
 	}},
 }
 
+// errNotBuilt is a tick that cannot run because a binary it needs is not
+// in the bin directory: skipped, like an absent probe, not a failure.
+var errNotBuilt = errors.New("not built")
+
 func specFor(binary string) (tickSpec, bool) {
 	for _, s := range tickSpecs {
 		if s.Binary == binary {
@@ -84,7 +90,9 @@ func (s tickSpec) command(e *env) (command, string) {
 		if _, done := e.setups[s.Binary]; !done {
 			e.setups[s.Binary] = s.Setup(e)
 		}
-		if err := e.setups[s.Binary]; err != nil {
+		if err := e.setups[s.Binary]; errors.Is(err, errNotBuilt) {
+			return command{}, err.Error()
+		} else if err != nil {
 			return command{}, "setup: " + err.Error()
 		}
 	}
@@ -212,11 +220,60 @@ func writeWeights(path string, size int) (string, error) {
 const (
 	primaryLabel  = "com.sanctum.mlx"
 	fallbackLabel = "com.sanctum.server-mlx"
+	// primaryUnit is the guardian's primary under the simulated systemd.
+	primaryUnit = "sanctum-mlx.service"
 )
 
-// launchdEnv points launchctl calls at the fake launchd's state.
+// launchdEnv points launchctl calls at the fake launchd's state, and the
+// probes at launchd.
 func (e *env) launchdEnv() []string {
-	return []string{"FAKE_LAUNCHD_STATE=" + filepath.Join(e.Home, "launchd.json"), "FAKE_LAUNCHD_LOG=" + filepath.Join(e.Home, "launchd.log")}
+	return []string{"FAKE_LAUNCHD_STATE=" + filepath.Join(e.Home, "launchd.json"), "FAKE_LAUNCHD_LOG=" + filepath.Join(e.Home, "launchd.log"),
+		"COUNCIL_SERVICE_MANAGER=launchd"}
+}
+
+// systemdLog is where the simulated systemd logs every systemctl and
+// journalctl call.
+func (e *env) systemdLog() string { return filepath.Join(e.Home, "systemd.log") }
+
+// systemdEnv points the probes at the simulated systemd (pkg/testkit/systemdsim).
+func (e *env) systemdEnv() []string {
+	return []string{systemdsim.EnvState + "=" + filepath.Join(e.Home, "systemd.json"), systemdsim.EnvUnits + "=" + filepath.Join(e.Home, "units"),
+		systemdsim.EnvLog + "=" + e.systemdLog(), "COUNCIL_SERVICE_MANAGER=systemd",
+		"COUNCIL_SYSTEMCTL=" + e.BinPath("fake-systemctl"), "COUNCIL_JOURNALCTL=" + e.BinPath("fake-journalctl")}
+}
+
+// setupGuardian starts the guardian's primary as a unit of the simulated
+// systemd (a sleep(1) stand-in; the guardian asks the in-process simulator
+// for /v1/models): the healthy tick's crash check then has a process to
+// remember.
+func setupGuardian(e *env) error {
+	fake := e.BinPath("fake-systemctl")
+	if fake == "" || e.BinPath("fake-journalctl") == "" {
+		return fmt.Errorf("%w (no fake-systemctl or fake-journalctl in the bin directory; make build makes them)", errNotBuilt)
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		return fmt.Errorf("no sleep(1) to stand in for the primary: %w", err)
+	}
+	units := filepath.Join(e.Home, "units")
+	if err := os.MkdirAll(units, 0o755); err != nil {
+		return err
+	}
+	unit := "[Unit]\nDescription=the primary (bench stand-in)\n[Service]\nExecStart=" + sleep + " 3600\nRestart=always\n[Install]\nWantedBy=default.target\n"
+	if err := os.WriteFile(filepath.Join(units, primaryUnit), []byte(unit), 0o644); err != nil {
+		return err
+	}
+	e.cleanups = append(e.cleanups, func() { systemdsim.Shutdown(filepath.Join(e.Home, "systemd.json")) })
+	cmd := exec.Command(fake, "--user", "enable", "--now", primaryUnit)
+	cmd.Env = append(e.Env(), e.systemdEnv()...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("start the primary's unit: %v: %s", err, out)
+	}
+	// The operator's own call is not the guardian's.
+	if err := os.Remove(e.systemdLog()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // setupDrift lays out a clean drift host: a git repository with one

@@ -40,6 +40,9 @@ type File struct {
 	// (council-drift, council-status) can tell a silent probe from a quiet
 	// one without knowing every probe's schedule.
 	IntervalSeconds int `json:"interval_seconds,omitempty"`
+	// ServiceManager names the service manager the probe last asked
+	// ("launchd", "systemd user"), for council-status.
+	ServiceManager string `json:"service_manager,omitempty"`
 	// LastTick is when the last tick completed; LastExit and LastSummary how.
 	LastTick    time.Time `json:"last_tick,omitzero"`
 	LastExit    int       `json:"last_exit"`

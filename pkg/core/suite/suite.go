@@ -56,6 +56,15 @@ func (p Probe) Binary() string { return "council-" + p.Name }
 // Label is the probe's launchd label under prefix ("com.sanctum").
 func (p Probe) Label(prefix string) string { return prefix + "." + p.Binary() }
 
+// ServiceUnit is the probe's systemd service unit, council-<name>.service
+// (a oneshot: it runs one tick), and TimerUnit the timer that starts it on
+// its schedule: what the units of the install render, and what drift
+// expects active under systemd.
+func (p Probe) ServiceUnit() string { return p.Binary() + ".service" }
+
+// TimerUnit: see ServiceUnit.
+func (p Probe) TimerUnit() string { return p.Binary() + ".timer" }
+
 // Interval is how often the probe runs: Every, or a day for a daily probe.
 // A probe whose last tick is older than a few intervals is stale.
 func (p Probe) Interval() time.Duration {

@@ -1,100 +1,25 @@
 package launchctl
 
-import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"time"
+import "github.com/sanctum/council-probes/pkg/host/service"
 
-	"github.com/sanctum/council-probes/pkg/core/atomicfile"
+// The fallback lock is pkg/host/service's, shared by both managers; these
+// names keep launchctl's callers as they were.
+type FallbackLock = service.FallbackLock
+
+// ReadFallbackLock and FallbackLockExists: see pkg/host/service.
+var (
+	ReadFallbackLock   = service.ReadFallbackLock
+	FallbackLockExists = service.FallbackLockExists
 )
 
-// FallbackLock is the content of the fallback lock file: its existence
-// means the fallback serves and the primary must not be promoted over, or
-// fallen back from, until an operator runs RestorePrimary.
-//
-// Step records how far the promotion that wrote the lock got: it is
-// rewritten (atomically) after each launchctl step, so a promotion cut
-// short by a signal, a crash or a reboot is finished by the next tick
-// (ResumePromotion) instead of leaving the primary booted out and nothing
-// started. A lock without a step was written before steps were recorded
-// and counts as a finished promotion.
-type FallbackLock struct {
-	Who      string    `json:"who"`
-	When     time.Time `json:"when"`
-	Why      string    `json:"why"`
-	PID      int       `json:"pid"`
-	Primary  string    `json:"primary,omitempty"`
-	Fallback string    `json:"fallback,omitempty"`
-	Step     string    `json:"step,omitempty"`
-	// ResumedBy names the probe that finished an interrupted promotion.
-	ResumedBy string `json:"resumed_by,omitempty"`
-}
-
-// The steps of a promotion, in order, as recorded in FallbackLock.Step:
-// each names the last step that completed.
+// The steps of a launchd promotion, in order, as recorded in
+// FallbackLock.Step: each names the last step that completed.
 const (
-	StepLocked               = "locked" // the lock is written; launchd not touched yet
+	StepLocked               = service.StepLocked // the lock is written; launchd not touched yet
 	StepPrimaryBootedOut     = "primary_booted_out"
 	StepPrimaryDisabled      = "primary_disabled"
 	StepFallbackEnabled      = "fallback_enabled"
 	StepFallbackBootstrapped = "fallback_bootstrapped"
 	StepFallbackStarted      = "fallback_started" // kickstarted; verify follows
-	// StepDone: the promotion was verified (or verify failed on its own,
-	// and the probes' watch of the fallback takes over). A verify cut
-	// short by a signal leaves StepFallbackStarted, so the next tick
-	// verifies and alerts.
-	StepDone = "done"
+	StepDone                 = service.StepDone
 )
-
-// Done reports whether the promotion that wrote the lock finished: all its
-// launchctl steps and the verify. A lock with no step (written by an older
-// version) is done, as it always was.
-func (l *FallbackLock) Done() bool {
-	return l.Step == "" || l.Step == StepDone
-}
-
-// ReadFallbackLock reads the fallback lock at path. A missing lock returns
-// nil and an error for which errors.Is(err, fs.ErrNotExist) holds. A lock
-// that exists but does not parse returns a non-nil, empty FallbackLock and
-// the parse error: it still counts as present.
-func ReadFallbackLock(path string) (*FallbackLock, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read fallback lock: %w", err)
-	}
-	var l FallbackLock
-	if err := json.Unmarshal(b, &l); err != nil {
-		return &FallbackLock{}, fmt.Errorf("read fallback lock %s: %w", path, err)
-	}
-	return &l, nil
-}
-
-// writeFallbackLock writes l to path atomically (a reader sees the old
-// lock or the new one, never half of one).
-func writeFallbackLock(path string, l *FallbackLock) error {
-	data, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(path, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write fallback lock: %w", err)
-	}
-	return nil
-}
-
-// FallbackLockExists reports whether the fallback lock file exists,
-// whatever its content.
-func FallbackLockExists(path string) (bool, error) {
-	_, err := os.Lstat(path)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return false, nil
-	default:
-		return false, fmt.Errorf("fallback lock: %w", err)
-	}
-}

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/lock"
 	"github.com/sanctum/council-probes/pkg/core/text"
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
 // Defaults used by New (and by a zero Runner).
@@ -62,7 +62,7 @@ const (
 	// DefaultStepTimeout bounds one launchctl step of a switch between
 	// primary and fallback; launchctl answers in well under a second, and
 	// launchd's own SIGKILL of a probe that ignores SIGTERM comes after 20.
-	DefaultStepTimeout = 15 * time.Second
+	DefaultStepTimeout = service.DefaultStepTimeout
 )
 
 // ErrInvalidLabel is returned (wrapped) for a label that is not a launchd
@@ -135,35 +135,11 @@ func New(path string) *Runner {
 
 // ExecCommand is the production Exec: os/exec, no shell, combined output.
 func ExecCommand(ctx context.Context, path string, args []string) ([]byte, int, error) {
-	cmd := exec.CommandContext(ctx, path, args...)
-	// launchctl never leaves children holding our pipes, but a broken
-	// fake might; do not wait forever for them.
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		return out, 0, nil
-	}
-	if ctx.Err() != nil {
-		return out, -1, ctx.Err()
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() >= 0 {
-		return out, ee.ExitCode(), nil
-	}
-	return out, -1, err
+	return service.ExecCommand(ctx, path, args)
 }
 
 // SleepContext sleeps for d or until ctx is done.
-func SleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func SleepContext(ctx context.Context, d time.Duration) error { return service.SleepContext(ctx, d) }
 
 // ExitError is a launchctl command that ran and exited non-zero.
 type ExitError struct {
@@ -171,6 +147,9 @@ type ExitError struct {
 	Code   int      // exit status
 	Output string   // combined stdout and stderr
 }
+
+// ExitCode is launchctl's exit status.
+func (e *ExitError) ExitCode() int { return e.Code }
 
 func (e *ExitError) Error() string {
 	return fmt.Sprintf("launchctl %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, orNoOutput(text.Clean(e.Output)))

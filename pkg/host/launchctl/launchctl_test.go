@@ -60,14 +60,14 @@ func TestInvalidLabelRunsNothing(t *testing.T) {
 		"reload":    func() error { _, err := r.Reload(ctx, bad, plistPath); return err },
 		"promote": func() error {
 			_, err := r.PromoteFallback(ctx, PromoteOpts{
-				PrimaryLabel: "-k", FallbackLabel: "com.sanctum.server-mlx", FallbackPlist: plistPath,
+				Primary: "-k", Fallback: "com.sanctum.server-mlx", FallbackDefinition: plistPath,
 				FallbackLockPath: filepath.Join(f.dir, "fb.lock"), RemediationLockPath: filepath.Join(f.dir, "rem.lock"), Verify: ok,
 			})
 			return err
 		},
 		"restore": func() error {
 			_, err := r.RestorePrimary(ctx, RestoreOpts{
-				PrimaryLabel: "", FallbackLabel: "com.sanctum.server-mlx", PrimaryPlist: plistPath,
+				Primary: "", Fallback: "com.sanctum.server-mlx", PrimaryDefinition: plistPath,
 				FallbackLockPath: filepath.Join(f.dir, "fb.lock"), RemediationLockPath: filepath.Join(f.dir, "rem.lock"),
 				CheckPrimary: ok, Verify: ok,
 			})

@@ -2,72 +2,36 @@ package launchctl
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
-	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
-// Errors of the recipes, for errors.Is.
+// Errors of the recipes, for errors.Is: the ones both service managers
+// share are pkg/host/service's.
 var (
-	// ErrUnverified: launchctl did what it was asked but the service does
-	// not serve. Exit status of launchctl is not a heal.
-	ErrUnverified = errors.New("not serving after remediation")
-	// ErrRestartUnverified is the ErrUnverified of Restart.
-	ErrRestartUnverified = fmt.Errorf("restart unverified: %w", ErrUnverified)
-	// ErrAlreadyOnFallback: the fallback lock exists, so the fallback
-	// serves; never fall back from the fallback.
-	ErrAlreadyOnFallback = errors.New("already on fallback (fallback lock exists)")
+	ErrUnverified         = service.ErrUnverified
+	ErrRestartUnverified  = service.ErrRestartUnverified
+	ErrAlreadyOnFallback  = service.ErrAlreadyOnFallback
+	ErrPrimaryCheckFailed = service.ErrPrimaryCheckFailed
+	ErrRolledBack         = service.ErrRolledBack
+	ErrRollbackFailed     = service.ErrRollbackFailed
+	ErrNothingToResume    = service.ErrNothingToResume
+	ErrLockLabels         = service.ErrLockLabels
 	// ErrServiceDisabled: bootstrap kept failing because `launchctl
 	// disable` turned the label off; only `launchctl enable` clears it.
 	ErrServiceDisabled = errors.New("service disabled in launchd (launchctl enable clears it)")
-	// ErrPrimaryCheckFailed: RestorePrimary's integrity check refused the
-	// primary binary; nothing was changed.
-	ErrPrimaryCheckFailed = errors.New("primary check failed")
-	// ErrRolledBack: RestorePrimary switched to the primary, the primary
-	// did not serve (or a step failed), and the switch was undone: the
-	// fallback serves again and the fallback lock is kept.
-	ErrRolledBack = errors.New("restore failed and was rolled back to the fallback (fallback lock kept)")
-	// ErrRollbackFailed: RestorePrimary failed and so did the rollback to
-	// the fallback; nothing may be serving. The fallback lock is kept.
-	ErrRollbackFailed = errors.New("restore failed and the rollback to the fallback failed too (fallback lock kept)")
-	// ErrNothingToResume: ResumePromotion found no fallback lock, or one
-	// whose promotion ran all its steps (another probe finished it first).
-	ErrNothingToResume = errors.New("no unfinished promotion to resume")
-	// ErrLockLabels: the fallback lock names other labels than the probe
-	// was configured with; an unfinished promotion is not resumed on a
-	// guess.
-	ErrLockLabels = errors.New("fallback lock names other labels")
 )
 
 // DefaultBootstrapRetryDelay is the pause between clearing a half-loaded
 // label with bootout and retrying bootstrap.
 const DefaultBootstrapRetryDelay = time.Second
 
-// Result lists what a recipe did, in order: each launchctl command line
-// (prefixed "dry-run: " when only printed) and the non-launchctl steps
-// (locks, verify). It is returned even with an error, up to the failure.
-type Result struct {
-	Steps          []string
-	Verified       bool
-	VerifyAttempts int
-	// Lock is the fallback lock PromoteFallback wrote (or would write).
-	Lock *FallbackLock
-	// RolledBack: RestorePrimary failed and put the fallback back, and the
-	// fallback verified.
-	RolledBack bool
-	// ResumedAfter is the step ResumePromotion found recorded in the lock
-	// (the remaining steps were run).
-	ResumedAfter string
-}
-
-func (res *Result) note(format string, args ...any) {
-	res.Steps = append(res.Steps, fmt.Sprintf(format, args...))
-}
+// Result lists what a recipe did (pkg/host/service's, shared by both
+// managers).
+type Result = service.Result
 
 // Restart runs `kickstart -k` on label and then calls verify until it
 // returns nil or VerifyTimeout passes. An unverified restart returns an
@@ -84,7 +48,7 @@ func (r *Runner) Restart(ctx context.Context, label string, verify func(context.
 		return res, fmt.Errorf("restart %s: %w", label, err)
 	}
 	if r.DryRun {
-		res.note("dry-run: verify skipped")
+		res.Note("dry-run: verify skipped")
 		return res, nil
 	}
 	if err := r.verify(ctx, res, verify); err != nil {
@@ -124,7 +88,7 @@ func (r *Runner) reload(ctx context.Context, res *Result, label, plistPath strin
 func (r *Runner) bootoutLoaded(ctx context.Context, res *Result, label string) error {
 	err := r.bootout(ctx, &res.Steps, label)
 	if err != nil && IsNotLoaded(err) {
-		res.note("bootout %s: not loaded", label)
+		res.Note("bootout %s: not loaded", label)
 		return nil
 	}
 	return err
@@ -139,7 +103,7 @@ func (r *Runner) bootstrapRecovering(ctx context.Context, res *Result, label, pl
 	if err == nil || !IsIOError(err) {
 		return err
 	}
-	res.note("bootstrap %s: input/output error: bootout and retry once", label)
+	res.Note("bootstrap %s: input/output error: bootout and retry once", label)
 	if err := r.bootoutLoaded(ctx, res, label); err != nil {
 		return err
 	}
@@ -156,21 +120,10 @@ func (r *Runner) bootstrapRecovering(ctx context.Context, res *Result, label, pl
 	return err
 }
 
-// PromoteOpts configures PromoteFallback.
-type PromoteOpts struct {
-	PrimaryLabel  string // booted out
-	FallbackLabel string // enabled, bootstrapped and started
-	FallbackPlist string // the fallback's plist (ships Disabled=true)
-
-	FallbackLockPath    string // its existence means "on fallback"
-	RemediationLockPath string // shared by every probe that touches launchd
-
-	Who string // the probe promoting, e.g. "council-guardian"
-	Why string // the failure that made the primary unservable
-
-	// Verify reports whether the fallback serves.
-	Verify func(context.Context) error
-}
+// PromoteOpts configures PromoteFallback: Primary and Fallback are
+// labels, FallbackDefinition the fallback's plist (it ships
+// Disabled=true).
+type PromoteOpts = service.PromoteOpts
 
 // validateSwitch checks what both switches between primary and fallback
 // need before anything runs: two valid labels and both lock paths.
@@ -205,52 +158,21 @@ func validateSwitch(primary, fallback, fallbackLock, remediationLock string) err
 // human instead of promoting again. In dry-run the commands are printed, no
 // lock is taken or written and verify is skipped.
 func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, error) {
-	res := &Result{}
-	fail := func(err error) (*Result, error) {
-		return res, fmt.Errorf("promote fallback %s: %w", o.FallbackLabel, err)
-	}
 	if err := checkPromoteOpts(o); err != nil {
-		return fail(err)
+		return &Result{}, fmt.Errorf("promote fallback %s: %w", o.Fallback, err)
 	}
-	if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
-		return fail(err)
-	} else if onFallback {
-		return fail(ErrAlreadyOnFallback)
-	}
+	return r.promotion(o).Promote(ctx, o)
+}
 
-	fl := &FallbackLock{
-		Who: o.Who, When: r.now().UTC().Truncate(time.Second), Why: o.Why, PID: os.Getpid(),
-		Primary: o.PrimaryLabel, Fallback: o.FallbackLabel, Step: StepLocked,
+// promotion is the shared promotion skeleton with launchd's steps.
+func (r *Runner) promotion(o PromoteOpts) service.Promotion {
+	return service.Promotion{
+		Timing: r.timing(), DryRun: r.dry(),
+		Primary: o.Primary, Fallback: o.Fallback,
+		Switch: func(ctx context.Context, res *Result, after string, record func(string) error) error {
+			return r.switchToFallback(ctx, res, o.Primary, o.Fallback, o.FallbackDefinition, after, record)
+		},
 	}
-	res.Lock = fl
-	var record func(string) error
-	if r.DryRun {
-		data, err := json.Marshal(fl)
-		if err != nil {
-			return fail(err)
-		}
-		r.dryRunNote(res, "take remediation lock %s", o.RemediationLockPath)
-		r.dryRunNote(res, "write fallback lock %s %s", o.FallbackLockPath, data)
-	} else {
-		lk, err := r.acquire(ctx, o.RemediationLockPath)
-		if err != nil {
-			return fail(err)
-		}
-		defer lk.Release()
-		res.note("took remediation lock %s", o.RemediationLockPath)
-		// Another probe may have promoted while we waited for the lock.
-		if onFallback, err := FallbackLockExists(o.FallbackLockPath); err != nil {
-			return fail(err)
-		} else if onFallback {
-			return fail(ErrAlreadyOnFallback)
-		}
-		if err := writeFallbackLock(o.FallbackLockPath, fl); err != nil {
-			return fail(err)
-		}
-		res.note("wrote fallback lock %s", o.FallbackLockPath)
-		record = r.stepRecorder(res, o.FallbackLockPath, fl)
-	}
-	return r.finishPromotion(ctx, res, o, StepLocked, record, fail)
 }
 
 // ResumePromotion finishes a promotion that was cut short (a SIGTERM or
@@ -267,115 +189,22 @@ func (r *Runner) PromoteFallback(ctx context.Context, o PromoteOpts) (*Result, e
 // parse (counted as a finished promotion, as ever), or another probe
 // finished it; ErrLockLabels when the lock names other labels than o.
 func (r *Runner) ResumePromotion(ctx context.Context, o PromoteOpts) (*Result, error) {
-	res := &Result{}
-	fail := func(err error) (*Result, error) {
-		return res, fmt.Errorf("resume promotion of %s: %w", o.FallbackLabel, err)
-	}
 	if err := checkPromoteOpts(o); err != nil {
-		return fail(err)
+		return &Result{}, fmt.Errorf("resume promotion of %s: %w", o.Fallback, err)
 	}
-	read := func() (*FallbackLock, error) {
-		fl, err := ReadFallbackLock(o.FallbackLockPath)
-		switch {
-		case err != nil && errors.Is(err, fs.ErrNotExist):
-			return nil, ErrNothingToResume
-		case err != nil:
-			return nil, fmt.Errorf("%w: %w", ErrNothingToResume, err)
-		case fl.Done():
-			return nil, ErrNothingToResume
-		case fl.Primary != "" && fl.Primary != o.PrimaryLabel, fl.Fallback != "" && fl.Fallback != o.FallbackLabel:
-			return nil, fmt.Errorf("%w: %s -> %s, configured %s -> %s", ErrLockLabels, fl.Primary, fl.Fallback, o.PrimaryLabel, o.FallbackLabel)
-		}
-		return fl, nil
-	}
-	if _, err := read(); err != nil {
-		return fail(err)
-	}
-	var record func(string) error
-	release, err := r.lockRemediation(ctx, res, o.RemediationLockPath)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
-	// Read again under the lock: another probe may have finished it.
-	fl, err := read()
-	if err != nil {
-		return fail(err)
-	}
-	res.Lock, res.ResumedAfter = fl, fl.Step
-	res.note("resuming the promotion %s started at %s after step %q", fl.Who, fl.When.UTC().Format(time.RFC3339), fl.Step)
-	if !r.DryRun {
-		fl.ResumedBy = o.Who
-		record = r.stepRecorder(res, o.FallbackLockPath, fl)
-	}
-	return r.finishPromotion(ctx, res, o, fl.Step, record, fail)
+	return r.promotion(o).Resume(ctx, o)
 }
 
 // checkPromoteOpts is what PromoteFallback and ResumePromotion need before
 // anything runs.
 func checkPromoteOpts(o PromoteOpts) error {
-	if err := validateSwitch(o.PrimaryLabel, o.FallbackLabel, o.FallbackLockPath, o.RemediationLockPath); err != nil {
+	if err := validateSwitch(o.Primary, o.Fallback, o.FallbackLockPath, o.RemediationLockPath); err != nil {
 		return err
 	}
 	if o.Verify == nil {
 		return errors.New("no verify function")
 	}
-	return checkPlist(o.FallbackPlist, o.FallbackLabel)
-}
-
-// finishPromotion runs the promotion's steps after the one named after,
-// then verifies, and records the promotion done unless a signal cut the
-// verify short (the next tick then verifies and alerts).
-func (r *Runner) finishPromotion(ctx context.Context, res *Result, o PromoteOpts, after string, record func(string) error,
-	fail func(error) (*Result, error)) (*Result, error) {
-	if err := r.switchToFallback(ctx, res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, after, record); err != nil {
-		return fail(err)
-	}
-	if r.DryRun {
-		res.note("dry-run: verify skipped")
-		return res, nil
-	}
-	verr := r.verify(ctx, res, o.Verify)
-	if verr != nil && ctx.Err() != nil {
-		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
-	}
-	// Verified, or not serving on its own: either way the promotion is
-	// over, and the probes watch the fallback from here.
-	if record != nil {
-		if err := record(StepDone); err != nil {
-			return fail(err)
-		}
-	}
-	if verr != nil {
-		return fail(fmt.Errorf("%w: %w", ErrUnverified, verr))
-	}
-	return res, nil
-}
-
-// stepRecorder returns the function that records a finished step in the
-// fallback lock. A step that cannot be recorded is not a reason to stop a
-// switch half done (a resumed promotion merely redoes it), except the last:
-// a lock left short of "done" would make every later tick redo the switch.
-func (r *Runner) stepRecorder(res *Result, path string, fl *FallbackLock) func(string) error {
-	return func(step string) error {
-		fl.Step = step
-		err := writeFallbackLock(path, fl)
-		switch {
-		case err == nil:
-			return nil
-		case step == StepDone:
-			return fmt.Errorf("record the finished promotion: %w", err)
-		}
-		res.note("could not record step %s in the fallback lock (%v); a resumed promotion redoes it", step, err)
-		return nil
-	}
-}
-
-// switchStep is one launchctl step of switchToFallback, named as the
-// fallback lock records it once done.
-type switchStep struct {
-	done string
-	run  func(ctx context.Context, res *Result) error
+	return checkPlist(o.FallbackDefinition, o.Fallback)
 }
 
 // switchToFallback hands serving from primary to fallback in launchd:
@@ -383,76 +212,27 @@ type switchStep struct {
 // does not start it, enable the fallback, bootstrap its plist (with the
 // EIO recovery) and `kickstart -k` it. PromoteFallback, ResumePromotion
 // and the rollback of a failed RestorePrimary share it, so all leave
-// launchd in the same state.
-//
-// It runs the steps after the one named after ("" or StepLocked: all; an
-// unknown name: all, since every step is safe to redo) and calls record
-// (if not nil) after each. Each step gets a context that ctx's
-// cancellation does not reach, bounded by StepTimeout, so a signal never
-// kills launchctl halfway; a cancelled ctx stops the switch before the
-// next step.
+// launchd in the same state. It runs the steps after the one named after
+// (service.RunSteps: each bounded by StepTimeout, never cut short by ctx)
+// and calls record (if not nil) after each.
 func (r *Runner) switchToFallback(ctx context.Context, res *Result, primary, fallback, fallbackPlist, after string,
 	record func(string) error) error {
-	steps := []switchStep{
-		{StepPrimaryBootedOut, func(ctx context.Context, res *Result) error { return r.bootoutLoaded(ctx, res, primary) }},
-		{StepPrimaryDisabled, func(ctx context.Context, res *Result) error { return r.disable(ctx, &res.Steps, primary) }},
-		{StepFallbackEnabled, func(ctx context.Context, res *Result) error { return r.enable(ctx, &res.Steps, fallback) }},
-		{StepFallbackBootstrapped, func(ctx context.Context, res *Result) error {
+	steps := []service.Step{
+		{Done: StepPrimaryBootedOut, Run: func(ctx context.Context, res *Result) error { return r.bootoutLoaded(ctx, res, primary) }},
+		{Done: StepPrimaryDisabled, Run: func(ctx context.Context, res *Result) error { return r.disable(ctx, &res.Steps, primary) }},
+		{Done: StepFallbackEnabled, Run: func(ctx context.Context, res *Result) error { return r.enable(ctx, &res.Steps, fallback) }},
+		{Done: StepFallbackBootstrapped, Run: func(ctx context.Context, res *Result) error {
 			return r.bootstrapRecovering(ctx, res, fallback, fallbackPlist)
 		}},
-		{StepFallbackStarted, func(ctx context.Context, res *Result) error { return r.kickstart(ctx, &res.Steps, fallback, true) }},
+		{Done: StepFallbackStarted, Run: func(ctx context.Context, res *Result) error { return r.kickstart(ctx, &res.Steps, fallback, true) }},
 	}
-	for i, st := range steps {
-		if st.done == after {
-			steps = steps[i+1:]
-			break
-		}
-	}
-	timeout := r.StepTimeout
-	if timeout <= 0 {
-		timeout = DefaultStepTimeout
-	}
-	for _, st := range steps {
-		if err := ctx.Err(); err != nil {
-			res.note("stopped before the step after %s: %v", after, err)
-			return fmt.Errorf("stopped after step %q: %w", after, err)
-		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-		err := st.run(sctx, res)
-		cancel()
-		if err != nil {
-			return err
-		}
-		after = st.done
-		if record != nil {
-			if err := record(st.done); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return service.RunSteps(ctx, res, steps, after, r.StepTimeout, record)
 }
 
-// RestoreOpts configures RestorePrimary.
-type RestoreOpts struct {
-	PrimaryLabel  string
-	PrimaryPlist  string
-	FallbackLabel string
-	// FallbackPlist is bootstrapped again if the restore is rolled back.
-	FallbackPlist string
-
-	FallbackLockPath    string
-	RemediationLockPath string
-
-	// CheckPrimary must pass before anything changes: the integrity
-	// checks of the primary binary (present, signed, metallib).
-	CheckPrimary func(context.Context) error
-	// Verify reports whether the primary serves.
-	Verify func(context.Context) error
-	// VerifyFallback reports whether the fallback serves again after a
-	// rollback.
-	VerifyFallback func(context.Context) error
-}
+// RestoreOpts configures RestorePrimary: Primary and Fallback are
+// labels, PrimaryDefinition the primary's plist and FallbackDefinition
+// the fallback's, bootstrapped again if the restore is rolled back.
+type RestoreOpts = service.RestoreOpts
 
 // RestorePrimary undoes PromoteFallback; an operator runs it by hand once
 // the primary is fixed. CheckPrimary must pass; then, under the
@@ -467,180 +247,60 @@ type RestoreOpts struct {
 // must not leave nothing serving. The error then wraps ErrRolledBack, or
 // ErrRollbackFailed if the rollback failed too, and the cause.
 func (r *Runner) RestorePrimary(ctx context.Context, o RestoreOpts) (*Result, error) {
-	res := &Result{}
-	fail := func(err error) (*Result, error) {
-		return res, fmt.Errorf("restore primary %s: %w", o.PrimaryLabel, err)
-	}
-	if err := validateSwitch(o.PrimaryLabel, o.FallbackLabel, o.FallbackLockPath, o.RemediationLockPath); err != nil {
-		return fail(err)
-	}
-	if o.CheckPrimary == nil || o.Verify == nil || o.VerifyFallback == nil {
-		return fail(errors.New("primary check, verify and fallback verify functions are required"))
-	}
-	if err := checkPlist(o.PrimaryPlist, o.PrimaryLabel); err != nil {
-		return fail(err)
-	}
-	// Checked now so that a rollback cannot fail on a bad fallback plist.
-	if err := checkPlist(o.FallbackPlist, o.FallbackLabel); err != nil {
-		return fail(fmt.Errorf("fallback (needed to roll back): %w", err))
-	}
-	if err := o.CheckPrimary(ctx); err != nil {
-		return fail(fmt.Errorf("%w: %w", ErrPrimaryCheckFailed, err))
-	}
-	res.note("primary check passed")
-	release, err := r.lockRemediation(ctx, res, o.RemediationLockPath)
-	if err != nil {
-		return fail(err)
-	}
-	defer release()
-	err = r.switchToPrimary(ctx, res, o)
-	if r.DryRun && err == nil {
-		res.note("dry-run: verify skipped")
-		r.dryRunNote(res, "if %s does not serve: roll back to %s (bootout and disable %s; enable, bootstrap, kickstart -k %s; verify), keep the fallback lock",
-			o.PrimaryLabel, o.FallbackLabel, o.PrimaryLabel, o.FallbackLabel)
-		r.dryRunNote(res, "remove fallback lock %s", o.FallbackLockPath)
-		return res, nil
-	}
-	if err == nil {
-		err = r.verify(ctx, res, o.Verify)
-		if err != nil {
-			err = fmt.Errorf("%w: %w", ErrUnverified, err)
-		}
-	}
-	if err != nil {
-		if rbErr := r.rollback(ctx, res, o, err); rbErr != nil {
-			return fail(fmt.Errorf("%w: %w; rollback: %w", ErrRollbackFailed, err, rbErr))
-		}
-		return fail(fmt.Errorf("%w: %w", ErrRolledBack, err))
-	}
-	if err := os.Remove(o.FallbackLockPath); err != nil && !os.IsNotExist(err) {
-		return fail(fmt.Errorf("remove fallback lock: %w", err))
-	}
-	res.note("removed fallback lock %s", o.FallbackLockPath)
-	return res, nil
+	return service.Restore{
+		Timing: r.timing(), DryRun: r.dry(), Primary: o.Primary, Fallback: o.Fallback,
+		Check: func() error {
+			if err := validateSwitch(o.Primary, o.Fallback, o.FallbackLockPath, o.RemediationLockPath); err != nil {
+				return err
+			}
+			if err := checkPlist(o.PrimaryDefinition, o.Primary); err != nil {
+				return err
+			}
+			// Checked now so that a rollback cannot fail on a bad fallback plist.
+			if err := checkPlist(o.FallbackDefinition, o.Fallback); err != nil {
+				return fmt.Errorf("fallback (needed to roll back): %w", err)
+			}
+			return nil
+		},
+		Switch: func(ctx context.Context, res *Result) error { return r.switchToPrimary(ctx, res, o) },
+		Back: func(ctx context.Context, res *Result) error {
+			return r.switchToFallback(ctx, res, o.Primary, o.Fallback, o.FallbackDefinition, "", nil)
+		},
+		BackWords: fmt.Sprintf("bootout and disable %s; enable, bootstrap, kickstart -k %s", o.Primary, o.Fallback),
+	}.Run(ctx, o)
 }
 
 // switchToPrimary is the forward half of RestorePrimary: bootout and
 // disable the fallback, enable the primary (a disabled label's bootstrap
 // fails with EIO), reload it.
 func (r *Runner) switchToPrimary(ctx context.Context, res *Result, o RestoreOpts) error {
-	if err := r.bootoutLoaded(ctx, res, o.FallbackLabel); err != nil {
+	if err := r.bootoutLoaded(ctx, res, o.Fallback); err != nil {
 		return err
 	}
-	if err := r.disable(ctx, &res.Steps, o.FallbackLabel); err != nil {
+	if err := r.disable(ctx, &res.Steps, o.Fallback); err != nil {
 		return err
 	}
-	if err := r.enable(ctx, &res.Steps, o.PrimaryLabel); err != nil {
+	if err := r.enable(ctx, &res.Steps, o.Primary); err != nil {
 		return err
 	}
-	return r.reload(ctx, res, o.PrimaryLabel, o.PrimaryPlist)
+	return r.reload(ctx, res, o.Primary, o.PrimaryDefinition)
 }
 
-// rollback puts the fallback back after a failed switch to the primary
-// (cause). Its launchctl steps run even if ctx was canceled (an operator's
-// Ctrl-C must not leave nothing serving); verifying the fallback honours
-// ctx.
-func (r *Runner) rollback(ctx context.Context, res *Result, o RestoreOpts, cause error) error {
-	res.note("rollback: %s did not take over (%v); switching back to %s", o.PrimaryLabel, cause, o.FallbackLabel)
-	if err := r.switchToFallback(context.WithoutCancel(ctx), res, o.PrimaryLabel, o.FallbackLabel, o.FallbackPlist, "", nil); err != nil {
-		return err
+// timing is the Runner's Timing: its verify budget, lock wait and clock.
+func (r *Runner) timing() service.Timing {
+	return service.Timing{
+		VerifyTimeout: r.VerifyTimeout, VerifyInterval: r.VerifyInterval, LockTimeout: r.LockTimeout,
+		Now: r.Now, Sleep: r.Sleep, AcquireLock: r.AcquireLock,
 	}
-	// Verified and VerifyAttempts describe the primary; the fallback's
-	// verify is told in the steps.
-	fres := &Result{}
-	err := r.verify(ctx, fres, o.VerifyFallback)
-	for _, step := range fres.Steps {
-		res.note("rollback: fallback %s", step)
-	}
-	if err != nil {
-		return fmt.Errorf("fallback %s: %w: %w", o.FallbackLabel, ErrUnverified, err)
-	}
-	res.RolledBack = true
-	return nil
 }
 
 // verify calls fn until it returns nil or the VerifyTimeout budget (on the
 // Runner's clock) is spent, pausing VerifyInterval between attempts.
 func (r *Runner) verify(ctx context.Context, res *Result, fn func(context.Context) error) error {
-	timeout, interval := r.VerifyTimeout, r.VerifyInterval
-	if timeout <= 0 {
-		timeout = DefaultVerifyTimeout
-	}
-	if interval <= 0 {
-		interval = DefaultVerifyInterval
-	}
-	deadline := r.now().Add(timeout)
-	for attempt := 1; ; attempt++ {
-		remaining := deadline.Sub(r.now())
-		actx, cancel := context.WithTimeout(ctx, max(remaining, interval))
-		err := fn(actx)
-		cancel()
-		res.VerifyAttempts = attempt
-		if err == nil {
-			res.Verified = true
-			res.note("verify: ok after %d attempt(s)", attempt)
-			return nil
-		}
-		if ctx.Err() != nil {
-			res.note("verify: canceled after %d attempt(s)", attempt)
-			return fmt.Errorf("verify canceled after %d attempt(s): %w (%w)", attempt, err, ctx.Err())
-		}
-		remaining = deadline.Sub(r.now())
-		if remaining <= 0 {
-			res.note("verify: failed %d attempt(s) in %s", attempt, timeout)
-			return fmt.Errorf("%d attempt(s) in %s: %w", attempt, timeout, err)
-		}
-		if err := r.sleep(ctx, min(interval, remaining)); err != nil {
-			return fmt.Errorf("verify canceled after %d attempt(s): %w", attempt, err)
-		}
-	}
+	return r.timing().Verify(ctx, res, fn)
 }
 
-func (r *Runner) dryRunNote(res *Result, format string, args ...any) {
-	line := "dry-run: " + fmt.Sprintf(format, args...)
-	fmt.Fprintln(r.out(), line)
-	res.Steps = append(res.Steps, line)
-}
+// dry is the Runner's dry run.
+func (r *Runner) dry() service.DryRun { return service.DryRun{On: r.DryRun, Out: r.out()} }
 
-// lockRemediation takes the shared remediation lock and returns its
-// release; a dry run only notes that it would, and releases nothing.
-func (r *Runner) lockRemediation(ctx context.Context, res *Result, path string) (release func(), err error) {
-	if r.DryRun {
-		r.dryRunNote(res, "take remediation lock %s", path)
-		return func() {}, nil
-	}
-	lk, err := r.acquire(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	res.note("took remediation lock %s", path)
-	return func() { lk.Release() }, nil
-}
-
-func (r *Runner) acquire(ctx context.Context, path string) (*lock.Lock, error) {
-	timeout := r.LockTimeout
-	if timeout <= 0 {
-		timeout = DefaultLockTimeout
-	}
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	acquire := r.AcquireLock
-	if acquire == nil {
-		acquire = lock.Acquire
-	}
-	return acquire(lctx, path)
-}
-
-func (r *Runner) now() time.Time {
-	if r.Now == nil {
-		return time.Now()
-	}
-	return r.Now()
-}
-
-func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
-	if r.Sleep == nil {
-		return SleepContext(ctx, d)
-	}
-	return r.Sleep(ctx, d)
-}
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error { return r.timing().Pause(ctx, d) }

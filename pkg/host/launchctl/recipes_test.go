@@ -179,7 +179,7 @@ func promoteSetup(t *testing.T, f *fakeLaunchd, r *Runner, fallbackLoaded bool) 
 	f.calls()
 	state := filepath.Join(f.dir, "state")
 	return p, fb, PromoteOpts{
-		PrimaryLabel: primary, FallbackLabel: fallback, FallbackPlist: fb.plist,
+		Primary: primary, Fallback: fallback, FallbackDefinition: fb.plist,
 		FallbackLockPath:    filepath.Join(state, "council-fallback.lock"),
 		RemediationLockPath: filepath.Join(state, "remediation.lock"),
 		Who:                 "council-guardian", Why: "Failed to load the default metallib",
@@ -506,7 +506,7 @@ func restoreSetup(t *testing.T) (f *fakeLaunchd, r *Runner, p, fb *agent, opts R
 	}
 	f.calls()
 	return f, r, p, fb, RestoreOpts{
-		PrimaryLabel: primary, PrimaryPlist: p.plist, FallbackLabel: fallback, FallbackPlist: fb.plist,
+		Primary: primary, PrimaryDefinition: p.plist, Fallback: fallback, FallbackDefinition: fb.plist,
 		FallbackLockPath: popts.FallbackLockPath, RemediationLockPath: popts.RemediationLockPath,
 		CheckPrimary:   func(context.Context) error { return nil },
 		Verify:         p.serving(0),

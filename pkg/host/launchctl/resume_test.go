@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
 // promotionCalls are the promotion's launchctl steps as the fake logs them
@@ -93,7 +95,7 @@ func testInterruptedPromotion(t *testing.T, n int, kill bool) {
 		if n > 1 {
 			fl.Step = steps[n-2].step
 		}
-		if err := writeFallbackLock(opts.FallbackLockPath, fl); err != nil {
+		if err := service.WriteFallbackLock(opts.FallbackLockPath, fl); err != nil {
 			t.Fatal(err)
 		}
 		resumeFrom = n - 1
@@ -157,7 +159,7 @@ func TestResumePromotionFromLockedOnly(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(opts.FallbackLockPath), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFallbackLock(opts.FallbackLockPath, &FallbackLock{Who: "council-guardian", Why: "x", Primary: primary, Fallback: fallback, Step: StepLocked}); err != nil {
+	if err := service.WriteFallbackLock(opts.FallbackLockPath, &FallbackLock{Who: "council-guardian", Why: "x", Primary: primary, Fallback: fallback, Step: StepLocked}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := r.ResumePromotion(context.Background(), opts)

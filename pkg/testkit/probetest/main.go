@@ -33,6 +33,17 @@ func FakeLaunchctl(out *string) Binary {
 	return Binary{out, fakeLaunchctlPkg, "fake-launchctl"}
 }
 
+// FakeSystemctl and FakeJournalctl are the simulated systemd's commands as
+// Binaries stored in *out.
+func FakeSystemctl(out *string) Binary {
+	return Binary{out, fakeSystemctlPkg, "fake-systemctl"}
+}
+
+// FakeJournalctl: see FakeSystemctl.
+func FakeJournalctl(out *string) Binary {
+	return Binary{out, fakeJournalctlPkg, "fake-journalctl"}
+}
+
 // Parallel is the -test.parallel RunMain sets unless the command line gave
 // one: end-to-end cases mostly wait on timeouts and processes, not the CPU.
 type Parallel int

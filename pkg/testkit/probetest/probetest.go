@@ -23,6 +23,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 	"github.com/sanctum/council-probes/pkg/testkit/forceflowsim"
 	"github.com/sanctum/council-probes/pkg/testkit/launchdsim"
+	"github.com/sanctum/council-probes/pkg/testkit/systemdsim"
 	"github.com/sanctum/council-probes/pkg/testkit/testpki"
 )
 
@@ -46,7 +47,21 @@ func BuildFakeLaunchctl(dir string) (string, error) {
 	return Build(dir, fakeLaunchctlPkg, "fake-launchctl")
 }
 
-const fakeLaunchctlPkg = "github.com/sanctum/council-probes/pkg/testkit/launchdsim/cmd/fake-launchctl"
+const (
+	fakeLaunchctlPkg  = "github.com/sanctum/council-probes/pkg/testkit/launchdsim/cmd/fake-launchctl"
+	fakeSystemctlPkg  = "github.com/sanctum/council-probes/pkg/testkit/systemdsim/cmd/fake-systemctl"
+	fakeJournalctlPkg = "github.com/sanctum/council-probes/pkg/testkit/systemdsim/cmd/fake-journalctl"
+)
+
+// BuildFakeSystemd builds the simulated systemd's fake-systemctl and
+// fake-journalctl into dir.
+func BuildFakeSystemd(dir string) (systemctl, journalctl string, err error) {
+	if systemctl, err = Build(dir, fakeSystemctlPkg, "fake-systemctl"); err != nil {
+		return "", "", err
+	}
+	journalctl, err = Build(dir, fakeJournalctlPkg, "fake-journalctl")
+	return systemctl, journalctl, err
+}
 
 // Home is a throwaway $HOME laid out like the council host.
 type Home struct {
@@ -205,9 +220,11 @@ func NewLaunchd(t testing.TB, bin string) *Launchd {
 	return l
 }
 
-// Env is what a probe process needs to drive this fake launchd.
+// Env is what a probe process needs to drive this fake launchd (the
+// service manager is launchd whatever the test's OS).
 func (l *Launchd) Env() []string {
-	return []string{"FAKE_LAUNCHD_STATE=" + l.StateFile, "FAKE_LAUNCHD_LOG=" + l.CallLog, "COUNCIL_LAUNCHCTL=" + l.Path}
+	return []string{"FAKE_LAUNCHD_STATE=" + l.StateFile, "FAKE_LAUNCHD_LOG=" + l.CallLog, "COUNCIL_LAUNCHCTL=" + l.Path,
+		"COUNCIL_SERVICE_MANAGER=launchd"}
 }
 
 // Calls returns the launchctl argv lines run so far.
@@ -232,6 +249,113 @@ func (l *Launchd) MutatingCalls() []string {
 		}
 	}
 	return out
+}
+
+// Systemd is a simulated systemd (pkg/testkit/systemdsim) for one test:
+// its state, unit directory and call log.
+type Systemd struct {
+	Systemctl, Journalctl string // the fake binaries
+	StateFile             string
+	Units                 string // the unit directory
+	CallLog               string
+	// Fail is FAKE_SYSTEMD_FAIL for the probe's calls ("" none).
+	Fail string
+}
+
+// NewSystemd prepares a simulated systemd using the fake-systemctl and
+// fake-journalctl binaries; units go in its Units directory (WriteUnit);
+// its processes are killed at cleanup.
+func NewSystemd(t testing.TB, systemctl, journalctl string) *Systemd {
+	dir := t.TempDir()
+	s := &Systemd{Systemctl: systemctl, Journalctl: journalctl, StateFile: filepath.Join(dir, "systemd.json"),
+		Units: filepath.Join(dir, "units"), CallLog: filepath.Join(dir, "calls.log")}
+	if err := os.MkdirAll(s.Units, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { systemdsim.Shutdown(s.StateFile) })
+	return s
+}
+
+// Env is what a probe process needs to use this systemd as its service
+// manager (user scope unless the probe says otherwise).
+func (s *Systemd) Env() []string {
+	env := []string{systemdsim.EnvState + "=" + s.StateFile, systemdsim.EnvUnits + "=" + s.Units, systemdsim.EnvLog + "=" + s.CallLog,
+		"COUNCIL_SERVICE_MANAGER=systemd", "COUNCIL_SYSTEMCTL=" + s.Systemctl, "COUNCIL_JOURNALCTL=" + s.Journalctl}
+	if s.Fail != "" {
+		env = append(env, systemdsim.EnvFail+"="+s.Fail)
+	}
+	return env
+}
+
+// WriteUnit writes a service unit: [Unit] Description, the [Service]
+// lines given, and [Install] WantedBy=default.target.
+func (s *Systemd) WriteUnit(t testing.TB, name, description string, service ...string) string {
+	t.Helper()
+	p := filepath.Join(s.Units, name)
+	body := "[Unit]\nDescription=" + description + "\n\n[Service]\n" + strings.Join(service, "\n") + "\n\n[Install]\nWantedBy=default.target\n"
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Run runs the fake systemctl as an operator would (--user), failing the
+// test when it fails.
+func (s *Systemd) Run(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(s.Systemctl, append([]string{"--user"}, args...)...)
+	cmd.Env = append([]string{"HOME=" + os.Getenv("HOME"), "PATH=" + os.Getenv("PATH")}, s.envForOperator()...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemctl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// envForOperator is Env without the injected failures: the operator's own
+// commands are not the probe's.
+func (s *Systemd) envForOperator() []string {
+	return []string{systemdsim.EnvState + "=" + s.StateFile, systemdsim.EnvUnits + "=" + s.Units}
+}
+
+// Calls returns the systemctl and journalctl argv lines run so far
+// ("systemctl --user restart x.service").
+func (s *Systemd) Calls() []string {
+	data, err := os.ReadFile(s.CallLog)
+	if err != nil {
+		return nil
+	}
+	str := strings.TrimSpace(string(data))
+	if str == "" {
+		return nil
+	}
+	return strings.Split(str, "\n")
+}
+
+// MutatingCalls filters Calls to the systemctl ones that change systemd's
+// state (not show, not journalctl), without the program name.
+func (s *Systemd) MutatingCalls() []string {
+	var out []string
+	for _, c := range s.Calls() {
+		rest, ok := strings.CutPrefix(c, "systemctl ")
+		if !ok || strings.Contains(" "+rest+" ", " show ") {
+			continue
+		}
+		out = append(out, rest)
+	}
+	return out
+}
+
+// Show is the unit's properties as the fake prints them (key=value).
+func (s *Systemd) Show(t testing.TB, unit string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, l := range strings.Split(s.Run(t, "show", unit), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // FreePort returns a loopback port nothing listens on right now (for a

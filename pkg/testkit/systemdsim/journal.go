@@ -1,0 +1,185 @@
+package systemdsim
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The journal is one file beside the state, a line per entry:
+//
+//	<µs since the epoch> <unit> <message>
+//
+// Entries are appended with O_APPEND, one write each, by the invocations
+// and the supervisors (which copy their unit's output into it).
+
+// journal appends one entry about unit.
+func journal(statePath, unit, msg string) {
+	f, err := os.OpenFile(JournalPath(statePath), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	f.WriteString(entry(unit, msg))
+}
+
+func entry(unit, msg string) string {
+	msg = strings.TrimRight(msg, "\r\n")
+	return strconv.FormatInt(time.Now().UnixMicro(), 10) + " " + unit + " " + msg + "\n"
+}
+
+// maxJournalLine bounds one line of a unit's output in the journal, as
+// journald's LineMax= does (48K by default); longer lines are split.
+const maxJournalLine = 48 << 10
+
+// copyOutput copies a unit's output into the journal, line by line, until
+// r ends.
+func copyOutput(statePath, unit string, r io.Reader) {
+	f, err := os.OpenFile(JournalPath(statePath), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		io.Copy(io.Discard, r)
+		return
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(r, maxJournalLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			f.WriteString(entry(unit, string(line)))
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// JournalMain is fake-journalctl: the arguments after the program name;
+// it returns the exit status. It reads the journal of FAKE_SYSTEMD_STATE
+// with the options the probes use: -u/--unit/--user-unit, --since @EPOCH,
+// -n/--lines, -o cat (the only output simulated), --no-pager, -q, --user,
+// --system.
+func JournalMain(args []string, stdout, stderr io.Writer) int {
+	statePath := os.Getenv(EnvState)
+	if statePath == "" {
+		fmt.Fprintf(stderr, "fake journalctl: %s is not set (this is a simulation, not journalctl)\n", EnvState)
+		return 64
+	}
+	if err := logCall(statePath, "journalctl", args); err != nil {
+		fmt.Fprintf(stderr, "fake journalctl: log: %v\n", err)
+		return 70
+	}
+	var units []string
+	var since time.Time
+	lines, output := -1, ""
+	value := func(i *int, a string) (string, bool) {
+		if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
+			return v, true
+		}
+		if *i+1 >= len(args) {
+			return "", false
+		}
+		*i++
+		return args[*i], true
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, _, _ := strings.Cut(a, "=")
+		switch name {
+		case "--user", "--system", "--no-pager", "-q", "--quiet":
+		case "-u", "--unit", "--user-unit":
+			v, ok := value(&i, a)
+			if !ok {
+				return usage(stderr, a)
+			}
+			units = append(units, unitName(v))
+		case "-n", "--lines":
+			v, ok := value(&i, a)
+			n, err := strconv.Atoi(v)
+			if !ok || err != nil || n < 0 {
+				return usage(stderr, a)
+			}
+			lines = n
+		case "-o", "--output":
+			v, ok := value(&i, a)
+			if !ok {
+				return usage(stderr, a)
+			}
+			output = v
+		case "-S", "--since":
+			v, ok := value(&i, a)
+			sec, err := strconv.ParseInt(strings.TrimPrefix(v, "@"), 10, 64)
+			if !ok || !strings.HasPrefix(v, "@") || err != nil {
+				fmt.Fprintf(stderr, "fake journalctl: --since %q: only @EPOCH is simulated\n", v)
+				return 1
+			}
+			since = time.Unix(sec, 0)
+		default:
+			fmt.Fprintf(stderr, "fake journalctl: option %s is not simulated\n", a)
+			return 1
+		}
+	}
+	if output != "cat" {
+		fmt.Fprintln(stderr, "fake journalctl: only -o cat is simulated")
+		return 1
+	}
+	msgs, err := readJournal(statePath, units, since)
+	if err != nil {
+		fmt.Fprintf(stderr, "fake journalctl: %v\n", err)
+		return 1
+	}
+	if lines >= 0 && len(msgs) > lines {
+		msgs = msgs[len(msgs)-lines:]
+	}
+	for _, m := range msgs {
+		fmt.Fprintln(stdout, m)
+	}
+	return 0
+}
+
+func usage(stderr io.Writer, opt string) int {
+	fmt.Fprintf(stderr, "fake journalctl: option %s needs a value\n", opt)
+	return 1
+}
+
+// readJournal returns the messages of units (all when none) at or after
+// since, oldest first.
+func readJournal(statePath string, units []string, since time.Time) ([]string, error) {
+	f, err := os.Open(JournalPath(statePath))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	want := map[string]bool{}
+	for _, u := range units {
+		want[u] = true
+	}
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 2*maxJournalLine)
+	for sc.Scan() {
+		ts, rest, ok := strings.Cut(sc.Text(), " ")
+		unit, msg, ok2 := strings.Cut(rest, " ")
+		us, err := strconv.ParseInt(ts, 10, 64)
+		if !ok || !ok2 || err != nil {
+			continue
+		}
+		if len(want) > 0 && !want[unit] {
+			continue
+		}
+		if !since.IsZero() && time.UnixMicro(us).Before(since) {
+			continue
+		}
+		out = append(out, msg)
+	}
+	return out, sc.Err()
+}
