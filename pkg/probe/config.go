@@ -54,6 +54,15 @@ type Common struct {
 	PrimaryBinary, PrimaryLog    string
 }
 
+// TransportConfig is the council transport the common flags describe.
+func (c Common) TransportConfig() transport.Config {
+	return transport.Config{
+		Mode: transport.Mode(c.Transport), RequireMTLS: c.RequireMTLS,
+		URL: c.URL, MTLSURL: c.MTLSURL, CACert: c.CACert, ClientCert: c.ClientCert, ClientKey: c.ClientKey,
+		TokenFile: c.TokenFile,
+	}
+}
+
 // ClientName is the cert/key basename of a probe under
 // ~/.sanctum/certs/clients/ (guardian, canary, drift, integrity,
 // parity-smoke).

@@ -365,11 +365,7 @@ func alertSinks(cfg Common, problems []configProblem) (sinks []deliver.Sink, am 
 // on the transport channel and returns false when the tick cannot run.
 func (t *Tick) resolveTransport() bool {
 	cfg := t.Common
-	c, err := transport.Resolve(transport.Config{
-		Mode: transport.Mode(cfg.Transport), RequireMTLS: cfg.RequireMTLS,
-		URL: cfg.URL, MTLSURL: cfg.MTLSURL, CACert: cfg.CACert, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey,
-		TokenFile: cfg.TokenFile,
-	})
+	c, err := transport.Resolve(cfg.TransportConfig())
 	if err != nil {
 		t.Unknown("transport", "transport_error", err.Error())
 		return false

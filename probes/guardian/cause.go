@@ -92,7 +92,7 @@ func (g *guardian) lookedSince(at time.Time) time.Time {
 	if !at.IsZero() && len(g.t.DropFuture(serviceSeenKey+".at", []time.Time{at})) == 1 {
 		return at.Add(-futureSkew)
 	}
-	return g.t.Now().Add(-g.t.C.Duration("crash-window"))
+	return g.t.Now().Add(-g.s.CrashWindow)
 }
 
 // primaryInfo is the service manager's view of the primary; nil when it

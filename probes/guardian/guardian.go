@@ -91,7 +91,7 @@ func New() *probe.Probe {
 		Description: description,
 		Network:     true,
 		Layout:      true,
-		Flags:       append(append(append(flags(), wedgedFlags()...), crashedFlags()...), backendFlags()...),
+		Flags:       flags(),
 		Commands:    []*cli.Command{restoreCommand()},
 		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
 		Policies: map[string]alert.Policy{
@@ -137,14 +137,6 @@ type guardian struct {
 func tick(ctx context.Context, t *probe.Tick) error {
 	s, err := settingsFrom(t.C)
 	if err != nil {
-		return err
-	}
-	// The wedged and crashed checks run only on a healthy tick; their
-	// flags are checked on every one, so a typo is caught at once.
-	if _, err := wedgedSettingsFrom(t.C, t.Common.StateDir); err != nil {
-		return err
-	}
-	if err := checkCrashedFlags(t.C); err != nil {
 		return err
 	}
 	if t.Common.PrimaryBinary == "" {

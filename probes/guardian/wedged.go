@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/redact"
@@ -51,56 +48,6 @@ const busySinceKey = "wedged_busy_since"
 
 // maxCanaryState bounds the canary state file read: it is a few KiB.
 const maxCanaryState = 1 << 20
-
-func wedgedFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.IntFlag{Name: "wedged-after", EnvVars: env("WEDGED_AFTER"), Value: defaultWedgedAfter,
-			Usage: "consecutive canary ticks of hang or stream_stall before the primary's CPU is sampled (0 = wedged check off)"},
-		&cli.DurationFlag{Name: "cpu-window", EnvVars: env("CPU_WINDOW"), Value: defaultCPUWindow, Usage: "how long the primary's CPU is sampled"},
-		&cli.Float64Flag{Name: "idle-cpu", EnvVars: env("IDLE_CPU"), Value: defaultIdleCPU,
-			Usage: "below this fraction of one core over --cpu-window, a hung primary is wedged (restarted); above, it is working"},
-		&cli.DurationFlag{Name: "max-busy", EnvVars: env("MAX_BUSY"), Value: defaultMaxBusy,
-			Usage: "a hang with a busy CPU this long is a runaway and is restarted like a wedge"},
-		&cli.StringFlag{Name: "canary-state", EnvVars: env("CANARY_STATE"), Usage: "the canary's state file, read only (empty = <state-dir>/council-canary.json)"},
-		&cli.DurationFlag{Name: "canary-interval", EnvVars: env("CANARY_INTERVAL"), Value: defaultCanaryInterval,
-			Usage: "the canary's schedule, when its state does not say; a canary state older than 3 intervals is no evidence"},
-	}
-}
-
-// wedgedSettings are the wedged check's flags, resolved.
-type wedgedSettings struct {
-	After          int
-	CPUWindow      time.Duration
-	IdleCPU        float64
-	MaxBusy        time.Duration
-	CanaryState    string
-	CanaryInterval time.Duration
-}
-
-// wedgedSettingsFrom reads and checks the wedged check's flags; an empty
-// --canary-state is the canary's state file in stateDir.
-func wedgedSettingsFrom(c *cli.Context, stateDir string) (wedgedSettings, error) {
-	w := wedgedSettings{
-		After: c.Int("wedged-after"), CPUWindow: c.Duration("cpu-window"), IdleCPU: c.Float64("idle-cpu"),
-		MaxBusy: c.Duration("max-busy"), CanaryState: c.String("canary-state"), CanaryInterval: c.Duration("canary-interval"),
-	}
-	if w.CanaryState == "" {
-		w.CanaryState = filepath.Join(stateDir, "council-canary.json")
-	}
-	switch {
-	case w.After < 0:
-		return w, fmt.Errorf("bad --wedged-after %d: want 0 or more", w.After)
-	case w.CPUWindow <= 0:
-		return w, fmt.Errorf("bad --cpu-window %s: want a positive duration", w.CPUWindow)
-	case w.IdleCPU <= 0 || w.IdleCPU > 1:
-		return w, fmt.Errorf("bad --idle-cpu %g: want a fraction of one core, more than 0 and at most 1", w.IdleCPU)
-	case w.MaxBusy < 0:
-		return w, fmt.Errorf("bad --max-busy %s: want 0 or a positive duration", w.MaxBusy)
-	case w.CanaryInterval <= 0:
-		return w, fmt.Errorf("bad --canary-interval %s: want a positive duration", w.CanaryInterval)
-	}
-	return w, nil
-}
 
 // hangEvidence is what the canary's state says about chat.
 type hangEvidence struct {
@@ -157,11 +104,7 @@ func readHangEvidence(path string, after int, interval time.Duration, now time.T
 // the primary's CPU, or the server's own metrics where it exports them
 // (requestsBusy), decide between wedged (restart) and working (wait).
 func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
-	t := g.t
-	w, err := wedgedSettingsFrom(t.C, t.Common.StateDir)
-	if err != nil {
-		return err
-	}
+	t, w := g.t, g.s.Wedged
 	if w.After == 0 {
 		return nil
 	}
