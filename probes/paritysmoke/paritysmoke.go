@@ -147,7 +147,7 @@ func New() *probe.Probe {
 
 // tick runs the prompt set once.
 func tick(ctx context.Context, t *probe.Tick) error {
-	o, err := settingsFrom(t)
+	o, err := settingsFrom(t.C)
 	if err != nil {
 		t.Unknown(CheckConfig, "config_error", err.Error())
 		return nil
