@@ -109,7 +109,7 @@ func New() *probe.Probe {
 			"not_judged (--max-unjudged in a row) and degenerate (the answer is not a count) warn at once.\n" +
 			"Cost: one request of about 512 prompt + 128 generated tokens per tick.",
 		Network: true,
-		Flags:   append(flags(), busyCPUFlags()...),
+		Flags:   flags(),
 		Default: alert.Policy{Threshold: 2, Cooldown: time.Hour},
 		// The three watch channels count for themselves (24 h of changes,
 		// --max-unjudged samples, one junk answer): they alert at once.
