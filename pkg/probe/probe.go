@@ -49,6 +49,24 @@ const (
 	ExitUnknown  = 3 // the probe could not determine the state
 )
 
+// The contract's own channels, which every probe's state may hold beside
+// its checks' (CheckServiceManager, too: manager.go). A probe that reports
+// on one itself (a bad setting on config, refused credentials on auth)
+// uses these names, so every probe says the same thing the same way.
+const (
+	// CheckTransport: the council URL or the transport cannot be set up.
+	CheckTransport = "transport"
+	// CheckCertExpiry: the client certificate has expired or soon will.
+	CheckCertExpiry = "cert_expiry"
+	// CheckConfig: a setting that cannot work; no check was run.
+	CheckConfig = "config"
+	// CheckBackend: --backend names no known server.
+	CheckBackend = "backend"
+	// CheckAuth: the server refused the probe's credentials (401/403): a
+	// fault on our side, UNKNOWN, never remediated.
+	CheckAuth = "auth"
+)
+
 // Version is set at build time (-ldflags -X .../probe.Version=...).
 var Version = "dev"
 
@@ -244,9 +262,9 @@ func (p *Probe) tick(c *cli.Context) int {
 	// The contract's own channels alert on the first occurrence: a broken
 	// transport or an expired certificate will not fix itself by the next
 	// tick. A probe may still override them.
-	t.engine.Policies["transport"] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
-	t.engine.Policies["cert_expiry"] = alert.Policy{Threshold: 1, Cooldown: 24 * time.Hour}
-	t.engine.Policies["config"] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
+	t.engine.Policies[CheckTransport] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
+	t.engine.Policies[CheckCertExpiry] = alert.Policy{Threshold: 1, Cooldown: 24 * time.Hour}
+	t.engine.Policies[CheckConfig] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
 	// A service manager that cannot be asked will not answer by the next
 	// tick either.
 	t.engine.Policies[CheckServiceManager] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
@@ -367,22 +385,22 @@ func (t *Tick) resolveTransport() bool {
 	cfg := t.Common
 	c, err := transport.Resolve(cfg.TransportConfig())
 	if err != nil {
-		t.Unknown("transport", "transport_error", err.Error())
+		t.Unknown(CheckTransport, "transport_error", err.Error())
 		return false
 	}
 	t.Client = c
 	t.Log = t.Log.With("transport", string(c.Kind))
 	t.dispatch.Log = t.Log
-	t.Clear("transport")
+	t.Clear(CheckTransport)
 	switch state, left := c.CertExpiry(t.Now(), cfg.CertWarn); state {
 	case "expired":
-		t.Fail("cert_expiry", "cert_expired", alert.Error,
+		t.Fail(CheckCertExpiry, "cert_expired", alert.Error,
 			fmt.Sprintf("client certificate %s (CN=%s) expired %s ago", cfg.ClientCert, c.CertSubject, (-left).Round(time.Minute)))
 	case "expiring":
-		t.Fail("cert_expiry", "cert_expiring", alert.Warn,
+		t.Fail(CheckCertExpiry, "cert_expiring", alert.Warn,
 			fmt.Sprintf("client certificate %s (CN=%s) expires in %s", cfg.ClientCert, c.CertSubject, left.Round(time.Hour)))
 	default:
-		t.Clear("cert_expiry")
+		t.Clear(CheckCertExpiry)
 	}
 	return true
 }

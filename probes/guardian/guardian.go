@@ -63,6 +63,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
@@ -71,16 +72,16 @@ import (
 const (
 	CheckUnreachable       = "unreachable"
 	CheckRateLimit         = "rate_limit"
-	CheckFallbackActivated = "fallback_activated"
+	CheckFallbackActivated = suite.CheckFallbackActivated
 	CheckRestartUnverified = "restart_unverified"
-	CheckFallbackDown      = "fallback_down"
+	CheckFallbackDown      = suite.CheckFallbackDown
 	// CheckAuth: /v1/models answered 401 or 403. The server answered, so
 	// it is not unreachable, and no restart fixes a token: UNKNOWN (exit
 	// 3), alerted once per cooldown, never counted as a liveness failure,
 	// never remediated. Its own channel, not "transport": the contract
 	// clears "transport" whenever the transport resolves, which would
 	// reopen the alert every tick.
-	CheckAuth = "auth"
+	CheckAuth = probe.CheckAuth
 )
 
 // New returns the guardian probe.

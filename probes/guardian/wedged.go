@@ -13,6 +13,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/proccpu"
 	"github.com/sanctum/council-probes/pkg/server/openai"
 )
@@ -40,8 +41,8 @@ const (
 )
 
 // canaryHangChecks are the canary channels that mean "chat does not
-// answer" (the canary's own names).
-var canaryHangChecks = []string{"hang", "stream_stall"}
+// answer".
+var canaryHangChecks = []string{suite.CheckHang, suite.CheckStreamStall}
 
 // busySinceKey holds when the current hang-with-busy-CPU episode began.
 const busySinceKey = "wedged_busy_since"

@@ -93,7 +93,7 @@ const (
 	CheckDegenerate = "degenerate"
 	// CheckAuth: the council refused the probe's credentials (401/403):
 	// a fault on our side, UNKNOWN, alerted at once.
-	CheckAuth = "auth"
+	CheckAuth = probe.CheckAuth
 )
 
 // New returns the pace probe.

@@ -56,7 +56,7 @@ func (r InProcess) SettingsError() string {
 		case e["event"] == "probe_error":
 			s, _ := e["error"].(string)
 			return s
-		case e["event"] == "config_error" && e["check"] == "config":
+		case e["event"] == "config_error" && e["check"] == probe.CheckConfig:
 			s, _ := e["detail"].(string)
 			return s
 		}
