@@ -113,17 +113,20 @@ func restorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	}
 	binary := cfg.PrimaryBinary
 	log.Warn("restore_primary", "check", CheckFallbackActivated, "primary", label, "plist", plist, "binary", binary, "dry_run", dry)
+	// The checks capture what they need, not the settings: those stay on
+	// the stack.
+	primary, mac, timeout, model := rs.Primary, mgr.Kind() == service.Launchd, s.Timeout, cfg.Model
 	res, err := mgr.RestorePrimary(ctx, service.RestoreOpts{
 		Primary: label, PrimaryDefinition: plist, Fallback: cfg.FallbackLabel, FallbackDefinition: cfg.FallbackPlist,
 		FallbackLockPath: lockPath, RemediationLockPath: cfg.RemediationLock,
 		CheckPrimary: func(ctx context.Context) error {
-			return checkPrimary(ctx, rs.Primary, mgr.Kind() == service.Launchd, out, log)
+			return checkPrimary(ctx, primary, mac, out, log)
 		},
 		Verify: func(ctx context.Context) error {
-			return probeModels(ctx, client, s.Timeout, cfg.Model).Err
+			return probeModels(ctx, client, timeout, model).Err
 		},
 		VerifyFallback: func(ctx context.Context) error {
-			return probeModels(ctx, fbClient, s.Timeout, "").Err
+			return probeModels(ctx, fbClient, timeout, "").Err
 		},
 	})
 	if !dry {
