@@ -256,6 +256,37 @@ func (p *Probe) tick(c *cli.Context) int {
 		log.Warn("state_reset", "error", err.Error())
 		stateErr = nil
 	}
+	t.startState()
+	problems := validateConfig(c, p)
+	if err := t.setupDispatch(paths.OutboxFile(cfg.StateDir, p.Name), problems); err != nil {
+		p.stateDirFault(c, cfg, log, stdout, stderr, "load its alert outbox", err)
+		return ExitUnknown
+	}
+	if stateErr != nil {
+		// A symlink, a FIFO, a directory or an unreadable file: the tick
+		// runs on a fresh state and saves nothing over what is there.
+		t.stateUnusable = true
+		t.stateFault(stateErr, stderr)
+	}
+
+	tickErr := t.run(ctx, problems)
+	cancelled := ctx.Err() != nil
+	switch {
+	case cancelled:
+		log.Warn("tick_cancelled", "reason", "signal received", "error", errString(tickErr))
+		t.SetExit(ExitUnknown, "cancelled by signal")
+	case tickErr != nil:
+		log.Error("probe_error", "error", tickErr.Error())
+		t.SetExit(ExitUnknown, tickErr.Error())
+	}
+	return t.finish(cancelled, logFile, human, stderr)
+}
+
+// startState prepares the loaded state for this tick: the probe's
+// interval, every persisted time read through PastTime, and the alert
+// engine over its channels under the probe's policies.
+func (t *Tick) startState() {
+	p := t.Probe
 	t.State.IntervalSeconds = int(p.Every() / time.Second)
 	t.pastChannelTimes()
 	t.engine = alert.NewEngine(p.Name, t.State.Channels, p.Default)
@@ -272,38 +303,24 @@ func (p *Probe) tick(c *cli.Context) int {
 		t.engine.Policies[k] = v
 	}
 	t.engine.Now = func() time.Time { return t.Now() }
-	problems := validateConfig(c, p)
-	if err := t.setupDispatch(paths.OutboxFile(cfg.StateDir, p.Name), problems); err != nil {
-		p.stateDirFault(c, cfg, log, stdout, stderr, "load its alert outbox", err)
-		return ExitUnknown
-	}
-	if stateErr != nil {
-		// A symlink, a FIFO, a directory or an unreadable file: the tick
-		// runs on a fresh state and saves nothing over what is there.
-		t.stateUnusable = true
-		t.stateFault(stateErr, stderr)
-	}
+}
 
-	var tickErr error
-	if t.reportConfig(problems) {
-		served := p.Network && t.resolveTransport()
-		if served {
-			t.resolveBackend(ctx)
-		}
-		if served || !p.Network || p.ServerOptional {
-			tickErr = p.Tick(ctx, t)
-		}
+// run runs the checks the configuration allows: none on a configuration
+// problem; a network probe's only once its transport resolves (unless its
+// own checks do not need the server).
+func (t *Tick) run(ctx context.Context, problems []configProblem) error {
+	p := t.Probe
+	if !t.reportConfig(problems) {
+		return nil
 	}
-	cancelled := ctx.Err() != nil
-	switch {
-	case cancelled:
-		log.Warn("tick_cancelled", "reason", "signal received", "error", errString(tickErr))
-		t.SetExit(ExitUnknown, "cancelled by signal")
-	case tickErr != nil:
-		log.Error("probe_error", "error", tickErr.Error())
-		t.SetExit(ExitUnknown, tickErr.Error())
+	served := p.Network && t.resolveTransport()
+	if served {
+		t.resolveBackend(ctx)
 	}
-	return t.finish(cancelled, logFile, human, stderr)
+	if served || !p.Network || p.ServerOptional {
+		return p.Tick(ctx, t)
+	}
+	return nil
 }
 
 func errString(err error) string {

@@ -216,6 +216,15 @@ func (t *Tick) DryRun() bool { return t.Common.DryRun }
 // Results returns the checks reported so far.
 func (t *Tick) Results() []Result { return append([]Result(nil), t.results...) }
 
+// Notices returns the alerts the tick has queued so far: its checks'
+// (as the alert engine's hysteresis and cooldown allow) and Notify's.
+// They are delivered, or spooled, when the tick ends.
+func (t *Tick) Notices() []alert.Notice { return append([]alert.Notice(nil), t.notices...) }
+
+// Summary is the status line's text as it stands: the failing checks
+// with their reasons, else the OK summary.
+func (t *Tick) Summary() string { return t.summary() }
+
 func rank(code int) int {
 	switch code {
 	case ExitWarning:
