@@ -37,6 +37,7 @@ const (
 	fRestore       = "restore-primary after a fix"
 	fNotPermitted  = "restart or promotion not permitted"
 	fSeenFuture    = "service_seen in 2031, then a crash"
+	fLiarJournal   = "server prints systemd's words for its death"
 	primaryUnit    = "sanctum-mlx.service"
 	fallbackUnit   = "sanctum-fallback.service"
 	systemdSuffix  = " (systemd)"
@@ -47,7 +48,7 @@ func init() {
 	both := []string{fQuietTick, fCrashLoop, fSeenFuture, fPromote, fRestore, fManagerDown}
 	register("guardian", both, guardianManagerCells)
 	register("guardian"+systemdSuffix, both, guardianManagerCells)
-	register("guardian"+systemdSuffix, []string{fStartLimit, fNotPermitted}, guardianSystemdCells)
+	register("guardian"+systemdSuffix, []string{fStartLimit, fNotPermitted, fLiarJournal}, guardianSystemdCells)
 	register("integrity"+systemdSuffix, []string{fNotPermitted}, integritySystemdCells)
 	register("drift"+systemdSuffix, nil, driftSystemdCells)
 }
@@ -383,11 +384,36 @@ func guardianManagerCells() []cell {
 	}
 }
 
+// liarJournalCell: the primary prints, at every start, what reads like
+// systemd's lines about an OOM kill; then it really dies of SIGSEGV and
+// Restart= brings it back, printing the lie again, newest. The cause is
+// read from systemd's own journal lines (the trusted _SYSTEMD_UNIT tells
+// them from the unit's), so the alert says SIGSEGV.
+func liarJournalCell() cell {
+	lie := []string{"--say", `"` + primaryUnit + `: Main process exited, code=killed, status=9/KILL"`,
+		"--say", `"` + primaryUnit + `: Failed with result 'oom-kill'."`}
+	return cell{fault: fLiarJournal,
+		setup: func(t *testing.T, w *world) {
+			p := w.loadPrimary(true, true, lie...)
+			if res := w.tick(); res.Code != 0 {
+				t.Fatalf("baseline tick: exit %d\n%s", res.Code, res.Stdout)
+			}
+			w.crashPrimary(p)
+		},
+		want: want{code: 1, event: "crashed", check: "crashed", alert: delivered, then: func(t *testing.T, w *world) {
+			if !deliveredWith(w, "crashed", "journal: last exit signal 11 (SIGSEGV)") || deliveredWith(w, "crashed", "oom-kill") || deliveredWith(w, "crashed", "signal 9") {
+				t.Errorf("the crashed alert took the server's word for its death: %+v", w.ff.Alerts())
+			}
+		}},
+		note: "the primary prints systemd's words for an OOM kill, dies of SIGSEGV and is restarted: the cause comes from systemd's own journal lines (_SYSTEMD_UNIT), so the alert says SIGSEGV"}
+}
+
 // guardianSystemdCells are the systemd column's cells of faults the
 // launchd column has its own cells for (probes_test.go,
 // hardening_*_test.go), and systemd's own.
 func guardianSystemdCells() []cell {
 	return []cell{
+		liarJournalCell(),
 		{fault: fHealthy, setup: func(t *testing.T, w *world) { w.loadPrimary(true, false) },
 			want: want{code: 0, event: "probe_ok", check: "unreachable"}},
 		{fault: fDown, sim: fault(councilsim.FaultDown), ticks: 3, args: []string{"--startup-grace", "0"},

@@ -22,10 +22,13 @@ func FuzzParseShow(f *testing.F) {
 }
 
 // FuzzParseJournal: a unit's journal is mostly the server's own output,
-// which may be anything.
+// which may be anything; read as text and as JSON lines.
 func FuzzParseJournal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := ParseJournal(b)
+		if j := ParseJournalJSON(b, "x.service"); len(j.Exit) > 200 || len(j.Result) > 40 || text.Clean(j.Exit) != j.Exit {
+			t.Fatalf("unbounded or unclean cause from JSON %+v", j)
+		}
 		if len(c.Exit) > 200 || len(c.Result) > 40 {
 			t.Fatalf("unbounded cause %+v", c)
 		}

@@ -3,6 +3,7 @@ package systemctl
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 )
@@ -109,4 +110,40 @@ func parseMainExited(line string) (code string, status int, ok bool) {
 		return "", 0, false
 	}
 	return code, n, true
+}
+
+// JournalFields are the fields the cause of a death is read with
+// (`journalctl -o json --output-fields=...`): the message, and the two
+// trusted fields journald sets from the writer's control group, which no
+// process can forge.
+const JournalFields = "MESSAGE,_SYSTEMD_UNIT,_SYSTEMD_USER_UNIT"
+
+// ParseJournalJSON reads a unit's journal as `journalctl -o json
+// --output-fields=JournalFields` prints it and returns what systemd's own
+// lines say of the last death, as ParseJournal does. A line written by the
+// unit itself (its _SYSTEMD_UNIT or _SYSTEMD_USER_UNIT is unit) is the
+// server talking, however much it reads like systemd ("Main process
+// exited, code=killed, status=11/SEGV"), and is skipped
+// (testdata/journal-liar.json, captured from a real systemd, is such a
+// server). A message journald stored as bytes (not UTF-8 text) is never
+// one of systemd's and is skipped too.
+func ParseJournalJSON(out []byte, unit string) JournalCause {
+	var msgs bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 4096), maxJournalLine)
+	for sc.Scan() {
+		var e struct {
+			Message  any    `json:"MESSAGE"`
+			Unit     string `json:"_SYSTEMD_UNIT"`
+			UserUnit string `json:"_SYSTEMD_USER_UNIT"`
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Unit == unit || e.UserUnit == unit {
+			continue
+		}
+		if m, ok := e.Message.(string); ok {
+			msgs.WriteString(strings.ReplaceAll(m, "\n", " "))
+			msgs.WriteByte('\n')
+		}
+	}
+	return ParseJournal(msgs.Bytes())
 }

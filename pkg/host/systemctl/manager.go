@@ -111,11 +111,13 @@ func (r *Runner) DeathCause(ctx context.Context, name string, st *service.Status
 		}
 		return c
 	}
-	out, err := r.Journal(ctx, name, DefaultJournalLines, DefaultJournalBytes, since)
+	// JSON, so that systemd's own lines can be told from the server's: a
+	// server can print "Main process exited, code=killed" too.
+	out, err := r.journal(ctx, name, "json", DefaultJournalLines, DefaultJournalBytes, since)
 	if err != nil {
 		return service.Cause{}
 	}
-	jc := ParseJournal(out)
+	jc := ParseJournalJSON(out, UnitName(name))
 	exit := jc.Exit
 	if jc.StartLimitHit && jc.Result != "start-limit-hit" {
 		exit = "start-limit-hit"

@@ -140,6 +140,31 @@ func TestParseJournalRealOutput(t *testing.T) {
 	}
 }
 
+// TestParseJournalJSONIgnoresTheServer: journal-liar.* is a real unit
+// that exits 3 and, restarted, prints systemd's words for a SIGSEGV and an
+// OOM kill. Read as text the lie is the newest death; read as JSON, the
+// lines the unit wrote itself (its trusted _SYSTEMD_UNIT) are skipped and
+// systemd's own say exit code 3.
+func TestParseJournalJSONIgnoresTheServer(t *testing.T) {
+	lie := JournalCause{Exit: "oom-kill: signal 11 (SIGSEGV)", Result: "oom-kill"}
+	if got := ParseJournal(readFixture(t, "journal-liar.txt")); got != lie {
+		t.Fatalf("as text: got %+v; the fixture no longer shows the lie (%+v)", got, lie)
+	}
+	truth := JournalCause{Exit: "exit code 3", Result: "exit-code"}
+	if got := ParseJournalJSON(readFixture(t, "journal-liar.json"), "council-liar.service"); got != truth {
+		t.Fatalf("as JSON: got %+v, want %+v", got, truth)
+	}
+	// Under a user manager the unit's own lines carry _SYSTEMD_USER_UNIT.
+	user := `{"MESSAGE":"x.service: Main process exited, code=exited, status=1/FAILURE","_SYSTEMD_UNIT":"user@1000.service","_SYSTEMD_USER_UNIT":"init.scope"}
+{"MESSAGE":"x.service: Main process exited, code=killed, status=11/SEGV","_SYSTEMD_UNIT":"user@1000.service","_SYSTEMD_USER_UNIT":"x.service"}
+{"MESSAGE":[120,46,115,101,114,118,105,99,101],"_SYSTEMD_UNIT":"user@1000.service"}
+not json
+`
+	if got := ParseJournalJSON([]byte(user), "x.service"); got.Exit != "exit code 1" {
+		t.Errorf("user scope: got %+v, want exit code 1 from the user manager's line", got)
+	}
+}
+
 // error-*.txt are systemctl's real failures: "exit N" then its output.
 func TestErrorsMeanWhatSystemdSays(t *testing.T) {
 	tests := []struct {

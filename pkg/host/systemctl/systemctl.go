@@ -342,14 +342,19 @@ func (r *Runner) disableNow(ctx context.Context, steps *[]string, name string) e
 	return r.mutate(ctx, steps, "disable", []string{"--now"}, name)
 }
 
-// journalArgs is journalctl's argv for unit's newest lines, since a time
-// when since is not zero.
-func (r *Runner) journalArgs(name string, lines int, since time.Time) []string {
+// journalArgs is journalctl's argv for unit's newest lines in output
+// format ("cat", or "json" with JournalFields), since a time when since is
+// not zero.
+func (r *Runner) journalArgs(name, output string, lines int, since time.Time) []string {
 	var args []string
 	if r.scope() == ScopeUser {
 		args = append(args, "--user")
 	}
-	args = append(args, "-u", UnitName(name), "-o", "cat", "--no-pager", "-q", "-n", strconv.Itoa(lines))
+	args = append(args, "-u", UnitName(name), "-o", output)
+	if output == "json" {
+		args = append(args, "--output-fields="+JournalFields)
+	}
+	args = append(args, "--no-pager", "-q", "-n", strconv.Itoa(lines))
 	if !since.IsZero() {
 		args = append(args, "--since", "@"+strconv.FormatInt(since.Unix(), 10))
 	}
@@ -359,10 +364,15 @@ func (r *Runner) journalArgs(name string, lines int, since time.Time) []string {
 // Journal returns the last maxBytes of unit's newest journal lines (at
 // most lines of them), in whole lines, as `journalctl -o cat` prints them.
 func (r *Runner) Journal(ctx context.Context, name string, lines int, maxBytes int64, since time.Time) ([]byte, error) {
+	return r.journal(ctx, name, "cat", lines, maxBytes, since)
+}
+
+// journal is Journal in an output format of journalctl's: "cat" or "json".
+func (r *Runner) journal(ctx context.Context, name, output string, lines int, maxBytes int64, since time.Time) ([]byte, error) {
 	if err := ValidateUnit(name); err != nil {
 		return nil, fmt.Errorf("journalctl: %w", err)
 	}
-	args := r.journalArgs(name, lines, since)
+	args := r.journalArgs(name, output, lines, since)
 	tail := r.ExecTail
 	if tail == nil {
 		tail = ExecTail

@@ -33,6 +33,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "crash-signal", Usage: "signal fault crash dies of (SEGV, BUS, ABRT, KILL, ... or a number)", Value: DefaultCrashSignal},
 		&cli.StringFlag{Name: "crash-line", Usage: "line fault crash writes to --access-log before it dies", Value: DefaultCrashLine},
 		&cli.StringFlag{Name: "access-log", Usage: "append one line per request to this file (empty = none)"},
+		&cli.StringSliceFlag{Name: "say", Usage: "a line written to --access-log, as it is, once serving (repeatable): a server's banner, or a server that prints its service manager's words"},
 		&cli.StringFlag{Name: "access-log-format", Usage: "the access log's format: " + strings.Join(AccessLogFormats, "|") + " (Ollama's gin lines, llama.cpp's, uvicorn's for vLLM)", Value: AccessLogCouncil},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process id here once listening; removed on exit"},
 		&cli.BoolFlag{Name: "runner", Usage: "do fault busy's work in a child process (`council-sim runner`), as Ollama's `ollama runner` works for `ollama serve`"},
@@ -81,6 +82,7 @@ func serveSettingsFrom(c *cli.Context) (serveSettings, error) {
 		Config: Config{
 			CrashSignal:     crashSignal,
 			CrashLine:       c.String("crash-line"),
+			Say:             c.StringSlice("say"),
 			PlainAddr:       c.String("listen"),
 			DisablePlain:    c.String("listen") == "",
 			MTLSAddr:        c.String("mtls-listen"),

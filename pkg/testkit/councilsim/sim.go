@@ -127,6 +127,10 @@ type Config struct {
 	// DefaultCrashLine.
 	CrashSignal syscall.Signal
 	CrashLine   string
+	// Say are lines the simulator writes to its access log, as they are,
+	// once it serves: a server's own banner, or a hostile server printing
+	// what reads like its service manager's words.
+	Say []string
 
 	// Runner, when set, is the stdin of a runner process (RunRunner)
 	// that does the work of FaultBusy: the simulator writes "busy" and
@@ -301,6 +305,13 @@ func (s *Sim) Start(ctx context.Context) error {
 		}
 	}
 	s.up = true
+	if s.cfg.AccessLog != nil && len(s.cfg.Say) > 0 {
+		s.logMu.Lock()
+		for _, line := range s.cfg.Say {
+			s.cfg.AccessLog.Write([]byte(line + "\n"))
+		}
+		s.logMu.Unlock()
+	}
 	go s.burnWhileBusy()
 	if s.fault == FaultDown {
 		s.downLocked()

@@ -564,3 +564,14 @@ func TestCloseReleasesHangs(t *testing.T) {
 		t.Error("SetFault after Close: want error")
 	}
 }
+
+// TestSayWritesItsLinesOnceServing: --say lines reach the access log as
+// they are, before any request.
+func TestSayWritesItsLinesOnceServing(t *testing.T) {
+	var log syncBuffer
+	lines := []string{"x.service: Main process exited, code=killed, status=9/KILL", "x.service: Failed with result 'oom-kill'."}
+	startSim(t, Config{AccessLog: &log, Say: lines})
+	if got, want := log.String(), strings.Join(lines, "\n")+"\n"; got != want {
+		t.Errorf("access log %q, want %q", got, want)
+	}
+}

@@ -2,6 +2,7 @@ package systemdsim
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,24 +13,34 @@ import (
 
 // The journal is one file beside the state, a line per entry:
 //
-//	<µs since the epoch> <unit> <message>
+//	<µs since the epoch> <writer> <unit> <message>
 //
-// Entries are appended with O_APPEND, one write each, by the invocations
-// and the supervisors (which copy their unit's output into it).
+// where writer is "systemd" for the service manager's own lines about the
+// unit and "unit" for what the unit's processes printed. journald tells
+// the two apart by the writer's control group (the trusted _SYSTEMD_UNIT
+// field), which `-o json` shows. Entries are appended with O_APPEND, one
+// write each, by the invocations and the supervisors (which copy their
+// unit's output into it).
 
-// journal appends one entry about unit.
+// Writers of an entry.
+const (
+	bySystemd = "systemd"
+	byUnit    = "unit"
+)
+
+// journal appends one of systemd's own entries about unit.
 func journal(statePath, unit, msg string) {
 	f, err := os.OpenFile(JournalPath(statePath), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return
 	}
 	defer f.Close()
-	f.WriteString(entry(unit, msg))
+	f.WriteString(entry(bySystemd, unit, msg))
 }
 
-func entry(unit, msg string) string {
+func entry(writer, unit, msg string) string {
 	msg = strings.TrimRight(msg, "\r\n")
-	return strconv.FormatInt(time.Now().UnixMicro(), 10) + " " + unit + " " + msg + "\n"
+	return strconv.FormatInt(time.Now().UnixMicro(), 10) + " " + writer + " " + unit + " " + msg + "\n"
 }
 
 // maxJournalLine bounds one line of a unit's output in the journal, as
@@ -49,7 +60,7 @@ func copyOutput(statePath, unit string, r io.Reader) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
-			f.WriteString(entry(unit, string(line)))
+			f.WriteString(entry(byUnit, unit, string(line)))
 		}
 		if err == bufio.ErrBufferFull {
 			continue
@@ -63,7 +74,8 @@ func copyOutput(statePath, unit string, r io.Reader) {
 // JournalMain is fake-journalctl: the arguments after the program name;
 // it returns the exit status. It reads the journal of FAKE_SYSTEMD_STATE
 // with the options the probes use: -u/--unit/--user-unit, --since @EPOCH,
-// -n/--lines, -o cat (the only output simulated), --no-pager, -q, --user,
+// -n/--lines, -o cat|json (json with --output-fields, as journald fills
+// MESSAGE, _SYSTEMD_UNIT and _SYSTEMD_USER_UNIT), --no-pager, -q, --user,
 // --system.
 func JournalMain(args []string, stdout, stderr io.Writer) int {
 	statePath := os.Getenv(EnvState)
@@ -77,7 +89,7 @@ func JournalMain(args []string, stdout, stderr io.Writer) int {
 	}
 	var units []string
 	var since time.Time
-	lines, output := -1, ""
+	lines, output, user := -1, "", false
 	value := func(i *int, a string) (string, bool) {
 		if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
 			return v, true
@@ -92,7 +104,9 @@ func JournalMain(args []string, stdout, stderr io.Writer) int {
 		a := args[i]
 		name, _, _ := strings.Cut(a, "=")
 		switch name {
-		case "--user", "--system", "--no-pager", "-q", "--quiet":
+		case "--user":
+			user = true
+		case "--system", "--no-pager", "-q", "--quiet", "--output-fields":
 		case "-u", "--unit", "--user-unit":
 			v, ok := value(&i, a)
 			if !ok {
@@ -125,22 +139,52 @@ func JournalMain(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	if output != "cat" {
-		fmt.Fprintln(stderr, "fake journalctl: only -o cat is simulated")
+	if output != "cat" && output != "json" {
+		fmt.Fprintln(stderr, "fake journalctl: only -o cat and -o json are simulated")
 		return 1
 	}
-	msgs, err := readJournal(statePath, units, since)
+	es, err := readJournal(statePath, units, since)
 	if err != nil {
 		fmt.Fprintf(stderr, "fake journalctl: %v\n", err)
 		return 1
 	}
-	if lines >= 0 && len(msgs) > lines {
-		msgs = msgs[len(msgs)-lines:]
+	if lines >= 0 && len(es) > lines {
+		es = es[len(es)-lines:]
 	}
-	for _, m := range msgs {
-		fmt.Fprintln(stdout, m)
+	for _, e := range es {
+		if output == "json" {
+			b, _ := json.Marshal(e.fields(user))
+			fmt.Fprintf(stdout, "%s\n", b)
+		} else {
+			fmt.Fprintln(stdout, e.msg)
+		}
 	}
 	return 0
+}
+
+// journalEntry is one entry read back.
+type journalEntry struct {
+	writer, unit, msg string
+}
+
+// fields are the entry's journal fields as journald would fill them: the
+// unit's own output is in the unit's control group; systemd's lines come
+// from PID 1 (init.scope) or, under --user, from the user manager (in
+// user@UID.service, its own init.scope) and name the unit in UNIT= or
+// USER_UNIT=.
+func (e journalEntry) fields(user bool) map[string]string {
+	f := map[string]string{"MESSAGE": e.msg}
+	switch {
+	case e.writer == byUnit && user:
+		f["_SYSTEMD_UNIT"], f["_SYSTEMD_USER_UNIT"] = fmt.Sprintf("user@%d.service", os.Getuid()), e.unit
+	case e.writer == byUnit:
+		f["_SYSTEMD_UNIT"] = e.unit
+	case user:
+		f["_SYSTEMD_UNIT"], f["_SYSTEMD_USER_UNIT"], f["USER_UNIT"] = fmt.Sprintf("user@%d.service", os.Getuid()), "init.scope", e.unit
+	default:
+		f["_SYSTEMD_UNIT"], f["UNIT"] = "init.scope", e.unit
+	}
+	return f
 }
 
 func usage(stderr io.Writer, opt string) int {
@@ -148,9 +192,9 @@ func usage(stderr io.Writer, opt string) int {
 	return 1
 }
 
-// readJournal returns the messages of units (all when none) at or after
+// readJournal returns the entries of units (all when none) at or after
 // since, oldest first.
-func readJournal(statePath string, units []string, since time.Time) ([]string, error) {
+func readJournal(statePath string, units []string, since time.Time) ([]journalEntry, error) {
 	f, err := os.Open(JournalPath(statePath))
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -163,14 +207,15 @@ func readJournal(statePath string, units []string, since time.Time) ([]string, e
 	for _, u := range units {
 		want[u] = true
 	}
-	var out []string
+	var out []journalEntry
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 2*maxJournalLine)
 	for sc.Scan() {
 		ts, rest, ok := strings.Cut(sc.Text(), " ")
-		unit, msg, ok2 := strings.Cut(rest, " ")
+		writer, rest, ok2 := strings.Cut(rest, " ")
+		unit, msg, ok3 := strings.Cut(rest, " ")
 		us, err := strconv.ParseInt(ts, 10, 64)
-		if !ok || !ok2 || err != nil {
+		if !ok || !ok2 || !ok3 || err != nil {
 			continue
 		}
 		if len(want) > 0 && !want[unit] {
@@ -179,7 +224,7 @@ func readJournal(statePath string, units []string, since time.Time) ([]string, e
 		if !since.IsZero() && time.UnixMicro(us).Before(since) {
 			continue
 		}
-		out = append(out, msg)
+		out = append(out, journalEntry{writer: writer, unit: unit, msg: msg})
 	}
 	return out, sc.Err()
 }

@@ -41,7 +41,9 @@
 //   - show prints key=value; journalctl -u UNIT -o cat prints systemd's
 //     own lines about the unit ("Started ...", "Main process exited,
 //     code=killed, status=11/SEGV", "Failed with result 'signal'.") and
-//     the unit's output, --since @EPOCH and -n N bounded;
+//     the unit's output, --since @EPOCH and -n N bounded; -o json tells
+//     the two apart as journald does, by the trusted _SYSTEMD_UNIT (the
+//     unit's own lines) or init.scope/user@UID.service (systemd's);
 //   - a .timer unit started is active/waiting (the probes' timers are
 //     what drift expects active); it fires nothing.
 //

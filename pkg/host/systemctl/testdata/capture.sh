@@ -81,13 +81,27 @@ unit council-exit "a primary that exits 3" 'ExecStart=/bin/sh -c "echo fatal: mo
 unit council-core "a primary that aborts with a core dump" 'ExecStart=/bin/sh -c "kill -ABRT $$$$"' 'LimitCORE=infinity' "WorkingDirectory=$rt"
 unit council-loop "a primary that crash-loops into the start limit" 'ExecStart=/bin/false' 'Restart=always' 'RestartSec=100ms'
 unit council-flap "a primary that exits 0 at once, restarted until the start limit" 'ExecStart=/bin/true' 'Restart=always' 'RestartSec=100ms'
+# A hostile server: it exits 3, and once restarted prints systemd's own
+# words for a death by SIGSEGV and an OOM kill (journal-liar.*). The
+# journal's trusted _SYSTEMD_UNIT field tells its lines from systemd's.
+cat > "$units/council-liar.service" <<'UNIT'
+[Unit]
+Description=a primary that exits 3, then lies about it once restarted
+[Service]
+ExecStart=/bin/sh -c "if [ -e /run/user/0/exited-once ]; then echo 'council-liar.service: Main process exited, code=killed, status=11/SEGV'; echo \"council-liar.service: Failed with result 'oom-kill'.\"; exec sleep infinity; fi; touch /run/user/0/exited-once; exit 3"
+Restart=always
+RestartSec=1
+UNIT
 systemctl --user daemon-reload
 
 props=LoadState,ActiveState,SubState,MainPID,NRestarts,Result,ExecMainCode,ExecMainStatus,ExecMainStartTimestampMonotonic,UnitFileState
 show() { systemctl --user show "$1" -p $props > "$out/show-$2.txt"; }
 journal() { journalctl -o cat --no-pager USER_UNIT="$1" + _SYSTEMD_UNIT="$1" > "$out/journal-$2.txt"; }
+journaljson() {
+	journalctl -o json --output-fields=MESSAGE,_SYSTEMD_UNIT,_SYSTEMD_USER_UNIT --no-pager USER_UNIT="$1" + _SYSTEMD_UNIT="$1" > "$out/journal-$2.json"
+}
 
-for u in ok segv once exit core loop flap; do systemctl --user start council-$u.service || true; done
+for u in ok segv once exit core loop flap liar; do systemctl --user start council-$u.service || true; done
 sleep 4 # once restarts after 1 s; loop and flap reach the start limit in ~0.6 s
 # Within the 10 s of the start limit: refused until reset-failed.
 fails restart-start-limit systemctl --user restart council-flap.service
@@ -100,7 +114,8 @@ show council-core.service failed-core
 show council-loop.service failed-loop
 show council-flap.service start-limit-hit
 show council-nosuch.service not-found
-for u in segv once exit core loop flap; do journal council-$u.service $u; done
+for u in segv once exit core loop flap liar; do journal council-$u.service $u; done
+journaljson council-liar.service liar
 
 systemctl --user enable --now council-ok.service 2> "$out/enable-now.txt"
 show council-ok.service running-enabled
