@@ -26,18 +26,17 @@ const (
 	defaultVerifyInterval = service.DefaultVerifyInterval
 )
 
-// env is the environment variable of one of the guardian's flags.
+// env is the environment variable of one of the guardian's flags. Not
+// inlined: its 28 call sites would each carry a copy (the guardian is
+// held to a size budget).
+//
+//go:noinline
 func env(name string) []string { return []string{"COUNCIL_GUARDIAN_" + name} }
 
 // flags are every flag of the guardian's own, in --help's order: the
-// liveness and restart settings, then the wedged, crashed and backend
-// checks' (wedgedFlags, crashedFlags, backendFlags).
+// liveness, restart and fallback settings, then the wedged, crashed and
+// backend checks'.
 func flags() []cli.Flag {
-	return append(append(append(ownFlags(), wedgedFlags()...), crashedFlags()...), backendFlags()...)
-}
-
-// ownFlags are the liveness, restart and fallback settings.
-func ownFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.DurationFlag{Name: "timeout", EnvVars: env("TIMEOUT"), Value: defaultTimeout, Usage: "budget of one GET /v1/models"},
 		&cli.IntFlag{Name: "restart-after", EnvVars: env("RESTART_AFTER"), Value: defaultRestartAfter, Usage: "restart after this many consecutive failures"},
@@ -57,11 +56,7 @@ func ownFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "startup-grace", EnvVars: env("STARTUP_GRACE"), Value: defaultStartupGrace,
 			Usage: "do not restart a primary that its service manager started less than this long ago (it is still loading); failures still count and alert (0 = off)"},
 		&cli.StringFlag{Name: "fallback-url", EnvVars: env("FALLBACK_URL"), Usage: "URL probed while the fallback lock exists (bearer transport; --model is not required of the fallback); empty = --url"},
-	}
-}
-
-func wedgedFlags() []cli.Flag {
-	return []cli.Flag{
+		// The wedged check (wedged.go).
 		&cli.IntFlag{Name: "wedged-after", EnvVars: env("WEDGED_AFTER"), Value: defaultWedgedAfter,
 			Usage: "consecutive canary ticks of hang or stream_stall before the primary's CPU is sampled (0 = wedged check off)"},
 		&cli.DurationFlag{Name: "cpu-window", EnvVars: env("CPU_WINDOW"), Value: defaultCPUWindow, Usage: "how long the primary's CPU is sampled"},
@@ -72,19 +67,11 @@ func wedgedFlags() []cli.Flag {
 		&cli.StringFlag{Name: "canary-state", EnvVars: env("CANARY_STATE"), Usage: "the canary's state file, read only (empty = <state-dir>/council-canary.json)"},
 		&cli.DurationFlag{Name: "canary-interval", EnvVars: env("CANARY_INTERVAL"), Value: defaultCanaryInterval,
 			Usage: "the canary's schedule, when its state does not say; a canary state older than 3 intervals is no evidence"},
-	}
-}
-
-func crashedFlags() []cli.Flag {
-	return []cli.Flag{
+		// The crashed check (crashed.go).
 		&cli.IntFlag{Name: "crash-loop", EnvVars: env("CRASH_LOOP"), Value: defaultCrashLoop,
 			Usage: "this many crashes of the primary within --crash-window alert at error (one is a warn)"},
 		&cli.DurationFlag{Name: "crash-window", EnvVars: env("CRASH_WINDOW"), Value: defaultCrashWindow, Usage: "window of --crash-loop"},
-	}
-}
-
-func backendFlags() []cli.Flag {
-	return []cli.Flag{
+		// The backend's own checks (backend.go, gpu.go).
 		&cli.DurationFlag{Name: "max-loading", EnvVars: env("MAX_LOADING"), Value: defaultMaxLoading,
 			Usage: "a server that says it is loading its model is not restarted for this long; after, it is a failure"},
 		&cli.StringFlag{Name: "gpu", EnvVars: env("GPU"), Value: string(gpuAuto),
