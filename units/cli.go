@@ -74,56 +74,66 @@ func App(stdout, stderr io.Writer) *cli.App {
 				OnUsageError: onUsageError,
 				Action:       withInstaller(stdout, stderr, (*Installer).Uninstall),
 			},
-			{
-				Name:         "doctor",
-				Usage:        "say whether the user units will run: systemd, linger, the user manager, systemctl --user (exit 0 fine, 1 warn, 3 cannot tell)",
-				Flags:        doctorFlags(),
-				OnUsageError: onUsageError,
-				Action: func(c *cli.Context) error {
-					d, err := doctorFrom(c)
-					if err != nil {
-						return err
-					}
-					fs := Diagnose(d.Observe(c.Context))
-					WriteFindings(stdout, fs)
-					if code := DoctorExit(fs); code != 0 {
-						return exitCode(code)
-					}
-					return nil
-				},
-			},
-			{
-				Name:         "polkit",
-				Usage:        "render the polkit rule that lets --user start, stop and restart exactly the --primary and --fallback system units",
-				Flags:        polkitFlags(),
-				OnUsageError: onUsageError,
-				Action: func(c *cli.Context) error {
-					if c.NArg() > 0 {
-						return usageError{fmt.Errorf("polkit: unexpected arguments %q", c.Args().Slice())}
-					}
-					s, err := settingsFrom(c)
-					if err != nil {
-						return err
-					}
-					r, err := NewPolkitRule(s.User, s.Primary, s.Fallback)
-					if err != nil {
-						return usageError{err}
-					}
-					data, err := r.Render()
-					if err != nil {
-						return err
-					}
-					if out := s.Output; out != "" {
-						if err := atomicfile.WriteFile(out, data, UnitMode); err != nil {
-							return err
-						}
-						fmt.Fprintf(stderr, "written %s\n", out)
-						return nil
-					}
-					_, err = stdout.Write(data)
+			doctorCommand(stdout),
+			polkitCommand(stdout, stderr),
+		},
+	}
+}
+
+// doctorCommand is `council-units doctor`.
+func doctorCommand(stdout io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:         "doctor",
+		Usage:        "say whether the user units will run: systemd, linger, the user manager, systemctl --user (exit 0 fine, 1 warn, 3 cannot tell)",
+		Flags:        doctorFlags(),
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			d, err := doctorFrom(c)
+			if err != nil {
+				return err
+			}
+			fs := Diagnose(d.Observe(c.Context))
+			WriteFindings(stdout, fs)
+			if code := DoctorExit(fs); code != 0 {
+				return exitCode(code)
+			}
+			return nil
+		},
+	}
+}
+
+// polkitCommand is `council-units polkit`.
+func polkitCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:         "polkit",
+		Usage:        "render the polkit rule that lets --user start, stop and restart exactly the --primary and --fallback system units",
+		Flags:        polkitFlags(),
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError{fmt.Errorf("polkit: unexpected arguments %q", c.Args().Slice())}
+			}
+			s, err := settingsFrom(c)
+			if err != nil {
+				return err
+			}
+			r, err := NewPolkitRule(s.User, s.Primary, s.Fallback)
+			if err != nil {
+				return usageError{err}
+			}
+			data, err := r.Render()
+			if err != nil {
+				return err
+			}
+			if out := s.Output; out != "" {
+				if err := atomicfile.WriteFile(out, data, UnitMode); err != nil {
 					return err
-				},
-			},
+				}
+				fmt.Fprintf(stderr, "written %s\n", out)
+				return nil
+			}
+			_, err = stdout.Write(data)
+			return err
 		},
 	}
 }
