@@ -22,13 +22,8 @@ const (
 )
 
 // flags are the canary's own flags, in --help's order: the question and
-// its limits, then the CPU sample of a hang (cpuFlags).
+// its limits, then the CPU sample of a hang.
 func flags() []cli.Flag {
-	return append(askFlags(), cpuFlags()...)
-}
-
-// askFlags are the question's and its limits'.
-func askFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "prompt", EnvVars: []string{"COUNCIL_CANARY_PROMPT"}, Value: defaultPrompt,
 			Usage: "the question to ask"},
@@ -48,12 +43,7 @@ func askFlags() []cli.Flag {
 			Usage: "(--stream) longest allowed gap between two stream events"},
 		&cli.DurationFlag{Name: "load-allowance", EnvVars: []string{"COUNCIL_CANARY_LOAD_ALLOWANCE"}, Value: defaultLoadAllowance,
 			Usage: "added to --deadline and --ttfb-timeout when the server says the model is not loaded before the question (Ollama unloads one after 5 idle minutes); 0 = none"},
-	}
-}
-
-// cpuFlags are the CPU sample of a hang's (cpu.go).
-func cpuFlags() []cli.Flag {
-	return []cli.Flag{
+		// The CPU sample of a hang (cpu.go).
 		&cli.DurationFlag{Name: "cpu-window", EnvVars: []string{"COUNCIL_CANARY_CPU_WINDOW"}, Value: defaultCPUWindow,
 			Usage: "on a hang or stall, sample the primary's CPU this long to say busy or idle in the alert (0 = do not sample)"},
 		&cli.Float64Flag{Name: "idle-cpu", EnvVars: []string{"COUNCIL_CANARY_IDLE_CPU"}, Value: defaultIdleCPU,

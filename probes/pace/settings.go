@@ -56,14 +56,8 @@ type settings struct {
 func env(name string) []string { return []string{"COUNCIL_PACE_" + name} }
 
 // flags are the pace probe's own flags, in --help's order: the sample,
-// its baseline and the busy evidence, then the CPU evidence
-// (busyCPUFlags).
+// its baseline and the busy evidence, then the CPU evidence.
 func flags() []cli.Flag {
-	return append(sampleFlags(), busyCPUFlags()...)
-}
-
-// sampleFlags are the sample's, the baseline's and the busy log scan's.
-func sampleFlags() []cli.Flag {
 	h := paths.UserHome()
 	return []cli.Flag{
 		&cli.IntFlag{Name: "prompt-tokens", EnvVars: env("PROMPT_TOKENS"), Value: defaultPromptTokens,
@@ -102,12 +96,7 @@ func sampleFlags() []cli.Flag {
 			Usage: "request lines containing this (or, in another server's format, its method=, path= and status= words) are not work (repeatable; default: the liveness checks and the probes' questions to the backend)"},
 		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: accesslog.DefaultTailBytes,
 			Usage: "how much of the end of --primary-log the busy scan reads"},
-	}
-}
-
-// busyCPUFlags are the CPU evidence's (cpubusy.go).
-func busyCPUFlags() []cli.Flag {
-	return []cli.Flag{
+		// The CPU evidence of a busy server (cpubusy.go).
 		&cli.Float64Flag{Name: "busy-cpu", EnvVars: env("BUSY_CPU"), Value: defaultBusyCPU,
 			Usage: "a primary using more than this fraction of one core just before the sample is already working: the sample is busy (only where the server reports no running requests; 0 = off)"},
 		&cli.DurationFlag{Name: "busy-cpu-window", EnvVars: env("BUSY_CPU_WINDOW"), Value: defaultBusyCPUWindow,
