@@ -32,11 +32,10 @@ func commonFlags() []cli.Flag {
 // settings are council-plists' flags as given, for the subcommand
 // Command.
 type settings struct {
-	Command                                string
-	Home, BinDir, LogDir                   string
-	LabelPrefix                            string
-	FallbackLabel                          string
-	FallbackProgram                        []string
+	Command string
+	// Config holds --home, --bindir, --log-dir, --label-prefix,
+	// --fallback-label and --fallback-arg, not yet resolved.
+	Config                                 Config
 	DestDir, FallbackDestDir, FallbackLock string
 	// Launchctl is the launchctl to run; LaunchctlSet says one was named
 	// (a fake, in tests), which enables loading without launchd.
@@ -50,8 +49,10 @@ type settings struct {
 func settingsFrom(c *cli.Context) (settings, error) {
 	s := settings{
 		Command: c.Command.Name,
-		Home:    c.String("home"), BinDir: c.String("bindir"), LogDir: c.String("log-dir"),
-		LabelPrefix: c.String("label-prefix"), FallbackLabel: c.String("fallback-label"), FallbackProgram: c.StringSlice("fallback-arg"),
+		Config: Config{
+			Home: c.String("home"), BinDir: c.String("bindir"), LogDir: c.String("log-dir"),
+			LabelPrefix: c.String("label-prefix"), FallbackLabel: c.String("fallback-label"), FallbackProgram: c.StringSlice("fallback-arg"),
+		},
 		DestDir: c.String("destdir"), FallbackDestDir: c.String("fallback-destdir"), FallbackLock: c.String("fallback-lock"),
 		Launchctl: c.String("launchctl"), LaunchctlSet: c.IsSet("launchctl"),
 		DryRun: c.Bool("dry-run"), WithFallback: c.Bool("with-fallback"),
@@ -79,10 +80,7 @@ type resolvedSettings struct {
 // usage error naming its flag.
 func (s settings) resolve() (resolvedSettings, error) {
 	var r resolvedSettings
-	cfg, err := Config{
-		Home: s.Home, BinDir: s.BinDir, LogDir: s.LogDir,
-		LabelPrefix: s.LabelPrefix, FallbackLabel: s.FallbackLabel, FallbackProgram: s.FallbackProgram,
-	}.Resolve()
+	cfg, err := s.Config.Resolve()
 	if err != nil {
 		return r, usageError{err}
 	}
