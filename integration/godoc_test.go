@@ -34,20 +34,7 @@ func probePackages(t *testing.T) []probePackage {
 			continue
 		}
 		p := probePackage{dir: dir, fset: token.NewFileSet()}
-		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range names {
-			if strings.HasSuffix(name, "_test.go") {
-				continue
-			}
-			f, err := parser.ParseFile(p.fset, name, nil, parser.ParseComments)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.files = append(p.files, f)
-		}
+		p.files = parseGoFiles(t, p.fset, dir, parser.ParseComments)
 		out = append(out, p)
 	}
 	if len(out) < 7 {
@@ -219,28 +206,20 @@ func eventPosition(parent ast.Node, lit *ast.BasicLit) bool {
 // as "<pkg>.<Name>" -> value ("suite.CheckHang" -> "hang").
 func packageChecks(t *testing.T, pkgName string, dir ...string) map[string]string {
 	t.Helper()
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, filepath.Join(append([]string{repoRoot}, dir...)...), func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := parseGoFiles(t, token.NewFileSet(), filepath.Join(append([]string{repoRoot}, dir...)...), 0)
 	out := map[string]string{}
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			for _, d := range f.Decls {
-				gd, ok := d.(*ast.GenDecl)
-				if !ok || gd.Tok != token.CONST {
-					continue
-				}
-				for _, spec := range gd.Specs {
-					vs := spec.(*ast.ValueSpec)
-					for i, n := range vs.Names {
-						if strings.HasPrefix(n.Name, "Check") && i < len(vs.Values) {
-							if v, ok := constValue(vs.Values[i], nil); ok {
-								out[pkgName+"."+n.Name] = v
-							}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					if strings.HasPrefix(n.Name, "Check") && i < len(vs.Values) {
+						if v, ok := constValue(vs.Values[i], nil); ok {
+							out[pkgName+"."+n.Name] = v
 						}
 					}
 				}
@@ -269,6 +248,27 @@ func constValue(e ast.Expr, known map[string]string) (value string, isLiteral bo
 		}
 	}
 	return "", false
+}
+
+// parseGoFiles parses the non-test .go files of dir, every platform's.
+func parseGoFiles(t *testing.T, fset *token.FileSet, dir string, mode parser.Mode) []*ast.File {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
 }
 
 func appendOnce(s []string, v string) []string {
