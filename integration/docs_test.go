@@ -6,6 +6,9 @@ package integration
 // resolves.
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -16,11 +19,27 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "rewrite the generated flag tables of docs/ from the binaries' --help (make docs)")
+
+// readmeMaxLines keeps the README a front door; what does not fit goes to
+// the page under docs/ where it belongs.
+const readmeMaxLines = 200
+
+func TestReadmeIsShort(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n >= readmeMaxLines {
+		t.Errorf("README.md has %d lines, want under %d: move what does not fit to docs/", n, readmeMaxLines)
+	}
+}
 
 // probePageHeadings are the sections of every docs/probes/<name>.md, in
 // this order, so the pages read alike.
@@ -411,6 +430,104 @@ func markdownFiles(t *testing.T) []string {
 	return files
 }
 
+// TestMarkdownLinks: every relative link in the repository's Markdown
+// files resolves to a file in the repository (not outside it: no
+// ../shared), and every #anchor to a heading of the page it names.
+func TestMarkdownLinks(t *testing.T) {
+	files := markdownFiles(t)
+	anchors := map[string][]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		anchors[f] = pageAnchors(string(data))
+	}
+	checked := 0
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range markdownLinks(string(data)) {
+			checked++
+			if err := checkLink(f, l.target, anchors); err != nil {
+				t.Errorf("%s:%d: link %q: %v", f, l.line, l.target, err)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("checked %d links; the test is not reading the pages", checked)
+	}
+}
+
+var scheme = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*:`)
+
+func checkLink(from, target string, anchors map[string][]string) error {
+	if scheme.MatchString(target) {
+		return nil // a web address: not checked here
+	}
+	file, anchor, _ := strings.Cut(target, "#")
+	dest := from
+	if file != "" {
+		dest = path.Clean(path.Join(path.Dir(from), file))
+		if dest == ".." || strings.HasPrefix(dest, "../") {
+			return fmt.Errorf("leaves the repository (%s)", dest)
+		}
+		info, err := os.Stat(filepath.Join(repoRoot, dest))
+		if err != nil {
+			return fmt.Errorf("no such file in the repository: %s", dest)
+		}
+		if info.IsDir() && anchor != "" {
+			return fmt.Errorf("an anchor into a directory")
+		}
+	}
+	if anchor == "" {
+		return nil
+	}
+	as, ok := anchors[dest]
+	if !ok {
+		return fmt.Errorf("#%s: %s is not a Markdown page of the repository", anchor, dest)
+	}
+	if !slices.Contains(as, anchor) {
+		return fmt.Errorf("no heading #%s in %s", anchor, dest)
+	}
+	return nil
+}
+
+type link struct {
+	target string
+	line   int
+}
+
+var (
+	inlineLink = regexp.MustCompile(`\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)`)
+	refDef     = regexp.MustCompile(`^\s{0,3}\[[^\]]+\]:\s+<?([^\s>]+)>?`)
+)
+
+// markdownLinks finds a page's link targets outside code.
+func markdownLinks(md string) []link {
+	var out []link
+	inFence := false
+	for i, line := range strings.Split(md, "\n") {
+		if fence.MatchString(line) {
+			inFence = !inFence
+			continue
+		}
+		if inFence {
+			continue
+		}
+		line = codeSpan.ReplaceAllString(line, " ")
+		for _, m := range inlineLink.FindAllStringSubmatch(line, -1) {
+			out = append(out, link{m[1], i + 1})
+		}
+		if m := refDef.FindStringSubmatch(line); m != nil {
+			out = append(out, link{m[1], i + 1})
+		}
+	}
+	return out
+}
+
 type heading struct {
 	level int
 	text  string
@@ -433,3 +550,171 @@ func headings(md string) []heading {
 	return out
 }
 
+var htmlAnchor = regexp.MustCompile(`<a\s+(?:id|name)="([^"]+)"`)
+
+// pageAnchors are the anchors GitHub gives a page's headings, and its
+// explicit <a id="..."> anchors.
+func pageAnchors(md string) []string {
+	var out []string
+	seen := map[string]int{}
+	for _, h := range headings(md) {
+		s := slug(h.text)
+		if n := seen[s]; n > 0 {
+			out = append(out, fmt.Sprintf("%s-%d", s, n))
+		} else {
+			out = append(out, s)
+		}
+		seen[s]++
+	}
+	for _, m := range htmlAnchor.FindAllStringSubmatch(md, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+var linkText = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+
+// slug is GitHub's anchor for a heading: the text of its links, lower
+// case, spaces as hyphens, and nothing else but letters, digits, - and _.
+func slug(text string) string {
+	text = linkText.ReplaceAllString(text, "$1")
+	var b strings.Builder
+	for _, r := range strings.ToLower(text) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// fiveMinutes is the README section whose commands a reader runs against
+// their own server.
+const fiveMinutes = "Watch your own server in five minutes"
+
+// TestReadmeFiveMinutes runs the README's "watch your own server" commands
+// against the simulator in the place of the reader's server, as the reader
+// would paste them: each probe ticks to the end, and the ones that need
+// nothing but the server say OK.
+func TestReadmeFiveMinutes(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, url, err := readmeCommands(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := councilsim.New(councilsim.Config{PlainAddr: "127.0.0.1:0", Personality: councilsim.PersonalityConfig{Personality: councilsim.PersonalityOllama}})
+	if err := sim.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, bin := range bins {
+		if err := os.Symlink(bin, filepath.Join(dir, "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var script strings.Builder
+	script.WriteString("set -u\n")
+	ran := 0
+	for _, line := range strings.Split(block, "\n") {
+		cmd, _, _ := strings.Cut(line, " | jq") // jq only trims what the probe printed
+		switch {
+		case strings.TrimSpace(cmd) == "make build":
+			continue // the test built the binaries
+		case strings.Contains(cmd, "bin/council-"):
+			ran++
+			fmt.Fprintf(&script, "echo '>>> %d'\n%s\necho \"<<< $?\"\n", ran, strings.ReplaceAll(cmd, url, sim.PlainURL()))
+		default:
+			script.WriteString(strings.ReplaceAll(cmd, url, sim.PlainURL()) + "\n")
+		}
+	}
+	if ran < 3 {
+		t.Fatalf("the README's five-minute block runs %d probes, want the guardian, the canary and pace at least:\n%s", ran, block)
+	}
+	cmd := exec.Command("bash", "-c", script.String())
+	cmd.Dir = dir
+	// A Linux host whose systemd runs no unit of the reader's server (the
+	// simulated systemd): the guardian finds no primary to watch for
+	// crashes, and says so. mktemp's throwaway homes go under the test's.
+	cmd.Env = append(os.Environ(), "FAKE_SYSTEMD_STATE="+filepath.Join(dir, "systemd.json"), "COUNCIL_SYSTEMCTL="+systemctlBin, "TMPDIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the five-minute commands: %v\n%s", err, out)
+	}
+	runs := readmeRuns(string(out))
+	if len(runs) != ran {
+		t.Fatalf("%d of %d probe commands finished:\n%s", len(runs), ran, out)
+	}
+	for i, r := range runs {
+		if r.tickDone == nil {
+			t.Errorf("command %d printed no tick_done event (exit %d):\n%s", i+1, r.exit, r.out)
+			continue
+		}
+		if r.exit != 0 || r.tickDone["exit_code"] != 0.0 {
+			t.Errorf("command %d against the simulator: exit %d, tick_done %v:\n%s", i+1, r.exit, r.tickDone, r.out)
+		}
+	}
+}
+
+// readmeCommands is the first sh block of the five-minute section, and the
+// server URL it sets (url=...).
+func readmeCommands(readme string) (block, url string, err error) {
+	_, section, ok := strings.Cut(readme, "## "+fiveMinutes+"\n")
+	if !ok {
+		return "", "", fmt.Errorf("README.md has no section %q", fiveMinutes)
+	}
+	if next := strings.Index(section, "\n## "); next >= 0 {
+		section = section[:next]
+	}
+	_, rest, ok := strings.Cut(section, "```sh\n")
+	if !ok {
+		return "", "", fmt.Errorf("the section %q has no sh block", fiveMinutes)
+	}
+	block, _, _ = strings.Cut(rest, "```")
+	m := regexp.MustCompile(`(?m)^url=(\S+)`).FindStringSubmatch(block)
+	if m == nil {
+		return "", "", fmt.Errorf("the five-minute block sets no url=...:\n%s", block)
+	}
+	return block, m[1], nil
+}
+
+type readmeRun struct {
+	out      string
+	exit     int
+	tickDone map[string]any
+}
+
+// readmeRuns splits the script's output into each probe command's events
+// and exit code.
+func readmeRuns(out string) []readmeRun {
+	var runs []readmeRun
+	var cur *readmeRun
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, ">>> "):
+			runs = append(runs, readmeRun{})
+			cur = &runs[len(runs)-1]
+		case strings.HasPrefix(line, "<<< ") && cur != nil:
+			fmt.Sscan(strings.TrimPrefix(line, "<<< "), &cur.exit)
+			cur = nil
+		case cur != nil:
+			cur.out += line + "\n"
+			var ev map[string]any
+			if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "tick_done" {
+				cur.tickDone = ev
+			}
+		}
+	}
+	return runs
+}
