@@ -27,7 +27,7 @@ FUZZTIME ?= 5s
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: help build test test-real vet fmt fmt-check lint staticcheck depcheck depaware tools cross fuzz bench demo install install-plists uninstall-plists install-units uninstall-units clean
+.PHONY: help build test test-real vet fmt fmt-check lint staticcheck depcheck depaware tools cross fuzz bench demo docs install install-plists uninstall-plists install-units uninstall-units clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -91,6 +91,11 @@ bench: build ## measure the probes against their shell/openssl baselines; result
 
 demo: build ## run every probe against the bundled council simulator, then inject faults
 	@bash scripts/demo.sh $(BIN)
+
+# The flag tables under docs/ are generated from each binary's --help;
+# make test fails when they differ (integration/docs_test.go).
+docs: ## rewrite the flag tables of docs/ from each binary's --help (then review the diff)
+	cd integration && $(GO) test -count=1 -run '^TestDocFlagTables$$' -update-docs .
 
 install: build ## install the binaries into PREFIX (default ~/.local/bin)
 	@mkdir -p $(PREFIX)

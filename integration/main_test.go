@@ -22,6 +22,7 @@ var (
 	systemctlBin, journalctlBin string
 	simBin                      string
 	statusBin                   string
+	plistsBin, unitsBin         string // the installers, whose flags docs/install.md lists
 	launcherBin                 string // runs a command and prints its own peak RSS (council-bench's)
 )
 
@@ -57,7 +58,8 @@ func flagSet(name string) bool {
 
 // buildAll builds every probe whose main package exists, the fake
 // launchctl, the simulated systemd's commands, the simulator (the
-// fallback server's program) and council-status (what an operator reads).
+// fallback server's program), council-status (what an operator reads)
+// and the installers.
 func buildAll(dir string) error {
 	for _, p := range probes {
 		src := filepath.Join(repoRoot, p.cmdDir)
@@ -81,6 +83,12 @@ func buildAll(dir string) error {
 		return err
 	}
 	if statusBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/status/cmd/council-status", "council-status"); err != nil {
+		return err
+	}
+	if plistsBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/plists/cmd/council-plists", "council-plists"); err != nil {
+		return err
+	}
+	if unitsBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/units/cmd/council-units", "council-units"); err != nil {
 		return err
 	}
 	launcherBin, err = probetest.Build(dir, "github.com/sanctum/council-probes/integration/cmd/council-bench/launcher", "launcher")

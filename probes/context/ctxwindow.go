@@ -59,7 +59,8 @@
 // is our fault: auth, UNKNOWN, alerted at once.
 //
 // Cost: one long prefill a day (--context-fill of the window) and a few
-// generated tokens; the README estimates it for the council's Mac mini.
+// generated tokens; docs/probes/context.md estimates it for the council's
+// Mac mini.
 // It runs daily at 03:30, half an hour after parity-smoke so the two never
 // share the GPU, and at once when drift sees the server change.
 //

@@ -24,9 +24,9 @@
 //     hourly repo-dirty noise on the drift channel taught operators to filter
 //     drift alerts.
 //   - agent_not_loaded:<label> (error): an --expect-agent label is not loaded
-//     in launchd (`launchctl print`). The default list is the primary and the
-//     five probes, <label-prefix>.council-{guardian,canary,drift,integrity,
-//     parity-smoke}.
+//     in the service manager (`launchctl print`, `systemctl show`). The
+//     default list is the primary and every probe of the suite's registry
+//     (pkg/core/suite), <label-prefix>.council-<name>.
 //   - fallback_race (error): the fallback plist (--fallback-plist, parsed as a
 //     plist) must say RunAtLoad=false and Disabled=true, and `launchctl
 //     print-disabled` must show --fallback-label disabled, unless the fallback

@@ -19,7 +19,8 @@ import (
 // value: the fallback must never start on its own at login, so it needs
 // RunAtLoad=false and Disabled=true written out. An agent with KeepAlive and
 // no RunAtLoad=false starts as soon as it is bootstrapped: that is the
-// seed's reboot race, where the Python fallback won :1337.
+// reboot race of incident I5 (docs/DESIGN.md), where the Python fallback
+// won :1337.
 func plistReasons(data []byte, label string) ([]string, error) {
 	var p map[string]any
 	if _, err := plist.Unmarshal(data, &p); err != nil {
