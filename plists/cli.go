@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 
 	"github.com/urfave/cli/v2"
@@ -17,24 +16,6 @@ import (
 // but macOS, unless a launchctl was named explicitly (a fake, in tests).
 func NoLaunchd(goos string, launchctlSet bool) bool {
 	return goos != "darwin" && !launchctlSet
-}
-
-func commonFlags() []cli.Flag {
-	home, _ := os.UserHomeDir()
-	return []cli.Flag{
-		&cli.StringFlag{Name: "destdir", EnvVars: []string{"COUNCIL_PLIST_DIR"}, Value: "~/" + DefaultDestDir, Usage: "directory the probes' plists are written to"},
-		&cli.StringFlag{Name: "bindir", EnvVars: []string{"COUNCIL_BINDIR"}, Value: "~/" + DefaultBinDir, Usage: "directory the council-<name> binaries are installed in (make install's PREFIX)"},
-		&cli.StringFlag{Name: "log-dir", EnvVars: []string{"COUNCIL_LOG_DIR"}, Value: "~/" + DefaultLogDir, Usage: "directory of StandardOutPath/StandardErrorPath; a non-default one is also passed to each probe as --log-file"},
-		&cli.StringFlag{Name: "label-prefix", EnvVars: []string{"COUNCIL_LABEL_PREFIX"}, Value: DefaultLabelPrefix, Usage: "labels are <prefix>.council-<name>"},
-		&cli.StringFlag{Name: "home", EnvVars: []string{"HOME"}, Value: home, Usage: "home the ~ paths resolve against; launchd runs the agents with the logged-in user's HOME, so keep it that"},
-		&cli.StringFlag{Name: "launchctl", EnvVars: []string{"COUNCIL_LAUNCHCTL"}, Value: launchctl.DefaultPath, Usage: "path of the launchctl binary; naming one enables loading on a system without launchd (a fake, in tests)"},
-		&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"COUNCIL_DRY_RUN"}, Usage: "run no launchctl command: print each one; plists are still rendered, validated and written to --destdir (default where there is no launchd)"},
-		&cli.BoolFlag{Name: "with-fallback", Usage: "also write the fallback server's plist (RunAtLoad=false, Disabled=true, KeepAlive=true) and, on install, launchctl disable its label unless the fallback lock exists; it is never loaded, and an existing one that differs is kept"},
-		&cli.StringFlag{Name: "fallback-destdir", EnvVars: []string{"COUNCIL_FALLBACK_PLIST_DIR"}, Usage: "directory for the fallback plist (default --destdir, where the probes' --fallback-plist expects it)"},
-		&cli.StringFlag{Name: "fallback-label", EnvVars: []string{"COUNCIL_FALLBACK_LABEL"}, Value: DefaultFallbackLabel, Usage: "launchd label of the fallback server"},
-		&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: "~/" + DefaultFallbackLock, Usage: "the probes' fallback lock: while it exists the fallback serves, and install --with-fallback does not launchctl disable it"},
-		&cli.StringSliceFlag{Name: "fallback-arg", Usage: "the fallback server's ProgramArguments, one per flag (default: " + fmt.Sprint(DefaultFallbackProgram) + ")"},
-	}
 }
 
 // App is the council-plists command line.
@@ -131,51 +112,31 @@ func installerFrom(c *cli.Context, stdout, stderr io.Writer) (*Installer, error)
 	if c.NArg() > 0 {
 		return nil, usageError{fmt.Errorf("%s: unexpected arguments %q", c.Command.Name, c.Args().Slice())}
 	}
-	cfg, err := Config{
-		Home:            c.String("home"),
-		BinDir:          c.String("bindir"),
-		LogDir:          c.String("log-dir"),
-		LabelPrefix:     c.String("label-prefix"),
-		FallbackLabel:   c.String("fallback-label"),
-		FallbackProgram: c.StringSlice("fallback-arg"),
-	}.Resolve()
-	if err != nil {
-		return nil, usageError{err}
-	}
-	if err := launchctl.ValidateLabel(cfg.Label(cfg.Probes[0])); err != nil {
-		return nil, usageError{fmt.Errorf("--label-prefix: %w", err)}
-	}
-	dest, err := cfg.Path(c.String("destdir"), DefaultDestDir)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("--destdir: %w", err)}
-	}
-	fbDest := ""
-	if c.String("fallback-destdir") != "" {
-		if fbDest, err = cfg.Path(c.String("fallback-destdir"), DefaultDestDir); err != nil {
-			return nil, usageError{fmt.Errorf("--fallback-destdir: %w", err)}
-		}
-	}
-	fbLock, err := cfg.Path(c.String("fallback-lock"), DefaultFallbackLock)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("--fallback-lock: %w", err)}
-	}
-	secrets, err := ReadSecrets(cfg.Home)
+	s, err := settingsFrom(c)
 	if err != nil {
 		return nil, err
 	}
-	runner := launchctl.New(c.String("launchctl"))
+	r, err := s.resolve()
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := ReadSecrets(r.Config.Home)
+	if err != nil {
+		return nil, err
+	}
+	runner := launchctl.New(s.Launchctl)
 	runner.Out = stdout
-	runner.DryRun = c.Bool("dry-run")
-	if c.Command.Name != "render" && NoLaunchd(runtime.GOOS, c.IsSet("launchctl")) && !runner.DryRun {
+	runner.DryRun = s.DryRun
+	if s.Command != "render" && NoLaunchd(runtime.GOOS, s.LaunchctlSet) && !runner.DryRun {
 		fmt.Fprintf(stderr, "no launchd on %s: printing the launchctl commands instead of running them\n", runtime.GOOS)
 		runner.DryRun = true
 	}
 	return &Installer{
-		Config:          cfg,
-		DestDir:         dest,
-		WithFallback:    c.Bool("with-fallback"),
-		FallbackDestDir: fbDest,
-		FallbackLock:    fbLock,
+		Config:          r.Config,
+		DestDir:         r.DestDir,
+		WithFallback:    s.WithFallback,
+		FallbackDestDir: r.FallbackDestDir,
+		FallbackLock:    r.FallbackLock,
 		Secrets:         secrets,
 		Lint:            PlutilLint,
 		Runner:          runner,

@@ -352,6 +352,10 @@ func (in *Installer) ensureLogDir() error {
 	return nil
 }
 
+// logf writes one progress line to Log. Not inlined: a dozen steps call
+// it (the binary is held to a size budget).
+//
+//go:noinline
 func (in *Installer) logf(format string, args ...any) {
 	if in.Log != nil {
 		fmt.Fprintf(in.Log, format+"\n", args...)

@@ -113,28 +113,51 @@ func Validate(r Rendered, secrets []Secret) error {
 		}
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, j.FileName(), msg))
 	}
-	for _, s := range secrets {
-		if s.Value != "" && (bytes.Contains(r.Data, []byte(s.Value)) || bytes.Contains(r.Data, []byte(mustEscape(s.Value)))) {
-			bad("contains %s", s.Name)
-		}
-	}
-	for _, m := range commentRE.FindAllSubmatch(r.Data, -1) {
-		if c := m[1]; bytes.Contains(c, []byte("--")) || bytes.HasSuffix(c, []byte("-")) {
-			bad("XML comment contains \"--\" (not well-formed)")
-		}
-	}
-
+	validateBytes(r.Data, secrets, bad)
 	var raw map[string]any
 	format, err := plist.Unmarshal(r.Data, &raw)
 	if err != nil {
 		bad("parse: %v", err)
 		return errors.Join(errs...)
 	}
+	validateRaw(raw, format, j.Fallback, bad)
+	var a agent
+	if _, err := plist.Unmarshal(r.Data, &a); err != nil {
+		bad("decode: %v", err)
+		return errors.Join(errs...)
+	}
+	validateAgent(a, j, bad)
+	if j.Fallback {
+		validateFallback(a, bad)
+	} else {
+		validateProbe(a, j, bad)
+	}
+	return errors.Join(errs...)
+}
+
+// validateBytes checks the file as text, before it is parsed: no secret
+// (as it is, or XML-escaped) and no XML comment that is not well-formed.
+func validateBytes(data []byte, secrets []Secret, bad func(string, ...any)) {
+	for _, s := range secrets {
+		if s.Value != "" && (bytes.Contains(data, []byte(s.Value)) || bytes.Contains(data, []byte(mustEscape(s.Value)))) {
+			bad("contains %s", s.Name)
+		}
+	}
+	for _, m := range commentRE.FindAllSubmatch(data, -1) {
+		if c := m[1]; bytes.Contains(c, []byte("--")) || bytes.HasSuffix(c, []byte("-")) {
+			bad("XML comment contains \"--\" (not well-formed)")
+		}
+	}
+}
+
+// validateRaw checks the parsed plist: XML, only the keys an agent (or
+// the fallback) may have, and no value that looks like a credential.
+func validateRaw(raw map[string]any, format int, fallback bool, bad func(string, ...any)) {
 	if format != plist.XMLFormat {
 		bad("format is %s, want XML", plist.FormatNames[format])
 	}
 	allowed := agentKeys
-	if j.Fallback {
+	if fallback {
 		allowed = fallbackKeys
 	}
 	for _, k := range sortedKeys(raw) {
@@ -147,12 +170,12 @@ func Validate(r Rendered, secrets []Secret) error {
 			bad("a value looks like a credential")
 		}
 	})
+}
 
-	var a agent
-	if _, err := plist.Unmarshal(r.Data, &a); err != nil {
-		bad("decode: %v", err)
-		return errors.Join(errs...)
-	}
+// validateAgent checks what every agent holds against its Job: label,
+// program, log paths (absolute, apart, never the probe's own JSON log),
+// environment (HOME and PATH only) and RunAtLoad, set deliberately.
+func validateAgent(a agent, j Job, bad func(string, ...any)) {
 	if a.Label != j.Label {
 		bad("Label is %q, want %q", a.Label, j.Label)
 	}
@@ -192,12 +215,6 @@ func Validate(r Rendered, secrets []Secret) error {
 	} else if *a.RunAtLoad != j.RunAtLoad {
 		bad("RunAtLoad is %t, want %t", *a.RunAtLoad, j.RunAtLoad)
 	}
-	if j.Fallback {
-		validateFallback(a, bad)
-	} else {
-		validateProbe(a, j, bad)
-	}
-	return errors.Join(errs...)
 }
 
 func validateProbe(a agent, j Job, bad func(string, ...any)) {

@@ -77,18 +77,7 @@ func (c *Command) App() *cli.App {
 			"(0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), so council-status is itself a Nagios-style check. A probe that is stale " +
 			"(last tick older than 3x its interval), never ran, or whose state cannot be read counts as UNKNOWN; alerts waiting " +
 			"in a probe's outbox and an active fallback lock count as at least WARNING.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "state-dir", EnvVars: []string{"COUNCIL_STATE_DIR"}, Value: h.StateDir(), Usage: "the probes' state directory"},
-			&cli.StringFlag{Name: "log-dir", EnvVars: []string{"COUNCIL_LOG_DIR"}, Value: h.LogDir(), Usage: "directory of the probes' council-<name>.log files; empty = don't read logs"},
-			&cli.StringFlag{Name: "fallback-lock", EnvVars: []string{"COUNCIL_FALLBACK_LOCK"}, Value: paths.FallbackLock(h.StateDir()), Usage: "the fallback lock file"},
-			&cli.StringFlag{Name: "probes", EnvVars: []string{"COUNCIL_STATUS_PROBES"}, Value: strings.Join(DefaultProbes, ","),
-				Usage: "comma-separated probes expected on this host (a missing one is UNKNOWN: never run); other probes' state files are shown too"},
-			&cli.BoolFlag{Name: "json", EnvVars: []string{"COUNCIL_STATUS_JSON"}, Usage: "print the report as JSON (one document per refresh with --watch)"},
-			&cli.BoolFlag{Name: "wide", EnvVars: []string{"COUNCIL_STATUS_WIDE"},
-				Usage: "print everything in full: no line cut to the screen ($COLUMNS, else the terminal's width, else 100), each channel's summary and the last logged problem"},
-			&cli.DurationFlag{Name: "watch", EnvVars: []string{"COUNCIL_STATUS_WATCH"}, Usage: "refresh every `DURATION` until interrupted (0 = print once)"},
-			&cli.StringFlag{Name: "color", EnvVars: []string{"COUNCIL_STATUS_COLOR"}, Value: "auto", Usage: "auto|always|never; auto = on a terminal unless NO_COLOR is set"},
-		},
+		Flags:           flags(h),
 		Writer:          c.Stdout,
 		ErrWriter:       c.Stderr,
 		HideHelpCommand: true,
@@ -130,25 +119,22 @@ func (c *Command) Run(args []string) int {
 }
 
 func (c *Command) run(ctx *cli.Context) (int, error) {
-	colour, err := c.colour(ctx.String("color"))
+	s, err := settingsFrom(ctx)
 	if err != nil {
 		return ExitUnknown, err
 	}
-	watch := ctx.Duration("watch")
-	if watch < 0 {
-		return ExitUnknown, fmt.Errorf("--watch %s: want a positive duration", watch)
-	}
+	colour, watch := c.colour(s.Color), s.Watch
 	host, _ := os.Hostname()
 	cfg := Config{
-		StateDir: ctx.String("state-dir"), LogDir: ctx.String("log-dir"), FallbackLock: ctx.String("fallback-lock"),
-		Probes: splitList(ctx.String("probes")), Host: host, Now: c.Now,
+		StateDir: s.StateDir, LogDir: s.LogDir, FallbackLock: s.FallbackLock,
+		Probes: s.Probes, Host: host, Now: c.Now,
 	}
 	render := func(r Report) error {
-		if ctx.Bool("json") {
+		if s.JSON {
 			return WriteJSON(c.Stdout, r)
 		}
 		// The width is asked each time: a --watch screen follows a resize.
-		return WriteText(c.Stdout, r, TextOptions{Color: colour, Width: c.width(), Wide: ctx.Bool("wide"), Home: home()})
+		return WriteText(c.Stdout, r, TextOptions{Color: colour, Width: c.width(), Wide: s.Wide, Home: home()})
 	}
 	if watch == 0 {
 		r := Collect(cfg)
@@ -157,7 +143,7 @@ func (c *Command) run(ctx *cli.Context) (int, error) {
 
 	sctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	clear := !ctx.Bool("json") && c.IsTerminal(c.Stdout)
+	clear := !s.JSON && c.IsTerminal(c.Stdout)
 	code := ExitUnknown
 	for {
 		r := Collect(cfg)
@@ -176,26 +162,14 @@ func (c *Command) run(ctx *cli.Context) (int, error) {
 	}
 }
 
-// colour decides on ANSI colour: always, never, or auto (a terminal and no
-// NO_COLOR, https://no-color.org).
-func (c *Command) colour(mode string) (bool, error) {
+// colour decides on ANSI colour for a --color mode (validated): always,
+// never, or auto (a terminal and no NO_COLOR, https://no-color.org).
+func (c *Command) colour(mode string) bool {
 	switch mode {
 	case "always":
-		return true, nil
+		return true
 	case "never":
-		return false, nil
-	case "auto", "":
-		return c.getenv("NO_COLOR") == "" && c.IsTerminal(c.Stdout), nil
+		return false
 	}
-	return false, fmt.Errorf("--color %q: want auto, always or never", mode)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return c.getenv("NO_COLOR") == "" && c.IsTerminal(c.Stdout)
 }

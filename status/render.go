@@ -55,81 +55,97 @@ func WriteJSON(w io.Writer, r Report) error {
 // with o.Wide nothing is cut and each channel's and event's full text is
 // shown too.
 func WriteText(w io.Writer, r Report, o TextOptions) error {
-	loc := o.Location
-	if loc == nil {
-		loc = time.Local
-	}
-	width := o.Width
-	if width <= 0 {
-		width = DefaultWidth
-	}
-	paint := func(s string, attrs ...color.Attribute) string {
-		c := color.New(attrs...)
-		if o.Color {
-			c.EnableColor()
-		} else {
-			c.DisableColor()
-		}
-		return c.Sprint(s)
-	}
-	// fit cuts a line to the screen (not with Wide); colour is painted
-	// after, so escapes never count as columns.
-	fit := func(s string) string {
-		if o.Wide {
-			return s
-		}
-		return cutRunes(s, width)
-	}
-	// home is how every string read from a file reaches the screen: paths
-	// under $HOME as ~, and no control or format character (a newline, an
-	// escape sequence or a bidi override a server put in an error): a line
-	// stays one line of known width and cannot repaint the terminal
-	// (text.Clean).
-	home := func(s string) string { return tilde.Text(text.Clean(s), o.Home) }
-	stamp := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04:05") }
-	// since is a channel's start: the time of day when it is today, the
-	// date too when not (in full with Wide).
-	since := func(t time.Time) string {
-		if o.Wide {
-			return stamp(t)
-		}
-		if t.In(loc).Format("2006-01-02") == r.GeneratedAt.In(loc).Format("2006-01-02") {
-			return t.In(loc).Format("15:04")
-		}
-		return t.In(loc).Format("Jan 02 15:04")
-	}
+	v := newTextView(r, o)
+	v.heading()
+	v.table()
+	v.fallback()
+	v.footer()
+	_, err := io.WriteString(w, v.b.String())
+	return err
+}
 
+// textView is one rendering of the table: the report, the options
+// resolved, and the ways every part writes a value.
+type textView struct {
+	r     Report
+	o     TextOptions
+	loc   *time.Location
+	width int
+	b     strings.Builder
+}
+
+func newTextView(r Report, o TextOptions) *textView {
+	v := &textView{r: r, o: o, loc: o.Location, width: o.Width}
+	if v.loc == nil {
+		v.loc = time.Local
+	}
+	if v.width <= 0 {
+		v.width = DefaultWidth
+	}
+	return v
+}
+
+// paint colours s, when colour is on.
+func (v *textView) paint(s string, attrs ...color.Attribute) string {
+	c := color.New(attrs...)
+	if v.o.Color {
+		c.EnableColor()
+	} else {
+		c.DisableColor()
+	}
+	return c.Sprint(s)
+}
+
+// fit cuts a line to the screen (not with Wide); colour is painted after,
+// so escapes never count as columns.
+func (v *textView) fit(s string) string {
+	if v.o.Wide {
+		return s
+	}
+	return cutRunes(s, v.width)
+}
+
+// home is how every string read from a file reaches the screen: paths
+// under $HOME as ~, and no control or format character (a newline, an
+// escape sequence or a bidi override a server put in an error): a line
+// stays one line of known width and cannot repaint the terminal
+// (text.Clean).
+func (v *textView) home(s string) string { return tilde.Text(text.Clean(s), v.o.Home) }
+
+func (v *textView) stamp(t time.Time) string { return t.In(v.loc).Format("2006-01-02 15:04:05") }
+
+// since is a channel's start: the time of day when it is today, the date
+// too when not (in full with Wide).
+func (v *textView) since(t time.Time) string {
+	if v.o.Wide {
+		return v.stamp(t)
+	}
+	if t.In(v.loc).Format("2006-01-02") == v.r.GeneratedAt.In(v.loc).Format("2006-01-02") {
+		return t.In(v.loc).Format("15:04")
+	}
+	return t.In(v.loc).Format("Jan 02 15:04")
+}
+
+// heading is the first line: the host, the time and the overall result.
+func (v *textView) heading() {
+	r := v.r
 	hostname := ""
 	if r.Host != "" {
 		hostname = " on " + r.Host
 	}
-	var b strings.Builder
-	head := fmt.Sprintf("council-status%s at %s: ", hostname, stamp(r.GeneratedAt))
-	if !o.Wide {
-		head = cutRunes(head, max(width-runeLen(r.Result), minSummary))
+	head := fmt.Sprintf("council-status%s at %s: ", hostname, v.stamp(r.GeneratedAt))
+	if !v.o.Wide {
+		head = cutRunes(head, max(v.width-runeLen(r.Result), minSummary))
 	}
-	b.WriteString(head + paint(r.Result, resultColor(r.Exit)...) + "\n\n")
+	v.b.WriteString(head + v.paint(r.Result, resultColor(r.Exit)...) + "\n\n")
+}
 
+// table is the probes' rows, the columns as wide as their widest cell and
+// the summary cut to what is left of the screen, each row followed by its
+// channels and notes.
+func (v *textView) table() {
 	header := []string{"PROBE", "RESULT", "LAST TICK", "OUTBOX", "SUMMARY"}
-	rows := make([][]string, 0, len(r.Probes))
-	for _, p := range r.Probes {
-		tick := "never"
-		if !p.LastTick.IsZero() {
-			tick = FormatAge(time.Duration(p.AgeSeconds*float64(time.Second))) + " ago"
-			if p.Stale {
-				tick += " STALE"
-			}
-		}
-		outbox := fmt.Sprint(p.OutboxDepth)
-		if p.OutboxError != "" {
-			outbox = "?"
-		}
-		summary := home(rowSummary(p))
-		if !o.Wide {
-			summary = withoutLeadingChannel(summary, p.Channels, home)
-		}
-		rows = append(rows, []string{text.Clean(p.Name), p.Result, tick, outbox, summary})
-	}
+	rows := v.rows()
 	widths := make([]int, len(header))
 	for _, row := range append([][]string{header}, rows...) {
 		for i, cell := range row[:len(row)-1] {
@@ -141,99 +157,135 @@ func WriteText(w io.Writer, r Report, o TextOptions) error {
 	for _, wd := range widths[:len(widths)-1] {
 		prefix += wd + 2
 	}
-	summaryWidth := max(width-prefix, minSummary)
-	cutSummary := func(s string) string {
-		if o.Wide {
-			return s
-		}
-		return cutRunes(s, summaryWidth)
-	}
+	summaryWidth := max(v.width-prefix, minSummary)
 
+	b := &v.b
 	for i, h := range header[:len(header)-1] {
-		b.WriteString(paint(pad(h, i), color.Bold))
+		b.WriteString(v.paint(pad(h, i), color.Bold))
 	}
-	b.WriteString(paint(header[len(header)-1], color.Bold) + "\n")
-	const note = "    "
-	for n, p := range r.Probes {
+	b.WriteString(v.paint(header[len(header)-1], color.Bold) + "\n")
+	for n, p := range v.r.Probes {
 		row := rows[n]
 		b.WriteString(pad(row[0], 0))
-		b.WriteString(paint(pad(row[1], 1), resultColor(p.Exit)...))
+		b.WriteString(v.paint(pad(row[1], 1), resultColor(p.Exit)...))
 		if p.Stale {
-			b.WriteString(paint(pad(row[2], 2), color.FgYellow))
+			b.WriteString(v.paint(pad(row[2], 2), color.FgYellow))
 		} else {
 			b.WriteString(pad(row[2], 2))
 		}
 		if p.OutboxDepth > 0 || p.OutboxError != "" {
-			b.WriteString(paint(pad(row[3], 3), color.FgYellow))
+			b.WriteString(v.paint(pad(row[3], 3), color.FgYellow))
 		} else {
 			b.WriteString(pad(row[3], 3))
 		}
-		b.WriteString(strings.TrimRight(cutSummary(row[4]), " ") + "\n")
+		summary := row[4]
+		if !v.o.Wide {
+			summary = cutRunes(summary, summaryWidth)
+		}
+		b.WriteString(strings.TrimRight(summary, " ") + "\n")
+		v.probeNotes(p)
+	}
+}
 
-		open := map[string]bool{}
-		for _, c := range p.Channels {
-			open[c.Check] = true
-			b.WriteString(paint(channelLine(c, home, since, r.GeneratedAt, width, o.Wide), severityColor(c.Severity)...) + "\n")
+// rows are the table's cells, one row per probe.
+func (v *textView) rows() [][]string {
+	rows := make([][]string, 0, len(v.r.Probes))
+	for _, p := range v.r.Probes {
+		tick := "never"
+		if !p.LastTick.IsZero() {
+			tick = FormatAge(time.Duration(p.AgeSeconds*float64(time.Second))) + " ago"
+			if p.Stale {
+				tick += " STALE"
+			}
 		}
-		if p.Reason != "" && p.LastResult != "" {
-			last := "last tick: " + p.LastResult
-			if p.LastSummary != "" {
-				last += " - " + home(p.LastSummary)
-			}
-			b.WriteString(fit(note+last) + "\n")
+		outbox := fmt.Sprint(p.OutboxDepth)
+		if p.OutboxError != "" {
+			outbox = "?"
 		}
-		if ev, what := noteworthyEvent(p, open, o.Wide); ev != nil {
-			line := fmt.Sprintf("log %s: %s %s %s", what, stamp(ev.TS), ev.Level, ev.Event)
-			if ev.Check != "" {
-				line += " check=" + ev.Check
-			}
-			if ev.Detail != "" {
-				line += ": " + ev.Detail
-			}
-			b.WriteString(paint(fit(note+home(line)), color.Faint) + "\n")
+		summary := v.home(rowSummary(p))
+		if !v.o.Wide {
+			summary = withoutLeadingChannel(summary, p.Channels, v.home)
 		}
-		for _, e := range []string{p.OutboxError, p.LogError} {
-			if e != "" {
-				b.WriteString(paint(fit(note+home(e)), color.FgYellow) + "\n")
-			}
+		rows = append(rows, []string{text.Clean(p.Name), p.Result, tick, outbox, summary})
+	}
+	return rows
+}
+
+// probeNotes are the lines under a probe's row: its open channels, why its
+// verdict differs from its last tick, a logged problem no channel shows,
+// and the files that could not be read.
+func (v *textView) probeNotes(p ProbeStatus) {
+	const note = "    "
+	b := &v.b
+	open := map[string]bool{}
+	for _, c := range p.Channels {
+		open[c.Check] = true
+		b.WriteString(v.paint(channelLine(c, v.home, v.since, v.r.GeneratedAt, v.width, v.o.Wide), severityColor(c.Severity)...) + "\n")
+	}
+	if p.Reason != "" && p.LastResult != "" {
+		last := "last tick: " + p.LastResult
+		if p.LastSummary != "" {
+			last += " - " + v.home(p.LastSummary)
+		}
+		b.WriteString(v.fit(note+last) + "\n")
+	}
+	if ev, what := noteworthyEvent(p, open, v.o.Wide); ev != nil {
+		line := fmt.Sprintf("log %s: %s %s %s", what, v.stamp(ev.TS), ev.Level, ev.Event)
+		if ev.Check != "" {
+			line += " check=" + ev.Check
+		}
+		if ev.Detail != "" {
+			line += ": " + ev.Detail
+		}
+		b.WriteString(v.paint(v.fit(note+v.home(line)), color.Faint) + "\n")
+	}
+	for _, e := range []string{p.OutboxError, p.LogError} {
+		if e != "" {
+			b.WriteString(v.paint(v.fit(note+v.home(e)), color.FgYellow) + "\n")
 		}
 	}
+}
 
+// fallback is the fallback lock's lines: none, or since when, by whom, why.
+func (v *textView) fallback() {
+	b, r := &v.b, v.r
 	b.WriteString("\n")
 	fb := r.Fallback
-	switch {
-	case !fb.Active:
+	if !fb.Active {
 		b.WriteString("fallback lock: none (the primary serves)\n")
-	default:
-		line := "fallback lock: ACTIVE"
-		if !fb.When.IsZero() {
-			line += fmt.Sprintf(" since %s (%s ago)", since(fb.When), FormatAge(r.GeneratedAt.Sub(fb.When)))
-		}
-		if fb.Who != "" {
-			line += " by " + home(fb.Who)
-		}
-		if fb.PID != 0 {
-			line += fmt.Sprintf(" (pid %d)", fb.PID)
-		}
-		line = fit(line)
-		b.WriteString(strings.Replace(line, "ACTIVE", paint("ACTIVE", color.FgYellow, color.Bold), 1) + "\n")
-		if fb.Why != "" {
-			b.WriteString(fit("  why: "+home(fb.Why)) + "\n")
-		}
-		if fb.Error != "" {
-			b.WriteString(paint(fit("  "+home(fb.Error)), color.FgYellow) + "\n")
-		}
-		b.WriteString(fit(fmt.Sprintf("  the fallback serves until an operator restores the primary (%s)", home(fb.Path))) + "\n")
+		return
 	}
+	line := "fallback lock: ACTIVE"
+	if !fb.When.IsZero() {
+		line += fmt.Sprintf(" since %s (%s ago)", v.since(fb.When), FormatAge(r.GeneratedAt.Sub(fb.When)))
+	}
+	if fb.Who != "" {
+		line += " by " + v.home(fb.Who)
+	}
+	if fb.PID != 0 {
+		line += fmt.Sprintf(" (pid %d)", fb.PID)
+	}
+	line = v.fit(line)
+	b.WriteString(strings.Replace(line, "ACTIVE", v.paint("ACTIVE", color.FgYellow, color.Bold), 1) + "\n")
+	if fb.Why != "" {
+		b.WriteString(v.fit("  why: "+v.home(fb.Why)) + "\n")
+	}
+	if fb.Error != "" {
+		b.WriteString(v.paint(v.fit("  "+v.home(fb.Error)), color.FgYellow) + "\n")
+	}
+	b.WriteString(v.fit(fmt.Sprintf("  the fallback serves until an operator restores the primary (%s)", v.home(fb.Path))) + "\n")
+}
+
+// footer is the server the probes detected and the service manager.
+func (v *textView) footer() {
+	r := v.r
 	if be := r.Backend; be != nil {
-		b.WriteString(fit(fmt.Sprintf("backend: %s at %s, detected %s (%s ago): %s", home(string(be.Kind)), home(redact.URL(be.URL)), stamp(be.DetectedAt),
-			FormatAge(r.GeneratedAt.Sub(be.DetectedAt)), home(redact.String(be.Evidence)))) + "\n")
+		v.b.WriteString(v.fit(fmt.Sprintf("backend: %s at %s, detected %s (%s ago): %s", v.home(string(be.Kind)), v.home(redact.URL(be.URL)), v.stamp(be.DetectedAt),
+			FormatAge(r.GeneratedAt.Sub(be.DetectedAt)), v.home(redact.String(be.Evidence)))) + "\n")
 	}
 	if r.ServiceManager != "" {
-		b.WriteString(fit("service manager: "+r.ServiceManager) + "\n")
+		v.b.WriteString(v.fit("service manager: "+r.ServiceManager) + "\n")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // rowSummary is what a probe's row says: why its verdict differs from its

@@ -22,18 +22,6 @@ func NoSystemd(goos string, systemctlSet bool) bool {
 	return goos != "linux" && !systemctlSet
 }
 
-func installFlags() []cli.Flag {
-	home, _ := os.UserHomeDir()
-	return []cli.Flag{
-		&cli.StringFlag{Name: "destdir", EnvVars: []string{"COUNCIL_UNIT_DIR"}, Usage: "directory the units are written to (default $XDG_CONFIG_HOME/systemd/user, else ~/" + DefaultDestDir + ", where the user manager reads them)"},
-		&cli.StringFlag{Name: "bindir", EnvVars: []string{"COUNCIL_BINDIR"}, Value: "~/" + DefaultBinDir, Usage: "directory the council-<name> binaries are installed in (make install's PREFIX)"},
-		&cli.StringFlag{Name: "log-dir", EnvVars: []string{"COUNCIL_LOG_DIR"}, Value: "~/" + DefaultLogDir, Usage: "the probes' JSON-lines log directory; a non-default one is passed to each probe as --log-file"},
-		&cli.StringFlag{Name: "home", EnvVars: []string{"HOME"}, Value: home, Usage: "home the ~ paths resolve against; the user manager runs the services with the user's HOME, so keep it that"},
-		&cli.StringFlag{Name: "systemctl", EnvVars: []string{"COUNCIL_SYSTEMCTL"}, Value: DefaultSystemctl, Usage: "path of the systemctl binary; naming one enables it on a system without systemd (a fake, in tests)"},
-		&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"COUNCIL_DRY_RUN"}, Usage: "run no systemctl command: print each one; the units are still rendered, validated and written to --destdir (default where there is no systemd)"},
-	}
-}
-
 // App is the council-units command line.
 func App(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
@@ -86,66 +74,66 @@ func App(stdout, stderr io.Writer) *cli.App {
 				OnUsageError: onUsageError,
 				Action:       withInstaller(stdout, stderr, (*Installer).Uninstall),
 			},
-			{
-				Name:  "doctor",
-				Usage: "say whether the user units will run: systemd, linger, the user manager, systemctl --user (exit 0 fine, 1 warn, 3 cannot tell)",
-				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "user", Usage: "the probes' user (default: the user running the doctor)"},
-					&cli.StringFlag{Name: "loginctl", Value: "loginctl", Usage: "path of the loginctl binary"},
-					&cli.StringFlag{Name: "systemctl", EnvVars: []string{"COUNCIL_SYSTEMCTL"}, Value: DefaultSystemctl, Usage: "path of the systemctl binary"},
-				},
-				OnUsageError: onUsageError,
-				Action: func(c *cli.Context) error {
-					d, err := doctorFrom(c)
-					if err != nil {
-						return err
-					}
-					fs := Diagnose(d.Observe(c.Context))
-					WriteFindings(stdout, fs)
-					if code := DoctorExit(fs); code != 0 {
-						return exitCode(code)
-					}
-					return nil
-				},
-			},
-			{
-				Name:  "polkit",
-				Usage: "render the polkit rule that lets --user start, stop and restart exactly the --primary and --fallback system units",
-				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "primary", Usage: "the primary server's system unit (ollama or ollama.service); required"},
-					&cli.StringFlag{Name: "fallback", Usage: "the fallback server's system unit; required"},
-					&cli.StringFlag{Name: "user", Usage: "the user the probes run as; required"},
-					&cli.StringFlag{Name: "output", Usage: "write the rule to this file (mode 0644) instead of stdout, e.g. /etc/polkit-1/rules.d/" + PolkitFile},
-				},
-				OnUsageError: onUsageError,
-				Action: func(c *cli.Context) error {
-					if c.NArg() > 0 {
-						return usageError{fmt.Errorf("polkit: unexpected arguments %q", c.Args().Slice())}
-					}
-					for _, f := range []string{"primary", "fallback", "user"} {
-						if c.String(f) == "" {
-							return usageError{fmt.Errorf("polkit: --%s is required", f)}
-						}
-					}
-					r, err := NewPolkitRule(c.String("user"), c.String("primary"), c.String("fallback"))
-					if err != nil {
-						return usageError{err}
-					}
-					data, err := r.Render()
-					if err != nil {
-						return err
-					}
-					if out := c.String("output"); out != "" {
-						if err := atomicfile.WriteFile(out, data, UnitMode); err != nil {
-							return err
-						}
-						fmt.Fprintf(stderr, "written %s\n", out)
-						return nil
-					}
-					_, err = stdout.Write(data)
+			doctorCommand(stdout),
+			polkitCommand(stdout, stderr),
+		},
+	}
+}
+
+// doctorCommand is `council-units doctor`.
+func doctorCommand(stdout io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:         "doctor",
+		Usage:        "say whether the user units will run: systemd, linger, the user manager, systemctl --user (exit 0 fine, 1 warn, 3 cannot tell)",
+		Flags:        doctorFlags(),
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			d, err := doctorFrom(c)
+			if err != nil {
+				return err
+			}
+			fs := Diagnose(d.Observe(c.Context))
+			WriteFindings(stdout, fs)
+			if code := DoctorExit(fs); code != 0 {
+				return exitCode(code)
+			}
+			return nil
+		},
+	}
+}
+
+// polkitCommand is `council-units polkit`.
+func polkitCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:         "polkit",
+		Usage:        "render the polkit rule that lets --user start, stop and restart exactly the --primary and --fallback system units",
+		Flags:        polkitFlags(),
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError{fmt.Errorf("polkit: unexpected arguments %q", c.Args().Slice())}
+			}
+			s, err := settingsFrom(c)
+			if err != nil {
+				return err
+			}
+			r, err := NewPolkitRule(s.User, s.Primary, s.Fallback)
+			if err != nil {
+				return usageError{err}
+			}
+			data, err := r.Render()
+			if err != nil {
+				return err
+			}
+			if out := s.Output; out != "" {
+				if err := atomicfile.WriteFile(out, data, UnitMode); err != nil {
 					return err
-				},
-			},
+				}
+				fmt.Fprintf(stderr, "written %s\n", out)
+				return nil
+			}
+			_, err = stdout.Write(data)
+			return err
 		},
 	}
 }
@@ -195,23 +183,20 @@ func installerFrom(c *cli.Context, stdout, stderr io.Writer) (*Installer, error)
 	if c.NArg() > 0 {
 		return nil, usageError{fmt.Errorf("%s: unexpected arguments %q", c.Command.Name, c.Args().Slice())}
 	}
-	cfg, err := Config{Home: c.String("home"), BinDir: c.String("bindir"), LogDir: c.String("log-dir")}.Resolve()
+	s, err := settingsFrom(c)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
-	dirs := UserUnitDirs(cfg.Home, os.Getenv("XDG_CONFIG_HOME"))
-	dest := dirs[0]
-	if d := c.String("destdir"); d != "" {
-		if dest, err = cfg.Path(d, DefaultDestDir); err != nil {
-			return nil, usageError{fmt.Errorf("--destdir: %w", err)}
-		}
+	cfg, dirs, dest, err := s.resolve()
+	if err != nil {
+		return nil, err
 	}
 	secrets, err := ReadSecrets(cfg.Home)
 	if err != nil {
 		return nil, err
 	}
-	sc := &Systemctl{Path: c.String("systemctl"), Out: stdout, DryRun: c.Bool("dry-run"), Exec: ExecCommand}
-	if c.Command.Name != "render" && NoSystemd(runtime.GOOS, c.IsSet("systemctl")) && !sc.DryRun {
+	sc := &Systemctl{Path: s.Systemctl, Out: stdout, DryRun: s.DryRun, Exec: ExecCommand}
+	if s.Command != "render" && NoSystemd(runtime.GOOS, s.SystemctlSet) && !sc.DryRun {
 		fmt.Fprintf(stderr, "no systemd on %s: printing the systemctl commands instead of running them\n", runtime.GOOS)
 		sc.DryRun = true
 	}
@@ -234,12 +219,13 @@ func doctorFrom(c *cli.Context) (Doctor, error) {
 	if c.NArg() > 0 {
 		return Doctor{}, usageError{fmt.Errorf("doctor: unexpected arguments %q", c.Args().Slice())}
 	}
-	d := Doctor{UID: os.Getuid(), Self: true, Loginctl: c.String("loginctl"), Systemctl: c.String("systemctl"),
+	s, err := settingsFrom(c)
+	if err != nil {
+		return Doctor{}, err
+	}
+	d := Doctor{UID: os.Getuid(), Self: true, Loginctl: s.Loginctl, Systemctl: s.Systemctl,
 		Root: "/", Timeout: 10 * time.Second, Exec: ExecCommand}
-	if name := c.String("user"); name != "" {
-		if err := ValidateUserName(name); err != nil {
-			return Doctor{}, usageError{fmt.Errorf("--user: %w", err)}
-		}
+	if name := s.User; name != "" {
 		u, err := user.Lookup(name)
 		if err != nil {
 			return Doctor{}, usageError{fmt.Errorf("--user: %w", err)}

@@ -315,6 +315,10 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
+// logf writes one progress line to Log. Not inlined: a dozen steps call
+// it (the binary is held to a size budget).
+//
+//go:noinline
 func (in *Installer) logf(format string, args ...any) {
 	if in.Log != nil {
 		fmt.Fprintf(in.Log, format+"\n", args...)

@@ -34,8 +34,8 @@ func resolved(t *testing.T, c Config) Config {
 	return c
 }
 
-// settings reads a rendered unit into "Section/Key" -> values.
-func settings(t *testing.T, u Unit) map[string][]string {
+// unitSettings reads a rendered unit into "Section/Key" -> values.
+func unitSettings(t *testing.T, u Unit) map[string][]string {
 	t.Helper()
 	ss, err := ParseUnit(u.Data)
 	if err != nil {
@@ -138,7 +138,7 @@ func TestRenderProbes(t *testing.T) {
 			if svc.Name != bin+".service" || tmr.Name != bin+".timer" {
 				t.Fatalf("units %q %q, want %s.service and %s.timer", svc.Name, tmr.Name, bin, bin)
 			}
-			s := settings(t, svc)
+			s := unitSettings(t, svc)
 			if want := []string{filepath.Join(home.Dir, ".local", "bin", bin)}; !slices.Equal(s["Service/ExecStart"], want) {
 				t.Errorf("ExecStart %q, want %q (no flags at defaults)", s["Service/ExecStart"], want)
 			}
@@ -150,7 +150,7 @@ func TestRenderProbes(t *testing.T) {
 					t.Errorf("service sets %s", key)
 				}
 			}
-			tm := settings(t, tmr)
+			tm := unitSettings(t, tmr)
 			check := func(key, want string) {
 				t.Helper()
 				got := tm["Timer/"+key]
@@ -264,7 +264,7 @@ func TestHostileValues(t *testing.T) {
 			t.Errorf("Validate: %v", err)
 		}
 		if !u.IsTimer() {
-			args, err := SplitCommandLine(settings(t, u)["Service/ExecStart"][0])
+			args, err := SplitCommandLine(unitSettings(t, u)["Service/ExecStart"][0])
 			if err != nil || !slices.Equal(args, u.Job.ExecStart) || len(args) != 3 {
 				t.Errorf("%s: ExecStart reads back as %q (%v), want %q", u.Name, args, err, u.Job.ExecStart)
 			}
@@ -409,7 +409,7 @@ func TestNonDefaultFlags(t *testing.T) {
 			if err := Validate(svc, nil); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
-			args, err := SplitCommandLine(settings(t, svc)["Service/ExecStart"][0])
+			args, err := SplitCommandLine(unitSettings(t, svc)["Service/ExecStart"][0])
 			if err != nil || !slices.Equal(args, tt.want) {
 				t.Errorf("ExecStart %q (%v), want %q", args, err, tt.want)
 			}
@@ -539,10 +539,10 @@ func TestNewProbe(t *testing.T) {
 			if svc.Name != "council-"+extra.Name+".service" || tmr.Name != "council-"+extra.Name+".timer" {
 				t.Errorf("units %q %q", svc.Name, tmr.Name)
 			}
-			if got := settings(t, svc)["Service/ExecStart"]; !slices.Equal(got, []string{filepath.Join(home, "bin", "council-"+extra.Name)}) {
+			if got := unitSettings(t, svc)["Service/ExecStart"]; !slices.Equal(got, []string{filepath.Join(home, "bin", "council-"+extra.Name)}) {
 				t.Errorf("ExecStart %q", got)
 			}
-			tm := settings(t, tmr)
+			tm := unitSettings(t, tmr)
 			if extra.At != nil {
 				if !slices.Equal(tm["Timer/OnCalendar"], []string{"*-*-* 04:15:00"}) || tm["Timer/OnUnitActiveSec"] != nil || tm["Timer/OnStartupSec"] != nil {
 					t.Errorf("timer %v, want daily at 04:15 and nothing at load", tm)

@@ -20,10 +20,10 @@ const DetectTimeout = 3 * time.Second
 func (t *Tick) resolveBackend(ctx context.Context) {
 	kind, err := backend.ParseKind(t.Common.Backend)
 	if err != nil {
-		t.Unknown("backend", "backend_config_error", err.Error())
+		t.Unknown(CheckBackend, "backend_config_error", err.Error())
 		kind = backend.Generic
 	} else {
-		t.Clear("backend")
+		t.Clear(CheckBackend)
 	}
 	dctx, cancel := context.WithTimeout(ctx, DetectTimeout)
 	defer cancel()

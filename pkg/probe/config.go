@@ -54,6 +54,15 @@ type Common struct {
 	PrimaryBinary, PrimaryLog    string
 }
 
+// TransportConfig is the council transport the common flags describe.
+func (c Common) TransportConfig() transport.Config {
+	return transport.Config{
+		Mode: transport.Mode(c.Transport), RequireMTLS: c.RequireMTLS,
+		URL: c.URL, MTLSURL: c.MTLSURL, CACert: c.CACert, ClientCert: c.ClientCert, ClientKey: c.ClientKey,
+		TokenFile: c.TokenFile,
+	}
+}
+
 // ClientName is the cert/key basename of a probe under
 // ~/.sanctum/certs/clients/ (guardian, canary, drift, integrity,
 // parity-smoke).
@@ -294,9 +303,9 @@ func validateConfig(c *cli.Context, p *Probe) []configProblem {
 		if v == "" {
 			continue
 		}
-		check := "config"
+		check := CheckConfig
 		if name == "url" || name == "mtls-url" {
-			check = "transport"
+			check = CheckTransport
 		}
 		if err := transport.CheckURL("--"+name, v, name == "mtls-url"); err != nil {
 			out = append(out, configProblem{check, name, err})
@@ -304,20 +313,20 @@ func validateConfig(c *cli.Context, p *Probe) []configProblem {
 	}
 	kind, err := ManagerKind(c.String("service-manager"), runtime.GOOS)
 	if err != nil {
-		out = append(out, configProblem{"config", "service-manager", err})
+		out = append(out, configProblem{CheckConfig, "service-manager", err})
 	}
 	if _, err := systemctl.ParseScope(c.String("scope")); err != nil {
-		out = append(out, configProblem{"config", "scope", fmt.Errorf("--scope: %w", err)})
+		out = append(out, configProblem{CheckConfig, "scope", fmt.Errorf("--scope: %w", err)})
 	}
 	if p.Layout && err == nil {
 		for _, name := range []string{"primary-label", "fallback-label"} {
 			if err := checkName(kind, c.String(name)); err != nil {
-				out = append(out, configProblem{"config", name, fmt.Errorf("--%s: %w", name, err)})
+				out = append(out, configProblem{CheckConfig, name, fmt.Errorf("--%s: %w", name, err)})
 			}
 		}
 		if kind == service.Launchd {
 			if err := launchctl.ValidateLabel(c.String("label-prefix") + ".council-" + p.Name); err != nil {
-				out = append(out, configProblem{"config", "label-prefix", fmt.Errorf("--label-prefix: %w", err)})
+				out = append(out, configProblem{CheckConfig, "label-prefix", fmt.Errorf("--label-prefix: %w", err)})
 			}
 		}
 	}
@@ -340,8 +349,8 @@ func (t *Tick) reportConfig(problems []configProblem) bool {
 	if len(problems) == 0 {
 		// Only a channel that exists: the state of a probe that never had
 		// a configuration fault does not grow a config entry.
-		if t.engine.Channels["config"] != nil {
-			t.Clear("config")
+		if t.engine.Channels[CheckConfig] != nil {
+			t.Clear(CheckConfig)
 		}
 		return true
 	}

@@ -49,6 +49,24 @@ const (
 	ExitUnknown  = 3 // the probe could not determine the state
 )
 
+// The contract's own channels, which every probe's state may hold beside
+// its checks' (CheckServiceManager, too: manager.go). A probe that reports
+// on one itself (a bad setting on config, refused credentials on auth)
+// uses these names, so every probe says the same thing the same way.
+const (
+	// CheckTransport: the council URL or the transport cannot be set up.
+	CheckTransport = "transport"
+	// CheckCertExpiry: the client certificate has expired or soon will.
+	CheckCertExpiry = "cert_expiry"
+	// CheckConfig: a setting that cannot work; no check was run.
+	CheckConfig = "config"
+	// CheckBackend: --backend names no known server.
+	CheckBackend = "backend"
+	// CheckAuth: the server refused the probe's credentials (401/403): a
+	// fault on our side, UNKNOWN, never remediated.
+	CheckAuth = "auth"
+)
+
 // Version is set at build time (-ldflags -X .../probe.Version=...).
 var Version = "dev"
 
@@ -238,22 +256,7 @@ func (p *Probe) tick(c *cli.Context) int {
 		log.Warn("state_reset", "error", err.Error())
 		stateErr = nil
 	}
-	t.State.IntervalSeconds = int(p.Every() / time.Second)
-	t.pastChannelTimes()
-	t.engine = alert.NewEngine(p.Name, t.State.Channels, p.Default)
-	// The contract's own channels alert on the first occurrence: a broken
-	// transport or an expired certificate will not fix itself by the next
-	// tick. A probe may still override them.
-	t.engine.Policies["transport"] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
-	t.engine.Policies["cert_expiry"] = alert.Policy{Threshold: 1, Cooldown: 24 * time.Hour}
-	t.engine.Policies["config"] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
-	// A service manager that cannot be asked will not answer by the next
-	// tick either.
-	t.engine.Policies[CheckServiceManager] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
-	for k, v := range p.Policies {
-		t.engine.Policies[k] = v
-	}
-	t.engine.Now = func() time.Time { return t.Now() }
+	t.startState()
 	problems := validateConfig(c, p)
 	if err := t.setupDispatch(paths.OutboxFile(cfg.StateDir, p.Name), problems); err != nil {
 		p.stateDirFault(c, cfg, log, stdout, stderr, "load its alert outbox", err)
@@ -266,16 +269,7 @@ func (p *Probe) tick(c *cli.Context) int {
 		t.stateFault(stateErr, stderr)
 	}
 
-	var tickErr error
-	if t.reportConfig(problems) {
-		served := p.Network && t.resolveTransport()
-		if served {
-			t.resolveBackend(ctx)
-		}
-		if served || !p.Network || p.ServerOptional {
-			tickErr = p.Tick(ctx, t)
-		}
-	}
+	tickErr := t.run(ctx, problems)
 	cancelled := ctx.Err() != nil
 	switch {
 	case cancelled:
@@ -286,6 +280,47 @@ func (p *Probe) tick(c *cli.Context) int {
 		t.SetExit(ExitUnknown, tickErr.Error())
 	}
 	return t.finish(cancelled, logFile, human, stderr)
+}
+
+// startState prepares the loaded state for this tick: the probe's
+// interval, every persisted time read through PastTime, and the alert
+// engine over its channels under the probe's policies.
+func (t *Tick) startState() {
+	p := t.Probe
+	t.State.IntervalSeconds = int(p.Every() / time.Second)
+	t.pastChannelTimes()
+	t.engine = alert.NewEngine(p.Name, t.State.Channels, p.Default)
+	// The contract's own channels alert on the first occurrence: a broken
+	// transport or an expired certificate will not fix itself by the next
+	// tick. A probe may still override them.
+	t.engine.Policies[CheckTransport] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
+	t.engine.Policies[CheckCertExpiry] = alert.Policy{Threshold: 1, Cooldown: 24 * time.Hour}
+	t.engine.Policies[CheckConfig] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
+	// A service manager that cannot be asked will not answer by the next
+	// tick either.
+	t.engine.Policies[CheckServiceManager] = alert.Policy{Threshold: 1, Cooldown: time.Hour}
+	for k, v := range p.Policies {
+		t.engine.Policies[k] = v
+	}
+	t.engine.Now = func() time.Time { return t.Now() }
+}
+
+// run runs the checks the configuration allows: none on a configuration
+// problem; a network probe's only once its transport resolves (unless its
+// own checks do not need the server).
+func (t *Tick) run(ctx context.Context, problems []configProblem) error {
+	p := t.Probe
+	if !t.reportConfig(problems) {
+		return nil
+	}
+	served := p.Network && t.resolveTransport()
+	if served {
+		t.resolveBackend(ctx)
+	}
+	if served || !p.Network || p.ServerOptional {
+		return p.Tick(ctx, t)
+	}
+	return nil
 }
 
 func errString(err error) string {
@@ -365,28 +400,24 @@ func alertSinks(cfg Common, problems []configProblem) (sinks []deliver.Sink, am 
 // on the transport channel and returns false when the tick cannot run.
 func (t *Tick) resolveTransport() bool {
 	cfg := t.Common
-	c, err := transport.Resolve(transport.Config{
-		Mode: transport.Mode(cfg.Transport), RequireMTLS: cfg.RequireMTLS,
-		URL: cfg.URL, MTLSURL: cfg.MTLSURL, CACert: cfg.CACert, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey,
-		TokenFile: cfg.TokenFile,
-	})
+	c, err := transport.Resolve(cfg.TransportConfig())
 	if err != nil {
-		t.Unknown("transport", "transport_error", err.Error())
+		t.Unknown(CheckTransport, "transport_error", err.Error())
 		return false
 	}
 	t.Client = c
 	t.Log = t.Log.With("transport", string(c.Kind))
 	t.dispatch.Log = t.Log
-	t.Clear("transport")
+	t.Clear(CheckTransport)
 	switch state, left := c.CertExpiry(t.Now(), cfg.CertWarn); state {
 	case "expired":
-		t.Fail("cert_expiry", "cert_expired", alert.Error,
+		t.Fail(CheckCertExpiry, "cert_expired", alert.Error,
 			fmt.Sprintf("client certificate %s (CN=%s) expired %s ago", cfg.ClientCert, c.CertSubject, (-left).Round(time.Minute)))
 	case "expiring":
-		t.Fail("cert_expiry", "cert_expiring", alert.Warn,
+		t.Fail(CheckCertExpiry, "cert_expiring", alert.Warn,
 			fmt.Sprintf("client certificate %s (CN=%s) expires in %s", cfg.ClientCert, c.CertSubject, left.Round(time.Hour)))
 	default:
-		t.Clear("cert_expiry")
+		t.Clear(CheckCertExpiry)
 	}
 	return true
 }

@@ -128,14 +128,21 @@ func (t *Tick) Clear(check string) {
 
 // Fail reports that check failed at sev with a one-line human summary (which
 // becomes the alert message): logs event at sev, and queues an alert when the
-// channel's hysteresis and cooldown allow.
+// channel's hysteresis and cooldown allow. Not inlined: the probes call it
+// from dozens of places, and each inlined copy carries the append (the
+// binaries are held to size budgets).
+//
+//go:noinline
 func (t *Tick) Fail(check, event string, sev alert.Severity, summary string, attrs ...any) {
 	t.results = append(t.results, Result{Check: check, Status: StatusFail, Severity: sev, Summary: summary})
 	t.report(check, event, sev, summary, attrs)
 }
 
 // Unknown reports that check could not be determined (bad config, partial
-// cert set): the tick exits 3, and the channel alerts at error.
+// cert set): the tick exits 3, and the channel alerts at error. Not
+// inlined, as Fail.
+//
+//go:noinline
 func (t *Tick) Unknown(check, event, summary string, attrs ...any) {
 	t.results = append(t.results, Result{Check: check, Status: StatusUnknown, Severity: alert.Error, Summary: summary})
 	t.report(check, event, alert.Error, summary, attrs)
@@ -215,6 +222,15 @@ func (t *Tick) DryRun() bool { return t.Common.DryRun }
 
 // Results returns the checks reported so far.
 func (t *Tick) Results() []Result { return append([]Result(nil), t.results...) }
+
+// Notices returns the alerts the tick has queued so far: its checks'
+// (as the alert engine's hysteresis and cooldown allow) and Notify's.
+// They are delivered, or spooled, when the tick ends.
+func (t *Tick) Notices() []alert.Notice { return append([]alert.Notice(nil), t.notices...) }
+
+// Summary is the status line's text as it stands: the failing checks
+// with their reasons, else the OK summary.
+func (t *Tick) Summary() string { return t.summary() }
 
 func rank(code int) int {
 	switch code {

@@ -61,7 +61,7 @@ func New() *probe.Probe {
 			"or wrong_answer, each on its own alert channel (error after 2 consecutive misses, 30 min cooldown).\n" +
 			"It never restarts anything.",
 		Network: true,
-		Flags:   append(flags(), cpuFlags()...),
+		Flags:   flags(),
 		Default: alert.Policy{Threshold: 2, Cooldown: 30 * time.Minute},
 		Tick:    tick,
 	}
@@ -69,19 +69,35 @@ func New() *probe.Probe {
 
 // tick runs the canary once and reports it.
 func tick(ctx context.Context, t *probe.Tick) error {
-	can, err := settingsFrom(t)
+	s, err := settingsFrom(t.C)
 	if err != nil {
 		return err
 	}
-	res, err := can.Run(ctx)
+	res, err := runFor(t, s).Run(ctx)
 	if err != nil {
 		return err
 	}
 	if res.Check == CheckHang || res.Check == CheckStreamStall {
-		res.Detail += cpuVerdict(ctx, t) // busy or idle, for the human
+		res.Detail += cpuVerdict(ctx, t, s) // busy or idle, for the human
 	}
 	report(t, res)
 	return nil
+}
+
+// runFor is the run the settings describe, over the tick's transport
+// and clock.
+func runFor(t *probe.Tick, s settings) *canary {
+	can := &canary{
+		Client: t.Client, Model: t.Common.Model, Prompt: s.Prompt, Expect: s.Expect,
+		MaxTokens: s.MaxTokens, MaxWords: s.MaxWords, Stream: s.Stream,
+		Deadline: s.Deadline, TTFB: s.TTFB, Stall: s.Stall, LoadAllowance: s.LoadAllowance, Now: t.Now,
+	}
+	if t.Server != nil {
+		can.Resident = func(ctx context.Context, model string) (bool, bool) {
+			return t.ModelResident(ctx, model, residencyTimeout)
+		}
+	}
+	return can
 }
 
 // report logs the result and feeds the alert channels.

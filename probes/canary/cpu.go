@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/host/proccpu"
 	"github.com/sanctum/council-probes/pkg/probe"
@@ -27,26 +25,14 @@ const (
 	defaultPrimaryLabel = "com.sanctum.mlx"
 )
 
-func cpuFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.DurationFlag{Name: "cpu-window", EnvVars: []string{"COUNCIL_CANARY_CPU_WINDOW"}, Value: defaultCPUWindow,
-			Usage: "on a hang or stall, sample the primary's CPU this long to say busy or idle in the alert (0 = do not sample)"},
-		&cli.Float64Flag{Name: "idle-cpu", EnvVars: []string{"COUNCIL_CANARY_IDLE_CPU"}, Value: defaultIdleCPU,
-			Usage: "below this fraction of one core the primary reads as idle (the guardian's --idle-cpu)"},
-		&cli.StringFlag{Name: "primary-label", Aliases: []string{"primary-unit"}, EnvVars: []string{"COUNCIL_PRIMARY_LABEL", "COUNCIL_PRIMARY_UNIT"}, Value: defaultPrimaryLabel,
-			Usage: "launchd label, or systemd unit, of the primary, whose pid (its service manager's) is sampled"},
-	}
-}
-
 // cpuVerdict samples the primary's CPU and words the result for the hang
 // alert: " The primary (pid N) was idle (0.1% of a core over 10s): wedged,
 // not working." Empty when sampling is off or impossible (logged).
-func cpuVerdict(ctx context.Context, t *probe.Tick) string {
-	window, idle := t.C.Duration("cpu-window"), t.C.Float64("idle-cpu")
+func cpuVerdict(ctx context.Context, t *probe.Tick, s settings) string {
+	window, idle, label := s.CPUWindow, s.IdleCPU, s.PrimaryLabel
 	if window <= 0 {
 		return ""
 	}
-	label := t.C.String("primary-label")
 	pid, kind, err := probe.PrimaryPID(ctx, t.Common, label)
 	if err != nil || pid <= 0 {
 		t.Log.Info("primary_cpu_unknown", "label", label, "service_manager", string(kind), "reason", "the service manager runs no primary process", "error", redact.Error(err))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/core/text"
 )
 
@@ -17,11 +18,11 @@ const (
 	// CheckHang: connected, but no response header within the
 	// time-to-first-byte limit, or the whole request over the deadline:
 	// the "port open, /v1/models fine, chat hangs" incident.
-	CheckHang = "hang"
+	CheckHang = suite.CheckHang // the guardian reads it
 	// CheckHTTPError: a status other than 200.
 	CheckHTTPError = "http_error"
 	// CheckStreamStall: (--stream) a gap between chunks over the limit.
-	CheckStreamStall = "stream_stall"
+	CheckStreamStall = suite.CheckStreamStall // the guardian reads it
 	// CheckBadResponse: 200 but not a usable completion (not JSON, HTML, no
 	// choices, empty content, a broken or unterminated stream).
 	CheckBadResponse = "bad_response"

@@ -1,15 +1,12 @@
 package canary
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/sanctum/council-probes/pkg/probe"
 )
 
 // Defaults of the canary's own settings.
@@ -24,6 +21,8 @@ const (
 	defaultLoadAllowance = 60 * time.Second
 )
 
+// flags are the canary's own flags, in --help's order: the question and
+// its limits, then the CPU sample of a hang.
 func flags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "prompt", EnvVars: []string{"COUNCIL_CANARY_PROMPT"}, Value: defaultPrompt,
@@ -44,51 +43,74 @@ func flags() []cli.Flag {
 			Usage: "(--stream) longest allowed gap between two stream events"},
 		&cli.DurationFlag{Name: "load-allowance", EnvVars: []string{"COUNCIL_CANARY_LOAD_ALLOWANCE"}, Value: defaultLoadAllowance,
 			Usage: "added to --deadline and --ttfb-timeout when the server says the model is not loaded before the question (Ollama unloads one after 5 idle minutes); 0 = none"},
+		// The CPU sample of a hang (cpu.go).
+		&cli.DurationFlag{Name: "cpu-window", EnvVars: []string{"COUNCIL_CANARY_CPU_WINDOW"}, Value: defaultCPUWindow,
+			Usage: "on a hang or stall, sample the primary's CPU this long to say busy or idle in the alert (0 = do not sample)"},
+		&cli.Float64Flag{Name: "idle-cpu", EnvVars: []string{"COUNCIL_CANARY_IDLE_CPU"}, Value: defaultIdleCPU,
+			Usage: "below this fraction of one core the primary reads as idle (the guardian's --idle-cpu)"},
+		&cli.StringFlag{Name: "primary-label", Aliases: []string{"primary-unit"}, EnvVars: []string{"COUNCIL_PRIMARY_LABEL", "COUNCIL_PRIMARY_UNIT"}, Value: defaultPrimaryLabel,
+			Usage: "launchd label, or systemd unit, of the primary, whose pid (its service manager's) is sampled"},
 	}
 }
 
-// settingsFrom builds the Canary from the tick's flags.
-func settingsFrom(t *probe.Tick) (*canary, error) {
-	c := t.C
-	expect, err := regexp.Compile(c.String("expect"))
-	if err != nil {
-		return nil, fmt.Errorf("bad --expect %q: want a regexp (RE2): %w", c.String("expect"), err)
-	}
-	can := &canary{
-		Client:    t.Client,
-		Model:     t.Common.Model,
-		Prompt:    c.String("prompt"),
-		Expect:    expect,
-		MaxTokens: c.Int("max-tokens"),
-		MaxWords:  c.Int("max-answer-words"),
-		Stream:    c.Bool("stream"),
-		Deadline:  c.Duration("deadline"),
-		TTFB:      c.Duration("ttfb-timeout"),
-		Stall:     c.Duration("stall-timeout"),
-		Now:       t.Now,
+// settings are the canary's flags, resolved.
+type settings struct {
+	Prompt string
+	// Expect is --expect compiled; ExpectText the flag as given.
+	Expect     *regexp.Regexp
+	ExpectText string
+	MaxTokens  int
+	// MaxWords bounds the answer's words with the default --expect (0: no
+	// bound).
+	MaxWords int
+	Stream   bool
+	// Deadline bounds the whole run, TTFB the wait for a response header,
+	// Stall the gap between two stream events; LoadAllowance is added to
+	// Deadline and TTFB for a model that is not loaded.
+	Deadline, TTFB, Stall, LoadAllowance time.Duration
+	// CPUWindow, IdleCPU and PrimaryLabel: the CPU sample of a hang
+	// (cpu.go); a CPUWindow of 0 samples nothing.
+	CPUWindow    time.Duration
+	IdleCPU      float64
+	PrimaryLabel string
+}
 
+// settingsFrom binds the canary's flags from c and validates them.
+func settingsFrom(c *cli.Context) (settings, error) {
+	s := settings{
+		Prompt: c.String("prompt"), ExpectText: c.String("expect"),
+		MaxTokens: c.Int("max-tokens"), MaxWords: c.Int("max-answer-words"), Stream: c.Bool("stream"),
+		Deadline: c.Duration("deadline"), TTFB: c.Duration("ttfb-timeout"), Stall: c.Duration("stall-timeout"),
 		LoadAllowance: c.Duration("load-allowance"),
+		CPUWindow:     c.Duration("cpu-window"), IdleCPU: c.Float64("idle-cpu"), PrimaryLabel: c.String("primary-label"),
 	}
-	if t.Server != nil {
-		can.Resident = func(ctx context.Context, model string) (bool, bool) {
-			return t.ModelResident(ctx, model, residencyTimeout)
-		}
+	if err := s.validate(); err != nil {
+		return s, err
+	}
+	s.Expect = regexp.MustCompile(s.ExpectText)
+	return s, nil
+}
+
+// validate reports the first bad setting, --expect first.
+func (s settings) validate() error {
+	if _, err := regexp.Compile(s.ExpectText); err != nil {
+		return fmt.Errorf("bad --expect %q: want a regexp (RE2): %w", s.ExpectText, err)
 	}
 	switch {
-	case strings.TrimSpace(can.Prompt) == "":
-		return nil, fmt.Errorf("bad --prompt %q: want a question", can.Prompt)
-	case can.MaxTokens < 1:
-		return nil, fmt.Errorf("bad --max-tokens %d: want at least 1", can.MaxTokens)
-	case can.MaxWords < 0:
-		return nil, fmt.Errorf("bad --max-answer-words %d: want 0 or more", can.MaxWords)
-	case can.Deadline <= 0:
-		return nil, fmt.Errorf("bad --deadline %s: want a positive duration", can.Deadline)
-	case can.TTFB <= 0:
-		return nil, fmt.Errorf("bad --ttfb-timeout %s: want a positive duration", can.TTFB)
-	case can.Stall <= 0:
-		return nil, fmt.Errorf("bad --stall-timeout %s: want a positive duration", can.Stall)
-	case can.LoadAllowance < 0:
-		return nil, fmt.Errorf("bad --load-allowance %s: want 0 or a positive duration", can.LoadAllowance)
+	case strings.TrimSpace(s.Prompt) == "":
+		return fmt.Errorf("bad --prompt %q: want a question", s.Prompt)
+	case s.MaxTokens < 1:
+		return fmt.Errorf("bad --max-tokens %d: want at least 1", s.MaxTokens)
+	case s.MaxWords < 0:
+		return fmt.Errorf("bad --max-answer-words %d: want 0 or more", s.MaxWords)
+	case s.Deadline <= 0:
+		return fmt.Errorf("bad --deadline %s: want a positive duration", s.Deadline)
+	case s.TTFB <= 0:
+		return fmt.Errorf("bad --ttfb-timeout %s: want a positive duration", s.TTFB)
+	case s.Stall <= 0:
+		return fmt.Errorf("bad --stall-timeout %s: want a positive duration", s.Stall)
+	case s.LoadAllowance < 0:
+		return fmt.Errorf("bad --load-allowance %s: want 0 or a positive duration", s.LoadAllowance)
 	}
-	return can, nil
+	return nil
 }

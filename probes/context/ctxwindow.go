@@ -88,9 +88,9 @@ const (
 	CheckPressure = "context_pressure"
 	// CheckAuth: the council refused the probe's credentials (401/403):
 	// a fault on our side, UNKNOWN, alerted at once.
-	CheckAuth = "auth"
+	CheckAuth = probe.CheckAuth
 	// CheckConfig: a setting is out of range (UNKNOWN).
-	CheckConfig = "config"
+	CheckConfig = probe.CheckConfig
 )
 
 // New returns the context probe.

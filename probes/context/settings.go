@@ -65,11 +65,11 @@ func flags() []cli.Flag {
 	}
 }
 
-// settingsFrom reads and checks the tick's settings.
-func settingsFrom(t *probe.Tick) (settings, error) {
-	c := t.C
+// settingsFrom binds the probe's flags from c (and --model, the common
+// one it sizes the needle for) and validates them.
+func settingsFrom(c *cli.Context) (settings, error) {
 	s := settings{
-		Model:          t.Common.Model,
+		Model:          probe.CommonFrom(c).Model,
 		Expect:         c.Int("expect-context"),
 		Fill:           c.Float64("context-fill"),
 		CheckNeedle:    c.Bool("check-needle"),
@@ -79,19 +79,24 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 		ServerLog:      c.String("server-log"),
 		LogReadBytes:   c.Int64("log-read-bytes"),
 	}
+	return s, s.validate()
+}
+
+// validate reports the first bad setting.
+func (s settings) validate() error {
 	switch {
 	case s.Expect < 0:
-		return s, fmt.Errorf("bad --expect-context %d: want tokens, or 0 to take the server's word", s.Expect)
+		return fmt.Errorf("bad --expect-context %d: want tokens, or 0 to take the server's word", s.Expect)
 	case !(s.Fill > 0 && s.Fill <= 1):
-		return s, fmt.Errorf("bad --context-fill %g: want more than 0 and at most 1", s.Fill)
+		return fmt.Errorf("bad --context-fill %g: want more than 0 and at most 1", s.Fill)
 	case s.MaxPromptWords < minPromptWords:
-		return s, fmt.Errorf("bad --max-prompt-words %d: want at least %d", s.MaxPromptWords, minPromptWords)
+		return fmt.Errorf("bad --max-prompt-words %d: want at least %d", s.MaxPromptWords, minPromptWords)
 	case s.AnswerTokens < 1:
-		return s, fmt.Errorf("bad --answer-tokens %d: want at least 1", s.AnswerTokens)
+		return fmt.Errorf("bad --answer-tokens %d: want at least 1", s.AnswerTokens)
 	case s.Deadline <= 0:
-		return s, fmt.Errorf("bad --deadline %s: want a positive duration", s.Deadline)
+		return fmt.Errorf("bad --deadline %s: want a positive duration", s.Deadline)
 	case s.LogReadBytes < 4096:
-		return s, fmt.Errorf("bad --log-read-bytes %d: want at least 4096", s.LogReadBytes)
+		return fmt.Errorf("bad --log-read-bytes %d: want at least 4096", s.LogReadBytes)
 	}
-	return s, nil
+	return nil
 }

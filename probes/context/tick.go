@@ -26,7 +26,7 @@ type memory struct {
 
 // tick runs the context checks once.
 func tick(ctx context.Context, t *probe.Tick) error {
-	s, err := settingsFrom(t)
+	s, err := settingsFrom(t.C)
 	if err != nil {
 		t.Unknown(CheckConfig, "config_error", err.Error())
 		return nil

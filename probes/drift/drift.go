@@ -144,7 +144,7 @@ func New() *probe.Probe {
 
 // runTick runs one drift tick.
 func runTick(ctx context.Context, t *probe.Tick) error {
-	cfg, err := settingsFrom(t)
+	cfg, err := settingsFrom(t.C)
 	if err != nil {
 		t.Unknown(CheckConfig, "config_error", err.Error())
 		return nil

@@ -26,7 +26,7 @@ const (
 	CheckMap  = "map"
 	CheckRepo = "repo"
 	// CheckConfig is a bad setting: the tick checks nothing.
-	CheckConfig = "config"
+	CheckConfig = probe.CheckConfig
 )
 
 // channel is the channel name of a per-subject check.

@@ -28,7 +28,7 @@ const (
 	CheckUnexpectedModel = "unexpected_model"
 	// CheckAuth (UNKNOWN): the server refused our credentials when asked
 	// who it is. Our fault, not the server's.
-	CheckAuth = "auth"
+	CheckAuth = probe.CheckAuth
 )
 
 // identityKey is where the last known identity lives in drift's state.

@@ -10,7 +10,6 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/hashcache"
 	"github.com/sanctum/council-probes/pkg/host/paths"
-	"github.com/sanctum/council-probes/pkg/probe"
 )
 
 func flags(home paths.Home) []cli.Flag {
@@ -43,44 +42,57 @@ type settings struct {
 	Repo         string
 	Git          string
 	ExpectAgents []string
-	Watched      []watchedProbe
-	Timeout      time.Duration
-	FullRehash   time.Duration
+	// Watched are the --watch-probe values parsed (stale.go); WatchProbe
+	// the flag as given, WatchSet whether an operator gave it.
+	Watched    []watchedProbe
+	WatchProbe []string
+	WatchSet   bool
+	Timeout    time.Duration
+	FullRehash time.Duration
 	// ExpectServer are version/build patterns; ExpectDigests normalized
-	// digest prefixes (server.go).
-	ExpectServer  []string
-	ExpectDigests []string
+	// digest prefixes (server.go), parsed from ExpectDigestFlags.
+	ExpectServer      []string
+	ExpectDigests     []string
+	ExpectDigestFlags []string
 	// Recheck starts the OnServerChange probes when the server changes
 	// (recheck.go).
 	Recheck bool
 }
 
-// settingsFrom reads drift's flags; expected agents default from the layout.
-func settingsFrom(t *probe.Tick) (settings, error) {
-	c := t.C
-	cfg := settings{
+// settingsFrom binds drift's flags from c and validates them; expected
+// agents default from the layout in the tick, once it knows the service
+// manager.
+func settingsFrom(c *cli.Context) (settings, error) {
+	s := settings{
 		MapFile: c.String("map"), Repo: c.String("repo"), Git: c.String("git"),
 		ExpectAgents: c.StringSlice("expect-agent"), Timeout: c.Duration("timeout"), FullRehash: c.Duration("full-rehash"),
-		Recheck: c.Bool("recheck-on-change"),
+		Recheck: c.Bool("recheck-on-change"), WatchProbe: c.StringSlice("watch-probe"), WatchSet: c.IsSet("watch-probe"),
+		ExpectServer: c.StringSlice("expect-server"), ExpectDigestFlags: c.StringSlice("expect-model-digest"),
 	}
-	if cfg.Timeout <= 0 {
-		return cfg, fmt.Errorf("bad --timeout %s: want a positive duration", cfg.Timeout)
+	if err := s.validate(); err != nil {
+		return s, err
 	}
-	w, err := parseWatched(c.StringSlice("watch-probe"))
-	if err != nil {
-		return cfg, err
+	// Parsed again now that they are known to parse.
+	s.Watched, _ = parseWatched(s.WatchProbe)
+	for i := range s.Watched {
+		s.Watched[i].FromOperator = s.WatchSet
 	}
-	if c.IsSet("watch-probe") {
-		for i := range w {
-			w[i].FromOperator = true
-		}
+	s.ExpectServer, _ = parseServerPatterns(s.ExpectServer)
+	s.ExpectDigests, _ = parseDigests(s.ExpectDigestFlags)
+	return s, nil
+}
+
+// validate reports the first bad setting: --timeout, then the lists.
+func (s settings) validate() error {
+	if s.Timeout <= 0 {
+		return fmt.Errorf("bad --timeout %s: want a positive duration", s.Timeout)
 	}
-	cfg.Watched = w
-	if cfg.ExpectServer, err = parseServerPatterns(c.StringSlice("expect-server")); err != nil {
-		return cfg, err
+	if _, err := parseWatched(s.WatchProbe); err != nil {
+		return err
 	}
-	if cfg.ExpectDigests, err = parseDigests(c.StringSlice("expect-model-digest")); err != nil {
-		return cfg, err
+	if _, err := parseServerPatterns(s.ExpectServer); err != nil {
+		return err
 	}
-	return cfg, nil
+	_, err := parseDigests(s.ExpectDigestFlags)
+	return err
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/server/backend"
 )
@@ -32,15 +30,6 @@ const defaultMaxLoading = 10 * time.Minute
 
 // backendAskTimeout bounds each question to the server's own endpoints.
 const backendAskTimeout = 5 * time.Second
-
-func backendFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.DurationFlag{Name: "max-loading", EnvVars: env("MAX_LOADING"), Value: defaultMaxLoading,
-			Usage: "a server that says it is loading its model is not restarted for this long; after, it is a failure"},
-		&cli.StringFlag{Name: "gpu", EnvVars: env("GPU"), Value: string(gpuAuto),
-			Usage: "model_on_cpu: auto warns when a model has less of itself in GPU memory than it had before on this host; required whenever it is not all in GPU memory; off never"},
-	}
-}
 
 // listedModel is the --model that /v1/models must list. Only the generic
 // backend is judged that way: the others say which model is loaded, and
@@ -83,7 +72,7 @@ func (g *guardian) backendSettles(ctx context.Context, live *liveness) bool {
 			since = t.Now()
 			g.setLoadingSince(since)
 		}
-		limit := t.C.Duration("max-loading")
+		limit := g.s.MaxLoading
 		loading := t.Now().Sub(since)
 		if loading <= limit {
 			t.Log.Info("server_loading", "check", CheckUnreachable, "detail", r.Detail, "loading_s", int(loading.Seconds()),

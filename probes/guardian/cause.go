@@ -45,7 +45,11 @@ func (c deathCause) String() string {
 	return strings.Join(parts, "; ")
 }
 
-// attrs are the event-log attributes of the cause.
+// attrs are the event-log attributes of the cause. Not inlined: a dozen
+// alert paths call it, and each inlined copy builds the slice (the
+// guardian is held to a size budget).
+//
+//go:noinline
 func (c deathCause) attrs() []any {
 	if c.Empty() {
 		return nil
@@ -53,7 +57,9 @@ func (c deathCause) attrs() []any {
 	return []any{"last_exit", c.LastExit, "last_exit_source", c.Source, "fatal_lines", c.Lines}
 }
 
-// withCause appends the cause to an alert message.
+// withCause appends the cause to an alert message. Not inlined, as attrs.
+//
+//go:noinline
 func withCause(msg string, c deathCause) string {
 	if c.Empty() {
 		return msg
@@ -92,7 +98,7 @@ func (g *guardian) lookedSince(at time.Time) time.Time {
 	if !at.IsZero() && len(g.t.DropFuture(serviceSeenKey+".at", []time.Time{at})) == 1 {
 		return at.Add(-futureSkew)
 	}
-	return g.t.Now().Add(-g.t.C.Duration("crash-window"))
+	return g.t.Now().Add(-g.s.CrashWindow)
 }
 
 // primaryInfo is the service manager's view of the primary; nil when it

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/host/service"
@@ -46,27 +44,6 @@ type serviceSeen struct {
 	At      time.Time       `json:"at"`
 }
 
-func crashedFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.IntFlag{Name: "crash-loop", EnvVars: env("CRASH_LOOP"), Value: defaultCrashLoop,
-			Usage: "this many crashes of the primary within --crash-window alert at error (one is a warn)"},
-		&cli.DurationFlag{Name: "crash-window", EnvVars: env("CRASH_WINDOW"), Value: defaultCrashWindow, Usage: "window of --crash-loop"},
-	}
-}
-
-// checkCrashedFlags checks the crashed check's flags. The check runs only
-// on a healthy tick; tick calls this on every one, so a typo is caught at
-// once.
-func checkCrashedFlags(c *cli.Context) error {
-	switch {
-	case c.Int("crash-loop") < 0:
-		return fmt.Errorf("bad --crash-loop %d: want 0 or more", c.Int("crash-loop"))
-	case c.Duration("crash-window") <= 0:
-		return fmt.Errorf("bad --crash-window %s: want a positive duration", c.Duration("crash-window"))
-	}
-	return nil
-}
-
 // seenOf is the part of st the crashed check compares between ticks.
 func (g *guardian) seenOf(st *service.Status) serviceSeen {
 	seen := serviceSeen{Manager: g.mgr.Kind(), Restarts: st.Restarts, LastExit: st.LastExit, At: g.t.Now()}
@@ -98,7 +75,7 @@ func (g *guardian) noteManager(ctx context.Context) {
 // record yet, or when the record is another manager's.
 func (g *guardian) checkCrashed(ctx context.Context) {
 	t := g.t
-	loop, window := t.C.Int("crash-loop"), t.C.Duration("crash-window")
+	loop, window := g.s.CrashLoop, g.s.CrashWindow
 	delete(t.State.Data, legacySeenKey)
 	var prev serviceSeen
 	had, err := t.State.Get(serviceSeenKey, &prev)

@@ -43,11 +43,7 @@ func parseGPUMode(s string) (gpuMode, error) {
 // sizes the server reports, and remembers each one's best fraction.
 func (g *guardian) checkGPU(checked []backend.Model) {
 	t := g.t
-	mode, err := parseGPUMode(t.C.String("gpu"))
-	if err != nil {
-		t.Unknown(CheckModelOnCPU, "config_error", err.Error())
-		return
-	}
+	mode := g.s.GPU // validated before the tick's checks
 	best := map[string]float64{}
 	if _, err := t.State.Get(gpuBestKey, &best); err != nil {
 		best = map[string]float64{} // unreadable: learn again

@@ -63,6 +63,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 )
@@ -71,16 +72,16 @@ import (
 const (
 	CheckUnreachable       = "unreachable"
 	CheckRateLimit         = "rate_limit"
-	CheckFallbackActivated = "fallback_activated"
+	CheckFallbackActivated = suite.CheckFallbackActivated
 	CheckRestartUnverified = "restart_unverified"
-	CheckFallbackDown      = "fallback_down"
+	CheckFallbackDown      = suite.CheckFallbackDown
 	// CheckAuth: /v1/models answered 401 or 403. The server answered, so
 	// it is not unreachable, and no restart fixes a token: UNKNOWN (exit
 	// 3), alerted once per cooldown, never counted as a liveness failure,
 	// never remediated. Its own channel, not "transport": the contract
 	// clears "transport" whenever the transport resolves, which would
 	// reopen the alert every tick.
-	CheckAuth = "auth"
+	CheckAuth = probe.CheckAuth
 )
 
 // New returns the guardian probe.
@@ -91,7 +92,7 @@ func New() *probe.Probe {
 		Description: description,
 		Network:     true,
 		Layout:      true,
-		Flags:       append(append(append(flags(), wedgedFlags()...), crashedFlags()...), backendFlags()...),
+		Flags:       flags(),
 		Commands:    []*cli.Command{restoreCommand()},
 		Default:     alert.Policy{Threshold: 1, Cooldown: 30 * time.Minute},
 		Policies: map[string]alert.Policy{
@@ -137,14 +138,6 @@ type guardian struct {
 func tick(ctx context.Context, t *probe.Tick) error {
 	s, err := settingsFrom(t.C)
 	if err != nil {
-		return err
-	}
-	// The wedged and crashed checks run only on a healthy tick; their
-	// flags are checked on every one, so a typo is caught at once.
-	if _, err := wedgedSettingsFrom(t.C, t.Common.StateDir); err != nil {
-		return err
-	}
-	if err := checkCrashedFlags(t.C); err != nil {
 		return err
 	}
 	if t.Common.PrimaryBinary == "" {

@@ -123,102 +123,134 @@ func (g *guardian) restart(ctx context.Context, rl restartDecision, consecutive 
 // restartFor is the Restart recipe, shared by every check that restarts:
 // one rate limit, the remediation lock, a verified heal.
 func (g *guardian) restartFor(ctx context.Context, rl restartDecision, consecutive int, why restartWhy) error {
-	t, s, cfg := g.t, g.s, g.t.Common
-	history := rl.Recent
+	t, cfg := g.t, g.t.Common
 	if rl.Refused {
-		next := rl.Until
-		t.Fail(CheckRateLimit, "rate_limit", alert.Critical,
-			withCause(fmt.Sprintf("primary %s still failing (%s) after %d restart(s) in %s; restart refused until %s; a human is needed",
-				cfg.PrimaryLabel, why.reason, len(history), s.RestartWindow, next.UTC().Format(time.RFC3339)), why.cause),
-			append([]any{"restarts", len(history), "max_restarts", s.MaxRestarts, "window_s", int(s.RestartWindow.Seconds()), "reason", why.reason}, why.cause.attrs()...)...)
+		g.refuseRestart(rl, why)
 		return nil
 	}
 	t.Clear(CheckRateLimit)
-
-	// A restart touches the service manager, so it holds the shared remediation lock
-	// like a promotion does: integrity cannot promote the fallback while
-	// the primary is being kickstarted and verified, and a promotion that
-	// finished while we waited is seen before anything is restarted.
 	if !t.DryRun() {
-		lctx, cancel := context.WithTimeout(ctx, s.VerifyTimeout)
-		lk, err := lock.Acquire(lctx, cfg.RemediationLock)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			t.Log.Warn("restart_deferred", "check", why.check, "lock", cfg.RemediationLock, "error", err.Error(),
-				"reason", "another probe is changing the service manager's state; the next tick decides again")
-			return nil
+		lk, err := g.remediationLock(ctx, why.check)
+		if lk == nil {
+			return err
 		}
 		defer lk.Release()
-		if onFallback, err := service.FallbackLockExists(cfg.FallbackLock); err != nil || onFallback {
-			t.Log.Warn("restart_skipped", "check", why.check, "fallback_lock", cfg.FallbackLock,
-				"reason", "the fallback was promoted while this tick ran; the next tick watches it")
-			return nil
-		}
 	}
 
 	action := g.mgr.RestartCommand(cfg.PrimaryLabel)
 	t.Log.Warn("restarting", append([]any{"check", why.check, "action", action, "consecutive", consecutive,
-		"restarts_in_window", len(history), "dry_run", t.DryRun(), "reason", why.reason}, why.cause.attrs()...)...)
+		"restarts_in_window", len(rl.Recent), "dry_run", t.DryRun(), "reason", why.reason}, why.cause.attrs()...)...)
 	start := time.Now()
 	res, err := g.mgr.Restart(ctx, cfg.PrimaryLabel, why.verify)
-	if !t.DryRun() {
-		// The manager's restart count may have risen because of this
-		// restart, not a crash.
-		g.noteManager(ctx)
+	if perr := g.recordRestart(ctx, rl.Recent); perr != nil {
+		return perr
 	}
-	if !t.DryRun() {
-		// A restart that failed still counts: the limit is on attempts.
-		history = append(history, t.Now())
-		if perr := t.State.Put(historyKey, history); perr != nil {
-			return perr
-		}
-		if perr := t.State.Put(totalKey, g.restartsTotal()+1); perr != nil {
-			return perr
-		}
-		g.forgetBackend()
-		if perr := t.State.Put(lastRestartKey, t.Now()); perr != nil {
-			return perr
-		}
-	}
-	t.SetRestarts(g.restartsTotal())
 	if ctx.Err() != nil {
 		// A signal cut the verify short: not a verdict on the restart.
 		return ctx.Err()
 	}
+	g.reportRestart(why, action, res, err, time.Since(start))
+	return nil
+}
+
+// refuseRestart reports a restart the rate limit refuses: critical, a
+// human is needed.
+func (g *guardian) refuseRestart(rl restartDecision, why restartWhy) {
+	s := g.s
+	g.t.Fail(CheckRateLimit, "rate_limit", alert.Critical,
+		withCause(fmt.Sprintf("primary %s still failing (%s) after %d restart(s) in %s; restart refused until %s; a human is needed",
+			g.t.Common.PrimaryLabel, why.reason, len(rl.Recent), s.RestartWindow, rl.Until.UTC().Format(time.RFC3339)), why.cause),
+		append([]any{"restarts", len(rl.Recent), "max_restarts", s.MaxRestarts, "window_s", int(s.RestartWindow.Seconds()), "reason", why.reason}, why.cause.attrs()...)...)
+}
+
+// remediationLock takes the shared remediation lock for a restart, as a
+// promotion does: integrity cannot promote the fallback while the primary
+// is being restarted and verified, and a promotion that finished while we
+// waited is seen before anything is restarted. A nil lock means no
+// restart this tick: another probe holds the lock (deferred), the
+// fallback was promoted meanwhile (skipped), or err, a signal.
+func (g *guardian) remediationLock(ctx context.Context, check string) (*lock.Lock, error) {
+	t, cfg := g.t, g.t.Common
+	lctx, cancel := context.WithTimeout(ctx, g.s.VerifyTimeout)
+	lk, err := lock.Acquire(lctx, cfg.RemediationLock)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		t.Log.Warn("restart_deferred", "check", check, "lock", cfg.RemediationLock, "error", err.Error(),
+			"reason", "another probe is changing the service manager's state; the next tick decides again")
+		return nil, nil
+	}
+	if onFallback, err := service.FallbackLockExists(cfg.FallbackLock); err != nil || onFallback {
+		lk.Release()
+		t.Log.Warn("restart_skipped", "check", check, "fallback_lock", cfg.FallbackLock,
+			"reason", "the fallback was promoted while this tick ran; the next tick watches it")
+		return nil, nil
+	}
+	return lk, nil
+}
+
+// recordRestart records a restart in the state (not in a dry run): the
+// rate limit's history (a restart that failed still counts: the limit is
+// on attempts), the lifetime total, the time of the last one, and the
+// manager's view of the primary, whose restart count rose because of this
+// restart, not a crash.
+func (g *guardian) recordRestart(ctx context.Context, history []time.Time) error {
+	t := g.t
+	if !t.DryRun() {
+		g.noteManager(ctx)
+		history = append(history, t.Now())
+		if err := t.State.Put(historyKey, history); err != nil {
+			return err
+		}
+		if err := t.State.Put(totalKey, g.restartsTotal()+1); err != nil {
+			return err
+		}
+		g.forgetBackend()
+		if err := t.State.Put(lastRestartKey, t.Now()); err != nil {
+			return err
+		}
+	}
+	t.SetRestarts(g.restartsTotal())
+	return nil
+}
+
+// reportRestart reports how a restart went, on restart_unverified: a
+// verified heal closes it and the check that asked (the episode is over);
+// a manager that refused for want of privilege is UNKNOWN ("not
+// permitted"), one that could not be asked is the service_manager
+// channel's; an unverified or failed restart is an error.
+func (g *guardian) reportRestart(why restartWhy, action string, res *service.Result, err error, heal time.Duration) {
+	t, cfg, kind := g.t, g.t.Common, g.mgr.Kind()
 	rc := rcOf(err)
 	t.Log.Info("restart_requested", "check", why.check, "action", action, "rc", rc, "dry_run", t.DryRun())
-
 	switch {
 	case err == nil && t.DryRun():
 		t.Log.Info("restart_dry_run", "check", CheckRestartUnverified, "steps", res.Steps)
 	case err == nil:
 		t.Log.Info("restart_verified", append([]any{"check", CheckRestartUnverified, "action", action,
-			"verify_attempts", res.VerifyAttempts, "heal_ms", time.Since(start).Milliseconds(), "reason", why.reason}, why.cause.attrs()...)...)
+			"verify_attempts", res.VerifyAttempts, "heal_ms", heal.Milliseconds(), "reason", why.reason}, why.cause.attrs()...)...)
 		t.Clear(CheckRestartUnverified)
-		// The heal was verified by the check's own test: the episode is over.
 		t.Clear(why.check)
 	case errors.Is(err, service.ErrNotPermitted):
 		// Our side: the manager refused the restart for want of
 		// privilege. UNKNOWN, said plainly, never a silent no-op.
 		t.Unknown(CheckRestartUnverified, "restart_not_permitted",
 			withCause(fmt.Sprintf("restart of %s (%s) not permitted by %s: %v; run the probes as the primary's owner, or install the polkit rule (README, Linux)",
-				cfg.PrimaryLabel, why.reason, g.mgr.Kind(), err), why.cause),
+				cfg.PrimaryLabel, why.reason, kind, err), why.cause),
 			append([]any{"action", action, "rc", rc, "reason", why.reason}, why.cause.attrs()...)...)
 	case errors.Is(err, service.ErrUnavailable):
-		t.ManagerAnswered(g.mgr.Kind(), err)
+		t.ManagerAnswered(kind, err)
 	case errors.Is(err, service.ErrRestartUnverified):
 		t.Fail(CheckRestartUnverified, "restart_unverified", alert.Error,
-			withCause(fmt.Sprintf("%s (%s) ran but the primary did not serve within %s: %v", action, why.reason, s.VerifyTimeout, err), why.cause),
+			withCause(fmt.Sprintf("%s (%s) ran but the primary did not serve within %s: %v", action, why.reason, g.s.VerifyTimeout, err), why.cause),
 			append([]any{"action", action, "rc", rc, "verify_attempts", res.VerifyAttempts, "reason", why.reason}, why.cause.attrs()...)...)
 	default:
 		t.Fail(CheckRestartUnverified, "restart_failed", alert.Error,
 			withCause(fmt.Sprintf("restart of %s (%s) failed: %v", cfg.PrimaryLabel, why.reason, err), why.cause),
 			append([]any{"action", action, "rc", rc, "reason", why.reason}, why.cause.attrs()...)...)
 	}
-	return nil
 }
 
 // verifyPrimary is the heal check of a restart: the same probe as the tick.

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -16,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/eventlog"
-	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
 	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
@@ -74,82 +71,62 @@ service manager not permitting or not answering; nothing changed).`,
 	}
 }
 
-// anyBool reports whether the bool flag name is set true at any level of
-// c's lineage (a subcommand flag shadows its parent's of the same name).
-func anyBool(c *cli.Context, name string) bool {
-	for _, cc := range c.Lineage() {
-		if cc.Bool(name) {
-			return true
-		}
-	}
-	return false
-}
-
 // restorePrimary runs the RestorePrimary recipe with the settings in c,
 // prints each step to out and logs restore_primary / primary_restored /
 // restore_failed to the guardian's event log.
 func restorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	start := time.Now()
-	s, err := settingsFrom(c)
+	rs, err := restoreSettingsFrom(c)
 	if err != nil {
 		return err
 	}
-	if err := applyIntegrityConfig(c); err != nil {
-		return err
-	}
-	dry := anyBool(c, "dry-run")
-	label := c.String("primary-label")
-	plist := c.String("primary-plist")
-	if plist == "" {
-		plist = filepath.Join(paths.UserHome().LaunchAgents(), label+".plist")
-	}
-	log, closeLog, err := restoreLog(c, out, start)
+	s, cfg, dry := rs.settings, rs.Common, rs.DryRun
+	label, plist := cfg.PrimaryLabel, rs.PrimaryPlist
+	log, closeLog, err := restoreLog(cfg, out, start)
 	if err != nil {
 		return err
 	}
 	defer closeLog()
 
-	client, err := transport.Resolve(transport.Config{
-		Mode: transport.Mode(c.String("transport")), RequireMTLS: c.Bool("require-mtls"),
-		URL: c.String("url"), MTLSURL: c.String("mtls-url"), CACert: c.String("ca-cert"),
-		ClientCert: c.String("client-cert"), ClientKey: c.String("client-key"), TokenFile: c.String("token-file"),
-	})
+	client, err := transport.Resolve(cfg.TransportConfig())
 	if err != nil {
 		return err
 	}
 	log = log.With("transport", string(client.Kind))
 	// The fallback is probed as the guardian probes it while on the
 	// fallback lock, to verify a rollback.
-	fbClient, err := fallbackClient(probe.Common{URL: c.String("url"), TokenFile: c.String("token-file"), CACert: c.String("ca-cert")}, s)
+	fbClient, err := fallbackClient(cfg, s)
 	if err != nil {
 		return err
 	}
-	mgr, err := probe.NewManager(probe.CommonFrom(c), service.Options{DryRun: dry, VerifyTimeout: s.VerifyTimeout, VerifyInterval: s.VerifyInterval}, out)
+	mgr, err := probe.NewManager(cfg, service.Options{DryRun: dry, VerifyTimeout: s.VerifyTimeout, VerifyInterval: s.VerifyInterval}, out)
 	if err != nil {
 		return err
 	}
 	log = log.With("service_manager", string(mgr.Kind()))
 
-	lockPath := c.String("fallback-lock")
+	lockPath := cfg.FallbackLock
 	if lk, err := service.ReadFallbackLock(lockPath); err == nil {
 		fmt.Fprintf(out, "on fallback since %s (by %s: %s)\n", lk.When.UTC().Format(time.RFC3339), lk.Who, lk.Why)
 	} else if isNotExist(err) {
 		fmt.Fprintf(out, "note: no fallback lock at %s; restoring anyway\n", lockPath)
 	}
-	binary := c.String("primary-binary")
+	binary := cfg.PrimaryBinary
 	log.Warn("restore_primary", "check", CheckFallbackActivated, "primary", label, "plist", plist, "binary", binary, "dry_run", dry)
-	model := c.String("model")
+	// The checks capture what they need, not the settings: those stay on
+	// the stack.
+	primary, mac, timeout, model := rs.Primary, mgr.Kind() == service.Launchd, s.Timeout, cfg.Model
 	res, err := mgr.RestorePrimary(ctx, service.RestoreOpts{
-		Primary: label, PrimaryDefinition: plist, Fallback: c.String("fallback-label"), FallbackDefinition: c.String("fallback-plist"),
-		FallbackLockPath: lockPath, RemediationLockPath: c.String("remediation-lock"),
+		Primary: label, PrimaryDefinition: plist, Fallback: cfg.FallbackLabel, FallbackDefinition: cfg.FallbackPlist,
+		FallbackLockPath: lockPath, RemediationLockPath: cfg.RemediationLock,
 		CheckPrimary: func(ctx context.Context) error {
-			return checkPrimary(ctx, primarycheck.SettingsFrom(c, binary), mgr.Kind() == service.Launchd, out, log)
+			return checkPrimary(ctx, primary, mac, out, log)
 		},
 		Verify: func(ctx context.Context) error {
-			return probeModels(ctx, client, s.Timeout, model).Err
+			return probeModels(ctx, client, timeout, model).Err
 		},
 		VerifyFallback: func(ctx context.Context) error {
-			return probeModels(ctx, fbClient, s.Timeout, "").Err
+			return probeModels(ctx, fbClient, timeout, "").Err
 		},
 	})
 	if !dry {
@@ -160,40 +137,48 @@ func restorePrimary(ctx context.Context, c *cli.Context, out io.Writer) error {
 	if err != nil {
 		log.Error("restore_failed", "check", CheckFallbackActivated, "error", err.Error(), "steps", res.Steps, "rc", rcOf(err),
 			"rolled_back", res.RolledBack)
-		switch {
-		case errors.Is(err, service.ErrRolledBack):
-			return cli.Exit(fmt.Sprintf("%v; fallback %s serving again", err, c.String("fallback-label")), probe.ExitCritical)
-		case errors.Is(err, service.ErrRollbackFailed):
-			return cli.Exit(fmt.Sprintf("%v; nothing may be serving", err), probe.ExitCritical)
-		case errors.Is(err, service.ErrPrimaryCheckFailed) && primarycheck.IsConfigError(err):
-			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitUnknown)
-		case errors.Is(err, service.ErrPrimaryCheckFailed):
-			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitCritical)
-		case errors.Is(err, service.ErrNotPermitted):
-			return cli.Exit(fmt.Sprintf("not permitted: %v; run it as the servers' owner (or root), or install the polkit rule (README, Linux)", err), probe.ExitUnknown)
-		case errors.Is(err, service.ErrUnavailable):
-			return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitUnknown)
-		case errors.Is(err, service.ErrUnverified), service.ExitCode(err) > 0:
-			return cli.Exit(err.Error(), probe.ExitCritical)
-		}
-		return err // configuration (plist, lock paths): UNKNOWN
+		return restoreExit(err, cfg.FallbackLabel)
 	}
 	if dry {
 		log.Info("restore_dry_run", "check", CheckFallbackActivated, "steps", res.Steps)
 		return nil
 	}
 	log.Info("primary_restored", "check", CheckFallbackActivated, "steps", res.Steps, "verify_attempts", res.VerifyAttempts)
-	fmt.Fprintf(out, "primary %s restored and serving; fallback %s disabled; fallback lock removed\n", label, c.String("fallback-label"))
+	fmt.Fprintf(out, "primary %s restored and serving; fallback %s disabled; fallback lock removed\n", label, cfg.FallbackLabel)
 	return nil
 }
 
+// restoreExit is the exit of a restore that failed: 2 when a human is
+// needed (refused, rolled back, the rollback failed, unverified), 3 when
+// nothing was changed for a fault on our side (configuration, not
+// permitted, the manager not answering).
+func restoreExit(err error, fallback string) error {
+	switch {
+	case errors.Is(err, service.ErrRolledBack):
+		return cli.Exit(fmt.Sprintf("%v; fallback %s serving again", err, fallback), probe.ExitCritical)
+	case errors.Is(err, service.ErrRollbackFailed):
+		return cli.Exit(fmt.Sprintf("%v; nothing may be serving", err), probe.ExitCritical)
+	case errors.Is(err, service.ErrPrimaryCheckFailed) && primarycheck.IsConfigError(err):
+		return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitUnknown)
+	case errors.Is(err, service.ErrPrimaryCheckFailed):
+		return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitCritical)
+	case errors.Is(err, service.ErrNotPermitted):
+		return cli.Exit(fmt.Sprintf("not permitted: %v; run it as the servers' owner (or root), or install the polkit rule (README, Linux)", err), probe.ExitUnknown)
+	case errors.Is(err, service.ErrUnavailable):
+		return cli.Exit(fmt.Sprintf("%v; nothing was changed", err), probe.ExitUnknown)
+	case errors.Is(err, service.ErrUnverified), service.ExitCode(err) > 0:
+		return cli.Exit(err.Error(), probe.ExitCritical)
+	}
+	return err // configuration (plist, lock paths): UNKNOWN
+}
+
 // restoreLog opens the guardian's event log for the subcommand's events.
-func restoreLog(c *cli.Context, stdout io.Writer, start time.Time) (*slog.Logger, func(), error) {
-	path := c.String("log-file")
+func restoreLog(cfg probe.Common, stdout io.Writer, start time.Time) (*slog.Logger, func(), error) {
+	path := cfg.LogFile
 	var w io.Writer = stdout
 	closeLog := func() {}
 	if path != "-" {
-		f, err := eventlog.OpenFile(path, c.Int64("log-max-bytes"), eventlog.DefaultKeep)
+		f, err := eventlog.OpenFile(path, cfg.LogMaxBytes, eventlog.DefaultKeep)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -315,40 +300,3 @@ func (e checkErrors) Error() string {
 }
 
 func (e checkErrors) Unwrap() []error { return e }
-
-// applyIntegrityConfig gives the primary-check flags that neither the
-// command line nor the environment set their value from the config file's
-// [integrity] section, else its global section: restore-primary must judge
-// the primary with the settings council-integrity runs with, or it would
-// restore a binary integrity demotes again. (The probe contract applies
-// the config file to the guardian's own flags only.)
-func applyIntegrityConfig(c *cli.Context) error {
-	path := c.String("config")
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) || path == "" {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	defer f.Close()
-	cf, err := probe.ParseConfig(f)
-	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	for _, fl := range primarycheck.Flags() {
-		name := fl.Names()[0]
-		if c.IsSet(name) {
-			continue
-		}
-		for _, section := range []string{"integrity", ""} {
-			if v, ok := cf[section][name]; ok {
-				if err := c.Set(name, v); err != nil {
-					return fmt.Errorf("config %s: %s: %w", path, name, err)
-				}
-				break
-			}
-		}
-	}
-	return nil
-}

@@ -7,15 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/core/state"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/proccpu"
 	"github.com/sanctum/council-probes/pkg/server/openai"
 )
@@ -43,64 +41,14 @@ const (
 )
 
 // canaryHangChecks are the canary channels that mean "chat does not
-// answer" (the canary's own names).
-var canaryHangChecks = []string{"hang", "stream_stall"}
+// answer".
+var canaryHangChecks = []string{suite.CheckHang, suite.CheckStreamStall}
 
 // busySinceKey holds when the current hang-with-busy-CPU episode began.
 const busySinceKey = "wedged_busy_since"
 
 // maxCanaryState bounds the canary state file read: it is a few KiB.
 const maxCanaryState = 1 << 20
-
-func wedgedFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.IntFlag{Name: "wedged-after", EnvVars: env("WEDGED_AFTER"), Value: defaultWedgedAfter,
-			Usage: "consecutive canary ticks of hang or stream_stall before the primary's CPU is sampled (0 = wedged check off)"},
-		&cli.DurationFlag{Name: "cpu-window", EnvVars: env("CPU_WINDOW"), Value: defaultCPUWindow, Usage: "how long the primary's CPU is sampled"},
-		&cli.Float64Flag{Name: "idle-cpu", EnvVars: env("IDLE_CPU"), Value: defaultIdleCPU,
-			Usage: "below this fraction of one core over --cpu-window, a hung primary is wedged (restarted); above, it is working"},
-		&cli.DurationFlag{Name: "max-busy", EnvVars: env("MAX_BUSY"), Value: defaultMaxBusy,
-			Usage: "a hang with a busy CPU this long is a runaway and is restarted like a wedge"},
-		&cli.StringFlag{Name: "canary-state", EnvVars: env("CANARY_STATE"), Usage: "the canary's state file, read only (empty = <state-dir>/council-canary.json)"},
-		&cli.DurationFlag{Name: "canary-interval", EnvVars: env("CANARY_INTERVAL"), Value: defaultCanaryInterval,
-			Usage: "the canary's schedule, when its state does not say; a canary state older than 3 intervals is no evidence"},
-	}
-}
-
-// wedgedSettings are the wedged check's flags, resolved.
-type wedgedSettings struct {
-	After          int
-	CPUWindow      time.Duration
-	IdleCPU        float64
-	MaxBusy        time.Duration
-	CanaryState    string
-	CanaryInterval time.Duration
-}
-
-// wedgedSettingsFrom reads and checks the wedged check's flags; an empty
-// --canary-state is the canary's state file in stateDir.
-func wedgedSettingsFrom(c *cli.Context, stateDir string) (wedgedSettings, error) {
-	w := wedgedSettings{
-		After: c.Int("wedged-after"), CPUWindow: c.Duration("cpu-window"), IdleCPU: c.Float64("idle-cpu"),
-		MaxBusy: c.Duration("max-busy"), CanaryState: c.String("canary-state"), CanaryInterval: c.Duration("canary-interval"),
-	}
-	if w.CanaryState == "" {
-		w.CanaryState = filepath.Join(stateDir, "council-canary.json")
-	}
-	switch {
-	case w.After < 0:
-		return w, fmt.Errorf("bad --wedged-after %d: want 0 or more", w.After)
-	case w.CPUWindow <= 0:
-		return w, fmt.Errorf("bad --cpu-window %s: want a positive duration", w.CPUWindow)
-	case w.IdleCPU <= 0 || w.IdleCPU > 1:
-		return w, fmt.Errorf("bad --idle-cpu %g: want a fraction of one core, more than 0 and at most 1", w.IdleCPU)
-	case w.MaxBusy < 0:
-		return w, fmt.Errorf("bad --max-busy %s: want 0 or a positive duration", w.MaxBusy)
-	case w.CanaryInterval <= 0:
-		return w, fmt.Errorf("bad --canary-interval %s: want a positive duration", w.CanaryInterval)
-	}
-	return w, nil
-}
 
 // hangEvidence is what the canary's state says about chat.
 type hangEvidence struct {
@@ -157,45 +105,14 @@ func readHangEvidence(path string, after int, interval time.Duration, now time.T
 // the primary's CPU, or the server's own metrics where it exports them
 // (requestsBusy), decide between wedged (restart) and working (wait).
 func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
-	t := g.t
-	w, err := wedgedSettingsFrom(t.C, t.Common.StateDir)
-	if err != nil {
-		return err
-	}
+	t, w := g.t, g.s.Wedged
 	if w.After == 0 {
 		return nil
 	}
-	ev, hanging, err := readHangEvidence(w.CanaryState, w.After, w.CanaryInterval, t.Now())
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		// No canary on this host (yet): nothing to judge by.
-		return g.notWedged()
-	case errors.Is(err, errStaleCanary):
-		t.Log.Info("wedged_no_evidence", "check", CheckWedged, "canary_state", w.CanaryState, "reason", err.Error())
-		return g.notWedged()
-	case err != nil:
-		t.Log.Warn("wedged_no_evidence", "check", CheckWedged, "canary_state", w.CanaryState, "error", redact.Error(err))
-		return g.notWedged()
-	case !hanging:
-		return g.notWedged()
-	}
-	// The canary's evidence predates the last restart: it was about the
-	// process that restart replaced. Wait for the canary's next word.
-	// A last restart after now is taken as now, or every canary tick would
-	// predate it and the wedged check never judge again.
-	var last time.Time
-	if _, err := t.State.Get(lastRestartKey, &last); err == nil {
-		if past := t.PastTime(lastRestartKey, last); !past.Equal(last) {
-			last = past
-			t.State.Put(lastRestartKey, last)
-		}
-	}
-	if !last.IsZero() && !ev.LastTick.After(last) {
-		t.Log.Info("wedged_no_evidence", "check", CheckWedged, "canary_check", ev.Check,
-			"reason", "the canary has not run since the last restart")
+	ev, hanging := g.hangEvidence()
+	if !hanging {
 		return nil
 	}
-
 	info := g.primaryInfo(ctx)
 	if info == nil || !info.Running() {
 		// Gone or not found: the unreachable path's business.
@@ -209,73 +126,18 @@ func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
 			"reason", fmt.Sprintf("the primary (pid %d) started %s ago, inside the %s start-up grace: not judged", pid, age.Round(time.Second), g.s.StartupGrace))
 		return nil
 	}
-	// The server's own metrics, read on both sides of the CPU window, can
-	// say it is at work where its CPU does not (a GPU server's CPU idles
-	// while it serves): see requestsBusy.
-	metricsBefore := g.readServerMetrics(ctx)
-	usage, err := proccpu.New().Sample(ctx, info.PID, w.CPUWindow)
-	if ctx.Err() != nil {
+	sample, ok := g.sampleBusy(ctx, info.PID)
+	if !ok {
 		return ctx.Err()
 	}
-	if errors.Is(err, proccpu.ErrNoProcess) {
-		t.Log.Info("wedged_skip", "check", CheckWedged, "pid", info.PID, "reason", "the primary process went away while sampled")
-		return nil
+	v, err := g.judgeWedged(ev, sample)
+	if err != nil || v.wait {
+		return err
 	}
-	if err != nil {
-		t.Unknown(CheckWedged, "cpu_sample_failed", fmt.Sprintf("cannot sample the primary's CPU (pid %d): %s", info.PID, redact.Error(err)))
-		return nil
-	}
-	cpuPct := usage.Cores() * 100
-	// The CPU is the primary's whole process tree's: a server's work may
-	// run in a child (Ollama's runner), its own process idling meanwhile.
-	attrs := []any{"canary_check", ev.Check, "canary_consecutive", ev.Consecutive, "pid", info.PID,
-		"cpu_pct", round2(cpuPct), "cpu_procs", usage.Procs, "cpu_window_ms", usage.Window.Milliseconds(), "idle_cpu_pct", round2(w.IdleCPU * 100)}
-
-	reason := reasonIdle
-	busyBy := ""
-	if !usage.Below(w.IdleCPU) {
-		busyBy = "cpu"
-	} else if busy, why := requestsBusy(metricsBefore, g.readServerMetrics(ctx)); busy {
-		busyBy = reasonRequests
-		attrs = append(attrs, "requests_running", *t.ServerMetrics.RequestsRunning, "busy_detail", why)
-	}
-	if busyBy != "" {
-		since := g.busySince()
-		if since.IsZero() {
-			since = t.Now()
-			if err := t.State.Put(busySinceKey, since); err != nil {
-				return err
-			}
-		}
-		busyFor := max(t.Now().Sub(since), 0)
-		if busyFor < w.MaxBusy {
-			t.Log.Info("probe_skip_busy", append(attrs, "check", CheckWedged, "reason", busyBy,
-				"busy_ms", busyFor.Milliseconds(), "max_busy_ms", w.MaxBusy.Milliseconds())...)
-			if busyBy == reasonRequests {
-				t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the server is serving %g request(s) (%.1f%% CPU): not restarted",
-					ev.Check, ev.Consecutive, *t.ServerMetrics.RequestsRunning, cpuPct))
-			} else {
-				t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the primary is working (%.1f%% CPU, %s): not restarted",
-					ev.Check, ev.Consecutive, cpuPct, procsWord(usage.Procs)))
-			}
-			return nil
-		}
-		reason = reasonRunaway
-		attrs = append(attrs, "busy_ms", busyFor.Milliseconds(), "busy_by", busyBy)
-	}
-
 	// Wedged (or a runaway): the primary is restarted, as for unreachable.
-	var msg string
-	if reason == reasonIdle {
-		msg = fmt.Sprintf("primary %s is wedged: /v1/models answers but chat has hung for %d canary tick(s) (%s) and its CPU is idle (%.1f%% of a core over %s, %s); restarting",
-			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, cpuPct, usage.Window.Round(time.Second), procsWord(usage.Procs))
-	} else {
-		msg = fmt.Sprintf("primary %s is a runaway: chat has hung for %d canary tick(s) (%s) while it stayed busy (%s; %.1f%% of a core) for over %s; restarting",
-			t.Common.PrimaryLabel, ev.Consecutive, ev.Check, busyBy, cpuPct, w.MaxBusy)
-	}
 	cause := g.causeFrom(ctx, info, g.causeSince(), g.primaryLogTail(ctx))
-	t.Fail(CheckWedged, "wedged", alert.Error, withCause(msg, cause), append(append(attrs, "reason", reason), cause.attrs()...)...)
-	if err := g.restartFor(ctx, rl, ev.Consecutive, restartWhy{check: CheckWedged, reason: reason, verify: g.verifyChat, cause: cause}); err != nil {
+	t.Fail(CheckWedged, "wedged", alert.Error, withCause(v.msg, cause), append(append(v.attrs, "reason", v.reason), cause.attrs()...)...)
+	if err := g.restartFor(ctx, rl, ev.Consecutive, restartWhy{check: CheckWedged, reason: v.reason, verify: g.verifyChat, cause: cause}); err != nil {
 		return err
 	}
 	if c := t.Channel(CheckWedged); c == nil || !c.Open() {
@@ -285,12 +147,142 @@ func (g *guardian) checkWedged(ctx context.Context, rl restartDecision) error {
 	return nil
 }
 
+// hangEvidence reads the canary's state: hanging is true when chat has
+// hung for --wedged-after canary ticks since the last restart. Evidence
+// that is missing, stale, unreadable or not a hang closes the wedged
+// channel; evidence older than the last restart is about the process that
+// restart replaced, and waits for the canary's next word.
+func (g *guardian) hangEvidence() (ev hangEvidence, hanging bool) {
+	t, w := g.t, g.s.Wedged
+	ev, hanging, err := readHangEvidence(w.CanaryState, w.After, w.CanaryInterval, t.Now())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// No canary on this host (yet): nothing to judge by.
+	case errors.Is(err, errStaleCanary):
+		t.Log.Info("wedged_no_evidence", "check", CheckWedged, "canary_state", w.CanaryState, "reason", err.Error())
+	case err != nil:
+		t.Log.Warn("wedged_no_evidence", "check", CheckWedged, "canary_state", w.CanaryState, "error", redact.Error(err))
+	}
+	if err != nil || !hanging {
+		g.notWedged()
+		return ev, false
+	}
+	// A last restart after now is taken as now, or every canary tick would
+	// predate it and the wedged check never judge again.
+	var last time.Time
+	if _, err := t.State.Get(lastRestartKey, &last); err == nil {
+		if past := t.PastTime(lastRestartKey, last); !past.Equal(last) {
+			last = past
+			t.State.Put(lastRestartKey, last)
+		}
+	}
+	if !last.IsZero() && !ev.LastTick.After(last) {
+		t.Log.Info("wedged_no_evidence", "check", CheckWedged, "canary_check", ev.Check,
+			"reason", "the canary has not run since the last restart")
+		return ev, false
+	}
+	return ev, true
+}
+
+// busySample is what the primary did while chat hung: its CPU over
+// --cpu-window and, when that was idle, whether the server's own metrics
+// show it at work (busyBy "cpu" or "requests"; "" when neither).
+type busySample struct {
+	PID      int
+	Usage    proccpu.Usage
+	BusyBy   string
+	Running  float64 // requests running, when BusyBy is "requests"
+	BusyWhat string  // what the metrics showed, when BusyBy is "requests"
+}
+
+// sampleBusy samples the primary's CPU (its whole process tree: a
+// server's work may run in a child, Ollama's runner) and reads the
+// server's own metrics on both sides of the window: they can say it is at
+// work where its CPU does not (a GPU server's CPU idles while it serves).
+// ok is false when there is nothing to judge: the process went away, the
+// sample failed (UNKNOWN on wedged), or a signal cut it short.
+func (g *guardian) sampleBusy(ctx context.Context, pid int) (busySample, bool) {
+	t, w := g.t, g.s.Wedged
+	metricsBefore := g.readServerMetrics(ctx)
+	usage, err := proccpu.New().Sample(ctx, pid, w.CPUWindow)
+	switch {
+	case ctx.Err() != nil:
+		return busySample{}, false
+	case errors.Is(err, proccpu.ErrNoProcess):
+		t.Log.Info("wedged_skip", "check", CheckWedged, "pid", pid, "reason", "the primary process went away while sampled")
+		return busySample{}, false
+	case err != nil:
+		t.Unknown(CheckWedged, "cpu_sample_failed", fmt.Sprintf("cannot sample the primary's CPU (pid %d): %s", pid, redact.Error(err)))
+		return busySample{}, false
+	}
+	s := busySample{PID: pid, Usage: usage}
+	if !usage.Below(w.IdleCPU) {
+		s.BusyBy = "cpu"
+	} else if busy, why := requestsBusy(metricsBefore, g.readServerMetrics(ctx)); busy {
+		s.BusyBy, s.Running, s.BusyWhat = reasonRequests, *t.ServerMetrics.RequestsRunning, why
+	}
+	return s, true
+}
+
+// wedgedVerdict is judgeWedged's decision: wait (the primary is working),
+// or restart for reason (idle: wedged; runaway: busy too long) with the
+// alert's message and the event's attributes.
+type wedgedVerdict struct {
+	wait   bool
+	reason string
+	msg    string
+	attrs  []any
+}
+
+// judgeWedged decides on a hang and what the primary did meanwhile: idle
+// is wedged; working (CPU or requests) is left alone, its episode timed
+// from the first tick that saw it busy (kept in the state), until it has
+// lasted --max-busy: then it is a runaway. Waiting is logged
+// (probe_skip_busy) and said in the OK summary.
+func (g *guardian) judgeWedged(ev hangEvidence, s busySample) (wedgedVerdict, error) {
+	t, w := g.t, g.s.Wedged
+	cpuPct := s.Usage.Cores() * 100
+	attrs := []any{"canary_check", ev.Check, "canary_consecutive", ev.Consecutive, "pid", s.PID,
+		"cpu_pct", round2(cpuPct), "cpu_procs", s.Usage.Procs, "cpu_window_ms", s.Usage.Window.Milliseconds(), "idle_cpu_pct", round2(w.IdleCPU * 100)}
+	if s.BusyBy == reasonRequests {
+		attrs = append(attrs, "requests_running", s.Running, "busy_detail", s.BusyWhat)
+	}
+	label := t.Common.PrimaryLabel
+	if s.BusyBy == "" {
+		return wedgedVerdict{reason: reasonIdle, attrs: attrs,
+			msg: fmt.Sprintf("primary %s is wedged: /v1/models answers but chat has hung for %d canary tick(s) (%s) and its CPU is idle (%.1f%% of a core over %s, %s); restarting",
+				label, ev.Consecutive, ev.Check, cpuPct, s.Usage.Window.Round(time.Second), procsWord(s.Usage.Procs))}, nil
+	}
+	since := g.busySince()
+	if since.IsZero() {
+		since = t.Now()
+		if err := t.State.Put(busySinceKey, since); err != nil {
+			return wedgedVerdict{}, err
+		}
+	}
+	busyFor := max(t.Now().Sub(since), 0)
+	if busyFor >= w.MaxBusy {
+		return wedgedVerdict{reason: reasonRunaway, attrs: append(attrs, "busy_ms", busyFor.Milliseconds(), "busy_by", s.BusyBy),
+			msg: fmt.Sprintf("primary %s is a runaway: chat has hung for %d canary tick(s) (%s) while it stayed busy (%s; %.1f%% of a core) for over %s; restarting",
+				label, ev.Consecutive, ev.Check, s.BusyBy, cpuPct, w.MaxBusy)}, nil
+	}
+	t.Log.Info("probe_skip_busy", append(attrs, "check", CheckWedged, "reason", s.BusyBy,
+		"busy_ms", busyFor.Milliseconds(), "max_busy_ms", w.MaxBusy.Milliseconds())...)
+	if s.BusyBy == reasonRequests {
+		t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the server is serving %g request(s) (%.1f%% CPU): not restarted",
+			ev.Check, ev.Consecutive, s.Running, cpuPct))
+	} else {
+		t.OKSummary(fmt.Sprintf("chat hangs (canary %s x%d) but the primary is working (%.1f%% CPU, %s): not restarted",
+			ev.Check, ev.Consecutive, cpuPct, procsWord(s.Usage.Procs)))
+	}
+	return wedgedVerdict{wait: true}, nil
+}
+
 // notWedged closes the wedged channel and forgets a busy episode: chat
 // answers (or nothing says it does not).
-func (g *guardian) notWedged() error {
+func (g *guardian) notWedged() {
 	delete(g.t.State.Data, busySinceKey)
 	g.t.Clear(CheckWedged)
-	return nil
 }
 
 // busySince is when the primary was first seen busy in this episode; a

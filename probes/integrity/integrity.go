@@ -95,7 +95,10 @@ func New() *probe.Probe {
 }
 
 func tick(ctx context.Context, t *probe.Tick) error {
-	s := settingsFrom(t)
+	s, err := settingsFrom(t.C)
+	if err != nil {
+		return err
+	}
 	r, err := t.Manager(service.Options{VerifyTimeout: s.VerifyTimeout})
 	if err != nil {
 		return err

@@ -64,7 +64,8 @@ func keygen(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("keygen: unexpected argument %q", c.Args().First())
 	}
-	base := filepath.Join(c.String("out"), c.String("name"))
+	ks := keySettingsFrom(c)
+	base := filepath.Join(ks.Out, ks.Name)
 	pub, err := signing.GenerateKey(base+keySuffix, base+pubSuffix)
 	if err != nil {
 		return err
@@ -78,12 +79,13 @@ func sign(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return errors.New("sign: no FILE given")
 	}
-	pub, err := publicOf(c.String("key"))
+	ks := keySettingsFrom(c)
+	pub, err := publicOf(ks.Key)
 	if err != nil {
 		return err
 	}
 	for _, f := range c.Args().Slice() {
-		if _, err := signing.SignFile(c.String("key"), f); err != nil {
+		if _, err := signing.SignFile(ks.Key, f); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.App.Writer, "signed %s -> %s (key %s)\n", f, signing.SigPath(f), pub)
@@ -112,18 +114,19 @@ func verify(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return cli.Exit("verify: want exactly one FILE", verifyCannotCheck)
 	}
-	if c.String("pubkey") == "" {
+	ks := keySettingsFrom(c)
+	if ks.PubKey == "" {
 		return cli.Exit("verify: --pubkey is required", verifyCannotCheck)
 	}
 	file := c.Args().First()
-	pub, err := signing.LoadPublicKey(c.String("pubkey"))
+	pub, err := signing.LoadPublicKey(ks.PubKey)
 	if err != nil {
 		return cli.Exit(err.Error(), verifyCannotCheck)
 	}
-	if err := signing.VerifyFile(pub, file, c.String("sig")); err != nil {
+	if err := signing.VerifyFile(pub, file, ks.Sig); err != nil {
 		return cli.Exit(err.Error(), verifyExit(err))
 	}
-	sig := c.String("sig")
+	sig := ks.Sig
 	if sig == "" {
 		sig = signing.SigPath(file)
 	}

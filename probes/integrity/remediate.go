@@ -11,6 +11,7 @@ import (
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/eventlog"
 	"github.com/sanctum/council-probes/pkg/core/redact"
+	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/service"
 	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/openai"
@@ -38,8 +39,8 @@ const (
 // "fallback activated" notice (warn: the council serves again) or one
 // critical "fallback down" whichever probe promoted.
 const (
-	checkFallbackActivated = "fallback_activated"
-	checkFallbackDown      = "fallback_down"
+	checkFallbackActivated = suite.CheckFallbackActivated
+	checkFallbackDown      = suite.CheckFallbackDown
 )
 
 // remediating are the checks whose failure means the next respawn will

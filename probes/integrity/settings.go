@@ -60,17 +60,19 @@ func flags() []cli.Flag {
 	)
 }
 
-// settingsFrom reads the probe's flags.
-func settingsFrom(t *probe.Tick) settings {
-	c := t.C
+// settingsFrom binds the probe's flags from c and validates them: the
+// primary checks' of --primary-binary, and --pid-source resolved for the
+// service manager --service-manager names (validated before the tick).
+func settingsFrom(c *cli.Context) (settings, error) {
+	cfg := probe.CommonFrom(c)
 	s := settings{
-		Settings: primarycheck.SettingsFrom(c, t.Common.PrimaryBinary),
+		Settings: primarycheck.SettingsFrom(c, cfg.PrimaryBinary),
 		PIDFile:  c.String("pid-file"), Port: c.Int("primary-port"), Lsof: c.String("lsof"),
 		Manifest: c.String("manifest"), ManifestSig: c.String("manifest-sig"), ManifestPubKey: c.String("manifest-pubkey"),
 		FullEvery: c.Duration("full-every"), HashWorkers: c.Int("hash-workers"),
 		PromoteAfter: c.Int("promote-after"), FallbackURL: c.String("fallback-url"), VerifyTimeout: c.Duration("verify-timeout"),
 	}
-	kind, _ := probe.ManagerKind(t.Common.ServiceManager, runtime.GOOS) // validated before the tick
+	kind, _ := probe.ManagerKind(cfg.ServiceManager, runtime.GOOS) // validated before the tick
 	s.PIDSource = resolvePIDSource(c.String("pid-source"), runtime.GOOS, s.PIDFile, kind)
 	s.Mac = kind == service.Launchd
 	if s.ManifestPubKey == "" {
@@ -79,5 +81,24 @@ func settingsFrom(t *probe.Tick) settings {
 	if s.PromoteAfter < 1 {
 		s.PromoteAfter = 1
 	}
-	return s
+	return s, s.validate()
+}
+
+// validate refuses no value today, deliberately: each check judges its
+// own settings on its own channel while the others still run (an unknown
+// --pid-source is stale_process's UNKNOWN, not the whole tick's), and a
+// --promote-after below 1 is 1.
+func (s settings) validate() error { return nil }
+
+// keySettings are the key tools' flags: keygen's --out and --name, sign's
+// --key, verify's --pubkey and --sig (each subcommand has its own).
+type keySettings struct {
+	Out, Name   string
+	Key         string
+	PubKey, Sig string
+}
+
+// keySettingsFrom binds a key subcommand's flags from c.
+func keySettingsFrom(c *cli.Context) keySettings {
+	return keySettings{Out: c.String("out"), Name: c.String("name"), Key: c.String("key"), PubKey: c.String("pubkey"), Sig: c.String("sig")}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/host/proccpu"
 	"github.com/sanctum/council-probes/pkg/probe"
@@ -35,17 +33,6 @@ const (
 	defaultPrimaryLabel  = "com.sanctum.mlx"
 )
 
-func busyCPUFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.Float64Flag{Name: "busy-cpu", EnvVars: env("BUSY_CPU"), Value: defaultBusyCPU,
-			Usage: "a primary using more than this fraction of one core just before the sample is already working: the sample is busy (only where the server reports no running requests; 0 = off)"},
-		&cli.DurationFlag{Name: "busy-cpu-window", EnvVars: env("BUSY_CPU_WINDOW"), Value: defaultBusyCPUWindow,
-			Usage: "how long the primary's CPU (its whole process tree) is sampled before the request"},
-		&cli.StringFlag{Name: "primary-label", Aliases: []string{"primary-unit"}, EnvVars: []string{"COUNCIL_PRIMARY_LABEL", "COUNCIL_PRIMARY_UNIT"}, Value: defaultPrimaryLabel,
-			Usage: "launchd label, or systemd unit, of the primary, whose pid (its service manager's) is sampled"},
-	}
-}
-
 // cpuBefore is the primary's CPU just before the sample.
 type cpuBefore struct {
 	Sampled bool
@@ -62,12 +49,11 @@ type cpuBefore struct {
 // requests. Not sampled (and not busy) when it is off, when the service
 // manager (launchd, systemd) runs no primary, or when the sample fails:
 // logged, never a failure of the tick.
-func sampleCPUBefore(ctx context.Context, t *probe.Tick, before backend.Metrics) cpuBefore {
-	limit, window := t.C.Float64("busy-cpu"), t.C.Duration("busy-cpu-window")
+func sampleCPUBefore(ctx context.Context, t *probe.Tick, s settings, before backend.Metrics) cpuBefore {
+	limit, window, label := s.BusyCPU, s.BusyCPUWindow, s.PrimaryLabel
 	if limit <= 0 || window <= 0 || before.RequestsRunning != nil {
 		return cpuBefore{}
 	}
-	label := t.C.String("primary-label")
 	pid, kind, err := probe.PrimaryPID(ctx, t.Common, label)
 	if err != nil || pid <= 0 {
 		t.Log.Info("primary_cpu_unknown", "label", label, "service_manager", string(kind), "reason", "the service manager runs no primary process", "error", redact.Error(err))

@@ -93,7 +93,7 @@ const (
 	CheckDegenerate = "degenerate"
 	// CheckAuth: the council refused the probe's credentials (401/403):
 	// a fault on our side, UNKNOWN, alerted at once.
-	CheckAuth = "auth"
+	CheckAuth = probe.CheckAuth
 )
 
 // New returns the pace probe.
@@ -109,7 +109,7 @@ func New() *probe.Probe {
 			"not_judged (--max-unjudged in a row) and degenerate (the answer is not a count) warn at once.\n" +
 			"Cost: one request of about 512 prompt + 128 generated tokens per tick.",
 		Network: true,
-		Flags:   append(flags(), busyCPUFlags()...),
+		Flags:   flags(),
 		Default: alert.Policy{Threshold: 2, Cooldown: time.Hour},
 		// The three watch channels count for themselves (24 h of changes,
 		// --max-unjudged samples, one junk answer): they alert at once.

@@ -31,6 +31,9 @@ type settings struct {
 	Deadline     time.Duration
 	Stall        time.Duration
 	Rules        rules
+	// BaselineTTFT is --baseline-ttft as given (Rules.PinnedTTFT in
+	// seconds), for its error.
+	BaselineTTFT time.Duration
 	Severity     alert.Severity
 	// Reset starts the baseline (rolling median and anchor) afresh.
 	Reset bool
@@ -43,10 +46,17 @@ type settings struct {
 	BusyMarker  string
 	BusyIgnore  []string
 	TailBytes   int64
+	// BusyCPU, BusyCPUWindow and PrimaryLabel: the CPU evidence of a busy
+	// server (cpubusy.go); a BusyCPU of 0 samples nothing.
+	BusyCPU       float64
+	BusyCPUWindow time.Duration
+	PrimaryLabel  string
 }
 
 func env(name string) []string { return []string{"COUNCIL_PACE_" + name} }
 
+// flags are the pace probe's own flags, in --help's order: the sample,
+// its baseline and the busy evidence, then the CPU evidence.
 func flags() []cli.Flag {
 	h := paths.UserHome()
 	return []cli.Flag{
@@ -86,14 +96,21 @@ func flags() []cli.Flag {
 			Usage: "request lines containing this (or, in another server's format, its method=, path= and status= words) are not work (repeatable; default: the liveness checks and the probes' questions to the backend)"},
 		&cli.Int64Flag{Name: "log-tail-bytes", EnvVars: env("LOG_TAIL_BYTES"), Value: accesslog.DefaultTailBytes,
 			Usage: "how much of the end of --primary-log the busy scan reads"},
+		// The CPU evidence of a busy server (cpubusy.go).
+		&cli.Float64Flag{Name: "busy-cpu", EnvVars: env("BUSY_CPU"), Value: defaultBusyCPU,
+			Usage: "a primary using more than this fraction of one core just before the sample is already working: the sample is busy (only where the server reports no running requests; 0 = off)"},
+		&cli.DurationFlag{Name: "busy-cpu-window", EnvVars: env("BUSY_CPU_WINDOW"), Value: defaultBusyCPUWindow,
+			Usage: "how long the primary's CPU (its whole process tree) is sampled before the request"},
+		&cli.StringFlag{Name: "primary-label", Aliases: []string{"primary-unit"}, EnvVars: []string{"COUNCIL_PRIMARY_LABEL", "COUNCIL_PRIMARY_UNIT"}, Value: defaultPrimaryLabel,
+			Usage: "launchd label, or systemd unit, of the primary, whose pid (its service manager's) is sampled"},
 	}
 }
 
-// settingsFrom reads and checks the tick's settings.
-func settingsFrom(t *probe.Tick) (settings, error) {
-	c := t.C
+// settingsFrom binds the probe's flags from c (and --model, the common
+// one) and validates them.
+func settingsFrom(c *cli.Context) (settings, error) {
 	s := settings{
-		Model:        t.Common.Model,
+		Model:        probe.CommonFrom(c).Model,
 		PromptTokens: c.Int("prompt-tokens"),
 		DecodeTokens: c.Int("decode-tokens"),
 		Deadline:     c.Duration("deadline"),
@@ -114,32 +131,40 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 		BusyMarker:  c.String("busy-marker"),
 		BusyIgnore:  c.StringSlice("busy-ignore"),
 		TailBytes:   c.Int64("log-tail-bytes"),
+
+		BaselineTTFT: c.Duration("baseline-ttft"),
+		BusyCPU:      c.Float64("busy-cpu"), BusyCPUWindow: c.Duration("busy-cpu-window"), PrimaryLabel: c.String("primary-label"),
 	}
+	return s, s.validate()
+}
+
+// validate reports the first bad setting.
+func (s settings) validate() error {
 	switch {
 	case s.PromptTokens < minPromptTokens:
-		return s, fmt.Errorf("bad --prompt-tokens %d: want at least %d", s.PromptTokens, minPromptTokens)
+		return fmt.Errorf("bad --prompt-tokens %d: want at least %d", s.PromptTokens, minPromptTokens)
 	case s.DecodeTokens < 2:
-		return s, fmt.Errorf("bad --decode-tokens %d: want at least 2 (the decode speed is measured after the first token)", s.DecodeTokens)
+		return fmt.Errorf("bad --decode-tokens %d: want at least 2 (the decode speed is measured after the first token)", s.DecodeTokens)
 	case s.Rules.Samples < 1:
-		return s, fmt.Errorf("bad --baseline-samples %d: want at least 1", s.Rules.Samples)
+		return fmt.Errorf("bad --baseline-samples %d: want at least 1", s.Rules.Samples)
 	case s.Rules.Warmup < 0:
-		return s, fmt.Errorf("bad --warmup %d: want 0 or more", s.Rules.Warmup)
+		return fmt.Errorf("bad --warmup %d: want 0 or more", s.Rules.Warmup)
 	case s.Rules.TTFTFactor <= 1:
-		return s, fmt.Errorf("bad --ttft-factor %g: want more than 1", s.Rules.TTFTFactor)
+		return fmt.Errorf("bad --ttft-factor %g: want more than 1", s.Rules.TTFTFactor)
 	case s.Rules.DecodeFactor <= 0 || s.Rules.DecodeFactor >= 1:
-		return s, fmt.Errorf("bad --decode-factor %g: want between 0 and 1", s.Rules.DecodeFactor)
+		return fmt.Errorf("bad --decode-factor %g: want between 0 and 1", s.Rules.DecodeFactor)
 	case s.Rules.PinnedTTFT < 0:
-		return s, fmt.Errorf("bad --baseline-ttft %s: want a positive duration, or 0 to learn it", c.Duration("baseline-ttft"))
+		return fmt.Errorf("bad --baseline-ttft %s: want a positive duration, or 0 to learn it", s.BaselineTTFT)
 	case s.Rules.PinnedDecode < 0:
-		return s, fmt.Errorf("bad --baseline-decode %g: want tokens per second, or 0 to learn it", s.Rules.PinnedDecode)
+		return fmt.Errorf("bad --baseline-decode %g: want tokens per second, or 0 to learn it", s.Rules.PinnedDecode)
 	case s.Severity != alert.Warn && s.Severity != alert.Error && s.Severity != alert.Critical:
-		return s, fmt.Errorf("bad --severity %q: want warn, error or critical", s.Severity)
+		return fmt.Errorf("bad --severity %q: want warn, error or critical", s.Severity)
 	case s.Deadline <= 0:
-		return s, fmt.Errorf("bad --deadline %s: want a positive duration", s.Deadline)
+		return fmt.Errorf("bad --deadline %s: want a positive duration", s.Deadline)
 	case s.Stall <= 0:
-		return s, fmt.Errorf("bad --stall-timeout %s: want a positive duration", s.Stall)
+		return fmt.Errorf("bad --stall-timeout %s: want a positive duration", s.Stall)
 	case s.MaxUnjudged < 0:
-		return s, fmt.Errorf("bad --max-unjudged %d: want 0 (never) or more", s.MaxUnjudged)
+		return fmt.Errorf("bad --max-unjudged %d: want 0 (never) or more", s.MaxUnjudged)
 	}
-	return s, nil
+	return nil
 }

@@ -26,13 +26,13 @@ const (
 
 // tick takes one sample and reports it.
 func tick(ctx context.Context, t *probe.Tick) error {
-	s, err := settingsFrom(t)
+	s, err := settingsFrom(t.C)
 	if err != nil {
 		return err
 	}
 	client := openai.New(t.Client).WithLimits(openai.Limits{Stall: s.Stall})
 	before := serverMetrics(ctx, t)
-	cpu := sampleCPUBefore(ctx, t, before)
+	cpu := sampleCPUBefore(ctx, t, s, before)
 	m := sampler{Client: client, Resident: residentFunc(t)}.take(ctx, s)
 	if ctx.Err() != nil {
 		return ctx.Err() // cancelled by a signal: report nothing

@@ -115,10 +115,10 @@ const name = "parity-smoke"
 
 // Checks (alert channels).
 const (
-	CheckParity    = "parity"    // the prompt set's verdict
-	CheckReference = "reference" // the reference backend's health
-	CheckPrompts   = "prompts"   // the prompt file could not be loaded
-	CheckConfig    = "config"    // a setting is out of range
+	CheckParity    = "parity"          // the prompt set's verdict
+	CheckReference = "reference"       // the reference backend's health
+	CheckPrompts   = "prompts"         // the prompt file could not be loaded
+	CheckConfig    = probe.CheckConfig // a setting is out of range
 )
 
 // Defaults.
@@ -147,7 +147,7 @@ func New() *probe.Probe {
 
 // tick runs the prompt set once.
 func tick(ctx context.Context, t *probe.Tick) error {
-	o, err := settingsFrom(t)
+	o, err := settingsFrom(t.C)
 	if err != nil {
 		t.Unknown(CheckConfig, "config_error", err.Error())
 		return nil

@@ -323,69 +323,75 @@ func (p *parser) validate(set *promptSet) []error {
 	}
 	seen := map[string]int{}
 	for i := range set.Prompts {
-		pr := &set.Prompts[i]
-		off := p.starts[i]
-		field := fmt.Sprintf("prompts[%d]", i)
-		if pr.ID != "" {
-			field = fmt.Sprintf("prompts[%d] (%s)", i, printable(pr.ID, maxIDLen))
-		}
-		switch {
-		case pr.ID == "":
-			bad(off, field+".id", "missing")
-		case len(pr.ID) > maxIDLen || !idRE.MatchString(pr.ID):
-			bad(off, field+".id", "must be 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or digit", maxIDLen)
-		default:
-			if first, dup := seen[pr.ID]; dup {
-				line, _ := position(p.data, p.starts[first])
-				bad(off, field+".id", "duplicate id (first used at line %d)", line)
-			}
-			seen[pr.ID] = i
-		}
-		switch {
-		case strings.TrimSpace(pr.Prompt) == "":
-			bad(off, field+".prompt", "missing or blank")
-		case len(pr.Prompt) > maxPromptBytes:
-			bad(off, field+".prompt", "longer than %d bytes", maxPromptBytes)
-		}
-		if pr.MaxTokens < 1 || pr.MaxTokens > maxTokensLimit {
-			what := fmt.Sprintf("is %d", pr.MaxTokens)
-			if pr.MaxTokens == 0 {
-				what = "is missing"
-			}
-			bad(off, field+".max_tokens", "%s; want 1 to %d", what, maxTokensLimit)
-		}
-		if len(pr.Expect) == 0 && pr.ExpectRegex == "" {
-			bad(off, field, "needs expect (substrings) or expect_regex")
-		}
-		if len(pr.Expect) > maxExpectations {
-			bad(off, field+".expect", "more than %d substrings", maxExpectations)
-		}
-		for j, s := range pr.Expect {
-			if strings.TrimSpace(s) == "" {
-				bad(off, fmt.Sprintf("%s.expect[%d]", field, j), "blank substring matches everything")
-			}
-		}
-		if pr.ExpectRegex != "" {
-			if len(pr.ExpectRegex) > maxRegexLen {
-				bad(off, field+".expect_regex", "longer than %d bytes", maxRegexLen)
-			} else if re, err := regexp.Compile(pr.ExpectRegex); err != nil {
-				bad(off, field+".expect_regex", "%v", err)
-			} else if re.MatchString("") {
-				bad(off, field+".expect_regex", "matches the empty answer, so it checks nothing")
-			} else {
-				pr.re = re
-			}
-		}
-		switch pr.FinishReason {
-		case "", finishStop, finishLength, finishAny:
-		default:
-			bad(off, field+".finish_reason", "is %q; want %s, %s or %s", printable(pr.FinishReason, 20), finishStop, finishLength, finishAny)
-		}
-		if len(pr.Observed) > maxObservedLen {
-			bad(off, field+".observed", "longer than %d bytes", maxObservedLen)
-		}
+		p.validatePrompt(&set.Prompts[i], i, seen, bad)
 	}
 	return errs
+}
+
+// validatePrompt checks the i-th prompt, compiling its regex; seen holds
+// the ids of the prompts before it (a duplicate is named with the line of
+// the first).
+func (p *parser) validatePrompt(pr *prompt, i int, seen map[string]int, bad func(off int, field, format string, args ...any)) {
+	off := p.starts[i]
+	field := fmt.Sprintf("prompts[%d]", i)
+	if pr.ID != "" {
+		field = fmt.Sprintf("prompts[%d] (%s)", i, printable(pr.ID, maxIDLen))
+	}
+	switch {
+	case pr.ID == "":
+		bad(off, field+".id", "missing")
+	case len(pr.ID) > maxIDLen || !idRE.MatchString(pr.ID):
+		bad(off, field+".id", "must be 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or digit", maxIDLen)
+	default:
+		if first, dup := seen[pr.ID]; dup {
+			line, _ := position(p.data, p.starts[first])
+			bad(off, field+".id", "duplicate id (first used at line %d)", line)
+		}
+		seen[pr.ID] = i
+	}
+	switch {
+	case strings.TrimSpace(pr.Prompt) == "":
+		bad(off, field+".prompt", "missing or blank")
+	case len(pr.Prompt) > maxPromptBytes:
+		bad(off, field+".prompt", "longer than %d bytes", maxPromptBytes)
+	}
+	if pr.MaxTokens < 1 || pr.MaxTokens > maxTokensLimit {
+		what := fmt.Sprintf("is %d", pr.MaxTokens)
+		if pr.MaxTokens == 0 {
+			what = "is missing"
+		}
+		bad(off, field+".max_tokens", "%s; want 1 to %d", what, maxTokensLimit)
+	}
+	if len(pr.Expect) == 0 && pr.ExpectRegex == "" {
+		bad(off, field, "needs expect (substrings) or expect_regex")
+	}
+	if len(pr.Expect) > maxExpectations {
+		bad(off, field+".expect", "more than %d substrings", maxExpectations)
+	}
+	for j, s := range pr.Expect {
+		if strings.TrimSpace(s) == "" {
+			bad(off, fmt.Sprintf("%s.expect[%d]", field, j), "blank substring matches everything")
+		}
+	}
+	if pr.ExpectRegex != "" {
+		if len(pr.ExpectRegex) > maxRegexLen {
+			bad(off, field+".expect_regex", "longer than %d bytes", maxRegexLen)
+		} else if re, err := regexp.Compile(pr.ExpectRegex); err != nil {
+			bad(off, field+".expect_regex", "%v", err)
+		} else if re.MatchString("") {
+			bad(off, field+".expect_regex", "matches the empty answer, so it checks nothing")
+		} else {
+			pr.re = re
+		}
+	}
+	switch pr.FinishReason {
+	case "", finishStop, finishLength, finishAny:
+	default:
+		bad(off, field+".finish_reason", "is %q; want %s, %s or %s", printable(pr.FinishReason, 20), finishStop, finishLength, finishAny)
+	}
+	if len(pr.Observed) > maxObservedLen {
+		bad(off, field+".observed", "longer than %d bytes", maxObservedLen)
+	}
 }
 
 // marshalPrompts renders set as the indented JSON of a prompt file.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/server/transport"
 )
 
@@ -49,9 +48,8 @@ type settings struct {
 	Table         string
 }
 
-// settingsFrom reads and checks the probe's flags.
-func settingsFrom(t *probe.Tick) (settings, error) {
-	c := t.C
+// settingsFrom binds the probe's flags from c and validates them.
+func settingsFrom(c *cli.Context) (settings, error) {
 	o := settings{
 		Prompts: c.String("prompts"), PromptTimeout: c.Duration("prompt-timeout"), Seed: c.Int64("seed"),
 		Logprobs: c.Bool("logprobs"), MaxFailures: c.Int("max-failures"), MinPrefix: c.Int("min-prefix"),
@@ -63,17 +61,22 @@ func settingsFrom(t *probe.Tick) (settings, error) {
 		CACert: c.String("reference-ca-cert"), ClientCert: c.String("reference-client-cert"),
 		ClientKey: c.String("reference-client-key"), TokenFile: c.String("reference-token-file"),
 	}
+	return o, o.validate()
+}
+
+// validate reports the first bad setting.
+func (o settings) validate() error {
 	switch {
 	case o.PromptTimeout <= 0:
-		return o, fmt.Errorf("bad --prompt-timeout %s: want a positive duration", o.PromptTimeout)
+		return fmt.Errorf("bad --prompt-timeout %s: want a positive duration", o.PromptTimeout)
 	case o.MaxFailures < 0:
-		return o, fmt.Errorf("bad --max-failures %d: want 0 or more", o.MaxFailures)
+		return fmt.Errorf("bad --max-failures %d: want 0 or more", o.MaxFailures)
 	case o.MinPrefix < 0:
-		return o, fmt.Errorf("bad --min-prefix %d: want 0 or more", o.MinPrefix)
+		return fmt.Errorf("bad --min-prefix %d: want 0 or more", o.MinPrefix)
 	case o.Table != "auto" && o.Table != "always" && o.Table != "never":
-		return o, fmt.Errorf("bad --table %q: want auto, always or never", o.Table)
+		return fmt.Errorf("bad --table %q: want auto, always or never", o.Table)
 	case o.Record != "" && o.ReferenceURL != "":
-		return o, errors.New("bad --record with --reference-url: --record records the primary (--url); drop --reference-url")
+		return errors.New("bad --record with --reference-url: --record records the primary (--url); drop --reference-url")
 	}
-	return o, nil
+	return nil
 }

@@ -73,9 +73,36 @@ func (r *report) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "council-bench on %s/%s, %d CPUs (%s), %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version())
 	fmt.Fprintf(&b, "ticks: %d interleaved runs per side after one warm-up, medians; CPU = user+sys from rusage; MB = 10^6 bytes\n\n", r.N)
+	r.ticksText(&b)
+	r.rssText(&b)
+	r.sizesText(&b)
 
+	b.WriteString("\n== hashing vs openssl dgst -sha256 (pkg/testkit/hashbench)\n")
+	switch {
+	case r.Hash.Skipped != "":
+		fmt.Fprintf(&b, "  %s\n", r.Hash.Skipped)
+	case r.Hash.Err != "":
+		fmt.Fprintf(&b, "  FAILED: %s\n", r.Hash.Err)
+		b.WriteString(r.Hash.Table)
+	default:
+		b.WriteString(r.Hash.Table)
+	}
+	if missed := r.Missed(); len(missed) > 0 {
+		fmt.Fprintf(&b, "\ntargets MISSED (%d): %s\n", len(missed), strings.Join(missed, "; "))
+	} else {
+		b.WriteString("\nevery target measured was met\n")
+	}
+	if r.Took > 0 {
+		fmt.Fprintf(&b, "\ntook %s\n", r.Took.Round(time.Second))
+	}
+	return b.String()
+}
+
+// ticksText is the tick table: each pair's rows against its baseline,
+// then the notes (skipped, failed, what the baseline was).
+func (r *report) ticksText(b *strings.Builder) {
 	b.WriteString("== tick cost vs the shell equivalent (same healthy loopback simulator, in this process)\n")
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measurement\tours\tbaseline\tours/baseline\ttarget")
 	var notes []string
 	for _, p := range r.Pairs {
@@ -111,16 +138,19 @@ func (r *report) Text() string {
 		notes = append(notes, r.PaceSelf.note("pace tick"))
 	}
 	for _, n := range notes {
-		fmt.Fprintf(&b, "  %s\n", n)
+		fmt.Fprintf(b, "  %s\n", n)
 	}
+}
 
+// rssText is the peak RSS table, above the floor of any process.
+func (r *report) rssText(b *strings.Builder) {
 	b.WriteString("\n== peak RSS of one tick (highest of 3)\n")
 	if r.RSSFloorErr != "" {
-		fmt.Fprintf(&b, "  floor unknown: %s\n", r.RSSFloorErr)
+		fmt.Fprintf(b, "  floor unknown: %s\n", r.RSSFloorErr)
 	} else {
-		fmt.Fprintf(&b, "  floor: %s (true(1) through the same launcher; a reading at the floor means \"at most this\")\n", mb(r.RSSFloor))
+		fmt.Fprintf(b, "  floor: %s (true(1) through the same launcher; a reading at the floor means \"at most this\")\n", mb(r.RSSFloor))
 	}
-	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "binary\tpeak RSS\ttarget\ttick exit\tnote")
 	for _, x := range r.RSS {
 		if x.Err != "" {
@@ -130,9 +160,12 @@ func (r *report) Text() string {
 		fmt.Fprintf(tw, "%s\t%s\t< %s %s\t%d\t%s\n", x.Binary, mb(x.Bytes), mbBar(x.target()), verdict(x.Bytes < x.target()), x.Code, x.Note)
 	}
 	tw.Flush()
+}
 
+// sizesText is the stripped binaries' sizes.
+func (r *report) sizesText(b *strings.Builder) {
 	b.WriteString("\n== stripped binary size\n")
-	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "binary\tsize\ttarget")
 	if len(r.Sizes) == 0 {
 		fmt.Fprintln(tw, "(no council-* binaries built)\t\t")
@@ -141,26 +174,6 @@ func (r *report) Text() string {
 		fmt.Fprintf(tw, "%s\t%s\t< 10 MB %s\n", s.Binary, mb(s.Bytes), verdict(s.Bytes < sizeTarget))
 	}
 	tw.Flush()
-
-	b.WriteString("\n== hashing vs openssl dgst -sha256 (pkg/testkit/hashbench)\n")
-	switch {
-	case r.Hash.Skipped != "":
-		fmt.Fprintf(&b, "  %s\n", r.Hash.Skipped)
-	case r.Hash.Err != "":
-		fmt.Fprintf(&b, "  FAILED: %s\n", r.Hash.Err)
-		b.WriteString(r.Hash.Table)
-	default:
-		b.WriteString(r.Hash.Table)
-	}
-	if missed := r.Missed(); len(missed) > 0 {
-		fmt.Fprintf(&b, "\ntargets MISSED (%d): %s\n", len(missed), strings.Join(missed, "; "))
-	} else {
-		b.WriteString("\nevery target measured was met\n")
-	}
-	if r.Took > 0 {
-		fmt.Fprintf(&b, "\ntook %s\n", r.Took.Round(time.Second))
-	}
-	return b.String()
 }
 
 // tickRow is one line of the tick table.

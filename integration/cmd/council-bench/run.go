@@ -160,21 +160,10 @@ func bench(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	if err := os.MkdirAll(e.StateDir, 0o700); err != nil {
 		return nil, err
 	}
-	answers := map[string]string{"capital of France": "Paris"}
-	if pa, err := parityAnswers(cfg.repo); err != nil {
-		e.ParityErr = err.Error()
-	} else {
-		e.ParityPrompts = len(pa)
-		for k, v := range pa {
-			answers[k] = v
-		}
-	}
-	e.Sim = councilsim.New(councilsim.Config{PlainAddr: "127.0.0.1:0", Answers: answers})
-	if err := e.Sim.Start(ctx); err != nil {
-		return nil, fmt.Errorf("start the simulator: %w", err)
+	if err := e.startSim(ctx, cfg.repo); err != nil {
+		return nil, err
 	}
 	defer e.Sim.Close()
-	e.SimURL = e.Sim.PlainURL()
 
 	rep := &report{N: cfg.n}
 	progress := func(what string) { fmt.Fprintf(stderr, "council-bench: %s ...\n", what) }
@@ -212,6 +201,26 @@ func bench(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	}
 	rep.countFailures()
 	return rep, nil
+}
+
+// startSim starts the healthy simulator every tick asks, answering the
+// parity prompts of the repository at repo as they expect.
+func (e *env) startSim(ctx context.Context, repo string) error {
+	answers := map[string]string{"capital of France": "Paris"}
+	if pa, err := parityAnswers(repo); err != nil {
+		e.ParityErr = err.Error()
+	} else {
+		e.ParityPrompts = len(pa)
+		for k, v := range pa {
+			answers[k] = v
+		}
+	}
+	e.Sim = councilsim.New(councilsim.Config{PlainAddr: "127.0.0.1:0", Answers: answers})
+	if err := e.Sim.Start(ctx); err != nil {
+		return fmt.Errorf("start the simulator: %w", err)
+	}
+	e.SimURL = e.Sim.PlainURL()
+	return nil
 }
 
 // pair is a probe tick and the shell command it replaces, run against the

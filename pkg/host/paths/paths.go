@@ -38,6 +38,11 @@ func UserHome() Home {
 	return Home(h)
 }
 
+// join is a path under the home. Not inlined: every default path of every
+// binary's flags calls it, and each inlined copy builds its slice (the
+// binaries are held to size budgets).
+//
+//go:noinline
 func (h Home) join(elem ...string) string {
 	return filepath.Join(append([]string{string(h)}, elem...)...)
 }

@@ -250,39 +250,8 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	// The trace callbacks run on the transport's goroutines, and may run
-	// after Do has returned (a cancelled request's read loop still sees
-	// its first byte): they write only these stages, under mu, and the
-	// caller copies them into tm once, under mu. tm itself is written by
-	// the caller's goroutine alone.
-	var (
-		mu                   sync.Mutex
-		connected, firstByte time.Time
-	)
-	stages := func() (time.Time, time.Time) {
-		mu.Lock()
-		defer mu.Unlock()
-		return connected, firstByte
-	}
-	trace := &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) {
-			now := c.now()
-			mu.Lock()
-			if connected.IsZero() {
-				connected = now
-			}
-			mu.Unlock()
-		},
-		GotFirstResponseByte: func() {
-			now := c.now()
-			mu.Lock()
-			if firstByte.IsZero() {
-				firstByte = now
-			}
-			mu.Unlock()
-		},
-	}
-	req, err := c.Transport.NewRequest(httptrace.WithClientTrace(rctx, trace), method, path, rd)
+	st := &stages{now: c.now}
+	req, err := c.Transport.NewRequest(httptrace.WithClientTrace(rctx, st.trace()), method, path, rd)
 	if err != nil {
 		cancel(nil)
 		return nil, &Error{Class: Unreachable, Op: op, Detail: redact.Error(err), Err: err}
@@ -301,37 +270,83 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 		resp.Body.Close()
 		err = errTTFB
 	}
-	connAt, firstAt := stages()
+	connAt, firstAt := st.get()
 	tm.Connected = connAt
-	conn := !connAt.IsZero()
 	if err != nil {
 		cause := context.Cause(rctx)
 		cancel(nil)
 		tm.End = c.now()
-		e := &Error{Op: op, Err: err}
-		switch {
-		case ctx.Err() != nil && !deadlineHit(ctx):
-			// Cancelled from outside (SIGTERM): nothing was determined.
-			e.Class, e.Detail, e.Err = Unreachable, "cancelled", context.Cause(ctx)
-		case deadlineHit(ctx) && conn:
-			e.Class, e.Limit, e.Detail = Hang, LimitDeadline, "no response within the deadline"
-		case deadlineHit(ctx):
-			e.Class, e.Limit, e.Detail = Unreachable, LimitDeadline, "could not connect within the deadline"
-		case errors.Is(cause, errTTFB) && conn:
-			e.Class, e.Limit = Hang, LimitTTFB
-			e.Detail = fmt.Sprintf("connected and sent the request, but no response header within %s (time-to-first-byte limit)", c.Limits.TTFB)
-		case errors.Is(cause, errTTFB):
-			e.Class, e.Limit, e.Detail = Unreachable, LimitTTFB, fmt.Sprintf("could not connect within %s", c.Limits.TTFB)
-		default:
-			e.Class, e.Detail = Unreachable, redact.String(netError(err))
-		}
-		return nil, e
+		return nil, c.sendError(ctx, op, err, cause, !connAt.IsZero())
 	}
 	tm.FirstByte = firstAt
 	if tm.FirstByte.IsZero() {
 		tm.FirstByte = c.now()
 	}
 	return &exchange{resp: resp, ctx: rctx, cancel: cancel, op: op, parent: ctx, tm: tm}, nil
+}
+
+// stages records when a request connected and when the first byte of its
+// response arrived. The trace callbacks run on the transport's
+// goroutines, and may run after Do has returned (a cancelled request's
+// read loop still sees its first byte): they write only these stages,
+// under mu, and the caller copies them into its Timings once (get). The
+// Timings are written by the caller's goroutine alone.
+type stages struct {
+	now                  func() time.Time
+	mu                   sync.Mutex
+	connected, firstByte time.Time
+}
+
+func (s *stages) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) {
+			now := s.now()
+			s.mu.Lock()
+			if s.connected.IsZero() {
+				s.connected = now
+			}
+			s.mu.Unlock()
+		},
+		GotFirstResponseByte: func() {
+			now := s.now()
+			s.mu.Lock()
+			if s.firstByte.IsZero() {
+				s.firstByte = now
+			}
+			s.mu.Unlock()
+		},
+	}
+}
+
+func (s *stages) get() (connected, firstByte time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected, s.firstByte
+}
+
+// sendError says why a request got no response header: err is Do's,
+// cause the request context's cause (errTTFB when the limit fired), conn
+// whether it had connected. Connected and no answer is a hang; not
+// connected is unreachable; cancelled from outside (SIGTERM) determined
+// nothing.
+func (c *Client) sendError(ctx context.Context, op string, err, cause error, conn bool) *Error {
+	e := &Error{Op: op, Err: err}
+	switch {
+	case ctx.Err() != nil && !deadlineHit(ctx):
+		e.Class, e.Detail, e.Err = Unreachable, "cancelled", context.Cause(ctx)
+	case deadlineHit(ctx) && conn:
+		e.Class, e.Limit, e.Detail = Hang, LimitDeadline, "no response within the deadline"
+	case deadlineHit(ctx):
+		e.Class, e.Limit, e.Detail = Unreachable, LimitDeadline, "could not connect within the deadline"
+	case errors.Is(cause, errTTFB) && conn:
+		e.Class, e.Limit = Hang, LimitTTFB
+		e.Detail = fmt.Sprintf("connected and sent the request, but no response header within %s (time-to-first-byte limit)", c.Limits.TTFB)
+	case errors.Is(cause, errTTFB):
+		e.Class, e.Limit, e.Detail = Unreachable, LimitTTFB, fmt.Sprintf("could not connect within %s", c.Limits.TTFB)
+	default:
+		e.Class, e.Detail = Unreachable, redact.String(netError(err))
+	}
+	return e
 }
 
 // sendOK is send that turns a status other than 200 into an Error (Auth for

@@ -77,29 +77,13 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 		stall = time.AfterFunc(c.Limits.Stall, func() { x.cancel(errStall) })
 		defer stall.Stop()
 	}
-	maxText := int(c.maxBody())
-	maxGaps := c.MaxGaps
-	if maxGaps <= 0 {
-		maxGaps = DefaultMaxGaps
-	}
-	var (
-		content, reasoning       strings.Builder
-		reasoningBytes           int
-		tokens                   int
-		rawModel, rawFingerprint string
-	)
-	finish := func() {
-		res.setContent(content.String(), reasoning.String(), reasoningBytes)
-		if res.CompletionTokens < 0 {
-			// No usage chunk: one content or reasoning event is one token
-			// in every server the probes have met.
-			res.CompletionTokens, res.TokensCounted = tokens, true
-		}
-	}
-	defer finish()
 	body := &readCounter{r: x.resp.Body}
+	a := &assembly{res: res, body: body, maxText: int(c.maxBody()), maxGaps: c.MaxGaps}
+	if a.maxGaps <= 0 {
+		a.maxGaps = DefaultMaxGaps
+	}
+	defer a.finish()
 	rd := newSSEReader(body, c.MaxEvent)
-	tokenRead := 0 // the read that delivered the last token event
 	for {
 		ev, err := rd.Next()
 		if err != nil {
@@ -131,56 +115,87 @@ func (c *Client) readStream(x *exchange, res *ChatResult) error {
 			e.Body = excerpt(ch.Error)
 			return e
 		}
-		// The server's words about itself: sanitised and bounded as they
-		// enter (text.Ident), once per new value.
-		if ch.Model != "" && ch.Model != rawModel {
-			rawModel, res.Model = ch.Model, text.Ident(ch.Model)
-		}
-		if ch.SystemFingerprint != "" && ch.SystemFingerprint != rawFingerprint {
-			rawFingerprint, res.SystemFingerprint = ch.SystemFingerprint, text.Ident(ch.SystemFingerprint)
-		}
-		ch.Usage.apply(res)
-		now := c.now()
-		if len(ch.Choices) == 0 {
-			continue
-		}
-		choice := ch.Choices[0] // one choice is asked for
-		d := choice.Delta
-		produced := false
-		if d.Content != nil && *d.Content != "" {
-			if res.Timings.FirstContent.IsZero() {
-				res.Timings.FirstContent = now
-			}
-			appendCapped(&content, *d.Content, maxText)
-			produced = true
-		}
-		for _, r := range []*string{d.ReasoningContent, d.Reasoning} {
-			if r != nil && *r != "" {
-				reasoningBytes += len(*r)
-				appendCapped(&reasoning, *r, maxText)
-				produced = true
-			}
-		}
-		if produced {
-			tokens++
-			res.TokenEvents++
-			res.Timings.token(now, maxGaps)
-			if body.reads != tokenRead {
-				tokenRead = body.reads
-				res.Timings.TokenReads++
-			}
-		}
-		if toks := choice.Logprobs.tokens(); len(toks) > 0 && len(res.LogprobTokens) < maxText {
-			res.LogprobTokens = append(res.LogprobTokens, toks...)
-		}
-		if choice.FinishReason != nil && *choice.FinishReason != "" {
-			res.FinishReason = *choice.FinishReason
-		}
+		a.add(&ch, c.now())
 	}
 	if res.FinishReason == "" {
 		return x.fail(BadResponse, ErrNoFinishReason, "stream ended with [DONE] but no finish_reason after %d chunk(s)", res.Chunks)
 	}
 	return nil
+}
+
+// assembly is a stream's answer as its chunks arrive: the content and
+// reasoning deltas of the first choice (each capped at maxText), the
+// token events and when they came, the server's model and fingerprint.
+type assembly struct {
+	res     *ChatResult
+	body    *readCounter
+	maxText int
+	maxGaps int
+
+	content, reasoning       strings.Builder
+	reasoningBytes           int
+	tokens                   int
+	rawModel, rawFingerprint string
+	tokenRead                int // the read that delivered the last token event
+}
+
+// add takes one chunk, read at now.
+func (a *assembly) add(ch *chunk, now time.Time) {
+	res := a.res
+	// The server's words about itself: sanitised and bounded as they
+	// enter (text.Ident), once per new value.
+	if ch.Model != "" && ch.Model != a.rawModel {
+		a.rawModel, res.Model = ch.Model, text.Ident(ch.Model)
+	}
+	if ch.SystemFingerprint != "" && ch.SystemFingerprint != a.rawFingerprint {
+		a.rawFingerprint, res.SystemFingerprint = ch.SystemFingerprint, text.Ident(ch.SystemFingerprint)
+	}
+	ch.Usage.apply(res)
+	if len(ch.Choices) == 0 {
+		return
+	}
+	choice := ch.Choices[0] // one choice is asked for
+	d := choice.Delta
+	produced := false
+	if d.Content != nil && *d.Content != "" {
+		if res.Timings.FirstContent.IsZero() {
+			res.Timings.FirstContent = now
+		}
+		appendCapped(&a.content, *d.Content, a.maxText)
+		produced = true
+	}
+	for _, r := range []*string{d.ReasoningContent, d.Reasoning} {
+		if r != nil && *r != "" {
+			a.reasoningBytes += len(*r)
+			appendCapped(&a.reasoning, *r, a.maxText)
+			produced = true
+		}
+	}
+	if produced {
+		a.tokens++
+		res.TokenEvents++
+		res.Timings.token(now, a.maxGaps)
+		if a.body.reads != a.tokenRead {
+			a.tokenRead = a.body.reads
+			res.Timings.TokenReads++
+		}
+	}
+	if toks := choice.Logprobs.tokens(); len(toks) > 0 && len(res.LogprobTokens) < a.maxText {
+		res.LogprobTokens = append(res.LogprobTokens, toks...)
+	}
+	if choice.FinishReason != nil && *choice.FinishReason != "" {
+		res.FinishReason = *choice.FinishReason
+	}
+}
+
+// finish sets what the stream said, however it ended.
+func (a *assembly) finish() {
+	a.res.setContent(a.content.String(), a.reasoning.String(), a.reasoningBytes)
+	if a.res.CompletionTokens < 0 {
+		// No usage chunk: one content or reasoning event is one token
+		// in every server the probes have met.
+		a.res.CompletionTokens, a.res.TokensCounted = a.tokens, true
+	}
 }
 
 // readCounter counts the reads of a stream's body that returned data, so

@@ -87,101 +87,34 @@ On start it prints the bound URLs, one per line, as KEY=value:
 				return nil
 			},
 		}, {
-			Name:  "pki",
-			Usage: "write a throwaway CA, server cert and client certs under --home/.sanctum/certs (for the demo)",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "home", Usage: "directory to lay the certs out under (required; never defaults to $HOME)", Required: true},
-				&cli.StringFlag{Name: "clients", Usage: "comma-separated client names", Value: strings.Join(DefaultClients, ",")},
-				&cli.BoolFlag{Name: "force", Usage: "overwrite an existing certs directory"},
-			},
+			Name:   "pki",
+			Usage:  "write a throwaway CA, server cert and client certs under --home/.sanctum/certs (for the demo)",
+			Flags:  pkiFlags(),
 			Action: func(c *cli.Context) error { return writePKI(c, stdout) },
 		}},
 	}
 }
 
-func serveFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "listen", Usage: "plain HTTP listen address (empty = no plain listener)", Value: "127.0.0.1:1337"},
-		&cli.StringFlag{Name: "mtls-listen", Usage: "mTLS listen address (empty = off); needs --ca-cert, --server-cert, --server-key"},
-		&cli.StringFlag{Name: "ca-cert", Usage: "CA whose client certificates the mTLS listener accepts"},
-		&cli.StringFlag{Name: "server-cert", Usage: "mTLS server certificate (PEM)"},
-		&cli.StringFlag{Name: "server-key", Usage: "mTLS server key (PEM)"},
-		&cli.StringFlag{Name: "token-file", Usage: "file holding the bearer token the plain listener requires (unset = no bearer check)"},
-		&cli.StringFlag{Name: "control", Usage: "control listener address for POST /fault and GET /state (empty = off)"},
-		&cli.StringFlag{Name: "fault", Usage: "initial fault: " + FaultNames(), Value: string(FaultNone)},
-		&cli.DurationFlag{Name: "slow-delay", Usage: "delay before the first byte of chat under fault slow", Value: DefaultSlowDelay},
-		&cli.IntFlag{Name: "diverge-after", Usage: "tokens kept identical under fault diverge", Value: DefaultDivergeAfter},
-		&cli.DurationFlag{Name: "ttft", Usage: "pace: delay before the first token of every answer"},
-		&cli.DurationFlag{Name: "token-delay", Usage: "pace: delay before every later token (decode speed = 1/token-delay)"},
-		&cli.StringFlag{Name: "system-fingerprint", Usage: "pace: the system_fingerprint of every response (empty = none)"},
-		&cli.IntFlag{Name: "context-window", Usage: "tokens (words) one request gets; a longer prompt is refused, or cut under fault truncate (0 or less = no window)", Value: DefaultContextWindow},
-		&cli.StringSliceFlag{Name: "model", Usage: "model id to serve (repeatable; the first is the default)", Value: cli.NewStringSlice(DefaultModel)},
-		&cli.StringSliceFlag{Name: "answer", Usage: "`substring=answer` rule: prompts containing substring get answer (repeatable)"},
-		&cli.StringFlag{Name: "default-answer", Usage: "answer when no rule matches", Value: DefaultAnswer},
-		&cli.StringFlag{Name: "personality", Usage: "also serve one real server's own endpoints: " + PersonalityNames(), Value: string(PersonalityGeneric)},
-		&cli.StringFlag{Name: "backend-fault", Usage: "initial fault of the personality (loading|unloaded|on_cpu|expiring|version_changed|kv_full|engine_dead|cold; each personality supports some)", Value: string(BackendFaultNone)},
-		&cli.DurationFlag{Name: "loading-for", Usage: "how long backend fault loading lasts (0 = until changed)"},
-		&cli.DurationFlag{Name: "load-time", Usage: "how long backend fault cold's load of the model takes", Value: DefaultLoadTime},
-		&cli.StringFlag{Name: "crash-signal", Usage: "signal fault crash dies of (SEGV, BUS, ABRT, KILL, ... or a number)", Value: DefaultCrashSignal},
-		&cli.StringFlag{Name: "crash-line", Usage: "line fault crash writes to --access-log before it dies", Value: DefaultCrashLine},
-		&cli.StringFlag{Name: "access-log", Usage: "append one line per request to this file (empty = none)"},
-		&cli.StringSliceFlag{Name: "say", Usage: "a line written to --access-log, as it is, once serving (repeatable): a server's banner, or a server that prints its service manager's words"},
-		&cli.StringFlag{Name: "access-log-format", Usage: "the access log's format: " + strings.Join(AccessLogFormats, "|") + " (Ollama's gin lines, llama.cpp's, uvicorn's for vLLM)", Value: AccessLogCouncil},
-		&cli.StringFlag{Name: "pid-file", Usage: "write the process id here once listening; removed on exit"},
-		&cli.BoolFlag{Name: "runner", Usage: "do fault busy's work in a child process (`council-sim runner`), as Ollama's `ollama runner` works for `ollama serve`"},
-	}
-}
-
 func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "council-sim")
-	fault, err := ParseFault(c.String("fault"))
+	s, err := serveSettingsFrom(c)
 	if err != nil {
 		return err
 	}
-	answers, err := parseAnswers(c.StringSlice("answer"))
-	if err != nil {
-		return err
-	}
-	personality, err := ParsePersonality(c.String("personality"))
-	if err != nil {
-		return err
-	}
-	crashSignal, err := ParseCrashSignal(c.String("crash-signal"))
-	if err != nil {
-		return err
-	}
-	cfg := Config{
-		CrashSignal:     crashSignal,
-		CrashLine:       c.String("crash-line"),
-		Say:             c.StringSlice("say"),
-		PlainAddr:       c.String("listen"),
-		DisablePlain:    c.String("listen") == "",
-		MTLSAddr:        c.String("mtls-listen"),
-		ControlAddr:     c.String("control"),
-		Models:          c.StringSlice("model"),
-		Answers:         answers,
-		DefaultAnswer:   c.String("default-answer"),
-		Fault:           fault,
-		AccessLogFormat: c.String("access-log-format"),
-		SlowDelay:       c.Duration("slow-delay"),
-		DivergeAfter:    c.Int("diverge-after"),
-		Pace:            Pace{TTFT: c.Duration("ttft"), TokenDelay: c.Duration("token-delay"), Fingerprint: c.String("system-fingerprint")},
-		ContextWindow:   windowFlag(c.Int("context-window")),
-		Personality:     PersonalityConfig{Personality: personality, BackendFault: BackendFault(c.String("backend-fault")), LoadingFor: c.Duration("loading-for"), LoadTime: c.Duration("load-time")},
-		Logger:          log,
-	}
-	if f := c.String("token-file"); f != "" {
-		if cfg.Token, err = readToken(f); err != nil {
+	cfg := s.Config
+	cfg.Logger = log
+	if s.TokenFile != "" {
+		if cfg.Token, err = readToken(s.TokenFile); err != nil {
 			return err
 		}
 	}
 	if cfg.MTLSAddr != "" {
-		if cfg.ServerCert, cfg.ClientCAs, err = LoadServerTLS(c.String("ca-cert"), c.String("server-cert"), c.String("server-key")); err != nil {
+		if cfg.ServerCert, cfg.ClientCAs, err = LoadServerTLS(s.CACert, s.ServerCert, s.ServerKey); err != nil {
 			return fmt.Errorf("mtls listener: %w", err)
 		}
 	}
-	if p := c.String("access-log"); p != "" {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if s.AccessLog != "" {
+		f, err := os.OpenFile(s.AccessLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
 			return fmt.Errorf("open access log: %w", err)
 		}
@@ -189,7 +122,7 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 		cfg.AccessLog = f
 	}
 
-	if c.Bool("runner") {
+	if s.Runner {
 		w, stop, err := startRunner(log)
 		if err != nil {
 			return err
@@ -204,7 +137,7 @@ func serve(c *cli.Context, stdout, stderr io.Writer) error {
 	}
 	defer sim.Close()
 	// The pid file first: a script that has read the URLs can rely on it.
-	if p := c.String("pid-file"); p != "" {
+	if p := s.PIDFile; p != "" {
 		if err := atomicfile.WriteFile(p, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			return err
 		}
@@ -278,15 +211,10 @@ func parseAnswers(rules []string) (map[string]string, error) {
 }
 
 func writePKI(c *cli.Context, stdout io.Writer) error {
-	home := c.String("home")
-	var clients []string
-	for _, name := range strings.Split(c.String("clients"), ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			clients = append(clients, name)
-		}
-	}
+	s := pkiSettingsFrom(c)
+	home, clients := s.Home, s.Clients
 	caPath := filepath.Join(testpki.CertsDir(home), "ca.crt")
-	if _, err := os.Stat(caPath); err == nil && !c.Bool("force") {
+	if _, err := os.Stat(caPath); err == nil && !s.Force {
 		return fmt.Errorf("pki: %s exists; refusing to replace a CA without --force", caPath)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("pki: %w", err)

@@ -246,28 +246,7 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	if req.MaxCompletion > 0 {
 		limit = req.MaxCompletion
 	}
-	var tokens []string
-	switch fault {
-	case FaultWrong:
-		tokens = Tokenize("5")
-	case FaultFourteen:
-		tokens = Tokenize("14")
-	case FaultGarbage:
-		tokens = garbageTokens(uint64(n))
-	case FaultDiverge:
-		tokens = divergeTokens(Tokenize(s.Answer(prompt)), divergeAfter)
-	case FaultEchoAuth:
-		tokens = Tokenize(echoAnswer(r))
-	case FaultLoop:
-		tokens = loopTokens(s.answerTokens(prompt, limit), limit+1)
-	default:
-		tokens = s.answerTokens(prompt, limit)
-	}
-	tokens = endingFault(fault, tokens, limit)
-	finish := "stop"
-	if limit > 0 && len(tokens) > limit {
-		tokens, finish = tokens[:limit], "length"
-	}
+	tokens, finish := s.answerFor(r, n, fault, prompt, limit, divergeAfter)
 	promptTokens := fit.PromptTokens
 	s.shiftContext(n, fault, promptTokens, len(tokens))
 	u := usage{PromptTokens: promptTokens, CompletionTokens: len(tokens), TotalTokens: promptTokens + len(tokens)}
@@ -292,11 +271,45 @@ func (s *Sim) handleChat(w http.ResponseWriter, r *http.Request) {
 	if !s.waitAnswer(r.Context(), pace, len(tokens)) {
 		return
 	}
+	writeAnswer(w, base, tokens, finish, u, req.Logprobs)
+}
+
+// answerFor is the answer's tokens under fault (a wrong one, garbage, a
+// loop, a divergence after divergeAfter tokens, the request's own
+// credentials echoed: the faults' answers; else the table's), cut at
+// limit with finish_reason "length".
+func (s *Sim) answerFor(r *http.Request, n int64, fault Fault, prompt string, limit, divergeAfter int) (tokens []string, finish string) {
+	switch fault {
+	case FaultWrong:
+		tokens = Tokenize("5")
+	case FaultFourteen:
+		tokens = Tokenize("14")
+	case FaultGarbage:
+		tokens = garbageTokens(uint64(n))
+	case FaultDiverge:
+		tokens = divergeTokens(Tokenize(s.Answer(prompt)), divergeAfter)
+	case FaultEchoAuth:
+		tokens = Tokenize(echoAnswer(r))
+	case FaultLoop:
+		tokens = loopTokens(s.answerTokens(prompt, limit), limit+1)
+	default:
+		tokens = s.answerTokens(prompt, limit)
+	}
+	tokens = endingFault(fault, tokens, limit)
+	finish = "stop"
+	if limit > 0 && len(tokens) > limit {
+		tokens, finish = tokens[:limit], "length"
+	}
+	return tokens, finish
+}
+
+// writeAnswer writes a whole (not streamed) chat completion.
+func writeAnswer(w http.ResponseWriter, base chatResponse, tokens []string, finish string, u usage, withLogprobs bool) {
 	content := strings.Join(tokens, "")
 	resp := base
 	resp.Object = "chat.completion"
 	choice := chatChoice{Message: &chatOut{Role: "assistant", Content: &content}, FinishReason: &finish}
-	if req.Logprobs {
+	if withLogprobs {
 		choice.Logprobs = &logprobs{Content: tokenLogprobs(tokens)}
 	}
 	resp.Choices = []chatChoice{choice}

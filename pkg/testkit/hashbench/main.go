@@ -139,72 +139,109 @@ func bench(cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-
-	fmt.Fprintf(stderr, "writing %s + %d x %s to %s ...\n",
-		human(cfg.large), cfg.files, human(cfg.fileSize), dir)
-	largePath := filepath.Join(dir, "large.bin")
-	if err := writeRandom(largePath, cfg.large, 0); err != nil {
+	b := &benchRun{config: cfg, dir: dir, stderr: stderr, ctx: context.Background()}
+	if err := b.writeFiles(); err != nil {
 		return err
 	}
-	many := make([]string, cfg.files)
-	for i := range many {
-		many[i] = filepath.Join(dir, fmt.Sprintf("shard-%04d.bin", i))
-		if err := writeRandom(many[i], cfg.fileSize, uint64(i+1)); err != nil {
-			return err
-		}
-	}
-	written := time.Now()
-	manyBytes := cfg.fileSize * int64(cfg.files)
-	for _, p := range append([]string{largePath}, many...) {
-		if err := warm(p); err != nil {
-			return err
-		}
-	}
-
 	openssl, err := exec.LookPath(cfg.openssl)
 	if err != nil {
 		fmt.Fprintf(stderr, "openssl not found (%v): skipping the baseline, printing our figures only\n", err)
 		openssl = ""
 	}
+	b.openssl = openssl
 
 	var rows []row
-	ctx := context.Background()
+	for _, measure := range []func() ([]row, error){b.large, b.many, b.recheck, b.peakRSS} {
+		r, err := measure()
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	printTable(stdout, rows, openssl != "")
+	return nil
+}
 
-	// 1. One large file, one core.
+// benchRun is one run's files and tools.
+type benchRun struct {
+	config
+	dir     string
+	openssl string // "" without openssl: no baseline
+	stderr  io.Writer
+	ctx     context.Context
+
+	largePath string
+	manyPaths []string
+	manyBytes int64
+	written   time.Time
+}
+
+// writeFiles writes the large file and the many, then reads each once so
+// both sides hash from the page cache.
+func (b *benchRun) writeFiles() error {
+	fmt.Fprintf(b.stderr, "writing %s + %d x %s to %s ...\n",
+		human(b.config.large), b.files, human(b.fileSize), b.dir)
+	b.largePath = filepath.Join(b.dir, "large.bin")
+	if err := writeRandom(b.largePath, b.config.large, 0); err != nil {
+		return err
+	}
+	b.manyPaths = make([]string, b.files)
+	for i := range b.manyPaths {
+		b.manyPaths[i] = filepath.Join(b.dir, fmt.Sprintf("shard-%04d.bin", i))
+		if err := writeRandom(b.manyPaths[i], b.fileSize, uint64(i+1)); err != nil {
+			return err
+		}
+	}
+	b.written = time.Now()
+	b.manyBytes = b.fileSize * int64(b.files)
+	for _, p := range append([]string{b.largePath}, b.manyPaths...) {
+		if err := warm(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// large is one large file on one core, against openssl dgst (whose digest
+// must match ours).
+func (b *benchRun) large() ([]row, error) {
 	var ourDigest string
-	ours1, err := best(cfg.runs, func() error {
+	ours, err := best(b.runs, func() error {
 		c, _ := hashcache.Open("", hashcache.Options{Workers: 1})
-		r, err := c.Sum(ctx, largePath)
+		r, err := c.Sum(b.ctx, b.largePath)
 		ourDigest = r.SHA256
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r := row{what: fmt.Sprintf("1 file of %s, 1 core", human(cfg.large)), unit: "MB/s",
-		ours: mbps(cfg.large, ours1), target: 0.9}
-	if openssl != "" {
+	r := row{what: fmt.Sprintf("1 file of %s, 1 core", human(b.config.large)), unit: "MB/s",
+		ours: mbps(b.config.large, ours), target: 0.9}
+	if b.openssl != "" {
 		var out []byte
-		d, err := best(cfg.runs, func() (err error) {
-			out, err = exec.Command(openssl, "dgst", "-sha256", "-r", largePath).Output()
+		d, err := best(b.runs, func() (err error) {
+			out, err = exec.Command(b.openssl, "dgst", "-sha256", "-r", b.largePath).Output()
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("openssl dgst: %w", err)
+			return nil, fmt.Errorf("openssl dgst: %w", err)
 		}
 		if got := strings.Fields(string(out)); len(got) == 0 || got[0] != ourDigest {
-			return fmt.Errorf("digest mismatch on %s: ours %s, openssl %q", largePath, ourDigest, out)
+			return nil, fmt.Errorf("digest mismatch on %s: ours %s, openssl %q", b.largePath, ourDigest, out)
 		}
-		r.base = mbps(cfg.large, d)
+		r.base = mbps(b.config.large, d)
 	}
-	rows = append(rows, r)
+	return []row{r}, nil
+}
 
-	// 2. Many files: ours on all workers (and on one, for reference)
-	//    against openssl hashing them one after the other.
-	for _, workers := range uniq(cfg.workers, 1) {
-		d, err := best(cfg.runs, func() error {
+// many is the many files: ours on all workers (and on one, for reference)
+// against openssl hashing them one after the other.
+func (b *benchRun) many() ([]row, error) {
+	var rows []row
+	for _, workers := range uniq(b.workers, 1) {
+		d, err := best(b.runs, func() error {
 			c, _ := hashcache.Open("", hashcache.Options{Workers: workers})
-			res, err := c.HashFiles(ctx, many)
+			res, err := c.HashFiles(b.ctx, b.manyPaths)
 			for _, r := range res {
 				if r.Err != nil {
 					return r.Err
@@ -213,50 +250,51 @@ func bench(cfg config, stdout, stderr io.Writer) error {
 			return err
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		r := row{what: fmt.Sprintf("%d files of %s, %d worker(s)", cfg.files, human(cfg.fileSize), workers),
-			unit: "MB/s", ours: mbps(manyBytes, d)}
-		if workers == cfg.workers {
+		r := row{what: fmt.Sprintf("%d files of %s, %d worker(s)", b.files, human(b.fileSize), workers),
+			unit: "MB/s", ours: mbps(b.manyBytes, d)}
+		if workers == b.workers {
 			r.target = 0.9 * float64(workers)
 		}
 		rows = append(rows, r)
 	}
-	if openssl != "" {
-		d, err := best(cfg.runs, func() error {
-			return exec.Command(openssl, append([]string{"dgst", "-sha256"}, many...)...).Run()
+	if b.openssl != "" {
+		d, err := best(b.runs, func() error {
+			return exec.Command(b.openssl, append([]string{"dgst", "-sha256"}, b.manyPaths...)...).Run()
 		})
 		if err != nil {
-			return fmt.Errorf("openssl dgst: %w", err)
+			return nil, fmt.Errorf("openssl dgst: %w", err)
 		}
-		for i := len(rows) - 2; i < len(rows); i++ {
-			if i > 0 {
-				rows[i].base = mbps(manyBytes, d)
-			}
+		for i := range rows {
+			rows[i].base = mbps(b.manyBytes, d)
 		}
 	}
+	return rows, nil
+}
 
-	// 3. Re-check of unchanged files through a saved cache: open, stat all,
-	//    save. Files written less than 2 s ago are deliberately not
-	//    trusted by the cache (the racy window), so wait that out first.
-	if wait := 2100*time.Millisecond - time.Since(written); wait > 0 {
+// recheck is a re-check of unchanged files through a saved cache: open,
+// stat all, save. Files written less than 2 s ago are deliberately not
+// trusted by the cache (the racy window), so that is waited out first.
+func (b *benchRun) recheck() ([]row, error) {
+	if wait := 2100*time.Millisecond - time.Since(b.written); wait > 0 {
 		time.Sleep(wait)
 	}
-	all := append([]string{largePath}, many...)
-	cachePath := filepath.Join(dir, "cache.json")
+	all := append([]string{b.largePath}, b.manyPaths...)
+	cachePath := filepath.Join(b.dir, "cache.json")
 	c, _ := hashcache.Open(cachePath, hashcache.Options{FullEvery: -1})
-	if _, err := c.HashFiles(ctx, all); err != nil {
-		return err
+	if _, err := c.HashFiles(b.ctx, all); err != nil {
+		return nil, err
 	}
 	if err := c.Save(); err != nil {
-		return err
+		return nil, err
 	}
-	recheck, err := best(cfg.runs, func() error {
+	d, err := best(b.runs, func() error {
 		c, warn := hashcache.Open(cachePath, hashcache.Options{FullEvery: -1})
 		if warn != nil {
 			return warn
 		}
-		if _, err := c.HashFiles(ctx, all); err != nil {
+		if _, err := c.HashFiles(b.ctx, all); err != nil {
 			return err
 		}
 		if s := c.Stats(); s.Hits != len(all) {
@@ -265,45 +303,47 @@ func bench(cfg config, stdout, stderr io.Writer) error {
 		return c.Save()
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rows = append(rows, row{what: fmt.Sprintf("cached re-check, %d unchanged files (%s)", len(all), human(cfg.large+manyBytes)),
-		unit: "ms", ours: float64(recheck.Microseconds()) / 1000})
+	return []row{{what: fmt.Sprintf("cached re-check, %d unchanged files (%s)", len(all), human(b.config.large+b.manyBytes)),
+		unit: "ms", ours: float64(d.Microseconds()) / 1000}}, nil
+}
 
-	// 4. Peak RSS of a whole process hashing a small and a large file.
+// peakRSS is the peak RSS of a whole process hashing a small and a large
+// file: this binary as a child, against openssl's.
+func (b *benchRun) peakRSS() ([]row, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var rows []row
 	for _, f := range []struct {
 		path string
 		size int64
-	}{{many[0], cfg.fileSize}, {largePath, cfg.large}} {
+	}{{b.manyPaths[0], b.fileSize}, {b.largePath, b.config.large}} {
 		r := row{what: fmt.Sprintf("peak RSS hashing %s", human(f.size)), unit: "MiB"}
 		cmd := exec.Command(self)
 		cmd.Env = append(os.Environ(), childEnv+"="+f.path)
-		cmd.Stderr = stderr
+		cmd.Stderr = b.stderr
 		out, err := cmd.Output()
 		if err != nil {
-			return fmt.Errorf("rss child: %w", err)
+			return nil, fmt.Errorf("rss child: %w", err)
 		}
 		var digest string
 		if _, err := fmt.Sscan(string(out), &digest, &r.ours); err != nil {
-			return fmt.Errorf("rss child said %q: %w", out, err)
+			return nil, fmt.Errorf("rss child said %q: %w", out, err)
 		}
-		if openssl != "" {
-			r.base, err = pipedPeakRSS(exec.Command(openssl, "dgst", "-sha256"), f.path)
+		if b.openssl != "" {
+			r.base, err = pipedPeakRSS(exec.Command(b.openssl, "dgst", "-sha256"), f.path)
 			if errors.Is(err, errors.ErrUnsupported) {
 				r.base = 0
 			} else if err != nil {
-				return err
+				return nil, err
 			}
 		}
 		rows = append(rows, r)
 	}
-
-	printTable(stdout, rows, openssl != "")
-	return nil
+	return rows, nil
 }
 
 type row struct {

@@ -644,18 +644,7 @@ func renderPrint(domain string, svc *Service) string {
 	w("\t\tPATH => /usr/bin:/bin:/usr/sbin:/sbin")
 	w("\t}")
 	w("")
-	w("\tenvironment = {")
-	keys := make([]string, 0, len(svc.Env))
-	for k := range svc.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		w("\t\t%s => %s", k, svc.Env[k])
-	}
-	w("\t\tXPC_SERVICE_NAME => %s", svc.Label)
-	w("\t}")
-	w("")
+	printEnvironment(w, svc)
 	w("\tdomain = %s [100004]", domain)
 	w("\tasid = 100004")
 	w("\tminimum runtime = 10")
@@ -679,19 +668,7 @@ func renderPrint(domain string, svc *Service) string {
 	default:
 		w("\tlast exit code = (never exited)")
 	}
-	w("")
-	w("\tspawn type = daemon (3)")
-	w("\tjetsam priority = 40")
-	w("\tjetsam memory limit (active) = (unlimited)")
-	w("\tjetsam memory limit (inactive) = (unlimited)")
-	w("\tjetsamproperties category = daemon")
-	w("\tjetsam thread limit = 32")
-	w("\tcpumon = default")
-	w("\tprobabilistic guard malloc policy = {")
-	w("\t\tactivation rate = 1/1000")
-	w("\t\tsample rate = 1/0")
-	w("\t}")
-	w("")
+	b.WriteString(printLimits)
 	var props []string
 	if svc.KeepAlive {
 		props = append(props, "keepalive")
@@ -704,6 +681,39 @@ func renderPrint(domain string, svc *Service) string {
 	w("}")
 	return b.String()
 }
+
+// printEnvironment writes a service's environment block, sorted, with the
+// XPC_SERVICE_NAME launchd adds.
+func printEnvironment(w func(string, ...any), svc *Service) {
+	w("\tenvironment = {")
+	keys := make([]string, 0, len(svc.Env))
+	for k := range svc.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		w("\t\t%s => %s", k, svc.Env[k])
+	}
+	w("\t\tXPC_SERVICE_NAME => %s", svc.Label)
+	w("\t}")
+	w("")
+}
+
+// printLimits is the part of a print that is the same for every agent:
+// its spawn type and resource limits, as macOS 14 prints them.
+const printLimits = "\n" +
+	"\tspawn type = daemon (3)\n" +
+	"\tjetsam priority = 40\n" +
+	"\tjetsam memory limit (active) = (unlimited)\n" +
+	"\tjetsam memory limit (inactive) = (unlimited)\n" +
+	"\tjetsamproperties category = daemon\n" +
+	"\tjetsam thread limit = 32\n" +
+	"\tcpumon = default\n" +
+	"\tprobabilistic guard malloc policy = {\n" +
+	"\t\tactivation rate = 1/1000\n" +
+	"\t\tsample rate = 1/0\n" +
+	"\t}\n" +
+	"\n"
 
 // renderPrintDisabled writes the override database the way `launchctl
 // print-disabled gui/<uid>` does on macOS 11+.

@@ -87,9 +87,43 @@ func JournalMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fake journalctl: log: %v\n", err)
 		return 70
 	}
-	var units []string
-	var since time.Time
-	lines, output, user := -1, "", false
+	q, code := parseJournalArgs(args, stderr)
+	if code != 0 {
+		return code
+	}
+	es, err := readJournal(statePath, q.units, q.since)
+	if err != nil {
+		fmt.Fprintf(stderr, "fake journalctl: %v\n", err)
+		return 1
+	}
+	if q.lines >= 0 && len(es) > q.lines {
+		es = es[len(es)-q.lines:]
+	}
+	for _, e := range es {
+		if q.output == "json" {
+			b, _ := json.Marshal(e.fields(q.user))
+			fmt.Fprintf(stdout, "%s\n", b)
+		} else {
+			fmt.Fprintln(stdout, e.msg)
+		}
+	}
+	return 0
+}
+
+// journalQuery is what a journalctl command line asks for.
+type journalQuery struct {
+	units  []string
+	since  time.Time
+	lines  int // -1: all
+	output string
+	user   bool
+}
+
+// parseJournalArgs reads the options the probes use; a non-zero code is
+// the exit status of a command line the simulation refuses (said on
+// stderr).
+func parseJournalArgs(args []string, stderr io.Writer) (journalQuery, int) {
+	q := journalQuery{lines: -1}
 	value := func(i *int, a string) (string, bool) {
 		if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "--") {
 			return v, true
@@ -105,61 +139,45 @@ func JournalMain(args []string, stdout, stderr io.Writer) int {
 		name, _, _ := strings.Cut(a, "=")
 		switch name {
 		case "--user":
-			user = true
+			q.user = true
 		case "--system", "--no-pager", "-q", "--quiet", "--output-fields":
 		case "-u", "--unit", "--user-unit":
 			v, ok := value(&i, a)
 			if !ok {
-				return usage(stderr, a)
+				return q, usage(stderr, a)
 			}
-			units = append(units, unitName(v))
+			q.units = append(q.units, unitName(v))
 		case "-n", "--lines":
 			v, ok := value(&i, a)
 			n, err := strconv.Atoi(v)
 			if !ok || err != nil || n < 0 {
-				return usage(stderr, a)
+				return q, usage(stderr, a)
 			}
-			lines = n
+			q.lines = n
 		case "-o", "--output":
 			v, ok := value(&i, a)
 			if !ok {
-				return usage(stderr, a)
+				return q, usage(stderr, a)
 			}
-			output = v
+			q.output = v
 		case "-S", "--since":
 			v, ok := value(&i, a)
 			sec, err := strconv.ParseInt(strings.TrimPrefix(v, "@"), 10, 64)
 			if !ok || !strings.HasPrefix(v, "@") || err != nil {
 				fmt.Fprintf(stderr, "fake journalctl: --since %q: only @EPOCH is simulated\n", v)
-				return 1
+				return q, 1
 			}
-			since = time.Unix(sec, 0)
+			q.since = time.Unix(sec, 0)
 		default:
 			fmt.Fprintf(stderr, "fake journalctl: option %s is not simulated\n", a)
-			return 1
+			return q, 1
 		}
 	}
-	if output != "cat" && output != "json" {
+	if q.output != "cat" && q.output != "json" {
 		fmt.Fprintln(stderr, "fake journalctl: only -o cat and -o json are simulated")
-		return 1
+		return q, 1
 	}
-	es, err := readJournal(statePath, units, since)
-	if err != nil {
-		fmt.Fprintf(stderr, "fake journalctl: %v\n", err)
-		return 1
-	}
-	if lines >= 0 && len(es) > lines {
-		es = es[len(es)-lines:]
-	}
-	for _, e := range es {
-		if output == "json" {
-			b, _ := json.Marshal(e.fields(user))
-			fmt.Fprintf(stdout, "%s\n", b)
-		} else {
-			fmt.Fprintln(stdout, e.msg)
-		}
-	}
-	return 0
+	return q, 0
 }
 
 // journalEntry is one entry read back.

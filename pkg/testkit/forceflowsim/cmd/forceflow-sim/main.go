@@ -27,9 +27,9 @@ func main() {
 	app := &cli.App{
 		Name:  "forceflow-sim",
 		Usage: "a Force Flow stand-in for demos and tests (NOT the real notification hub)",
-		Flags: []cli.Flag{&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "address to listen on"}},
+		Flags: flags(),
 		Action: func(c *cli.Context) error {
-			ln, err := net.Listen("tcp", c.String("listen"))
+			ln, err := net.Listen("tcp", settingsFrom(c).Listen)
 			if err != nil {
 				return err
 			}

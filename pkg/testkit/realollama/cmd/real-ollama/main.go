@@ -25,9 +25,9 @@ func main() {
 	app := &cli.App{
 		Name:  "real-ollama",
 		Usage: "build (or find in the cache) the Ollama the real-server tests run, and print its path",
-		Flags: []cli.Flag{&cli.StringFlag{Name: "version", Value: realollama.Version, Usage: "Ollama release to build"}},
+		Flags: flags(),
 		Action: func(c *cli.Context) error {
-			bin, err := realollama.Binary(c.Context, c.String("version"), os.Stderr)
+			bin, err := realollama.Binary(c.Context, settingsFrom(c).Version, os.Stderr)
 			if err != nil {
 				return err
 			}
