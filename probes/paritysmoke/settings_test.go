@@ -1,10 +1,8 @@
 package paritysmoke
 
 import (
-	"strings"
 	"testing"
 
-	"github.com/sanctum/council-probes/pkg/probe"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
@@ -12,23 +10,13 @@ import (
 // on the config channel, before any prompt is sent, with its own wording
 // (`bad --flag value: want ...`); the first bad flag wins.
 func TestSettingsErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--prompt-timeout", "0s"}, "bad --prompt-timeout 0s: want a positive duration"},
-		{[]string{"--max-failures", "-1"}, "bad --max-failures -1: want 0 or more"},
-		{[]string{"--min-prefix", "-1"}, "bad --min-prefix -1: want 0 or more"},
-		{[]string{"--table", "sometimes"}, `bad --table "sometimes": want auto, always or never`},
-		{[]string{"--record", "golden.json", "--reference-url", "http://127.0.0.1:1"}, "bad --record with --reference-url: --record records the primary (--url); drop --reference-url"},
-		{[]string{"--table", "x", "--min-prefix", "-1", "--prompt-timeout", "0s"}, "bad --prompt-timeout 0s: want a positive duration"},
-		{[]string{"--table", "x", "--min-prefix", "-1"}, "bad --min-prefix -1: want 0 or more"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			r := probetest.RunInProcess(t, New(), tc.args...)
-			if got := r.SettingsError(); r.Code != probe.ExitUnknown || got != tc.want {
-				t.Fatalf("exit %d, error %q; want exit 3, %q", r.Code, got, tc.want)
-			}
-		})
-	}
+	probetest.RefusesSettings(t, New, []probetest.Refusal{
+		{Args: []string{"--prompt-timeout", "0s"}, Want: "bad --prompt-timeout 0s: want a positive duration"},
+		{Args: []string{"--max-failures", "-1"}, Want: "bad --max-failures -1: want 0 or more"},
+		{Args: []string{"--min-prefix", "-1"}, Want: "bad --min-prefix -1: want 0 or more"},
+		{Args: []string{"--table", "sometimes"}, Want: `bad --table "sometimes": want auto, always or never`},
+		{Args: []string{"--record", "golden.json", "--reference-url", "http://127.0.0.1:1"}, Want: "bad --record with --reference-url: --record records the primary (--url); drop --reference-url"},
+		{Args: []string{"--table", "x", "--min-prefix", "-1", "--prompt-timeout", "0s"}, Want: "bad --prompt-timeout 0s: want a positive duration"},
+		{Args: []string{"--table", "x", "--min-prefix", "-1"}, Want: "bad --min-prefix -1: want 0 or more"},
+	})
 }

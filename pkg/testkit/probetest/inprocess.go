@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/sanctum/council-probes/pkg/probe"
@@ -62,4 +63,25 @@ func (r InProcess) SettingsError() string {
 		}
 	}
 	return ""
+}
+
+// Refusal is one bad setting and the words the tick must refuse it with.
+type Refusal struct {
+	Args []string
+	Want string
+}
+
+// RefusesSettings runs one in-process tick of a fresh probe per case (a
+// subtest named by its arguments) and fails unless the tick stopped
+// UNKNOWN on exactly the case's words.
+func RefusesSettings(t *testing.T, newProbe func() *probe.Probe, cases []Refusal) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.Args, " "), func(t *testing.T) {
+			r := RunInProcess(t, newProbe(), tc.Args...)
+			if got := r.SettingsError(); r.Code != probe.ExitUnknown || got != tc.Want {
+				t.Fatalf("exit %d, error %q; want exit 3, %q", r.Code, got, tc.Want)
+			}
+		})
+	}
 }
