@@ -11,7 +11,7 @@
 //	        │                     backend) | the host it runs on (service,
 //	        │                     launchctl, systemctl, proccpu, accesslog,
 //	        │                     primarycheck, signing, manifest, hashcache,
-//	        │                     tilde, paths)
+//	        │                     tilde, paths, secretscan)
 //	core/*                        what every probe uses: alert, state, lock,
 //	                              eventlog, metrics, atomicfile, redact, text
 //

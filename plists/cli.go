@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/secretscan"
 )
 
 // NoLaunchd reports whether this system has no launchd to drive: anything
@@ -120,7 +121,7 @@ func installerFrom(c *cli.Context, stdout, stderr io.Writer) (*Installer, error)
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := ReadSecrets(r.Config.Home)
+	secrets, err := secretscan.Read(r.Config.Home)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ type Installer struct {
 	// it exists the fallback serves, and Install leaves launchd's disabled
 	// state of the fallback alone.
 	FallbackLock string
-	// Secrets must appear in no rendered plist (ReadSecrets).
+	// Secrets must appear in no rendered plist (secretscan.Read).
 	Secrets []Secret
 	// Lint checks a written plist file (PlutilLint); nil skips it.
 	Lint func(ctx context.Context, path string) error

@@ -51,9 +51,6 @@ var (
 	// DefaultFallbackLock is the probes' default --fallback-lock: it exists
 	// while the fallback serves.
 	DefaultFallbackLock = paths.FallbackLock(paths.Home("").StateDir())
-	// TokenFile is where the bearer token lives: read only to prove it
-	// appears in no rendered plist.
-	TokenFile = paths.Home("").TokenFile()
 )
 
 // DefaultFallbackProgram is the fallback server's command line: the Python

@@ -14,6 +14,7 @@ import (
 	"howett.net/plist"
 
 	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/host/secretscan"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
@@ -63,9 +64,9 @@ func resolved(t *testing.T, c Config) Config {
 func TestRenderProbes(t *testing.T) {
 	home := probetest.NewHome(t).WithToken(0o600)
 	cfg := resolved(t, Config{Home: home.Dir})
-	secrets, err := ReadSecrets(home.Dir)
+	secrets, err := secretscan.Read(home.Dir)
 	if err != nil || len(secrets) != 1 {
-		t.Fatalf("ReadSecrets = %v, %v; want the planted token", secrets, err)
+		t.Fatalf("secretscan.Read = %v, %v; want the planted token", secrets, err)
 	}
 	rs, err := cfg.RenderProbes()
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"howett.net/plist"
 
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/secretscan"
 )
 
 // ErrInvalid wraps every validation failure.
@@ -25,34 +25,9 @@ var ErrInvalid = errors.New("invalid plist")
 // system but macOS): lint is skipped, the parser check still ran.
 var ErrNoPlutil = errors.New("plutil not found on PATH")
 
-// Secret is a value that must appear in no rendered plist. Name says where
-// it came from, for the error; Value is never printed.
-type Secret struct {
-	Name  string
-	Value string
-}
-
-// MinSecretLen is the shortest secret worth searching for; a shorter one
-// would match by accident (and is no real token).
-const MinSecretLen = 8
-
-// ReadSecrets returns the bearer token of home's default token file, if
-// there is one. A missing file means no secret to look for.
-func ReadSecrets(home string) ([]Secret, error) {
-	path := filepath.Join(home, TokenFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read secrets: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if len(tok) < MinSecretLen {
-		return nil, nil
-	}
-	return []Secret{{Name: "the bearer token in " + path, Value: tok}}, nil
-}
+// Secret is a value that must appear in no rendered file
+// (secretscan.Read finds the bearer token's).
+type Secret = secretscan.Secret
 
 // agentKeys are the keys a probe plist may hold; fallbackKeys the fallback
 // server's. Anything else is a typo launchd would silently ignore.
@@ -90,8 +65,6 @@ type agent struct {
 
 var (
 	commentRE = regexp.MustCompile(`(?s)<!--(.*?)-->`)
-	// credentialRE finds credentials spelled into a value.
-	credentialRE = regexp.MustCompile(`(?i)\bbearer\s+\S|\bauthorization\b|\b(api[_-]?key|token|password|secret)=\S`)
 )
 
 // Validate checks a rendered plist: it must parse as an XML plist with a
@@ -104,13 +77,8 @@ func Validate(r Rendered, secrets []Secret) error {
 	j := r.Job
 	var errs []error
 	bad := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
 		// A message quotes values; never let it carry a secret out.
-		for _, s := range secrets {
-			if s.Value != "" {
-				msg = strings.ReplaceAll(msg, s.Value, "[redacted]")
-			}
-		}
+		msg := secretscan.Redact(fmt.Sprintf(format, args...), secrets)
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, j.FileName(), msg))
 	}
 	validateBytes(r.Data, secrets, bad)
@@ -166,7 +134,7 @@ func validateRaw(raw map[string]any, format int, fallback bool, bad func(string,
 		}
 	}
 	walkStrings(raw, func(s string) {
-		if credentialRE.MatchString(s) {
+		if secretscan.LooksLikeCredential(s) {
 			bad("a value looks like a credential")
 		}
 	})

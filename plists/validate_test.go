@@ -2,8 +2,6 @@ package plists
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -160,33 +158,4 @@ func TestValidateCatches(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestReadSecrets(t *testing.T) {
-	t.Run("no token file", func(t *testing.T) {
-		s, err := ReadSecrets(t.TempDir())
-		if err != nil || len(s) != 0 {
-			t.Fatalf("ReadSecrets = %v, %v", s, err)
-		}
-	})
-	t.Run("planted token", func(t *testing.T) {
-		h := probetest.NewHome(t).WithToken(0o600)
-		s, err := ReadSecrets(h.Dir)
-		if err != nil || len(s) != 1 || s[0].Value != probetest.PlantedToken {
-			t.Fatalf("ReadSecrets = %d secrets, %v", len(s), err)
-		}
-		if strings.Contains(s[0].Name, probetest.PlantedToken) {
-			t.Error("the secret's name holds the secret")
-		}
-	})
-	t.Run("too short to search", func(t *testing.T) {
-		dir := t.TempDir()
-		p := filepath.Join(dir, TokenFile)
-		os.MkdirAll(filepath.Dir(p), 0o700)
-		os.WriteFile(p, []byte("abc\n"), 0o600)
-		s, err := ReadSecrets(dir)
-		if err != nil || len(s) != 0 {
-			t.Fatalf("ReadSecrets = %v, %v", s, err)
-		}
-	})
 }

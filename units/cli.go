@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
+	"github.com/sanctum/council-probes/pkg/host/secretscan"
 )
 
 // NoSystemd reports whether this system has no systemd to drive: anything
@@ -191,7 +192,7 @@ func installerFrom(c *cli.Context, stdout, stderr io.Writer) (*Installer, error)
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := ReadSecrets(cfg.Home)
+	secrets, err := secretscan.Read(cfg.Home)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ type Installer struct {
 	// UnitDirs are the user manager's own unit directories that DestDir
 	// may be for a real install (UserUnitDirs).
 	UnitDirs []string
-	// Secrets must appear in no rendered unit (ReadSecrets).
+	// Secrets must appear in no rendered unit (secretscan.Read).
 	Secrets []Secret
 	// Verify checks unit files with systemd's own parser (VerifyFiles);
 	// nil skips it.

@@ -54,9 +54,6 @@ var (
 	DefaultDestDir = paths.Home("").SystemdUserDir()
 	DefaultBinDir  = paths.Home("").BinDir()
 	DefaultLogDir  = paths.Home("").LogDir()
-	// TokenFile is where the bearer token lives: read only to prove it
-	// appears in no rendered unit.
-	TokenFile = paths.Home("").TokenFile()
 )
 
 // UnitMode is the mode of a written unit file: the user manager reads it,

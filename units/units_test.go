@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/host/secretscan"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
 
@@ -106,9 +107,9 @@ func writeUnits(t *testing.T, dir string, us []Unit) []string {
 func TestRenderProbes(t *testing.T) {
 	home := probetest.NewHome(t).WithToken(0o600)
 	cfg := resolved(t, Config{Home: home.Dir})
-	secrets, err := ReadSecrets(home.Dir)
+	secrets, err := secretscan.Read(home.Dir)
 	if err != nil || len(secrets) != 1 {
-		t.Fatalf("ReadSecrets = %v, %v; want the planted token", secrets, err)
+		t.Fatalf("secretscan.Read = %v, %v; want the planted token", secrets, err)
 	}
 	us, err := cfg.RenderProbes()
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/host/secretscan"
 )
 
 // ErrInvalid wraps every validation failure.
@@ -23,34 +25,9 @@ var ErrInvalid = errors.New("invalid unit")
 // systemd-analyze does not exist (macOS, a container without systemd).
 var ErrNoSystemdAnalyze = errors.New("systemd-analyze not found on PATH")
 
-// Secret is a value that must appear in no rendered unit. Name says where
-// it came from, for the error; Value is never printed.
-type Secret struct {
-	Name  string
-	Value string
-}
-
-// MinSecretLen is the shortest secret worth searching for; a shorter one
-// would match by accident (and is no real token).
-const MinSecretLen = 8
-
-// ReadSecrets returns the bearer token of home's default token file, if
-// there is one. A missing file means no secret to look for.
-func ReadSecrets(home string) ([]Secret, error) {
-	path := filepath.Join(home, TokenFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read secrets: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if len(tok) < MinSecretLen {
-		return nil, nil
-	}
-	return []Secret{{Name: "the bearer token in " + path, Value: tok}}, nil
-}
+// Secret is a value that must appear in no rendered file
+// (secretscan.Read finds the bearer token's).
+type Secret = secretscan.Secret
 
 // Setting is one key=value line of a unit file.
 type Setting struct {
@@ -299,8 +276,6 @@ var (
 	// secretKeys are settings that would put a value into the unit or the
 	// process environment: a unit file is world-readable.
 	secretKeys = regexp.MustCompile(`^(Environment|EnvironmentFile|PassEnvironment|LoadCredential|LoadCredentialEncrypted|SetCredential|SetCredentialEncrypted|ImportCredential)$`)
-	// credentialRE finds credentials spelled into a value.
-	credentialRE = regexp.MustCompile(`(?i)\bbearer\s+\S|\bauthorization\b|\b(api[_-]?key|token|password|secret)=\S`)
 )
 
 // Validate checks a rendered unit: it must read back (ParseUnit,
@@ -312,13 +287,8 @@ var (
 func Validate(u Unit, secrets []Secret) error {
 	var errs []error
 	bad := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
 		// A message quotes values; never let it carry a secret out.
-		for _, s := range secrets {
-			if s.Value != "" {
-				msg = strings.ReplaceAll(msg, s.Value, "[redacted]")
-			}
-		}
+		msg := secretscan.Redact(fmt.Sprintf(format, args...), secrets)
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, u.Name, msg))
 	}
 	for _, s := range secrets {
@@ -339,7 +309,7 @@ func Validate(u Unit, secrets []Secret) error {
 			bad("line %d: %s= has no place in a world-readable unit: the token is read from its mode-0600 file at run time", s.Line, s.Key)
 			continue
 		}
-		if credentialRE.MatchString(s.Value) {
+		if secretscan.LooksLikeCredential(s.Value) {
 			bad("line %d: the value of %s= looks like a credential", s.Line, s.Key)
 		}
 		i := slices.IndexFunc(expected, func(w want) bool { return w.section == s.Section && w.key == s.Key })
