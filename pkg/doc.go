@@ -17,7 +17,7 @@
 //
 //	testkit/*                     simulators and test helpers (councilsim,
 //	                              launchdsim, systemdsim, forceflowsim, testpki,
-//	                              probetest, hashbench; realollama, a real
+//	                              probetest, gobuild, hashbench; realollama, a real
 //	                              Ollama built and run for tests, tinyllama,
 //	                              jsonshape): tests, the demo and the bench
 //	                              only

@@ -17,6 +17,7 @@ import (
 
 	"howett.net/plist"
 
+	"github.com/sanctum/council-probes/pkg/testkit/gobuild"
 	"github.com/sanctum/council-probes/pkg/testkit/launchdsim"
 )
 
@@ -39,10 +40,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fakeLaunchctl = filepath.Join(dir, "launchctl")
-	build := exec.Command("go", "build", "-o", fakeLaunchctl, "../../testkit/launchdsim/cmd/fake-launchctl")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if fakeLaunchctl, err = gobuild.FakeLaunchctl(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "building fake launchctl:", err)
 		os.Exit(1)
 	}

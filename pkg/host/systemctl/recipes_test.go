@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/host/service"
+	"github.com/sanctum/council-probes/pkg/testkit/gobuild"
 	"github.com/sanctum/council-probes/pkg/testkit/systemdsim"
 )
 
@@ -29,14 +30,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fakeSystemctl, fakeJournalctl = filepath.Join(dir, "systemctl"), filepath.Join(dir, "journalctl")
-	for out, pkg := range map[string]string{fakeSystemctl: "../../testkit/systemdsim/cmd/fake-systemctl", fakeJournalctl: "../../testkit/systemdsim/cmd/fake-journalctl"} {
-		build := exec.Command("go", "build", "-o", out, pkg)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build:", err)
-			os.Exit(1)
-		}
+	if fakeSystemctl, fakeJournalctl, err = gobuild.FakeSystemd(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

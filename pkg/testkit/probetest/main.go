@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/sanctum/council-probes/pkg/testkit/gobuild"
 )
 
 // An Option says what RunMain prepares before the tests run: a Binary to
@@ -30,18 +32,18 @@ func (b Binary) apply(c *mainConfig) { c.binaries = append(c.binaries, b) }
 
 // FakeLaunchctl is the fake launchctl as a Binary stored in *out.
 func FakeLaunchctl(out *string) Binary {
-	return Binary{out, fakeLaunchctlPkg, "fake-launchctl"}
+	return Binary{out, gobuild.FakeLaunchctlPkg, "fake-launchctl"}
 }
 
 // FakeSystemctl and FakeJournalctl are the simulated systemd's commands as
 // Binaries stored in *out.
 func FakeSystemctl(out *string) Binary {
-	return Binary{out, fakeSystemctlPkg, "fake-systemctl"}
+	return Binary{out, gobuild.FakeSystemctlPkg, "fake-systemctl"}
 }
 
 // FakeJournalctl: see FakeSystemctl.
 func FakeJournalctl(out *string) Binary {
-	return Binary{out, fakeJournalctlPkg, "fake-journalctl"}
+	return Binary{out, gobuild.FakeJournalctlPkg, "fake-journalctl"}
 }
 
 // Parallel is the -test.parallel RunMain sets unless the command line gave

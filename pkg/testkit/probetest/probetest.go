@@ -22,6 +22,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 	"github.com/sanctum/council-probes/pkg/testkit/forceflowsim"
+	"github.com/sanctum/council-probes/pkg/testkit/gobuild"
 	"github.com/sanctum/council-probes/pkg/testkit/launchdsim"
 	"github.com/sanctum/council-probes/pkg/testkit/systemdsim"
 	"github.com/sanctum/council-probes/pkg/testkit/testpki"
@@ -32,35 +33,15 @@ const PlantedToken = "sk-council-PLANTED-token-7d41f0"
 
 // Build compiles the Go package pkg (an import path or ./dir) into dir and
 // returns the binary's path. Call it from TestMain with a temporary dir.
-func Build(dir, pkg, name string) (string, error) {
-	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Env = os.Environ()
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
-	}
-	return out, nil
-}
+func Build(dir, pkg, name string) (string, error) { return gobuild.Build(dir, pkg, name) }
 
 // BuildFakeLaunchctl builds the fake launchctl into dir.
-func BuildFakeLaunchctl(dir string) (string, error) {
-	return Build(dir, fakeLaunchctlPkg, "fake-launchctl")
-}
-
-const (
-	fakeLaunchctlPkg  = "github.com/sanctum/council-probes/pkg/testkit/launchdsim/cmd/fake-launchctl"
-	fakeSystemctlPkg  = "github.com/sanctum/council-probes/pkg/testkit/systemdsim/cmd/fake-systemctl"
-	fakeJournalctlPkg = "github.com/sanctum/council-probes/pkg/testkit/systemdsim/cmd/fake-journalctl"
-)
+func BuildFakeLaunchctl(dir string) (string, error) { return gobuild.FakeLaunchctl(dir) }
 
 // BuildFakeSystemd builds the simulated systemd's fake-systemctl and
 // fake-journalctl into dir.
 func BuildFakeSystemd(dir string) (systemctl, journalctl string, err error) {
-	if systemctl, err = Build(dir, fakeSystemctlPkg, "fake-systemctl"); err != nil {
-		return "", "", err
-	}
-	journalctl, err = Build(dir, fakeJournalctlPkg, "fake-journalctl")
-	return systemctl, journalctl, err
+	return gobuild.FakeSystemd(dir)
 }
 
 // Home is a throwaway $HOME laid out like the council host.
