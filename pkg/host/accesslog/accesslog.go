@@ -52,18 +52,12 @@ func IgnoreWithPaths(paths ...string) []string {
 // the price of never reading the whole file). A missing file returns an
 // error for which errors.Is(err, fs.ErrNotExist) holds.
 func ReadTail(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	const op = "read log tail"
+	f, fi, err := openLog(path, op)
 	if err != nil {
-		return nil, fmt.Errorf("read log tail: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read log tail: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("read log tail %s: not a regular file", path)
-	}
 	if max <= 0 {
 		max = DefaultTailBytes
 	}
@@ -71,15 +65,41 @@ func ReadTail(path string, max int64) ([]byte, error) {
 	if start < 0 {
 		start = 0
 	}
-	buf := make([]byte, fi.Size()-start)
+	return readLines(f, path, op, start, fi.Size())
+}
+
+// openLog opens the log at path and checks it is a regular file. op
+// begins each error.
+func openLog(path, op string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s %s: not a regular file", op, path)
+	}
+	return f, fi, nil
+}
+
+// readLines returns f's bytes from start to end without a first line
+// that began before start: every line returned starts whole (the file may
+// have been truncated meanwhile: then less).
+func readLines(f *os.File, path, op string, start, end int64) ([]byte, error) {
+	buf := make([]byte, end-start)
 	n, err := f.ReadAt(buf, start)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read log tail %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", op, path, err)
 	}
-	buf = buf[:n] // the file may have been truncated meanwhile
+	buf = buf[:n]
 	if start > 0 {
-		// Did the tail start at a line boundary? Only if the byte before
-		// it is a newline.
+		// Did it start at a line boundary? Only if the byte before is a
+		// newline.
 		prev := make([]byte, 1)
 		if _, err := f.ReadAt(prev, start-1); err != nil || prev[0] != '\n' {
 			if i := bytes.IndexByte(buf, '\n'); i >= 0 {

@@ -2,9 +2,7 @@ package accesslog
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 )
 
@@ -37,21 +35,15 @@ func MarkEnd(path string) (Mark, error) {
 // evidence). A log replaced or truncated since (rotation) is read from its
 // start; a log that does not exist is empty.
 func Appended(path string, m Mark, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	const op = "read log since mark"
+	f, fi, err := openLog(path, op)
 	if IsNotExist(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read log since mark: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read log since mark: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("read log since mark %s: not a regular file", path)
-	}
 	if limit <= 0 {
 		limit = DefaultTailBytes
 	}
@@ -59,24 +51,9 @@ func Appended(path string, m Mark, limit int64) ([]byte, error) {
 	if m.info == nil || !os.SameFile(m.info, fi) || fi.Size() < m.size {
 		from = 0
 	}
-	start := max(from, fi.Size()-limit)
-	buf := make([]byte, fi.Size()-start)
-	n, err := f.ReadAt(buf, start)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read log since mark %s: %w", path, err)
-	}
-	buf = buf[:n]
-	if start > 0 {
-		// Whole lines only: unless the byte before is a newline, the
-		// first line began before the mark (or before the cut).
-		prev := make([]byte, 1)
-		if _, err := f.ReadAt(prev, start-1); err != nil || prev[0] != '\n' {
-			if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-				buf = buf[i+1:]
-			} else {
-				buf = nil
-			}
-		}
+	buf, err := readLines(f, path, op, max(from, fi.Size()-limit), fi.Size())
+	if err != nil {
+		return nil, err
 	}
 	// A line still being written (no newline yet) is not whole.
 	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
