@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/text"
+	"github.com/sanctum/council-probes/pkg/host/accesslog"
 )
 
 // logCursor is where the last tick stopped reading the server's log.
@@ -61,18 +62,11 @@ type logRead struct {
 // newest). With no cursor it reads nothing and returns one at the end of
 // the file.
 func readSince(path string, cur logCursor, max int64, now time.Time) (logRead, error) {
-	f, err := os.Open(path)
+	f, fi, err := accesslog.OpenLog(path, "read server log")
 	if err != nil {
-		return logRead{}, fmt.Errorf("read server log: %w", err)
+		return logRead{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return logRead{}, fmt.Errorf("read server log: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return logRead{}, fmt.Errorf("read server log %s: not a regular file", path)
-	}
 	size := fi.Size()
 	r := logRead{Next: logCursor{Path: path, At: now}, Since: cur.At}
 	if cur.Path != path || cur.At.IsZero() {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func appendTo(t *testing.T, path, s string) {
@@ -85,6 +87,26 @@ func TestReadSince(t *testing.T) {
 	}
 	if _, err := readSince(filepath.Dir(other), logCursor{}, 1<<20, now); err == nil {
 		t.Error("a directory was read as a log")
+	}
+}
+
+// TestReadSinceRefusesAFIFO: a --server-log that is a FIFO with no writer
+// is refused at once; opening it for reading would otherwise wait for a
+// writer, for ever.
+func TestReadSinceRefusesAFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "server.log")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := readSince(fifo, logCursor{}, 1<<20, time.Now()); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("readSince of a FIFO: %v; want not a regular file", err)
+		}
+	case <-time.After(30 * time.Second): // a liveness bound, not a timing check
+		t.Fatal("readSince of a FIFO is still waiting after 30 s")
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultTailBytes is how much of the end of the log a scan reads. The log
@@ -53,7 +55,7 @@ func IgnoreWithPaths(paths ...string) []string {
 // error for which errors.Is(err, fs.ErrNotExist) holds.
 func ReadTail(path string, max int64) ([]byte, error) {
 	const op = "read log tail"
-	f, fi, err := openLog(path, op)
+	f, fi, err := OpenLog(path, op)
 	if err != nil {
 		return nil, err
 	}
@@ -68,10 +70,13 @@ func ReadTail(path string, max int64) ([]byte, error) {
 	return readLines(f, path, op, start, fi.Size())
 }
 
-// openLog opens the log at path and checks it is a regular file. op
-// begins each error.
-func openLog(path, op string) (*os.File, os.FileInfo, error) {
-	f, err := os.Open(path)
+// OpenLog opens a server's log at path for reading and checks it is a
+// regular file. It never waits on a FIFO (O_NONBLOCK: opening one for
+// reading with no writer would block the tick forever); a symlink is
+// followed (the log is the server's, wherever it is kept). op begins each
+// error.
+func OpenLog(path, op string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}

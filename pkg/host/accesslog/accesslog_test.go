@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func access(ts time.Time, path string) string {
@@ -84,4 +86,33 @@ func FuzzCompleted(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLogThatIsNotAFileIsRefused: a server's log that is a FIFO (nothing
+// writing to it) or a directory is refused at once by ReadTail and
+// Appended, never waited on: opening a FIFO for reading without
+// O_NONBLOCK blocks until a writer comes, and would hang the tick.
+func TestLogThatIsNotAFileIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.log")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range map[string]string{"fifo": fifo, "directory": dir} {
+		for fn, read := range map[string]func() error{
+			"ReadTail": func() error { _, err := ReadTail(path, 100); return err },
+			"Appended": func() error { _, err := Appended(path, Mark{}, 100); return err },
+		} {
+			done := make(chan error, 1)
+			go func() { done <- read() }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+					t.Errorf("%s of a %s: %v; want not a regular file", fn, name, err)
+				}
+			case <-time.After(30 * time.Second): // a liveness bound, not a timing check
+				t.Fatalf("%s of a %s is still waiting after 30 s", fn, name)
+			}
+		}
+	}
 }

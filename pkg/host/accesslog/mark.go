@@ -36,7 +36,7 @@ func MarkEnd(path string) (Mark, error) {
 // start; a log that does not exist is empty.
 func Appended(path string, m Mark, limit int64) ([]byte, error) {
 	const op = "read log since mark"
-	f, fi, err := openLog(path, op)
+	f, fi, err := OpenLog(path, op)
 	if IsNotExist(err) {
 		return nil, nil
 	}
