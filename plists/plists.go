@@ -33,6 +33,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/paths"
 )
 
@@ -248,20 +249,7 @@ func commentText(parts ...any) (string, error) {
 	if _, err := xmlEscape(s); err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	width := 0
-	for i, w := range strings.Fields(s) {
-		if i > 0 && width+1+len(w) > commentWidth {
-			b.WriteString("\n\t     ")
-			width = 0
-		} else if i > 0 {
-			b.WriteByte(' ')
-			width++
-		}
-		b.WriteString(w)
-		width += len(w)
-	}
-	return b.String(), nil
+	return text.Wrap(s, commentWidth, "\n\t     "), nil
 }
 
 // commentWidth is where a comment's lines wrap (the text, without the

@@ -46,6 +46,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sanctum/council-probes/pkg/core/suite"
+	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/paths"
 )
 
@@ -315,20 +316,7 @@ func commentText(parts ...any) (string, error) {
 	if strings.Contains(s, `\`) {
 		return "", fmt.Errorf("%w: backslash in a comment: %q", ErrUnsafeValue, s)
 	}
-	var b strings.Builder
-	width := 0
-	for i, w := range strings.Fields(s) {
-		if i > 0 && width+1+len(w) > commentWidth {
-			b.WriteString("\n# ")
-			width = 0
-		} else if i > 0 {
-			b.WriteByte(' ')
-			width++
-		}
-		b.WriteString(w)
-		width += len(w)
-	}
-	return b.String(), nil
+	return text.Wrap(s, commentWidth, "\n# "), nil
 }
 
 // commentWidth is where a comment's lines wrap (without the "# ").

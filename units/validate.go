@@ -208,7 +208,7 @@ func equals(expected string) func(string) error {
 	}
 }
 
-func text(expected string) func(string) error {
+func unescapesTo(expected string) func(string) error {
 	return func(v string) error {
 		got, err := unescapeWord(v, false)
 		if err != nil {
@@ -255,14 +255,14 @@ func wants(u Unit) []want {
 	j := u.Job
 	if !u.IsTimer() {
 		return []want{
-			{"Unit", "Description", text(j.Description())},
+			{"Unit", "Description", unescapesTo(j.Description())},
 			{"Service", "Type", equals("oneshot")},
 			{"Service", "ExecStart", command(j.ExecStart)},
 		}
 	}
-	w := []want{{"Unit", "Description", text(j.TimerDescription())}}
+	w := []want{{"Unit", "Description", unescapesTo(j.TimerDescription())}}
 	if j.OnCalendar != "" {
-		w = append(w, want{"Timer", "OnCalendar", text(j.OnCalendar)}, want{"Timer", "Persistent", equals("true")})
+		w = append(w, want{"Timer", "OnCalendar", unescapesTo(j.OnCalendar)}, want{"Timer", "Persistent", equals("true")})
 	} else {
 		w = append(w, want{"Timer", "OnUnitActiveSec", span(j.Every)}, want{"Timer", "AccuracySec", span(time.Second)})
 	}

@@ -150,3 +150,24 @@ func Ident(s string) string { return Cut(Clean(s), MaxIdent) }
 // bytes. It redacts before it cuts, so a cut can never leave part of a
 // secret that redaction would no longer recognise.
 func Excerpt(s string, n int) string { return Cut(redact.String(Clean(s)), n) }
+
+// Wrap joins s's words with single spaces, starting a new line (sep, e.g.
+// "\n# ") before a word that would take the line past width bytes. A word
+// longer than width stands on a line of its own.
+func Wrap(s string, width int, sep string) string {
+	var b strings.Builder
+	n := 0
+	for i, w := range strings.Fields(s) {
+		switch {
+		case i > 0 && n+1+len(w) > width:
+			b.WriteString(sep)
+			n = 0
+		case i > 0:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
+}

@@ -133,3 +133,22 @@ func TestExcerptRedactsBeforeItCuts(t *testing.T) {
 		}
 	}
 }
+
+func TestWrap(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		width int
+		want  string
+	}{
+		{"", 10, ""},
+		{"  one   two  ", 10, "one two"},
+		{"one two three", 7, "one two\n# three"},
+		{"one two three", 8, "one two\n# three"},
+		{"averyverylongword x", 5, "averyverylongword\n# x"},
+		{"a b c d", 3, "a b\n# c d"},
+	} {
+		if got := Wrap(tc.in, tc.width, "\n# "); got != tc.want {
+			t.Errorf("Wrap(%q, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
+		}
+	}
+}
