@@ -17,7 +17,7 @@
 //
 //	testkit/*                     simulators and test helpers (councilsim,
 //	                              launchdsim, systemdsim, forceflowsim, testpki,
-//	                              probetest, gobuild, hashbench; realollama, a real
+//	                              probetest, gobuild, simproc, hashbench; realollama, a real
 //	                              Ollama built and run for tests, tinyllama,
 //	                              jsonshape): tests, the demo and the bench
 //	                              only

@@ -77,6 +77,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/testkit/simproc"
 )
 
 // Environment variables read by Main.
@@ -281,7 +282,7 @@ func appendLine(path, line string) error {
 // while disabled and has been enabled since.
 func (st *State) reap() {
 	for _, svc := range st.Services {
-		if svc.PID > 0 && !alive(svc.PID) {
+		if svc.PID > 0 && !simproc.Alive(svc.PID) {
 			// How it ended, as its supervisor recorded it.
 			svc.LastExit, svc.LastSignal = "(unknown)", ""
 			if n, isSignal, ok := lastStatus(svc.PID, svc.Supervisor); ok && isSignal {

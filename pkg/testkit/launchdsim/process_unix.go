@@ -3,15 +3,13 @@
 package launchdsim
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/testkit/simproc"
 )
 
 // start runs svc's program detached, in its own session, with launchd's
@@ -104,51 +102,15 @@ func stop(svc *Service) {
 	// after a stop returns (a test's cleanup removes it next).
 	defer func() {
 		if supervisor > 0 {
-			waitDead(supervisor, 2*time.Second)
+			simproc.WaitDead(supervisor, 2*time.Second)
 		}
 	}()
-	signal(pid, syscall.SIGTERM)
+	simproc.SignalGroup(pid, syscall.SIGTERM)
 	svc.LastSignal = "Terminated: 15"
-	if waitDead(pid, 3*time.Second) {
+	if simproc.WaitDead(pid, 3*time.Second) {
 		return
 	}
-	signal(pid, syscall.SIGKILL)
+	simproc.SignalGroup(pid, syscall.SIGKILL)
 	svc.LastSignal = "Killed: 9"
-	waitDead(pid, 2*time.Second)
-}
-
-func signal(pid int, sig syscall.Signal) {
-	// The program leads its own session, so its group id is its pid.
-	if err := syscall.Kill(-pid, sig); err != nil {
-		syscall.Kill(pid, sig)
-	}
-}
-
-func waitDead(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if !alive(pid) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return !alive(pid)
-}
-
-// alive reports whether pid runs. A zombie counts as dead: the fake is
-// not the parent, so on a system whose init does not reap promptly a dead
-// program can linger as one.
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	if err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	stat, rerr := os.ReadFile(fmt.Sprintf("/proc/%s/stat", strconv.Itoa(pid)))
-	if rerr != nil {
-		return true // no procfs (macOS): trust kill(0)
-	}
-	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] != 'Z'
-	}
-	return true
+	simproc.WaitDead(pid, 2*time.Second)
 }

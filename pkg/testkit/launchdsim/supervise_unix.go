@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/testkit/simproc"
 )
 
 // The fake is not the parent of the programs it starts, so on its own it
@@ -128,7 +130,7 @@ func lastStatus(pid, supervisor int) (n int, isSignal, ok bool) {
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || time.Now().After(deadline) {
 			break
 		}
-		if !alive(supervisor) {
+		if !simproc.Alive(supervisor) {
 			b, err = os.ReadFile(path) // it may have written just now
 			break
 		}

@@ -4,7 +4,6 @@ package systemdsim
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/testkit/simproc"
 )
 
 // systemd is every unit's parent and sees how its main process ends; the
@@ -81,7 +82,7 @@ func spawnSupervisor(statePath string, u *Unit) (pid, supervisor int, err error)
 	line = strings.TrimSpace(line)
 	pid, perr := strconv.Atoi(line)
 	if perr != nil || pid <= 0 {
-		waitDead(supervisor, 2*time.Second)
+		simproc.WaitDead(supervisor, 2*time.Second)
 		return 0, 0, errors.New(strings.TrimPrefix(line, "error "))
 	}
 	return pid, supervisor, nil
@@ -366,50 +367,14 @@ func startMain(statePath, unit string, cfg *Config) (*mainRun, error) {
 // 3 s) and waits for its superseded supervisor to go (SIGKILL after 2 s).
 func kill(u *Unit) {
 	if pid := u.MainPID; pid > 0 {
-		signalGroup(pid, syscall.SIGTERM)
-		if !waitDead(pid, 3*time.Second) {
-			signalGroup(pid, syscall.SIGKILL)
-			waitDead(pid, 2*time.Second)
+		simproc.SignalGroup(pid, syscall.SIGTERM)
+		if !simproc.WaitDead(pid, 3*time.Second) {
+			simproc.SignalGroup(pid, syscall.SIGKILL)
+			simproc.WaitDead(pid, 2*time.Second)
 		}
 	}
-	if sup := u.Supervisor; sup > 0 && !waitDead(sup, 2*time.Second) {
+	if sup := u.Supervisor; sup > 0 && !simproc.WaitDead(sup, 2*time.Second) {
 		syscall.Kill(sup, syscall.SIGKILL)
-		waitDead(sup, 2*time.Second)
+		simproc.WaitDead(sup, 2*time.Second)
 	}
-}
-
-func signalGroup(pid int, sig syscall.Signal) {
-	// The main process leads its own process group.
-	if err := syscall.Kill(-pid, sig); err != nil {
-		syscall.Kill(pid, sig)
-	}
-}
-
-func waitDead(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if !alive(pid) {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return !alive(pid)
-}
-
-// alive reports whether pid runs. A zombie counts as dead: its parent
-// (the supervisor, or init once the supervisor is gone) has not reaped it
-// yet.
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	if err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	stat, rerr := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if rerr != nil {
-		return true // no procfs (macOS): trust kill(0)
-	}
-	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] != 'Z'
-	}
-	return true
 }

@@ -89,6 +89,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/core/lock"
+	"github.com/sanctum/council-probes/pkg/testkit/simproc"
 )
 
 // Environment variables read by Main and JournalMain.
@@ -545,7 +546,7 @@ func (s *session) start(name, verb string) int {
 	}
 	u := s.unit(name)
 	u.Config = cfg
-	if (u.MainPID > 0 && alive(u.MainPID)) || (cfg.Timer && u.ActiveState == "active") {
+	if (u.MainPID > 0 && simproc.Alive(u.MainPID)) || (cfg.Timer && u.ActiveState == "active") {
 		return 0
 	}
 	return s.startUnit(name, verb)
@@ -760,7 +761,7 @@ func (s *session) disable(name string) int {
 // nothing will report on them, so they are gone.
 func reap(st *State) {
 	for _, u := range st.Units {
-		if u.MainPID > 0 && !alive(u.MainPID) && (u.Supervisor <= 0 || !alive(u.Supervisor)) {
+		if u.MainPID > 0 && !simproc.Alive(u.MainPID) && (u.Supervisor <= 0 || !simproc.Alive(u.Supervisor)) {
 			u.MainPID, u.Supervisor = 0, 0
 			u.ActiveState, u.SubState = "failed", "failed"
 			if u.Result == "success" {
