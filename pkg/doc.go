@@ -16,9 +16,9 @@
 //	                              eventlog, metrics, atomicfile, redact, text
 //
 //	testkit/*                     simulators and test helpers (councilsim,
-//	                              launchdsim, systemdsim, forceflowsim, testpki,
-//	                              probetest, gobuild, simproc, hashbench; realollama, a real
-//	                              Ollama built and run for tests, tinyllama,
-//	                              jsonshape): tests, the demo and the bench
-//	                              only
+//	                              launchdsim, systemdsim, simproc,
+//	                              forceflowsim, testpki, probetest, gobuild,
+//	                              hashbench; realollama, a real Ollama built
+//	                              and run for tests, tinyllama, jsonshape):
+//	                              tests, the demo and the bench only
 package pkg
