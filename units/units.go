@@ -105,19 +105,7 @@ func (c Config) Resolve() (Config, error) {
 
 // Path expands p against Home: "" means def (relative to Home), "~" and
 // "~/x" are Home-relative, anything else must be absolute.
-func (c Config) Path(p, def string) (string, error) {
-	switch {
-	case p == "":
-		return filepath.Join(c.Home, def), nil
-	case p == "~":
-		return c.Home, nil
-	case strings.HasPrefix(p, "~/"):
-		return filepath.Join(c.Home, p[2:]), nil
-	case filepath.IsAbs(p):
-		return filepath.Clean(p), nil
-	}
-	return "", fmt.Errorf("path %q: must be absolute or start with ~/", p)
-}
+func (c Config) Path(p, def string) (string, error) { return paths.Home(c.Home).Expand(p, def) }
 
 // Job is one probe's pair of units: the templates' data, and what Validate
 // expects to read back from the rendered files.

@@ -19,8 +19,10 @@
 package paths
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Home is a user's home directory, the root of every default path. The
@@ -127,4 +129,22 @@ func FallbackLock(stateDir string) string { return filepath.Join(stateDir, "coun
 // manager's state, so two probes never both promote the fallback.
 func RemediationLock(stateDir string) string {
 	return filepath.Join(stateDir, "council-remediation.lock")
+}
+
+// Expand resolves a path an operator gave an installer against the home:
+// "" is def (relative to the home), "~" the home itself, "~/x" x under it;
+// anything else must be absolute (a job run by launchd or systemd has no
+// working directory worth trusting).
+func (h Home) Expand(p, def string) (string, error) {
+	switch {
+	case p == "":
+		return h.join(def), nil
+	case p == "~":
+		return string(h), nil
+	case strings.HasPrefix(p, "~/"):
+		return h.join(p[2:]), nil
+	case filepath.IsAbs(p):
+		return filepath.Clean(p), nil
+	}
+	return "", fmt.Errorf("path %q: must be absolute or start with ~/", p)
 }

@@ -43,3 +43,21 @@ func TestUserHomeFollowsHOME(t *testing.T) {
 		t.Errorf("StateDir under HOME=/tmp/elsewhere: %q", got)
 	}
 }
+
+func TestExpand(t *testing.T) {
+	h := Home("/home/neo")
+	for _, tc := range []struct{ in, want, err string }{
+		{"", "/home/neo/.local/bin", ""},
+		{"~", "/home/neo", ""},
+		{"~/bin", "/home/neo/bin", ""},
+		{"~/a/../b", "/home/neo/b", ""},
+		{"/opt/x/", "/opt/x", ""},
+		{"bin", "", `path "bin": must be absolute or start with ~/`},
+		{"~neo/bin", "", `path "~neo/bin": must be absolute or start with ~/`},
+	} {
+		got, err := h.Expand(tc.in, ".local/bin")
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
+			t.Errorf("Expand(%q) = %q, %v; want %q, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
