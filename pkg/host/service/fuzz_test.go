@@ -8,8 +8,10 @@ func FuzzParseStatStart(f *testing.F) {
 	f.Add([]byte("1 (x) R"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ticks, state, err := ParseStatStart(b)
-		if err == nil && (state == 0 || ticks > 1<<62) {
+		if err == nil && (!isLetter(state) || ticks > 1<<62) {
 			t.Fatalf("accepted state %q ticks %d", state, ticks)
 		}
 	})
 }
+
+func isLetter(b byte) bool { return 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' }

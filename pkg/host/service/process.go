@@ -56,8 +56,12 @@ func ParseStatStart(stat []byte) (ticks uint64, state byte, err error) {
 	}
 	fields := strings.Fields(string(stat[i+1:]))
 	// fields[0] is field 3 (state); field 22 (starttime) is fields[19].
-	if len(fields) < 20 || len(fields[0]) != 1 {
+	if len(fields) < 20 {
 		return 0, 0, fmt.Errorf("%d fields after the command name", len(fields))
+	}
+	// The kernel's states are single letters (R, S, D, Z, T, t, X, I, …).
+	if st := fields[0]; len(st) != 1 || !('A' <= st[0] && st[0] <= 'Z' || 'a' <= st[0] && st[0] <= 'z') {
+		return 0, 0, fmt.Errorf("state %q", st)
 	}
 	const maxTicks = uint64(1<<63-1) / uint64(time.Second/100) // USER_HZ
 	ticks, err = strconv.ParseUint(fields[19], 10, 64)
