@@ -108,30 +108,19 @@ func TestSharedChannelNamesDeclaredOnce(t *testing.T) {
 	pkgs := probePackages(t)
 	for _, p := range pkgs {
 		probe := filepath.Base(p.dir)
-		for _, f := range p.files {
-			for _, d := range f.Decls {
-				gd, ok := d.(*ast.GenDecl)
-				if !ok || gd.Tok != token.CONST {
-					continue
-				}
-				for _, spec := range gd.Specs {
-					vs := spec.(*ast.ValueSpec)
-					for i, n := range vs.Names {
-						if !strings.HasPrefix(strings.ToLower(n.Name), "check") || i >= len(vs.Values) {
-							continue
-						}
-						value, isLit := constValue(vs.Values[i], known)
-						if value == "" {
-							continue
-						}
-						declared[value] = appendOnce(declared[value], probe)
-						if isLit {
-							literal[value] = appendOnce(literal[value], probe)
-						}
-					}
-				}
+		eachConst(p.files, func(name string, e ast.Expr) {
+			if !strings.HasPrefix(strings.ToLower(name), "check") {
+				return
 			}
-		}
+			value, isLit := constValue(e, known)
+			if value == "" {
+				return
+			}
+			declared[value] = appendOnce(declared[value], probe)
+			if isLit {
+				literal[value] = appendOnce(literal[value], probe)
+			}
+		})
 	}
 	var names []string
 	for v := range declared {
@@ -208,6 +197,22 @@ func packageChecks(t *testing.T, pkgName string, dir ...string) map[string]strin
 	t.Helper()
 	files := parseGoFiles(t, token.NewFileSet(), filepath.Join(append([]string{repoRoot}, dir...)...), 0)
 	out := map[string]string{}
+	eachConst(files, func(name string, e ast.Expr) {
+		if strings.HasPrefix(name, "Check") {
+			if v, ok := constValue(e, nil); ok {
+				out[pkgName+"."+name] = v
+			}
+		}
+	})
+	if len(out) < 2 {
+		t.Fatalf("%s declares %d channel names; the test is not looking at it", filepath.Join(dir...), len(out))
+	}
+	return out
+}
+
+// eachConst calls fn with each named constant that has its own value
+// expression in files.
+func eachConst(files []*ast.File, fn func(name string, value ast.Expr)) {
 	for _, f := range files {
 		for _, d := range f.Decls {
 			gd, ok := d.(*ast.GenDecl)
@@ -217,19 +222,13 @@ func packageChecks(t *testing.T, pkgName string, dir ...string) map[string]strin
 			for _, spec := range gd.Specs {
 				vs := spec.(*ast.ValueSpec)
 				for i, n := range vs.Names {
-					if strings.HasPrefix(n.Name, "Check") && i < len(vs.Values) {
-						if v, ok := constValue(vs.Values[i], nil); ok {
-							out[pkgName+"."+n.Name] = v
-						}
+					if i < len(vs.Values) {
+						fn(n.Name, vs.Values[i])
 					}
 				}
 			}
 		}
 	}
-	if len(out) < 2 {
-		t.Fatalf("%s declares %d channel names; the test is not looking at it", filepath.Join(dir...), len(out))
-	}
-	return out
 }
 
 // constValue is the string value of a constant's expression e: a literal
