@@ -90,3 +90,17 @@ func FuzzParseStatProc(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseUptime: any bytes give a non-negative uptime or ErrFormat.
+func FuzzParseUptime(f *testing.F) {
+	seed(f, "testdata/proc/uptime")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := ParseUptime(b)
+		if err != nil && !errors.Is(err, ErrFormat) {
+			t.Fatalf("error not ErrFormat: %v", err)
+		}
+		if d < 0 {
+			t.Fatalf("negative uptime %s", d)
+		}
+	})
+}

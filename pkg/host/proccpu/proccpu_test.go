@@ -78,9 +78,44 @@ func TestParsePSCPUTime(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "  \n", "5", "1:2:3:4", "0:61", "a:b", "-1:00", "1-00:01", "0:01.", "0:01.1234567890", "0:-1", "1--0:00:00"} {
+	for _, bad := range []string{"", "  \n", "5", "1:2:3:4", "0:61", "a:b", "-1:00", "1-00:01", "0:01.", "0:01.1234567890", "0:-1", "1--0:00:00",
+		"107000-0:0:0", // found by FuzzParsePSCPUTime: 107000 days wrapped a Duration negative
+	} {
 		if d, err := ParsePSCPUTime([]byte(bad)); !errors.Is(err, ErrFormat) {
 			t.Errorf("ParsePSCPUTime(%q) = %s, %v; want ErrFormat", bad, d, err)
+		}
+	}
+}
+
+// TestParsePSCPUTimeBounds: the longest CPU time a Duration holds
+// parses; one day more is ErrFormat, never a negative time.
+func TestParsePSCPUTimeBounds(t *testing.T) {
+	if d, err := ParsePSCPUTime([]byte("106751-00:00:00")); err != nil || d != 106751*24*time.Hour {
+		t.Fatalf("106751 days = %s, %v; want 106751*24h", d, err)
+	}
+	if d, err := ParsePSCPUTime([]byte("106752-00:00:00")); !errors.Is(err, ErrFormat) {
+		t.Fatalf("106752 days = %s, %v; want ErrFormat", d, err)
+	}
+}
+
+// TestParseUptime: /proc/uptime's first field, bounded so that it never
+// wraps a Duration negative.
+func TestParseUptime(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "proc", "uptime"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := ParseUptime(b); err != nil || d != 1000500*time.Millisecond {
+		t.Fatalf("ParseUptime(%q) = %s, %v; want 1000.5s", b, d, err)
+	}
+	if d, err := ParseUptime([]byte("999999999.999999999 1.00\n")); err != nil || d <= 0 {
+		t.Fatalf("31 years up = %s, %v; want a positive time", d, err)
+	}
+	for _, bad := range []string{"", "\n", "x 1.00", "-1.00 1.00", "1.-5", "1.1234567890",
+		"9999999999.00 1.00", // ten digits of seconds can wrap a Duration
+	} {
+		if d, err := ParseUptime([]byte(bad)); !errors.Is(err, ErrFormat) {
+			t.Errorf("ParseUptime(%q) = %s, %v; want ErrFormat", bad, d, err)
 		}
 	}
 }

@@ -62,6 +62,13 @@ func ParsePSCPUTime(out []byte) (time.Duration, error) {
 		}
 		total = total*60 + n
 	}
+	// A hostile or broken ps can print any day count: a time.Duration
+	// holds 292 years, so more than that is not a CPU time (and would
+	// wrap negative).
+	const maxSeconds = int64(1<<63-1)/int64(time.Second) - 1
+	if secs := days*86400 + total; secs > maxSeconds {
+		return bad()
+	}
 	d := time.Duration(days*86400+total) * time.Second
 	if frac != "" {
 		n, err := strconv.ParseUint(frac, 10, 32)

@@ -121,7 +121,9 @@ func ParseUptime(b []byte) (time.Duration, error) {
 		return 0, fmt.Errorf("parse /proc/uptime: empty: %w", ErrFormat)
 	}
 	whole, frac, _ := strings.Cut(f[0], ".")
-	if !digits(whole) || len(whole) > 12 || (frac != "" && (!digits(frac) || len(frac) > 9)) {
+	// Nine digits of seconds is 31 years up; ten could wrap a
+	// time.Duration (292 years) negative.
+	if !digits(whole) || len(whole) > 9 || (frac != "" && (!digits(frac) || len(frac) > 9)) {
 		return 0, fmt.Errorf("parse /proc/uptime %q: %w", text.Cut(f[0], 30), ErrFormat)
 	}
 	s, _ := strconv.ParseInt(whole, 10, 64)
