@@ -40,6 +40,7 @@ var parsers = []struct {
 	{"LM Studio /api/v0/models", "pkg/server/backend", "ParseLMStudioModels"},
 	{"OpenAI /v1/models (backend adapters)", "pkg/server/backend", "ParseOpenAIModels"},
 	{"/proc/<pid>/stat", "pkg/host/proccpu", "ParseStat"},
+	{"/proc/uptime", "pkg/host/proccpu", "ParseUptime"},
 	{"ps -o cputime=", "pkg/host/proccpu", "ParsePSCPUTime"},
 	{"ps -A process table", "pkg/host/proccpu", "ParsePSTable"},
 	{"server request log lines (council, gin, llama-server, uvicorn)", "pkg/host/accesslog", "ParseRequest"},
