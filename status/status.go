@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/core/state"
 	"github.com/sanctum/council-probes/pkg/core/suite"
 	"github.com/sanctum/council-probes/pkg/host/paths"
@@ -259,8 +260,11 @@ func probeNames(cfg Config) []string {
 	return append(names, extra...)
 }
 
+// readState reads a probe's state file: bounded, not through a symlink, and
+// never blocking on a FIFO (council-status is what an operator runs when
+// something is wrong).
 func readState(path string) (*state.File, error) {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.ReadFile(path, state.MaxSize)
 	if err != nil {
 		return nil, err
 	}
@@ -274,9 +278,12 @@ func readState(path string) (*state.File, error) {
 	return &f, nil
 }
 
-func (cfg Config) interval(name string, recorded int) time.Duration {
+// interval is the probe's interval: the one its state file records
+// (recorded, 0 when none or out of range), else the configured one, else
+// the registry's.
+func (cfg Config) interval(name string, recorded time.Duration) time.Duration {
 	if recorded > 0 {
-		return time.Duration(recorded) * time.Second
+		return recorded
 	}
 	if d, ok := cfg.Intervals[name]; ok {
 		return d
@@ -306,7 +313,8 @@ func collectProbe(cfg Config, name string, now time.Time) ProbeStatus {
 		p.NeverRun = true
 		p.Exit, p.Reason = ExitUnknown, "no completed tick yet"
 	default:
-		interval = cfg.interval(name, f.IntervalSeconds)
+		recorded, _ := f.Interval()
+		interval = cfg.interval(name, recorded)
 		p.ServiceManager = f.ServiceManager
 		last := f.LastExit
 		p.LastExit, p.LastResult, p.LastSummary = &last, ResultName(last), f.LastSummary
@@ -381,7 +389,7 @@ func utc(t time.Time) time.Time {
 // outboxDepth reads the outbox without touching it (alert.LoadOutbox would
 // move a corrupt file aside; that is the owning probe's job).
 func outboxDepth(path string) (int, string) {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.ReadFile(path, alert.MaxOutboxBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, ""
 	}
@@ -402,7 +410,7 @@ const tailBytes = 64 << 10
 // logTail returns the last event and the last warn-or-worse event in the
 // tail of a JSON-lines log.
 func logTail(path string) (last, problem *Event, errMsg string) {
-	f, err := os.Open(path)
+	f, err := atomicfile.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, ""
 	}

@@ -256,6 +256,7 @@ func TestTextTable(t *testing.T) {
 // UNKNOWN, UNKNOWN is worse than WARNING but a known CRITICAL is worse
 // still, and an outbox backlog or the fallback lock is at least WARNING.
 func TestExitCodePolicy(t *testing.T) {
+	withInterval := func(f *state.File, seconds int) *state.File { f.IntervalSeconds = seconds; return f }
 	now := time.Now()
 	ok := func(age time.Duration, exit int) *state.File {
 		f := state.New("x")
@@ -281,6 +282,9 @@ func TestExitCodePolicy(t *testing.T) {
 		{"odd exit code", map[string]*state.File{"guardian": ok(time.Second, 7)}, false, false, ExitUnknown},
 		{"clock skew of seconds is fine", map[string]*state.File{"guardian": ok(-10*time.Second, 0)}, false, false, ExitOK},
 		{"last tick far in the future is stale", map[string]*state.File{"guardian": ok(-time.Hour, 0)}, false, false, ExitUnknown},
+		// 1e10 s wrapped a Duration negative, and a stale probe read as
+		// fresh forever: out of range, the registry's interval is used.
+		{"an interval that would wrap does not hide a stale probe", map[string]*state.File{"guardian": withInterval(ok(time.Hour, 0), 10_000_000_000)}, false, false, ExitUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
 	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/host/service"
@@ -233,19 +233,16 @@ func ParseConfig(r io.Reader) (ConfigFile, error) {
 // all probes, unless they sit in this probe's own section.
 func applyConfig(c *cli.Context, probe string) error {
 	path := c.String("config")
-	// O_NONBLOCK: a FIFO at the config path must not hang the tick. (A
-	// symlink is fine here: dotfile managers link config files.)
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	// A FIFO at the config path must not hang the tick. (A symlink is
+	// fine here: dotfile managers link config files.)
+	f, err := atomicfile.OpenRegular(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
+		return fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return fmt.Errorf("config %s: not a regular file", path)
-	}
 	cf, err := ParseConfig(f)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", path, err)

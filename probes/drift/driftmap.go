@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 )
 
 // entry is one line of the drift map: a deployed file and the path of its
@@ -143,7 +144,7 @@ func canonicalPath(p string) (string, error) {
 
 // readMap reads and parses the drift map file at path.
 func readMap(path, home string) ([]entry, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("drift map: %w", err)
 	}

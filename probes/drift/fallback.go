@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"howett.net/plist"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
@@ -137,7 +137,7 @@ func checkFallback(ctx context.Context, mgr service.Manager, cfg fallbackConfig)
 
 	var reasons []string
 	if mgr.Kind() == service.Launchd {
-		data, err := os.ReadFile(cfg.Plist)
+		data, err := atomicfile.ReadRegular(cfg.Plist, service.MaxPlist)
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && !lockExists:
 			// No fallback on this host: nothing can race the primary.

@@ -107,12 +107,12 @@ func staleFinding(now time.Time, w watchedProbe, path string, data []byte, readE
 			fmt.Sprintf("%s's state file %s is corrupt (%v): no completed tick since", bin, path, err), attrs...)
 	}
 	interval := w.Interval
-	if f.IntervalSeconds > 0 && !w.FromOperator {
+	if recorded, ok := f.Interval(); ok && !w.FromOperator {
 		// The state file records the interval the probe was built with;
 		// an operator who changed the plist's StartInterval says so with
 		// --watch-probe, and that must win, or drift cries stale at a
 		// slowed probe and stays silent about a fast one.
-		interval = time.Duration(f.IntervalSeconds) * time.Second
+		interval = recorded
 	}
 	limit := staleFactor * interval
 	attrs = append(attrs, "interval", interval.String(), "stale_after", limit.String())

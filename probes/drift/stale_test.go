@@ -45,6 +45,11 @@ func TestStaleFinding(t *testing.T) {
 			"council-canary last completed a tick 31m0s ago at 2026-04-21T02:29:00Z (interval 10m0s, stale after 30m0s)"},
 		{"state file interval wins", stateJSON(now.Add(-4*time.Minute), 60), nil, 0, outcomeFail, "(interval 1m0s, stale after 3m0s)"},
 		{"state file interval wins the other way", stateJSON(now.Add(-2*time.Hour), 3600), nil, 0, outcomePass, ""},
+		// 1e10 s wrapped a Duration negative (a fresh probe read as
+		// stale); a year would hide a silent one. Past state.MaxInterval
+		// the known interval is used.
+		{"an interval that would wrap is ignored", stateJSON(now.Add(-5*time.Minute), 10_000_000_000), nil, 0, outcomePass, ""},
+		{"an interval of a year is ignored", stateJSON(now.Add(-31*time.Minute), 365*86400), nil, 0, outcomeFail, "(interval 10m0s, stale after 30m0s)"},
 		{"the operator's longer interval wins over the state file's", stateJSON(now.Add(-10*time.Minute), 30), nil, 10 * time.Minute, outcomePass, ""},
 		{"the operator's shorter interval wins over the state file's", stateJSON(now.Add(-time.Minute), 300), nil, 5 * time.Second, outcomeFail, "(interval 5s, stale after 15s)"},
 		{"a few seconds in the future (clock skew) is fresh", stateJSON(now.Add(20*time.Second), 0), nil, 0, outcomePass, ""},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/host/paths"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
 	"github.com/sanctum/council-probes/pkg/host/service"
@@ -244,7 +245,8 @@ func anyBool(c *cli.Context, name string) bool {
 // the config file to the guardian's own flags only.)
 func applyIntegrityConfig(c *cli.Context) error {
 	path := c.String("config")
-	f, err := os.Open(path)
+	// As the probe contract reads it: a FIFO must not hang the tick.
+	f, err := atomicfile.OpenRegular(path)
 	if errors.Is(err, os.ErrNotExist) || path == "" {
 		return nil
 	}

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/core/redact"
 	"github.com/sanctum/council-probes/pkg/core/state"
 	"github.com/sanctum/council-probes/pkg/core/suite"
@@ -68,24 +68,18 @@ var errStaleCanary = errors.New("canary state is stale")
 // A state whose last tick is older than 3 canary intervals (the state's
 // own interval, else interval), or dated after now, is errStaleCanary.
 func readHangEvidence(path string, after int, interval time.Duration, now time.Time) (hangEvidence, bool, error) {
-	f, err := os.Open(path)
+	// Bounded, not through a symlink, and never blocking on a FIFO: a
+	// planted FIFO must not hang the guardian's tick.
+	b, err := atomicfile.ReadFile(path, maxCanaryState)
 	if err != nil {
 		return hangEvidence{}, false, fmt.Errorf("read canary state: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCanaryState+1))
-	if err != nil {
-		return hangEvidence{}, false, fmt.Errorf("read canary state %s: %w", path, err)
-	}
-	if len(b) > maxCanaryState {
-		return hangEvidence{}, false, fmt.Errorf("read canary state %s: larger than %d bytes", path, maxCanaryState)
 	}
 	var st state.File
 	if err := json.Unmarshal(b, &st); err != nil {
 		return hangEvidence{}, false, fmt.Errorf("read canary state %s: %w", path, err)
 	}
-	if st.IntervalSeconds > 0 {
-		interval = time.Duration(st.IntervalSeconds) * time.Second
+	if d, ok := st.Interval(); ok {
+		interval = d
 	}
 	age := now.Sub(st.LastTick)
 	if st.LastTick.IsZero() || age > 3*interval || age < -futureSkew {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,6 +46,10 @@ func TestReadHangEvidence(t *testing.T) {
 		{"the state's interval wins", now.Add(-31 * time.Minute), 3600, map[string]int{"hang": 2}, true, "hang", false},
 		{"dated in the future", now.Add(time.Hour), 600, map[string]int{"hang": 2}, false, "", true},
 		{"never ticked", time.Time{}, 600, map[string]int{"hang": 2}, false, "", true},
+		// 1e10 s wrapped a Duration negative: every state read as stale,
+		// so a hanging chat was never evidence. Out of range, the
+		// canary's default interval is used.
+		{"an interval no probe can have is ignored", now.Add(-time.Minute), 10_000_000_000, map[string]int{"hang": 2}, true, "hang", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeCanaryState(t, tc.last, tc.interval, tc.channels)
@@ -71,6 +76,26 @@ func TestReadHangEvidenceLeavesACorruptStateAlone(t *testing.T) {
 	}
 	if _, _, err := readHangEvidence(filepath.Join(t.TempDir(), "none"), 2, defaultCanaryInterval, now); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing: err = %v", err)
+	}
+}
+
+// A FIFO at the canary's state path is an error at once: the open must not
+// wait for a writer, or the guardian's tick hangs.
+func TestReadHangEvidenceRefusesAFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "council-canary.json")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(p)
+	done := make(chan error, 1)
+	go func() { _, _, err := readHangEvidence(p, 2, defaultCanaryInterval, now); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("err = %v, want not a regular file", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("readHangEvidence blocked on a FIFO")
 	}
 }
 

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/host/hashcache"
 	"github.com/sanctum/council-probes/pkg/host/manifest"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
@@ -126,7 +126,7 @@ func (r manifestResult) BadFiles() []string {
 }
 
 func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.OpenRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("manifest %s does not exist", path)
 	}

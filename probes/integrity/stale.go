@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
 	"github.com/sanctum/council-probes/pkg/host/service"
@@ -28,6 +29,9 @@ const (
 	pidFromLaunchctl = "launchctl"
 	pidFromSystemd   = "systemd"
 )
+
+// maxPIDFile bounds the read of --pid-file: a pid and a newline.
+const maxPIDFile = 4 << 10
 
 // Outcomes of the stale-process check, for errors.Is.
 var (
@@ -181,7 +185,7 @@ func (c *staleCheck) FindPID(ctx context.Context) (int, error) {
 		}
 		return st.PID, nil
 	case pidFromFile:
-		data, err := os.ReadFile(c.PIDFile)
+		data, err := atomicfile.ReadRegular(c.PIDFile, maxPIDFile)
 		if errors.Is(err, os.ErrNotExist) {
 			return 0, fmt.Errorf("%w: no pid file %s", errNotRunning, c.PIDFile)
 		}

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 )
 
 // Limits of a prompt file. They keep a typo (a weights file passed as
@@ -103,7 +104,7 @@ func loadPrompts(path string) (*promptSet, error) {
 	if path == "" {
 		return parsePrompts("(embedded default)", defaultPrompts)
 	}
-	f, err := os.Open(path)
+	f, err := atomicfile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("read prompt file: %w", err)
 	}

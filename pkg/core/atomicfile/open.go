@@ -30,10 +30,24 @@ var (
 // only if what it opened is a regular file. flag and perm are as for
 // os.OpenFile.
 func OpenFile(path string, flag int, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, perm)
+	return open(path, flag|unix.O_NOFOLLOW, perm)
+}
+
+// OpenRegular opens a file the operator named (a config file, a plist, a
+// drift map, a manifest, a pid file, a prompt file, a server's log) for
+// reading. A symlink is followed (dotfile managers link such files), but
+// a FIFO never blocks the reader (O_NONBLOCK: an open that waits for a
+// writer hangs the tick, and SIGTERM cannot end it), and only a regular
+// file is returned (ErrNotRegular otherwise).
+func OpenRegular(path string) (*os.File, error) {
+	return open(path, os.O_RDONLY, 0)
+}
+
+func open(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|unix.O_NONBLOCK|unix.O_CLOEXEC, perm)
 	if err != nil {
 		switch {
-		case errors.Is(err, unix.ELOOP):
+		case errors.Is(err, unix.ELOOP) && flag&unix.O_NOFOLLOW != 0:
 			return nil, fmt.Errorf("%s %w", path, ErrSymlink)
 		case errors.Is(err, unix.ENXIO), errors.Is(err, unix.EISDIR):
 			// ENXIO: a FIFO opened for writing with no reader.
@@ -63,6 +77,22 @@ func ReadFile(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readAll(f, path, max)
+}
+
+// ReadRegular reads a file the operator named through OpenRegular, bounded
+// as ReadFile is.
+func ReadRegular(path string, max int64) ([]byte, error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAll(f, path, max)
+}
+
+// readAll reads f whole, refusing (ErrTooLarge) more than max bytes.
+func readAll(f *os.File, path string, max int64) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err

@@ -86,6 +86,48 @@ func TestReadFileLimit(t *testing.T) {
 	}
 }
 
+// TestReadRegular: a file the operator named is read through a symlink
+// (dotfile managers link them), but a FIFO, a directory or an oversized
+// file is refused at once. The FIFO read runs in a goroutine so that a
+// blocking open fails the test instead of hanging it.
+func TestReadRegular(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "council-drift.map")
+	if err := os.WriteFile(target, []byte("a = b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadRegular(link, 100); err != nil || string(got) != "a = b\n" {
+		t.Fatalf("ReadRegular(symlink) = %q, %v; want the target's bytes", got, err)
+	}
+	if _, err := ReadRegular(target, 3); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("ReadRegular over the limit = %v, want ErrTooLarge", err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(fifo)
+	for _, path := range []string{fifo, dir} {
+		done := make(chan error, 1)
+		go func() { _, err := ReadRegular(path, 100); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrNotRegular) {
+				t.Errorf("ReadRegular(%s) = %v, want ErrNotRegular", path, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("ReadRegular(%s) blocked", path)
+		}
+	}
+	if _, err := ReadRegular(filepath.Join(dir, "missing"), 10); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("ReadRegular of a missing file = %v, want ErrNotExist", err)
+	}
+}
+
 func TestRemoveStale(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "council-guardian.json")

@@ -53,6 +53,22 @@ type File struct {
 	Data map[string]json.RawMessage `json:"data,omitempty"`
 }
 
+// MaxInterval bounds a recorded interval as it is read back. No probe
+// runs less often than daily, so a week is generous; a larger value comes
+// from a corrupt or planted file, and would either hide a silent probe for
+// years or, past 292 years of seconds, wrap a time.Duration negative.
+const MaxInterval = 7 * 24 * time.Hour
+
+// Interval returns the interval the file records when it is one a probe
+// can have (1 s to MaxInterval); ok is false when none is recorded or the
+// value is out of range, and the reader uses the interval it knows.
+func (f *File) Interval() (d time.Duration, ok bool) {
+	if f.IntervalSeconds <= 0 || int64(f.IntervalSeconds) > int64(MaxInterval/time.Second) {
+		return 0, false
+	}
+	return time.Duration(f.IntervalSeconds) * time.Second, true
+}
+
 // New returns an empty state for probe.
 func New(probe string) *File {
 	return &File{Version: Version, Probe: probe, Channels: map[string]*alert.Channel{}, Data: map[string]json.RawMessage{}}

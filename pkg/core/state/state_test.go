@@ -142,3 +142,26 @@ func TestLoadRefusesNonRegular(t *testing.T) {
 		}
 	}
 }
+
+// TestInterval: a recorded interval is used only when a probe can have it.
+func TestInterval(t *testing.T) {
+	for _, tc := range []struct {
+		seconds int
+		want    time.Duration
+		ok      bool
+	}{
+		{0, 0, false},
+		{-30, 0, false},
+		{1, time.Second, true},
+		{86400, 24 * time.Hour, true},
+		{int(MaxInterval / time.Second), MaxInterval, true},
+		{int(MaxInterval/time.Second) + 1, 0, false},
+		{10_000_000_000, 0, false}, // would wrap a Duration negative
+	} {
+		f := New("x")
+		f.IntervalSeconds = tc.seconds
+		if d, ok := f.Interval(); d != tc.want || ok != tc.ok {
+			t.Errorf("IntervalSeconds %d: Interval() = %s, %v; want %s, %v", tc.seconds, d, ok, tc.want, tc.ok)
+		}
+	}
+}

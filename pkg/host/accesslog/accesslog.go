@@ -20,7 +20,7 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 )
 
 // DefaultTailBytes is how much of the end of the log a scan reads. The log
@@ -76,7 +76,7 @@ func ReadTail(path string, max int64) ([]byte, error) {
 // followed (the log is the server's, wherever it is kept). op begins each
 // error.
 func OpenLog(path, op string) (*os.File, os.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	f, err := atomicfile.OpenRegular(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -84,10 +84,6 @@ func OpenLog(path, op string) (*os.File, os.FileInfo, error) {
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", op, err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s %s: not a regular file", op, path)
 	}
 	return f, fi, nil
 }

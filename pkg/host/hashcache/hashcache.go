@@ -65,6 +65,11 @@ const (
 	racyWindow = 2 * time.Second
 
 	fileFormatVersion = 1
+
+	// maxCacheFile bounds the read of the cache file: an entry is about
+	// 300 bytes, so this holds some 200,000 files. A larger file is
+	// discarded unread, as a corrupt one is.
+	maxCacheFile = 64 << 20
 )
 
 // ErrCorrupt is wrapped by the warning Open returns when the cache file
@@ -195,7 +200,7 @@ func (c *Cache) load() error {
 	if c.path == "" {
 		return nil
 	}
-	data, err := os.ReadFile(c.path)
+	data, err := atomicfile.ReadFile(c.path, maxCacheFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -3,8 +3,9 @@ package launchctl
 import (
 	"errors"
 	"fmt"
-	"os"
 
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
+	"github.com/sanctum/council-probes/pkg/host/service"
 	"howett.net/plist"
 )
 
@@ -15,7 +16,7 @@ var ErrLabelMismatch = errors.New("plist label mismatch")
 // PlistLabel reads the Label key of the launchd plist at path (XML or
 // binary).
 func PlistLabel(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.ReadRegular(path, service.MaxPlist)
 	if err != nil {
 		return "", fmt.Errorf("plist: %w", err)
 	}

@@ -52,12 +52,20 @@ func (l *FallbackLock) Done() bool {
 	return l.Step == "" || l.Step == StepDone
 }
 
+// maxFallbackLock bounds the read of the fallback lock: a few hundred
+// bytes of JSON.
+const maxFallbackLock = 64 << 10
+
+// MaxPlist bounds the read of a launchd plist (the fallback's, read by
+// drift and by the promotion recipe): a real one is a few KiB.
+const MaxPlist = 1 << 20
+
 // ReadFallbackLock reads the fallback lock at path. A missing lock returns
 // nil and an error for which errors.Is(err, fs.ErrNotExist) holds. A lock
 // that exists but does not parse returns a non-nil, empty FallbackLock and
 // the parse error: it still counts as present.
 func ReadFallbackLock(path string) (*FallbackLock, error) {
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.ReadFile(path, maxFallbackLock)
 	if err != nil {
 		return nil, fmt.Errorf("read fallback lock: %w", err)
 	}

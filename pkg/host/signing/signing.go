@@ -180,9 +180,13 @@ func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(raw), nil
 }
 
+// maxKeyFile bounds the read of a public key file: a key is 32 bytes,
+// base64 and a comment line at most a few hundred.
+const maxKeyFile = 64 << 10
+
 // LoadPublicKey reads a public key file.
 func LoadPublicKey(path string) (ed25519.PublicKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.ReadRegular(path, maxKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("load public key: %w", err)
 	}
@@ -233,7 +237,7 @@ func ParsePrivateKey(data []byte) (ed25519.PrivateKey, error) {
 // LoadPrivateKey reads a private key file after checking that it is a
 // regular file owned by the user with no group or other permission bits.
 func LoadPrivateKey(path string) (ed25519.PrivateKey, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("load private key: %w", err)
 	}
@@ -316,7 +320,7 @@ func SignFile(privKeyPath, file string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", file, err)
 	}
-	f, err := os.Open(file)
+	f, err := atomicfile.OpenRegular(file)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
@@ -333,7 +337,7 @@ func SignFile(privKeyPath, file string) ([]byte, error) {
 
 // ReadSignature reads a signature file, refusing anything but 64 bytes.
 func ReadSignature(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("read signature: %w", err)
 	}
@@ -364,7 +368,7 @@ func VerifyFile(pub ed25519.PublicKey, file, sigPath string) error {
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", file, err)
 	}
-	f, err := os.Open(file)
+	f, err := atomicfile.OpenRegular(file)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 )
 
 // Kind names a backend. Auto is a setting, never a detected kind.
@@ -51,7 +53,7 @@ const maxCache = 64 << 10
 
 // LoadCache reads the detection cache (bounded: it is small).
 func LoadCache(path string) (Cached, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return Cached{}, err
 	}
