@@ -70,10 +70,12 @@ func (r *Runner) started(monoUS uint64) time.Time {
 	if monoUS == 0 || err != nil {
 		return time.Time{}
 	}
-	ago := now - time.Duration(monoUS)*time.Microsecond
-	if ago < 0 {
-		ago = 0
+	// A start after now is now (and a value past 292 years of µs would
+	// wrap a Duration: systemctl's output is read as any input is).
+	if nowUS := uint64(now / time.Microsecond); monoUS > nowUS {
+		monoUS = nowUS
 	}
+	ago := now - time.Duration(monoUS)*time.Microsecond
 	return r.timing().Clock().Add(-ago)
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sanctum/council-probes/pkg/host/service"
 )
@@ -226,6 +227,29 @@ func TestUnitName(t *testing.T) {
 	for _, bad := range []string{"", "-H", "--user", "a b", "x;reboot", "a/b", "../x", ".service", strings.Repeat("a", 250)} {
 		if err := ValidateUnit(bad); !errors.Is(err, service.ErrInvalidName) {
 			t.Errorf("ValidateUnit(%q) = %v, want ErrInvalidName", bad, err)
+		}
+	}
+}
+
+// TestStartedFromMonotonic: systemd's monotonic start is turned into a
+// time against CLOCK_MONOTONIC now; a start after now is now, and one so
+// large it would wrap a Duration is too (before, 2^62 µs wrapped to a
+// start 16 minutes ago: a process that never was).
+func TestStartedFromMonotonic(t *testing.T) {
+	wall := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	r := &Runner{Now: func() time.Time { return wall }, Monotonic: func() (time.Duration, error) { return 1000 * time.Second, nil }}
+	for _, tc := range []struct {
+		monoUS uint64
+		want   time.Time
+	}{
+		{0, time.Time{}},
+		{400_000_000, wall.Add(-600 * time.Second)},
+		{1000_000_000, wall},
+		{2000_000_000, wall},
+		{1 << 62, wall},
+	} {
+		if got := r.started(tc.monoUS); !got.Equal(tc.want) {
+			t.Errorf("started(%d) = %v, want %v", tc.monoUS, got, tc.want)
 		}
 	}
 }
