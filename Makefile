@@ -83,7 +83,8 @@ cross: ## cross-compile and vet every module for darwin/arm64 and darwin/amd64
 
 # council-fuzz (integration/cmd/council-fuzz) runs each target in turn and
 # tells a found bug from Go 1.26's own coordinator race at the end of a
-# duration budget (golang/go#75804): that one is run once more.
+# duration budget (golang/go#75804): that one is run once more, for as many
+# inputs as a count, which has no deadline to race.
 fuzz: ## run every fuzz target for FUZZTIME each (default 5s; a count such as 20000x also works)
 	$(GO) run ./integration/cmd/council-fuzz -go $(GO) -fuzztime $(FUZZTIME) $(MODULES)
 

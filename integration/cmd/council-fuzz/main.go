@@ -8,12 +8,15 @@
 // coordinator's deadline can reach a worker before the cancellation it
 // treats as a normal stop, and the target fails with a bare "context
 // deadline exceeded": no failing input written, no message from the
-// target (golang/go#75804, fixed in Go 1.27; seen in this project's CI on
-// FuzzParseJournal). council-fuzz reads each failing run's output: a
+// target (golang/go#75804, fixed in Go 1.27; seen here on FuzzParseJournal
+// in CI and FuzzLogScan, a few runs in a hundred). A count budget ("Nx")
+// has no deadline and cannot meet the race, but the targets' speeds differ
+// some 700 times (81 to 60,000 inputs a second here), so no
+// one count fits them all. council-fuzz reads each failing run's output: a
 // failure that is only that message, with no input written and no seed
-// failing, is the toolchain's, and the target is run once more with the
-// same budget; any other failure, or the same one twice, fails the run.
-// A count budget ("Nx") has no deadline and cannot meet the race.
+// failing, is the toolchain's, and the target is run once more for as many
+// inputs as that run tried ("-fuzztime Nx": the same work, no deadline);
+// any other failure, or any failure of the second run, fails the sweep.
 //
 // Usage:
 //
@@ -91,10 +94,11 @@ func (r *runner) module(ctx context.Context, dir string) error {
 // toolchain's race.
 func (r *runner) target(ctx context.Context, dir, pkg, name string) error {
 	r.targets++
+	budget := r.fuzztime
 	for attempt := 1; ; attempt++ {
 		fmt.Fprintf(r.out, "== fuzz %s %s\n", pkg, name)
 		var buf bytes.Buffer
-		cmd := exec.CommandContext(ctx, r.goCmd, "test", "-run", "^$", "-fuzz", "^"+name+"$", "-fuzztime", r.fuzztime, pkg)
+		cmd := exec.CommandContext(ctx, r.goCmd, "test", "-run", "^$", "-fuzz", "^"+name+"$", "-fuzztime", budget, pkg)
 		cmd.Dir = dir
 		cmd.Stdout = io.MultiWriter(r.out, &buf)
 		cmd.Stderr = cmd.Stdout
@@ -104,7 +108,8 @@ func (r *runner) target(ctx context.Context, dir, pkg, name string) error {
 			return nil
 		case attempt == 1 && toolchainRace(buf.Bytes(), name):
 			r.reruns++
-			fmt.Fprintf(r.out, "== %s found nothing: its only failure is Go's coordinator race at the end of the budget (golang/go#75804); running it once more\n", name)
+			budget = countBudget(buf.Bytes(), r.fuzztime)
+			fmt.Fprintf(r.out, "== %s found nothing: its only failure is Go's coordinator race at the end of the budget (golang/go#75804); running it once more, -fuzztime %s\n", name, budget)
 		default:
 			return fmt.Errorf("%s %s failed (attempt %d): %w", pkg, name, attempt, err)
 		}
@@ -118,6 +123,21 @@ func (r *runner) output(ctx context.Context, dir string, args ...string) (string
 	cmd.Stderr = r.out
 	b, err := cmd.Output()
 	return string(b), err
+}
+
+// execsRE matches the count in the fuzzer's progress lines
+// ("fuzz: elapsed: 3s, execs: 5704 (1899/sec), ...").
+var execsRE = regexp.MustCompile(`execs: (\d+) `)
+
+// countBudget is the retry's budget: as many inputs as the run in out
+// tried, as a count, which has no deadline to race; fallback when the run
+// printed no count.
+func countBudget(out []byte, fallback string) string {
+	m := execsRE.FindAllSubmatch(out, -1)
+	if len(m) == 0 || string(m[len(m)-1][1]) == "0" {
+		return fallback
+	}
+	return string(m[len(m)-1][1]) + "x"
 }
 
 // The lines a failing `go test -fuzz` run prints after the target's own

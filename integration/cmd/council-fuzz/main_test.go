@@ -80,14 +80,16 @@ func TestRunRetriesOnlyTheRace(t *testing.T) {
 	for _, tc := range []struct {
 		plan      []string
 		wantCode  int
-		wantFuzz  int // fuzz runs
+		wantFuzz  int // fuzz runs with the budget given
+		wantRetry int // fuzz runs for the 5704 inputs race.txt tried
 		wantInOut string
 	}{
-		{[]string{"pass"}, 0, 1, "1 targets, 0 run again"},
-		{[]string{"race", "pass"}, 0, 2, "1 targets, 1 run again"},
-		{[]string{"race", "race"}, 1, 2, ""},
-		{[]string{"crasher", "pass"}, 1, 1, ""},
-		{[]string{"seed", "pass"}, 1, 1, ""},
+		{[]string{"pass"}, 0, 1, 0, "1 targets, 0 run again"},
+		{[]string{"race", "pass"}, 0, 1, 1, "1 targets, 1 run again"},
+		{[]string{"race", "race"}, 1, 1, 1, ""},
+		{[]string{"race", "crasher"}, 1, 1, 1, ""},
+		{[]string{"crasher", "pass"}, 1, 1, 0, ""},
+		{[]string{"seed", "pass"}, 1, 1, 0, ""},
 	} {
 		t.Run(strings.Join(tc.plan, "-"), func(t *testing.T) {
 			goCmd, calls := fakeGo(t, tc.plan...)
@@ -103,6 +105,9 @@ func TestRunRetriesOnlyTheRace(t *testing.T) {
 			if n := strings.Count(string(b), "-fuzz ^FuzzA$ -fuzztime 7x example.com/m/p"); n != tc.wantFuzz {
 				t.Errorf("%d fuzz runs, want %d; calls:\n%s", n, tc.wantFuzz, b)
 			}
+			if n := strings.Count(string(b), "-fuzz ^FuzzA$ -fuzztime 5704x example.com/m/p"); n != tc.wantRetry {
+				t.Errorf("%d runs again for 5704 inputs (no deadline), want %d; calls:\n%s", n, tc.wantRetry, b)
+			}
 			if !strings.Contains(out.String(), tc.wantInOut) {
 				t.Errorf("stdout lacks %q:\n%s", tc.wantInOut, out.String())
 			}
@@ -110,6 +115,24 @@ func TestRunRetriesOnlyTheRace(t *testing.T) {
 				t.Errorf("stderr does not name the failing target:\n%s", errOut.String())
 			}
 		})
+	}
+}
+
+func TestCountBudget(t *testing.T) {
+	race, err := os.ReadFile(filepath.Join("testdata", "race.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		out, want string
+	}{
+		{string(race), "5704x"}, // the last progress line's count
+		{"fuzz: elapsed: 0s, gathering baseline coverage: 0/168 completed\n", "3s"},
+		{"fuzz: elapsed: 3s, execs: 0 (0/sec), new interesting: 0\n", "3s"},
+	} {
+		if got := countBudget([]byte(tc.out), "3s"); got != tc.want {
+			t.Errorf("countBudget(%q) = %q, want %q", tc.out, got, tc.want)
+		}
 	}
 }
 
