@@ -19,7 +19,7 @@ import (
 // so a loaded machine cannot fail them, and only a blocked open reaches it.
 const fifoBound = 60 * time.Second
 
-// TestNoReadBlocksOnAFIFO: every file a probe or council-status reads may be
+// TestNoReadBlocksOnAFIFO: every file a probe, council-status or an installer reads may be
 // a FIFO, and no open of one may wait for a writer. These are the files the
 // operator names (the config, the drift map, the fallback plist, the pid
 // file, the manifest, its signature and key, the prompt file) and those
@@ -77,6 +77,17 @@ func TestNoReadBlocksOnAFIFO(t *testing.T) {
 			fifoAt: func(h *probetest.Home) string { return h.LogFile("guardian") }},
 		{name: "status: the fallback lock", bin: "council-status",
 			fifoAt: func(h *probetest.Home) string { return filepath.Join(h.StateDir, "council-fallback.lock") }},
+		// The installers read back what is installed, and the token file
+		// to keep it out of what they write.
+		{name: "plists install: an installed plist", bin: "council-plists",
+			args:   installArgs,
+			fifoAt: func(h *probetest.Home) string { return inDir(h.Dir, "installed", "com.sanctum.council-guardian.plist") }},
+		{name: "plists install: the token file", bin: "council-plists",
+			args:   installArgs,
+			fifoAt: func(h *probetest.Home) string { return inDir(h.TokenFile()) }},
+		{name: "units install: an installed unit", bin: "council-units",
+			args:   installArgs,
+			fifoAt: func(h *probetest.Home) string { return inDir(h.Dir, "installed", "council-guardian.service") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -93,8 +104,8 @@ func TestNoReadBlocksOnAFIFO(t *testing.T) {
 			}
 			// Nothing may read it after the run: a FIFO blocks its reader.
 			t.Cleanup(func() { os.Remove(fifo) })
-			bin := statusBin
-			if tc.bin != "council-status" {
+			bin := map[string]string{"council-status": statusBin, "council-plists": plistsBin, "council-units": unitsBin}[tc.bin]
+			if bin == "" {
 				bin = bins[tc.bin]
 			}
 			args := []string{"--json"}
@@ -120,4 +131,18 @@ func TestNoReadBlocksOnAFIFO(t *testing.T) {
 			}
 		})
 	}
+}
+
+// installArgs installs the plists or units into the home's "installed"
+// folder, running no launchctl or systemctl.
+func installArgs(_ string, h *probetest.Home, _ map[string]string) []string {
+	return []string{"install", "--dry-run", "--destdir", filepath.Join(h.Dir, "installed"), "--bindir", filepath.Join(h.Dir, "bin"), "--home", h.Dir}
+}
+
+// inDir joins elem and makes the result's directory (a failure shows as
+// mkfifo's).
+func inDir(elem ...string) string {
+	p := filepath.Join(elem...)
+	os.MkdirAll(filepath.Dir(p), 0o700)
+	return p
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/host/launchctl"
+	"github.com/sanctum/council-probes/pkg/host/service"
 )
 
 // PlistMode is the mode of an installed plist: launchd refuses a plist
@@ -146,7 +147,7 @@ func (in *Installer) writeAll(rs []Rendered) error {
 		if !r.Job.Fallback {
 			continue
 		}
-		if old, err := os.ReadFile(in.Path(r)); err == nil && !bytes.Equal(old, r.Data) {
+		if old, err := atomicfile.ReadRegular(in.Path(r), service.MaxPlist); err == nil && !bytes.Equal(old, r.Data) {
 			return fmt.Errorf("write %s: %w; compare it with `council-plists render --with-fallback --destdir <scratch>` and remove it to take the template", in.Path(r), ErrFallbackDiffers)
 		}
 	}
@@ -283,7 +284,8 @@ func (in *Installer) Uninstall(ctx context.Context) error {
 // write puts r at its path atomically unless an identical file is there.
 func (in *Installer) write(r Rendered) (Status, error) {
 	path := in.Path(r)
-	old, err := os.ReadFile(path)
+	// A FIFO there is an error at once, never an open that waits.
+	old, err := atomicfile.ReadRegular(path, service.MaxPlist)
 	switch {
 	case err == nil && bytes.Equal(old, r.Data):
 		fi, err := os.Stat(path)

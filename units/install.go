@@ -18,6 +18,10 @@ import (
 // systemctl knows units by name, not by file.
 var ErrOutsideSearchPath = errors.New("not a directory the user manager reads units from")
 
+// maxUnitFile bounds the read of a unit file already installed: a real
+// one is a few KiB.
+const maxUnitFile = 1 << 20
+
 // Installer renders, validates, writes and enables the probes' units.
 type Installer struct {
 	// Config is resolved (Config.Resolve).
@@ -267,7 +271,8 @@ func (in *Installer) systemctl(ctx context.Context, args ...string) error {
 // write puts u at its path atomically unless an identical file is there.
 func (in *Installer) write(u Unit) (Status, error) {
 	path := in.Path(u)
-	old, err := os.ReadFile(path)
+	// A FIFO there is an error at once, never an open that waits.
+	old, err := atomicfile.ReadRegular(path, maxUnitFile)
 	switch {
 	case err == nil && bytes.Equal(old, u.Data):
 		fi, err := os.Stat(path)

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/host/paths"
 )
 
@@ -25,11 +26,14 @@ type Secret struct {
 // match by accident (and is no real token).
 const MinLen = 8
 
+// maxTokenFile bounds the read of the token file: a token is a line.
+const maxTokenFile = 64 << 10
+
 // Read returns the bearer token of home's default token file, if there is
 // one. A missing file means no secret to look for.
 func Read(home string) ([]Secret, error) {
 	path := paths.Home(home).TokenFile()
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.ReadRegular(path, maxTokenFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
