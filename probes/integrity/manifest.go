@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"path/filepath"
 	"time"
 
@@ -16,10 +14,6 @@ import (
 	"github.com/sanctum/council-probes/pkg/host/primarycheck"
 	"github.com/sanctum/council-probes/pkg/host/signing"
 )
-
-// maxManifestSize bounds the manifest read into memory: a weight manifest
-// is a line per file, and the bytes verified must be the bytes parsed.
-const maxManifestSize = 16 << 20
 
 // Reasons the manifest check fails, for errors.Is.
 var (
@@ -76,7 +70,8 @@ func (m *manifestCheck) Check(ctx context.Context) (manifestResult, error) {
 		return res, &primarycheck.ConfigError{Err: err}
 	}
 	res.KeyFingerprint = signing.Fingerprint(pub)
-	data, err := readBounded(m.Path, maxManifestSize)
+	// Read once, bounded: the bytes verified must be the bytes parsed.
+	data, err := atomicfile.ReadRegular(m.Path, manifest.MaxSize)
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", errManifestUnreadable, err)
 	}
@@ -123,23 +118,4 @@ func (r manifestResult) BadFiles() []string {
 		out = append(out, u.Path)
 	}
 	return out
-}
-
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := atomicfile.OpenRegular(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("manifest %s does not exist", path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("manifest %s is larger than %d bytes", path, limit)
-	}
-	return data, nil
 }

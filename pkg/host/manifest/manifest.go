@@ -37,10 +37,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/sanctum/council-probes/pkg/core/atomicfile"
 	"github.com/sanctum/council-probes/pkg/core/text"
 	"github.com/sanctum/council-probes/pkg/host/hashcache"
 )
@@ -122,10 +122,14 @@ func Parse(r io.Reader, root string) (*Manifest, error) {
 	return m, nil
 }
 
+// MaxSize bounds the manifest read into memory: a weight manifest is a
+// line per file, a few KiB; 16 MiB is some 100,000 files.
+const MaxSize = 16 << 20
+
 // ParseFile reads and parses the manifest at path, with its directory as
-// the root.
+// the root: bounded by MaxSize, and a FIFO is an error, never a wait.
 func ParseFile(path string) (*Manifest, error) {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.ReadRegular(path, MaxSize)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
