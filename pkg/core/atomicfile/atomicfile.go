@@ -6,6 +6,8 @@
 //
 // OpenFile and ReadFile are how a probe opens its own files: never through
 // a symlink, never blocking on a FIFO, regular files only, reads bounded.
+// OpenRegular and ReadRegular are how it opens a file the operator names
+// (a config, a map, a plist, a manifest): the same, but through a symlink.
 package atomicfile
 
 import (
