@@ -7,9 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	fifokit "github.com/sanctum/council-probes/pkg/testkit/fifo"
 
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
 )
@@ -99,11 +100,7 @@ func TestNoReadBlocksOnAFIFO(t *testing.T) {
 			if tc.fifoAt != nil {
 				fifo = tc.fifoAt(h)
 			}
-			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-				t.Fatalf("mkfifo: %v", err)
-			}
-			// Nothing may read it after the run: a FIFO blocks its reader.
-			t.Cleanup(func() { os.Remove(fifo) })
+			fifokit.Make(t, fifo)
 			bin := map[string]string{"council-status": statusBin, "council-plists": plistsBin, "council-units": unitsBin}[tc.bin]
 			if bin == "" {
 				bin = bins[tc.bin]

@@ -15,9 +15,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	fifokit "github.com/sanctum/council-probes/pkg/testkit/fifo"
 
 	"github.com/sanctum/council-probes/pkg/testkit/councilsim"
 	"github.com/sanctum/council-probes/pkg/testkit/probetest"
@@ -191,7 +192,7 @@ func guardianFileCells() []cell {
 			want: want{code: 2, alert: delivered, alertCheck: "unreachable", stderr: `"event":"restarting"`, then: restartCalled},
 			note: "the checks, the restart and the alerts still run; the events go to stderr"},
 		{fault: fLogFIFO,
-			setup: func(t *testing.T, w *world) { mkfifo(t, w.logFile()) },
+			setup: func(t *testing.T, w *world) { fifokit.Make(t, w.logFile()) },
 			last:  func(w *world) probetest.Result { defer os.Remove(w.logFile()); return w.tick() },
 			want:  want{code: 0, stderr: `"event":"probe_ok"`},
 			note:  "opened without blocking and refused (not a regular file); the events go to stderr"},
@@ -209,7 +210,7 @@ func guardianFileCells() []cell {
 			}},
 			note: "refused (O_NOFOLLOW), the link's target is never created; the events go to stderr"},
 		{fault: fStateFIFO,
-			setup: func(t *testing.T, w *world) { mkfifo(t, w.stateFile()) },
+			setup: func(t *testing.T, w *world) { fifokit.Make(t, w.stateFile()) },
 			last:  func(w *world) probetest.Result { defer os.Remove(w.stateFile()); return w.tick() },
 			want:  want{code: 3, event: "state_error", check: "state", alert: delivered},
 			note:  "opened without blocking and refused: exit 3 and a state alert, where the tick used to hang forever"},
@@ -250,15 +251,6 @@ func restartCalled(t *testing.T, w *world) {
 	if !hasCall(w.ld.Calls(), "kickstart -k") {
 		t.Errorf("no kickstart -k among the launchctl calls %q", w.ld.Calls())
 	}
-}
-
-func mkfifo(t *testing.T, path string) {
-	t.Helper()
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Skipf("this filesystem cannot hold a FIFO: %v", err)
-	}
-	// Nothing may read it after the cell: a FIFO blocks its reader.
-	t.Cleanup(func() { os.Remove(path) })
 }
 
 // readOnlyDir makes dir refuse new files for the rest of the cell: mode

@@ -19,6 +19,7 @@
 //	                              launchdsim, systemdsim, simproc,
 //	                              forceflowsim, testpki, probetest, gobuild,
 //	                              hashbench; realollama, a real Ollama built
-//	                              and run for tests, tinyllama, jsonshape):
+//	                              and run for tests, tinyllama, jsonshape,
+//	                              fifo):
 //	                              tests, the demo and the bench only
 package pkg

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	fifokit "github.com/sanctum/council-probes/pkg/testkit/fifo"
 )
 
 func appendTo(t *testing.T, path, s string) {
@@ -95,19 +95,11 @@ func TestReadSince(t *testing.T) {
 // writer, for ever.
 func TestReadSinceRefusesAFIFO(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "server.log")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := readSince(fifo, logCursor{}, 1<<20, time.Now()); done <- err }()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
-			t.Fatalf("readSince of a FIFO: %v; want not a regular file", err)
-		}
-	case <-time.After(30 * time.Second): // a liveness bound, not a timing check
-		t.Fatal("readSince of a FIFO is still waiting after 30 s")
-	}
+	fifokit.Make(t, fifo)
+	fifokit.Refused(t, "readSince of a FIFO", func() error {
+		_, err := readSince(fifo, logCursor{}, 1<<20, time.Now())
+		return err
+	})
 }
 
 // The lines each server writes (see the package doc for their sources).

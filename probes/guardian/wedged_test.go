@@ -5,9 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	fifokit "github.com/sanctum/council-probes/pkg/testkit/fifo"
 
 	"github.com/sanctum/council-probes/pkg/core/alert"
 	"github.com/sanctum/council-probes/pkg/core/state"
@@ -83,20 +84,11 @@ func TestReadHangEvidenceLeavesACorruptStateAlone(t *testing.T) {
 // wait for a writer, or the guardian's tick hangs.
 func TestReadHangEvidenceRefusesAFIFO(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "council-canary.json")
-	if err := syscall.Mkfifo(p, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(p)
-	done := make(chan error, 1)
-	go func() { _, _, err := readHangEvidence(p, 2, defaultCanaryInterval, now); done <- err }()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
-			t.Fatalf("err = %v, want not a regular file", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("readHangEvidence blocked on a FIFO")
-	}
+	fifokit.Make(t, p)
+	fifokit.Refused(t, "readHangEvidence of a FIFO", func() error {
+		_, _, err := readHangEvidence(p, 2, defaultCanaryInterval, now)
+		return err
+	})
 }
 
 func TestCauseString(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	fifokit "github.com/sanctum/council-probes/pkg/testkit/fifo"
 )
 
 func TestOpenFileRefuses(t *testing.T) {
@@ -107,20 +109,11 @@ func TestReadRegular(t *testing.T) {
 		t.Fatalf("ReadRegular over the limit = %v, want ErrTooLarge", err)
 	}
 	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(fifo)
+	fifokit.Make(t, fifo)
 	for _, path := range []string{fifo, dir} {
-		done := make(chan error, 1)
-		go func() { _, err := ReadRegular(path, 100); done <- err }()
-		select {
-		case err := <-done:
-			if !errors.Is(err, ErrNotRegular) {
-				t.Errorf("ReadRegular(%s) = %v, want ErrNotRegular", path, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("ReadRegular(%s) blocked", path)
+		err := fifokit.Refused(t, "ReadRegular("+path+")", func() error { _, err := ReadRegular(path, 100); return err })
+		if !errors.Is(err, ErrNotRegular) {
+			t.Errorf("ReadRegular(%s) = %v, want ErrNotRegular", path, err)
 		}
 	}
 	if _, err := ReadRegular(filepath.Join(dir, "missing"), 10); !errors.Is(err, os.ErrNotExist) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	fifokit "github.com/sanctum/council-probes/pkg/testkit/fifo"
 )
 
 func access(ts time.Time, path string) string {
@@ -95,24 +95,13 @@ func FuzzCompleted(f *testing.F) {
 func TestLogThatIsNotAFileIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo.log")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifokit.Make(t, fifo)
 	for name, path := range map[string]string{"fifo": fifo, "directory": dir} {
 		for fn, read := range map[string]func() error{
 			"ReadTail": func() error { _, err := ReadTail(path, 100); return err },
 			"Appended": func() error { _, err := Appended(path, Mark{}, 100); return err },
 		} {
-			done := make(chan error, 1)
-			go func() { done <- read() }()
-			select {
-			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), "not a regular file") {
-					t.Errorf("%s of a %s: %v; want not a regular file", fn, name, err)
-				}
-			case <-time.After(30 * time.Second): // a liveness bound, not a timing check
-				t.Fatalf("%s of a %s is still waiting after 30 s", fn, name)
-			}
+			fifokit.Refused(t, fn+" of a "+name, read)
 		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	fifokit "github.com/sanctum/council-probes/pkg/testkit/fifo"
+
 	"github.com/sanctum/council-probes/pkg/testkit/testpki"
 )
 
@@ -411,19 +413,11 @@ func TestFIFOCertDoesNotBlock(t *testing.T) {
 			l := newLayout(t)
 			path := map[string]string{"ca": l.ca, "crt": l.crt}[which]
 			os.Remove(path)
-			if err := syscall.Mkfifo(path, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { _, err := Resolve(l.config("http://127.0.0.1:1337", "https://127.0.0.1:1338")); done <- err }()
-			select {
-			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), "not a regular file") {
-					t.Fatalf("got %v, want a refusal", err)
-				}
-			case <-time.After(20 * time.Second): // a hang bound, not a timing assertion
-				t.Fatal("Resolve blocked on a FIFO")
-			}
+			fifokit.Make(t, path)
+			fifokit.Refused(t, "Resolve with the "+which+" a FIFO", func() error {
+				_, err := Resolve(l.config("http://127.0.0.1:1337", "https://127.0.0.1:1338"))
+				return err
+			})
 		})
 	}
 }
