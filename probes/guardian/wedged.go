@@ -47,9 +47,6 @@ var canaryHangChecks = []string{suite.CheckHang, suite.CheckStreamStall}
 // busySinceKey holds when the current hang-with-busy-CPU episode began.
 const busySinceKey = "wedged_busy_since"
 
-// maxCanaryState bounds the canary state file read: it is a few KiB.
-const maxCanaryState = 1 << 20
-
 // hangEvidence is what the canary's state says about chat.
 type hangEvidence struct {
 	Check       string    // the canary channel that is failing: hang or stream_stall
@@ -70,7 +67,7 @@ var errStaleCanary = errors.New("canary state is stale")
 func readHangEvidence(path string, after int, interval time.Duration, now time.Time) (hangEvidence, bool, error) {
 	// Bounded, not through a symlink, and never blocking on a FIFO: a
 	// planted FIFO must not hang the guardian's tick.
-	b, err := atomicfile.ReadFile(path, maxCanaryState)
+	b, err := atomicfile.ReadFile(path, state.MaxSize)
 	if err != nil {
 		return hangEvidence{}, false, fmt.Errorf("read canary state: %w", err)
 	}
